@@ -1,0 +1,145 @@
+"""Text classifiers: token ids -> embedding (or one-hot) -> recurrent stack -> readout.
+
+Every model has the same two pure functions::
+
+    params = model.init(key)
+    logits = model.apply(params, ids, lengths, key=None)   # ids [B, T] int, lengths [B]
+    # logits [B, K]: K = 1 means one sigmoid unit (binary), K > 1 a softmax over K classes
+
+Token ids follow ``jaxrnn.data.Tokenizer``: 0 is padding, words are ``1..V``.
+
+``StudyRNN`` is the study's scratch RNN: one-hot inputs over the ``V`` words
+(column ``j`` of ``w_xh`` is word id ``j + 1``), params named exactly as in
+``jaxrnn.scratch`` so one params dict runs in both. ``Classifier`` is the
+general model built from ``jaxrnn.sequence`` layers.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+
+from jaxrnn.cells import CellParams
+from jaxrnn.sequence import RecurrentLayer, _dropout, unroll
+
+Array = jax.Array
+Params = Any
+
+
+@dataclass(frozen=True)
+class StudyRNN:
+    """The study's RNN: ``h_t = tanh(w_xh x_t + w_hh h_{t-1} + b_h)``, logits ``w_hy h_T + b_y``.
+
+    ``h_T`` is the state after each sequence's last valid token (``lengths``).
+    Params: ``w_xh [H, V]``, ``w_hh [H, H]``, ``b_h [H]``, ``w_hy [C, H]``, ``b_y [C]``.
+    """
+
+    vocab_size: int  # V: real words, padding excluded
+    hidden_size: int = 128
+    num_classes: int = 2
+
+    @property
+    def num_outputs(self) -> int:
+        return self.num_classes
+
+    def init(self, key: Array, dtype=jnp.float32) -> dict[str, Array]:
+        """The study's init: weights N(0, 1) / 1000, biases zero."""
+        k1, k2, k3 = jax.random.split(key, 3)
+        h, v, c = self.hidden_size, self.vocab_size, self.num_classes
+        return {
+            "w_xh": jax.random.normal(k1, (h, v), dtype) / 1000,
+            "w_hh": jax.random.normal(k2, (h, h), dtype) / 1000,
+            "b_h": jnp.zeros((h,), dtype),
+            "w_hy": jax.random.normal(k3, (c, h), dtype) / 1000,
+            "b_y": jnp.zeros((c,), dtype),
+        }
+
+    def hidden_states(self, params: dict, ids: Array, lengths: Array) -> tuple[Array, Array]:
+        """``(h_t for every step [B, T, H] (zero past the end), h_T [B, H])``."""
+        # w_xh @ one_hot(id - 1) is a column gather; padding (id 0) is masked anyway.
+        xp = params["w_xh"].T[jnp.maximum(ids - 1, 0)] + params["b_h"]  # [B, T, H]
+        cell = CellParams(params["w_xh"], params["w_hh"], params["b_h"], None)
+        h0 = jnp.zeros((ids.shape[0], self.hidden_size), xp.dtype)
+        return unroll("rnn", cell, xp, lengths, h0)
+
+    def apply(self, params: dict, ids: Array, lengths: Array, *, key: Array | None = None) -> Array:
+        """``ids [B, T]``, ``lengths [B]`` -> logits ``[B, C]``. ``key`` is unused (no dropout)."""
+        _, h = self.hidden_states(params, ids, lengths)
+        return h @ params["w_hy"].T + params["b_y"]
+
+
+@dataclass(frozen=True)
+class Classifier:
+    """Embedding (or one-hot) -> ``RecurrentLayer`` -> dropout -> dense.
+
+    The readout is the final state of the last layer: the forward direction's
+    state after the last valid token, concatenated for a bidirectional layer
+    with the backward direction's final state (after reading the first token).
+    With ``mask=False`` the padding is fed to the cell like real tokens, as a
+    Keras layer without ``mask_zero`` does; the readout is then the state
+    after step ``T``.
+
+    Params: ``{"embed": [V, E]`` (absent for one-hot), ``"rnn": LayerParams``,
+    ``"w_out": [K, F]``, ``"b_out": [K]}`` with ``F = num_directions * H``.
+    """
+
+    layer: RecurrentLayer
+    vocab_size: int  # ids 0..vocab_size-1, padding (0) included
+    embed_dim: int | None = 16  # None: one-hot inputs over vocab_size
+    num_classes: int = 2
+    dropout: float = 0.0  # before the dense readout
+    mask: bool = True
+    sigmoid_binary: bool = True  # 2 classes -> one sigmoid unit (K = 1)
+
+    @property
+    def num_outputs(self) -> int:
+        return 1 if (self.num_classes == 2 and self.sigmoid_binary) else self.num_classes
+
+    def init(self, key: Array, dtype=jnp.float32) -> dict[str, Any]:
+        k_emb, k_rnn, k_out = jax.random.split(key, 3)
+        params: dict[str, Any] = {}
+        if self.embed_dim is not None:
+            # Keras' Embedding default: uniform(-0.05, 0.05).
+            params["embed"] = jax.random.uniform(
+                k_emb, (self.vocab_size, self.embed_dim), dtype, -0.05, 0.05
+            )
+            d_in = self.embed_dim
+        else:
+            d_in = self.vocab_size
+        params["rnn"] = self.layer.init(k_rnn, d_in, dtype)
+        f, k = self.layer.output_size, self.num_outputs
+        limit = (6.0 / (f + k)) ** 0.5  # Glorot uniform, as Keras' Dense
+        params["w_out"] = jax.random.uniform(k_out, (k, f), dtype, -limit, limit)
+        params["b_out"] = jnp.zeros((k,), dtype)
+        return params
+
+    def features(
+        self, params: dict, ids: Array, lengths: Array, *, key: Array | None = None
+    ) -> Array:
+        """The readout features ``[B, F]`` (before dropout and the dense layer)."""
+        if "embed" in params:
+            x = params["embed"][ids]  # [B, T, E]
+        else:
+            x = jax.nn.one_hot(ids, self.vocab_size, dtype=params["w_out"].dtype)
+        _, final = self.layer.apply(params["rnn"], x, lengths if self.mask else None, key=key)
+        h = final.h if hasattr(final, "h") else final  # [L * dirs, B, H]
+        nd = self.layer.num_directions
+        return jnp.concatenate([h[-nd + d] for d in range(nd)], axis=-1)
+
+    def apply(self, params: dict, ids: Array, lengths: Array, *, key: Array | None = None) -> Array:
+        """``ids [B, T]``, ``lengths [B]`` -> logits ``[B, K]``. Dropout only when ``key`` is given."""
+        k_rnn = k_out = None
+        if key is not None:
+            k_rnn, k_out = jax.random.split(key)
+        feats = self.features(params, ids, lengths, key=k_rnn)
+        if k_out is not None and self.dropout > 0.0:
+            feats = _dropout(k_out, feats, self.dropout)
+        return feats @ params["w_out"].T + params["b_out"]
+
+
+def count_params(params: Params) -> int:
+    """Number of scalar parameters in a pytree."""
+    return int(sum(x.size for x in jax.tree.leaves(params)))

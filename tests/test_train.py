@@ -1,0 +1,93 @@
+"""The compiled training loop and the CLI."""
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from jaxrnn import train as T
+
+
+@pytest.fixture(scope="module")
+def small_rnn_runs():
+    """The same small study-RNN run in JAX (float64) and in NumPy."""
+    kw = dict(model="rnn", hidden=16, epochs=12, lr=0.3, seed=3, dtype="float64")
+    jx = T.fit(T.TrainConfig(backend="jax", **kw), log_every=4)
+    np_ = T.fit(T.TrainConfig(backend="numpy", **kw), log_every=4)
+    return jx, np_
+
+
+def test_jax_and_numpy_follow_the_same_loss_curve(small_rnn_runs):
+    jx, np_ = small_rnn_runs
+    for k in T.METRIC_NAMES:
+        a = [h[k] for h in jx.history]
+        b = [h[k] for h in np_.history]
+        np.testing.assert_allclose(a, b, rtol=1e-9, atol=1e-12, err_msg=k)
+    losses = [h["train_loss"] for h in jx.history]
+    assert max(losses) - min(losses) > 0.05  # the curve moves: the comparison means something
+    for k in jx.params:
+        np.testing.assert_allclose(jx.params[k], np_.params[k], rtol=1e-8, atol=1e-12)
+
+
+def test_result_json_has_the_contract_keys(small_rnn_runs):
+    out = small_rnn_runs[0].to_json()
+    for k in ("model", "backend", "seed", "config", "final", "history", "wall_s", "compile_s"):
+        assert k in out
+    assert set(out["final"]) == {"train_loss", "train_acc", "test_loss", "test_acc"}
+    assert [h["epoch"] for h in out["history"]] == list(range(1, 13))
+    assert out["config"]["lr"] == 0.3 and out["config"]["batch_size"] == 1
+    json.dumps(out)
+
+
+def test_minibatch_adam_model_trains():
+    res = T.fit(T.TrainConfig(model="gru", hidden=8, epochs=3, lr=3e-2, seed=0))
+    assert res.history[-1]["train_loss"] < res.history[0]["train_loss"] + 0.05
+    assert len(res.history) == 3 and res.compile_s > 0
+
+
+def test_chunk_size_divides_epochs():
+    assert T._chunk_size(500, 50) == 50
+    assert T._chunk_size(10, 1) == 1
+    assert T._chunk_size(7, 3) == 1
+    assert T._chunk_size(12, 5) == 4
+
+
+@pytest.mark.parametrize(
+    "flags,needle",
+    [
+        (["--lr", "0"], "--lr must be a positive"),
+        (["--lr", "nan"], "--lr must be a positive"),
+        (["--epochs", "0"], "--epochs must be at least 1"),
+        (["--hidden", "-3"], "--hidden must be at least 1"),
+        (["--model", "transformer"], "invalid choice"),
+        (["--backend", "numpy", "--model", "lstm"], "--backend numpy"),
+        (["--lr", "abc"], "invalid float"),
+    ],
+)
+def test_bad_flags_exit_2_with_one_line(flags, needle, capsys):
+    with pytest.raises(SystemExit) as e:
+        code = T.main(flags)
+        raise SystemExit(code)
+    assert e.value.code == 2
+    err = capsys.readouterr().err.strip()
+    assert needle in err and "\n" not in err and "Traceback" not in err
+
+
+def test_cli_help_documents_every_flag():
+    out = subprocess.run([sys.executable, "-m", "jaxrnn.train", "--help"], capture_output=True,
+                         text=True, check=True).stdout
+    for flag in ("--model", "--backend", "--optimizer", "--lr", "--epochs", "--batch-size",
+                 "--hidden", "--seed", "--json", "--no-mask"):
+        assert flag in out
+
+
+def test_cli_writes_json(tmp_path):
+    path = tmp_path / "run.json"
+    proc = subprocess.run(
+        [sys.executable, "-m", "jaxrnn.train", "--epochs", "4", "--hidden", "8", "--json",
+         str(path)], capture_output=True, text=True, check=True)
+    assert "Epoch 4/4" in proc.stdout
+    out = json.loads(path.read_text())
+    assert out["model"] == "rnn" and out["backend"] == "jax" and len(out["history"]) == 4

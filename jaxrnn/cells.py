@@ -119,7 +119,9 @@ def get_cell(name: str) -> Cell:
         raise ValueError(f"unknown cell {name!r}; choose from {sorted(CELLS)}") from None
 
 
-def zero_carry(cell: str, batch_shape: tuple[int, ...], hidden_size: int, dtype=jnp.float32) -> Carry:
+def zero_carry(
+    cell: str, batch_shape: tuple[int, ...], hidden_size: int, dtype=jnp.float32
+) -> Carry:
     """The zero initial carry for ``cell`` with leading ``batch_shape``."""
     z = jnp.zeros((*batch_shape, hidden_size), dtype)
     return LSTMState(z, z) if get_cell(cell).name == "lstm" else z
@@ -145,9 +147,7 @@ def init_cell_params(
     limit = (6.0 / (input_size + g * h)) ** 0.5
     w_ih = jax.random.uniform(k_ih, (g * h, input_size), dtype, -limit, limit)
     ortho = jax.nn.initializers.orthogonal()
-    w_hh = jnp.concatenate(
-        [ortho(k, (h, h), dtype) for k in jax.random.split(k_hh, g)], axis=0
-    )
+    w_hh = jnp.concatenate([ortho(k, (h, h), dtype) for k in jax.random.split(k_hh, g)], axis=0)
     if not bias:
         return CellParams(w_ih, w_hh, None, None)
     b_ih = jnp.zeros((g * h,), dtype)

@@ -130,7 +130,7 @@ class Classifier:
         return jnp.concatenate([h[-nd + d] for d in range(nd)], axis=-1)
 
     def apply(self, params: dict, ids: Array, lengths: Array, *, key: Array | None = None) -> Array:
-        """``ids [B, T]``, ``lengths [B]`` -> logits ``[B, K]``. Dropout only when ``key`` is given."""
+        """``ids [B, T]``, ``lengths [B]`` -> logits ``[B, K]``; dropout only with a ``key``."""
         k_rnn = k_out = None
         if key is not None:
             k_rnn, k_out = jax.random.split(key)

@@ -63,20 +63,78 @@ class TrainConfig:
 # What each named model means; the CLI's flags override any field.
 PRESETS: dict[str, dict[str, Any]] = {
     # The study's scratch RNN: one-hot inputs, 2-way softmax, per-sample SGD, clipped.
-    "rnn": dict(optimizer="sgd", lr=2e-2, epochs=500, batch_size=1, hidden=128, layers=1,
-                embed_dim=0, dropout=0.0, layer_dropout=0.0, clip=1.0, num_words=25, max_len=0),
+    "rnn": dict(
+        optimizer="sgd",
+        lr=2e-2,
+        epochs=500,
+        batch_size=1,
+        hidden=128,
+        layers=1,
+        embed_dim=0,
+        dropout=0.0,
+        layer_dropout=0.0,
+        clip=1.0,
+        num_words=25,
+        max_len=0,
+    ),
     # The study's Keras model: Embedding(25, 16) -> SimpleRNN(32) -> Dropout(0.3) -> Dense(1).
-    "simple_rnn": dict(optimizer="adam", lr=1e-3, epochs=10, batch_size=8, hidden=32, layers=1,
-                       embed_dim=16, dropout=0.3, layer_dropout=0.0, clip=0.0, num_words=25,
-                       max_len=15),
-    "lstm": dict(optimizer="adam", lr=1e-2, epochs=10, batch_size=8, hidden=64, layers=1,
-                 embed_dim=16, dropout=0.3, layer_dropout=0.0, clip=0.0, num_words=25, max_len=15),
-    "gru": dict(optimizer="adam", lr=1e-2, epochs=10, batch_size=8, hidden=64, layers=1,
-                embed_dim=16, dropout=0.3, layer_dropout=0.0, clip=0.0, num_words=25, max_len=15),
+    "simple_rnn": dict(
+        optimizer="adam",
+        lr=1e-3,
+        epochs=10,
+        batch_size=8,
+        hidden=32,
+        layers=1,
+        embed_dim=16,
+        dropout=0.3,
+        layer_dropout=0.0,
+        clip=0.0,
+        num_words=25,
+        max_len=15,
+    ),
+    "lstm": dict(
+        optimizer="adam",
+        lr=1e-2,
+        epochs=10,
+        batch_size=8,
+        hidden=64,
+        layers=1,
+        embed_dim=16,
+        dropout=0.3,
+        layer_dropout=0.0,
+        clip=0.0,
+        num_words=25,
+        max_len=15,
+    ),
+    "gru": dict(
+        optimizer="adam",
+        lr=1e-2,
+        epochs=10,
+        batch_size=8,
+        hidden=64,
+        layers=1,
+        embed_dim=16,
+        dropout=0.3,
+        layer_dropout=0.0,
+        clip=0.0,
+        num_words=25,
+        max_len=15,
+    ),
     # The study's announced BiLSTM: 3 bidirectional layers of 128, 10 epochs.
-    "bilstm": dict(optimizer="adam", lr=1e-2, epochs=10, batch_size=8, hidden=128, layers=3,
-                   embed_dim=16, dropout=0.3, layer_dropout=0.0, clip=0.0, num_words=25,
-                   max_len=15),
+    "bilstm": dict(
+        optimizer="adam",
+        lr=1e-2,
+        epochs=10,
+        batch_size=8,
+        hidden=128,
+        layers=3,
+        embed_dim=16,
+        dropout=0.3,
+        layer_dropout=0.0,
+        clip=0.0,
+        num_words=25,
+        max_len=15,
+    ),
 }
 
 
@@ -91,7 +149,10 @@ def resolve_config(cfg: TrainConfig) -> TrainConfig:
     cfg = dataclasses.replace(cfg, **filled)
     checks = [
         (cfg.backend in ("jax", "numpy"), f"--backend must be jax or numpy, got {cfg.backend!r}"),
-        (cfg.optimizer in ("sgd", "adam"), f"--optimizer must be sgd or adam, got {cfg.optimizer!r}"),
+        (
+            cfg.optimizer in ("sgd", "adam"),
+            f"--optimizer must be sgd or adam, got {cfg.optimizer!r}",
+        ),
         (math.isfinite(cfg.lr) and cfg.lr > 0, f"--lr must be a positive number, got {cfg.lr}"),
         (cfg.epochs >= 1, f"--epochs must be at least 1, got {cfg.epochs}"),
         (cfg.batch_size >= 1, f"--batch-size must be at least 1, got {cfg.batch_size}"),
@@ -99,12 +160,18 @@ def resolve_config(cfg: TrainConfig) -> TrainConfig:
         (cfg.layers >= 1, f"--layers must be at least 1, got {cfg.layers}"),
         (cfg.embed_dim >= 0, f"--embed-dim must be >= 0 (0 = one-hot), got {cfg.embed_dim}"),
         (0.0 <= cfg.dropout < 1.0, f"--dropout must be in [0, 1), got {cfg.dropout}"),
-        (0.0 <= cfg.layer_dropout < 1.0, f"--layer-dropout must be in [0, 1), got {cfg.layer_dropout}"),
+        (
+            0.0 <= cfg.layer_dropout < 1.0,
+            f"--layer-dropout must be in [0, 1), got {cfg.layer_dropout}",
+        ),
         (cfg.clip >= 0.0, f"--clip must be >= 0 (0 = no clipping), got {cfg.clip}"),
         (cfg.num_words >= 2, f"--num-words must be at least 2, got {cfg.num_words}"),
         (cfg.max_len >= 0, f"--max-len must be >= 0 (0 = longest), got {cfg.max_len}"),
         (cfg.bptt in ("exact", "study"), f"--bptt must be exact or study, got {cfg.bptt!r}"),
-        (cfg.dtype in ("float32", "float64"), f"--dtype must be float32 or float64, got {cfg.dtype!r}"),
+        (
+            cfg.dtype in ("float32", "float64"),
+            f"--dtype must be float32 or float64, got {cfg.dtype!r}",
+        ),
     ]
     for ok, msg in checks:
         if not ok:
@@ -113,7 +180,9 @@ def resolve_config(cfg: TrainConfig) -> TrainConfig:
         if cfg.model != "rnn":
             raise ConfigError("--backend numpy runs the scratch reference: use it with --model rnn")
         if cfg.optimizer != "sgd" or cfg.batch_size != 1:
-            raise ConfigError("--backend numpy trains per-sample SGD: use --optimizer sgd --batch-size 1")
+            raise ConfigError(
+                "--backend numpy trains per-sample SGD: use --optimizer sgd --batch-size 1"
+            )
     if cfg.model == "rnn" and cfg.layers != 1:
         raise ConfigError("--model rnn is the study's single-layer RNN: --layers must be 1")
     return cfg
@@ -189,7 +258,7 @@ def build_model(cfg: TrainConfig, vocab_size: int, num_classes: int):
 
 
 def make_optimizer(cfg: TrainConfig):
-    """optax chain: optional element-wise clip (the study's ``np.clip(g, -1, 1)``), then SGD/Adam."""
+    """optax: optional element-wise clip (the study's ``np.clip(g, -1, 1)``), then SGD or Adam."""
     import optax
 
     opt = optax.sgd(cfg.lr) if cfg.optimizer == "sgd" else optax.adam(cfg.lr)
@@ -306,7 +375,9 @@ def make_run_epochs(model, optimizer, batch_size: int, num_epochs: int) -> Calla
                 return (optax.apply_updates(params, updates), opt_state), None
 
             keys = jax.random.split(k_drop, nb)
-            (params, opt_state), _ = jax.lax.scan(step, (state.params, state.opt_state), (idx, w, keys))
+            (params, opt_state), _ = jax.lax.scan(
+                step, (state.params, state.opt_state), (idx, w, keys)
+            )
             metrics = jnp.stack([*evaluate(model, params, train), *evaluate(model, params, test)])
             return TrainState(params, opt_state, key), metrics
 
@@ -333,7 +404,11 @@ class Progress:
     """A one-line progress bar on stderr, shown only when stderr is a terminal."""
 
     def __init__(self, total: int, enabled: bool):
-        self.total, self.enabled, self.t0 = total, enabled and sys.stderr.isatty(), time.perf_counter()
+        self.total, self.enabled, self.t0 = (
+            total,
+            enabled and sys.stderr.isatty(),
+            time.perf_counter(),
+        )
 
     def update(self, done: int) -> None:
         if not self.enabled:
@@ -341,8 +416,9 @@ class Progress:
         width = 30
         fill = int(width * done / self.total)
         rate = done / max(time.perf_counter() - self.t0, 1e-9)
-        sys.stderr.write(f"\r[{'#' * fill}{'.' * (width - fill)}] {done}/{self.total} epochs "
-                         f"({rate:.0f}/s) ")
+        sys.stderr.write(
+            f"\r[{'#' * fill}{'.' * (width - fill)}] {done}/{self.total} epochs ({rate:.0f}/s) "
+        )
         if done == self.total:
             sys.stderr.write("\r" + " " * (width + 40) + "\r")
         sys.stderr.flush()
@@ -351,8 +427,10 @@ class Progress:
 def format_epoch(rec: dict, epochs: int) -> str:
     """One log line per epoch, like the study's."""
     w = len(str(epochs))
-    return (f"Epoch {rec['epoch']:>{w}}/{epochs}  train loss {rec['train_loss']:.4f} "
-            f"acc {rec['train_acc']:.3f} | test loss {rec['test_loss']:.4f} acc {rec['test_acc']:.3f}")
+    return (
+        f"Epoch {rec['epoch']:>{w}}/{epochs}  train loss {rec['train_loss']:.4f} "
+        f"acc {rec['train_acc']:.3f} | test loss {rec['test_loss']:.4f} acc {rec['test_acc']:.3f}"
+    )
 
 
 @dataclass
@@ -422,8 +500,9 @@ def fit(
     num_classes = max(2, len(data.label_names))
     model = build_model(cfg, data.tokenizer.vocab_size, num_classes)
     optimizer = make_optimizer(cfg)
-    state = init_state(model, optimizer, jax.random.key(cfg.seed), jnp.dtype(cfg.dtype),
-                       initial_params(model, cfg))
+    state = init_state(
+        model, optimizer, jax.random.key(cfg.seed), jnp.dtype(cfg.dtype), initial_params(model, cfg)
+    )
     # Sample orders come from NumPy, seeded as the scratch trainer's: at a given seed
     # both backends (and every model) visit the training set in the same order.
     from jaxrnn.scratch import shuffle_orders
@@ -447,8 +526,15 @@ def fit(
     wall_s = time.perf_counter() - t0
     from jaxrnn.models import count_params
 
-    return RunResult(cfg, history, wall_s, compile_s, count_params(state.params), state.params,
-                     {"device": str(jax.devices()[0].platform)})
+    return RunResult(
+        cfg,
+        history,
+        wall_s,
+        compile_s,
+        count_params(state.params),
+        state.params,
+        {"device": str(jax.devices()[0].platform)},
+    )
 
 
 def _log_records(recs: list[dict], epochs: int, log, log_every: int) -> None:
@@ -468,21 +554,31 @@ def _fit_numpy(cfg: TrainConfig, data: Prepared, log, log_every: int, bar: Progr
     def seqs(a: Arrays) -> list[np.ndarray]:
         return [a.ids[i, : a.lengths[i]] - 1 for i in range(len(a.lengths))]  # ids 1..V -> 0..V-1
 
-    params = scratch.init_params(data.tokenizer.vocab_size - 1, cfg.hidden,
-                                 max(2, len(data.label_names)), cfg.seed)
+    params = scratch.init_params(
+        data.tokenizer.vocab_size - 1, cfg.hidden, max(2, len(data.label_names)), cfg.seed
+    )
 
     def on_epoch(rec):
         _log_records([rec], cfg.epochs, log, log_every)
         bar.update(rec["epoch"])
 
     params, history = scratch.train(
-        params, seqs(data.train), data.train.labels.tolist(), seqs(data.test),
-        data.test.labels.tolist(), epochs=cfg.epochs, lr=cfg.lr, clip=cfg.clip or None,
-        bptt=cfg.bptt, seed=cfg.seed, on_epoch=on_epoch,
+        params,
+        seqs(data.train),
+        data.train.labels.tolist(),
+        seqs(data.test),
+        data.test.labels.tolist(),
+        epochs=cfg.epochs,
+        lr=cfg.lr,
+        clip=cfg.clip or None,
+        bptt=cfg.bptt,
+        seed=cfg.seed,
+        on_epoch=on_epoch,
     )
     wall_s = time.perf_counter() - t0
-    return RunResult(cfg, history, wall_s, 0.0, sum(v.size for v in params.values()), params,
-                     {"device": "cpu"})
+    return RunResult(
+        cfg, history, wall_s, 0.0, sum(v.size for v in params.values()), params, {"device": "cpu"}
+    )
 
 
 # ----------------------------------------------------------------------------- CLI
@@ -504,37 +600,72 @@ def build_parser() -> argparse.ArgumentParser:
     def preset(key):
         return ", ".join(f"{m}: {PRESETS[m][key]}" for m in MODEL_NAMES)
 
-    p.add_argument("--model", default="rnn", choices=MODEL_NAMES,
-                   help="rnn = the study's scratch RNN; simple_rnn = the study's Keras model; "
-                   "lstm, gru; bilstm = 3 bidirectional LSTM layers of 128")
-    p.add_argument("--backend", default="jax", choices=("jax", "numpy"),
-                   help="numpy = the scratch NumPy reference (model rnn only)")
+    p.add_argument(
+        "--model",
+        default="rnn",
+        choices=MODEL_NAMES,
+        help="rnn = the study's scratch RNN; simple_rnn = the study's Keras model; "
+        "lstm, gru; bilstm = 3 bidirectional LSTM layers of 128",
+    )
+    p.add_argument(
+        "--backend",
+        default="jax",
+        choices=("jax", "numpy"),
+        help="numpy = the scratch NumPy reference (model rnn only)",
+    )
     p.add_argument("--optimizer", choices=("sgd", "adam"), help=f"[{preset('optimizer')}]")
     p.add_argument("--lr", type=float, help=f"learning rate [{preset('lr')}]")
     p.add_argument("--epochs", type=int, help=f"[{preset('epochs')}]")
-    p.add_argument("--batch-size", type=int, help=f"1 = per-sample updates [{preset('batch_size')}]")
+    p.add_argument(
+        "--batch-size", type=int, help=f"1 = per-sample updates [{preset('batch_size')}]"
+    )
     p.add_argument("--hidden", type=int, help=f"hidden units per direction [{preset('hidden')}]")
     p.add_argument("--layers", type=int, help=f"stacked recurrent layers [{preset('layers')}]")
-    p.add_argument("--embed-dim", type=int, help=f"embedding size, 0 = one-hot [{preset('embed_dim')}]")
-    p.add_argument("--dropout", type=float, help=f"dropout before the readout [{preset('dropout')}]")
-    p.add_argument("--layer-dropout", type=float,
-                   help=f"dropout between stacked layers [{preset('layer_dropout')}]")
-    p.add_argument("--clip", type=float,
-                   help=f"element-wise gradient clip, 0 = none [{preset('clip')}]")
-    p.add_argument("--num-words", type=int,
-                   help=f"tokenizer keeps word ids below this (Keras num_words) [{preset('num_words')}]")
-    p.add_argument("--max-len", type=int,
-                   help=f"pad/truncate to this many tokens, 0 = longest training text "
-                   f"[{preset('max_len')}]")
-    p.add_argument("--no-mask", dest="mask", action="store_false",
-                   help="feed padding to the cells as Keras does without mask_zero (default: masked)")
-    p.add_argument("--bptt", default="exact", choices=("exact", "study"),
-                   help="numpy backend: exact gradient, or the study's W_hh·delta propagation")
+    p.add_argument(
+        "--embed-dim", type=int, help=f"embedding size, 0 = one-hot [{preset('embed_dim')}]"
+    )
+    p.add_argument(
+        "--dropout", type=float, help=f"dropout before the readout [{preset('dropout')}]"
+    )
+    p.add_argument(
+        "--layer-dropout",
+        type=float,
+        help=f"dropout between stacked layers [{preset('layer_dropout')}]",
+    )
+    p.add_argument(
+        "--clip", type=float, help=f"element-wise gradient clip, 0 = none [{preset('clip')}]"
+    )
+    p.add_argument(
+        "--num-words",
+        type=int,
+        help=f"tokenizer keeps word ids below this (Keras num_words) [{preset('num_words')}]",
+    )
+    p.add_argument(
+        "--max-len",
+        type=int,
+        help=f"pad/truncate to this many tokens, 0 = longest training text [{preset('max_len')}]",
+    )
+    p.add_argument(
+        "--no-mask",
+        dest="mask",
+        action="store_false",
+        help="feed padding to the cells as Keras does without mask_zero (default: masked)",
+    )
+    p.add_argument(
+        "--bptt",
+        default="exact",
+        choices=("exact", "study"),
+        help="numpy backend: exact gradient, or the study's W_hh·delta propagation",
+    )
     p.add_argument("--seed", type=int, default=0, help="seeds init, shuffling and dropout")
     p.add_argument("--dtype", default="float32", choices=("float32", "float64"))
     p.add_argument("--json", metavar="PATH", help="write config, history and timings as JSON")
-    p.add_argument("--log-every", type=int, metavar="N",
-                   help="log every N epochs (default: every epoch up to 20, else epochs/10)")
+    p.add_argument(
+        "--log-every",
+        type=int,
+        metavar="N",
+        help="log every N epochs (default: every epoch up to 20, else epochs/10)",
+    )
     p.add_argument("--quiet", action="store_true", help="no per-epoch lines, no progress bar")
     return p
 
@@ -557,9 +688,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     f = result.final
     if not args.quiet:
-        print(f"{cfg.model} ({cfg.backend}, {result.num_params} params): "
-              f"train acc {f['train_acc']:.3f}, test acc {f['test_acc']:.3f}, "
-              f"{result.wall_s:.2f} s (compile {result.compile_s:.2f} s)")
+        print(
+            f"{cfg.model} ({cfg.backend}, {result.num_params} params): "
+            f"train acc {f['train_acc']:.3f}, test acc {f['test_acc']:.3f}, "
+            f"{result.wall_s:.2f} s (compile {result.compile_s:.2f} s)"
+        )
     if args.json:
         _write_json(args.json, result.to_json())
     return 0

@@ -4,8 +4,23 @@ import pytest
 from jaxrnn.data import Tokenizer, load_sentiment, pad_sequences, text_to_words
 
 STUDY_INDEX = {
-    "not": 1, "i": 2, "this": 3, "good": 4, "bad": 5, "am": 6, "happy": 7, "very": 8, "is": 9,
-    "sad": 10, "was": 11, "earlier": 12, "right": 13, "now": 14, "at": 15, "all": 16, "and": 17,
+    "not": 1,
+    "i": 2,
+    "this": 3,
+    "good": 4,
+    "bad": 5,
+    "am": 6,
+    "happy": 7,
+    "very": 8,
+    "is": 9,
+    "sad": 10,
+    "was": 11,
+    "earlier": 12,
+    "right": 13,
+    "now": 14,
+    "at": 15,
+    "all": 16,
+    "and": 17,
     "or": 18,
 }
 

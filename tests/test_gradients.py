@@ -13,8 +13,13 @@ V, C, T = 7, 3, 9  # vocabulary, classes, padded length
 
 
 def random_params(rng, hidden, scale=0.5):
-    shapes = {"w_xh": (hidden, V), "w_hh": (hidden, hidden), "b_h": (hidden,),
-              "w_hy": (C, hidden), "b_y": (C,)}
+    shapes = {
+        "w_xh": (hidden, V),
+        "w_hh": (hidden, hidden),
+        "b_h": (hidden,),
+        "w_hy": (C, hidden),
+        "b_y": (C,),
+    }
     return {k: rng.normal(0, scale, s) for k, s in shapes.items()}
 
 
@@ -84,7 +89,7 @@ def test_jax_grad_matches_finite_differences(rng):
 
 
 def test_study_bptt_error_measured(rng):
-    """How far the study's propagation is from jax.grad, at the study's init and trained-like weights."""
+    """How far the study's propagation is from jax.grad, on random weights."""
     hidden = 13
     grad = make_loss(StudyRNN(V, hidden, C))
     errs = []

@@ -67,7 +67,11 @@ def test_study_bptt_is_not_the_gradient(rng):
 def test_init_is_the_studys_and_seeded():
     p = scratch.init_params(18, 128, seed=3)
     assert {k: v.shape for k, v in p.items()} == {
-        "w_xh": (128, 18), "w_hh": (128, 128), "b_h": (128,), "w_hy": (2, 128), "b_y": (2,)
+        "w_xh": (128, 18),
+        "w_hh": (128, 128),
+        "b_h": (128,),
+        "w_hy": (2, 128),
+        "b_y": (2,),
     }
     assert 0.0008 < p["w_hh"].std() < 0.0012 and not p["b_h"].any()
     q = scratch.init_params(18, 128, seed=3)

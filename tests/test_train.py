@@ -76,18 +76,42 @@ def test_bad_flags_exit_2_with_one_line(flags, needle, capsys):
 
 
 def test_cli_help_documents_every_flag():
-    out = subprocess.run([sys.executable, "-m", "jaxrnn.train", "--help"], capture_output=True,
-                         text=True, check=True).stdout
-    for flag in ("--model", "--backend", "--optimizer", "--lr", "--epochs", "--batch-size",
-                 "--hidden", "--seed", "--json", "--no-mask"):
+    out = subprocess.run(
+        [sys.executable, "-m", "jaxrnn.train", "--help"], capture_output=True, text=True, check=True
+    ).stdout
+    for flag in (
+        "--model",
+        "--backend",
+        "--optimizer",
+        "--lr",
+        "--epochs",
+        "--batch-size",
+        "--hidden",
+        "--seed",
+        "--json",
+        "--no-mask",
+    ):
         assert flag in out
 
 
 def test_cli_writes_json(tmp_path):
     path = tmp_path / "run.json"
     proc = subprocess.run(
-        [sys.executable, "-m", "jaxrnn.train", "--epochs", "4", "--hidden", "8", "--json",
-         str(path)], capture_output=True, text=True, check=True)
+        [
+            sys.executable,
+            "-m",
+            "jaxrnn.train",
+            "--epochs",
+            "4",
+            "--hidden",
+            "8",
+            "--json",
+            str(path),
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     assert "Epoch 4/4" in proc.stdout
     out = json.loads(path.read_text())
     assert out["model"] == "rnn" and out["backend"] == "jax" and len(out["history"]) == 4

@@ -103,7 +103,9 @@ def loss_and_grads(
     return float(loss), grads
 
 
-def evaluate(params: dict, seqs: Sequence[Sequence[int]], labels: Sequence[int]) -> tuple[float, float]:
+def evaluate(
+    params: dict, seqs: Sequence[Sequence[int]], labels: Sequence[int]
+) -> tuple[float, float]:
     """Mean cross-entropy and accuracy over a list of sentences."""
     losses, correct = [], 0
     for seq, label in zip(seqs, labels, strict=True):
@@ -116,7 +118,9 @@ def evaluate(params: dict, seqs: Sequence[Sequence[int]], labels: Sequence[int])
 def shuffle_orders(n: int, epochs: int, seed: int) -> np.ndarray:
     """The per-epoch sample orders ``[epochs, n]`` the NumPy trainer uses for ``seed``."""
     rng = np.random.default_rng([seed, 1])  # a stream apart from init_params(seed)
-    return np.stack([rng.permutation(n) for _ in range(epochs)]) if epochs else np.zeros((0, n), int)
+    return (
+        np.stack([rng.permutation(n) for _ in range(epochs)]) if epochs else np.zeros((0, n), int)
+    )
 
 
 def train(
@@ -158,9 +162,13 @@ def train(
                     np.clip(g, -clip, clip, out=g)
                 params[k] -= lr * g
         tr_loss, tr_acc = evaluate(params, seqs, train_labels)
-        te_loss, te_acc = evaluate(params, test_seqs, test_labels) if len(test_labels) else (
-            float("nan"),
-            float("nan"),
+        te_loss, te_acc = (
+            evaluate(params, test_seqs, test_labels)
+            if len(test_labels)
+            else (
+                float("nan"),
+                float("nan"),
+            )
         )
         rec = {
             "epoch": epoch + 1,

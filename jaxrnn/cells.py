@@ -1,8 +1,8 @@
 """Recurrent cells as pure step functions: simple RNN, LSTM, GRU.
 
-Weight layout and gate order (the one place they are defined; the NumPy
-reference and the interop code import them from here). They follow PyTorch,
-so ``torch.nn.LSTM`` weights map without any reordering::
+Weight layout and gate order are defined in ``jaxrnn.layout`` (JAX-free, shared
+with the NumPy reference). They follow PyTorch, so ``torch.nn.LSTM`` weights map
+without any reordering::
 
     w_ih [G*H, D]   w_hh [G*H, H]   b_ih [G*H]   b_hh [G*H]     (biases may be None)
 
@@ -35,6 +35,8 @@ from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
+
+from jaxrnn.layout import GATES
 
 Array = jax.Array
 Carry = Any  # Array [.., H] or LSTMState
@@ -103,11 +105,18 @@ class Cell(NamedTuple):
     step: Callable[[CellParams, Carry, Array], tuple[Carry, Array]]
 
 
+def _relu_step(p: CellParams, h: Array, xp: Array) -> tuple[Array, Array]:
+    return rnn_step(p, h, xp, "relu")
+
+
 CELLS: dict[str, Cell] = {
-    "rnn": Cell("rnn", 1, rnn_step),
-    "rnn_relu": Cell("rnn_relu", 1, lambda p, h, xp: rnn_step(p, h, xp, "relu")),
-    "lstm": Cell("lstm", 4, lstm_step),
-    "gru": Cell("gru", 3, gru_step),
+    name: Cell(name, len(GATES[name]), step)
+    for name, step in [
+        ("rnn", rnn_step),
+        ("rnn_relu", _relu_step),
+        ("lstm", lstm_step),
+        ("gru", gru_step),
+    ]
 }
 
 

@@ -28,12 +28,10 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
+from jaxrnn.errors import ConfigError, UsageError
+
 METRIC_NAMES = ("train_loss", "train_acc", "test_loss", "test_acc")
 MODEL_NAMES = ("rnn", "simple_rnn", "lstm", "gru", "bilstm")
-
-
-class ConfigError(ValueError):
-    """A bad flag value or an unusable combination; reported as one line, exit code 2."""
 
 
 @dataclass
@@ -683,9 +681,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             raise ConfigError(f"--log-every must be at least 1, got {args.log_every}")
         log = None if args.quiet else print
         result = fit(cfg, log=log, log_every=args.log_every, progress=not args.quiet)
-    except ConfigError as e:
+    except UsageError as e:
         print(f"error: {e}", file=sys.stderr)
-        return 2
+        return e.exit_code
     f = result.final
     if not args.quiet:
         print(

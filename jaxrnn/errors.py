@@ -1,0 +1,29 @@
+"""Errors that reach the user as one line and a non-zero exit code, never a traceback.
+
+The command-line entry points catch ``UsageError`` (and its subclasses), print
+``error: <message>`` to stderr and exit with ``exit_code``.
+"""
+
+
+class UsageError(Exception):
+    """Something the user can fix: the message names the problem and the fix."""
+
+    exit_code = 2
+
+
+class ConfigError(UsageError, ValueError):
+    """A bad flag value or an unusable combination of flags."""
+
+
+class DataError(UsageError, ValueError):
+    """A data file that cannot be used: missing, empty, undecodable, wrong columns, ..."""
+
+
+class CheckpointError(UsageError, ValueError):
+    """A checkpoint that is truncated, corrupted, of another format or version."""
+
+
+class TrainingDiverged(UsageError, FloatingPointError):
+    """The loss became NaN or infinite; the last good checkpoint is kept."""
+
+    exit_code = 1

@@ -1,0 +1,564 @@
+"""Load labelled text from CSV, TSV or JSONL files into a ``TextDataset``.
+
+Formats (picked from the extension, or forced with ``fmt=``):
+
+* ``.csv``: comma-separated, first line is the header; RFC 4180 quoting
+  (``"a, b"``, ``""`` for a quote inside a quoted field, newlines inside quotes);
+* ``.tsv`` / ``.tab``: the same with tabs (Python's ``excel-tab`` dialect);
+* ``.jsonl`` / ``.ndjson``: one JSON object per line, e.g. ``{"text": "...", "label": "joy"}``.
+
+Files are read as UTF-8 (a leading byte-order mark is ignored). Blank lines are
+skipped. Any problem with a file raises :class:`jaxrnn.errors.DataError` whose
+message is one line naming the file, the problem (with the line number where
+there is one) and the fix; nothing from inside ``csv`` or ``json`` escapes.
+
+Rules:
+
+* **Empty texts are an error**, not dropped: a row whose text is empty or only
+  whitespace almost always means a wrong column or a broken export, and training
+  on it silently would be wrong. The message says how many and the first line.
+* **Missing labels are an error** the same way (empty cell, JSON ``null`` or no key).
+* **Label order.** If every label (training and test file together) is an
+  integer (``3``, ``"3"``, ``" -1 "``), the classes are the distinct training
+  values in numeric order and ``label_names`` are ``str(int)`` (``"01"`` and
+  ``"1"`` are the same class). Otherwise labels are strings (stripped of
+  surrounding whitespace, case-sensitive; JSON ``true``/``false`` become
+  ``"true"``/``"false"``) and the classes are the distinct training values in
+  sorted (code point) order. Class ``i`` is ``label_names[i]``.
+* **Stratified split** (no test file): see :func:`stratified_split`. Each class
+  with ``n >= 2`` rows puts ``clamp(round_half_up(test_fraction * n), 1, n - 1)``
+  randomly chosen rows (seeded) in the test split, so it appears in both splits;
+  a class with a single row stays in training. Both splits keep file order.
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import io
+import json
+import math
+import os
+import re
+import stat
+from collections.abc import Sequence
+from numbers import Integral, Real
+from pathlib import Path
+from typing import NamedTuple
+
+import numpy as np
+
+from jaxrnn.data.sentiment import Split, TextDataset
+from jaxrnn.errors import DataError
+
+__all__ = [
+    "FORMATS",
+    "RawTable",
+    "detect_format",
+    "encode_labels",
+    "load_dataset",
+    "load_table",
+    "stratified_split",
+]
+
+#: Accepted ``fmt=`` values (``ndjson`` is an alias of ``jsonl``).
+FORMATS = ("csv", "tsv", "jsonl")
+_FMT_ALIASES = {"csv": "csv", "tsv": "tsv", "jsonl": "jsonl", "ndjson": "jsonl"}
+_EXTENSIONS = {".csv": "csv", ".tsv": "tsv", ".tab": "tsv", ".jsonl": "jsonl", ".ndjson": "jsonl"}
+_INT_RE = re.compile(r"[+-]?[0-9]+")
+
+
+class RawTable(NamedTuple):
+    """Rows of one file before labels become class indices.
+
+    ``labels`` are stripped strings (CSV/TSV) or, for JSONL, ints or strings.
+    ``lines[i]`` is the 1-based line where row ``i`` starts, for messages.
+    """
+
+    texts: list[str]
+    labels: list[str | int]
+    lines: list[int]
+    columns: list[str]
+    path: str
+    fmt: str
+
+
+# ----------------------------------------------------------------------------- messages
+
+
+def _fail(msg: str) -> DataError:
+    """A ``DataError`` whose message is guaranteed one printable line."""
+    one = " ".join(msg.splitlines())
+    return DataError(one.encode("utf-8", "backslashreplace").decode("utf-8"))
+
+
+def _q(value: object, limit: int = 40) -> str:
+    """Quote a user-supplied value for a message: repr (escapes newlines), shortened."""
+    s = str(value)
+    if len(s) > limit:
+        s = s[: limit - 3] + "..."
+    return repr(s)
+
+
+def _qlist(values: Sequence[object], limit: int = 12) -> str:
+    shown = ", ".join(_q(v) for v in values[:limit])
+    more = len(values) - limit
+    return shown + (f" (and {more} more)" if more > 0 else "") if values else "(none)"
+
+
+# ----------------------------------------------------------------------------- reading
+
+
+def detect_format(path: str | os.PathLike, fmt: str | None = None) -> str:
+    """``"csv"``, ``"tsv"`` or ``"jsonl"``: ``fmt`` if given, else from the extension."""
+    if fmt is not None:
+        key = str(fmt).lower().lstrip(".")
+        if key not in _FMT_ALIASES:
+            raise _fail(f"unknown data format {_q(fmt)}; use one of: csv, tsv, jsonl")
+        return _FMT_ALIASES[key]
+    suffix = Path(os.fspath(path)).suffix.lower()
+    if suffix in _EXTENSIONS:
+        return _EXTENSIONS[suffix]
+    what = f"extension {_q(suffix)}" if suffix else "no extension"
+    raise _fail(
+        f"{path}: cannot tell the format from {what}; rename it to .csv, .tsv or .jsonl, "
+        "or pass the format explicitly (fmt='csv' / 'tsv' / 'jsonl')"
+    )
+
+
+def _read_text(path: str | os.PathLike, fmt: str) -> str:
+    """The file's contents as text, or a ``DataError`` saying why not."""
+    shown = os.fspath(path)
+    p = Path(shown)
+    try:
+        st = p.stat()
+    except (FileNotFoundError, NotADirectoryError):
+        where = "" if p.is_absolute() else f" (relative to {os.getcwd()})"
+        raise _fail(f"no such file: {shown}{where}; check the path") from None
+    except (OSError, ValueError) as e:
+        raise _fail(f"cannot open {shown}: {_reason(e)}; check the path") from None
+    if stat.S_ISDIR(st.st_mode):
+        raise _fail(f"{shown} is a directory, not a file; pass the path of the data file inside it")
+    if not stat.S_ISREG(st.st_mode):
+        raise _fail(f"{shown} is not a regular file; pass the path of a .csv, .tsv or .jsonl file")
+    try:
+        data = p.read_bytes()
+    except (OSError, ValueError) as e:
+        raise _fail(f"cannot read {shown}: {_reason(e)}; check the file's permissions") from None
+
+    if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        raise _fail(f"{shown} is UTF-16 encoded; re-save it as UTF-8")
+    base = 0
+    if data.startswith(codecs.BOM_UTF8):
+        data, base = data[len(codecs.BOM_UTF8) :], len(codecs.BOM_UTF8)
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as e:
+        line = data.count(b"\n", 0, e.start) + 1
+        col = e.start - (data.rfind(b"\n", 0, e.start) + 1) + 1
+        raise _fail(
+            f"{shown}: not valid UTF-8 at line {line}, column {col} (byte 0x{data[e.start]:02x} "
+            f"at offset {base + e.start}); re-save the file as UTF-8 "
+            "(e.g. iconv -f latin1 -t utf-8 IN > OUT)"
+        ) from None
+    if not text.strip():
+        need = (
+            "one JSON object per line"
+            if fmt == "jsonl"
+            else "a header line naming the columns, then one row per example"
+        )
+        raise _fail(f"{shown} is empty; it needs {need}")
+    nuls = text.count("\x00")
+    if nuls and nuls * 4 >= len(text):
+        raise _fail(f"{shown} is full of NUL bytes (UTF-16 without a BOM?); re-save it as UTF-8")
+    return text
+
+
+def _rows(n: int) -> str:
+    return f"{n} row" if n == 1 else f"{n} rows"
+
+
+def _reason(e: BaseException) -> str:
+    return getattr(e, "strerror", None) or str(e) or type(e).__name__
+
+
+def _column_error(
+    shown: str, kind: str, name: str, columns: Sequence[str], fmt: str, flag: str
+) -> DataError:
+    word = "keys" if fmt == "jsonl" else "columns"
+    hint = ""
+    lower = [c for c in columns if c.lower() == name.lower()]
+    if lower:
+        hint = f" (did you mean {_q(lower[0])}? names are case-sensitive)"
+    elif fmt != "jsonl" and len(columns) == 1:
+        other = "\t" if fmt == "csv" else ","
+        if other in columns[0]:
+            real = "TSV" if fmt == "csv" else "CSV"
+            hint = f" (the header is one column containing {_q(other)}: is this {real}?)"
+    where = "the header (first line)" if fmt != "jsonl" else "the objects"
+    return _fail(
+        f"{shown}: no {kind} {word[:-1]} {_q(name)}{hint}; {where} has {word}: "
+        f"{_qlist(list(columns))}; pass {flag} NAME to choose the {kind} {word[:-1]}"
+    )
+
+
+def _csv_rows(text: str, shown: str, fmt: str) -> list[tuple[int, list[str]]]:
+    """Non-blank records as (first line, fields), with csv errors turned into DataError."""
+    delim = "\t" if fmt == "tsv" else ","
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delim, strict=True)
+    rows: list[tuple[int, list[str]]] = []
+    prev = 0
+    name = fmt.upper()
+    try:
+        for fields in reader:
+            start, prev = prev + 1, reader.line_num
+            if fields and any(f.strip() for f in fields):
+                rows.append((start, fields))
+    except (csv.Error, ValueError) as e:
+        start = prev + 1
+        msg = str(e)
+        if "end of data" in msg:
+            problem = "a quoted field is never closed"
+            fix = 'close the quote, or write a quote inside a quoted field as ""'
+        elif "field limit" in msg:
+            problem = f"a field is longer than {csv.field_size_limit()} characters"
+            fix = "look for an unclosed quote there"
+        elif "expected after" in msg:
+            problem = f"bad quoting ({msg})"
+            fix = 'a field that starts with " must be wholly quoted, with "" for a quote inside'
+        else:
+            problem = f"cannot parse as {name} ({msg})"
+            fix = "check the quoting on that line"
+        raise _fail(f"{shown}: line {start}: {problem}; {fix}") from None
+    return rows
+
+
+def _load_csv(
+    text: str, shown: str, fmt: str, text_column: str, label_column: str
+) -> tuple[list[str], list[str | int], list[int], list[str]]:
+    rows = _csv_rows(text, shown, fmt)
+    if not rows:  # pragma: no cover - _read_text already rejects blank files
+        raise _fail(f"{shown} is empty; it needs a header line and one row per example")
+    _, head = rows[0]
+    header = [h.strip() for h in head]
+    idx = []
+    for kind, name, flag in (
+        ("text", text_column, "--text-column"),
+        ("label", label_column, "--label-column"),
+    ):
+        n = header.count(name)
+        if n == 0:
+            raise _column_error(shown, kind, name, header, fmt, flag)
+        if n > 1:
+            raise _fail(
+                f"{shown}: column {_q(name)} appears {n} times in the header; "
+                "rename the duplicates so each column name is unique"
+            )
+        idx.append(header.index(name))
+    if len(rows) == 1:
+        raise _fail(
+            f"{shown} has a header ({_qlist(header)}) but no data rows; add one row per example"
+        )
+    ti, li = idx
+    sep = "commas" if fmt == "csv" else "tabs"
+    texts, labels, lines = [], [], []
+    for line, fields in rows[1:]:
+        if len(fields) != len(header):
+            raise _fail(
+                f"{shown}: line {line} has {len(fields)} fields but the header has "
+                f"{len(header)} ({_qlist(header)}); quote fields that contain {sep} "
+                '("like, this") and give every row the same columns'
+            )
+        texts.append(fields[ti])
+        labels.append(fields[li].strip())
+        lines.append(line)
+    return texts, labels, lines, header
+
+
+_JSON_TYPES = {dict: "object", list: "array", str: "string", bool: "boolean", type(None): "null"}
+
+
+def _json_type(v: object) -> str:
+    if isinstance(v, bool):
+        return "boolean"
+    if isinstance(v, (int, float)):
+        return "number"
+    return _JSON_TYPES.get(type(v), type(v).__name__)
+
+
+def _load_jsonl(
+    text: str, shown: str, text_column: str, label_column: str
+) -> tuple[list[str], list[str | int], list[int], list[str]]:
+    objs: list[tuple[int, dict]] = []
+    keys: dict[str, None] = {}
+    # Split on "\n" only: JSON strings may legally hold U+2028 and friends unescaped.
+    for lineno, raw in enumerate(text.split("\n"), 1):
+        line = raw.strip()
+        if not line:
+            continue
+        try:
+            obj = json.loads(line)
+        except json.JSONDecodeError as e:
+            hint = " (a pretty-printed .json file?)" if line in ("{", "[") else ""
+            raise _fail(
+                f"{shown}: line {lineno} is not valid JSON ({e.msg} at column {e.colno}){hint}; "
+                "JSONL needs one complete JSON object per line"
+            ) from None
+        except (ValueError, RecursionError) as e:
+            raise _fail(
+                f"{shown}: line {lineno} cannot be read as JSON ({_reason(e)[:80]}); "
+                "JSONL needs one JSON object per line"
+            ) from None
+        if not isinstance(obj, dict):
+            raise _fail(
+                f"{shown}: line {lineno} is a JSON {_json_type(obj)}, not an object; each line "
+                f'must be an object like {{"{text_column}": "...", "{label_column}": "..."}}'
+            )
+        objs.append((lineno, obj))
+        keys.update(dict.fromkeys(obj))
+    columns = list(keys)
+    for kind, name, flag in (
+        ("text", text_column, "--text-column"),
+        ("label", label_column, "--label-column"),
+    ):
+        if name not in keys:
+            raise _column_error(shown, kind, name, columns, "jsonl", flag)
+
+    texts: list[str] = []
+    labels: list[str | int] = []
+    lines: list[int] = []
+    for lineno, obj in objs:
+        if text_column not in obj:
+            raise _fail(
+                f"{shown}: line {lineno} has no {_q(text_column)} key (its keys: "
+                f"{_qlist(list(obj))}); give every line a text"
+            )
+        t = obj[text_column]
+        if t is None:
+            t = ""
+        if not isinstance(t, str):
+            raise _fail(
+                f"{shown}: line {lineno}: {_q(text_column)} is a JSON {_json_type(t)}, "
+                "not a string; write the text as a JSON string"
+            )
+        texts.append(t)
+        labels.append(_json_label(obj.get(label_column), shown, lineno, label_column))
+        lines.append(lineno)
+    return texts, labels, lines, columns
+
+
+def _json_label(v: object, shown: str, lineno: int, column: str) -> str | int:
+    """A JSON label value as an int or a string ("" stands for missing)."""
+    if v is None:
+        return ""
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, int):
+        return v
+    if isinstance(v, float) and math.isfinite(v) and v.is_integer():
+        return int(v)
+    if isinstance(v, str):
+        return v.strip()
+    raise _fail(
+        f"{shown}: line {lineno}: label {_q(column)} is a JSON {_json_type(v)} ({_q(v, 20)}); "
+        "labels must be strings or integers"
+    )
+
+
+def load_table(
+    path: str | os.PathLike,
+    *,
+    text_column: str = "text",
+    label_column: str = "label",
+    fmt: str | None = None,
+) -> RawTable:
+    """Read one CSV/TSV/JSONL file into texts and raw labels, checking every row.
+
+    Raises ``DataError`` (one line: path, problem, fix) for a missing file, a
+    directory, an empty or header-only file, undecodable bytes, bad quoting,
+    a malformed or non-object JSON line, missing columns (listing those that
+    exist), rows with the wrong number of fields, empty texts or missing labels.
+    """
+    shown = os.fspath(path)
+    kind = detect_format(path, fmt)
+    if text_column == label_column:
+        raise _fail(
+            f"the text and label columns are both {_q(text_column)}; "
+            "pass different --text-column and --label-column"
+        )
+    text = _read_text(path, kind)
+    if kind == "jsonl":
+        texts, labels, lines, columns = _load_jsonl(text, shown, text_column, label_column)
+    else:
+        texts, labels, lines, columns = _load_csv(text, shown, kind, text_column, label_column)
+
+    empty = [ln for t, ln in zip(texts, lines, strict=True) if not t.strip()]
+    if empty:
+        raise _fail(
+            f"{shown}: {_rows(len(empty))} of {len(texts)} with an empty text in "
+            f"{_q(text_column)} (first at line {empty[0]}); remove those rows or fill in "
+            "their text (or pass --text-column if that is the wrong column)"
+        )
+    missing = [ln for lab, ln in zip(labels, lines, strict=True) if lab == ""]
+    if missing:
+        raise _fail(
+            f"{shown}: {_rows(len(missing))} of {len(labels)} with no label in "
+            f"{_q(label_column)} (first at line {missing[0]}); label those rows or remove them"
+        )
+    return RawTable(texts, labels, lines, columns, shown, kind)
+
+
+# ----------------------------------------------------------------------------- labels and splits
+
+
+def _as_int(v: str | int) -> int | None:
+    if isinstance(v, int):
+        return v
+    if _INT_RE.fullmatch(v.strip()):
+        try:
+            return int(v)
+        except ValueError:  # more digits than int() accepts
+            return None
+    return None
+
+
+def encode_labels(
+    train: Sequence[str | int], test: Sequence[str | int] = ()
+) -> tuple[list[int], list[int], list[str]]:
+    """Raw labels -> (train indices, test indices, label_names).
+
+    If every label of ``train`` and ``test`` together is an integer, the classes
+    are the distinct training values in numeric order, named ``str(int)``;
+    otherwise the distinct training strings in sorted order. A test label whose
+    class is not in training gets index ``-1`` (:func:`load_dataset` reports them).
+    """
+    ints = [_as_int(v) for v in [*train, *test]]
+    keys: list[int] | list[str]
+    if all(i is not None for i in ints):
+        keys = [int(i) for i in ints if i is not None]
+        classes: list = sorted(set(keys[: len(train)]))
+        names = [str(c) for c in classes]
+    else:
+        keys = [str(v).strip() for v in [*train, *test]]
+        classes = sorted(set(keys[: len(train)]))
+        names = list(classes)
+    index = {c: i for i, c in enumerate(classes)}
+    tr = [index[k] for k in keys[: len(train)]]
+    te = [index.get(k, -1) for k in keys[len(train) :]]
+    return tr, te, names
+
+
+def _check_fraction(test_fraction: object) -> float:
+    ok = isinstance(test_fraction, Real) and not isinstance(test_fraction, bool)
+    if not ok or not (0.0 < float(test_fraction) < 1.0):  # NaN fails here too
+        raise _fail(
+            f"test_fraction must be strictly between 0 and 1, got {test_fraction!r}; "
+            "e.g. 0.2 holds out 20% of each class (or pass a test file)"
+        )
+    return float(test_fraction)
+
+
+def _check_seed(seed: object) -> int:
+    if not isinstance(seed, Integral) or isinstance(seed, bool) or int(seed) < 0:
+        raise _fail(f"seed must be a non-negative integer, got {seed!r}")
+    return int(seed)
+
+
+def stratified_split(
+    labels: Sequence[int], test_fraction: float = 0.2, seed: int = 0
+) -> tuple[np.ndarray, np.ndarray]:
+    """Seeded stratified split of row indices -> (train_idx, test_idx), both sorted.
+
+    The rule: a class with ``n >= 2`` rows sends
+    ``k = clamp(floor(test_fraction * n + 0.5), 1, n - 1)`` of them, chosen by a
+    ``numpy.random.default_rng(seed)`` permutation, to the test split; a class
+    with one row stays in training. So every class with at least 2 rows is in
+    both splits, and the test share of each class is ``test_fraction`` up to
+    rounding. Classes are visited in sorted order, so the result depends only on
+    ``labels``, ``test_fraction`` and ``seed``.
+    """
+    frac = _check_fraction(test_fraction)
+    rng = np.random.default_rng(_check_seed(seed))
+    y = np.asarray(labels)
+    test_parts = []
+    for c in np.unique(y):
+        idx = np.flatnonzero(y == c)
+        n = len(idx)
+        if n < 2:
+            continue
+        k = min(max(math.floor(frac * n + 0.5), 1), n - 1)
+        test_parts.append(rng.permutation(idx)[:k])
+    test_idx = np.sort(np.concatenate(test_parts)) if test_parts else np.zeros(0, np.int64)
+    mask = np.ones(len(y), bool)
+    mask[test_idx] = False
+    return np.flatnonzero(mask), test_idx
+
+
+def _same_file(a: str, b: str) -> bool:
+    try:
+        return os.path.samefile(a, b)
+    except (OSError, ValueError):
+        return False
+
+
+def load_dataset(
+    train_path: str | os.PathLike,
+    test_path: str | os.PathLike | None = None,
+    *,
+    test_fraction: float = 0.2,
+    seed: int = 0,
+    text_column: str = "text",
+    label_column: str = "label",
+    fmt: str | None = None,
+) -> TextDataset:
+    """Load a labelled text file (and optionally a separate test file) as a ``TextDataset``.
+
+    Without ``test_path`` the training file is split by :func:`stratified_split`
+    with ``test_fraction`` and ``seed``. Labels become class indices ``0..C-1``
+    (see the module docstring for the order); ``label_names[i]`` names class ``i``.
+    ``fmt`` forces the format of both files. Every problem raises ``DataError``.
+    """
+    if test_path is None:  # check the flags before reading anything
+        _check_fraction(test_fraction)
+        _check_seed(seed)
+    cols = dict(text_column=text_column, label_column=label_column, fmt=fmt)
+    train = load_table(train_path, **cols)
+    test = load_table(test_path, **cols) if test_path is not None else None
+    if test is not None and _same_file(train.path, test.path):
+        raise _fail(
+            f"the training and test files are the same file ({train.path}); "
+            "pass a separate test file, or none to split the training file"
+        )
+
+    tr, te, names = encode_labels(train.labels, test.labels if test is not None else ())
+    if len(names) < 2:
+        raise _fail(
+            f"{train.path}: every training row has the label {_q(names[0])}; a classifier "
+            f"needs at least 2 classes (is {_q(label_column)} the right --label-column?)"
+        )
+
+    if test is not None:
+        unseen: dict[str, list[int]] = {}
+        for i, raw, line in zip(te, test.labels, test.lines, strict=True):
+            if i < 0:
+                unseen.setdefault(str(raw), []).append(line)
+        if unseen:
+            parts = [f"{_q(k)} ({_rows(len(v))}, first at line {v[0]})" for k, v in unseen.items()]
+            raise _fail(
+                f"{test.path}: labels never seen in training: {', '.join(parts[:8])}"
+                f"{' ...' if len(parts) > 8 else ''}; the training classes are "
+                f"{_qlist(names)}: fix the test labels or add training rows for them"
+            )
+        return TextDataset(Split(train.texts, tr), Split(test.texts, te), names)
+
+    tr_idx, te_idx = stratified_split(tr, test_fraction, seed)
+    if len(te_idx) == 0:
+        raise _fail(
+            f"{train.path}: too few rows to split ({len(tr)} rows, no class has 2 or more); "
+            "add rows (at least 2 per class) or pass a separate test file"
+        )
+
+    def take(idx: np.ndarray) -> Split:
+        return Split([train.texts[i] for i in idx], [tr[i] for i in idx])
+
+    return TextDataset(take(tr_idx), take(te_idx), names)

@@ -17,12 +17,19 @@ padding with 0, post truncation at ``max_len``) and the true lengths ``[N]``.
 Unicode text is normalised (NFKC) before lowercasing, and any Unicode
 punctuation or symbol character counts as a filter, so "Good!" and "good" and
 "ｇｏｏｄ" are the same word.
+
+Robustness: any ``str`` is accepted (lone surrogates, combining marks, RTL
+text, emoji, zero-width and other format characters, NUL): nothing raises.
+Surrogates and format characters separate words like whitespace; ASCII control
+characters other than tab and newline stay inside words, as in Keras. A
+non-``str`` text, or a single ``str`` passed where a list of texts is expected,
+raises ``TypeError`` saying so.
 """
 
 from __future__ import annotations
 
 import unicodedata
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -40,6 +47,18 @@ def _is_filtered(ch: str, filters: str) -> bool:
         return False
     cat = unicodedata.category(ch)
     return cat[0] in "PSC" or cat == "Zs"
+
+
+def _texts(texts: Iterable[str]) -> Iterator[str]:
+    """Iterate ``texts``, rejecting a lone string and non-string items with a clear TypeError."""
+    if isinstance(texts, (str, bytes, bytearray)):
+        raise TypeError(
+            f"expected a list of texts, got a single {type(texts).__name__}; wrap it: [text]"
+        )
+    for i, text in enumerate(texts):
+        if not isinstance(text, str):
+            raise TypeError(f"texts[{i}] has type {type(text).__name__}, expected str")
+        yield text
 
 
 def text_to_words(text: str, filters: str = KERAS_FILTERS, lower: bool = True) -> list[str]:
@@ -81,7 +100,7 @@ class Tokenizer:
     def fit(self, texts: Iterable[str]) -> Tokenizer:
         """Build the index from ``texts`` (Keras' ``fit_on_texts``). Returns self."""
         counts: dict[str, int] = {}
-        for text in texts:
+        for text in _texts(texts):
             for w in text_to_words(text, self.filters, self.lower):
                 counts[w] = counts.get(w, 0) + 1
         self.word_counts = counts
@@ -108,7 +127,7 @@ class Tokenizer:
             raise ValueError("Tokenizer is not fitted: call fit(texts) first")
         oov = self.oov_index
         out = []
-        for text in texts:
+        for text in _texts(texts):
             seq = []
             for w in text_to_words(text, self.filters, self.lower):
                 i = self.word_index.get(w)
@@ -161,6 +180,8 @@ def pad_sequences(
 
     Sequences longer than ``max_len`` keep their first ``max_len`` ids (post truncation).
     """
+    if max_len is not None and max_len < 0:
+        raise ValueError(f"max_len must be >= 0, got {max_len}")
     lengths = np.array([len(s) for s in seqs], dtype=np.int32)
     if max_len is None:
         max_len = int(lengths.max()) if len(seqs) else 0

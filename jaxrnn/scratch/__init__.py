@@ -26,3 +26,31 @@ __all__ = [
     "shuffle_orders",
     "train",
 ]
+
+# Stacked / bidirectional RNN, LSTM, GRU layers and the Classifier, with hand-written
+# BPTT: the reference for jaxrnn.sequence and jaxrnn.models.Classifier.
+from jaxrnn.scratch.layers import (  # noqa: E402
+    CellParams,
+    LSTMState,
+    classifier_logits,
+    classifier_loss_and_grads,
+    layer_backward,
+    layer_forward,
+    step_backward,
+    step_forward,
+    unroll_backward,
+    unroll_forward,
+)
+
+__all__ += [
+    "CellParams",
+    "LSTMState",
+    "classifier_logits",
+    "classifier_loss_and_grads",
+    "layer_backward",
+    "layer_forward",
+    "step_backward",
+    "step_forward",
+    "unroll_backward",
+    "unroll_forward",
+]

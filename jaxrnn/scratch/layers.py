@@ -1,0 +1,556 @@
+"""Recurrent layers in NumPy with hand-written backpropagation through time (BPTT).
+
+The independent reference for ``jaxrnn.sequence`` and ``jaxrnn.models.Classifier``:
+simple RNN (tanh or relu), LSTM and GRU cells, unidirectional or bidirectional,
+stacked, with the same ``lengths`` masking, weight layout and final-state order.
+No autodiff: every gradient below is written out by hand, and the tests check it
+against ``jax.grad`` and against finite differences. This module imports no JAX.
+
+Layout (``jaxrnn.layout``, PyTorch's): one cell (a layer, a direction) has
+``w_ih [G*H, D]``, ``w_hh [G*H, H]``, ``b_ih [G*H]``, ``b_hh [G*H]`` (biases may
+be None), G = 1 (rnn), 4 (lstm: i, f, g, o) or 3 (gru: r, z, n).
+
+Forward, one step, with ``xp = W_ih x_t + b_ih`` (computed for all t at once)
+and ``hh = W_hh h + b_hh``::
+
+    rnn:   a = xp + hh,   h' = tanh(a)  (or relu(a))
+    lstm:  a = xp + hh = [a_i, a_f, a_g, a_o]
+           i, f, o = sigmoid(a_i, a_f, a_o),   g = tanh(a_g)
+           c' = f*c + i*g,   h' = o*tanh(c')
+    gru:   r = sigmoid(xp_r + hh_r),   z = sigmoid(xp_z + hh_z)
+           n = tanh(xp_n + r*hh_n),   h' = (1-z)*n + z*h
+
+Backward, one step, given ``dh'`` (and ``dc'`` for lstm), the gradients of the
+loss wrt the new state; ``da`` is the gradient wrt a pre-activation::
+
+    rnn:   da = dh' * (1 - h'^2)   (relu: dh' * [a > 0])
+           dxp = dhh = da
+    lstm:  dc' += dh' * o * (1 - tanh(c')^2)
+           da_i = dc'*g * i(1-i),   da_f = dc'*c * f(1-f)
+           da_g = dc'*i * (1-g^2),  da_o = dh'*tanh(c') * o(1-o)
+           dxp = dhh = [da_i, da_f, da_g, da_o],   dc = dc' * f
+    gru:   da_n = dh'*(1-z) * (1-n^2),   da_z = dh'*(h-n) * z(1-z)
+           da_r = da_n*hh_n * r(1-r)
+           dxp = [da_r, da_z, da_n],   dhh = [da_r, da_z, r*da_n],   dh = dh'*z
+    all:   dh += dhh W_hh,   dW_hh += dhh^T h,   db_hh += sum(dhh)
+           dW_ih += dxp^T x_t,   db_ih += sum(dxp),   dx_t = dxp W_ih
+
+Masking by ``lengths [B]``, exactly as ``jaxrnn.sequence``: with ``m_t = t < length``,
+``carry_t = m_t ? step(carry_{t-1}) : carry_{t-1}`` and ``y_t = m_t ? h_t : 0``.
+So past a sequence's end the carry is frozen (the final state is the state after
+its last valid step) and the gradient wrt the carry passes through those steps
+unchanged; gradients wrt outputs at padding positions are ignored. The backward
+direction runs over ``reverse_padded(x)``, which reverses only the valid part of
+each sequence; being a permutation that is its own inverse, it is also its own
+transpose, so the backward pass applies it again to the gradients.
+
+Params: a tuple over layers of a tuple over directions (forward, backward) of
+objects with attributes ``w_ih, w_hh, b_ih, b_hh`` (this module's ``CellParams``,
+or ``jaxrnn.cells.CellParams`` holding NumPy arrays, e.g.
+``jax.tree.map(np.asarray, jax_params)``). Gradients come back in the same
+structure and the same types. Final states are ``[L * dirs, B, H]`` in PyTorch's
+order (layer 0 forward, layer 0 backward, layer 1 forward, ...), ``LSTMState(h, c)``
+for the LSTM.
+
+Dropout is not implemented: the reference reproduces the layers at evaluation
+(``key=None``), where ``jaxrnn`` applies no dropout either.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any, NamedTuple
+
+import numpy as np
+
+from jaxrnn.layout import num_gates
+
+Carry = Any  # np.ndarray [.., H], or LSTMState for the lstm
+Params = Sequence[Sequence[Any]]  # layers x directions of objects with w_ih, w_hh, b_ih, b_hh
+
+
+class CellParams(NamedTuple):
+    """Weights of one cell (one layer, one direction), NumPy arrays. Layout: module docstring."""
+
+    w_ih: np.ndarray  # [G*H, D]
+    w_hh: np.ndarray  # [G*H, H]
+    b_ih: np.ndarray | None  # [G*H]
+    b_hh: np.ndarray | None  # [G*H]
+
+
+class LSTMState(NamedTuple):
+    """LSTM state: hidden and cell state, each ``[.., H]``."""
+
+    h: np.ndarray
+    c: np.ndarray
+
+
+# ----------------------------------------------------------------------------- helpers
+
+
+def sigmoid(x: np.ndarray) -> np.ndarray:
+    """``1 / (1 + exp(-x))`` without overflow for large ``|x|``."""
+    return np.exp(-np.logaddexp(0.0, -x))
+
+
+def _affine(x: np.ndarray, w: np.ndarray, b: np.ndarray | None) -> np.ndarray:
+    y = x @ w.T
+    return y if b is None else y + b
+
+
+def _map(fn: Callable[..., np.ndarray], *carries: Carry) -> Carry:
+    """Apply ``fn`` to a carry leaf-wise: to ``h`` and ``c`` of an LSTMState, or to the array."""
+    if isinstance(carries[0], LSTMState):
+        return LSTMState(*(fn(*leaves) for leaves in zip(*carries, strict=True)))
+    return fn(*carries)
+
+
+def _hidden(carry: Carry) -> np.ndarray:
+    return carry.h if isinstance(carry, LSTMState) else carry
+
+
+def _check_cell(cell: str) -> str:
+    num_gates(cell)  # raises ValueError for an unknown cell
+    return cell
+
+
+def time_mask(lengths: np.ndarray, max_len: int) -> np.ndarray:
+    """``[B]`` lengths -> ``[B, T]`` bool mask, True on valid steps."""
+    return np.arange(max_len)[None, :] < np.asarray(lengths)[:, None]
+
+
+def reverse_padded(x: np.ndarray, lengths: np.ndarray | None) -> np.ndarray:
+    """Reverse each sequence of ``x [B, T, ...]`` within its valid length.
+
+    ``[a, b, c, pad, pad]`` with length 3 becomes ``[c, b, a, pad, pad]``; padding
+    stays where it is. Applying it twice gives back ``x``. ``lengths=None``: a plain
+    flip of axis 1.
+    """
+    if lengths is None:
+        return x[:, ::-1]
+    lengths = np.asarray(lengths)
+    t = np.arange(x.shape[1])[None, :]
+    src = np.where(t < lengths[:, None], lengths[:, None] - 1 - t, t)  # [B, T]
+    return x[np.arange(x.shape[0])[:, None], src]
+
+
+def _check_lengths(lengths: np.ndarray | None, batch: int, max_len: int) -> np.ndarray:
+    """Full lengths for None (no masking is then the same as masking nothing)."""
+    if lengths is None:
+        return np.full(batch, max_len, dtype=np.int64)
+    lengths = np.asarray(lengths)
+    if lengths.shape != (batch,) or not np.issubdtype(lengths.dtype, np.integer):
+        raise ValueError(f"lengths must be [B] = [{batch}] integers, got {lengths.shape}")
+    if lengths.size and (lengths.min() < 0 or lengths.max() > max_len):
+        raise ValueError(f"lengths must lie in [0, T={max_len}], got {lengths.tolist()}")
+    return lengths.astype(np.int64)
+
+
+# ----------------------------------------------------------------------------- one step
+#
+# A step works on the projected input xp = x_t W_ih^T + b_ih [B, G*H] (projected for
+# all t at once, as jaxrnn.cells does). step_backward returns
+# (d_prev_carry, dxp, dhh): dhh, the gradient wrt hh = h W_hh^T + b_hh, is what
+# the layer needs for dW_hh and db_hh, accumulated over all steps at once.
+
+
+def rnn_step_forward(
+    p: Any, h: np.ndarray, xp: np.ndarray, nonlinearity: str = "tanh"
+) -> tuple[np.ndarray, tuple]:
+    """Elman step. ``h [B, H]``, ``xp [B, H]`` -> ``(h' [B, H], cache)``."""
+    a = xp + _affine(h, p.w_hh, p.b_hh)
+    h_new = np.tanh(a) if nonlinearity == "tanh" else np.maximum(a, 0.0)
+    return h_new, (h, a, h_new, nonlinearity)
+
+
+def rnn_step_backward(
+    p: Any, dh_new: np.ndarray, cache: tuple
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``dh' [B, H]`` -> ``(dh [B, H], dxp [B, H], dhh [B, H])``."""
+    h, a, h_new, nonlinearity = cache
+    # relu'(0) = 0, as jax.nn.relu's gradient.
+    da = dh_new * (1.0 - h_new**2) if nonlinearity == "tanh" else dh_new * (a > 0.0)
+    return da @ p.w_hh, da, da
+
+
+def lstm_step_forward(p: Any, state: LSTMState, xp: np.ndarray) -> tuple[LSTMState, tuple]:
+    """LSTM step. ``state = (h, c)`` each ``[B, H]``, ``xp [B, 4H]`` -> ``((h', c'), cache)``."""
+    h, c = state
+    a_i, a_f, a_g, a_o = np.split(xp + _affine(h, p.w_hh, p.b_hh), 4, axis=-1)
+    i, f, g, o = sigmoid(a_i), sigmoid(a_f), np.tanh(a_g), sigmoid(a_o)
+    c_new = f * c + i * g
+    tanh_c = np.tanh(c_new)
+    return LSTMState(o * tanh_c, c_new), (h, c, i, f, g, o, tanh_c)
+
+
+def lstm_step_backward(
+    p: Any, d_new: LSTMState, cache: tuple
+) -> tuple[LSTMState, np.ndarray, np.ndarray]:
+    """``(dh', dc')`` each ``[B, H]`` -> ``((dh, dc), dxp [B, 4H], dhh [B, 4H])``."""
+    dh_new, dc_new = d_new
+    h, c, i, f, g, o, tanh_c = cache
+    do = dh_new * tanh_c
+    dc_new = dc_new + dh_new * o * (1.0 - tanh_c**2)  # c' reaches the loss via h' too
+    da = np.concatenate(
+        [
+            dc_new * g * i * (1.0 - i),
+            dc_new * c * f * (1.0 - f),
+            dc_new * i * (1.0 - g**2),
+            do * o * (1.0 - o),
+        ],
+        axis=-1,
+    )
+    return LSTMState(da @ p.w_hh, dc_new * f), da, da
+
+
+def gru_step_forward(p: Any, h: np.ndarray, xp: np.ndarray) -> tuple[np.ndarray, tuple]:
+    """GRU step, reset applied to ``W_hn h + b_hn`` (PyTorch). ``xp [B, 3H]`` -> ``(h', cache)``."""
+    x_r, x_z, x_n = np.split(xp, 3, axis=-1)
+    h_r, h_z, h_n = np.split(_affine(h, p.w_hh, p.b_hh), 3, axis=-1)
+    r = sigmoid(x_r + h_r)
+    z = sigmoid(x_z + h_z)
+    n = np.tanh(x_n + r * h_n)
+    return (1.0 - z) * n + z * h, (h, r, z, n, h_n)
+
+
+def gru_step_backward(
+    p: Any, dh_new: np.ndarray, cache: tuple
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``dh' [B, H]`` -> ``(dh [B, H], dxp [B, 3H], dhh [B, 3H])``."""
+    h, r, z, n, h_n = cache
+    da_n = dh_new * (1.0 - z) * (1.0 - n**2)
+    da_z = dh_new * (h - n) * z * (1.0 - z)
+    da_r = da_n * h_n * r * (1.0 - r)
+    dxp = np.concatenate([da_r, da_z, da_n], axis=-1)
+    # Unlike xp_n, hh_n enters through r * hh_n.
+    dhh = np.concatenate([da_r, da_z, r * da_n], axis=-1)
+    return dh_new * z + dhh @ p.w_hh, dxp, dhh
+
+
+def step_forward(cell: str, p: Any, carry: Carry, xp: np.ndarray) -> tuple[Carry, tuple]:
+    """One step of ``cell`` (``rnn``, ``rnn_relu``, ``lstm``, ``gru``): ``(new_carry, cache)``."""
+    if cell == "lstm":
+        return lstm_step_forward(p, carry, xp)
+    if cell == "gru":
+        return gru_step_forward(p, carry, xp)
+    return rnn_step_forward(p, carry, xp, "relu" if cell == "rnn_relu" else "tanh")
+
+
+def step_backward(
+    cell: str, p: Any, d_new: Carry, cache: tuple
+) -> tuple[Carry, np.ndarray, np.ndarray]:
+    """Backward of ``step_forward``: ``d_new`` (like the carry) -> ``(d_carry, dxp, dhh)``."""
+    if cell == "lstm":
+        return lstm_step_backward(p, d_new, cache)
+    if cell == "gru":
+        return gru_step_backward(p, d_new, cache)
+    return rnn_step_backward(p, d_new, cache)
+
+
+# ----------------------------------------------------------------------------- one direction
+
+
+def unroll_forward(
+    cell: str, p: Any, x: np.ndarray, lengths: np.ndarray | None, carry: Carry
+) -> tuple[np.ndarray, Carry, tuple]:
+    """Run one cell over ``x [B, T, D]`` from ``carry`` (``[B, H]``, LSTMState for lstm).
+
+    Returns ``(outputs [B, T, H], final_carry, cache)``: outputs are zero and the
+    carry frozen past each sequence's end.
+    """
+    batch, steps, _ = x.shape
+    mask = time_mask(_check_lengths(lengths, batch, steps), steps)  # [B, T]
+    xp = _affine(x, p.w_ih, p.b_ih)  # [B, T, G*H]: one matmul for all steps
+    h0 = _hidden(carry)
+    ys = np.zeros((batch, steps, h0.shape[-1]), xp.dtype)
+    h_prev = np.zeros_like(ys)  # the h each step reads, for dW_hh
+    caches = []
+    for t in range(steps):
+        m = mask[:, t, None]
+        h_prev[:, t] = _hidden(carry)
+        new, cache = step_forward(cell, p, carry, xp[:, t])
+        carry = _map(lambda n, o, m=m: np.where(m, n, o), new, carry)
+        ys[:, t] = np.where(m, _hidden(new), 0.0)
+        caches.append(cache)
+    return ys, carry, (x, mask, h_prev, caches)
+
+
+def unroll_backward(
+    cell: str, p: Any, cache: tuple, d_ys: np.ndarray, d_carry: Carry
+) -> tuple[Any, np.ndarray, Carry]:
+    """Backward of ``unroll_forward``.
+
+    Args:
+      d_ys: ``[B, T, H]`` gradient wrt the outputs.
+      d_carry: gradient wrt the final carry (``[B, H]``, LSTMState for lstm).
+
+    Returns:
+      ``(grads, dx [B, T, D], d_initial_carry)``, ``grads`` of the type of ``p``.
+    """
+    x, mask, h_prev, caches = cache
+    batch, steps = mask.shape
+    gh = p.w_hh.shape[0]
+    dxp = np.zeros((batch, steps, gh), d_ys.dtype)
+    dhh = np.zeros_like(dxp)
+    for t in reversed(range(steps)):
+        m = mask[:, t, None]
+        # Valid rows: the step's new state got d_carry (+ d_ys via h'). Frozen rows:
+        # the step's result was discarded, d_carry goes straight to the previous carry.
+        d_new = _map(lambda d, m=m: np.where(m, d, 0.0), d_carry)
+        dh_new = _hidden(d_new) + np.where(m, d_ys[:, t], 0.0)
+        d_new = d_new._replace(h=dh_new) if cell == "lstm" else dh_new
+        d_prev, dxp[:, t], dhh[:, t] = step_backward(cell, p, d_new, caches[t])
+        d_carry = _map(lambda dp, dc, m=m: dp + np.where(m, 0.0, dc), d_prev, d_carry)
+    grads = type(p)(
+        w_ih=np.einsum("btg,btd->gd", dxp, x),
+        w_hh=np.einsum("btg,bth->gh", dhh, h_prev),
+        b_ih=None if p.b_ih is None else dxp.sum(axis=(0, 1)),
+        b_hh=None if p.b_hh is None else dhh.sum(axis=(0, 1)),
+    )
+    return grads, dxp @ p.w_ih, d_carry
+
+
+# ----------------------------------------------------------------------------- the stack
+
+
+def _as_state(cell: str, state: Any, shape: tuple[int, ...], dtype) -> Carry:
+    """``state`` (None: zeros; for lstm a pair ``(h, c)``, either may be None) as a Carry."""
+    if cell != "lstm":
+        return np.zeros(shape, dtype) if state is None else np.asarray(state)
+    h, c = (None, None) if state is None else state
+    return LSTMState(
+        np.zeros(shape, dtype) if h is None else np.asarray(h),
+        np.zeros(shape, dtype) if c is None else np.asarray(c),
+    )
+
+
+def layer_forward(
+    cell: str,
+    params: Params,
+    x: np.ndarray,
+    lengths: np.ndarray | None = None,
+    initial_state: Carry | None = None,
+) -> tuple[np.ndarray, Carry, tuple]:
+    """Run a stacked, possibly bidirectional recurrent layer, as ``RecurrentLayer.apply``.
+
+    Args:
+      cell: ``rnn``, ``rnn_relu``, ``lstm`` or ``gru``.
+      params: layers x directions of cell params (1 direction, or 2: forward, backward).
+      x: ``[B, T, D]``.
+      lengths: ``[B]`` valid lengths in ``[0, T]``, None for all ``T``.
+      initial_state: ``[L * dirs, B, H]`` (``(h, c)`` for lstm), zeros if None.
+
+    Returns:
+      ``(outputs [B, T, dirs * H], final [L * dirs, B, H] (LSTMState for lstm), cache)``.
+    """
+    cell = _check_cell(cell)
+    x = np.asarray(x)
+    if x.ndim != 3:
+        raise ValueError(f"x must be [B, T, D], got shape {x.shape}")
+    batch, steps, _ = x.shape
+    lengths = _check_lengths(lengths, batch, steps)
+    dirs = len(params[0])
+    hidden = params[0][0].w_hh.shape[1]
+    dtype = np.result_type(x, params[0][0].w_hh)
+    state = _as_state(cell, initial_state, (len(params) * dirs, batch, hidden), dtype)
+    finals, caches = [], []
+    for layer, layer_params in enumerate(params):
+        if len(layer_params) != dirs:
+            raise ValueError("every layer must have the same number of directions")
+        outs, layer_caches = [], []
+        for d, p in enumerate(layer_params):
+            if p.w_ih.shape != (num_gates(cell) * hidden, x.shape[-1]):
+                raise ValueError(
+                    f"layer {layer} direction {d}: w_ih is {p.w_ih.shape}, expected "
+                    f"{(num_gates(cell) * hidden, x.shape[-1])} for {cell}"
+                )
+            idx = layer * dirs + d
+            inp = x if d == 0 else reverse_padded(x, lengths)
+            ys, carry, cache = unroll_forward(
+                cell, p, inp, lengths, _map(lambda s, idx=idx: s[idx], state)
+            )
+            outs.append(ys if d == 0 else reverse_padded(ys, lengths))
+            finals.append(carry)
+            layer_caches.append(cache)
+        x = np.concatenate(outs, axis=-1)
+        caches.append(layer_caches)
+    final = _map(lambda *s: np.stack(s), *finals)
+    return x, final, (lengths, steps, dtype, caches)
+
+
+def layer_backward(
+    cell: str,
+    params: Params,
+    cache: tuple,
+    d_outputs: np.ndarray | None = None,
+    d_final: Carry | None = None,
+) -> tuple[tuple, np.ndarray, Carry]:
+    """Backward of ``layer_forward`` (BPTT through every layer and direction).
+
+    Args:
+      cell, params: as given to ``layer_forward``.
+      cache: from ``layer_forward``.
+      d_outputs: ``[B, T, dirs * H]`` gradient wrt the outputs, None for zero.
+      d_final: ``[L * dirs, B, H]`` gradient wrt the final state (``(dh, dc)`` for
+        lstm, either may be None), None for zero.
+
+    Returns:
+      ``(grads, dx [B, T, D], d_initial_state [L * dirs, B, H])``: ``grads`` with the
+      structure and types of ``params``; ``d_initial_state`` an LSTMState for lstm.
+    """
+    cell = _check_cell(cell)
+    lengths, steps, dtype, caches = cache
+    batch, dirs, hidden = lengths.shape[0], len(params[0]), params[0][0].w_hh.shape[1]
+    d_x = (
+        np.zeros((batch, steps, dirs * hidden), dtype)
+        if d_outputs is None
+        else np.asarray(d_outputs)
+    )
+    d_final = _as_state(cell, d_final, (len(params) * dirs, batch, hidden), dtype)
+    d_initial: list[Carry] = [None] * (len(params) * dirs)
+    grads: list[tuple] = [()] * len(params)
+    for layer in reversed(range(len(params))):
+        layer_grads, d_in = [], 0.0
+        for d, p in enumerate(params[layer]):
+            idx = layer * dirs + d
+            dy = d_x[..., d * hidden : (d + 1) * hidden]
+            if d == 1:
+                dy = reverse_padded(dy, lengths)  # reverse_padded is its own transpose
+            g, dx, d_c0 = unroll_backward(
+                cell, p, caches[layer][d], dy, _map(lambda s, idx=idx: s[idx], d_final)
+            )
+            d_in = d_in + (dx if d == 0 else reverse_padded(dx, lengths))
+            layer_grads.append(g)
+            d_initial[idx] = d_c0
+        grads[layer] = tuple(layer_grads)
+        d_x = d_in  # the gradient wrt this layer's input: the layer below's outputs
+    return tuple(grads), d_x, _map(lambda *s: np.stack(s), *d_initial)
+
+
+# ----------------------------------------------------------------------------- classifier
+
+
+def _classifier_forward(
+    params: dict, ids: np.ndarray, lengths: np.ndarray, cell: str, bidirectional: bool, mask: bool
+) -> tuple[np.ndarray, tuple]:
+    rnn = params["rnn"]
+    dirs = len(rnn[0])
+    if dirs != (2 if bidirectional else 1):
+        raise ValueError(
+            f"bidirectional={bidirectional} but params['rnn'] has {dirs} direction(s) per layer"
+        )
+    ids = np.asarray(ids)
+    w_out = params["w_out"]
+    if "embed" in params:
+        x = params["embed"][ids]  # [B, T, E]
+    else:  # one-hot over the vocabulary, whose size is layer 0's input size
+        x = np.eye(rnn[0][0].w_ih.shape[1], dtype=w_out.dtype)[ids]
+    _, final, layer_cache = layer_forward(cell, rnn, x, lengths if mask else None)
+    h = _hidden(final)  # [L * dirs, B, H]
+    # Readout: the last layer's final states, forward then backward.
+    feats = np.concatenate([h[-dirs + d] for d in range(dirs)], axis=-1)  # [B, dirs * H]
+    logits = feats @ w_out.T + params["b_out"]  # [B, K]
+    return logits, (ids, feats, h.shape, layer_cache)
+
+
+def classifier_logits(
+    params: dict,
+    ids: np.ndarray,
+    lengths: np.ndarray,
+    *,
+    cell: str,
+    bidirectional: bool,
+    mask: bool = True,
+) -> np.ndarray:
+    """``jaxrnn.models.Classifier.apply`` without dropout: ``ids [B, T]`` -> logits ``[B, K]``.
+
+    ``params`` as Classifier's: ``embed [V, E]`` (absent: one-hot inputs over ``V``),
+    ``rnn`` (layers x directions of cell params), ``w_out [K, F]``, ``b_out [K]``
+    with ``F = dirs * H``. ``mask=False`` feeds the padding to the cells like real
+    tokens (``lengths`` is then ignored).
+    """
+    return _classifier_forward(params, ids, lengths, cell, bidirectional, mask)[0]
+
+
+def classifier_loss_and_grads(
+    params: dict,
+    ids: np.ndarray,
+    lengths: np.ndarray,
+    labels: np.ndarray,
+    *,
+    cell: str,
+    bidirectional: bool,
+    mask: bool = True,
+) -> tuple[float, dict]:
+    """Mean loss over the batch of ``Classifier`` and its gradients, by hand.
+
+    The loss is sigmoid binary cross-entropy for one output (``K = 1``, labels 0/1)
+    and softmax cross-entropy otherwise (labels ``0..K-1``), as ``jaxrnn.train``::
+
+        K = 1:  loss = log(1 + e^y) - label * y,   dy = sigmoid(y) - label
+        K > 1:  loss = logsumexp(y) - y[label],    dy = softmax(y) - one_hot(label)
+
+    Args:
+      params, ids, lengths, cell, bidirectional, mask: see ``classifier_logits``.
+      labels: ``[B]`` integer labels.
+
+    Returns:
+      ``(loss, grads)``, ``grads`` keyed and structured like ``params``.
+    """
+    logits, (ids, feats, h_shape, layer_cache) = _classifier_forward(
+        params, ids, lengths, cell, bidirectional, mask
+    )
+    labels = np.asarray(labels)
+    batch, k = logits.shape
+    if k == 1:
+        y, lab = logits[:, 0], labels.astype(logits.dtype)
+        loss = np.mean(np.logaddexp(0.0, y) - lab * y)
+        d_logits = (sigmoid(y) - lab)[:, None]
+    else:
+        z = logits - logits.max(axis=1, keepdims=True)  # shift: exp cannot overflow
+        logp = z - np.log(np.exp(z).sum(axis=1, keepdims=True))
+        loss = -np.mean(logp[np.arange(batch), labels])
+        d_logits = np.exp(logp)
+        d_logits[np.arange(batch), labels] -= 1.0
+    d_logits /= batch  # mean over the batch
+
+    grads: dict[str, Any] = {
+        "w_out": d_logits.T @ feats,
+        "b_out": d_logits.sum(axis=0),
+    }
+    d_feats = d_logits @ params["w_out"]  # [B, dirs * H]
+    rnn = params["rnn"]
+    dirs, hidden = len(rnn[0]), rnn[0][0].w_hh.shape[1]
+    dh_final = np.zeros(h_shape, d_feats.dtype)
+    for d in range(dirs):
+        dh_final[-dirs + d] = d_feats[:, d * hidden : (d + 1) * hidden]
+    d_final = (dh_final, None) if cell == "lstm" else dh_final  # readout uses h only
+    grads["rnn"], dx, _ = layer_backward(cell, rnn, layer_cache, None, d_final)
+    if "embed" in params:
+        d_embed = np.zeros_like(params["embed"])
+        np.add.at(d_embed, ids, dx)  # a token repeated in the batch sums its rows
+        grads["embed"] = d_embed
+    return float(loss), {k: grads[k] for k in params}
+
+
+__all__ = [
+    "CellParams",
+    "LSTMState",
+    "classifier_logits",
+    "classifier_loss_and_grads",
+    "gru_step_backward",
+    "gru_step_forward",
+    "layer_backward",
+    "layer_forward",
+    "lstm_step_backward",
+    "lstm_step_forward",
+    "reverse_padded",
+    "rnn_step_backward",
+    "rnn_step_forward",
+    "sigmoid",
+    "step_backward",
+    "step_forward",
+    "time_mask",
+    "unroll_backward",
+    "unroll_forward",
+]

@@ -54,6 +54,7 @@ class TrainConfig:
     max_len: int | None = None  # pad/truncate length (0 = longest training sequence)
     mask: bool = True  # False feeds padding to the cells, like Keras without mask_zero
     bptt: str = "exact"  # numpy backend: exact | study (the study's propagation)
+    loop: str = "auto"  # auto: the hand-written-BPTT fast path where it applies | generic
     seed: int = 0
     dtype: str = "float32"
 
@@ -166,6 +167,7 @@ def resolve_config(cfg: TrainConfig) -> TrainConfig:
         (cfg.num_words >= 2, f"--num-words must be at least 2, got {cfg.num_words}"),
         (cfg.max_len >= 0, f"--max-len must be >= 0 (0 = longest), got {cfg.max_len}"),
         (cfg.bptt in ("exact", "study"), f"--bptt must be exact or study, got {cfg.bptt!r}"),
+        (cfg.loop in ("auto", "generic"), f"--loop must be auto or generic, got {cfg.loop!r}"),
         (
             cfg.dtype in ("float32", "float64"),
             f"--dtype must be float32 or float64, got {cfg.dtype!r}",
@@ -386,6 +388,24 @@ def make_run_epochs(model, optimizer, batch_size: int, num_epochs: int) -> Calla
     return run
 
 
+def uses_fast_loop(cfg: TrainConfig) -> bool:
+    """The study RNN with per-sample SGD runs ``jaxrnn.study_sgd`` unless ``loop="generic"``."""
+    return (
+        cfg.loop == "auto" and cfg.model == "rnn" and cfg.optimizer == "sgd" and cfg.batch_size == 1
+    )
+
+
+def make_run(cfg: TrainConfig, model, optimizer, num_epochs: int, data: Prepared) -> Callable:
+    """The epoch runner for a resolved config: the fast path where it applies, else generic."""
+    if uses_fast_loop(cfg):
+        from jaxrnn import study_sgd
+
+        return study_sgd.make_run_epochs(
+            model, cfg.lr, cfg.clip or None, num_epochs, data.train.lengths, data.test.lengths
+        )
+    return make_run_epochs(model, optimizer, cfg.batch_size, num_epochs)
+
+
 # ----------------------------------------------------------------------------- driver
 
 
@@ -507,7 +527,7 @@ def fit(
 
     orders = shuffle_orders(len(data.train.labels), cfg.epochs, cfg.seed).astype(np.int32)
     chunk = _chunk_size(cfg.epochs, log_every)
-    run = jax.jit(make_run_epochs(model, optimizer, cfg.batch_size, chunk))
+    run = jax.jit(make_run(cfg, model, optimizer, chunk, data))
     train = Arrays(*map(jnp.asarray, data.train))
     test = Arrays(*map(jnp.asarray, data.test))
     tc = time.perf_counter()
@@ -654,6 +674,13 @@ def build_parser() -> argparse.ArgumentParser:
         default="exact",
         choices=("exact", "study"),
         help="numpy backend: exact gradient, or the study's W_hh·delta propagation",
+    )
+    p.add_argument(
+        "--loop",
+        default="auto",
+        choices=("auto", "generic"),
+        help="auto: hand-written-BPTT fast path for --model rnn with per-sample SGD; "
+        "generic: jax.grad + optax for everything",
     )
     p.add_argument("--seed", type=int, default=0, help="seeds init, shuffling and dropout")
     p.add_argument("--dtype", default="float32", choices=("float32", "float64"))

@@ -1,0 +1,169 @@
+"""The fast path for the study's RNN: per-sample SGD with hand-written BPTT in JAX.
+
+``python -m jaxrnn.train`` (``--model rnn``, SGD, batch size 1) runs this instead of
+the generic ``jax.value_and_grad`` + optax loop of ``jaxrnn.train.make_run_epochs``.
+It computes the same numbers (``tests/test_study_sgd.py`` checks them against the
+generic loop in float64) but is shaped for what this workload is: tens of
+thousands of sequential updates on a 128 x 128 matrix, bound by per-step
+overhead, not arithmetic. What makes it fast:
+
+* the backward pass is the scratch reference's BPTT written in JAX, with the
+  weight gradients taken *after* the time loop as single matmuls
+  (``dW_hh^T = H_prev^T @ Delta`` over all steps at once) instead of one
+  outer product per step;
+* the time loops run for each sentence's own length (``fori_loop`` with a
+  dynamic trip count) rather than over the padded length with masking;
+* ``h_0 = 0`` and one-hot inputs make the first step a column lookup
+  (``h_1 = tanh(w_xh[:, x_1] + b_h)``, no matvec) and the last backward
+  propagation (to ``h_0``) unnecessary;
+* weights are kept transposed inside the loop (``[V, H]`` rows for the lookup,
+  ``h @ W_hh^T`` for the recurrence) and transposed back once per call;
+* the per-epoch evaluation visits sentences sorted by length, so step ``t``
+  multiplies only the rows still running (a schedule fixed by the data,
+  known when the program is built).
+
+Update rule, as the study's: ``p -= lr * clip(grad, -clip, clip)`` element-wise,
+one sentence at a time, in the order given by ``orders [E, N]``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from jax import lax
+
+from jaxrnn.models import StudyRNN
+
+Array = jax.Array
+
+
+def _to_inner(p: dict) -> tuple[Array, ...]:
+    # (w_xh^T [V, H], w_hh^T [H, H], b_h [H], w_hy^T [H, C], b_y [C])
+    return (p["w_xh"].T, p["w_hh"].T, p["b_h"], p["w_hy"].T, p["b_y"])
+
+
+def _to_params(q: tuple[Array, ...]) -> dict:
+    wxT, whhT, bh, whyT, by = q
+    return {"w_xh": wxT.T, "w_hh": whhT.T, "b_h": bh, "w_hy": whyT.T, "b_y": by}
+
+
+def sample_grads(q: tuple[Array, ...], ids: Array, length: Array, label: Array):
+    """Loss gradients for one sentence, in the transposed layout of ``q``.
+
+    Args:
+      q: ``(w_xh^T [V, H], w_hh^T [H, H], b_h [H], w_hy^T [H, C], b_y [C])``.
+      ids: ``[T]`` token ids (1..V, 0 = padding).
+      length: scalar, valid tokens in ``ids``.
+      label: scalar class index.
+
+    Returns:
+      Gradients shaped like ``q``.
+    """
+    wxT, whhT, bh, whyT, by = q
+    t_max, hid = ids.shape[0], bh.shape[0]
+    xs = wxT[jnp.maximum(ids - 1, 0)] + bh  # [T, H]: w_xh x_t + b_h for every step
+    # hs[t] = h_{t+1}; h_1 = tanh(x_1 part) because h_0 = 0.
+    hs = jnp.zeros((t_max, hid), bh.dtype).at[0].set(jnp.tanh(xs[0]))
+    hs = lax.fori_loop(
+        1, length, lambda t, hs: hs.at[t].set(jnp.tanh(xs[t] + hs[t - 1] @ whhT)), hs
+    )
+    has_tokens = (length > 0).astype(bh.dtype)
+    h_last = hs[jnp.maximum(length - 1, 0)] * has_tokens  # h_T ([H]; h_0 = 0 if empty)
+    y = h_last @ whyT + by
+    dy = jax.nn.softmax(y) - jax.nn.one_hot(label, y.shape[0], dtype=y.dtype)
+
+    def back(i, carry):  # steps T..2: delta_t, then dh_{t-1} = W_hh^T delta_t
+        dh, deltas = carry
+        t = length - 1 - i
+        delta = (1.0 - hs[t] ** 2) * dh
+        return whhT @ delta, deltas.at[t].set(delta)
+
+    dh, deltas = lax.fori_loop(0, length - 1, back, (whyT @ dy, jnp.zeros((t_max, hid), bh.dtype)))
+    # Step 1 needs no propagation to h_0 (a constant).
+    deltas = deltas.at[0].set((1.0 - hs[0] ** 2) * dh * has_tokens)
+    h_prev = jnp.concatenate([jnp.zeros((1, hid), bh.dtype), hs[:-1]])  # h_{t-1} per step
+    d_wxT = jnp.zeros_like(wxT).at[jnp.maximum(ids - 1, 0)].add(deltas)  # padded rows add 0
+    return (d_wxT, h_prev.T @ deltas, deltas.sum(0), jnp.outer(h_last, dy), dy)
+
+
+def _sorted_eval_fn(lengths: np.ndarray) -> Callable:
+    """Mean loss and accuracy over a split whose rows are sorted by length, longest first.
+
+    ``lengths`` (host NumPy, sorted descending) fixes how many rows run at each step.
+    """
+    t_max = int(lengths.max()) if len(lengths) else 0
+    active = [int((lengths > t).sum()) for t in range(t_max)]
+
+    def evaluate(q, ids, labels):
+        wxT, whhT, bh, whyT, by = q
+        n = ids.shape[0]
+        h = jnp.zeros((n, bh.shape[0]), bh.dtype)
+        for t, m in enumerate(active):
+            x = wxT[jnp.maximum(ids[:m, t] - 1, 0)] + bh
+            h = h.at[:m].set(jnp.tanh(x if t == 0 else x + h[:m] @ whhT))
+        logits = h @ whyT + by
+        logp = jax.nn.log_softmax(logits)
+        loss = -jnp.mean(jnp.take_along_axis(logp, labels[:, None], axis=1))
+        acc = jnp.mean((jnp.argmax(logits, axis=1) == labels).astype(logits.dtype))
+        return loss, acc
+
+    return evaluate
+
+
+def sort_by_length(ids: np.ndarray, lengths: np.ndarray, labels: np.ndarray):
+    """Rows reordered longest first (stable), as the evaluation schedule needs."""
+    order = np.argsort(-np.asarray(lengths), kind="stable")
+    return np.asarray(ids)[order], np.asarray(lengths)[order], np.asarray(labels)[order]
+
+
+def make_run_epochs(
+    model: StudyRNN,
+    lr: float,
+    clip: float | None,
+    num_epochs: int,
+    train_lengths: np.ndarray,
+    test_lengths: np.ndarray,
+) -> Callable:
+    """Build ``run(state, train, test, orders) -> (state, metrics [E, 4])`` for ``model``.
+
+    Same contract as ``jaxrnn.train.make_run_epochs`` (``state`` is a
+    ``TrainState`` whose ``opt_state`` is passed through untouched: plain SGD
+    with clipping has none), except that ``orders [E, N]`` is required and
+    the evaluation schedule is fixed by ``train_lengths`` / ``test_lengths``
+    (host arrays): ``train`` and ``test`` must be those splits, with any row order.
+    """
+    del model  # the shapes come from the params
+    tr_sorted = np.sort(np.asarray(train_lengths))[::-1]
+    te_sorted = np.sort(np.asarray(test_lengths))[::-1]
+    eval_train, eval_test = _sorted_eval_fn(tr_sorted), _sorted_eval_fn(te_sorted)
+
+    def update(w, g):
+        return w - lr * (g if clip is None else jnp.clip(g, -clip, clip))
+
+    def run(state, train, test, orders):
+        # Evaluation wants the rows longest first; sorting is a fixed permutation.
+        def by_length(split):
+            order = jnp.argsort(-split.lengths, stable=True)
+            return split.ids[order], split.labels[order]
+
+        tr_ids, tr_labels = by_length(train)
+        te_ids, te_labels = by_length(test)
+
+        def sample(q, i):
+            g = sample_grads(q, train.ids[i], train.lengths[i], train.labels[i])
+            return tuple(update(w, gw) for w, gw in zip(q, g, strict=True)), None
+
+        def epoch(q, order):
+            q, _ = lax.scan(sample, q, order)
+            metrics = jnp.stack(
+                [*eval_train(q, tr_ids, tr_labels), *eval_test(q, te_ids, te_labels)]
+            )
+            return q, metrics
+
+        q, metrics = lax.scan(epoch, _to_inner(state.params), orders)
+        return state._replace(params=_to_params(q)), metrics
+
+    return run

@@ -90,33 +90,26 @@ def sample_grads(q: tuple[Array, ...], ids: Array, length: Array, label: Array):
 
 
 def _sorted_eval_fn(lengths: np.ndarray) -> Callable:
-    """Mean loss and accuracy over a split whose rows are sorted by length, longest first.
+    """Per-row loss and correctness for rows sorted by length, longest first.
 
-    ``lengths`` (host NumPy, sorted descending) fixes how many rows run at each step.
+    ``lengths`` (host NumPy, sorted descending) fixes how many rows run at each
+    step, so step ``t`` multiplies only the rows still running.
     """
     t_max = int(lengths.max()) if len(lengths) else 0
     active = [int((lengths > t).sum()) for t in range(t_max)]
 
     def evaluate(q, ids, labels):
         wxT, whhT, bh, whyT, by = q
-        n = ids.shape[0]
-        h = jnp.zeros((n, bh.shape[0]), bh.dtype)
+        h = jnp.zeros((ids.shape[0], bh.shape[0]), bh.dtype)
         for t, m in enumerate(active):
             x = wxT[jnp.maximum(ids[:m, t] - 1, 0)] + bh
             h = h.at[:m].set(jnp.tanh(x if t == 0 else x + h[:m] @ whhT))
         logits = h @ whyT + by
         logp = jax.nn.log_softmax(logits)
-        loss = -jnp.mean(jnp.take_along_axis(logp, labels[:, None], axis=1))
-        acc = jnp.mean((jnp.argmax(logits, axis=1) == labels).astype(logits.dtype))
-        return loss, acc
+        loss = -jnp.take_along_axis(logp, labels[:, None], axis=1)[:, 0]
+        return loss, (jnp.argmax(logits, axis=1) == labels).astype(logits.dtype)
 
     return evaluate
-
-
-def sort_by_length(ids: np.ndarray, lengths: np.ndarray, labels: np.ndarray):
-    """Rows reordered longest first (stable), as the evaluation schedule needs."""
-    order = np.argsort(-np.asarray(lengths), kind="stable")
-    return np.asarray(ids)[order], np.asarray(lengths)[order], np.asarray(labels)[order]
 
 
 def make_run_epochs(
@@ -133,24 +126,23 @@ def make_run_epochs(
     ``TrainState`` whose ``opt_state`` is passed through untouched: plain SGD
     with clipping has none), except that ``orders [E, N]`` is required and
     the evaluation schedule is fixed by ``train_lengths`` / ``test_lengths``
-    (host arrays): ``train`` and ``test`` must be those splits, with any row order.
+    (host arrays): ``train`` and ``test`` must be the splits they came from.
     """
     del model  # the shapes come from the params
-    tr_sorted = np.sort(np.asarray(train_lengths))[::-1]
-    te_sorted = np.sort(np.asarray(test_lengths))[::-1]
-    eval_train, eval_test = _sorted_eval_fn(tr_sorted), _sorted_eval_fn(te_sorted)
+    n_train = len(train_lengths)
+    # Both splits are evaluated in one pass over their rows sorted by length.
+    all_lengths = np.concatenate([np.asarray(train_lengths), np.asarray(test_lengths)])
+    evaluate = _sorted_eval_fn(np.sort(all_lengths)[::-1])
 
     def update(w, g):
         return w - lr * (g if clip is None else jnp.clip(g, -clip, clip))
 
     def run(state, train, test, orders):
-        # Evaluation wants the rows longest first; sorting is a fixed permutation.
-        def by_length(split):
-            order = jnp.argsort(-split.lengths, stable=True)
-            return split.ids[order], split.labels[order]
-
-        tr_ids, tr_labels = by_length(train)
-        te_ids, te_labels = by_length(test)
+        lengths = jnp.concatenate([train.lengths, test.lengths])
+        order = jnp.argsort(-lengths, stable=True)  # a fixed permutation, longest first
+        ev_ids = jnp.concatenate([train.ids, test.ids])[order]
+        ev_labels = jnp.concatenate([train.labels, test.labels])[order]
+        is_train = order < n_train
 
         def sample(q, i):
             g = sample_grads(q, train.ids[i], train.lengths[i], train.labels[i])
@@ -158,8 +150,18 @@ def make_run_epochs(
 
         def epoch(q, order):
             q, _ = lax.scan(sample, q, order)
+            loss, correct = evaluate(q, ev_ids, ev_labels)
+
+            def mean(v, m):
+                return jnp.sum(jnp.where(m, v, 0.0)) / jnp.maximum(jnp.sum(m), 1)
+
             metrics = jnp.stack(
-                [*eval_train(q, tr_ids, tr_labels), *eval_test(q, te_ids, te_labels)]
+                [
+                    mean(loss, is_train),
+                    mean(correct, is_train),
+                    mean(loss, ~is_train),
+                    mean(correct, ~is_train),
+                ]
             )
             return q, metrics
 

@@ -122,7 +122,7 @@ def detect_format(path: str | os.PathLike, fmt: str | None = None) -> str:
     what = f"extension {_q(suffix)}" if suffix else "no extension"
     raise _fail(
         f"{path}: cannot tell the format from {what}; rename it to .csv, .tsv or .jsonl, "
-        "or pass the format explicitly (fmt='csv' / 'tsv' / 'jsonl')"
+        "or name the format (--format / fmt= csv, tsv or jsonl)"
     )
 
 

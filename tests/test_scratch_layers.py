@@ -1,0 +1,292 @@
+"""The NumPy reference layers (hand-written BPTT) == jaxrnn.sequence and jax.grad, float64.
+
+Forward: outputs and final states equal ``RecurrentLayer.apply``. Backward: the
+hand-written gradients wrt every weight, the inputs and the initial state equal
+``jax.grad`` of the JAX layer, for a loss that reads both the outputs and the
+final states. Then centred finite differences on the NumPy code alone, and the
+whole ``Classifier`` (embedding -> stack -> readout -> loss).
+
+The cases form a Latin square over (cell) x (layers, directions) x (bias,
+initial state): every cell meets every structure and every option pair, with one
+compiled JAX function per case instead of one per point of the full product.
+"""
+
+import functools
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+import pytest
+
+from jaxrnn import scratch
+from jaxrnn.cells import CellParams, LSTMState
+from jaxrnn.layout import num_gates
+from jaxrnn.models import Classifier
+from jaxrnn.scratch import layers as sl
+from jaxrnn.sequence import RecurrentLayer
+from jaxrnn.sequence import reverse_padded as jax_reverse_padded
+
+B, T, D, H = 4, 7, 3, 5
+RTOL, ATOL = 1e-10, 1e-12  # atol only for entries that are ~0 (cancellation)
+
+CELLS = ("rnn", "rnn_relu", "lstm", "gru")
+STRUCTURES = ((1, False), (1, True), (2, False), (2, True))  # (num_layers, bidirectional)
+OPTIONS = ((True, True), (True, False), (False, True), (False, False))  # (bias, initial state)
+
+CASES = [
+    pytest.param(cell, layers, bi, *OPTIONS[(i + j) % 4], True, id=f"{cell}-L{layers}-bi{bi:d}")
+    for i, cell in enumerate(CELLS)
+    for j, (layers, bi) in enumerate(STRUCTURES)
+] + [  # lengths=None: the unmasked path (a plain flip for the backward direction)
+    pytest.param("lstm", 2, True, True, True, False, id="lstm-L2-bi1-nolengths"),
+    pytest.param("gru", 2, True, False, False, False, id="gru-L2-bi1-nolengths"),
+]
+
+
+def random_params(rng, cell, num_layers, bidirectional, bias, d_in=D, hidden=H, scale=0.5):
+    """Layers x directions of jaxrnn CellParams holding float64 NumPy arrays."""
+    g, nd = num_gates(cell), 2 if bidirectional else 1
+
+    def one(d):
+        b = (lambda: rng.normal(0, scale, g * hidden)) if bias else (lambda: None)
+        return CellParams(
+            rng.normal(0, scale, (g * hidden, d)),
+            rng.normal(0, scale, (g * hidden, hidden)),
+            b(),
+            b(),
+        )
+
+    return tuple(
+        tuple(one(d_in if layer == 0 else nd * hidden) for _ in range(nd))
+        for layer in range(num_layers)
+    )
+
+
+def random_lengths(rng, batch=B, max_len=T):
+    """Random lengths that always include an empty and a full-length sequence."""
+    lengths = np.concatenate([[0, max_len], rng.integers(1, max_len, size=batch - 2)])
+    return rng.permutation(lengths)
+
+
+def random_inputs(rng, lengths):
+    """``x [B, T, D]`` whose padding holds large junk: masking must ignore it."""
+    x = rng.normal(size=(B, T, D))
+    pad = ~(np.arange(T)[None, :] < lengths[:, None])
+    x[pad] = rng.uniform(-20, 20, size=(pad.sum(), D))
+    return x
+
+
+def random_state(rng, cell, n):
+    """A random initial state (or a random cotangent for the final state)."""
+    h = rng.normal(size=(n, B, H))
+    return LSTMState(h, rng.normal(size=h.shape)) if cell == "lstm" else h
+
+
+def leaves(tree):
+    return jax.tree.leaves(tree)
+
+
+def assert_close(actual, desired, what):
+    a, d = leaves(actual), leaves(desired)
+    assert len(a) == len(d), what
+    for k, (x, y) in enumerate(zip(a, d, strict=True)):
+        assert np.shape(x) == np.shape(y), (what, k)
+        np.testing.assert_allclose(x, y, rtol=RTOL, atol=ATOL, err_msg=f"{what} leaf {k}")
+
+
+@functools.cache
+def jax_layer_grads(layer: RecurrentLayer, masked: bool, with_state: bool):
+    """jit(value_and_grad) of ``sum(outputs * r_out) + sum(final * r_final)``, per structure."""
+
+    def loss(params, x, state, lengths, r_out, r_final):
+        out, final = layer.apply(
+            params, x, lengths if masked else None, initial_state=state if with_state else None
+        )
+        total = jnp.sum(out * r_out)
+        for f, r in zip(leaves(final), leaves(r_final), strict=True):
+            total = total + jnp.sum(f * r)
+        return total, (out, final)
+
+    return jax.jit(jax.value_and_grad(loss, argnums=(0, 1, 2), has_aux=True))
+
+
+@pytest.mark.parametrize("cell,num_layers,bidirectional,bias,with_state,masked", CASES)
+def test_layer_forward_and_bptt_equal_jax(
+    cell, num_layers, bidirectional, bias, with_state, masked, rng
+):
+    layer = RecurrentLayer(cell, H, num_layers, bidirectional, bias=bias)
+    n_states = num_layers * layer.num_directions
+    grads_fn = jax_layer_grads(layer, masked, with_state)
+    for _ in range(3):  # fresh weights, lengths and junk each time
+        params = random_params(rng, cell, num_layers, bidirectional, bias)
+        lengths = random_lengths(rng) if masked else np.full(B, T)
+        x = random_inputs(rng, lengths)
+        state = random_state(rng, cell, n_states) if with_state else None
+        r_out = rng.normal(size=(B, T, layer.output_size))
+        r_final = random_state(rng, cell, n_states)
+
+        (_, (out_j, final_j)), (gp_j, gx_j, gs_j) = grads_fn(
+            params, x, state, lengths, r_out, r_final
+        )
+        out, final, cache = sl.layer_forward(cell, params, x, lengths if masked else None, state)
+        gp, gx, gs = sl.layer_backward(cell, params, cache, r_out, r_final)
+
+        assert out.shape == (B, T, layer.output_size)
+        assert_close(out, out_j, "outputs")
+        assert_close(final, final_j, "final state")
+        assert isinstance(final, sl.LSTMState) == (cell == "lstm")
+        # Same nested structure and NamedTuple type as the params, None biases included.
+        assert jax.tree.structure(gp) == jax.tree.structure(params)
+        assert_close(gp, gp_j, "param grads")
+        assert_close(gx, gx_j, "dx")
+        if with_state:
+            assert_close(gs, gs_j, "d initial state")
+        if masked:
+            pad = ~(np.arange(T)[None, :] < lengths[:, None])
+            assert not out[pad].any()  # outputs are zero past each sequence's end
+            assert not gx[pad].any()  # and the junk there gets no gradient
+
+
+@pytest.mark.parametrize("cell", CELLS)
+def test_bptt_matches_finite_differences(cell, rng):
+    """The NumPy gradients alone against centred differences of the NumPy forward."""
+    params = random_params(rng, cell, 2, True, True)
+    lengths = random_lengths(rng)
+    x = random_inputs(rng, lengths)
+    state = random_state(rng, cell, 4)
+    r_out, r_final = rng.normal(size=(B, T, 2 * H)), random_state(rng, cell, 4)
+
+    def loss():
+        out, final, _ = sl.layer_forward(cell, params, x, lengths, state)
+        return np.sum(out * r_out) + sum(
+            np.sum(f * r) for f, r in zip(leaves(final), leaves(r_final), strict=True)
+        )
+
+    _, _, cache = sl.layer_forward(cell, params, x, lengths, state)
+    grads = sl.layer_backward(cell, params, cache, r_out, r_final)
+    # Arrays are perturbed in place, so params, x and state must be the ones loss() reads.
+    arrays = leaves((params, x, state))
+    eps = 1e-6
+    for arr, g in zip(arrays, leaves(grads), strict=True):
+        flat, gflat = arr.reshape(-1), g.reshape(-1)
+        for j in rng.choice(flat.size, size=min(flat.size, 4), replace=False):
+            old = flat[j]
+            flat[j] = old + eps
+            up = loss()
+            flat[j] = old - eps
+            down = loss()
+            flat[j] = old
+            np.testing.assert_allclose(gflat[j], (up - down) / (2 * eps), rtol=1e-6, atol=1e-8)
+
+
+def test_backward_is_linear_in_its_cotangents_and_none_means_zero(rng):
+    """``d_outputs=None`` / ``d_final=None`` (or ``(dh, None)`` for lstm) mean zero."""
+    params = random_params(rng, "lstm", 2, True, True)
+    lengths = random_lengths(rng)
+    _, _, cache = sl.layer_forward("lstm", params, random_inputs(rng, lengths), lengths)
+    r_out, r_final = rng.normal(size=(B, T, 2 * H)), random_state(rng, "lstm", 4)
+    both = sl.layer_backward("lstm", params, cache, r_out, r_final)
+    only_out = sl.layer_backward("lstm", params, cache, r_out, None)
+    only_h = sl.layer_backward("lstm", params, cache, None, (r_final.h, None))
+    only_c = sl.layer_backward("lstm", params, cache, None, (None, r_final.c))
+    summed = jax.tree.map(lambda a, b, c: a + b + c, only_out, only_h, only_c)
+    assert_close(summed, both, "sum of partial backward passes")
+    zero = sl.layer_backward("lstm", params, cache)
+    assert not any(np.any(a) for a in leaves(zero))
+
+
+def test_numpy_params_type_round_trips(rng):
+    """Plain NumPy ``scratch.CellParams`` in, the same type out; the scratch package's export."""
+    jparams = random_params(rng, "gru", 1, True, False)
+    params = tuple(tuple(scratch.CellParams(*p) for p in layer) for layer in jparams)
+    x = rng.normal(size=(B, T, D))
+    out, _, cache = scratch.layer_forward("gru", params, x)
+    grads, _, _ = scratch.layer_backward("gru", params, cache, np.ones_like(out))
+    assert type(grads[0][1]) is scratch.CellParams and grads[0][1].b_ih is None
+    out_j, _ = RecurrentLayer("gru", H, 1, True, bias=False).apply(jparams, x)
+    assert_close(out, out_j, "outputs")
+
+
+def test_reverse_padded_equals_jax(rng):
+    x = rng.normal(size=(B, T, 2))
+    lengths = random_lengths(rng)
+    assert_close(sl.reverse_padded(x, lengths), jax_reverse_padded(x, lengths), "lengths")
+    assert_close(sl.reverse_padded(x, None), jax_reverse_padded(x, None), "None")
+
+
+def test_bad_arguments_raise(rng):
+    params = random_params(rng, "rnn", 1, False, True)
+    x = rng.normal(size=(B, T, D))
+    with pytest.raises(ValueError, match="unknown cell"):
+        sl.layer_forward("elman", params, x)
+    with pytest.raises(ValueError, match="lengths"):
+        sl.layer_forward("rnn", params, x, np.array([0, 1, 2, T + 1]))
+    with pytest.raises(ValueError, match="w_ih"):
+        sl.layer_forward("lstm", params, x)  # rnn weights have 1 gate block, lstm needs 4
+    cparams = {"rnn": params, "w_out": np.ones((1, H)), "b_out": np.zeros(1)}
+    with pytest.raises(ValueError, match="bidirectional"):
+        sl.classifier_logits(
+            cparams, np.ones((B, T), int), np.full(B, T), cell="rnn", bidirectional=True
+        )
+
+
+# ----------------------------------------------------------------------------- classifier
+
+V, E = 9, 3
+
+CLASSIFIER_CASES = [  # (cell, layers, bidirectional, embed, K outputs, mask)
+    ("lstm", 2, True, True, 1, True),
+    ("lstm", 2, True, True, 3, False),
+    ("lstm", 3, True, True, 3, True),
+    ("gru", 1, False, False, 1, False),  # one-hot inputs, unidirectional
+]
+
+
+@functools.cache
+def jax_classifier_grads(model: Classifier):
+    def loss(params, ids, lengths, labels):
+        logits = model.apply(params, ids, lengths)
+        if logits.shape[1] == 1:  # as jaxrnn.train.loss_terms
+            terms = optax.sigmoid_binary_cross_entropy(logits[:, 0], labels.astype(logits.dtype))
+        else:
+            terms = optax.softmax_cross_entropy_with_integer_labels(logits, labels)
+        return jnp.mean(terms), logits
+
+    return jax.jit(jax.value_and_grad(loss, has_aux=True))
+
+
+@pytest.mark.parametrize("cell,num_layers,bidirectional,embed,k,mask", CLASSIFIER_CASES)
+def test_classifier_loss_and_grads_equal_jax(cell, num_layers, bidirectional, embed, k, mask, rng):
+    layer = RecurrentLayer(cell, H, num_layers, bidirectional)
+    model = Classifier(layer, V, E if embed else None, num_classes=max(k, 2), mask=mask)
+    assert model.num_outputs == k
+    grads_fn = jax_classifier_grads(model)
+    for _ in range(2):
+        params = {
+            "rnn": random_params(rng, cell, num_layers, bidirectional, True, E if embed else V),
+            "w_out": rng.normal(0, 0.5, (k, layer.output_size)),
+            "b_out": rng.normal(0, 0.5, k),
+        }
+        if embed:
+            params["embed"] = rng.normal(0, 0.5, (V, E))
+        lengths = random_lengths(rng)
+        ids = rng.integers(1, V, size=(B, T))
+        pad = ~(np.arange(T)[None, :] < lengths[:, None])
+        # Masked: junk ids past the end (masking must ignore them). Unmasked: the real
+        # padding id 0, which the cells then read like a token.
+        ids[pad] = rng.integers(1, V, size=pad.sum()) if mask else 0
+        labels = rng.integers(0, max(k, 2), size=B)
+
+        (loss_j, logits_j), grads_j = grads_fn(params, ids, lengths, labels)
+        logits = sl.classifier_logits(
+            params, ids, lengths, cell=cell, bidirectional=bidirectional, mask=mask
+        )
+        loss, grads = sl.classifier_loss_and_grads(
+            params, ids, lengths, labels, cell=cell, bidirectional=bidirectional, mask=mask
+        )
+        assert_close(logits, logits_j, "logits")
+        np.testing.assert_allclose(loss, loss_j, rtol=RTOL)
+        assert grads.keys() == params.keys()
+        for name in params:
+            assert_close(grads[name], grads_j[name], name)

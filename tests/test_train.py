@@ -47,11 +47,13 @@ def test_minibatch_adam_model_trains():
     assert len(res.history) == 3 and res.compile_s > 0
 
 
-def test_chunk_size_divides_epochs():
-    assert T._chunk_size(500, 50) == 50
-    assert T._chunk_size(10, 1) == 1
-    assert T._chunk_size(7, 3) == 1
-    assert T._chunk_size(12, 5) == 4
+def test_chunk_size_divides_every_stop():
+    assert T.chunk_size(0, 500, 50) == 50
+    assert T.chunk_size(0, 10, 1) == 1
+    assert T.chunk_size(0, 7, 3) == 1
+    assert T.chunk_size(0, 12, 5) == 4
+    assert T.chunk_size(0, 500, 50, save_every=20) == 20
+    assert T.chunk_size(30, 500, 50) == 10  # resumed at epoch 30
 
 
 @pytest.mark.parametrize(

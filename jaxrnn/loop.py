@@ -1,0 +1,146 @@
+"""The compiled training loop: pure functions over a ``TrainState`` pytree.
+
+::
+
+    state = init_state(model, optimizer, seed)               # TrainState(params, opt_state, key)
+    run = jax.jit(make_run_epochs(model, optimizer, batch_size, num_epochs))
+    state, metrics = run(state, train, test, orders)         # orders [E, N] -> metrics [E, 4]
+    # metrics columns (after each epoch): train_loss, train_acc, test_loss, test_acc
+
+One call runs ``num_epochs`` epochs: ``lax.scan`` over epochs around
+``lax.scan`` over the batches of each epoch, so Python dispatches once per call,
+not once per step. Everything is a pytree of arrays (the PRNG key is stored as
+raw key data), so a state can be ``vmap``-ed over a leading seed axis and
+written to a checkpoint as a flat list of arrays.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, NamedTuple
+
+import jax
+import jax.numpy as jnp
+import optax
+
+from jaxrnn.data.arrays import Arrays
+
+Array = jax.Array
+
+
+class TrainState(NamedTuple):
+    """Everything that changes during training; a pytree of arrays."""
+
+    params: Any
+    opt_state: Any
+    key: Any  # uint32 PRNG key data (jax.random.key_data): shuffles are host-side, this is dropout
+
+
+def seed_key(seed: int) -> Array:
+    """Raw key data for ``seed`` (what ``TrainState.key`` holds)."""
+    return jax.random.key_data(jax.random.key(seed))
+
+
+def init_state(model, optimizer, seed: int, dtype=jnp.float32, params=None) -> TrainState:
+    """Params from ``model.init`` (or the given ``params``), a fresh optimizer state, a key."""
+    return jax.jit(_init_fn(model, optimizer, dtype))(seed_key(seed), params)
+
+
+def init_states(model, optimizer, seeds: list[int], dtype=jnp.float32, params=None) -> TrainState:
+    """``init_state`` for several seeds, stacked on a leading axis ``[S, ...]``.
+
+    ``params``, when given, must already be stacked ``[S, ...]``.
+    """
+    keys = jnp.stack([seed_key(s) for s in seeds])
+    return jax.jit(jax.vmap(_init_fn(model, optimizer, dtype)))(keys, params)
+
+
+def _init_fn(model, optimizer, dtype):
+    def init(key_data, params):
+        k_init, k_train = jax.random.split(jax.random.wrap_key_data(key_data))
+        if params is None:
+            params = model.init(k_init, dtype)
+        return TrainState(params, optimizer.init(params), jax.random.key_data(k_train))
+
+    return init
+
+
+def loss_terms(logits: Array, labels: Array) -> Array:
+    """Per-example loss ``[B]``: sigmoid BCE for ``[B, 1]`` logits, softmax CE otherwise."""
+    if logits.shape[-1] == 1:
+        return optax.sigmoid_binary_cross_entropy(logits[:, 0], labels.astype(logits.dtype))
+    return optax.softmax_cross_entropy_with_integer_labels(logits, labels)
+
+
+def probabilities(logits: Array) -> Array:
+    """Class probabilities ``[B, C]`` from logits ``[B, K]`` (K = 1: sigmoid, C = 2)."""
+    if logits.shape[-1] == 1:
+        p = jax.nn.sigmoid(logits[:, 0])
+        return jnp.stack([1.0 - p, p], axis=-1)
+    return jax.nn.softmax(logits, axis=-1)
+
+
+def predictions(logits: Array) -> Array:
+    """Class index per example ``[B]`` from logits ``[B, K]``."""
+    if logits.shape[-1] == 1:
+        return (logits[:, 0] > 0).astype(jnp.int32)
+    return jnp.argmax(logits, axis=-1).astype(jnp.int32)
+
+
+def evaluate(model, params, data: Arrays) -> tuple[Array, Array]:
+    """Mean loss and accuracy over a whole split (no dropout)."""
+    logits = model.apply(params, data.ids, data.lengths)
+    loss = jnp.mean(loss_terms(logits, data.labels))
+    acc = jnp.mean((predictions(logits) == data.labels).astype(logits.dtype))
+    return loss, acc
+
+
+def make_run_epochs(model, optimizer, batch_size: int, num_epochs: int) -> Callable:
+    """Build ``run(state, train, test, orders=None) -> (state, metrics [E, 4])``.
+
+    Each epoch visits the training set in the order ``orders[e]`` (``[E, N]``;
+    None draws ``jax.random.permutation`` from the state's key), in batches of
+    ``batch_size`` (the last one partial: missing slots get weight 0, so the loss
+    is the mean over the real examples, as in Keras), takes one optimizer step
+    per batch, and then evaluates both splits. Not jitted here: wrap it with
+    ``jax.jit`` (and ``jax.vmap`` over seeds).
+    """
+
+    def batch_loss(params, ids, lengths, labels, weights, key):
+        logits = model.apply(params, ids, lengths, key=key)
+        return jnp.sum(weights * loss_terms(logits, labels)) / jnp.sum(weights)
+
+    grad_fn = jax.grad(batch_loss)
+
+    def run(state: TrainState, train: Arrays, test: Arrays, orders=None):
+        n = train.ids.shape[0]
+        nb = -(-n // batch_size)
+        pad = nb * batch_size - n
+        dtype = jax.tree.leaves(state.params)[0].dtype
+
+        def epoch(state, order):
+            key, k_perm, k_drop = jax.random.split(jax.random.wrap_key_data(state.key), 3)
+            perm = jax.random.permutation(k_perm, n) if order is None else order
+            idx = jnp.concatenate([perm, perm[:pad]]).reshape(nb, batch_size)
+            w = jnp.concatenate([jnp.ones(n, dtype), jnp.zeros(pad, dtype)]).reshape(nb, batch_size)
+
+            def step(carry, xs):
+                params, opt_state = carry
+                bidx, bw, bkey = xs
+                grads = grad_fn(
+                    params, train.ids[bidx], train.lengths[bidx], train.labels[bidx], bw, bkey
+                )
+                updates, opt_state = optimizer.update(grads, opt_state, params)
+                return (optax.apply_updates(params, updates), opt_state), None
+
+            (params, opt_state), _ = jax.lax.scan(
+                step, (state.params, state.opt_state), (idx, w, jax.random.split(k_drop, nb))
+            )
+            metrics = jnp.stack([*evaluate(model, params, train), *evaluate(model, params, test)])
+            return TrainState(params, opt_state, jax.random.key_data(key)), metrics
+
+        if orders is None:
+            return jax.lax.scan(lambda s, _: epoch(s, None), state, None, length=num_epochs)
+        return jax.lax.scan(epoch, state, orders)
+
+    return run

@@ -168,10 +168,17 @@ def _read_text(path: str | os.PathLike, fmt: str) -> str:
             else "a header line naming the columns, then one row per example"
         )
         raise _fail(f"{shown} is empty; it needs {need}")
-    nuls = text.count("\x00")
-    if nuls and nuls * 4 >= len(text):
-        raise _fail(f"{shown} is full of NUL bytes (UTF-16 without a BOM?); re-save it as UTF-8")
+    if _looks_utf16(data):
+        raise _fail(f"{shown} looks like UTF-16 without a BOM (NUL bytes); re-save it as UTF-8")
     return text
+
+
+def _looks_utf16(data: bytes) -> bool:
+    """ASCII-range text in UTF-16 has a NUL in every other byte; real UTF-8 text does not."""
+    head = data[:2000]
+    if len(head) < 8:
+        return False
+    return any(half.count(0) >= 0.9 * len(half) for half in (head[0::2], head[1::2]))
 
 
 def _rows(n: int) -> str:

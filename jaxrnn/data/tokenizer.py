@@ -115,7 +115,11 @@ class Tokenizer:
     def vocab_size(self) -> int:
         """Number of ids the encoder can emit, padding (0) included: ids are ``0..vocab_size-1``."""
         n = len(self.word_index) + 1
-        return n if self.num_words is None else min(n, self.num_words)
+        if self.num_words is None:
+            return n
+        # Padding (0) and, with an OOV token, its index (1) are emitted whatever
+        # num_words says (Keras maps cut words to OOV even when 1 >= num_words).
+        return min(n, max(self.num_words, 1 if self.oov_token is None else 2))
 
     @property
     def oov_index(self) -> int | None:

@@ -60,6 +60,11 @@ def test_missing_file_relative_path_names_the_working_directory(tmp_path, monkey
     assert "no such file: nope.csv" in msg and str(tmp_path) in msg
 
 
+def test_path_with_a_newline_still_gives_one_line(tmp_path):
+    msg = data_error(load_table, tmp_path / "bad\nname.csv")
+    assert "no such file" in msg and "bad name.csv" in msg
+
+
 def test_directory(tmp_path):
     d = tmp_path / "data.csv"
     d.mkdir()

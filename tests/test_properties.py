@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from jaxrnn.data import KERAS_FILTERS, Tokenizer, text_to_words
@@ -65,6 +65,9 @@ def test_text_to_words_never_raises_and_words_are_clean(text):
     st.one_of(st.none(), st.just("<oov>"), st.just("\ud800")),
     st.one_of(st.none(), st.integers(0, 6)),
 )
+# num_words below 2: padding and the OOV index are emitted anyway; vocab_size must cover them.
+@example(train=["a b"], test=["a z"], num_words=1, oov="<oov>", max_len=None)
+@example(train=["a b"], test=["a z"], num_words=1, oov=None, max_len=None)
 def test_tokenizer_fit_encode_any_unicode(train, test, num_words, oov, max_len):
     tok = Tokenizer(num_words=num_words, oov_token=oov, max_len=max_len).fit(train)
     if not tok.word_index:

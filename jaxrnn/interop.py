@@ -400,11 +400,15 @@ def to_keras(
             " one layer (convert each layer's params separately)"
         )
     L = keras.layers
-    common = dict(
+    # Every weight is overwritten below, so build with cheap zeros (Keras' default
+    # orthogonal init runs a QR per layer) and restore the defaults in the config after.
+    zeros = ("kernel_initializer", "recurrent_initializer", "bias_initializer")
+    common: dict[str, Any] = dict(
         units=layer.hidden_size,
         use_bias=layer.bias,
         return_sequences=return_sequences,
         return_state=return_state,
+        **dict.fromkeys(zeros, "zeros"),
     )
     if layer.cell in ("rnn", "rnn_relu"):
         base = L.SimpleRNN(activation="tanh" if layer.cell == "rnn" else "relu", **common)
@@ -424,6 +428,8 @@ def to_keras(
 
     for klayer, p in zip(parts, params[0], strict=True):
         c = klayer.cell
+        for attr, init in zip(zeros, ("glorot_uniform", "orthogonal", "zeros"), strict=True):
+            setattr(c, attr, keras.initializers.get(init))
         assign(c.kernel, _blocks(np.asarray(p.w_ih).T, perm, axis=1))
         assign(c.recurrent_kernel, _blocks(np.asarray(p.w_hh).T, perm, axis=1))
         if layer.bias:

@@ -41,7 +41,7 @@ _DTYPES = {"float16", "float32", "float64", "int8", "int32", "int64", "uint8", "
 
 
 def _encode_array(a: np.ndarray) -> dict:
-    a = np.ascontiguousarray(a)
+    a = np.asarray(a, order="C")  # (ascontiguousarray would turn a 0-d array into 1-d)
     if a.dtype.name not in _DTYPES:
         raise TypeError(f"cannot store dtype {a.dtype} in a checkpoint")
     return {"dtype": a.dtype.name, "shape": list(a.shape), "data": a.tobytes()}
@@ -52,7 +52,7 @@ def _decode_array(d: Any, path: str) -> np.ndarray:
         dtype = d["dtype"]
         if dtype not in _DTYPES:
             raise ValueError(dtype)
-        return np.frombuffer(d["data"], dtype=dtype).reshape(d["shape"]).copy()
+        return np.frombuffer(d["data"], dtype=dtype).reshape(tuple(d["shape"])).copy()
     except Exception:
         raise CheckpointError(f"{path}: an array in the checkpoint is malformed") from None
 
@@ -72,10 +72,12 @@ def loads(blob: bytes, path: str = "<bytes>") -> tuple[dict, list[np.ndarray]]:
     """Inverse of ``dumps``. Raises ``CheckpointError`` (one line) on anything wrong."""
     import msgpack
 
-    if len(blob) < _HEADER.size or not blob.startswith(MAGIC):
-        if len(blob) < len(MAGIC) and MAGIC.startswith(blob):
-            raise CheckpointError(f"{path}: checkpoint is truncated ({len(blob)} bytes)")
+    if not blob:
+        raise CheckpointError(f"{path}: checkpoint file is empty")
+    if not (blob.startswith(MAGIC) or MAGIC.startswith(blob)):
         raise CheckpointError(f"{path}: not a jaxrnn checkpoint (wrong magic bytes)")
+    if len(blob) < _HEADER.size:
+        raise CheckpointError(f"{path}: checkpoint is truncated ({len(blob)} bytes)")
     _, version, n, digest = _HEADER.unpack_from(blob)
     if version > VERSION:
         raise CheckpointError(

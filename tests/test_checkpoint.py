@@ -1,0 +1,179 @@
+"""Checkpoints: safe format, atomic writes, bit-for-bit resume, NaN keeps the last good one."""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from jaxrnn import checkpoint
+from jaxrnn import train as T
+from jaxrnn.errors import CheckpointError, TrainingDiverged
+
+
+def test_roundtrip_and_no_pickle(tmp_path):
+    p = tmp_path / "c.ckpt"
+    arrays = [
+        np.arange(6, dtype=np.float32).reshape(2, 3),
+        np.array([1, 2], np.uint32),
+        np.float64(3.5),
+    ]
+    checkpoint.save(p, {"a": [1, "x", None], "b": {"c": 2.5}}, arrays)
+    meta, back = checkpoint.load(p)
+    assert meta == {"a": [1, "x", None], "b": {"c": 2.5}}
+    for a, b in zip(arrays, back, strict=True):
+        assert a.dtype == b.dtype and np.array_equal(a, b)
+    assert b"pickle" not in p.read_bytes() and not list(tmp_path.glob(".ckpt-*"))
+
+
+@pytest.mark.parametrize(
+    "mangle,needle",
+    [
+        (lambda b: b[: len(b) // 2], "truncated"),
+        (lambda b: b[:5], "truncated"),
+        (lambda b: b[:-1] + bytes([b[-1] ^ 1]), "corrupted"),
+        (lambda b: b + b"x", "corrupted"),
+        (lambda b: b"PK\x03\x04" + b[4:], "not a jaxrnn checkpoint"),
+        (lambda b: b'{"train": []}', "not a jaxrnn checkpoint"),
+        (lambda b: b"", "empty"),
+        (lambda b: b[:8] + (99).to_bytes(4, "little") + b[12:], "newer"),
+    ],
+)
+def test_bad_files_give_one_line_errors(tmp_path, mangle, needle):
+    p = tmp_path / "c.ckpt"
+    checkpoint.save(p, {"k": 1}, [np.ones(100, np.float32)])
+    p.write_bytes(mangle(p.read_bytes()))
+    with pytest.raises(CheckpointError, match=needle) as e:
+        checkpoint.load(p)
+    assert "\n" not in str(e.value)
+
+
+def test_missing_and_directory(tmp_path):
+    with pytest.raises(CheckpointError, match="no such checkpoint"):
+        checkpoint.load(tmp_path / "nope")
+    with pytest.raises(CheckpointError, match="directory"):
+        checkpoint.load(tmp_path)
+
+
+def test_failed_write_leaves_previous_checkpoint(tmp_path, monkeypatch):
+    p = tmp_path / "c.ckpt"
+    checkpoint.save(p, {"v": 1}, [np.zeros(3)])
+
+    def boom(*a, **k):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(os, "replace", boom)
+    with pytest.raises(OSError):
+        checkpoint.save(p, {"v": 2}, [np.ones(3)])
+    monkeypatch.undo()
+    assert checkpoint.load(p)[0] == {"v": 1}
+    assert not list(tmp_path.glob(".ckpt-*"))  # no temp file left behind
+
+
+WRITER = """
+import sys, numpy as np
+from jaxrnn import checkpoint
+i = 0
+big = np.random.default_rng(0).normal(size=2_000_000).astype(np.float32)
+while True:
+    i += 1
+    checkpoint.save(sys.argv[1], {"i": i}, [big + i])
+    print(i, flush=True)
+"""
+
+
+def test_kill_during_writes_never_leaves_a_broken_file(tmp_path):
+    p = tmp_path / "c.ckpt"
+    for delay in (0.6, 0.9, 1.3):
+        proc = subprocess.Popen([sys.executable, "-c", WRITER, str(p)], stdout=subprocess.PIPE)
+        proc.stdout.readline()  # at least one complete checkpoint exists
+        time.sleep(delay)
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+        meta, (arr,) = checkpoint.load(p)
+        assert arr[0] == np.float32(np.random.default_rng(0).normal(size=1)[0]) + meta["i"]
+
+
+# ---------------------------------------------------------------------------- training state
+
+
+def _histories_equal(a, b):
+    assert len(a) == len(b)
+    for ra, rb in zip(a, b, strict=True):
+        assert ra == rb  # exact: same floats
+
+
+@pytest.mark.parametrize(
+    "kw",
+    [
+        dict(model="rnn", hidden=16, epochs=6),  # the hand-written-BPTT fast path
+        dict(model="simple_rnn", hidden=8, epochs=6, dropout=0.3),  # Adam state + dropout keys
+    ],
+    ids=["rnn", "simple_rnn"],
+)
+def test_resume_reproduces_the_uninterrupted_run_bit_for_bit(tmp_path, kw):
+    full = T.fit(T.TrainConfig(**kw), log_every=1)
+    ck = tmp_path / "run.ckpt"
+    # Stop after 2 epochs (as if killed there), then resume to 6.
+    T.fit(T.TrainConfig(**{**kw, "epochs": 2}), save=str(ck))
+    restored = T.load_checkpoint(str(ck))
+    assert restored.epoch == 2 and len(restored.histories[0]) == 2
+    resumed = T.fit(T.TrainConfig(epochs=6), resume=str(ck), log_every=1)
+    _histories_equal(resumed.history, full.history)
+    for a, b in zip(jax.tree.leaves(resumed.params), jax.tree.leaves(full.params), strict=True):
+        assert np.array_equal(np.asarray(a), np.asarray(b))
+    assert T.load_checkpoint(str(ck)).epoch == 6  # resume keeps saving to the same file
+
+
+def test_checkpoint_holds_config_tokenizer_and_state(tmp_path):
+    ck = tmp_path / "c.ckpt"
+    T.fit(T.TrainConfig(model="gru", hidden=4, epochs=2, seed=7), save=str(ck))
+    r = T.load_checkpoint(str(ck))
+    assert r.config.model == "gru" and r.config.hidden == 4 and r.seeds == [7]
+    assert r.tokenizer.word_index["not"] == 1 and r.label_names == ["negative", "positive"]
+    assert r.state.params["rnn"][0][0].w_hh.shape == (12, 4)
+
+
+def test_cli_resume_of_a_bad_file_exits_2(tmp_path):
+    bad = tmp_path / "bad.ckpt"
+    bad.write_bytes(b"JAXRNNCK" + b"\x01\x00")
+    proc = subprocess.run(
+        [sys.executable, "-m", "jaxrnn.train", "--resume", str(bad)], capture_output=True, text=True
+    )
+    assert proc.returncode == 2
+    assert proc.stderr.strip().count("\n") == 0 and "truncated" in proc.stderr
+
+
+def test_nan_stops_training_and_keeps_the_last_good_checkpoint(tmp_path, monkeypatch):
+    """Poison the loss from epoch 3 on: training stops there, the epoch-2 checkpoint stays."""
+    from jaxrnn.scratch import shuffle_orders
+
+    seed = next(s for s in range(100) if len({*shuffle_orders(58, 3, s)[:, 0]}) == 3)
+    poison_first = int(shuffle_orders(58, 3, seed)[2, 0])  # first sample of epoch 3
+    real_make_run = T.make_run
+
+    def make_run(*args, **kwargs):
+        run = real_make_run(*args, **kwargs)
+
+        def poisoned(state, train, test, orders):
+            state, metrics = run(state, train, test, orders)
+            return state, jnp.where(orders[0, 0] == poison_first, jnp.nan, metrics)
+
+        return poisoned
+
+    monkeypatch.setattr(T, "make_run", make_run)
+    ck = tmp_path / "c.ckpt"
+    with pytest.raises(TrainingDiverged, match="epoch 3.*last good checkpoint") as e:
+        T.fit(
+            T.TrainConfig(model="gru", hidden=4, epochs=5, seed=seed),
+            save=str(ck),
+            save_every=1,
+            log_every=1,
+        )
+    assert e.value.exit_code == 1
+    assert T.load_checkpoint(str(ck)).epoch == 2

@@ -1,0 +1,55 @@
+"""Several seeds in one vmapped program equal the same seeds trained one at a time."""
+
+import numpy as np
+import pytest
+
+from jaxrnn import train as T
+
+
+@pytest.mark.parametrize(
+    "kw",
+    [
+        dict(model="rnn", hidden=8, epochs=3, lr=0.3),
+        dict(model="lstm", hidden=4, epochs=2, dropout=0.3),
+    ],
+    ids=["rnn-fast-path", "lstm-generic"],
+)
+def test_seed_i_of_a_vmapped_run_equals_a_single_run(kw):
+    multi = T.fit(T.TrainConfig(seed=10, dtype="float64", **kw), seeds=3)
+    assert multi.seeds == [10, 11, 12]
+    for i, seed in enumerate(multi.seeds):
+        single = T.fit(T.TrainConfig(seed=seed, dtype="float64", **kw))
+        for k in T.METRIC_NAMES:
+            np.testing.assert_allclose(
+                [h[k] for h in multi.histories[i]],
+                [h[k] for h in single.history],
+                rtol=1e-9,
+                atol=1e-12,
+            )
+    # different seeds really differ
+    assert multi.histories[0][-1]["train_loss"] != multi.histories[1][-1]["train_loss"]
+
+
+def test_multi_seed_json_has_per_seed_and_aggregate():
+    res = T.fit(T.TrainConfig(model="gru", hidden=4, epochs=2), seeds=4)
+    out = res.to_json()
+    assert out["seeds"] == [0, 1, 2, 3] and len(out["per_seed"]) == 4
+    finals = [p["final"]["test_acc"] for p in out["per_seed"]]
+    agg = out["aggregate"]["final"]["test_acc"]
+    assert agg["mean"] == pytest.approx(np.mean(finals))
+    assert agg["std"] == pytest.approx(np.std(finals, ddof=1))
+    half = T.t_quantile_975(3) * agg["std"] / 2
+    assert agg["ci95"] == pytest.approx([agg["mean"] - half, agg["mean"] + half])
+    assert out["final"]["test_acc"] == pytest.approx(agg["mean"])  # same keys as a single run
+    assert len(out["aggregate"]["history"]) == 2
+
+
+def test_t_quantiles():
+    # Reference values of Student's t 97.5% quantiles (statistical tables).
+    for df, q in [(1, 12.7062), (2, 4.3027), (5, 2.5706), (10, 2.2281), (30, 2.0423)]:
+        assert T.t_quantile_975(df) == pytest.approx(q, abs=2e-4)
+
+
+def test_numpy_backend_runs_seeds_one_after_another():
+    res = T.fit(T.TrainConfig(backend="numpy", hidden=8, epochs=2), seeds=2)
+    assert len(res.histories) == 2 and res.params["w_hh"].shape == (2, 8, 8)

@@ -78,7 +78,9 @@ _KERAS_GRU_PERM = (1, 0, 2)  # keras z, r, h <-> ours r, z, n (a swap: its own i
 def _require_torch(fn: str) -> Any:
     try:
         import torch
-    except ImportError:
+    except ImportError as e:
+        if e.name not in (None, "torch"):  # torch is there but one of its own imports failed
+            raise
         raise ImportError(
             f"jaxrnn.interop.{fn} needs PyTorch: pip install 'jaxrnn[torch]' (or pip install torch)"
         ) from None
@@ -88,7 +90,9 @@ def _require_torch(fn: str) -> Any:
 def _require_keras(fn: str) -> Any:
     try:
         import keras
-    except ImportError:
+    except ImportError as e:
+        if e.name not in (None, "keras"):  # keras is there but one of its own imports failed
+            raise
         raise ImportError(
             f"jaxrnn.interop.{fn} needs Keras 3: pip install 'jaxrnn[keras]' (or pip install keras)"
         ) from None
@@ -126,7 +130,8 @@ def _check_params(layer: RecurrentLayer, params: LayerParams) -> int:
                     raise ValueError(
                         f"{where}.{name} has shape {tuple(b.shape)}, expected {(g * h,)}"
                     )
-    assert d_in is not None
+    if d_in is None:
+        raise ValueError("params is empty: expected at least one layer")
     return d_in
 
 

@@ -461,11 +461,19 @@ def test_make_emotions_balanced_distinct_and_deterministic():
 def test_make_emotions_each_sentence_has_a_cue_of_its_class():
     from jaxrnn.data.synthetic import _ADJECTIVES, _PHRASES
 
-    ds = make_emotions(n_per_class=50, seed=0)
+    ds = make_emotions(n_per_class=100, seed=0)
+    opposite = {"joy": "sadness", "sadness": "joy"}
+    flips = 0
     for text, y in zip(ds.train.texts, ds.train.labels, strict=True):
         cls = ds.label_names[y]
         words = set(Tokenizer().fit([text]).word_index)
-        assert words & set(_ADJECTIVES[cls]) or any(ph in text for ph in _PHRASES[cls]), text
+        if words & set(_ADJECTIVES[cls]) or any(ph in text for ph in _PHRASES[cls]):
+            continue
+        # else a negated cue of the opposite class: "not happy at all" is sadness
+        assert cls in opposite and words & set(_ADJECTIVES[opposite[cls]]), text
+        assert ("not" if cls == "sadness" else "longer") in words, text
+        flips += 1
+    assert 0 < flips < 0.1 * len(ds.train.texts)
 
 
 def test_make_emotions_classes_and_noise():
@@ -511,7 +519,7 @@ def test_synthetic_is_learnable_but_not_by_bag_of_words():
     counts = np.stack([bow(ds.train.texts)[ytr == c].sum(0) + 1 for c in range(6)])
     logp = np.log(counts / counts.sum(1, keepdims=True))
     acc = np.mean((bow(ds.test.texts) @ logp.T).argmax(1) == ds.test.labels)
-    assert 0.6 < acc < 0.9, acc
+    assert 0.6 < acc < 0.9, acc  # 0.79 at this seed; a GRU reaches 0.99
 
 
 @pytest.mark.parametrize("ext", ["csv", "tsv", "jsonl"])

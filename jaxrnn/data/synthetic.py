@@ -1,16 +1,27 @@
 """A seeded generator of multi-class emotion sentences, and a table writer.
 
 ``make_emotions`` builds short English sentences for up to six classes (joy,
-sadness, anger, fear, love, surprise). Every sentence carries one cue of its own
-class (an adjective such as "furious" or a phrase such as "slammed the door")
-inside shared filler (subjects, verbs, adverbs, places, times) that says nothing
-about the class. About half the sentences also carry a *distractor*: an
-emotion word of another class that does not count, either negated ("..., but
-not scared at all") or overridden ("we expected to feel sad but felt
-delighted"). A bag of words sees two emotion words there; telling which one
-counts needs word order, which is what a recurrent model can learn. Optional
-label noise flips a fraction of the *training* labels to a random other class
-(the test split stays clean, so test accuracy measures the real task).
+sadness, anger, fear, love, surprise). Every sentence sits in filler shared by
+all classes (subjects, verbs, adverbs, times and places) and carries:
+
+* a cue of its class: one of 12 adjectives drawn with Zipf weights ("happy" is
+  common, "euphoric" rare) or a verb phrase ("slammed the door"); places lean
+  weakly towards a class ("at the funeral" is drawn for sadness 30% of the time);
+* in about 45% of sentences, a *distractor*: an emotion word of another class
+  that does not count, because it is negated ("..., but not scared at all"),
+  only expected ("expected to feel sad but felt delighted instead"), or the
+  earlier of two feelings ("at first annoyed but later amazed", "amazed,
+  although at first they felt annoyed");
+* in about 10% of joy and sadness sentences, instead of a cue, a negated cue of
+  the other one ("not happy at all" is sadness, "no longer sad" is joy).
+
+A bag of words sees two emotion words in many sentences; deciding which counts
+needs word order. Measured at ``n_per_class=300``: naive Bayes on word counts
+gets about 0.79 test accuracy, bag-of-words logistic regression 0.83, the
+trainer's GRU preset 0.99 in a few epochs, its plain-RNN preset about 0.6 after
+30 epochs. Optional label noise flips a fraction of the *training* labels to a
+random other class (the test split stays clean, so test accuracy still
+measures the real task).
 
 ``write_table`` writes rows to CSV, TSV or JSONL atomically (temporary file in
 the same folder, then rename), in the format ``jaxrnn.data.files.load_dataset``

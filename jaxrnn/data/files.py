@@ -148,6 +148,8 @@ def _read_text(path: str | os.PathLike, fmt: str) -> str:
 
     if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
         raise _fail(f"{shown} is UTF-16 encoded; re-save it as UTF-8")
+    if _looks_utf16(data):
+        raise _fail(f"{shown} looks like UTF-16 without a BOM (NUL bytes); re-save it as UTF-8")
     base = 0
     if data.startswith(codecs.BOM_UTF8):
         data, base = data[len(codecs.BOM_UTF8) :], len(codecs.BOM_UTF8)
@@ -168,8 +170,6 @@ def _read_text(path: str | os.PathLike, fmt: str) -> str:
             else "a header line naming the columns, then one row per example"
         )
         raise _fail(f"{shown} is empty; it needs {need}")
-    if _looks_utf16(data):
-        raise _fail(f"{shown} looks like UTF-16 without a BOM (NUL bytes); re-save it as UTF-8")
     return text
 
 
@@ -202,9 +202,9 @@ def _column_error(
         if other in columns[0]:
             real = "TSV" if fmt == "csv" else "CSV"
             hint = f" (the header is one column containing {_q(other)}: is this {real}?)"
-    where = "the header (first line)" if fmt != "jsonl" else "the objects"
+    where = "the header (first line) has" if fmt != "jsonl" else "the objects have"
     return _fail(
-        f"{shown}: no {kind} {word[:-1]} {_q(name)}{hint}; {where} has {word}: "
+        f"{shown}: no {kind} {word[:-1]} {_q(name)}{hint}; {where} {word}: "
         f"{_qlist(list(columns))}; pass {flag} NAME to choose the {kind} {word[:-1]}"
     )
 

@@ -55,49 +55,95 @@ __all__ = ["EMOTIONS", "main", "make_emotions", "write_table"]
 #: The classes ``make_emotions`` knows, in their default order.
 EMOTIONS = ("joy", "sadness", "anger", "fear", "love", "surprise")
 
-# Class cues: adjectives (used after a linking verb) and verb phrases.
+# Class cues: adjectives (after a linking verb), drawn with Zipf weights (the first
+# is common, the last rare, so some test cues are seen only a few times in training),
+# and verb phrases.
 _ADJECTIVES = {
-    "joy": ["happy", "delighted", "cheerful", "glad", "thrilled", "overjoyed", "joyful"],
-    "sadness": ["sad", "miserable", "heartbroken", "gloomy", "lonely", "unhappy", "depressed"],
-    "anger": ["angry", "furious", "annoyed", "irritated", "outraged", "livid", "resentful"],
-    "fear": ["scared", "afraid", "terrified", "nervous", "anxious", "frightened", "panicked"],
-    "love": ["loving", "affectionate", "devoted", "tender", "adored", "cherished", "smitten"],
+    "joy": "happy glad cheerful delighted thrilled joyful elated overjoyed ecstatic jubilant "
+    "blissful euphoric",
+    "sadness": "sad unhappy miserable lonely gloomy heartbroken depressed downcast sorrowful "
+    "forlorn despondent melancholy",
+    "anger": "angry annoyed furious irritated mad livid outraged resentful irate enraged "
+    "indignant seething",
+    "fear": "scared afraid nervous anxious frightened terrified worried panicked uneasy "
+    "petrified jittery apprehensive",
+    "love": "loving affectionate tender devoted adoring fond smitten caring romantic "
+    "warmhearted infatuated besotted",
+    "surprise": "surprised amazed shocked astonished stunned startled speechless astounded "
+    "dumbfounded flabbergasted bewildered awestruck",
+}
+_ADJECTIVES = {k: v.split() for k, v in _ADJECTIVES.items()}
+_PHRASES = {
+    "joy": [
+        "could not stop smiling",
+        "laughed all afternoon",
+        "danced around the kitchen",
+        "sang in the shower",
+    ],
+    "sadness": [
+        "cried all night",
+        "could not stop crying",
+        "stared at the wall for hours",
+        "stayed in bed all day",
+    ],
+    "anger": [
+        "slammed the door",
+        "wanted to scream at them",
+        "kicked the chair",
+        "shouted at everyone",
+    ],
+    "fear": [
+        "could not sleep from worry",
+        "kept checking the locks",
+        "trembled in the dark",
+        "held their breath",
+    ],
+    "love": [
+        "held them close",
+        "could not wait to hug them",
+        "wrote them a sweet poem",
+        "kissed them goodnight",
+    ],
     "surprise": [
-        "surprised",
-        "amazed",
-        "astonished",
-        "shocked",
-        "stunned",
-        "startled",
-        "speechless",
+        "never saw that coming",
+        "could not believe it",
+        "gasped out loud",
+        "did a double take",
     ],
 }
-_PHRASES = {
-    "joy": ["could not stop smiling", "laughed all afternoon", "danced around the kitchen"],
-    "sadness": ["cried all night", "could not stop crying", "stared at the wall for hours"],
-    "anger": ["slammed the door", "wanted to scream at them", "kicked the chair in rage"],
-    "fear": ["could not sleep from worry", "kept checking the locks", "trembled in the dark"],
-    "love": ["held them close", "could not wait to hug them", "wrote them a sweet poem"],
-    "surprise": ["never saw that coming", "could not believe it", "gasped out loud"],
+# Contexts that lean towards a class (used for it 30% of the time, else any context
+# is drawn): a weak cue, useful when the emotion word itself is rare.
+_LEANING = {
+    "joy": ["at the birthday party", "on holiday", "after the concert"],
+    "sadness": ["at the funeral", "after the breakup", "on a rainy evening"],
+    "anger": ["in the traffic jam", "after the argument", "at the broken printer"],
+    "fear": ["alone in the dark", "before the exam", "during the storm"],
+    "love": ["with my partner", "at the wedding", "holding the baby"],
+    "surprise": ["at the unexpected visit", "when the results came", "opening the parcel"],
 }
 # Filler shared by every class.
 _SUBJECTS = ["i", "we", "my sister", "my neighbour", "the whole team", "my best friend", "he"]
 _VERBS = ["felt", "seemed", "became", "got", "grew", "looked"]
-_ADVERBS = ["", "", "so", "really", "very", "quite", "a little", "suddenly", "honestly"]
+_ADVERBS = ["", "", "", "so", "really", "very", "quite", "a little", "suddenly", "honestly"]
 _WHEN = [
     "today",
     "this morning",
+    "last night",
     "after the meeting",
-    "at the party",
     "on the phone",
     "after reading the letter",
     "when the train was late",
     "during dinner",
     "at the station",
     "about the news",
+    "at work",
+    "at school",
 ]
+_ANY_WHEN = _WHEN + [w for ws in _LEANING.values() for w in ws]
 _TAILS = ["", "", "", "and then went home", "for a while", "again", "as usual", "for no reason"]
-_NEGATED = ["but not {w} at all", "and not {w}", "though not {w}", "not {w}"]
+_NEGATED = ["but not {w} at all", "and not {w}", "though not {w}", "not {w}", "never {w}"]
+_ZIPF = {k: 1.0 / np.arange(1, len(v) + 1) for k, v in _ADJECTIVES.items()}
+_ZIPF = {k: p / p.sum() for k, p in _ZIPF.items()}
 
 
 def _check_classes(classes: Sequence[str]) -> list[str]:
@@ -118,37 +164,55 @@ def _check_classes(classes: Sequence[str]) -> list[str]:
 
 
 def _sentence(rng: np.random.Generator, cls: str, others: list[str]) -> str:
-    """One sentence for ``cls``; ``others`` are the classes distractors come from."""
+    """One sentence for ``cls``; ``others`` are the classes distractors come from.
+
+    About 45% plain (a cue of the class in shared filler), 45% with a distractor
+    of another class that does not count (negated, merely expected, or the
+    earlier of two feelings), and 10% (joy and sadness only) a negated cue of the
+    opposite class ("not happy at all" is sadness, "no longer sad" is joy).
+    """
 
     def pick(xs: Sequence[str]) -> str:
         return xs[int(rng.integers(len(xs)))]
 
-    subj, verb, adv = pick(_SUBJECTS), pick(_VERBS), pick(_ADVERBS)
-    when, tail = pick(_WHEN), pick(_TAILS)
-    adj = pick(_ADJECTIVES[cls])
-    other = pick(_ADJECTIVES[pick(others)])
-    distract = rng.random() < 0.5
-    kind = int(rng.integers(4))
-    if kind == 0:  # [when,] subject verb [adverb] adjective [negated other] [tail]
-        words = [when + ",", subj] if rng.random() < 0.5 else [subj]
-        words += [verb, adv, adj]
-        if distract:
-            words.append(pick(_NEGATED).format(w=other))
-        words.append(tail)
-    elif kind == 1:  # subject phrase when [negated other]
-        words = [subj, pick(_PHRASES[cls]), when]
-        if distract:
-            words += ["and", "was", "not", other]
-    elif kind == 2:  # the overridden distractor: expected X but felt Y
-        if distract:
-            words = [subj, "expected to feel", other, when, "but", verb, adv, adj, "instead"]
+    def cue(c: str) -> str:
+        return _ADJECTIVES[c][int(rng.choice(len(_ADJECTIVES[c]), p=_ZIPF[c]))]
+
+    def when() -> str:
+        return pick(_LEANING[cls]) if rng.random() < 0.3 else pick(_ANY_WHEN)
+
+    subj, verb, adv, tail = pick(_SUBJECTS), pick(_VERBS), pick(_ADVERBS), pick(_TAILS)
+    adj, phrase, other = cue(cls), pick(_PHRASES[cls]), cue(pick(others))
+    opposite = {"joy": "sadness", "sadness": "joy"}.get(cls)
+    r = rng.random()
+    if opposite in others and r < 0.1:
+        neg = cue(opposite)
+        if cls == "sadness":
+            words = [subj, verb, "not", adv, neg, "at all", when()]
         else:
-            words = [subj, verb, adv, adj, when, "and", pick(_PHRASES[cls])]
-    else:  # not <other>, <adverb> <adjective>
-        if distract:
-            words = [when + ",", subj, verb, "not", other, "but", adv, adj]
+            words = [when() + ",", subj, verb, "no longer", neg]
+    elif r < 0.55:
+        kind = int(rng.integers(3))
+        if kind == 0:
+            words = ([when() + ","] if rng.random() < 0.5 else []) + [subj, verb, adv, adj, tail]
+        elif kind == 1:
+            words = [subj, phrase, when()]
         else:
-            words = [when + ",", subj, pick(_PHRASES[cls]), tail]
+            words = [subj, verb, adv, adj, when(), "and", phrase]
+    else:
+        kind = int(rng.integers(6))
+        if kind == 0:  # cue, then a negated distractor
+            words = [subj, verb, adv, adj, when() + ",", pick(_NEGATED).format(w=other)]
+        elif kind == 1:  # negated distractor first
+            words = [when() + ",", subj, verb, "not", other, "but", adv, adj]
+        elif kind == 2:  # the distractor was only expected
+            words = [subj, "expected to feel", other, when(), "but", verb, adv, adj, "instead"]
+        elif kind == 3:  # two feelings in time order: the later one counts
+            words = ["at first", subj, verb, other, "but later", verb, adv, adj, when()]
+        elif kind == 4:  # the later feeling first, the earlier one after it
+            words = [subj, verb, adv, adj, when(), "although at first they", verb, other]
+        else:
+            words = [subj, phrase, when(), "and", "was", "not", other]
     return " ".join(w for w in words if w)
 
 

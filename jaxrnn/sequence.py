@@ -19,6 +19,15 @@ Masking by ``lengths [B]`` (None: every sequence is full length):
 * layers are stacked with dropout between them (not after the last), applied
   only when a ``key`` is passed (training).
 
+Two implementations give the same numbers (``impl=``):
+
+* ``"bptt"`` (default): ``jaxrnn.bptt``'s hand-written backward pass as a
+  ``jax.custom_vjp`` (reverse scan carrying only ``dh``/``dc``, weight and input
+  gradients as single large matmuls after the loop), run time-major through the
+  whole stack. Faster on CPU; see ``benchmarks/vs_peers.py``.
+* ``"autodiff"``: ``jax.grad`` of the plain masked ``lax.scan`` (the reference the
+  tests check the other against).
+
 ``params`` is a tuple over layers of tuples over directions of ``CellParams``.
 """
 
@@ -31,10 +40,19 @@ import jax
 import jax.numpy as jnp
 from jax import lax
 
+from jaxrnn import bptt
 from jaxrnn.cells import Carry, CellParams, LSTMState, get_cell, init_cell_params, project_inputs
 
 Array = jax.Array
 LayerParams = tuple[tuple[CellParams, ...], ...]
+
+IMPLS = ("bptt", "autodiff")
+DEFAULT_IMPL = "bptt"  # measured faster on CPU at every benchmarked shape (benchmarks/vs_peers.py)
+
+
+def _check_impl(impl: str) -> None:
+    if impl not in IMPLS:
+        raise ValueError(f"impl must be one of {IMPLS}, got {impl!r}")
 
 
 def time_mask(lengths: Array, max_len: int) -> Array:
@@ -56,6 +74,16 @@ def reverse_padded(x: Array, lengths: Array | None) -> Array:
     return jnp.take_along_axis(x, src, axis=1)
 
 
+def _reverse_padded_tm(x: Array, lengths: Array | None) -> Array:
+    """``reverse_padded`` for time-major ``x [T, B, ...]``."""
+    if lengths is None:
+        return jnp.flip(x, axis=0)
+    t = jnp.arange(x.shape[0])[:, None]
+    src = jnp.where(t < lengths[None, :], lengths[None, :] - 1 - t, t)  # [T, B]
+    src = src.reshape(src.shape + (1,) * (x.ndim - 2))
+    return jnp.take_along_axis(x, src, axis=0)
+
+
 def unroll(
     cell: str,
     params: CellParams,
@@ -65,13 +93,22 @@ def unroll(
     *,
     use_scan: bool = True,
     unroll_steps: int = 1,
+    impl: str = DEFAULT_IMPL,
 ) -> tuple[Array, Carry]:
     """Run one cell over projected inputs ``xp [B, T, G*H]`` (see ``project_inputs``).
 
     Returns ``(outputs [B, T, H], final_carry)``. With ``lengths``, the carry is
     frozen past each sequence's end and outputs there are zero. ``use_scan=False``
     runs the same body in a Python loop (a check on the scan, and for debugging).
+    ``impl="bptt"`` differentiates with ``jaxrnn.bptt``'s hand-written VJP,
+    ``"autodiff"`` with ``jax.grad`` of the scan; same numbers (``params.w_ih`` and
+    ``params.b_ih`` are not used: they are already in ``xp``).
     """
+    _check_impl(impl)
+    if impl == "bptt" and use_scan:
+        return bptt.scan_projected(
+            get_cell(cell).name, params.w_hh, params.b_hh, xp, lengths, carry, unroll=unroll_steps
+        )
     step = get_cell(cell).step
     xs = jnp.swapaxes(xp, 0, 1)  # [T, B, G*H]: scan runs over the leading axis
     if lengths is None:
@@ -107,11 +144,20 @@ def _dropout(key: Array, x: Array, rate: float) -> Array:
     return jnp.where(keep, x / (1.0 - rate), jnp.zeros_like(x))
 
 
+def _dropout_tm(key: Array, x: Array, rate: float) -> Array:
+    """``_dropout`` of time-major ``x [T, B, F]`` with the batch-major mask (same numbers)."""
+    shape = (x.shape[1], x.shape[0], *x.shape[2:])
+    keep = jnp.swapaxes(jax.random.bernoulli(key, 1.0 - rate, shape), 0, 1)
+    return jnp.where(keep, x / (1.0 - rate), jnp.zeros_like(x))
+
+
 @dataclass(frozen=True)
 class RecurrentLayer:
     """A (possibly stacked, possibly bidirectional) recurrent layer. Use the factories.
 
-    Hashable, so it can be a static argument of ``jax.jit``.
+    Hashable, so it can be a static argument of ``jax.jit``. ``impl`` picks the
+    backward pass (``"bptt"``: hand-written custom VJP, ``"autodiff"``: ``jax.grad``
+    of the scan); both give the same numbers.
     """
 
     cell: str
@@ -120,6 +166,10 @@ class RecurrentLayer:
     bidirectional: bool = False
     dropout: float = 0.0
     bias: bool = True
+    impl: str = DEFAULT_IMPL
+
+    def __post_init__(self) -> None:
+        _check_impl(self.impl)
 
     @property
     def num_directions(self) -> int:
@@ -182,6 +232,8 @@ class RecurrentLayer:
         """
         if initial_state is None:
             initial_state = self.zero_state(x.shape[0], x.dtype)
+        if self.impl == "bptt" and use_scan:
+            return self._apply_bptt(params, x, lengths, key, initial_state)
         finals = []
         for layer, layer_params in enumerate(params):
             outs = []
@@ -190,7 +242,13 @@ class RecurrentLayer:
                 carry0 = jax.tree.map(lambda s, idx=idx: s[idx], initial_state)
                 inp = x if d == 0 else reverse_padded(x, lengths)
                 ys, carry = unroll(
-                    self.cell, p, project_inputs(p, inp), lengths, carry0, use_scan=use_scan
+                    self.cell,
+                    p,
+                    project_inputs(p, inp),
+                    lengths,
+                    carry0,
+                    use_scan=use_scan,
+                    impl="autodiff",
                 )
                 outs.append(ys if d == 0 else reverse_padded(ys, lengths))
                 finals.append(carry)
@@ -201,6 +259,34 @@ class RecurrentLayer:
         final = jax.tree.map(lambda *s: jnp.stack(s), *finals)
         return x, final
 
+    def _apply_bptt(
+        self,
+        params: LayerParams,
+        x: Array,
+        lengths: Array | None,
+        key: Array | None,
+        initial_state: Carry,
+    ) -> tuple[Array, Carry]:
+        """``apply`` with ``jaxrnn.bptt``, time-major from the first layer to the last."""
+        cell = get_cell(self.cell).name
+        xt = jnp.swapaxes(x, 0, 1)  # [T, B, D]
+        finals = []
+        for layer, layer_params in enumerate(params):
+            outs = []
+            for d, p in enumerate(layer_params):
+                idx = layer * self.num_directions + d
+                carry0 = jax.tree.map(lambda s, idx=idx: s[idx], initial_state)
+                inp = xt if d == 0 else _reverse_padded_tm(xt, lengths)
+                ys, carry = bptt.layer(cell, p, inp, lengths, carry0, time_major=True)
+                outs.append(ys if d == 0 else _reverse_padded_tm(ys, lengths))
+                finals.append(carry)
+            xt = outs[0] if len(outs) == 1 else jnp.concatenate(outs, axis=-1)
+            if key is not None and self.dropout > 0.0 and layer < self.num_layers - 1:
+                key, sub = jax.random.split(key)
+                xt = _dropout_tm(sub, xt, self.dropout)
+        final = jax.tree.map(lambda *s: jnp.stack(s), *finals)
+        return jnp.swapaxes(xt, 0, 1), final
+
 
 def rnn(
     hidden_size: int,
@@ -209,12 +295,13 @@ def rnn(
     dropout: float = 0.0,
     nonlinearity: str = "tanh",
     bias: bool = True,
+    impl: str = DEFAULT_IMPL,
 ) -> RecurrentLayer:
     """An Elman RNN layer (``h' = tanh(W_ih x + b_ih + W_hh h + b_hh)``)."""
     if nonlinearity not in ("tanh", "relu"):
         raise ValueError(f"nonlinearity must be 'tanh' or 'relu', got {nonlinearity!r}")
     cell = "rnn" if nonlinearity == "tanh" else "rnn_relu"
-    return RecurrentLayer(cell, hidden_size, num_layers, bidirectional, dropout, bias)
+    return RecurrentLayer(cell, hidden_size, num_layers, bidirectional, dropout, bias, impl)
 
 
 def lstm(
@@ -223,9 +310,10 @@ def lstm(
     bidirectional: bool = False,
     dropout: float = 0.0,
     bias: bool = True,
+    impl: str = DEFAULT_IMPL,
 ) -> RecurrentLayer:
     """An LSTM layer (gates i, f, g, o; see ``jaxrnn.cells``)."""
-    return RecurrentLayer("lstm", hidden_size, num_layers, bidirectional, dropout, bias)
+    return RecurrentLayer("lstm", hidden_size, num_layers, bidirectional, dropout, bias, impl)
 
 
 def gru(
@@ -234,6 +322,7 @@ def gru(
     bidirectional: bool = False,
     dropout: float = 0.0,
     bias: bool = True,
+    impl: str = DEFAULT_IMPL,
 ) -> RecurrentLayer:
     """A GRU layer (gates r, z, n, PyTorch convention; see ``jaxrnn.cells``)."""
-    return RecurrentLayer("gru", hidden_size, num_layers, bidirectional, dropout, bias)
+    return RecurrentLayer("gru", hidden_size, num_layers, bidirectional, dropout, bias, impl)

@@ -1,0 +1,182 @@
+"""Shared helpers for the benchmark scripts: timing, machine info, tables, JSON.
+
+The machines here are small and shared, so timings are noisy. The rule this
+module supports: compare implementations *in one process*, calling them in
+alternation (round-robin), after warm-up, and quote medians and ratios::
+
+    from _timing import bench, print_table, machine_info, write_json
+
+    stats = bench({"ours": f, "torch": g}, reps=20, warmup=3)
+    stats["ours"].median_ms, stats["torch"].median_ms / stats["ours"].median_ms
+
+Every callable must block until its result is ready (``jax.block_until_ready``;
+torch on CPU is synchronous).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import statistics
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+
+@dataclass
+class Stats:
+    """Wall-clock samples of one callable, in milliseconds."""
+
+    samples_ms: list[float] = field(default_factory=list)
+
+    @property
+    def median_ms(self) -> float:
+        return statistics.median(self.samples_ms)
+
+    @property
+    def min_ms(self) -> float:
+        return min(self.samples_ms)
+
+    @property
+    def iqr_ms(self) -> float:
+        """Inter-quartile range (a noise measure)."""
+        if len(self.samples_ms) < 4:
+            return 0.0
+        q = statistics.quantiles(self.samples_ms, n=4)
+        return q[2] - q[0]
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "median_ms": self.median_ms,
+            "min_ms": self.min_ms,
+            "iqr_ms": self.iqr_ms,
+            "reps": len(self.samples_ms),
+            "samples_ms": self.samples_ms,
+        }
+
+
+def time_once(fn: Callable[[], Any]) -> float:
+    """Milliseconds of one call of ``fn`` (which must block until done)."""
+    t0 = time.perf_counter()
+    fn()
+    return (time.perf_counter() - t0) * 1e3
+
+
+def bench(
+    fns: dict[str, Callable[[], Any]],
+    reps: int = 10,
+    warmup: int = 2,
+    min_time_s: float = 0.0,
+    max_time_s: float = float("inf"),
+) -> dict[str, Stats]:
+    """Time several callables in one process, alternating between them.
+
+    Each callable is called ``warmup`` times first (also round-robin), then the
+    rounds run until each callable has ``reps`` samples and at least
+    ``min_time_s`` seconds have passed, or ``max_time_s`` has (never fewer than
+    ``reps`` rounds). The order within a round rotates, so no callable always
+    runs first after another's (cache, thread-pool and frequency effects).
+    """
+    names = list(fns)
+    for _ in range(warmup):
+        for n in names:
+            fns[n]()
+    out = {n: Stats() for n in names}
+    t_start = time.perf_counter()
+    r = 0
+    while True:
+        elapsed = time.perf_counter() - t_start
+        if r >= reps and (elapsed >= min_time_s or elapsed >= max_time_s):
+            break
+        order = names[r % len(names) :] + names[: r % len(names)]
+        for n in order:
+            out[n].samples_ms.append(time_once(fns[n]))
+        r += 1
+    return out
+
+
+def timed(fn: Callable[[], Any]) -> tuple[Any, float]:
+    """``(fn(), seconds)``: e.g. the compile time of ``jax.jit(f).lower(x).compile``."""
+    t0 = time.perf_counter()
+    out = fn()
+    return out, time.perf_counter() - t0
+
+
+def _cpu_model() -> str:
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def machine_info(extra_modules: Sequence[str] = ()) -> dict[str, Any]:
+    """CPU model, core counts, OS, Python, versions of numpy/jax/jaxlib and ``extra_modules``."""
+    import importlib
+
+    info: dict[str, Any] = {
+        "cpu_model": _cpu_model(),
+        "cpu_count": os.cpu_count(),
+        "cpu_affinity": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None,
+        "platform": platform.platform(),
+        "python": platform.python_version(),
+        "loadavg": os.getloadavg() if hasattr(os, "getloadavg") else None,
+        "xla_flags": os.environ.get("XLA_FLAGS", ""),
+        "versions": {},
+    }
+    for mod in ("numpy", "jax", "jaxlib", *extra_modules):
+        try:
+            m = importlib.import_module(mod)
+            info["versions"][mod] = getattr(m, "__version__", "?")
+        except ImportError:
+            info["versions"][mod] = None
+    try:
+        import jax
+
+        info["jax_devices"] = [str(d) for d in jax.devices()]
+    except ImportError:
+        pass
+    return info
+
+
+def print_table(rows: list[dict[str, Any]], columns: Sequence[str], floatfmt: str = ".3g") -> None:
+    """Print ``rows`` (dicts) as an aligned text table with the given ``columns``."""
+
+    def fmt(v: Any) -> str:
+        if v is None:
+            return "-"
+        if isinstance(v, float):
+            return format(v, floatfmt)
+        return str(v)
+
+    cells = [[fmt(r.get(c)) for c in columns] for r in rows]
+    widths = [max(len(c), *(len(row[i]) for row in cells)) for i, c in enumerate(columns)]
+    print("  ".join(c.rjust(w) for c, w in zip(columns, widths, strict=True)))
+    print("  ".join("-" * w for w in widths))
+    for row in cells:
+        print("  ".join(v.rjust(w) for v, w in zip(row, widths, strict=True)))
+
+
+def _default(o: Any) -> Any:
+    if isinstance(o, Stats):
+        return o.to_json()
+    if hasattr(o, "__dataclass_fields__"):
+        return asdict(o)
+    if hasattr(o, "tolist"):
+        return o.tolist()
+    return str(o)
+
+
+def write_json(path: str, payload: dict[str, Any]) -> None:
+    """Write ``payload`` (Stats, dataclasses and arrays allowed) as indented JSON."""
+    d = os.path.dirname(path)
+    if d:
+        os.makedirs(d, exist_ok=True)
+    with open(path, "w") as f:
+        json.dump(payload, f, indent=1, default=_default)
+        f.write("\n")

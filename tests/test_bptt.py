@@ -1,0 +1,213 @@
+"""The hand-written BPTT (``jaxrnn.bptt``) equals ``jax.grad`` of the plain scan, float64.
+
+Every cell, with and without bias, random lengths (always one empty and one
+full-length sequence), junk in the padded positions, cotangents on both the
+outputs and the final state, gradients w.r.t. params, inputs and initial carry.
+Inputs come from NumPy (no JAX compiles); each compiled function runs both
+paths at once and is shared across tests (about 16 compiles in all).
+"""
+
+from __future__ import annotations
+
+import functools
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from jaxrnn import bptt, sequence
+from jaxrnn.cells import CellParams, LSTMState, project_inputs
+from jaxrnn.layout import num_gates
+
+B, T, D, H = 4, 7, 3, 5
+CELLS = ("rnn", "rnn_relu", "lstm", "gru")
+RTOL, ATOL = 1e-10, 1e-12
+
+
+def _inputs(seed: int, cell: str, bias: bool = True, lead: tuple[int, ...] = ()):
+    """Params, junk-padded inputs, lengths (incl. 0 and T), initial carry, cotangents.
+
+    ``lead``: extra leading axes on everything (e.g. a seed axis for ``vmap``).
+    """
+    rng = np.random.default_rng(seed)
+    g = num_gates(cell)
+
+    def normal(*shape, scale=1.0):
+        return rng.normal(0.0, scale, (*lead, *shape))
+
+    params = CellParams(
+        normal(g * H, D, scale=0.6),
+        normal(g * H, H, scale=0.4),
+        normal(g * H) if bias else None,
+        normal(g * H) if bias else None,
+    )
+    x = normal(B, T, D, scale=3.0)  # junk everywhere, the padded positions included
+    lengths = rng.integers(0, T + 1, (*lead, B))
+    lengths[..., 0], lengths[..., 1] = 0, T
+    h0 = normal(B, H)
+    carry = LSTMState(h0, normal(B, H)) if cell == "lstm" else h0
+    dy = normal(B, T, H)
+    dfinal = LSTMState(normal(B, H), normal(B, H)) if cell == "lstm" else normal(B, H)
+    return params, x, lengths, carry, dy, dfinal
+
+
+def _loss(run, params, x, lengths, carry, dy, dfinal):
+    """Cotangent ``dy`` on the outputs and ``dfinal`` on the final state; aux: the outputs."""
+    ys, final = run(params, x, lengths, carry)
+    leaves = jax.tree.leaves(jax.tree.map(lambda f, w: jnp.sum(f * w), final, dfinal))
+    return jnp.sum(ys * dy) + sum(leaves), (ys, final)
+
+
+def _autodiff_run(cell):
+    def run(params, x, lengths, carry):
+        xp = project_inputs(params, x)
+        return sequence.unroll(cell, params, xp, lengths, carry, impl="autodiff")
+
+    return run
+
+
+def _bptt_run(cell, **opts):
+    def run(params, x, lengths, carry):
+        return bptt.layer(cell, params, x, lengths, carry, **opts)
+
+    return run
+
+
+def _both(cell: str, opts: tuple = ()):
+    """``((loss, aux), grads)`` of the autodiff path and of the custom VJP, as one function."""
+    grad = functools.partial(jax.value_and_grad, argnums=(0, 1, 3), has_aux=True)
+    ref = grad(functools.partial(_loss, _autodiff_run(cell)))
+    new = grad(functools.partial(_loss, _bptt_run(cell, **dict(opts))))
+    return lambda *args: (ref(*args), new(*args))
+
+
+@functools.cache
+def _compiled(cell: str, opts: tuple = ()):
+    return jax.jit(_both(cell, opts))
+
+
+def _assert_tree_close(a, b, msg=""):
+    assert jax.tree.structure(a) == jax.tree.structure(b), msg
+    for u, v in zip(jax.tree.leaves(a), jax.tree.leaves(b), strict=True):
+        assert u.dtype == v.dtype == jnp.float64, msg
+        np.testing.assert_allclose(v, u, rtol=RTOL, atol=ATOL, err_msg=msg)
+
+
+def _check(ref, new, msg=""):
+    (l_ref, aux_ref), g_ref = ref
+    (l_new, aux_new), g_new = new
+    np.testing.assert_allclose(l_new, l_ref, rtol=1e-12, err_msg=msg)
+    _assert_tree_close(aux_ref, aux_new, msg)  # forward: outputs and final state
+    _assert_tree_close(g_ref, g_new, msg)  # params, inputs, initial carry
+
+
+@pytest.mark.parametrize("bias", [True, False])
+@pytest.mark.parametrize("cell", CELLS)
+def test_custom_vjp_equals_autodiff(cell, bias):
+    f = _compiled(cell)
+    for seed in range(3):
+        args = _inputs(seed, cell, bias)
+        ref, new = f(*args)
+        _check(ref, new, f"{cell} bias={bias} seed={seed}")
+        (_, (ys, final)), (_, dx, dcarry) = new
+        mask = np.arange(T)[None, :] < args[2][:, None]
+        assert np.all(np.asarray(ys)[~mask] == 0)  # zero outputs past the end
+        assert np.all(np.asarray(dx)[~mask] == 0)  # padding gets no gradient
+        # The empty sequence keeps its initial state and passes the final-state
+        # cotangent straight to the initial carry.
+        _assert_tree_close(
+            jax.tree.map(lambda c: c[0], args[3]), jax.tree.map(lambda c: c[0], final)
+        )
+        _assert_tree_close(
+            jax.tree.map(lambda c: c[0], args[5]), jax.tree.map(lambda c: c[0], dcarry)
+        )
+
+
+@pytest.mark.parametrize(
+    "cell,opts",
+    [
+        ("lstm", (("hoist", False), ("fused", False), ("unroll", 2))),
+        ("gru", (("hoist", False), ("fused", False), ("unroll", 2))),
+        ("rnn", (("fused", False), ("unroll", 3))),
+    ],
+)
+def test_options_give_the_same_gradients(cell, opts):
+    ref, new = _compiled(cell, opts)(*_inputs(11, cell))
+    _check(ref, new, f"{cell} {opts}")
+
+
+def test_no_lengths_means_full_length():
+    params, x, _, carry, dy, dfinal = _inputs(3, "lstm")
+    ref, new = _compiled("lstm")(params, x, None, carry, dy, dfinal)
+    _check(ref, new)
+    full = _compiled("lstm")(params, x, np.full(B, T), carry, dy, dfinal)[1]
+    _assert_tree_close(full[1], new[1])
+
+
+def test_vmap_over_seeds_matches_per_seed():
+    cell, seeds = "gru", 3
+    batched = _inputs(5, cell, lead=(seeds,))
+    ref, new = jax.jit(jax.vmap(_both(cell)))(*batched)
+    _check(ref, new, "vmapped")
+    for s in range(seeds):
+        one = jax.tree.map(lambda a, s=s: a[s], batched)
+        _, new_s = _compiled(cell)(*one)
+        _assert_tree_close(new_s[1], jax.tree.map(lambda a, s=s: a[s], new[1]), f"seed {s}")
+
+
+def test_second_call_does_not_recompile():
+    f = _compiled("rnn")
+    f(*_inputs(0, "rnn"))
+    size = f._cache_size()
+    f(*_inputs(1, "rnn"))  # new values, same shapes and dtypes
+    assert f._cache_size() == size
+
+
+def test_layer_impls_agree_stacked_bidirectional_with_dropout(cell="lstm"):
+    """``RecurrentLayer(impl="bptt")`` == ``impl="autodiff"``: 2 layers, both directions,
+    masking, an initial state and dropout between layers (the same mask in both)."""
+    a = sequence.RecurrentLayer(cell, H, 2, True, dropout=0.3, impl="autodiff")
+    b = sequence.RecurrentLayer(cell, H, 2, True, dropout=0.3, impl="bptt")
+    rng = np.random.default_rng(0)
+    params = jax.tree.map(
+        lambda p: rng.normal(0, 0.5, p.shape),
+        jax.eval_shape(lambda k: a.init(k, D), jax.random.key(0)),
+    )
+    _, x, lengths, _, _, _ = _inputs(1, cell)
+    init = jax.tree.map(lambda z: rng.normal(0, 1, z.shape), a.zero_state(B, jnp.float64))
+    w = rng.normal(0, 1, (B, T, 2 * H))
+    drop = jax.random.key(3)
+
+    def loss(layer, params, x, init):
+        ys, final = layer.apply(params, x, lengths, key=drop, initial_state=init)
+        return jnp.sum(ys * w) + sum(jnp.sum(jnp.sin(f)) for f in jax.tree.leaves(final)), ys
+
+    def both(params, x, init):
+        return [
+            jax.grad(functools.partial(loss, m), argnums=(0, 1, 2), has_aux=True)(params, x, init)
+            for m in (a, b)
+        ]
+
+    (g_a, ys_a), (g_b, ys_b) = jax.jit(both)(params, x, init)
+    _assert_tree_close(ys_a, ys_b)
+    _assert_tree_close(g_a, g_b)
+
+
+def test_unroll_impl_keyword_and_validation():
+    cell = "rnn"
+    params, x, lengths, carry, _, _ = _inputs(9, cell)
+
+    @jax.jit
+    def both(params, x, carry):
+        xp = project_inputs(params, x)
+        return [sequence.unroll(cell, params, xp, lengths, carry, impl=i) for i in sequence.IMPLS]
+
+    out = both(params, x, carry)
+    _assert_tree_close(out[0], out[1])
+    with pytest.raises(ValueError, match="impl"):
+        sequence.unroll(cell, params, x, lengths, carry, impl="nope")
+    with pytest.raises(ValueError, match="impl"):
+        sequence.RecurrentLayer("lstm", 4, impl="nope")
+    with pytest.raises(ValueError, match="unknown cell"):
+        bptt.layer("elman", params, x, lengths, carry)

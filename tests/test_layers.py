@@ -1,0 +1,342 @@
+"""The JAX layers themselves: an independent check against Flax, masking, dropout, stacking.
+
+* Flax linen's ``RNN`` over ``SimpleCell`` / ``LSTMCell`` / ``GRUCell``, given the same
+  weights mapped into Flax's parameter tree, computes the same sequences (float32).
+* Masking: padding never changes a masked result; a padded batch gives, per
+  sequence, what that sequence gives alone; without the mask padding does change it.
+* Dropout only with a key; output and final-state shapes; initial states routed
+  to the right layer and direction.
+"""
+
+import functools
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from jaxrnn import scratch
+from jaxrnn.cells import CellParams, LSTMState
+from jaxrnn.layout import GATES, gate_slice, num_gates
+from jaxrnn.models import Classifier
+from jaxrnn.sequence import RecurrentLayer, lstm, reverse_padded, rnn
+
+B, T, D, H = 4, 7, 3, 5
+
+# Compiled once per (layer, structure of the arguments) and shared by all tests, at
+# XLA's backend optimisation level 0: ~40% faster to compile, the same numbers.
+FAST_COMPILE = {"xla_backend_optimization_level": 0}
+apply = jax.jit(
+    RecurrentLayer.apply,
+    static_argnums=0,
+    static_argnames="use_scan",
+    compiler_options=FAST_COMPILE,
+)
+logits_of = jax.jit(Classifier.apply, static_argnums=0, compiler_options=FAST_COMPILE)
+
+
+def random_params(rng, cell, num_layers=1, bidirectional=False, d_in=D, dtype=np.float64):
+    g, nd = num_gates(cell), 2 if bidirectional else 1
+
+    def one(d):
+        def w(*shape):
+            return rng.normal(0, 0.5, shape).astype(dtype)
+
+        return CellParams(w(g * H, d), w(g * H, H), w(g * H), w(g * H))
+
+    return tuple(
+        tuple(one(d_in if layer == 0 else nd * H) for _ in range(nd)) for layer in range(num_layers)
+    )
+
+
+def valid(lengths, max_len=T):
+    """``[B, T]`` bool, True on valid steps."""
+    return np.arange(max_len)[None, :] < np.asarray(lengths)[:, None]
+
+
+def hidden(state):
+    return state.h if isinstance(state, LSTMState) else state
+
+
+# ----------------------------------------------------------------------------- Flax
+
+
+def flax_cell_params(cell: str, p: CellParams) -> dict:
+    """Our ``CellParams`` as the param dict of Flax's cell (``flax/linen/recurrent.py``).
+
+    Flax's ``Dense`` computes ``x @ kernel + bias``, so kernels are our weights
+    transposed. Where Flax has one bias for a sum (``W_i x + W_h h + b``) it gets
+    ``b_ih + b_hh``; its GRU keeps ``b_hn`` apart, inside ``r * (W_hn h + b_hn)``.
+    """
+
+    def rows(a, gate):
+        return a[gate_slice(cell, gate, H)]
+
+    if cell in ("rnn", "rnn_relu"):  # SimpleCell: tanh(i(x) + h(h)), bias on i
+        return {
+            "i": {"kernel": p.w_ih.T, "bias": p.b_ih + p.b_hh},
+            "h": {"kernel": p.w_hh.T},
+        }
+    if cell == "lstm":  # LSTMCell: i{i,f,g,o} without bias, h{i,f,g,o} with
+        out = {}
+        for gate in GATES["lstm"]:
+            out["i" + gate] = {"kernel": rows(p.w_ih, gate).T}
+            out["h" + gate] = {
+                "kernel": rows(p.w_hh, gate).T,
+                "bias": rows(p.b_ih, gate) + rows(p.b_hh, gate),
+            }
+        return out
+    # GRUCell: i{r,z,n} with bias, h{r,z} without, hn with (it sits inside r * (...)).
+    out = {}
+    for gate in GATES["gru"]:
+        bias = rows(p.b_ih, gate) + (rows(p.b_hh, gate) if gate != "n" else 0)
+        out["i" + gate] = {"kernel": rows(p.w_ih, gate).T, "bias": bias}
+        out["h" + gate] = {"kernel": rows(p.w_hh, gate).T}
+    out["hn"]["bias"] = rows(p.b_hh, "n")
+    return out
+
+
+FLAX_CELLS = {
+    "rnn": lambda: nn.SimpleCell(H),
+    "lstm": lambda: nn.LSTMCell(H),
+    "gru": lambda: nn.GRUCell(H),
+}
+
+
+def flax_carry(cell, carry):
+    """Flax's LSTM carry is ``(c, h)``; ours ``LSTMState(h, c)``. Returned as ``(h, c)``."""
+    return (carry[1], carry[0]) if cell == "lstm" else carry
+
+
+def assert_f32_close(ours, theirs):
+    assert ours.dtype == np.float32 and theirs.dtype == np.float32
+    np.testing.assert_allclose(ours, theirs, rtol=1e-6, atol=1e-6)
+
+
+@pytest.mark.parametrize("cell", ["rnn", "lstm", "gru"])
+def test_equals_flax_linen(cell, rng):
+    layer = RecurrentLayer(cell, H)
+    params = random_params(rng, cell, dtype=np.float32)
+    variables = {"params": {"cell": flax_cell_params(cell, params[0][0])}}
+    model = nn.RNN(FLAX_CELLS[cell](), return_carry=True)
+    x = rng.normal(size=(B, T, D)).astype(np.float32)
+    # Our mapping has exactly the names, shapes and dtypes Flax creates for this cell.
+    ref = jax.eval_shape(model.init, jax.random.key(0), x)
+    assert jax.tree.map(lambda a: (a.shape, a.dtype), ref) == jax.tree.map(
+        lambda a: (a.shape, a.dtype), variables
+    )
+
+    # Flax does not treat length 0 (it would return the carry after step T).
+    for lengths in (None, rng.permutation([T, 1, 3, T - 2])):
+        carry, out_f = model.apply(variables, x, seq_lengths=lengths)
+        out, final = apply(layer, params, x, lengths)
+        m = valid(lengths if lengths is not None else np.full(B, T))
+        assert_f32_close(np.asarray(out)[m], np.asarray(out_f)[m])  # Flax leaves padding as is
+        for ours, theirs in zip(
+            jax.tree.leaves(final), jax.tree.leaves(flax_carry(cell, carry)), strict=True
+        ):
+            assert_f32_close(np.asarray(ours[0]), np.asarray(theirs))
+
+
+def test_bidirectional_lstm_equals_flax_bidirectional(rng):
+    layer = lstm(H, bidirectional=True)
+    params = random_params(rng, "lstm", bidirectional=True, dtype=np.float32)
+    fwd, bwd = (flax_cell_params("lstm", p) for p in params[0])
+    variables = {"params": {"forward_rnn": {"cell": fwd}, "backward_rnn": {"cell": bwd}}}
+    model = nn.Bidirectional(nn.RNN(nn.LSTMCell(H)), nn.RNN(nn.LSTMCell(H)), return_carry=True)
+    x = rng.normal(size=(B, T, D)).astype(np.float32)
+    lengths = np.array([2, T, 1, 5])
+    (carry_f, carry_b), out_f = model.apply(variables, x, seq_lengths=lengths)
+    out, final = apply(layer, params, x, lengths)
+    m = valid(lengths)
+    assert_f32_close(np.asarray(out)[m], np.asarray(out_f)[m])
+    for d, carry in enumerate((carry_f, carry_b)):
+        h, c = flax_carry("lstm", carry)
+        assert_f32_close(np.asarray(final.h[d]), np.asarray(h))
+        assert_f32_close(np.asarray(final.c[d]), np.asarray(c))
+
+
+# ----------------------------------------------------------------------------- masking
+
+V = 11
+BILSTM = lstm(H, num_layers=2, bidirectional=True)  # shared by the layer-level tests below
+
+
+def classifier_params(rng, model: Classifier) -> dict:
+    """Random float64 params shaped as ``model.init``'s (drawn in NumPy: nothing to compile)."""
+    layer, e = model.layer, model.embed_dim
+    return {
+        "embed": rng.normal(0, 0.5, (V, e)),
+        "rnn": random_params(rng, layer.cell, layer.num_layers, layer.bidirectional, d_in=e),
+        "w_out": rng.normal(0, 0.5, (model.num_outputs, layer.output_size)),
+        "b_out": rng.normal(0, 0.5, model.num_outputs),
+    }
+
+
+@functools.cache
+def classifier(bidirectional: bool, mask: bool) -> tuple[Classifier, dict]:
+    model = Classifier(lstm(H, 2, bidirectional), V, embed_dim=4, num_classes=3, mask=mask)
+    return model, classifier_params(np.random.default_rng(1), model)
+
+
+def random_ids(rng, lengths, max_len=T):
+    """Token ids ``1..V-1`` on valid steps, padding id 0 after."""
+    return np.where(valid(lengths, max_len), rng.integers(1, V, size=(len(lengths), max_len)), 0)
+
+
+def pad_more(ids, extra=4):
+    return np.concatenate([ids, np.zeros((ids.shape[0], extra), ids.dtype)], axis=1)
+
+
+@pytest.mark.parametrize("bidirectional", [False, True], ids=["uni", "bi"])
+def test_padding_never_changes_masked_logits(bidirectional, rng):
+    model, params = classifier(bidirectional, mask=True)
+    lengths = np.array([3, T, 0, 5])
+    ids = random_ids(rng, lengths)
+    base = logits_of(model, params, ids, lengths)
+    np.testing.assert_allclose(logits_of(model, params, pad_more(ids), lengths), base, rtol=1e-12)
+    # Whatever the padding holds, masking ignores it.
+    junk = np.where(valid(lengths), ids, rng.integers(1, V, size=ids.shape))
+    np.testing.assert_allclose(logits_of(model, params, junk, lengths), base, rtol=1e-12)
+
+
+def test_without_mask_padding_changes_logits(rng):
+    """The unmasked failure mode: the cells read the padding like tokens."""
+    model, params = classifier(True, mask=False)
+    masked, _ = classifier(True, mask=True)
+    lengths = np.array([3, T, 2, 5])
+    ids = random_ids(rng, lengths)
+    base = np.asarray(logits_of(model, params, ids, lengths))
+    padded = np.asarray(logits_of(model, params, pad_more(ids), lengths))
+    assert np.all(np.abs(padded - base).max(axis=1) > 1e-6)  # every sequence, even full ones
+    # The same params and batches with the mask on agree.
+    np.testing.assert_allclose(
+        logits_of(masked, params, pad_more(ids), lengths),
+        logits_of(masked, params, ids, lengths),
+        rtol=1e-12,
+    )
+
+
+def test_padded_batch_equals_each_sequence_alone(rng):
+    params = random_params(rng, "lstm", 2, True)
+    lengths = np.array([3, 0, T, 3])
+    x = rng.normal(size=(B, T, D))
+    out, final = apply(BILSTM, params, x, lengths)
+    out = np.asarray(out)
+    assert not out[~valid(lengths)].any()  # zero past each sequence's end
+    for b, n in enumerate(lengths):
+        alone_out, alone_final = apply(BILSTM, params, x[b : b + 1, :n], None)
+        np.testing.assert_allclose(out[b, :n], alone_out[0], rtol=1e-12, atol=1e-14)
+        for ours, alone in zip(jax.tree.leaves(final), jax.tree.leaves(alone_final), strict=True):
+            np.testing.assert_allclose(ours[:, b], alone[:, 0], rtol=1e-12, atol=1e-14)
+    assert not np.any(final.h[:, 1]) and not np.any(final.c[:, 1])  # empty: the zero state
+
+
+def random_state(rng, cell, n=4):
+    h0 = rng.normal(size=(n, B, H))
+    return LSTMState(h0, rng.normal(size=h0.shape)) if cell == "lstm" else h0
+
+
+@pytest.mark.parametrize("cell,masked", [("lstm", True), ("lstm", False), ("gru", True)])
+def test_python_loop_equals_scan(cell, masked, rng):
+    layer = RecurrentLayer(cell, H, num_layers=2, bidirectional=True)
+    params = random_params(rng, cell, 2, True)
+    x = rng.normal(size=(B, T, D))
+    lengths = np.array([T, 3, 0, 6]) if masked else None
+    state = random_state(rng, cell)
+    scanned = apply(layer, params, x, lengths, initial_state=state)
+    looped = layer.apply(params, x, lengths, initial_state=state, use_scan=False)
+    for a, b in zip(jax.tree.leaves(scanned), jax.tree.leaves(looped), strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-14)
+
+
+def test_reverse_padded_reverses_only_the_valid_part(rng):
+    x = rng.normal(size=(B, T, 2))
+    lengths = np.array([0, 1, 4, T])
+    r = np.asarray(reverse_padded(x, lengths))
+    for b, n in enumerate(lengths):
+        np.testing.assert_array_equal(r[b, :n], x[b, :n][::-1])
+        np.testing.assert_array_equal(r[b, n:], x[b, n:])  # padding stays put
+    np.testing.assert_array_equal(reverse_padded(r, lengths), x)  # an involution
+    np.testing.assert_array_equal(reverse_padded(x, None), x[:, ::-1])
+    ids = rng.integers(0, 9, size=(B, T))  # any trailing shape, integer dtypes too
+    np.testing.assert_array_equal(reverse_padded(reverse_padded(ids, lengths), lengths), ids)
+
+
+# ----------------------------------------------------------------------------- dropout
+
+
+def test_dropout_only_with_a_key_and_only_between_layers(rng):
+    layer = lstm(H, num_layers=2, dropout=0.5)
+    params = random_params(rng, "lstm", 2)
+    x = rng.normal(size=(B, T, D))
+    no_key = apply(layer, params, x, None)
+    k1 = apply(layer, params, x, None, key=jax.random.key(1))
+    k1_again = apply(layer, params, x, None, key=jax.random.key(1))
+    k2 = apply(layer, params, x, None, key=jax.random.key(2))
+    # No key: evaluation, the same numbers as the NumPy reference (which has no dropout).
+    np.testing.assert_allclose(no_key[0], scratch.layer_forward("lstm", params, x)[0], rtol=1e-12)
+    np.testing.assert_array_equal(k1[0], k1_again[0])  # a key fixes the mask
+    assert np.abs(np.asarray(k1[0]) - no_key[0]).max() > 1e-3
+    assert np.abs(np.asarray(k1[0]) - k2[0]).max() > 1e-3
+    # Between layers only: layer 0 runs before any dropout, and the top layer's
+    # outputs are not dropped (the last output is the top layer's final h).
+    np.testing.assert_array_equal(k1[1].h[0], no_key[1].h[0])
+    np.testing.assert_array_equal(k1[0][:, -1], k1[1].h[-1])
+
+
+def test_classifier_dropout_only_with_a_key(rng):
+    model = Classifier(rnn(H), V, embed_dim=4, num_classes=3, dropout=0.5)
+    params = classifier_params(rng, model)
+    lengths = np.array([3, T, 1, 5])
+    ids = random_ids(rng, lengths)
+    base = np.asarray(logits_of(model, params, ids, lengths))
+    np.testing.assert_array_equal(logits_of(model, params, ids, lengths), base)
+    a = np.asarray(logits_of(model, params, ids, lengths, key=jax.random.key(3)))
+    b = np.asarray(logits_of(model, params, ids, lengths, key=jax.random.key(4)))
+    assert np.abs(a - base).max() > 1e-6 and np.abs(a - b).max() > 1e-6
+
+
+# ----------------------------------------------------------------------------- stacking
+
+
+@pytest.mark.parametrize("cell", ["rnn", "rnn_relu", "lstm", "gru"])
+@pytest.mark.parametrize("num_layers,bidirectional", [(1, False), (1, True), (3, False), (2, True)])
+def test_shapes(cell, num_layers, bidirectional):
+    """Shapes only: ``eval_shape`` traces without compiling or computing."""
+    layer = RecurrentLayer(cell, H, num_layers, bidirectional)
+    nd, g = (2 if bidirectional else 1), num_gates(cell)
+    params = jax.eval_shape(lambda k: layer.init(k, D), jax.random.key(0))
+    assert len(params) == num_layers
+    for i, layer_params in enumerate(params):
+        assert len(layer_params) == nd
+        for p in layer_params:
+            assert p.w_ih.shape == (g * H, D if i == 0 else nd * H)
+            assert p.w_hh.shape == (g * H, H) and p.b_ih.shape == p.b_hh.shape == (g * H,)
+    x = jax.ShapeDtypeStruct((B, T, D), jnp.float32)
+    out, final = jax.eval_shape(layer.apply, params, x, jnp.zeros(B, int))
+    assert out.shape == (B, T, nd * H) == (B, T, layer.output_size)
+    assert isinstance(final, LSTMState) == (cell == "lstm")
+    for s in jax.tree.leaves(final):
+        assert s.shape == (num_layers * nd, B, H)
+
+
+def test_initial_state_is_routed_in_pytorch_order(rng):
+    """State ``k`` seeds layer ``k // dirs``, direction ``k % dirs``, and only it."""
+    params = random_params(rng, "lstm", 2, True)
+    x = rng.normal(size=(B, T, D))
+    lengths = np.array([0, T, 3, 5])
+    state = random_state(rng, "lstm")
+    out, final = apply(BILSTM, params, x, lengths, initial_state=state)
+    # The empty sequence never steps: its final state is its initial state, slot by slot.
+    for ours, given in zip(jax.tree.leaves(final), jax.tree.leaves(state), strict=True):
+        np.testing.assert_array_equal(ours[:, 0], given[:, 0])
+    zero_out, _ = apply(BILSTM, params, x, lengths)
+    assert np.abs(np.asarray(out) - zero_out)[1:].max(axis=(1, 2)).min() > 1e-6  # state matters
+    # Perturb slot 1 (layer 0, backward): layer 0 forward (slot 0) must not move, the
+    # slots it feeds (1, and layer 1's 2 and 3) must.
+    bumped = jax.tree.map(lambda s: s + (np.arange(4) == 1)[:, None, None], state)
+    _, final_b = apply(BILSTM, params, x, lengths, initial_state=bumped)
+    moved = np.abs(final_b.h - final.h)[:, 1:].max(axis=(1, 2))  # skip the empty sequence
+    assert moved[0] == 0 and np.all(moved[1:] > 1e-6), moved

@@ -238,9 +238,18 @@ def random_state(rng, cell, n=4):
     return LSTMState(h0, rng.normal(size=h0.shape)) if cell == "lstm" else h0
 
 
-@pytest.mark.parametrize("cell,masked", [("lstm", True), ("lstm", False), ("gru", True)])
-def test_python_loop_equals_scan(cell, masked, rng):
-    layer = RecurrentLayer(cell, H, num_layers=2, bidirectional=True)
+@pytest.mark.parametrize(
+    "cell,masked,impl",
+    [
+        ("lstm", True, "bptt"),
+        ("lstm", True, "autodiff"),
+        ("lstm", False, "bptt"),
+        ("gru", True, "bptt"),
+    ],
+)
+def test_python_loop_equals_scan(cell, masked, impl, rng):
+    """The scan (either implementation) == the same body in a Python loop."""
+    layer = RecurrentLayer(cell, H, num_layers=2, bidirectional=True, impl=impl)
     params = random_params(rng, cell, 2, True)
     x = rng.normal(size=(B, T, D))
     lengths = np.array([T, 3, 0, 6]) if masked else None

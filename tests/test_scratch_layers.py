@@ -13,7 +13,6 @@ and every structure meets all four (bias, initial state) pairs; one compiled
 function per case, each run on several random draws (weights, lengths, junk).
 """
 
-import dataclasses
 import functools
 
 import jax
@@ -41,15 +40,11 @@ STRUCTURES = ((1, False), (1, True), (2, True))  # (num_layers, bidirectional)
 OPTIONS = ((True, True), (True, False), (False, True), (False, False))  # (bias, initial state)
 
 # The independent reference is jax.grad of the plain masked scan (impl="autodiff");
-# when the library's default is another implementation (a hand-written custom VJP),
-# a few cases check that one too. Layers without an ``impl`` field have only autodiff.
-HAS_IMPL = "impl" in {f.name for f in dataclasses.fields(RecurrentLayer)}
+# a few cases check the library's hand-written custom VJP (impl="bptt") as well.
 
 
 def make_layer(cell, num_layers, bidirectional, bias=True, impl="autodiff"):
-    """``impl="default"``: the library's default implementation."""
-    kw = {"impl": impl} if HAS_IMPL and impl != "default" else {}
-    return RecurrentLayer(cell, H, num_layers, bidirectional, bias=bias, **kw)
+    return RecurrentLayer(cell, H, num_layers, bidirectional, bias=bias, impl=impl)
 
 
 CASES = [  # (cell, num_layers, bidirectional, bias, initial state, masked, impl)
@@ -58,11 +53,11 @@ CASES = [  # (cell, num_layers, bidirectional, bias, initial state, masked, impl
     )
     for i, cell in enumerate(CELLS)
     for j, (layers, bi) in enumerate(STRUCTURES)
-] + [  # the default implementation; lengths=None is the unmasked path (a plain flip)
-    pytest.param("rnn", 2, True, True, False, True, "default", id="rnn-L2-bi1-default"),
-    pytest.param("rnn_relu", 2, False, False, True, True, "default", id="relu-L2-bi0-default"),
-    pytest.param("lstm", 2, True, True, True, False, "default", id="lstm-L2-bi1-nolen-default"),
-    pytest.param("gru", 2, True, False, False, False, "default", id="gru-L2-bi1-nolen-default"),
+] + [  # impl="bptt" (the default); lengths=None is the unmasked path (a plain flip)
+    pytest.param("rnn", 2, True, True, False, True, "bptt", id="rnn-L2-bi1-bptt"),
+    pytest.param("rnn_relu", 2, False, False, True, True, "bptt", id="relu-L2-bi0-bptt"),
+    pytest.param("lstm", 2, True, True, True, False, "bptt", id="lstm-L2-bi1-nolen-bptt"),
+    pytest.param("gru", 2, True, False, False, False, "bptt", id="gru-L2-bi1-nolen-bptt"),
 ]
 
 
@@ -260,7 +255,7 @@ V, E = 9, 3
 
 CLASSIFIER_CASES = [  # (cell, layers, bidirectional, embed, K outputs, mask, impl)
     ("lstm", 2, True, True, 1, True, "autodiff"),
-    ("lstm", 3, True, True, 3, False, "default"),
+    ("lstm", 3, True, True, 3, False, "bptt"),
     ("gru", 1, False, False, 3, True, "autodiff"),  # one-hot inputs, unidirectional
 ]
 

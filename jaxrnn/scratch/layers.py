@@ -276,21 +276,24 @@ def unroll_forward(
 
 
 def unroll_backward(
-    cell: str, p: Any, cache: tuple, d_ys: np.ndarray, d_carry: Carry
+    cell: str, p: Any, cache: tuple, d_ys: np.ndarray | None, d_carry: Carry | None
 ) -> tuple[Any, np.ndarray, Carry]:
     """Backward of ``unroll_forward``.
 
     Args:
-      d_ys: ``[B, T, H]`` gradient wrt the outputs.
-      d_carry: gradient wrt the final carry (``[B, H]``, LSTMState for lstm).
+      d_ys: ``[B, T, H]`` gradient wrt the outputs, None for zero.
+      d_carry: gradient wrt the final carry (``[B, H]``; ``(dh, dc)`` for lstm, either
+        may be None), None for zero.
 
     Returns:
       ``(grads, dx [B, T, D], d_initial_carry)``, ``grads`` of the type of ``p``.
     """
     x, mask, h_prev, caches = cache
     batch, steps = mask.shape
-    gh = p.w_hh.shape[0]
-    dxp = np.zeros((batch, steps, gh), d_ys.dtype)
+    if d_ys is None:
+        d_ys = np.zeros_like(h_prev)
+    d_carry = _as_state(cell, d_carry, (batch, h_prev.shape[-1]), h_prev.dtype)
+    dxp = np.zeros((batch, steps, p.w_hh.shape[0]), np.result_type(d_ys, h_prev))
     dhh = np.zeros_like(dxp)
     for t in reversed(range(steps)):
         m = mask[:, t, None]

@@ -10,13 +10,13 @@ from jaxrnn import train as T
     "kw",
     [
         dict(model="rnn", hidden=8, epochs=3, lr=0.3),
-        dict(model="lstm", hidden=4, epochs=2, dropout=0.3),
+        dict(model="lstm", hidden=3, epochs=1, dropout=0.3),
     ],
     ids=["rnn-fast-path", "lstm-generic"],
 )
 def test_seed_i_of_a_vmapped_run_equals_a_single_run(kw):
-    multi = T.fit(T.TrainConfig(seed=10, dtype="float64", **kw), seeds=3)
-    assert multi.seeds == [10, 11, 12]
+    multi = T.fit(T.TrainConfig(seed=10, dtype="float64", **kw), seeds=2)
+    assert multi.seeds == [10, 11]
     for i, seed in enumerate(multi.seeds):
         single = T.fit(T.TrainConfig(seed=seed, dtype="float64", **kw))
         for k in T.METRIC_NAMES:

@@ -349,3 +349,35 @@ def test_initial_state_is_routed_in_pytorch_order(rng):
     _, final_b = apply(BILSTM, params, x, lengths, initial_state=bumped)
     moved = np.abs(final_b.h - final.h)[:, 1:].max(axis=(1, 2))  # skip the empty sequence
     assert moved[0] == 0 and np.all(moved[1:] > 1e-6), moved
+
+
+@pytest.mark.parametrize(
+    "impl",
+    [
+        pytest.param(
+            "bptt",
+            marks=pytest.mark.xfail(
+                strict=True,
+                reason="jaxrnn/bptt.py _scan_bwd returns cotangents in the promoted dtype "
+                "(float64 from a float64 initial state), not each primal's dtype",
+            ),
+        ),
+        "autodiff",
+    ],
+)
+def test_grad_dtypes_follow_the_params(impl, rng):
+    """jax.grad gives each gradient its primal's dtype, here float32 params with a
+    float64 initial state (possible with x64 enabled: the outputs are then float64)."""
+    layer = RecurrentLayer("gru", H, impl=impl)
+    params = random_params(rng, "gru", dtype=np.float32)
+    x = rng.normal(size=(B, T, D)).astype(np.float32)
+    state = np.zeros((1, B, H))  # float64
+
+    def loss(p, s):
+        return jnp.sum(layer.apply(p, x, np.array([T, 2, 0, 4]), initial_state=s)[0])
+
+    g_params, g_state = jax.jit(jax.grad(loss, argnums=(0, 1)), compiler_options=FAST_COMPILE)(
+        params, state
+    )
+    assert g_state.dtype == np.float64
+    assert {a.dtype for a in jax.tree.leaves(g_params)} == {np.dtype(np.float32)}

@@ -215,6 +215,23 @@ def test_backward_is_linear_in_its_cotangents_and_none_means_zero(rng):
     assert not any(np.any(a) for a in leaves(zero))
 
 
+def test_unroll_is_one_layer_one_direction(rng):
+    """``unroll_forward/backward`` on their own == the one-layer stack; a plain pair carry."""
+    p = random_params(rng, "lstm", 1, False, True)[0][0]
+    lengths = random_lengths(rng)
+    x = random_inputs(rng, lengths)
+    h0, c0 = rng.normal(size=(2, B, H))
+    out, final, cache = sl.unroll_forward("lstm", p, x, lengths, (h0, c0))
+    out_l, final_l, cache_l = sl.layer_forward("lstm", ((p,),), x, lengths, (h0[None], c0[None]))
+    assert_close(out, out_l, "outputs")
+    assert_close(final, jax.tree.map(lambda a: a[0], final_l), "final")
+    r_out, (rh, rc) = rng.normal(size=out.shape), rng.normal(size=(2, B, H))
+    g, dx, d0 = sl.unroll_backward("lstm", p, cache, r_out, (rh, rc))
+    g_l, dx_l, d0_l = sl.layer_backward("lstm", ((p,),), cache_l, r_out, (rh[None], rc[None]))
+    assert_close((g, dx), (g_l[0][0], dx_l), "grads")
+    assert_close(d0, jax.tree.map(lambda a: a[0], d0_l), "d initial")
+
+
 def test_numpy_params_type_round_trips(rng):
     """Plain NumPy ``scratch.CellParams`` in, the same type out; the scratch package's export."""
     jparams = random_params(rng, "gru", 1, True, False)

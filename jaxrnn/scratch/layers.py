@@ -253,7 +253,7 @@ def step_backward(
 def unroll_forward(
     cell: str, p: Any, x: np.ndarray, lengths: np.ndarray | None, carry: Carry
 ) -> tuple[np.ndarray, Carry, tuple]:
-    """Run one cell over ``x [B, T, D]`` from ``carry`` (``[B, H]``, LSTMState for lstm).
+    """Run one cell over ``x [B, T, D]`` from ``carry`` (``[B, H]``; ``(h, c)`` for lstm).
 
     Returns ``(outputs [B, T, H], final_carry, cache)``: outputs are zero and the
     carry frozen past each sequence's end.
@@ -261,8 +261,9 @@ def unroll_forward(
     batch, steps, _ = x.shape
     mask = time_mask(_check_lengths(lengths, batch, steps), steps)  # [B, T]
     xp = _affine(x, p.w_ih, p.b_ih)  # [B, T, G*H]: one matmul for all steps
-    h0 = _hidden(carry)
-    ys = np.zeros((batch, steps, h0.shape[-1]), xp.dtype)
+    hidden = p.w_hh.shape[1]
+    carry = _as_state(cell, carry, (batch, hidden), xp.dtype)  # a pair (h, c) -> LSTMState
+    ys = np.zeros((batch, steps, hidden), np.result_type(xp, _hidden(carry)))
     h_prev = np.zeros_like(ys)  # the h each step reads, for dW_hh
     caches = []
     for t in range(steps):

@@ -5,7 +5,7 @@
 * Masking: padding never changes a masked result; a padded batch gives, per
   sequence, what that sequence gives alone; without the mask padding does change it.
 * Dropout only with a key; output and final-state shapes; initial states routed
-  to the right layer and direction.
+  to the right layer and direction; gradient dtypes follow the params.
 """
 
 import functools
@@ -53,10 +53,6 @@ def random_params(rng, cell, num_layers=1, bidirectional=False, d_in=D, dtype=np
 def valid(lengths, max_len=T):
     """``[B, T]`` bool, True on valid steps."""
     return np.arange(max_len)[None, :] < np.asarray(lengths)[:, None]
-
-
-def hidden(state):
-    return state.h if isinstance(state, LSTMState) else state
 
 
 # ----------------------------------------------------------------------------- Flax

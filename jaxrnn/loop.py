@@ -95,7 +95,15 @@ def evaluate(model, params, data: Arrays) -> tuple[Array, Array]:
     return loss, acc
 
 
-def make_run_epochs(model, optimizer, batch_size: int, num_epochs: int) -> Callable:
+def make_run_epochs(
+    model,
+    optimizer,
+    batch_size: int,
+    num_epochs: int,
+    *,
+    batch_sharding=None,
+    pad_multiple: int = 1,
+) -> Callable:
     """Build ``run(state, train, test, orders=None) -> (state, metrics [E, 4])``.
 
     Each epoch visits the training set in the order ``orders[e]`` (``[E, N]``;
@@ -104,7 +112,14 @@ def make_run_epochs(model, optimizer, batch_size: int, num_epochs: int) -> Calla
     is the mean over the real examples, as in Keras), takes one optimizer step
     per batch, and then evaluates both splits. Not jitted here: wrap it with
     ``jax.jit`` (and ``jax.vmap`` over seeds).
+
+    Data parallelism: with ``batch_sharding`` (a ``NamedSharding`` over the
+    batch axis) every batch is constrained to it, so XLA splits the forward and
+    backward pass across devices and all-reduces the gradients itself. Batches
+    are padded to a multiple of ``pad_multiple`` (the device count) with
+    zero-weight slots, which leaves the loss and its gradient unchanged.
     """
+    extra = -(-batch_size // pad_multiple) * pad_multiple - batch_size
 
     def batch_loss(params, ids, lengths, labels, weights, key):
         logits = model.apply(params, ids, lengths, key=key)
@@ -123,13 +138,17 @@ def make_run_epochs(model, optimizer, batch_size: int, num_epochs: int) -> Calla
             perm = jax.random.permutation(k_perm, n) if order is None else order
             idx = jnp.concatenate([perm, perm[:pad]]).reshape(nb, batch_size)
             w = jnp.concatenate([jnp.ones(n, dtype), jnp.zeros(pad, dtype)]).reshape(nb, batch_size)
+            if extra:  # zero-weight slots so every device gets an equal share of the batch
+                idx = jnp.concatenate([idx, jnp.zeros((nb, extra), idx.dtype)], axis=1)
+                w = jnp.concatenate([w, jnp.zeros((nb, extra), dtype)], axis=1)
 
             def step(carry, xs):
                 params, opt_state = carry
                 bidx, bw, bkey = xs
-                grads = grad_fn(
-                    params, train.ids[bidx], train.lengths[bidx], train.labels[bidx], bw, bkey
-                )
+                batch = (train.ids[bidx], train.lengths[bidx], train.labels[bidx], bw)
+                if batch_sharding is not None:
+                    batch = jax.lax.with_sharding_constraint(batch, batch_sharding)
+                grads = grad_fn(params, *batch, bkey)
                 updates, opt_state = optimizer.update(grads, opt_state, params)
                 return (optax.apply_updates(params, updates), opt_state), None
 

@@ -61,6 +61,7 @@ class TrainConfig:
     loop: str = "auto"  # auto: the hand-written-BPTT fast path where it applies | generic
     seed: int = 0
     dtype: str = "float32"
+    devices: int = 0  # data-parallel over this many JAX devices (0 = all)
     # Data: the bundled sentiment set unless a file is given.
     data: str | None = None  # CSV / TSV / JSONL with a text and a label column
     test_data: str | None = None  # else a seeded stratified split of `data`
@@ -143,6 +144,7 @@ def resolve_config(cfg: TrainConfig) -> TrainConfig:
         (cfg.bptt in ("exact", "study"), f"--bptt must be exact or study, got {cfg.bptt!r}"),
         (cfg.loop in ("auto", "generic"), f"--loop must be auto or generic, got {cfg.loop!r}"),
         (cfg.dtype in ("float32", "float64"), f"--dtype must be float32 or float64: {cfg.dtype!r}"),
+        (cfg.devices >= 0, f"--devices must be >= 0 (0 = all), got {cfg.devices}"),
         (
             finite(cfg.test_fraction) and 0 < cfg.test_fraction < 1,
             f"--test-fraction must be between 0 and 1, got {cfg.test_fraction}",
@@ -260,8 +262,13 @@ def uses_fast_loop(cfg: TrainConfig) -> bool:
     )
 
 
-def make_run(cfg: TrainConfig, model, optimizer, num_epochs: int, data: Prepared) -> Callable:
-    """The epoch runner for a resolved config: the fast path where it applies, else generic."""
+def make_run(
+    cfg: TrainConfig, model, optimizer, num_epochs: int, data: Prepared, parallel=None
+) -> Callable:
+    """The epoch runner for a resolved config: the fast path where it applies, else generic.
+
+    ``parallel`` (a ``Parallel``) spreads each batch over devices (generic loop only).
+    """
     if uses_fast_loop(cfg):
         from jaxrnn import study_sgd
 
@@ -270,7 +277,56 @@ def make_run(cfg: TrainConfig, model, optimizer, num_epochs: int, data: Prepared
         )
     from jaxrnn.loop import make_run_epochs
 
-    return make_run_epochs(model, optimizer, cfg.batch_size, num_epochs)
+    if parallel is None or parallel.axis != "batch":
+        return make_run_epochs(model, optimizer, cfg.batch_size, num_epochs)
+    return make_run_epochs(model, optimizer, cfg.batch_size, num_epochs,
+                           batch_sharding=parallel.sharded, pad_multiple=parallel.size)  # fmt: skip
+
+
+class Parallel(NamedTuple):
+    """How a run uses several devices: a 1-D mesh named ``"data"``."""
+
+    mesh: Any  # jax.sharding.Mesh
+    axis: str  # "batch": split each batch (one model); "seed": split the seeds
+    sharded: Any  # NamedSharding(mesh, P("data")): leading axis split over devices
+    replicated: Any  # NamedSharding(mesh, P()): a full copy on every device
+
+    @property
+    def size(self) -> int:
+        return self.mesh.size
+
+
+def plan_parallel(cfg: TrainConfig, num_seeds: int) -> Parallel | None:
+    """Pick the devices and what to split: seeds if several, else the batch. None: one device.
+
+    A single study-RNN run with per-sample SGD cannot be split (one example per step)
+    and stays on one device.
+    """
+    import jax
+    from jax.sharding import Mesh, NamedSharding, PartitionSpec
+
+    available = jax.devices()
+    if cfg.devices > len(available):
+        raise ConfigError(f"--devices {cfg.devices} asked for, but JAX sees {len(available)}")
+    devices = available[: cfg.devices or None]
+    if num_seeds > 1 and not cfg.devices:  # "all": as many as split the seeds evenly
+        devices = devices[: max(d for d in range(1, len(devices) + 1) if num_seeds % d == 0)]
+    if len(devices) == 1:
+        return None
+    if num_seeds > 1:
+        if num_seeds % len(devices):
+            raise ConfigError(
+                f"--seeds {num_seeds} does not split over {len(devices)} devices: use a "
+                f"multiple of {len(devices)} or --devices"
+            )
+        axis = "seed"
+    elif uses_fast_loop(cfg):
+        return None
+    else:
+        axis = "batch"
+    mesh = Mesh(np.array(devices), ("data",))
+    return Parallel(mesh, axis, NamedSharding(mesh, PartitionSpec("data")),
+                    NamedSharding(mesh, PartitionSpec()))  # fmt: skip
 
 
 def initial_params(model, cfg: TrainConfig, seeds: list[int]):
@@ -537,9 +593,15 @@ class _JaxSession:
                 state = loop.init_state(self.model, self.optimizer, seeds[0], dtype, params)
             else:
                 state = loop.init_states(self.model, self.optimizer, seeds, dtype, params)
-        self.state = state
+        self.parallel = plan_parallel(cfg, len(seeds))
         self.train_arrays = loop.Arrays(*map(jnp.asarray, data.train))
         self.test_arrays = loop.Arrays(*map(jnp.asarray, data.test))
+        if self.parallel is not None:  # place everything where the compiled program wants it
+            par = self.parallel
+            state = jax.device_put(state, par.sharded if par.axis == "seed" else par.replicated)
+            self.train_arrays = jax.device_put(self.train_arrays, par.replicated)
+            self.test_arrays = jax.device_put(self.test_arrays, par.replicated)
+        self.state = state
 
     def orders(self, epochs: int) -> np.ndarray:
         """Sample orders ``[S, E, N]``: NumPy-seeded as the scratch trainer's, so at a given
@@ -555,22 +617,32 @@ class _JaxSession:
         cfg = self.cfg
         log_every = log_every or default_log_every(cfg.epochs)
         chunk = chunk_size(start, cfg.epochs, log_every, save_every if save else None)
-        run = make_run(cfg, self.model, self.optimizer, chunk, self.data)
+        run = make_run(cfg, self.model, self.optimizer, chunk, self.data, self.parallel)
         if len(self.seeds) > 1:
             run = jax.vmap(run, in_axes=(0, None, None, 0))
         run = jax.jit(run)
         orders = self.orders(cfg.epochs)
         if len(self.seeds) == 1:
             orders = orders[0]
+        par = self.parallel
+
+        def orders_for(start: int):
+            o = orders[..., start : start + chunk, :]
+            if par is None:
+                return o
+            return jax.device_put(o, par.sharded if par.axis == "seed" else par.replicated)
+
         tr, te = self.train_arrays, self.test_arrays
         tc = time.perf_counter()
-        compiled = run.lower(self.state, tr, te, orders[..., :chunk, :]).compile()
+        compiled = run.lower(self.state, tr, te, orders_for(0)).compile()
         compile_s = time.perf_counter() - tc
+        from jaxrnn.distributed import to_host
+
         bar = Progress(cfg.epochs - start, progress)
         saved = None
         for s in range(start, cfg.epochs, chunk):
-            state, metrics = compiled(self.state, tr, te, orders[..., s : s + chunk, :])
-            metrics = np.asarray(metrics).reshape(len(self.seeds), chunk, len(METRIC_NAMES))
+            state, metrics = compiled(self.state, tr, te, orders_for(s))
+            metrics = to_host(metrics).reshape(len(self.seeds), chunk, len(METRIC_NAMES))
             _check_finite(metrics, s + 1, saved)
             self.state = state
             for h, m in zip(histories, metrics, strict=True):
@@ -594,7 +666,10 @@ class _JaxSession:
         n_params = count_params(self.state.params) // len(self.seeds)
         wall_s = time.perf_counter() - t0
         return RunResult(cfg, self.seeds, histories, wall_s, compile_s, n_params,
-                         self.state.params, {"device": jax.devices()[0].platform,
+                         to_host(self.state.params), {"device": jax.devices()[0].platform,
+                                             "devices": self.parallel.size if self.parallel else 1,
+                                             "parallel": self.parallel.axis if self.parallel
+                                             else None,
                                              "truncated": self.data.truncated},
                          self.test_reports())  # fmt: skip
 
@@ -610,7 +685,9 @@ class _JaxSession:
 
         if len(self.seeds) > 1:
             pred = jax.vmap(pred)
-        preds = np.asarray(jax.jit(pred)(self.state.params)).reshape(len(self.seeds), -1)
+        from jaxrnn.distributed import to_host
+
+        preds = to_host(jax.jit(pred)(self.state.params)).reshape(len(self.seeds), -1)
         return [_report(p, self.data) for p in preds]
 
 
@@ -691,7 +768,11 @@ def save_checkpoint(path: str, session: _JaxSession, epoch: int, histories: list
         "epoch": epoch,
         "histories": histories,
     }
-    checkpoint.save(path, meta, [np.asarray(x) for x in jax.tree.leaves(session.state)])
+    from jaxrnn.distributed import is_main_process, to_host
+
+    leaves = [np.asarray(x) for x in jax.tree.leaves(to_host(session.state))]
+    if is_main_process():  # every process holds the same replicated state; one writes it
+        checkpoint.save(path, meta, leaves)
 
 
 class Restored(NamedTuple):
@@ -855,6 +936,14 @@ def build_parser() -> argparse.ArgumentParser:
         help="train N seeds (seed .. seed+N-1) at once, vmapped in one program",
     )
     g.add_argument("--dtype", default="float32", choices=("float32", "float64"))
+    g.add_argument(
+        "--devices",
+        type=int,
+        default=0,
+        metavar="N",
+        help="spread training over the first N JAX devices, 0 = all (several seeds: "
+        "seeds are split; one model: each batch is split)",
+    )
 
     d = p.add_argument_group("data")
     d.add_argument(
@@ -892,6 +981,15 @@ def build_parser() -> argparse.ArgumentParser:
         help="map words unseen in training to this token (default: drop them)",
     )
 
+    m = p.add_argument_group("multi-host (see jaxrnn.distributed)")
+    m.add_argument(
+        "--coordinator",
+        metavar="HOST:PORT",
+        help="process 0's address; starts jax.distributed (env JAX_COORDINATOR_ADDRESS)",
+    )
+    m.add_argument("--num-processes", type=int, metavar="N", help="env JAX_NUM_PROCESSES")
+    m.add_argument("--process-id", type=int, metavar="I", help="0..N-1, env JAX_PROCESS_ID")
+
     o = p.add_argument_group("output and checkpoints")
     o.add_argument("--json", metavar="PATH", help="write config, history and timings as JSON")
     o.add_argument(
@@ -927,6 +1025,13 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
+        from jaxrnn import distributed
+
+        dist = distributed.settings(args.coordinator, args.num_processes, args.process_id)
+        if dist is not None:
+            distributed.initialize(*dist)
+            if not distributed.is_main_process():  # one process speaks and writes
+                args.quiet, args.json, args.confusion_png = True, None, None
         cfg = config_from_args(args)
         if args.resume is None:
             cfg = resolve_config(cfg)

@@ -1,0 +1,141 @@
+"""Data-parallel training over several devices (simulated CPU devices) and several processes."""
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+import pytest
+
+from jaxrnn import distributed
+from jaxrnn.errors import ConfigError
+
+FOUR_DEVICES = textwrap.dedent("""
+    import jax, json, numpy as np
+    jax.config.update("jax_enable_x64", True)
+    assert len(jax.devices()) == 4
+    from jaxrnn import train as T
+    out = {}
+    for name, kw, seeds in [
+        # batch 6 over 4 devices: padded to 8 with zero-weight slots
+        ("batch", dict(model="gru", hidden=6, epochs=2, dropout=0.3, batch_size=6), 1),
+        ("seeds", dict(model="simple_rnn", hidden=4, epochs=2), 4),
+    ]:
+        runs = [T.fit(T.TrainConfig(dtype="float64", devices=d, **kw), seeds=seeds)
+                for d in (1, 4)]
+        out[name] = {"devices": [r.extra["devices"] for r in runs],
+                     "parallel": runs[1].extra["parallel"],
+                     "histories": [r.histories for r in runs]}
+    print(json.dumps(out))
+""")
+
+
+def _env(**extra):
+    env = dict(os.environ, **extra)
+    env.pop("JAX_COORDINATOR_ADDRESS", None)
+    return env
+
+
+@pytest.fixture(scope="module")
+def four_device_runs():
+    proc = subprocess.run(
+        [sys.executable, "-c", FOUR_DEVICES],
+        capture_output=True,
+        text=True,
+        check=True,
+        env=_env(XLA_FLAGS="--xla_force_host_platform_device_count=4"),
+    )
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+@pytest.mark.parametrize(
+    "name,axis", [("batch", "batch"), ("uneven-batch", "batch"), ("seeds", "seed")]
+)
+def test_four_devices_equal_one(four_device_runs, name, axis):
+    run = four_device_runs[name]
+    assert run["devices"] == [1, 4] and run["parallel"] == axis
+    one, four = run["histories"]
+    for h1, h4 in zip(one, four, strict=True):
+        for r1, r4 in zip(h1, h4, strict=True):
+            for k in ("train_loss", "train_acc", "test_loss", "test_acc"):
+                np.testing.assert_allclose(r4[k], r1[k], rtol=1e-10, atol=1e-12)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("localhost", 0))
+        return s.getsockname()[1]
+
+
+def test_two_processes_on_localhost_equal_one_process(tmp_path):
+    args = ["--model", "gru", "--hidden", "6", "--epochs", "2", "--dtype", "float64", "--quiet"]
+    port = _free_port()
+    procs = [
+        subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "jaxrnn.train",
+                *args,
+                "--coordinator",
+                f"localhost:{port}",
+                "--num-processes",
+                "2",
+                "--process-id",
+                str(i),
+                "--json",
+                str(tmp_path / "multi.json"),
+            ],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=_env(),
+        )
+        for i in range(2)
+    ]
+    for p in procs:
+        _, err = p.communicate(timeout=300)
+        assert p.returncode == 0, err
+    subprocess.run(
+        [sys.executable, "-m", "jaxrnn.train", *args, "--json", str(tmp_path / "single.json")],
+        check=True,
+        env=_env(XLA_FLAGS="--xla_force_host_platform_device_count=2"),
+    )
+    multi = json.loads((tmp_path / "multi.json").read_text())
+    single = json.loads((tmp_path / "single.json").read_text())
+    assert multi["devices"] == 2 and multi["parallel"] == "batch"
+    for a, b in zip(multi["history"], single["history"], strict=True):
+        for k in ("train_loss", "test_loss", "test_acc"):
+            np.testing.assert_allclose(a[k], b[k], rtol=1e-10)
+
+
+def test_settings_from_flags_and_environment(monkeypatch):
+    for k in distributed.ENV.values():
+        monkeypatch.delenv(k, raising=False)
+    assert distributed.settings(None, None, None) is None
+    assert distributed.settings("h:1", 2, 1) == ("h:1", 2, 1)
+    monkeypatch.setenv("JAX_COORDINATOR_ADDRESS", "h:2")
+    monkeypatch.setenv("JAX_NUM_PROCESSES", "3")
+    monkeypatch.setenv("JAX_PROCESS_ID", "2")
+    assert distributed.settings(None, None, None) == ("h:2", 3, 2)
+    with pytest.raises(ConfigError, match="process-id"):
+        distributed.settings(None, None, 5)
+    monkeypatch.delenv("JAX_PROCESS_ID")
+    with pytest.raises(ConfigError, match="--process-id"):
+        distributed.settings(None, None, None)
+
+
+def test_seeds_that_do_not_split_are_a_clear_error():
+    code = (
+        "from jaxrnn import train as T\nT.main(['--seeds', '3', '--devices', '2', '--epochs', '1'])"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        env=_env(XLA_FLAGS="--xla_force_host_platform_device_count=2"),
+    )
+    assert "does not split over 2 devices" in proc.stderr

@@ -43,7 +43,10 @@ def seed_key(seed: int) -> Array:
 
 def init_state(model, optimizer, seed: int, dtype=jnp.float32, params=None) -> TrainState:
     """Params from ``model.init`` (or the given ``params``), a fresh optimizer state, a key."""
-    return jax.jit(_init_fn(model, optimizer, dtype))(seed_key(seed), params)
+    init = _init_fn(model, optimizer, dtype)
+    if params is not None:  # nothing worth a compile: a key split and the optimizer's zeros
+        return init(seed_key(seed), jax.tree.map(jnp.asarray, params))
+    return jax.jit(init)(seed_key(seed), params)
 
 
 def init_states(model, optimizer, seeds: list[int], dtype=jnp.float32, params=None) -> TrainState:

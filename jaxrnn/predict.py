@@ -104,6 +104,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--json", action="store_true", help="one JSON object per line")
     p.add_argument("--batch-size", type=int, default=512, help="texts per compiled batch")
     args = p.parse_args(argv)
+    from jaxrnn import _cache
+
+    _cache.enable()
     try:
         if args.batch_size < 1:
             raise UsageError(f"--batch-size must be at least 1, got {args.batch_size}")

@@ -678,6 +678,21 @@ class _JaxSession:
         import jax
 
         from jaxrnn import loop
+        from jaxrnn.distributed import to_host
+        from jaxrnn.models import StudyRNN
+
+        if isinstance(self.model, StudyRNN):  # the NumPy reference's forward: no compile needed
+            from jaxrnn import scratch
+
+            params = to_host(self.state.params)
+            if len(self.seeds) == 1:
+                params = jax.tree.map(lambda a: a[None], params)
+            tests = _scratch_seqs(self.data.test)
+            return [
+                _report(np.array([np.argmax(scratch.forward({k: v[i] for k, v in params.items()},
+                                                             s)[0]) for s in tests]), self.data)
+                for i in range(len(self.seeds))
+            ]  # fmt: skip
 
         def pred(params):
             return loop.predictions(self.model.apply(params, self.test_arrays.ids,
@@ -685,8 +700,6 @@ class _JaxSession:
 
         if len(self.seeds) > 1:
             pred = jax.vmap(pred)
-        from jaxrnn.distributed import to_host
-
         preds = to_host(jax.jit(pred)(self.state.params)).reshape(len(self.seeds), -1)
         return [_report(p, self.data) for p in preds]
 
@@ -705,6 +718,11 @@ def _mean_record(recs: list[dict]) -> dict:
                                           for k in METRIC_NAMES}}  # fmt: skip
 
 
+def _scratch_seqs(a) -> list[np.ndarray]:
+    """Padded ids (1..V) -> the NumPy reference's unpadded word indices (0..V-1)."""
+    return [a.ids[i, : a.lengths[i]] - 1 for i in range(len(a.lengths))]
+
+
 def _fit_numpy(cfg, data, seeds, log, log_every, bar, t0) -> RunResult:
     """The scratch NumPy reference: the study's per-sample loop, float64 as the study ran it.
 
@@ -712,8 +730,7 @@ def _fit_numpy(cfg, data, seeds, log, log_every, bar, t0) -> RunResult:
     """
     from jaxrnn import scratch
 
-    def seqs(a) -> list[np.ndarray]:
-        return [a.ids[i, : a.lengths[i]] - 1 for i in range(len(a.lengths))]  # ids 1..V -> 0..V-1
+    seqs = _scratch_seqs
 
     histories, all_params = [], []
     for seed in seeds:
@@ -1014,6 +1031,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="log every N epochs (default: every epoch up to 20, else epochs/10)",
     )
     o.add_argument("--quiet", action="store_true", help="no per-epoch lines, no progress bar")
+    o.add_argument(
+        "--no-compile-cache",
+        action="store_true",
+        help="do not keep compiled programs on disk (see JAXRNN_CACHE_DIR)",
+    )
     return p  # fmt: skip
 
 
@@ -1025,8 +1047,10 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
-        from jaxrnn import distributed
+        from jaxrnn import _cache, distributed
 
+        if not args.no_compile_cache:
+            _cache.enable()
         dist = distributed.settings(args.coordinator, args.num_processes, args.process_id)
         if dist is not None:
             distributed.initialize(*dist)

@@ -28,6 +28,7 @@ one sentence at a time, in the order given by ``orders [E, N]``.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable
 
 import jax
@@ -50,7 +51,13 @@ def _to_params(q: tuple[Array, ...]) -> dict:
     return {"w_xh": wxT.T, "w_hh": whhT.T, "b_h": bh, "w_hy": whyT.T, "b_y": by}
 
 
-def sample_grads(q: tuple[Array, ...], ids: Array, length: Array, label: Array):
+def sample_grads(
+    q: tuple[Array, ...],
+    ids: Array,
+    length: Array,
+    label: Array,
+    buckets: tuple[int, ...] | None = None,
+):
     """Loss gradients for one sentence, in the transposed layout of ``q``.
 
     Args:
@@ -58,6 +65,9 @@ def sample_grads(q: tuple[Array, ...], ids: Array, length: Array, label: Array):
       ids: ``[T]`` token ids (1..V, 0 = padding).
       length: scalar, valid tokens in ``ids``.
       label: scalar class index.
+      buckets: increasing step counts ending at ``T``: the ``dW_hh`` matmul runs
+        over the smallest bucket that holds ``length`` rather than all ``T``
+        steps (see ``length_buckets``). None: always ``T``.
 
     Returns:
       Gradients shaped like ``q``.
@@ -84,9 +94,31 @@ def sample_grads(q: tuple[Array, ...], ids: Array, length: Array, label: Array):
     dh, deltas = lax.fori_loop(0, length - 1, back, (whyT @ dy, jnp.zeros((t_max, hid), bh.dtype)))
     # Step 1 needs no propagation to h_0 (a constant).
     deltas = deltas.at[0].set((1.0 - hs[0] ** 2) * dh * has_tokens)
-    h_prev = jnp.concatenate([jnp.zeros((1, hid), bh.dtype), hs[:-1]])  # h_{t-1} per step
+    # dW_hh^T = sum_t h_{t-1} delta_t^T; step 1 adds nothing (h_0 = 0).
+    buckets = buckets or (t_max,)
+
+    def d_whh(b: int):
+        return lambda hs, deltas: hs[: b - 1].T @ deltas[1:b]
+
+    which = sum((length > b).astype(jnp.int32) for b in buckets[:-1])
+    d_whhT = lax.switch(which, [d_whh(b) for b in buckets], hs, deltas)
     d_wxT = jnp.zeros_like(wxT).at[jnp.maximum(ids - 1, 0)].add(deltas)  # padded rows add 0
-    return (d_wxT, h_prev.T @ deltas, deltas.sum(0), jnp.outer(h_last, dy), dy)
+    return (d_wxT, d_whhT, deltas.sum(0), jnp.outer(h_last, dy), dy)
+
+
+def length_buckets(lengths: np.ndarray, t_max: int, k: int = 4) -> tuple[int, ...]:
+    """Up to ``k`` step counts (the last is ``t_max``) that minimise the padded work
+    ``sum_i bucket(length_i)`` over these sentence lengths (a brute force over the
+    distinct lengths: there are few)."""
+    lengths = [int(n) for n in np.asarray(lengths) if n > 0]
+    candidates = sorted({n for n in lengths if n < t_max})
+    best = (float("inf"), (t_max,))
+    for r in range(min(k - 1, len(candidates)) + 1):
+        for combo in itertools.combinations(candidates, r):
+            bounds = (*combo, t_max)
+            cost = sum(next(b for b in bounds if b >= n) for n in lengths)
+            best = min(best, (cost, bounds))
+    return tuple(max(b, 1) for b in best[1])
 
 
 def _sorted_eval_fn(lengths: np.ndarray) -> Callable:
@@ -144,8 +176,10 @@ def make_run_epochs(
         ev_labels = jnp.concatenate([train.labels, test.labels])[order]
         is_train = order < n_train
 
+        buckets = length_buckets(train_lengths, train.ids.shape[1])
+
         def sample(q, i):
-            g = sample_grads(q, train.ids[i], train.lengths[i], train.labels[i])
+            g = sample_grads(q, train.ids[i], train.lengths[i], train.labels[i], buckets)
             return tuple(update(w, gw) for w, gw in zip(q, g, strict=True)), None
 
         def epoch(q, order):

@@ -19,7 +19,7 @@ def test_sample_grads_equal_jax_grad(rng):
         return optax.softmax_cross_entropy_with_integer_labels(logits, label[None])[0]
 
     grad = jax.jit(jax.grad(loss))
-    fast = jax.jit(study_sgd.sample_grads)
+    fast = jax.jit(study_sgd.sample_grads, static_argnums=4)
     for length in [0, 1, 2, 5, TT]:
         params = {
             k: jnp.asarray(rng.normal(0, 0.7, v.shape))
@@ -30,11 +30,24 @@ def test_sample_grads_equal_jax_grad(rng):
         ids[:length][::2] = ids[0] if length else 0  # repeated words: scatter-add must sum them
         label = np.int32(rng.integers(0, C))
         g_ref = grad(params, ids, np.int32(length), label)
-        g = study_sgd._to_params(fast(study_sgd._to_inner(params), ids, np.int32(length), label))
-        for k in params:
-            np.testing.assert_allclose(
-                g[k], g_ref[k], rtol=1e-10, atol=1e-13, err_msg=f"{k} L={length}"
-            )
+        for buckets in (None, (2, 5, TT)):
+            g = fast(study_sgd._to_inner(params), ids, np.int32(length), label, buckets)
+            g = study_sgd._to_params(g)
+            for k in params:
+                np.testing.assert_allclose(
+                    g[k],
+                    g_ref[k],
+                    rtol=1e-10,
+                    atol=1e-13,
+                    err_msg=f"{k} L={length} buckets={buckets}",
+                )
+
+
+def test_length_buckets_minimise_padded_work():
+    assert study_sgd.length_buckets(np.array([1, 2, 3, 4, 4, 5, 10, 0]), 10) == (2, 4, 5, 10)
+    assert study_sgd.length_buckets(np.array([3, 3]), 3) == (3,)
+    assert study_sgd.length_buckets(np.array([0, 0]), 4) == (4,)
+    assert study_sgd.length_buckets(np.array([1, 9]), 9, k=2) == (1, 9)
 
 
 def test_fast_loop_equals_generic_loop_float64():

@@ -1,0 +1,242 @@
+"""Helpers shared by ``vs_keras.py``, ``seeds.py``, ``compile_time.py`` and ``devices.py``.
+
+On top of ``_timing`` (which belongs to ``vs_peers.py``'s author and is not edited
+here): a common command line (``--json``, ``--quick``), round-robin end-to-end
+runs that keep each call's return value, compiled training programs built the
+way ``jaxrnn.train.fit`` builds them (so their timings are the library's), XLA
+compiler options, fusion counts, and the JSON payload skeleton.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import statistics
+import sys
+import time
+from collections.abc import Callable, Sequence
+from typing import Any
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+from _timing import machine_info, print_table, write_json  # noqa: E402
+
+# XLA compiler option sets compared by compile_time.py (``Lowered.compile(compiler_options)``).
+XLA_OPTION_SETS: dict[str, dict[str, Any]] = {
+    "default": {},
+    "O0": {"xla_backend_optimization_level": 0},
+    "O0+llvm_cheap": {
+        "xla_backend_optimization_level": 0,
+        "xla_llvm_disable_expensive_passes": True,
+    },
+}
+
+
+def parser(doc: str | None) -> argparse.ArgumentParser:
+    """An ``ArgumentParser`` with the flags every script has: ``--json PATH``, ``--quick``."""
+    ap = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawTextHelpFormatter)
+    ap.add_argument("--json", metavar="PATH", help="write every number and the machine info here")
+    ap.add_argument("--quick", action="store_true", help="smallest case, fewest reps (smoke test)")
+    return ap
+
+
+def median(xs: Sequence[float]) -> float | None:
+    return statistics.median(xs) if xs else None
+
+
+def header(extra_modules: Sequence[str] = ()) -> dict[str, Any]:
+    """``machine_info`` plus what else bears on the timings; prints a one-line summary."""
+    info = machine_info(extra_modules=("optax", "flax", *extra_modules))
+    try:
+        import jax
+
+        info["jax_compilation_cache_dir"] = jax.config.jax_compilation_cache_dir
+    except (ImportError, AttributeError):
+        pass
+    load = info.get("loadavg")
+    vs = ", ".join(f"{k} {v}" for k, v in info["versions"].items() if v)
+    print(
+        f"{info['cpu_model']}, {info['cpu_affinity'] or info['cpu_count']} cores usable, "
+        f"load average {'/'.join(f'{x:.1f}' for x in load) if load else '?'}; {vs}",
+        flush=True,
+    )
+    return info
+
+
+def finish(args: argparse.Namespace, payload: dict[str, Any], t0: float) -> dict[str, Any]:
+    """Stamp the total wall time and the final load average; write ``--json`` if asked."""
+    payload["script_wall_s"] = time.perf_counter() - t0
+    payload["loadavg_end"] = os.getloadavg() if hasattr(os, "getloadavg") else None
+    if args.json:
+        write_json(args.json, payload)
+        print(f"wrote {args.json}")
+    return payload
+
+
+def table(title: str, rows: list[dict[str, Any]], columns: Sequence[str] | None = None) -> None:
+    """A titled ``print_table``; columns default to the union of the rows' keys, in order."""
+    if not rows:
+        return
+    if columns is None:
+        columns = []
+        for r in rows:
+            columns += [k for k in r if k not in columns and not isinstance(r[k], dict | list)]
+    print()
+    print(title)
+    print_table(rows, columns)
+
+
+# ----------------------------------------------------------------------------- timing
+
+
+def alternate(
+    sides: dict[str, Callable[[int], dict[str, Any]]], reps: int, warmup: int = 1
+) -> dict[str, list[dict[str, Any]]]:
+    """Run long end-to-end callables round-robin and keep what each returns.
+
+    ``sides[name](rep)`` runs once and returns a dict of numbers (it measures
+    itself: e.g. ``wall_s``); ``rep`` is the repetition index (a seed), negative
+    for warm-up calls, which are discarded. The order rotates every round, so no
+    side always follows the same other side.
+    """
+    names = list(sides)
+    for w in range(warmup):
+        for n in names:
+            sides[n](-1 - w)
+    out: dict[str, list[dict[str, Any]]] = {n: [] for n in names}
+    for r in range(reps):
+        order = names[r % len(names) :] + names[: r % len(names)]
+        for n in order:
+            out[n].append(sides[n](r))
+            print(f"  rep {r} {n}: " + _brief(out[n][-1]), flush=True)
+    return out
+
+
+def _brief(d: dict[str, Any]) -> str:
+    return ", ".join(
+        f"{k} {v:.3g}" if isinstance(v, float) else f"{k} {v}"
+        for k, v in d.items()
+        if isinstance(v, int | float) and not isinstance(v, bool)
+    )
+
+
+def summarize(samples: list[dict[str, Any]]) -> dict[str, Any]:
+    """Median of every numeric key over a side's samples, plus the samples themselves."""
+    keys = [k for k, v in samples[0].items() if isinstance(v, int | float) and v is not None]
+    out: dict[str, Any] = {k: median([s[k] for s in samples if s.get(k) is not None]) for k in keys}
+    out["n"] = len(samples)
+    out["samples"] = samples
+    return out
+
+
+def timed_median(fn: Callable[[], Any], reps: int) -> float:
+    """Median seconds of ``reps`` calls of a blocking ``fn`` (after the caller's warm-up)."""
+    ts = []
+    for _ in range(reps):
+        t = time.perf_counter()
+        fn()
+        ts.append(time.perf_counter() - t)
+    return statistics.median(ts)
+
+
+# ----------------------------------------------------------------------------- XLA programs
+
+
+def count_fusions(compiled: Any) -> int | None:
+    """Number of fusion kernels in a compiled XLA program (each one is code generated by
+    LLVM on CPU, so on CPU compile time grows with this count)."""
+    try:
+        return len(re.findall(r"= \S+ fusion\(", compiled.as_text()))
+    except Exception:  # noqa: BLE001 - as_text is not available on every backend
+        return None
+
+
+def staged_compile(
+    jitted: Any, args: Sequence[Any], compiler_options: dict[str, Any] | None = None
+) -> tuple[Any, dict[str, float]]:
+    """``jitted.trace(*args).lower().compile(options)``, each stage timed apart (seconds)."""
+    t0 = time.perf_counter()
+    traced = jitted.trace(*args)
+    t1 = time.perf_counter()
+    lowered = traced.lower()
+    t2 = time.perf_counter()
+    compiled = lowered.compile(compiler_options or None)
+    t3 = time.perf_counter()
+    return compiled, {"trace_s": t1 - t0, "lower_s": t2 - t1, "compile_s": t3 - t2}
+
+
+class Program:
+    """A model's training program as ``jaxrnn.train.fit`` compiles it, for timing.
+
+    ``fit`` builds the model, optimizer, initial state and device placement in
+    ``_JaxSession``, then jits ``make_run(...)`` (``vmap``-ed over seeds when
+    there are several) and calls it once per chunk of epochs. This does the
+    same with ``epochs_per_call`` epochs per call, but keeps the compiled
+    program so that the caller can time calls of it, and can compile it with
+    other XLA options. The state is not updated between timed calls (each call
+    trains the same epochs from the same start; the work per call is fixed).
+    """
+
+    def __init__(self, cfg: Any, data: Any, num_seeds: int = 1, epochs_per_call: int = 1):
+        import jax
+
+        from jaxrnn import train
+
+        self.cfg = cfg = train.resolve_config(cfg)
+        self.data = data
+        self.num_seeds = num_seeds
+        self.epochs = epochs_per_call
+        seeds = [cfg.seed + i for i in range(num_seeds)]
+        # The session does exactly what fit does before compiling: model, optimizer,
+        # initial state(s), plan_parallel and device placement.
+        self.session = s = train._JaxSession(cfg, data, seeds)
+        jax.block_until_ready(s.state)
+        run = train.make_run(cfg, s.model, s.optimizer, epochs_per_call, data, s.parallel)
+        self._run = jax.vmap(run, in_axes=(0, None, None, 0)) if num_seeds > 1 else run
+        orders = s.orders(epochs_per_call)  # [S, E, N]
+        if num_seeds == 1:
+            orders = orders[0]
+        par = s.parallel
+        if par is not None:
+            orders = jax.device_put(orders, par.sharded if par.axis == "seed" else par.replicated)
+        self.args = (s.state, s.train_arrays, s.test_arrays, orders)
+        self.compiled = None
+        self.times: dict[str, float] = {}
+
+    @property
+    def devices(self) -> int:
+        return self.session.parallel.size if self.session.parallel else 1
+
+    @property
+    def parallel_axis(self) -> str | None:
+        return self.session.parallel.axis if self.session.parallel else None
+
+    def compile(self, compiler_options: dict[str, Any] | None = None) -> Program:
+        """(Re)compile from a fresh ``jax.jit`` (no in-memory reuse); stage times in ``times``."""
+        import jax
+
+        self.compiled, self.times = staged_compile(jax.jit(self._run), self.args, compiler_options)
+        self.times["fusions"] = count_fusions(self.compiled)
+        return self
+
+    def __call__(self) -> Any:
+        """One blocking call: ``epochs_per_call`` epochs of every seed."""
+        import jax
+
+        if self.compiled is None:
+            self.compile()
+        return jax.block_until_ready(self.compiled(*self.args))
+
+    def steps_per_epoch(self) -> int:
+        n = len(self.data.train.labels)
+        return n if self.cfg.batch_size == 1 else -(-n // self.cfg.batch_size)
+
+
+def sentiment_data(model: str, max_len: int | None = None, **overrides: Any) -> tuple[Any, Any]:
+    """``(resolved TrainConfig, Prepared)`` for the bundled data, Keras-equivalent encoding
+    (``Tokenizer(num_words=25)``, post padding to the preset's ``max_len`` unless given)."""
+    from jaxrnn import train
+
+    cfg = train.resolve_config(train.TrainConfig(model=model, max_len=max_len, **overrides))
+    return cfg, train.prepare_data(cfg)

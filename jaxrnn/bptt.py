@@ -75,185 +75,243 @@ class Options(NamedTuple):
     cell: str
     fused: bool = True
     unroll: int = 1
+    hoist: bool = True
 
 
-def _mm(h: Array, w: Array, gates: int, fused: bool) -> Array:
-    """``h [B, K] @ w.T`` for ``w [G*H, K]``: one matmul, or one per gate block."""
-    if fused:
+def _split(a: Array, g: int) -> tuple[Array, ...]:
+    """``[.., G*H]`` -> G arrays ``[.., H]``."""
+    return tuple(jnp.split(a, g, axis=-1)) if g > 1 else (a,)
+
+
+def _cat(blocks: tuple[Array, ...]) -> Array:
+    return jnp.concatenate(blocks, axis=-1) if len(blocks) > 1 else blocks[0]
+
+
+def _rec(h: Array, w: Array, g: int, fused: bool) -> Array:
+    """``h [B, K] @ w.T [K, G*H]``: one matmul, or one per gate block (then concatenated)."""
+    if fused or g == 1:
         return h @ w.T
-    return jnp.concatenate([h @ wk.T for wk in jnp.split(w, gates, axis=0)], axis=-1)
+    return _cat(tuple(h @ wk.T for wk in jnp.split(w, g, axis=0)))
 
 
-def _mm_back(dz: Array, w: Array, gates: int, fused: bool) -> Array:
-    """``dz [B, G*H] @ w [G*H, K]``: one matmul, or a sum of one per gate block."""
-    if fused:
-        return dz @ w
-    dzs = jnp.split(dz, gates, axis=-1)
-    ws = jnp.split(w, gates, axis=0)
-    out = dzs[0] @ ws[0]
-    for d, wk in zip(dzs[1:], ws[1:], strict=True):
+def _rec_back(dz: tuple[Array, ...], w: Array, fused: bool) -> Array:
+    """``cat(dz) [B, G*H] @ w [G*H, K]``: one matmul, or a sum of one per gate block."""
+    if fused or len(dz) == 1:
+        return _cat(dz) @ w
+    ws = jnp.split(w, len(dz), axis=0)
+    out = dz[0] @ ws[0]
+    for d, wk in zip(dz[1:], ws[1:], strict=True):
         out = out + d @ wk
     return out
 
 
-def _sig(x: Array) -> Array:
-    return jax.nn.sigmoid(x)
+def _wgrad(inp: Array, dz: Array) -> Array:
+    """``sum_{t,b} dz^T inp`` -> ``[G*H, K]`` for ``inp [T, B, K]``, ``dz [T, B, G*H]``: one
+    matmul over all ``T * B`` rows, written so that XLA copies neither operand."""
+    k, gh = inp.shape[-1], dz.shape[-1]
+    return (inp.reshape(-1, k).T @ dz.reshape(-1, gh)).T
 
 
-def _step_fwd(opts: Options, w_hh: Array, b_hh: Array | None, carry: Carry, xp: Array):
-    """One step: ``(new_carry, h, residuals)``; residuals are what backward needs."""
-    g = num_gates(opts.cell)
-    h = carry.h if opts.cell == "lstm" else carry
-    hh = _mm(h, w_hh, g, opts.fused)
+def _column_mask(cell: str, h: int) -> Array:
+    """``[G*H]`` bool, True on the columns of a full-width pre-activation that take tanh
+    (lstm: the g block) or pass through (gru: the n block); the others take a sigmoid."""
+    g = num_gates(cell)
+    return (jnp.arange(g * h) // h) == (2 if cell == "lstm" else g - 1)
+
+
+def _fwd_step(cell: str, carry: Carry, xp: Array, hh: Array, b_ih, b_hh):
+    """One step from ``xp`` (input part) and ``hh = h @ w_hh.T`` (recurrent part), both
+    ``[B, G*H]``. Returns ``(new_carry, h, residuals)``, the residuals ``[B, H]`` each.
+
+    Elementwise work is done full-width first (one pass over ``[B, G*H]``, then cheap
+    static slices): XLA:CPU is slow at slicing gate blocks out of a slice of the stacked
+    per-step inputs.
+    """
+    if b_ih is not None:
+        xp = xp + b_ih
     if b_hh is not None:
         hh = hh + b_hh
-    if opts.cell in ("rnn", "rnn_relu"):
+    h_prev = carry.h if cell == "lstm" else carry
+    hsize = h_prev.shape[-1]
+    if cell in ("rnn", "rnn_relu"):
         a = xp + hh
-        hn = jnp.tanh(a) if opts.cell == "rnn" else jax.nn.relu(a)
-        return hn, hn, ()
-    if opts.cell == "lstm":
-        ai, af, ag, ao = jnp.split(xp + hh, 4, axis=-1)
-        i, f, gg, o = _sig(ai), _sig(af), jnp.tanh(ag), _sig(ao)
-        c = f * carry.c + i * gg
-        hn = o * jnp.tanh(c)
-        return LSTMState(hn, c), hn, (jnp.concatenate([i, f, gg, o], axis=-1), c)
-    # gru
-    xr, xz, xn = jnp.split(xp, 3, axis=-1)
-    hr, hz, hn_ = jnp.split(hh, 3, axis=-1)
-    r = _sig(xr + hr)
-    z = _sig(xz + hz)
-    n = jnp.tanh(xn + r * hn_)
-    hnew = (1.0 - z) * n + z * h
-    return hnew, hnew, (jnp.concatenate([r, z, n, hn_], axis=-1),)
+        h = jnp.tanh(a) if cell == "rnn" else jax.nn.relu(a)
+        return h, h, ()
+    if cell == "lstm":
+        a = xp + hh
+        acts = jnp.where(_column_mask(cell, hsize), jnp.tanh(a), jax.nn.sigmoid(a))
+        i, f, g, o = _split(acts, 4)
+        c = f * carry.c + i * g
+        tc = jnp.tanh(c)
+        h = o * tc
+        return LSTMState(h, c), h, (i, f, g, o, c, tc)
+    # gru: u = [sigmoid(xr + hr), sigmoid(xz + hz), xn]
+    u = jnp.where(_column_mask(cell, hsize), xp, jax.nn.sigmoid(xp + hh))
+    r, z, xn = _split(u, 3)
+    hn = hh[..., 2 * hsize :]
+    n = jnp.tanh(xn + r * hn)
+    h = (1.0 - z) * n + z * h_prev
+    return h, h, (r, z, n, hn)
 
 
-def _project(w_ih: Array | None, b_ih: Array | None, x: Array, gates: int, fused: bool) -> Array:
-    if w_ih is None:
-        return x if b_ih is None else x + b_ih
-    xp = _mm(x, w_ih, gates, fused)
-    return xp if b_ih is None else xp + b_ih
+def _index(a: Array, t: Array) -> Array:
+    return lax.dynamic_index_in_dim(a, t, keepdims=False)
 
 
-def _forward(opts, w_ih, b_ih, w_hh, b_hh, xs, carry0, mask, save: bool):
-    g = num_gates(opts.cell)
+def _put(buf: Array, x: Array, t: Array) -> Array:
+    return lax.dynamic_update_index_in_dim(buf, x, t, 0)
 
-    def body(carry, inp):
-        x, m = inp
-        xp = _project(w_ih, b_ih, x, g, opts.fused)
-        new, h, res = _step_fwd(opts, w_hh, b_hh, carry, xp)
-        if m is not None:
+
+def _buffers(n: int, shape: tuple[int, ...], dtype) -> tuple[Array, ...]:
+    """``n`` fresh ``[T, B, H]`` output buffers. Each gets its own fill value, so XLA does
+    not merge them into one broadcast and then copy it for every loop output."""
+    return tuple(jnp.full(shape, k + 1, dtype) for k in range(n))
+
+
+_NUM_RES = {"rnn": 0, "rnn_relu": 0, "lstm": 6, "gru": 4}
+
+
+def _forward(opts: Options, w_ih, b_ih, w_hh, b_hh, xs, carry0, lengths, save: bool):
+    """Forward loop. ``xs``: raw inputs ``[T, B, D]`` (``w_ih`` given) or projected inputs
+    ``[T, B, G*H]`` (``w_ih`` None). Returns ``(ys [T, B, H], carry, xp, residuals)``;
+    ``xp`` is the hoisted projection (kept: backward reuses its buffer for ``dz``)."""
+    cell = opts.cell
+    lstm = cell == "lstm"
+    h0 = carry0.h if lstm else carry0
+    steps, (batch, hsize) = xs.shape[0], h0.shape
+    in_loop = w_ih is not None and not opts.hoist
+    xp = xs if (w_ih is None or in_loop) else xs @ w_ih.T  # [T, B, G*H]: one matmul
+    g = num_gates(cell)
+    nres = _NUM_RES[cell] if save else 0
+    bufs = _buffers(nres + 1, (steps, batch, hsize), h0.dtype)  # residuals, then outputs
+
+    def body(t, state):
+        carry, xp, bufs = state
+        x = _index(xp, t)
+        if in_loop:
+            x = x @ w_ih.T
+        h = carry.h if lstm else carry
+        new, y, res = _fwd_step(cell, carry, x, _rec(h, w_hh, g, opts.fused), b_ih, b_hh)
+        if lengths is not None:  # frozen carry and zero output past the end
+            m = t < lengths[:, None]
             new = jax.tree.map(lambda n, o: jnp.where(m, n, o), new, carry)
-            h = jnp.where(m, h, jnp.zeros_like(h))
-        return new, (h, res if save else ())
+            y = jnp.where(m, y, jnp.zeros_like(y))
+        bufs = tuple(_put(b, v, t) for b, v in zip(bufs, (*res[:nres], y), strict=True))
+        return new, xp, bufs
 
-    carry, (ys, res) = lax.scan(body, carry0, (xs, mask), unroll=opts.unroll)
-    return ys, carry, res
+    carry, xp, bufs = lax.fori_loop(0, steps, body, (carry0, xp, bufs), unroll=opts.unroll)
+    return bufs[-1], carry, xp, bufs[:-1]
 
 
 @partial(jax.custom_vjp, nondiff_argnums=(0,))
-def _scan(opts, w_ih, b_ih, w_hh, b_hh, xs, carry0, mask):
-    ys, carry, _ = _forward(opts, w_ih, b_ih, w_hh, b_hh, xs, carry0, mask, save=False)
+def _scan(opts, w_ih, b_ih, w_hh, b_hh, xs, carry0, lengths):
+    ys, carry, _, _ = _forward(opts, w_ih, b_ih, w_hh, b_hh, xs, carry0, lengths, save=False)
     return ys, carry
 
 
-def _scan_fwd(opts, w_ih, b_ih, w_hh, b_hh, xs, carry0, mask):
-    ys, carry, res = _forward(opts, w_ih, b_ih, w_hh, b_hh, xs, carry0, mask, save=True)
-    return (ys, carry), (w_ih, b_ih, w_hh, b_hh, xs, carry0, mask, ys, res)
+def _scan_fwd(opts, w_ih, b_ih, w_hh, b_hh, xs, carry0, lengths):
+    ys, carry, xp, res = _forward(opts, w_ih, b_ih, w_hh, b_hh, xs, carry0, lengths, save=True)
+    return (ys, carry), (w_ih, b_ih, w_hh, b_hh, xs, xp, carry0, lengths, ys, res)
+
+
+def _shift(first: Array, seq: Array) -> Array:
+    """``[first, seq[0], ..., seq[T-2]]``: the value before each step."""
+    return jnp.concatenate([first[None], seq[:-1]], axis=0)
 
 
 def _scan_bwd(opts, saved, cts):
-    w_ih, b_ih, w_hh, b_hh, xs, carry0, mask, ys, res = saved
+    w_ih, b_ih, w_hh, b_hh, xs, xp, carry0, lengths, ys, res = saved
     dys, dcarry = cts
-    cell, g = opts.cell, num_gates(opts.cell)
-    lstm = cell == "lstm"
+    cell = opts.cell
+    lstm, gru = cell == "lstm", cell == "gru"
     h0 = carry0.h if lstm else carry0
-    hprev = jnp.concatenate([h0[None], ys[:-1]], axis=0)  # [T, B, H]: h_{t-1} at valid t
-    if lstm:
-        acts, cs = res
-        cprev = jnp.concatenate([carry0.c[None], cs[:-1]], axis=0)
-        extra: Any = (acts, cs, cprev)
-    elif cell == "gru":
-        extra = (res[0], hprev)
+    steps = xs.shape[0]
+    # dxp is written step by step into the buffer of the projection (dead by now).
+    if w_ih is not None and opts.hoist:
+        dz_buf = xp
     else:
-        extra = ys
+        dz_buf = jnp.full((*xp.shape[:2], w_hh.shape[0]), -1, xp.dtype)
+    dhn_buf = _buffers(1, ys.shape, ys.dtype)[0] if gru else None
 
-    def body(carry, inp):
-        dy, m, ex = inp
-        dh_in = carry[0] if lstm else carry
-        dh = dh_in + dy
+    def before(seq: Array, first: Array, t: Array) -> Array:
+        """``seq[t - 1]``, or ``first`` at ``t = 0``."""
+        return jnp.where(t > 0, _index(seq, jnp.maximum(t - 1, 0)), first)
+
+    def body(j, state):
+        t = steps - 1 - j
+        dcarry, dz_buf, dhn_buf = state
+        m = None if lengths is None else t < lengths[:, None]
+
+        def keep(x):  # a masked step has no gradient ...
+            return x if m is None else jnp.where(m, x, jnp.zeros_like(x))
+
+        def pass_on(new, old):  # ... and passes the carry gradient on unchanged
+            return new if m is None else jnp.where(m, new, old)
+
+        dh_in = dcarry[0] if lstm else dcarry
+        dh = dh_in + _index(dys, t)
         if lstm:
-            dc_in = carry[1]
-            acts, c, cp = ex
-            i, f, gg, o = jnp.split(acts, 4, axis=-1)
-            tc = jnp.tanh(c)
+            dc_in = dcarry[1]
+            i, f, g, o, _, tc = (_index(r, t) for r in res)
+            cp = before(res[4], carry0.c, t)
             dc = dc_in + dh * o * (1.0 - tc * tc)
-            dz = jnp.concatenate(
-                [
-                    dc * gg * i * (1.0 - i),
-                    dc * cp * f * (1.0 - f),
-                    dc * i * (1.0 - gg * gg),
-                    dh * tc * o * (1.0 - o),
-                ],
-                axis=-1,
+            dz = (
+                keep(dc * g * i * (1.0 - i)),
+                keep(dc * cp * f * (1.0 - f)),
+                keep(dc * i * (1.0 - g * g)),
+                keep(dh * tc * o * (1.0 - o)),
             )
-            if m is not None:
-                dz = jnp.where(m, dz, jnp.zeros_like(dz))
-            dh_new = _mm_back(dz, w_hh, g, opts.fused)
-            dc_new = dc * f
-            if m is not None:
-                dh_new = jnp.where(m, dh_new, dh_in)
-                dc_new = jnp.where(m, dc_new, dc_in)
-            return (dh_new, dc_new), (dz, ())
-        if cell == "gru":
-            rzn, hp = ex
-            r, z, n, hn = jnp.split(rzn, 4, axis=-1)
-            dan = dh * (1.0 - z) * (1.0 - n * n)
-            dz = jnp.concatenate(
-                [dan * hn * r * (1.0 - r), dh * (hp - n) * z * (1.0 - z), dan * r], axis=-1
-            )
-            if m is not None:
-                dz = jnp.where(m, dz, jnp.zeros_like(dz))
-                dan = jnp.where(m, dan, jnp.zeros_like(dan))
-            dh_new = dh * z + _mm_back(dz, w_hh, g, opts.fused)
-            if m is not None:
-                dh_new = jnp.where(m, dh_new, dh_in)
-            return dh_new, (dz, dan)
-        h = ex
-        dz = dh * (1.0 - h * h) if cell == "rnn" else jnp.where(h > 0, dh, jnp.zeros_like(dh))
-        if m is not None:
-            dz = jnp.where(m, dz, jnp.zeros_like(dz))
-        dh_new = _mm_back(dz, w_hh, g, opts.fused)
-        if m is not None:
-            dh_new = jnp.where(m, dh_new, dh_in)
-        return dh_new, (dz, ())
+            dh_new = pass_on(_rec_back(dz, w_hh, opts.fused), dh_in)
+            new = (dh_new, pass_on(dc * f, dc_in))
+            dxp = dz
+        elif gru:
+            r, z, n, hn = (_index(x, t) for x in res)
+            hp = before(ys, h0, t)
+            dan = keep(dh * (1.0 - z) * (1.0 - n * n))
+            dr = keep(dan * hn * r * (1.0 - r))
+            dzz = keep(dh * (hp - n) * z * (1.0 - z))
+            dhn = dan * r
+            new = pass_on(dh * z + _rec_back((dr, dzz, dhn), w_hh, opts.fused), dh_in)
+            dxp = (dr, dzz, dan)
+            dhn_buf = _put(dhn_buf, dhn, t)
+        else:
+            h = _index(ys, t)
+            da = dh * (1.0 - h * h) if cell == "rnn" else jnp.where(h > 0, dh, jnp.zeros_like(dh))
+            dxp = (keep(da),)
+            new = pass_on(_rec_back(dxp, w_hh, opts.fused), dh_in)
+        return new, _put(dz_buf, _cat(dxp), t), dhn_buf
 
-    carry_ct = (dcarry.h, dcarry.c) if lstm else dcarry
-    carry_ct, (dz, dan) = lax.scan(
-        body, carry_ct, (dys, mask, extra), reverse=True, unroll=opts.unroll
-    )
-    dcarry0 = LSTMState(*carry_ct) if lstm else carry_ct
+    init = ((dcarry.h, dcarry.c) if lstm else dcarry, dz_buf, dhn_buf)
+    dcarry, dz, dhn = lax.fori_loop(0, steps, body, init, unroll=opts.unroll)
+    dcarry0 = LSTMState(*dcarry) if lstm else dcarry
 
-    # After the loop: every weight, bias and input gradient is one matmul / reduction.
-    dw_hh = jnp.einsum("tbg,tbh->gh", dz, hprev)
-    db_hh = None if b_hh is None else jnp.sum(dz, axis=(0, 1))
-    dxp = dz if cell != "gru" else jnp.concatenate([dz[..., : 2 * dz.shape[-1] // 3], dan], -1)
-    db_ih = None if b_ih is None else jnp.sum(dxp, axis=(0, 1))
-    if w_ih is None:
-        dw_ih, dxs = None, dxp
+    # After the loop: every weight, bias and input gradient is one matmul / reduction
+    # over all T * B rows. dz [T, B, G*H] holds the gradient w.r.t. the input part of
+    # the pre-activations; the recurrent part's is the same except the GRU's n block.
+    hprev = _shift(h0, ys)  # h_{t-1} at every valid t (valid steps are a prefix)
+    dw_hh = _wgrad(hprev, dz)
+    db_dz = jnp.sum(dz, axis=(0, 1))
+    db_hh = db_dz
+    if gru:
+        hsize = h0.shape[-1]
+        dw_hh = dw_hh.at[2 * hsize :].set(_wgrad(hprev, dhn))
+        db_hh = db_hh.at[2 * hsize :].set(jnp.sum(dhn, axis=(0, 1)))
+    if w_ih is None:  # xs were the projected inputs
+        dw_ih, dxs = None, dz
     else:
-        dw_ih = jnp.einsum("tbg,tbd->gd", dxp, xs)
-        dxs = dxp @ w_ih
-    dmask = None
-    return dw_ih, db_ih, dw_hh, db_hh, dxs, dcarry0, dmask
+        dw_ih, dxs = _wgrad(xs, dz), dz @ w_ih
+    return (
+        dw_ih,
+        None if b_ih is None else db_dz,
+        dw_hh,
+        None if b_hh is None else db_hh,
+        dxs,
+        dcarry0,
+        None,
+    )
 
 
 _scan.defvjp(_scan_fwd, _scan_bwd)
-
-
-def _time_mask(lengths: Array | None, t: int) -> Array | None:
-    if lengths is None:
-        return None
-    return (jnp.arange(t)[:, None] < lengths[None, :])[..., None]  # [T, B, 1]
 
 
 def scan_projected(
@@ -282,10 +340,7 @@ def scan_projected(
     """
     _check(cell)
     xs = xp if time_major else jnp.swapaxes(xp, 0, 1)
-    mask = _time_mask(lengths, xs.shape[0])
-    if cell != "gru" and b_hh is not None:  # fold the recurrent bias into the inputs
-        xs, b_hh = xs + b_hh, None
-    ys, carry = _scan(Options(cell, fused, unroll), None, None, w_hh, b_hh, xs, carry, mask)
+    ys, carry = _scan(Options(cell, fused, unroll), None, None, w_hh, b_hh, xs, carry, lengths)
     return (ys if time_major else jnp.swapaxes(ys, 0, 1)), carry
 
 
@@ -318,18 +373,9 @@ def layer(
     """
     _check(cell)
     xs = x if time_major else jnp.swapaxes(x, 0, 1)  # [T, B, D]: transpose the narrow side
-    mask = _time_mask(lengths, xs.shape[0])
-    b_ih, b_hh = params.b_ih, params.b_hh
-    if cell != "gru" and b_hh is not None:  # rnn/lstm: the two biases are one
-        b_ih = b_hh if b_ih is None else b_ih + b_hh
-        b_hh = None
-    opts = Options(cell, fused, unroll)
-    g = num_gates(cell)
-    if hoist:
-        xp = _project(params.w_ih, b_ih, xs, g, fused)
-        ys, carry = _scan(opts, None, None, params.w_hh, b_hh, xp, carry, mask)
-    else:
-        ys, carry = _scan(opts, params.w_ih, b_ih, params.w_hh, b_hh, xs, carry, mask)
+    opts = Options(cell, fused, unroll, hoist)
+    p = params
+    ys, carry = _scan(opts, p.w_ih, p.b_ih, p.w_hh, p.b_hh, xs, carry, lengths)
     return (ys if time_major else jnp.swapaxes(ys, 0, 1)), carry
 
 

@@ -20,7 +20,7 @@ Configurations (the study's; see /work/shared/STUDY.md), on the bundled data
 What is timed, per repetition, in one process, the sides alternating (rotating
 order), after one warm-up run of each side (imports, backend start-up and
 JAX's process-wide caches are therefore *not* in the numbers; they are listed
-apart as ``import_s``):
+apart as ``import_s``; ``--quick``: simple_rnn only, 2 epochs, 1 rep, no warm-up):
 
 * Keras: build a fresh ``Sequential``, ``compile``, ``fit(..., validation_data=...)``:
   ``wall_s`` from building the model to ``fit`` returning (Keras jits a new
@@ -226,13 +226,14 @@ def param_check(model: str, data: Any, keras_params: int, ours_params: int) -> d
 
 
 def compare(model: str, epochs: int, reps: int, quick: bool, epoch_reps: int) -> dict[str, Any]:
+    """All sides of one model, alternating; the first ``OURS`` side is the one compared."""
     _, data = sentiment_data(model)
     sides = {"keras": keras_side(model, data, epochs)}
     ours = OURS[model] if not quick else dict(list(OURS[model].items())[:1])
     for name, ov in ours.items():
         sides[name] = ours_side(model, data, epochs, ov)
     print(f"... {model}: {reps} reps of {', '.join(sides)} ({epochs} epochs each)", flush=True)
-    raw = alternate(sides, reps=reps, warmup=1)
+    raw = alternate(sides, reps=reps, warmup=0 if quick else 1)
     res = {n: summarize(s) for n, s in raw.items()}
     for n in res:
         res[n]["test_acc_mean"] = sum(s["test_acc"] for s in raw[n]) / len(raw[n])
@@ -278,7 +279,7 @@ def _cache_child(args: Any) -> dict[str, Any] | None:
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     ap = parser(__doc__)
     ap.add_argument("--reps", type=int, default=None, help="timed runs per side (default 5)")
-    ap.add_argument("--epochs", type=int, default=10)
+    ap.add_argument("--epochs", type=int, default=None, help="default 10 (--quick: 2)")
     ap.add_argument("--models", default=",".join(MODELS), help="of simple_rnn,bilstm")
     ap.add_argument(
         "--cache-variant",
@@ -304,6 +305,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     if args.quick:
         models = models[:1]
     args.reps_used = args.reps or (1 if args.quick else 5)
+    args.epochs = args.epochs or (2 if args.quick else 10)
     epoch_reps = 3 if args.quick else 10
     results = [compare(m, args.epochs, args.reps_used, args.quick, epoch_reps) for m in models]
 

@@ -186,6 +186,8 @@ class Program:
         self.cfg = cfg = train.resolve_config(cfg)
         self.data = data
         self.num_seeds = num_seeds
+        if epochs_per_call < 1:
+            raise ValueError(f"epochs_per_call must be >= 1, got {epochs_per_call}")
         self.epochs = epochs_per_call
         seeds = [cfg.seed + i for i in range(num_seeds)]
         # The session does exactly what fit does before compiling: model, optimizer,

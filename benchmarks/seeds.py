@@ -140,6 +140,7 @@ class _SharedOrder:
 
 def run_model(model: str, ns: list[int], epochs: int, reps: int) -> dict[str, Any]:
     cfg, data = sentiment_data(model, epochs=epochs, devices=1)
+    epochs = cfg.epochs  # None: the preset's
     print(f"... {model}: {epochs} epochs, seeds {ns}", flush=True)
     single = Program(cfg, data, 1, epochs).compile()
     single()

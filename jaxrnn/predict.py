@@ -85,7 +85,7 @@ def _read_lines(stream: Iterable[str]) -> list[str]:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    from jaxrnn.train import _Parser
+    from jaxrnn.cli import _Parser
 
     p = _Parser(prog="python -m jaxrnn.predict", description=__doc__.split("\n\n")[0],
                 formatter_class=argparse.RawDescriptionHelpFormatter)  # fmt: skip

@@ -1,4 +1,4 @@
-"""Training: configuration, presets, the driver around the compiled loop, and the CLI.
+"""Training: the driver around the compiled loop, checkpoints, and ``python -m jaxrnn.train``.
 
 ``python -m jaxrnn.train`` with no flags trains the study's scratch RNN (hidden
 128, per-sample SGD at lr 2e-2 with element-wise clipping to [-1, 1], 500
@@ -6,7 +6,9 @@ epochs) in JAX on the bundled data. ``--help`` lists every flag.
 
 The compiled loop itself is in ``jaxrnn.loop`` (generic: ``jax.grad`` + optax)
 and ``jaxrnn.study_sgd`` (the study RNN's per-sample SGD with hand-written
-BPTT). This module decides what to build from a ``TrainConfig``, runs it in
+BPTT); the configuration and presets in ``jaxrnn.config``, the flags in
+``jaxrnn.cli``, the result types in ``jaxrnn.results`` (all re-exported here).
+This module decides what to build from a ``TrainConfig``, runs it in
 chunks of epochs (one dispatch per chunk, logging and checkpoints between
 chunks), and reports. Several seeds train at once, ``vmap``-ed inside the
 same compiled program.
@@ -17,152 +19,27 @@ runs without it.
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
-import functools
 import json
 import math
 import os
 import sys
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
 import numpy as np
 
+from jaxrnn.cli import _max_len, _Parser, build_parser, config_from_args  # noqa: F401
+from jaxrnn.config import (  # noqa: F401
+    METRIC_NAMES,
+    MODEL_NAMES,
+    PRESETS,
+    TrainConfig,
+    resolve_config,
+)
 from jaxrnn.errors import CheckpointError, ConfigError, TrainingDiverged, UsageError
-
-METRIC_NAMES = ("train_loss", "train_acc", "test_loss", "test_acc")
-MODEL_NAMES = ("rnn", "simple_rnn", "lstm", "gru", "bilstm")
-
-
-@dataclass
-class TrainConfig:
-    """Every hyperparameter of a run. ``None`` fields are filled from the model's preset."""
-
-    model: str = "rnn"  # one of MODEL_NAMES
-    backend: str = "jax"  # jax | numpy (the scratch reference; model rnn only)
-    optimizer: str | None = None  # sgd | adam
-    lr: float | None = None  # learning rate
-    epochs: int | None = None
-    batch_size: int | None = None  # 1 = per-sample updates
-    hidden: int | None = None  # hidden units per direction
-    layers: int | None = None  # stacked recurrent layers
-    embed_dim: int | None = None  # 0 = one-hot inputs
-    dropout: float | None = None  # before the readout
-    layer_dropout: float | None = None  # between stacked layers
-    clip: float | None = None  # element-wise gradient clip (0 = none)
-    num_words: int | None = None  # tokenizer keeps ids < num_words (Keras'); 0 = all words
-    max_len: int | None = None  # pad/truncate length; 0 = longest training text ("auto")
-    oov_token: str | None = None  # map unseen words to this token's id instead of dropping them
-    mask: bool = True  # False feeds padding to the cells, like Keras without mask_zero
-    bptt: str = "exact"  # numpy backend: exact | study (the study's propagation)
-    loop: str = "auto"  # auto: the hand-written-BPTT fast path where it applies | generic
-    seed: int = 0
-    dtype: str = "float32"
-    devices: int = 0  # data-parallel over this many JAX devices (0 = all)
-    # Data: the bundled sentiment set unless a file is given.
-    data: str | None = None  # CSV / TSV / JSONL with a text and a label column
-    test_data: str | None = None  # else a seeded stratified split of `data`
-    test_fraction: float = 0.2
-    text_column: str = "text"
-    label_column: str = "label"
-    data_format: str | None = None  # csv | tsv | jsonl (default: from the file extension)
-
-
-_KERAS_LIKE = dict(
-    optimizer="adam", epochs=10, batch_size=8, layers=1, embed_dim=16, dropout=0.3,
-    layer_dropout=0.0, clip=0.0, num_words=25, max_len=15,
-)  # fmt: skip
-
-# What each named model means; flags override any field.
-PRESETS: dict[str, dict[str, Any]] = {
-    # The study's scratch RNN: one-hot inputs, 2-way softmax, per-sample SGD, clipped.
-    "rnn": dict(
-        optimizer="sgd",
-        lr=2e-2,
-        epochs=500,
-        batch_size=1,
-        hidden=128,
-        layers=1,
-        embed_dim=0,
-        dropout=0.0,
-        layer_dropout=0.0,
-        clip=1.0,
-        num_words=25,
-        max_len=0,
-    ),  # fmt: skip
-    # The study's Keras model: Embedding(25, 16) -> SimpleRNN(32) -> Dropout(0.3) -> Dense(1).
-    "simple_rnn": {**_KERAS_LIKE, "lr": 1e-3, "hidden": 32},
-    "lstm": {**_KERAS_LIKE, "lr": 1e-2, "hidden": 64},
-    "gru": {**_KERAS_LIKE, "lr": 1e-2, "hidden": 64},
-    # The study's announced BiLSTM: 3 bidirectional layers of 128, 10 epochs. The study
-    # measured Keras' masked BiLSTM at 0.63 / 0.78 / 0.90 test accuracy for Adam 1e-3 /
-    # 3e-3 / 1e-2 over 10 epochs of batch 8 (80 steps): 1e-3 is too slow for 80 steps.
-    "bilstm": {**_KERAS_LIKE, "lr": 1e-2, "hidden": 128, "layers": 3},
-}
-
-
-def resolve_config(cfg: TrainConfig) -> TrainConfig:
-    """Fill ``None`` fields from the model's preset and validate everything."""
-    if cfg.model not in PRESETS:
-        raise ConfigError(f"unknown model {cfg.model!r}; choose from {', '.join(MODEL_NAMES)}")
-    preset = dict(PRESETS[cfg.model])
-    if cfg.data is not None:
-        # The study's 25-word vocabulary and 15-token padding are for its own data set.
-        preset["num_words"] = preset["max_len"] = 0
-    filled = {k: (preset[k] if getattr(cfg, k) is None else getattr(cfg, k)) for k in preset}
-    cfg = dataclasses.replace(cfg, **filled)
-
-    def finite(x):
-        return isinstance(x, int | float) and math.isfinite(x)
-
-    checks = [
-        (cfg.backend in ("jax", "numpy"), f"--backend must be jax or numpy, got {cfg.backend!r}"),
-        (cfg.optimizer in ("sgd", "adam"), f"--optimizer must be sgd or adam: {cfg.optimizer!r}"),
-        (finite(cfg.lr) and cfg.lr > 0, f"--lr must be a positive number, got {cfg.lr}"),
-        (cfg.epochs >= 1, f"--epochs must be at least 1, got {cfg.epochs}"),
-        (cfg.batch_size >= 1, f"--batch-size must be at least 1, got {cfg.batch_size}"),
-        (cfg.hidden >= 1, f"--hidden must be at least 1, got {cfg.hidden}"),
-        (cfg.layers >= 1, f"--layers must be at least 1, got {cfg.layers}"),
-        (cfg.embed_dim >= 0, f"--embed-dim must be >= 0 (0 = one-hot), got {cfg.embed_dim}"),
-        (
-            finite(cfg.dropout) and 0 <= cfg.dropout < 1,
-            f"--dropout must be in [0, 1): {cfg.dropout}",
-        ),
-        (
-            finite(cfg.layer_dropout) and 0 <= cfg.layer_dropout < 1,
-            f"--layer-dropout must be in [0, 1), got {cfg.layer_dropout}",
-        ),
-        (finite(cfg.clip) and cfg.clip >= 0, f"--clip must be >= 0 (0 = none), got {cfg.clip}"),
-        (
-            cfg.num_words == 0 or cfg.num_words >= 2,
-            f"--num-words must be 0 or >= 2: {cfg.num_words}",
-        ),
-        (cfg.max_len >= 0, f"--max-len must be a positive integer or 'auto', got {cfg.max_len}"),
-        (cfg.bptt in ("exact", "study"), f"--bptt must be exact or study, got {cfg.bptt!r}"),
-        (cfg.loop in ("auto", "generic"), f"--loop must be auto or generic, got {cfg.loop!r}"),
-        (cfg.dtype in ("float32", "float64"), f"--dtype must be float32 or float64: {cfg.dtype!r}"),
-        (cfg.devices >= 0, f"--devices must be >= 0 (0 = all), got {cfg.devices}"),
-        (
-            finite(cfg.test_fraction) and 0 < cfg.test_fraction < 1,
-            f"--test-fraction must be between 0 and 1, got {cfg.test_fraction}",
-        ),
-    ]
-    for ok, msg in checks:
-        if not ok:
-            raise ConfigError(msg)
-    if cfg.backend == "numpy":
-        if cfg.model != "rnn":
-            raise ConfigError("--backend numpy runs the scratch reference: use it with --model rnn")
-        if cfg.optimizer != "sgd" or cfg.batch_size != 1:
-            raise ConfigError("--backend numpy trains per-sample SGD: use --optimizer sgd and "
-                              "--batch-size 1")  # fmt: skip
-    if cfg.model == "rnn" and cfg.layers != 1:
-        raise ConfigError("--model rnn is the study's single-layer RNN: --layers must be 1")
-    return cfg
-
+from jaxrnn.results import RunResult, summarize, t_quantile_975  # noqa: F401
 
 # ----------------------------------------------------------------------------- data
 
@@ -346,114 +223,6 @@ def initial_params(model, cfg: TrainConfig, seeds: list[int]):
 
 
 # ----------------------------------------------------------------------------- results
-
-
-@functools.cache
-def t_quantile_975(df: int) -> float:
-    """The 97.5% quantile of Student's t with ``df`` degrees of freedom.
-
-    Bisection on the CDF, itself Simpson's rule on the density (exact enough:
-    ``t_quantile_975(4)`` = 2.7764, ``(19)`` = 2.0930, ``(1000)`` = 1.9623).
-    """
-    if df < 1:
-        return float("nan")
-    if df == 1:
-        return math.tan(0.475 * math.pi)  # Cauchy: closed form (its tail is too heavy below)
-    c = math.lgamma((df + 1) / 2) - math.lgamma(df / 2) - 0.5 * math.log(df * math.pi)
-
-    def pdf(x: float) -> float:
-        return math.exp(c - (df + 1) / 2 * math.log1p(x * x / df))
-
-    def mass(x: float, n: int = 2000) -> float:  # P(0 < T < x)
-        h = x / n
-        s = pdf(0.0) + pdf(x) + sum((4 if i % 2 else 2) * pdf(i * h) for i in range(1, n))
-        return s * h / 3
-
-    lo, hi = 0.0, 20.0
-    for _ in range(45):
-        mid = (lo + hi) / 2
-        lo, hi = (mid, hi) if mass(mid) < 0.475 else (lo, mid)
-    return (lo + hi) / 2
-
-
-def summarize(values: Sequence[float]) -> dict:
-    """``mean``, ``std`` (n - 1), and ``ci95`` = the t-interval of the mean, over seeds."""
-    v = np.asarray(values, dtype=float)
-    n = len(v)
-    mean = float(v.mean())
-    std = float(v.std(ddof=1)) if n > 1 else 0.0
-    half = t_quantile_975(n - 1) * std / math.sqrt(n) if n > 1 else 0.0
-    return {"mean": mean, "std": std, "ci95": [mean - half, mean + half], "n": n}
-
-
-@dataclass
-class RunResult:
-    """What ``fit`` returns; ``to_json`` is the ``--json`` file.
-
-    ``histories[i]`` is seed ``seeds[i]``'s per-epoch record list. With several
-    seeds, ``history`` and ``final`` are means over seeds, and ``to_json`` adds
-    ``per_seed`` and ``aggregate`` (mean, std, 95% interval of the mean).
-    """
-
-    config: TrainConfig
-    seeds: list[int]
-    histories: list[list[dict]]
-    wall_s: float
-    compile_s: float
-    num_params: int
-    params: Any = None  # stacked over seeds when len(seeds) > 1
-    extra: dict = field(default_factory=dict)
-    reports: list[dict] = field(default_factory=list)  # per seed: jaxrnn.metrics on the test split
-
-    @property
-    def history(self) -> list[dict]:
-        if len(self.histories) == 1:
-            return self.histories[0]
-        return [
-            {"epoch": recs[0]["epoch"], **{k: float(np.mean([r[k] for r in recs])) for k in
-                                           METRIC_NAMES}}
-            for recs in zip(*self.histories, strict=True)
-        ]  # fmt: skip
-
-    @property
-    def final(self) -> dict:
-        return {k: self.history[-1][k] for k in METRIC_NAMES}
-
-    def to_json(self) -> dict:
-        out = {
-            "model": self.config.model,
-            "backend": self.config.backend,
-            "seed": self.seeds[0],
-            "config": dataclasses.asdict(self.config),
-            "final": self.final,
-            "history": self.history,
-            "wall_s": self.wall_s,
-            "compile_s": self.compile_s,
-            "run_s": self.wall_s - self.compile_s,
-            "num_params": self.num_params,
-            **self.extra,
-        }
-        if len(self.reports) == 1:
-            out["report"] = self.reports[0]
-        if len(self.seeds) > 1:
-            out["seeds"] = self.seeds
-            out["per_seed"] = [
-                {"seed": s, "final": {k: h[-1][k] for k in METRIC_NAMES}, "history": h}
-                for s, h in zip(self.seeds, self.histories, strict=True)
-            ]
-            for rec, rep in zip(out["per_seed"], self.reports, strict=False):
-                rec["report"] = rep
-            out["aggregate"] = {
-                "final": {k: summarize([h[-1][k] for h in self.histories]) for k in METRIC_NAMES},
-                "macro_f1": summarize([r["macro_f1"] for r in self.reports]) if self.reports
-                else None,
-                "history": [
-                    {"epoch": recs[0]["epoch"],
-                     **{k: summarize([r[k] for r in recs]) for k in METRIC_NAMES}}
-                    for recs in zip(*self.histories, strict=True)
-                ],
-            }  # fmt: skip
-        return out
 
 
 # ----------------------------------------------------------------------------- driver
@@ -862,186 +631,6 @@ def _resume(path, cfg_override, *, log, log_every, progress, save, save_every) -
 
 
 # ----------------------------------------------------------------------------- CLI
-
-
-class _Parser(argparse.ArgumentParser):
-    def error(self, message: str):  # one line, exit code 2, no usage dump
-        self.exit(2, f"{self.prog}: error: {message}\n")
-
-
-def _max_len(text: str) -> int:
-    if text == "auto":
-        return 0
-    v = int(text) if text.strip().lstrip("-").isdigit() else 0
-    if v < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer or 'auto', got {text!r}")
-    return v
-
-
-def build_parser() -> argparse.ArgumentParser:
-    p = _Parser(
-        prog="python -m jaxrnn.train",
-        description="Train a recurrent text classifier (the bundled sentiment data unless "
-        "--data is given). Unset flags take the chosen model's preset, shown in brackets.",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
-    )
-
-    def preset(key):
-        return ", ".join(f"{m}: {PRESETS[m][key]}" for m in MODEL_NAMES)
-
-    g = p.add_argument_group("model and training")
-    g.add_argument(
-        "--model",
-        default="rnn",
-        choices=MODEL_NAMES,
-        help="rnn = the study's scratch RNN; simple_rnn = the study's Keras model; "
-        "lstm, gru; bilstm = 3 bidirectional LSTM layers of 128",
-    )
-    g.add_argument(
-        "--backend",
-        default="jax",
-        choices=("jax", "numpy"),
-        help="numpy = the scratch NumPy reference (model rnn only)",
-    )
-    g.add_argument("--optimizer", choices=("sgd", "adam"), help=f"[{preset('optimizer')}]")
-    g.add_argument("--lr", type=float, help=f"learning rate [{preset('lr')}]")
-    g.add_argument("--epochs", type=int, help=f"[{preset('epochs')}]")
-    g.add_argument(
-        "--batch-size", type=int, help=f"1 = per-sample updates [{preset('batch_size')}]"
-    )
-    g.add_argument("--hidden", type=int, help=f"hidden units per direction [{preset('hidden')}]")
-    g.add_argument("--layers", type=int, help=f"stacked recurrent layers [{preset('layers')}]")
-    g.add_argument(
-        "--embed-dim", type=int, help=f"embedding size, 0 = one-hot [{preset('embed_dim')}]"
-    )
-    g.add_argument(
-        "--dropout", type=float, help=f"dropout before the readout [{preset('dropout')}]"
-    )
-    g.add_argument(
-        "--layer-dropout",
-        type=float,
-        help=f"dropout between stacked layers [{preset('layer_dropout')}]",
-    )
-    g.add_argument(
-        "--clip", type=float, help=f"element-wise gradient clip, 0 = none [{preset('clip')}]"
-    )
-    g.add_argument(
-        "--no-mask",
-        dest="mask",
-        action="store_false",
-        help="feed padding to the cells as Keras does without mask_zero (default: masked)",
-    )
-    g.add_argument(
-        "--bptt",
-        default="exact",
-        choices=("exact", "study"),
-        help="numpy backend: exact gradient, or the study's W_hh·delta propagation",
-    )
-    g.add_argument(
-        "--loop",
-        default="auto",
-        choices=("auto", "generic"),
-        help="auto: hand-written-BPTT fast path for --model rnn with per-sample SGD; "
-        "generic: jax.grad + optax for everything",
-    )
-    g.add_argument("--seed", type=int, default=0, help="seeds init, shuffling and dropout")
-    g.add_argument(
-        "--seeds",
-        type=int,
-        default=1,
-        metavar="N",
-        help="train N seeds (seed .. seed+N-1) at once, vmapped in one program",
-    )
-    g.add_argument("--dtype", default="float32", choices=("float32", "float64"))
-    g.add_argument(
-        "--devices",
-        type=int,
-        default=0,
-        metavar="N",
-        help="spread training over the first N JAX devices, 0 = all (several seeds: "
-        "seeds are split; one model: each batch is split)",
-    )
-
-    d = p.add_argument_group("data")
-    d.add_argument(
-        "--data", metavar="PATH", help="CSV, TSV or JSONL with a text and a label column"
-    )
-    d.add_argument(
-        "--test-data", metavar="PATH", help="test file (else a stratified split of --data)"
-    )
-    d.add_argument(
-        "--test-fraction", type=float, default=0.2, help="test share when splitting --data"
-    )
-    d.add_argument(
-        "--format",
-        dest="data_format",
-        choices=("csv", "tsv", "jsonl"),
-        help="file format (default: from the extension: .csv, .tsv/.tab, .jsonl/.ndjson)",
-    )
-    d.add_argument("--text-column", default="text", help="name of the text column / JSON key")
-    d.add_argument("--label-column", default="label", help="name of the label column / JSON key")
-    d.add_argument(
-        "--num-words",
-        type=int,
-        help=f"keep word ids below this (Keras num_words), 0 = all [{preset('num_words')}]",
-    )
-    d.add_argument(
-        "--max-len",
-        type=_max_len,
-        metavar="N|auto",
-        help="pad/truncate to N tokens; auto = longest training text "
-        f"[{preset('max_len')}, 0 = auto]",
-    )
-    d.add_argument(
-        "--oov-token",
-        metavar="TOKEN",
-        help="map words unseen in training to this token (default: drop them)",
-    )
-
-    m = p.add_argument_group("multi-host (see jaxrnn.distributed)")
-    m.add_argument(
-        "--coordinator",
-        metavar="HOST:PORT",
-        help="process 0's address; starts jax.distributed (env JAX_COORDINATOR_ADDRESS)",
-    )
-    m.add_argument("--num-processes", type=int, metavar="N", help="env JAX_NUM_PROCESSES")
-    m.add_argument("--process-id", type=int, metavar="I", help="0..N-1, env JAX_PROCESS_ID")
-
-    o = p.add_argument_group("output and checkpoints")
-    o.add_argument("--json", metavar="PATH", help="write config, history and timings as JSON")
-    o.add_argument(
-        "--save", metavar="PATH", help="write a checkpoint here (at the end, and see --save-every)"
-    )
-    o.add_argument("--save-every", type=int, metavar="N", help="also checkpoint every N epochs")
-    o.add_argument(
-        "--resume",
-        metavar="PATH",
-        help="continue training from this checkpoint "
-        "(its settings are used; --epochs may extend the run)",
-    )
-    o.add_argument(
-        "--confusion-png",
-        metavar="PATH",
-        help="draw the test confusion matrix (first seed) to this PNG",
-    )
-    o.add_argument(
-        "--log-every",
-        type=int,
-        metavar="N",
-        help="log every N epochs (default: every epoch up to 20, else epochs/10)",
-    )
-    o.add_argument("--quiet", action="store_true", help="no per-epoch lines, no progress bar")
-    o.add_argument(
-        "--no-compile-cache",
-        action="store_true",
-        help="do not keep compiled programs on disk (see JAXRNN_CACHE_DIR)",
-    )
-    return p  # fmt: skip
-
-
-def config_from_args(args: argparse.Namespace) -> TrainConfig:
-    names = {f.name for f in dataclasses.fields(TrainConfig)}
-    return TrainConfig(**{k: v for k, v in vars(args).items() if k in names})
 
 
 def main(argv: Sequence[str] | None = None) -> int:

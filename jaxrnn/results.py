@@ -1,0 +1,122 @@
+"""Results of a training run and their summary over seeds (mean, std, 95% t-interval)."""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from jaxrnn.config import METRIC_NAMES, TrainConfig
+
+
+@functools.cache
+def t_quantile_975(df: int) -> float:
+    """The 97.5% quantile of Student's t with ``df`` degrees of freedom.
+
+    Bisection on the CDF, itself Simpson's rule on the density (exact enough:
+    ``t_quantile_975(4)`` = 2.7764, ``(19)`` = 2.0930, ``(1000)`` = 1.9623).
+    """
+    if df < 1:
+        return float("nan")
+    if df == 1:
+        return math.tan(0.475 * math.pi)  # Cauchy: closed form (its tail is too heavy below)
+    c = math.lgamma((df + 1) / 2) - math.lgamma(df / 2) - 0.5 * math.log(df * math.pi)
+
+    def pdf(x: float) -> float:
+        return math.exp(c - (df + 1) / 2 * math.log1p(x * x / df))
+
+    def mass(x: float, n: int = 2000) -> float:  # P(0 < T < x)
+        h = x / n
+        s = pdf(0.0) + pdf(x) + sum((4 if i % 2 else 2) * pdf(i * h) for i in range(1, n))
+        return s * h / 3
+
+    lo, hi = 0.0, 20.0
+    for _ in range(45):
+        mid = (lo + hi) / 2
+        lo, hi = (mid, hi) if mass(mid) < 0.475 else (lo, mid)
+    return (lo + hi) / 2
+
+
+def summarize(values: Sequence[float]) -> dict:
+    """``mean``, ``std`` (n - 1), and ``ci95`` = the t-interval of the mean, over seeds."""
+    v = np.asarray(values, dtype=float)
+    n = len(v)
+    mean = float(v.mean())
+    std = float(v.std(ddof=1)) if n > 1 else 0.0
+    half = t_quantile_975(n - 1) * std / math.sqrt(n) if n > 1 else 0.0
+    return {"mean": mean, "std": std, "ci95": [mean - half, mean + half], "n": n}
+
+
+@dataclass
+class RunResult:
+    """What ``fit`` returns; ``to_json`` is the ``--json`` file.
+
+    ``histories[i]`` is seed ``seeds[i]``'s per-epoch record list. With several
+    seeds, ``history`` and ``final`` are means over seeds, and ``to_json`` adds
+    ``per_seed`` and ``aggregate`` (mean, std, 95% interval of the mean).
+    """
+
+    config: TrainConfig
+    seeds: list[int]
+    histories: list[list[dict]]
+    wall_s: float
+    compile_s: float
+    num_params: int
+    params: Any = None  # stacked over seeds when len(seeds) > 1
+    extra: dict = field(default_factory=dict)
+    reports: list[dict] = field(default_factory=list)  # per seed: jaxrnn.metrics on the test split
+
+    @property
+    def history(self) -> list[dict]:
+        if len(self.histories) == 1:
+            return self.histories[0]
+        return [
+            {"epoch": recs[0]["epoch"], **{k: float(np.mean([r[k] for r in recs])) for k in
+                                           METRIC_NAMES}}
+            for recs in zip(*self.histories, strict=True)
+        ]  # fmt: skip
+
+    @property
+    def final(self) -> dict:
+        return {k: self.history[-1][k] for k in METRIC_NAMES}
+
+    def to_json(self) -> dict:
+        out = {
+            "model": self.config.model,
+            "backend": self.config.backend,
+            "seed": self.seeds[0],
+            "config": dataclasses.asdict(self.config),
+            "final": self.final,
+            "history": self.history,
+            "wall_s": self.wall_s,
+            "compile_s": self.compile_s,
+            "run_s": self.wall_s - self.compile_s,
+            "num_params": self.num_params,
+            **self.extra,
+        }
+        if len(self.reports) == 1:
+            out["report"] = self.reports[0]
+        if len(self.seeds) > 1:
+            out["seeds"] = self.seeds
+            out["per_seed"] = [
+                {"seed": s, "final": {k: h[-1][k] for k in METRIC_NAMES}, "history": h}
+                for s, h in zip(self.seeds, self.histories, strict=True)
+            ]
+            for rec, rep in zip(out["per_seed"], self.reports, strict=False):
+                rec["report"] = rep
+            out["aggregate"] = {
+                "final": {k: summarize([h[-1][k] for h in self.histories]) for k in METRIC_NAMES},
+                "macro_f1": summarize([r["macro_f1"] for r in self.reports]) if self.reports
+                else None,
+                "history": [
+                    {"epoch": recs[0]["epoch"],
+                     **{k: summarize([r[k] for r in recs]) for k in METRIC_NAMES}}
+                    for recs in zip(*self.histories, strict=True)
+                ],
+            }  # fmt: skip
+        return out

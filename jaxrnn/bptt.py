@@ -139,12 +139,18 @@ def _fwd_step(cell: str, carry: Carry, xp: Array, hh: Array, b_ih, b_hh):
         return h, h, ()
     if cell == "lstm":
         a = xp + hh
-        acts = jnp.where(_column_mask(cell, hsize), jnp.tanh(a), jax.nn.sigmoid(a))
+        sig = jax.nn.sigmoid
+        acts = _cat(
+            (
+                sig(a[..., : 2 * hsize]),
+                jnp.tanh(a[..., 2 * hsize : 3 * hsize]),
+                sig(a[..., 3 * hsize :]),
+            )
+        )
         i, f, g, o = _split(acts, 4)
         c = f * carry.c + i * g
-        tc = jnp.tanh(c)
-        h = o * tc
-        return LSTMState(h, c), h, (i, f, g, o, c, tc)
+        h = o * jnp.tanh(c)
+        return LSTMState(h, c), h, (i, f, g, o, c)
     # gru: u = [sigmoid(xr + hr), sigmoid(xz + hz), xn]
     u = jnp.where(_column_mask(cell, hsize), xp, jax.nn.sigmoid(xp + hh))
     r, z, xn = _split(u, 3)
@@ -168,7 +174,7 @@ def _buffers(n: int, shape: tuple[int, ...], dtype) -> tuple[Array, ...]:
     return tuple(jnp.full(shape, k + 1, dtype) for k in range(n))
 
 
-_NUM_RES = {"rnn": 0, "rnn_relu": 0, "lstm": 6, "gru": 4}
+_NUM_RES = {"rnn": 0, "rnn_relu": 0, "lstm": 5, "gru": 4}
 
 
 def _forward(opts: Options, w_ih, b_ih, w_hh, b_hh, xs, carry0, lengths, save: bool):
@@ -252,7 +258,8 @@ def _scan_bwd(opts, saved, cts):
         dh = dh_in + _index(dys, t)
         if lstm:
             dc_in = dcarry[1]
-            i, f, g, o, _, tc = (_index(r, t) for r in res)
+            i, f, g, o, c = (_index(r, t) for r in res)
+            tc = jnp.tanh(c)
             cp = before(res[4], carry0.c, t)
             dc = dc_in + dh * o * (1.0 - tc * tc)
             dz = (
@@ -340,6 +347,8 @@ def scan_projected(
     """
     _check(cell)
     xs = xp if time_major else jnp.swapaxes(xp, 0, 1)
+    if xs.shape[0] == 0:
+        return _empty(xs, carry, time_major)
     ys, carry = _scan(Options(cell, fused, unroll), None, None, w_hh, b_hh, xs, carry, lengths)
     return (ys if time_major else jnp.swapaxes(ys, 0, 1)), carry
 
@@ -354,6 +363,7 @@ def layer(
     hoist: bool = True,
     fused: bool = True,
     unroll: int = 1,
+    batch_groups: int | None = None,
     time_major: bool = False,
 ) -> tuple[Array, Carry]:
     """One direction of a recurrent layer over raw inputs, hand-written VJP.
@@ -367,15 +377,40 @@ def layer(
       hoist: project all inputs before the loop (one matmul) instead of per step.
       fused: one ``G*H``-wide recurrent matmul per step instead of ``G`` per gate.
       unroll: ``lax.scan`` unroll factor of both loops.
+      batch_groups: run this many independent loops over equal batch slices (ignored
+        unless it divides ``B``); their weight gradients are summed. None: 2 for
+        ``B >= 64`` (XLA then runs the two loops side by side on two cores), else 1.
 
     Returns:
       ``(outputs [B, T, H] (time-major if asked), final carry)``.
     """
     _check(cell)
     xs = x if time_major else jnp.swapaxes(x, 0, 1)  # [T, B, D]: transpose the narrow side
+    if xs.shape[0] == 0:
+        return _empty(xs, carry, time_major)
     opts = Options(cell, fused, unroll, hoist)
     p = params
-    ys, carry = _scan(opts, p.w_ih, p.b_ih, p.w_hh, p.b_hh, xs, carry, lengths)
+    batch = xs.shape[1]
+    if batch_groups is None:
+        batch_groups = 2 if batch >= 64 else 1
+    if batch_groups <= 1 or batch % batch_groups:
+        ys, carry = _scan(opts, p.w_ih, p.b_ih, p.w_hh, p.b_hh, xs, carry, lengths)
+    else:  # independent loops over batch slices: XLA may run them concurrently
+        outs = []
+        for k in range(batch_groups):
+            sl = slice(k * batch // batch_groups, (k + 1) * batch // batch_groups)
+            c = jax.tree.map(lambda a, sl=sl: a[sl], carry)
+            n = None if lengths is None else lengths[sl]
+            outs.append(_scan(opts, p.w_ih, p.b_ih, p.w_hh, p.b_hh, xs[:, sl], c, n))
+        ys = jnp.concatenate([o[0] for o in outs], axis=1)
+        carry = jax.tree.map(lambda *a: jnp.concatenate(a, axis=0), *[o[1] for o in outs])
+    return (ys if time_major else jnp.swapaxes(ys, 0, 1)), carry
+
+
+def _empty(xs: Array, carry: Carry, time_major: bool) -> tuple[Array, Carry]:
+    """``T = 0``: no outputs, the carry unchanged."""
+    h = carry.h if isinstance(carry, LSTMState) else carry
+    ys = jnp.zeros((0, *h.shape), h.dtype)
     return (ys if time_major else jnp.swapaxes(ys, 0, 1)), carry
 
 

@@ -128,6 +128,7 @@ def test_custom_vjp_equals_autodiff(cell, bias):
     "cell,opts",
     [
         ("lstm", (("hoist", False), ("fused", False), ("unroll", 2))),
+        ("lstm", (("batch_groups", 2),)),
         ("gru", (("hoist", False), ("fused", False), ("unroll", 2))),
         ("rnn", (("fused", False), ("unroll", 3))),
     ],
@@ -165,10 +166,12 @@ def test_second_call_does_not_recompile():
 
 
 def test_layer_impls_agree_stacked_bidirectional_with_dropout(cell="lstm"):
-    """``RecurrentLayer(impl="bptt")`` == ``impl="autodiff"``: 2 layers, both directions,
-    masking, an initial state and dropout between layers (the same mask in both)."""
+    """``RecurrentLayer(impl="bptt")`` == ``impl="autodiff"``: 2 layers, both directions
+    (as two loops and stacked in one), masking, an initial state and dropout between
+    layers (the same mask in all)."""
     a = sequence.RecurrentLayer(cell, H, 2, True, dropout=0.3, impl="autodiff")
     b = sequence.RecurrentLayer(cell, H, 2, True, dropout=0.3, impl="bptt")
+    c = sequence.RecurrentLayer(cell, H, 2, True, 0.3, impl="bptt", stack_directions=True)
     rng = np.random.default_rng(0)
     params = jax.tree.map(
         lambda p: rng.normal(0, 0.5, p.shape),
@@ -186,12 +189,14 @@ def test_layer_impls_agree_stacked_bidirectional_with_dropout(cell="lstm"):
     def both(params, x, init):
         return [
             jax.grad(functools.partial(loss, m), argnums=(0, 1, 2), has_aux=True)(params, x, init)
-            for m in (a, b)
+            for m in (a, b, c)
         ]
 
-    (g_a, ys_a), (g_b, ys_b) = jax.jit(both)(params, x, init)
+    (g_a, ys_a), (g_b, ys_b), (g_c, ys_c) = jax.jit(both)(params, x, init)
     _assert_tree_close(ys_a, ys_b)
     _assert_tree_close(g_a, g_b)
+    _assert_tree_close(ys_a, ys_c)
+    _assert_tree_close(g_a, g_c)
 
 
 def test_unroll_impl_keyword_and_validation():
@@ -211,3 +216,6 @@ def test_unroll_impl_keyword_and_validation():
         sequence.RecurrentLayer("lstm", 4, impl="nope")
     with pytest.raises(ValueError, match="unknown cell"):
         bptt.layer("elman", params, x, lengths, carry)
+    ys, final = bptt.layer(cell, params, x[:, :0], None, carry)  # T = 0
+    assert ys.shape == (B, 0, H)
+    np.testing.assert_array_equal(final, carry)

@@ -87,6 +87,16 @@ def _cat(blocks: tuple[Array, ...]) -> Array:
     return jnp.concatenate(blocks, axis=-1) if len(blocks) > 1 else blocks[0]
 
 
+def _parts(cell: str, a: Array) -> tuple[Array, ...]:
+    """Split ``[.., G*H]`` into the blocks kept in separate buffers: the whole for rnn and
+    lstm; ``([r, z], n)`` for the GRU, whose n block is used apart (reading a block out of
+    a row of a stacked buffer is slow on XLA:CPU, a whole row is not)."""
+    if cell != "gru":
+        return (a,)
+    h = a.shape[-1] // 3
+    return a[..., : 2 * h], a[..., 2 * h :]
+
+
 def _rec(h: Array, w: Array, g: int, fused: bool) -> Array:
     """``h [B, K] @ w.T [K, G*H]``: one matmul, or one per gate block (then concatenated)."""
     if fused or g == 1:
@@ -120,25 +130,26 @@ def _column_mask(cell: str, h: int) -> Array:
 
 
 def _fwd_step(cell: str, carry: Carry, xp: Array, hh: Array, b_ih, b_hh):
-    """One step from ``xp`` (input part) and ``hh = h @ w_hh.T`` (recurrent part), both
-    ``[B, G*H]``. Returns ``(new_carry, h, residuals)``, the residuals ``[B, H]`` each.
+    """One step from ``xp`` (input part, ``_parts`` of ``[B, G*H]``) and ``hh = h @ w_hh.T``
+    (recurrent part, ``[B, G*H]``). Returns ``(new_carry, h, residuals)``, the residuals
+    ``[B, H]`` each.
 
     Elementwise work is done full-width first (one pass over ``[B, G*H]``, then cheap
     static slices): XLA:CPU is slow at slicing gate blocks out of a slice of the stacked
     per-step inputs.
     """
     if b_ih is not None:
-        xp = xp + b_ih
+        xp = tuple(x + b for x, b in zip(xp, _parts(cell, b_ih), strict=True))
     if b_hh is not None:
         hh = hh + b_hh
     h_prev = carry.h if cell == "lstm" else carry
     hsize = h_prev.shape[-1]
     if cell in ("rnn", "rnn_relu"):
-        a = xp + hh
+        a = xp[0] + hh
         h = jnp.tanh(a) if cell == "rnn" else jax.nn.relu(a)
         return h, h, ()
     if cell == "lstm":
-        a = xp + hh
+        a = xp[0] + hh
         sig = jax.nn.sigmoid
         acts = _cat(
             (
@@ -151,9 +162,9 @@ def _fwd_step(cell: str, carry: Carry, xp: Array, hh: Array, b_ih, b_hh):
         c = f * carry.c + i * g
         h = o * jnp.tanh(c)
         return LSTMState(h, c), h, (i, f, g, o, c)
-    # gru: u = [sigmoid(xr + hr), sigmoid(xz + hz), xn]
-    u = jnp.where(_column_mask(cell, hsize), xp, jax.nn.sigmoid(xp + hh))
-    r, z, xn = _split(u, 3)
+    # gru: the reset gate multiplies hn = w_hn h + b_hn
+    x_rz, xn = xp
+    r, z = _split(jax.nn.sigmoid(x_rz + hh[..., : 2 * hsize]), 2)
     hn = hh[..., 2 * hsize :]
     n = jnp.tanh(xn + r * hn)
     h = (1.0 - z) * n + z * h_prev
@@ -180,22 +191,24 @@ _NUM_RES = {"rnn": 0, "rnn_relu": 0, "lstm": 5, "gru": 4}
 def _forward(opts: Options, w_ih, b_ih, w_hh, b_hh, xs, carry0, lengths, save: bool):
     """Forward loop. ``xs``: raw inputs ``[T, B, D]`` (``w_ih`` given) or projected inputs
     ``[T, B, G*H]`` (``w_ih`` None). Returns ``(ys [T, B, H], carry, xp, residuals)``;
-    ``xp`` is the hoisted projection (kept: backward reuses its buffer for ``dz``)."""
+    ``xp`` is the hoisted projection, ``_parts`` of ``[T, B, G*H]`` (kept: backward
+    reuses its buffers for ``dz``)."""
     cell = opts.cell
     lstm = cell == "lstm"
     h0 = carry0.h if lstm else carry0
     steps, (batch, hsize) = xs.shape[0], h0.shape
     in_loop = w_ih is not None and not opts.hoist
-    xp = xs if (w_ih is None or in_loop) else xs @ w_ih.T  # [T, B, G*H]: one matmul
     g = num_gates(cell)
+    if in_loop:  # dz buffers for backward
+        xp = _parts(cell, jnp.full((steps, batch, g * hsize), -1, h0.dtype))
+    else:  # [T, B, G*H]: one matmul (then split for the GRU)
+        xp = _parts(cell, xs if w_ih is None else xs @ w_ih.T)
     nres = _NUM_RES[cell] if save else 0
     bufs = _buffers(nres + 1, (steps, batch, hsize), h0.dtype)  # residuals, then outputs
 
     def body(t, state):
         carry, xp, bufs = state
-        x = _index(xp, t)
-        if in_loop:
-            x = x @ w_ih.T
+        x = _parts(cell, _index(xs, t) @ w_ih.T) if in_loop else tuple(_index(a, t) for a in xp)
         h = carry.h if lstm else carry
         new, y, res = _fwd_step(cell, carry, x, _rec(h, w_hh, g, opts.fused), b_ih, b_hh)
         if lengths is not None:  # frozen carry and zero output past the end
@@ -232,11 +245,8 @@ def _scan_bwd(opts, saved, cts):
     lstm, gru = cell == "lstm", cell == "gru"
     h0 = carry0.h if lstm else carry0
     steps = xs.shape[0]
-    # dxp is written step by step into the buffer of the projection (dead by now).
-    if w_ih is not None and opts.hoist:
-        dz_buf = xp
-    else:
-        dz_buf = jnp.full((*xp.shape[:2], w_hh.shape[0]), -1, xp.dtype)
+    # dxp is written step by step into the buffers of the projection (dead by now).
+    dz_buf = xp
     dhn_buf = _buffers(1, ys.shape, ys.dtype)[0] if gru else None
 
     def before(seq: Array, first: Array, t: Array) -> Array:
@@ -286,30 +296,31 @@ def _scan_bwd(opts, saved, cts):
             da = dh * (1.0 - h * h) if cell == "rnn" else jnp.where(h > 0, dh, jnp.zeros_like(dh))
             dxp = (keep(da),)
             new = pass_on(_rec_back(dxp, w_hh, opts.fused), dh_in)
-        return new, _put(dz_buf, _cat(dxp), t), dhn_buf
+        dxp_parts = _parts(cell, _cat(dxp)) if not gru else (_cat(dxp[:2]), dxp[2])
+        return new, tuple(_put(b, d, t) for b, d in zip(dz_buf, dxp_parts, strict=True)), dhn_buf
 
     init = ((dcarry.h, dcarry.c) if lstm else dcarry, dz_buf, dhn_buf)
     dcarry, dz, dhn = lax.fori_loop(0, steps, body, init, unroll=opts.unroll)
     dcarry0 = LSTMState(*dcarry) if lstm else dcarry
 
     # After the loop: every weight, bias and input gradient is one matmul / reduction
-    # over all T * B rows. dz [T, B, G*H] holds the gradient w.r.t. the input part of
-    # the pre-activations; the recurrent part's is the same except the GRU's n block.
+    # over all T * B rows (one per part for the GRU). dz holds the gradient w.r.t. the
+    # input part of the pre-activations; the recurrent part's is the same except the
+    # GRU's n block (dhn).
     hprev = _shift(h0, ys)  # h_{t-1} at every valid t (valid steps are a prefix)
-    dw_hh = _wgrad(hprev, dz)
-    db_dz = jnp.sum(dz, axis=(0, 1))
-    db_hh = db_dz
-    if gru:
-        hsize = h0.shape[-1]
-        dw_hh = dw_hh.at[2 * hsize :].set(_wgrad(hprev, dhn))
-        db_hh = db_hh.at[2 * hsize :].set(jnp.sum(dhn, axis=(0, 1)))
+    dhh = (dz[0], dhn) if gru else dz
+    dw_hh = jnp.concatenate([_wgrad(hprev, d) for d in dhh], axis=0)
+    db_hh = jnp.concatenate([jnp.sum(d, axis=(0, 1)) for d in dhh])
+    db_ih = jnp.concatenate([jnp.sum(d, axis=(0, 1)) for d in dz])
     if w_ih is None:  # xs were the projected inputs
-        dw_ih, dxs = None, dz
+        dw_ih, dxs = None, _cat(dz)
     else:
-        dw_ih, dxs = _wgrad(xs, dz), dz @ w_ih
+        dw_ih = jnp.concatenate([_wgrad(xs, d) for d in dz], axis=0)
+        w_parts = _parts(cell, w_ih.T)  # [D, .] column blocks of w_ih.T
+        dxs = sum((d @ w.T for d, w in zip(dz[1:], w_parts[1:], strict=True)), dz[0] @ w_parts[0].T)
     return (
         dw_ih,
-        None if b_ih is None else db_dz,
+        None if b_ih is None else db_ih,
         dw_hh,
         None if b_hh is None else db_hh,
         dxs,

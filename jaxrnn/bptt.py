@@ -42,13 +42,28 @@ all ``t`` and batch rows at once::
     dw_hh = sum_t dz_t^T hp_t       db_hh = sum_t,b dz_t       d(carry_0) = final (dh, dc)
     dw_ih = sum_t dxp_t^T x_t       db_ih = sum_t,b dxp_t      dx = dxp @ w_ih
 
-Options (all give the same numbers; see ``benchmarks/bptt_variants.py`` for timings):
+Layout in memory (what made it fast on XLA:CPU, measured in ``benchmarks/vs_peers.py
+--variants`` and the notes there):
+
+* both loops are ``lax.fori_loop`` writing into preallocated ``[T, B, .]`` buffers, each
+  with its own fill value (``lax.scan`` stacks outputs into one shared zero buffer that
+  XLA then copies once per output);
+* forward residuals are per-gate ``[T, B, H]`` buffers (lstm: i, f, g, o, c; gru: r, z,
+  n, hn): reading a gate block out of a row of a stacked ``[T, B, G*H]`` buffer compiles
+  to slow fused loops (about 2x the whole backward elementwise time);
+* ``dz`` is written into the buffer of the hoisted projection (dead by then), so the
+  backward allocates nothing ``[T, B, G*H]``-sized;
+* activations are computed on whole ``[B, G*H]`` rows and sliced afterwards;
+* weight gradients ``(inp.T @ dz).T`` over ``T * B`` rows: neither operand copied.
+
+Options (all give the same numbers):
 
 * ``hoist``: project the inputs for all steps in one matmul before the loop (default)
   or inside it;
 * ``fused``: one ``[H, G*H]`` recurrent matmul per step (default) or ``G`` per-gate
   ``[H, H]`` matmuls;
-* ``unroll``: ``lax.scan``'s ``unroll`` for both loops.
+* ``unroll``: ``fori_loop``'s ``unroll`` for both loops (default 1);
+* ``batch_groups``: independent loops over batch slices (default: 2 for ``B >= 64``).
 """
 
 from __future__ import annotations

@@ -1,0 +1,400 @@
+"""Train-step speed of jaxrnn against PyTorch ``nn.LSTM/GRU/RNN`` and Flax ``nn.RNN``, CPU.
+
+    python benchmarks/vs_peers.py [--json PATH] [--quick] [--reps N] [--cells lstm,gru]
+    python benchmarks/vs_peers.py --variants [--shapes 0,1] [--cells lstm]   # our options
+
+One train step = forward over the whole sequence, a scalar loss (the sum of the
+output sequence), and the backward pass: gradients w.r.t. all parameters *and*
+the inputs. float32, no masking (``lengths=None``), zero initial state, for:
+
+* one layer, (B, T, D, H) in ``SHAPES``, cells lstm / gru / rnn (tanh);
+* a 3-layer bidirectional LSTM (``BILSTM``).
+
+Implementations, timed in one process, in alternation (round-robin, rotating
+order), after warm-up; medians of ``--reps`` (>= 10) samples:
+
+* ``ours``: ``jaxrnn.RecurrentLayer`` with the default ``impl`` (the custom-VJP
+  BPTT), ``jax.jit(jax.grad(...))``;
+* ``autodiff``: the same layer with ``impl="autodiff"`` (``jax.grad`` of the scan);
+* ``torch``: ``torch.nn.LSTM/GRU/RNN(batch_first=True)``, ``zero_grad``-free (grads
+  set to None), ``loss.backward()``; ``torch.get_num_threads()`` left at its default;
+* ``torch1t``: the same with ``torch.set_num_threads(1)`` around each step (for
+  reference: on a busy 2-core machine torch's OpenMP threads wait on each other);
+* ``flax``: ``flax.linen.RNN(OptimizedLSTMCell | GRUCell | SimpleCell)`` (stacked
+  ``nn.Bidirectional`` for the BiLSTM), ``jax.jit(jax.grad(...))``.
+
+Compile time (``jit(...).lower(...).compile()``) is reported apart, not in the
+step time. Achieved GFLOP/s counts only matmul FLOPs (see ``matmul_flops``).
+The machines here are small and shared: the ratios ``peer / ours`` from one run
+are what to read, not absolute times.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from collections.abc import Callable
+from typing import Any
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+import jax  # noqa: E402
+import jax.numpy as jnp  # noqa: E402
+import numpy as np  # noqa: E402
+from _timing import bench, machine_info, print_table, timed, write_json  # noqa: E402
+
+import jaxrnn  # noqa: E402
+from jaxrnn.layout import num_gates  # noqa: E402
+
+SHAPES = [(32, 15, 32, 128), (64, 50, 128, 128), (256, 100, 256, 512)]  # (B, T, D, H)
+BILSTM = {"B": 32, "T": 15, "D": 32, "H": 128, "layers": 3}
+CELLS = ("lstm", "gru", "rnn")
+
+
+def matmul_flops(cell: str, B: int, T: int, D: int, H: int, layers: int = 1, dirs: int = 1) -> int:
+    """Matmul FLOPs of one train step (forward + backward), all layers and directions.
+
+    Per layer and direction, with ``G`` gate blocks (lstm 4, gru 3, rnn 1) and
+    ``D_l`` its input width (``D`` for layer 0, ``dirs * H`` above)::
+
+        forward   2 * T * B * (D_l + H) * G * H      x @ W_ih.T and h @ W_hh.T
+        backward  2 * forward                        d(inputs) and d(weights) of both
+
+    so ``6 * T * B * (D_l + H) * G * H`` in all. Elementwise work, biases and the
+    loss are not counted.
+    """
+    g = num_gates(cell)
+    total = 0
+    for layer in range(layers):
+        d_in = D if layer == 0 else dirs * H
+        total += dirs * 6 * T * B * (d_in + H) * g * H
+    return total
+
+
+# ----------------------------------------------------------------------------- implementations
+
+
+def _jax_step(loss: Callable, params: Any, x: jax.Array) -> tuple[Callable[[], Any], float]:
+    """Compile ``grad(loss)`` w.r.t. (params, x); return (a blocking step, compile seconds)."""
+    step = jax.jit(jax.grad(loss, argnums=(0, 1)))
+    compiled, compile_s = timed(lambda: step.lower(params, x).compile())
+    jax.block_until_ready(compiled(params, x))
+    return (lambda: jax.block_until_ready(compiled(params, x))), compile_s
+
+
+def ours(cell: str, B: int, T: int, D: int, H: int, layers: int, bidir: bool, impl: str | None):
+    kw = {} if impl is None else {"impl": impl}
+    layer = jaxrnn.RecurrentLayer(cell, H, layers, bidir, **kw)
+    params = layer.init(jax.random.key(0), D, jnp.float32)
+    x = jax.random.normal(jax.random.key(1), (B, T, D), jnp.float32)
+
+    def loss(params, x):
+        return jnp.sum(layer.apply(params, x)[0])
+
+    return _jax_step(loss, params, x)
+
+
+def flax_rnn(cell: str, B: int, T: int, D: int, H: int, layers: int, bidir: bool):
+    import flax.linen as nn
+
+    cell_cls = {"lstm": nn.OptimizedLSTMCell, "gru": nn.GRUCell, "rnn": nn.SimpleCell}[cell]
+
+    class Stack(nn.Module):
+        @nn.compact
+        def __call__(self, x):
+            for _ in range(layers):
+                if bidir:
+                    x = nn.Bidirectional(nn.RNN(cell_cls(H)), nn.RNN(cell_cls(H)))(x)
+                else:
+                    x = nn.RNN(cell_cls(H))(x)
+            return x
+
+    model = Stack()
+    x = jax.random.normal(jax.random.key(1), (B, T, D), jnp.float32)
+    params = model.init(jax.random.key(0), x)
+
+    def loss(params, x):
+        return jnp.sum(model.apply(params, x))
+
+    return _jax_step(loss, params, x)
+
+
+def torch_rnn(
+    cell: str, B: int, T: int, D: int, H: int, layers: int, bidir: bool, threads: int | None = None
+):
+    import torch
+
+    cls = {"lstm": torch.nn.LSTM, "gru": torch.nn.GRU, "rnn": torch.nn.RNN}[cell]
+    torch.manual_seed(0)
+    module = cls(D, H, num_layers=layers, bidirectional=bidir, batch_first=True)
+    x = torch.randn(B, T, D, requires_grad=True)
+    params = list(module.parameters())
+
+    def step():
+        for p in params:
+            p.grad = None
+        x.grad = None
+        out, _ = module(x)
+        out.sum().backward()
+        return x.grad
+
+    if threads is not None:  # run with this many threads, then restore the default
+        default, inner = torch.get_num_threads(), step
+
+        def step():
+            torch.set_num_threads(threads)
+            try:
+                return inner()
+            finally:
+                torch.set_num_threads(default)
+
+    _, first_s = timed(step)
+    return step, first_s
+
+
+# ----------------------------------------------------------------------------- our variants
+
+VARIANTS: dict[str, dict[str, Any]] = {
+    "default": {},
+    "fused=False": {"fused": False},
+    "hoist=False": {"hoist": False},
+    "unroll=2": {"unroll": 2},
+    "batch_groups=1": {"batch_groups": 1},
+    "batch_groups=2": {"batch_groups": 2},
+}
+
+
+def run_variants(
+    cell: str, B: int, T: int, D: int, H: int, reps: int, warmup: int
+) -> dict[str, Any]:
+    """One layer, our options (``jaxrnn.bptt.layer``) and ``impl="autodiff"``, timed
+    alternating; ratios are variant / default (< 1: the variant is faster)."""
+    from jaxrnn import bptt
+
+    layer = jaxrnn.RecurrentLayer(cell, H)
+    params = layer.init(jax.random.key(0), D, jnp.float32)
+    x = jax.random.normal(jax.random.key(1), (B, T, D), jnp.float32)
+    carry = layer.zero_state(B, jnp.float32)
+    carry = jax.tree.map(lambda a: a[0], carry)
+    steps: dict[str, tuple[Callable[[], Any], float]] = {}
+    for name, kw in VARIANTS.items():
+
+        def loss(p, x, kw=kw):
+            return jnp.sum(bptt.layer(cell, p[0][0], x, None, carry, **kw)[0])
+
+        steps[name] = _jax_step(loss, params, x)
+    steps["autodiff"] = ours(cell, B, T, D, H, 1, False, "autodiff")
+    return _variant_rows(f"{cell} B{B} T{T} D{D} H{H}", steps, reps, warmup)
+
+
+def run_bidir_variants(reps: int, warmup: int) -> dict[str, Any]:
+    """The BiLSTM stack: two loops per layer (default) vs both directions stacked in one."""
+    b = BILSTM
+    x = jax.random.normal(jax.random.key(1), (b["B"], b["T"], b["D"]), jnp.float32)
+    steps = {}
+    for name, kw in [
+        ("separate", {}),
+        ("stack_directions", {"stack_directions": True}),
+        ("autodiff", {"impl": "autodiff"}),
+    ]:
+        layer = jaxrnn.RecurrentLayer("lstm", b["H"], b["layers"], True, **kw)
+        params = layer.init(jax.random.key(0), b["D"], jnp.float32)
+
+        def loss(p, x, layer=layer):
+            return jnp.sum(layer.apply(p, x)[0])
+
+        steps[name] = _jax_step(loss, params, x)
+    name = f"bilstm x{b['layers']} B{b['B']} T{b['T']} D{b['D']} H{b['H']}"
+    return _variant_rows(name, steps, reps, warmup)
+
+
+def _variant_rows(case: str, steps: dict, reps: int, warmup: int) -> dict[str, Any]:
+    stats = bench({k: v[0] for k, v in steps.items()}, reps=reps, warmup=warmup)
+    base = next(iter(stats.values()))
+    return {
+        "case": case,
+        "variants": {
+            k: {
+                **s.to_json(),
+                "compile_s": steps[k][1],
+                "ratio_vs_default": s.median_ms / base.median_ms,
+                "ratio_vs_default_min": s.min_ms / base.min_ms,
+            }
+            for k, s in stats.items()
+        },
+    }
+
+
+# ----------------------------------------------------------------------------- driver
+
+
+def run_case(
+    name: str,
+    cell: str,
+    B: int,
+    T: int,
+    D: int,
+    H: int,
+    layers: int,
+    bidir: bool,
+    reps: int,
+    warmup: int,
+    with_autodiff: bool,
+) -> dict[str, Any]:
+    impls: dict[str, tuple[Callable[[], Any], float]] = {}
+    impls["ours"] = ours(cell, B, T, D, H, layers, bidir, None)
+    if with_autodiff:
+        impls["autodiff"] = ours(cell, B, T, D, H, layers, bidir, "autodiff")
+    impls["torch"] = torch_rnn(cell, B, T, D, H, layers, bidir)
+    impls["torch1t"] = torch_rnn(cell, B, T, D, H, layers, bidir, threads=1)
+    impls["flax"] = flax_rnn(cell, B, T, D, H, layers, bidir)
+    stats = bench({k: v[0] for k, v in impls.items()}, reps=reps, warmup=warmup)
+    flops = matmul_flops(cell, B, T, D, H, layers, 2 if bidir else 1)
+    row: dict[str, Any] = {
+        "case": name,
+        "cell": cell,
+        "B": B,
+        "T": T,
+        "D": D,
+        "H": H,
+        "layers": layers,
+        "bidirectional": bidir,
+        "matmul_gflop": flops / 1e9,
+        "impls": {},
+    }
+    base = stats["ours"].median_ms
+    for k, s in stats.items():
+        row["impls"][k] = {
+            **s.to_json(),
+            "gflops_per_s": flops / 1e6 / s.median_ms,
+            "first_call_s" if k.startswith("torch") else "compile_s": impls[k][1],
+            "ratio_vs_ours": s.median_ms / base,
+            "ratio_vs_ours_min": s.min_ms / stats["ours"].min_ms,
+        }
+    return row
+
+
+def _flat(row: dict[str, Any]) -> dict[str, Any]:
+    out = {"case": row["case"], "cell": row["cell"]}
+    im = row["impls"]
+    for k in ("ours", "autodiff", "torch", "torch1t", "flax"):
+        if k in im:
+            out[f"{k} ms"] = im[k]["median_ms"]
+    out["ours GF/s"] = im["ours"]["gflops_per_s"]
+    for k in ("torch", "torch1t", "flax", "autodiff"):
+        if k in im:
+            out[f"{k}/ours"] = im[k]["ratio_vs_ours"]
+            out[f"{k}/ours(min)"] = im[k]["ratio_vs_ours_min"]
+    out["compile ours s"] = im["ours"]["compile_s"]
+    out["compile flax s"] = im["flax"]["compile_s"]
+    return out
+
+
+def main(argv: list[str] | None = None) -> dict[str, Any]:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    ap.add_argument("--json", metavar="PATH", help="write every number and the machine info here")
+    ap.add_argument("--quick", action="store_true", help="smallest shape only, few reps (smoke)")
+    ap.add_argument("--reps", type=int, default=None, help="timed samples per impl (default 15)")
+    ap.add_argument("--cells", default=",".join(CELLS), help="comma-separated, of lstm,gru,rnn")
+    ap.add_argument("--shapes", default=None, help="indices into SHAPES, e.g. 0,1 (default all)")
+    ap.add_argument("--no-bilstm", action="store_true", help="skip the 3-layer BiLSTM case")
+    ap.add_argument("--no-autodiff", action="store_true", help="skip impl='autodiff'")
+    ap.add_argument(
+        "--variants",
+        action="store_true",
+        help="instead of the peers: our options (fused, hoist, unroll, batch_groups,\n"
+        "autodiff) per shape and cell, and the BiLSTM direction layouts",
+    )
+    args = ap.parse_args(argv)
+
+    import torch
+
+    reps = args.reps or (3 if args.quick else 15)
+    warmup = 1 if args.quick else 2
+    shapes = SHAPES[:1] if args.quick else SHAPES
+    if args.shapes is not None:
+        shapes = [SHAPES[int(i)] for i in args.shapes.split(",")]
+    cells = [c for c in args.cells.split(",") if c]
+    info = machine_info(extra_modules=("torch", "flax", "optax"))
+    info["torch_num_threads"] = torch.get_num_threads()
+    info["torch_num_interop_threads"] = torch.get_num_interop_threads()
+    print(
+        f"{info['cpu_model']}, {info['cpu_count']} cores; torch {info['versions']['torch']} "
+        f"({info['torch_num_threads']} threads), jax {info['versions']['jax']}, "
+        f"flax {info['versions']['flax']}; reps={reps}",
+        flush=True,
+    )
+
+    rows = []
+    t0 = time.perf_counter()
+    if args.variants:
+        for B, T, D, H in shapes:
+            for cell in cells:
+                print(f"... variants {cell} B{B} T{T} D{D} H{H}", flush=True)
+                rows.append(run_variants(cell, B, T, D, H, reps, warmup))
+        if not args.quick and not args.no_bilstm:
+            print("... variants bilstm", flush=True)
+            rows.append(run_bidir_variants(reps, warmup))
+        flat = []
+        for r in rows:
+            for k, v in r["variants"].items():
+                flat.append(
+                    {
+                        "case": r["case"],
+                        "variant": k,
+                        "ms": v["median_ms"],
+                        "min ms": v["min_ms"],
+                        "/default": v["ratio_vs_default"],
+                        "/default(min)": v["ratio_vs_default_min"],
+                        "compile s": v["compile_s"],
+                    }
+                )
+        print("\nms per train step (median); ratio variant/default < 1: variant faster")
+        print_table(flat, list(flat[0]))
+        payload = {"machine": info, "reps": reps, "warmup": warmup, "variants": rows}
+        payload["wall_s"] = time.perf_counter() - t0
+        if args.json:
+            write_json(args.json, payload)
+            print(f"wrote {args.json}")
+        return payload
+    for B, T, D, H in shapes:
+        for cell in cells:
+            name = f"{cell} B{B} T{T} D{D} H{H}"
+            print(f"... {name}", flush=True)
+            rows.append(
+                run_case(name, cell, B, T, D, H, 1, False, reps, warmup, not args.no_autodiff)
+            )
+    if not args.quick and not args.no_bilstm:
+        b = BILSTM
+        name = f"bilstm x{b['layers']} B{b['B']} T{b['T']} D{b['D']} H{b['H']}"
+        print(f"... {name}", flush=True)
+        rows.append(
+            run_case(
+                name, "lstm", b["B"], b["T"], b["D"], b["H"], b["layers"], True, reps, warmup,
+                not args.no_autodiff,
+            )
+        )  # fmt: skip
+    flat = [_flat(r) for r in rows]
+    columns = [c for c in flat[0] if any(c in f for f in flat)]
+    print()
+    print("ms per train step (median); ratios peer/ours > 1 mean ours is faster")
+    print_table(flat, columns)
+    payload = {
+        "machine": info,
+        "reps": reps,
+        "warmup": warmup,
+        "wall_s": time.perf_counter() - t0,
+        "flops_formula": matmul_flops.__doc__,
+        "results": rows,
+    }
+    if args.json:
+        write_json(args.json, payload)
+        print(f"wrote {args.json}")
+    return payload
+
+
+if __name__ == "__main__":
+    np.set_printoptions(precision=3)
+    main()

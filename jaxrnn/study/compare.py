@@ -1,0 +1,359 @@
+"""Part 1 of the study: every model over many seeds on the bundled sentiment data.
+
+The models (``MODEL_SPECS``), each a ``jaxrnn.train.TrainConfig`` preset:
+
+* ``scratch_exact``, ``scratch_study``: the study's RNN in NumPy (``backend="numpy"``)
+  with the chain rule's BPTT, and with the study's ``W_hh · delta`` propagation.
+  ``fit`` runs NumPy seeds one after another, so here each seed is its own
+  ``fit(..., seeds=1)`` in a pool of worker processes (``workers``, default 2, one
+  BLAS thread each). Every seed is still the exact sequential run it would be alone.
+* ``rnn``: the same RNN in JAX (per-sample SGD, the hand-written-BPTT fast path).
+* ``simple_rnn``, ``lstm``, ``gru``, ``bilstm``: the Keras-like presets (Adam, batch 8,
+  10 epochs, masked padding); ``bilstm_nomask``: the BiLSTM fed the padding
+  (``mask=False``), as Keras without ``mask_zero``.
+
+JAX models train all seeds at once (``vmap``-ed in one compiled program): their
+wall time is for all seeds together.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import multiprocessing
+import os
+import time
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from jaxrnn.train import METRIC_NAMES, TrainConfig, resolve_config, summarize
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """One entry of the comparison: a name, labels, and the ``TrainConfig`` fields it sets."""
+
+    name: str
+    label: str  # short, for figures
+    description: str
+    overrides: dict[str, Any]
+    quick_epochs: int  # epochs under --quick
+
+    def config(self, seed: int = 0, epochs: int | None = None) -> TrainConfig:
+        """The resolved config (preset filled in) for ``seed``."""
+        return resolve_config(TrainConfig(**self.overrides, seed=seed, epochs=epochs))
+
+    @property
+    def is_numpy(self) -> bool:
+        return self.overrides.get("backend") == "numpy"
+
+
+MODEL_SPECS: dict[str, ModelSpec] = {
+    s.name: s
+    for s in [
+        ModelSpec("scratch_exact", "NumPy RNN, exact BPTT",
+                  "the study's scratch RNN in NumPy, BPTT by the chain rule (W_hh^T delta)",
+                  dict(model="rnn", backend="numpy", bptt="exact"), 20),
+        ModelSpec("scratch_study", "NumPy RNN, study's BPTT",
+                  "the study's scratch RNN in NumPy, with the study's W_hh delta propagation",
+                  dict(model="rnn", backend="numpy", bptt="study"), 20),
+        ModelSpec("rnn", "JAX RNN (per-sample SGD)",
+                  "the same RNN in JAX: one-hot, hidden 128, per-sample SGD, clipped",
+                  dict(model="rnn"), 20),
+        ModelSpec("simple_rnn", "SimpleRNN (Keras-like)",
+                  "the study's Keras model: Embedding 16, SimpleRNN 32, dropout 0.3, sigmoid",
+                  dict(model="simple_rnn"), 2),
+        ModelSpec("lstm", "LSTM", "Embedding 16, LSTM 64, dropout 0.3, sigmoid",
+                  dict(model="lstm"), 2),
+        ModelSpec("gru", "GRU", "Embedding 16, GRU 64, dropout 0.3, sigmoid",
+                  dict(model="gru"), 2),
+        ModelSpec("bilstm", "BiLSTM 3x128, masked",
+                  "the study's announced BiLSTM: 3 bidirectional layers of 128, padding masked",
+                  dict(model="bilstm"), 2),
+        ModelSpec("bilstm_nomask", "BiLSTM 3x128, no mask",
+                  "the same BiLSTM fed the post-padding (Keras without mask_zero)",
+                  dict(model="bilstm", mask=False), 2),
+    ]
+}  # fmt: skip
+
+DEFAULT_MODELS = tuple(MODEL_SPECS)
+
+
+def parse_models(text: str) -> list[str]:
+    """``"rnn,lstm"`` -> ``["rnn", "lstm"]`` in the canonical order; ``ValueError`` if unknown."""
+    names = [t.strip() for t in text.split(",") if t.strip()]
+    bad = [n for n in names if n not in MODEL_SPECS]
+    if bad or not names:
+        raise ValueError(
+            f"unknown model(s) {', '.join(bad) or '(none given)'}; choose from "
+            + ", ".join(MODEL_SPECS)
+        )
+    return [n for n in MODEL_SPECS if n in names]
+
+
+@dataclass
+class ModelRun:
+    """All seeds of one model: per-seed histories, timings, and (JAX) the trained params."""
+
+    spec: ModelSpec
+    config: TrainConfig  # resolved, seed = the first seed
+    seeds: list[int]
+    histories: list[list[dict]]
+    num_params: int
+    wall_s: float  # elapsed for all seeds (JAX: one vmapped program; NumPy: see timing)
+    compile_s: float
+    timing: str  # how the seeds ran
+    per_seed_wall_s: list[float] | None = None  # NumPy: each seed's own fit time
+    params: Any = None  # JAX: stacked over seeds [S, ...]
+    model: Any = None  # JAX: the model object params belong to
+    data: Any = None  # the Prepared data it trained on
+    extra: dict = field(default_factory=dict)
+
+
+# ----------------------------------------------------------------------------- running
+
+
+def init_states_per_seed(model, optimizer, seeds: Sequence[int], dtype=None, params=None):
+    """``jaxrnn.loop.init_states`` without ``vmap``: one compiled init, called once per seed.
+
+    Same values as ``loop.init_states`` (``tests/test_study.py`` checks it). Needed because
+    ``jax.jit(jax.vmap(init))`` of two or more LSTM cells of hidden size 128 (the BiLSTM
+    preset) never returns on this jax 0.10.2 CPU build: XLA waits in ``BlockUntilReady``
+    with every thread idle (two seeds suffice; a ``vmap`` over concatenated
+    ``orthogonal()`` blocks reproduces it without jaxrnn).
+    """
+    import jax
+    import jax.numpy as jnp
+
+    from jaxrnn import loop
+
+    dtype = jnp.float32 if dtype is None else dtype
+
+    @jax.jit
+    def one(key_data, p):
+        # As loop._init_fn: split the seed's key into (init, train).
+        k_init, k_train = jax.random.split(jax.random.wrap_key_data(key_data))
+        if p is None:
+            p = model.init(k_init, dtype)
+        return loop.TrainState(p, optimizer.init(p), jax.random.key_data(k_train))
+
+    states = [
+        one(loop.seed_key(s), None if params is None else jax.tree.map(lambda a, i=i: a[i], params))
+        for i, s in enumerate(seeds)
+    ]
+    return jax.tree.map(lambda *a: jnp.stack(a), *states)
+
+
+@contextlib.contextmanager
+def per_seed_init() -> Iterator[None]:
+    """Make ``fit`` initialise seeds with ``init_states_per_seed`` (restored afterwards)."""
+    from jaxrnn import loop
+
+    original = loop.init_states
+    loop.init_states = init_states_per_seed
+    try:
+        yield
+    finally:
+        loop.init_states = original
+
+
+def run_jax(
+    spec: ModelSpec,
+    seeds: int,
+    epochs: int | None = None,
+    on_epoch: Callable[[int], None] | None = None,
+) -> ModelRun:
+    """Train ``spec`` with ``fit`` for seeds ``0 .. seeds-1`` at once."""
+    import re
+
+    from jaxrnn.train import build_model, fit, prepare_data
+
+    cfg = spec.config(0, epochs)
+    data = prepare_data(cfg)
+
+    def log(line: str) -> None:
+        m = re.match(r"Epoch\s+(\d+)/", line)
+        if m and on_epoch is not None:
+            on_epoch(int(m.group(1)))
+
+    with per_seed_init():
+        r = fit(cfg, data, seeds=seeds, log=log)
+    params = r.params
+    if seeds == 1:  # fit returns unstacked params for one seed
+        import jax
+
+        params = jax.tree.map(lambda a: a[None], params)
+    model = build_model(r.config, data.tokenizer.vocab_size, max(2, len(data.label_names)))
+    return ModelRun(
+        spec, r.config, r.seeds, r.histories, r.num_params, r.wall_s, r.compile_s,
+        f"JAX, all {seeds} seeds at once (vmap) in one compiled program",
+        params=params, model=model, data=data,
+    )  # fmt: skip
+
+
+def _numpy_seed(cfg: TrainConfig) -> tuple[list[dict], float, int]:
+    """Worker: one NumPy seed-run, as ``python -m jaxrnn.train --backend numpy`` would do it."""
+    from jaxrnn.train import fit
+
+    r = fit(cfg, seeds=1)
+    return r.histories[0], r.wall_s, r.num_params
+
+
+@contextlib.contextmanager
+def _single_threaded_blas() -> Iterator[None]:
+    """Spawned workers inherit the environment: one BLAS/OpenMP thread per worker."""
+    names = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
+    old = {k: os.environ.get(k) for k in names}
+    for k in names:
+        os.environ.setdefault(k, "1")
+    try:
+        yield
+    finally:
+        for k, v in old.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+
+
+def run_numpy(
+    specs: Sequence[ModelSpec],
+    seeds: int,
+    workers: int = 2,
+    epochs: dict[str, int | None] | None = None,
+    on_seed: Callable[[str, int, float], None] | None = None,
+) -> dict[str, ModelRun]:
+    """Run every NumPy spec for seeds ``0 .. seeds-1``, one ``fit`` per seed, ``workers`` at once.
+
+    With ``workers <= 1`` the runs happen in this process, one after another.
+    ``on_seed(name, seed, seconds)`` is called as each seed-run finishes.
+    """
+    epochs = epochs or {}
+    jobs = [(spec, s) for s in range(seeds) for spec in specs]  # interleaved: both progress
+    results: dict[tuple[str, int], tuple[list[dict], float, int]] = {}
+    t0 = time.perf_counter()
+    if workers <= 1:
+        for spec, s in jobs:
+            results[spec.name, s] = _numpy_seed(spec.config(s, epochs.get(spec.name)))
+            if on_seed is not None:
+                on_seed(spec.name, s, results[spec.name, s][1])
+    else:
+        ctx = multiprocessing.get_context("spawn")  # never fork a process that has JAX threads
+        with _single_threaded_blas(), ProcessPoolExecutor(workers, mp_context=ctx) as pool:
+            futures = {
+                pool.submit(_numpy_seed, spec.config(s, epochs.get(spec.name))): (spec.name, s)
+                for spec, s in jobs
+            }
+            for fut in as_completed(futures):
+                key = futures[fut]
+                results[key] = fut.result()
+                if on_seed is not None:
+                    on_seed(key[0], key[1], results[key][1])
+    elapsed = time.perf_counter() - t0
+    how = (
+        f"NumPy, one process per seed-run, {workers} worker processes"
+        if workers > 1
+        else "NumPy, seeds one after another in one process"
+    )
+    out = {}
+    for spec in specs:
+        rows = [results[spec.name, s] for s in range(seeds)]
+        per_seed = [r[1] for r in rows]
+        out[spec.name] = ModelRun(
+            spec, spec.config(0, epochs.get(spec.name)), list(range(seeds)),
+            [r[0] for r in rows], rows[0][2], float(sum(per_seed)), 0.0, how,
+            per_seed_wall_s=per_seed,
+            extra={"numpy_phase_elapsed_s": elapsed, "workers": max(1, workers),
+                   "numpy_phase_models": [s.name for s in specs]},
+        )  # fmt: skip
+    return out
+
+
+# ----------------------------------------------------------------------------- summaries
+
+
+def first_epoch_at(history: list[dict], key: str = "train_acc", level: float = 1.0) -> int | None:
+    """The first epoch whose ``key`` reaches ``level`` (up to float rounding), else None."""
+    for rec in history:
+        if rec[key] >= level - 1e-6:
+            return int(rec["epoch"])
+    return None
+
+
+def _round(x: float, digits: int = 6) -> float:
+    return float(f"{x:.{digits}g}")
+
+
+def curves(histories: list[list[dict]]) -> dict[str, Any]:
+    """Per-epoch mean, std (n - 1) and 95% t-interval over seeds, for every metric."""
+    arr = {k: np.array([[r[k] for r in h] for h in histories], float) for k in METRIC_NAMES}
+    n = len(histories)
+    out: dict[str, Any] = {"epoch": [int(r["epoch"]) for r in histories[0]]}
+    for k, a in arr.items():
+        s = [summarize(a[:, e]) for e in range(a.shape[1])]
+        out[k] = {
+            "mean": [_round(x["mean"]) for x in s],
+            "std": [_round(x["std"]) for x in s],
+            "ci95_low": [_round(x["ci95"][0]) for x in s],
+            "ci95_high": [_round(x["ci95"][1]) for x in s],
+        }
+    out["n"] = n
+    return out
+
+
+def summarize_run(run: ModelRun) -> dict[str, Any]:
+    """The JSON record of one model (see ``results.json`` in the module docs of ``cli``)."""
+    cfg = run.config
+    finals = {k: [h[-1][k] for h in run.histories] for k in METRIC_NAMES}
+    firsts = [first_epoch_at(h) for h in run.histories]
+    reached = [f for f in firsts if f is not None]
+    n = len(run.histories)
+    timing: dict[str, Any] = {
+        "wall_s": run.wall_s,
+        "compile_s": run.compile_s,
+        "run_s": run.wall_s - run.compile_s,
+        "how": run.timing,
+    }
+    if run.per_seed_wall_s is not None:
+        timing["per_seed_s"] = summarize(run.per_seed_wall_s)
+        timing.update(run.extra)
+    else:
+        timing["per_seed_s"] = {"mean": run.wall_s / n, "note": "wall_s / seeds (vmapped)"}
+    return {
+        "name": run.spec.name,
+        "label": run.spec.label,
+        "description": run.spec.description,
+        "backend": cfg.backend,
+        "config": dataclasses.asdict(cfg) | {"seed": None},
+        "num_params": run.num_params,
+        "optimizer": {
+            "name": cfg.optimizer,
+            "lr": cfg.lr,
+            "batch_size": cfg.batch_size,
+            "epochs": cfg.epochs,
+            "clip": cfg.clip,
+        },  # fmt: skip
+        "seeds": run.seeds,
+        "final": {k: summarize(v) for k, v in finals.items()},
+        "reach_100_train_acc": {
+            "fraction": len(reached) / n,
+            "count": len(reached),
+            "n": n,
+            "first_epoch_mean": float(np.mean(reached)) if reached else None,
+            "first_epoch_median": float(np.median(reached)) if reached else None,
+            "first_epoch_per_seed": firsts,
+        },
+        "final_100_train_acc_fraction": float(
+            np.mean([a >= 1 - 1e-6 for a in finals["train_acc"]])
+        ),
+        "timing": timing,
+        "per_seed": [
+            {"seed": s, "final": {k: h[-1][k] for k in METRIC_NAMES}, "first_epoch_100": f}
+            for s, h, f in zip(run.seeds, run.histories, firsts, strict=True)
+        ],
+        "curves": curves(run.histories),
+    }

@@ -191,8 +191,11 @@ class Program:
         self.epochs = epochs_per_call
         seeds = [cfg.seed + i for i in range(num_seeds)]
         # The session does exactly what fit does before compiling: model, optimizer,
-        # initial state(s), plan_parallel and device placement.
-        self.session = s = train._JaxSession(cfg, data, seeds)
+        # initial state(s), plan_parallel and device placement; except that several
+        # seeds' states come from looping one compiled single-seed init (see
+        # ``stacked_initial_state``), not from fit's vmapped init.
+        state = stacked_initial_state(cfg, data, seeds) if num_seeds > 1 else None
+        self.session = s = train._JaxSession(cfg, data, seeds, state=state)
         jax.block_until_ready(s.state)
         run = train.make_run(cfg, s.model, s.optimizer, epochs_per_call, data, s.parallel)
         self._run = jax.vmap(run, in_axes=(0, None, None, 0)) if num_seeds > 1 else run
@@ -233,6 +236,35 @@ class Program:
     def steps_per_epoch(self) -> int:
         n = len(self.data.train.labels)
         return n if self.cfg.batch_size == 1 else -(-n // self.cfg.batch_size)
+
+
+def stacked_initial_state(cfg: Any, data: Any, seeds: list[int]) -> Any:
+    """The training states of ``seeds`` stacked on a leading axis, from one compiled
+    single-seed init called per seed (the same values as ``loop.init_states``).
+
+    Why not ``loop.init_states`` (what fit uses): with JAX 0.10.2 on CPU its
+    ``jit(vmap(init))`` hangs for 128 LSTM seeds (every thread idle, no result;
+    the Keras-style orthogonal init of two or more 64 x 64 blocks vmapped over
+    128 keys is enough, see the final report), so ``fit(..., seeds=128)`` with
+    ``model="lstm"`` never starts. The benchmark times the training program, so
+    it builds the same states another way.
+    """
+    import jax
+    import jax.numpy as jnp
+    import numpy as np
+
+    from jaxrnn import loop, train
+
+    model = train.build_model(cfg, data.tokenizer.vocab_size, max(2, len(data.label_names)))
+    optimizer = train.make_optimizer(cfg)
+    dtype = jnp.dtype(cfg.dtype)
+    params = train.initial_params(model, cfg, seeds)  # the study RNN: NumPy init; else None
+    init = jax.jit(loop._init_fn(model, optimizer, dtype))
+    states = []
+    for i, seed in enumerate(seeds):
+        p = None if params is None else jax.tree.map(lambda a, i=i: a[i], params)
+        states.append(jax.device_get(init(loop.seed_key(seed), p)))
+    return jax.tree.map(lambda *xs: jnp.asarray(np.stack(xs)), *states)
 
 
 def sentiment_data(model: str, max_len: int | None = None, **overrides: Any) -> tuple[Any, Any]:

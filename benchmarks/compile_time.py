@@ -106,12 +106,14 @@ def compile_programs(model: str, t: int, reps: int) -> dict[str, Any]:
     return out
 
 
-def opt_levels(model: str, reps: int, run_reps: int, epochs: int = 10) -> dict[str, Any]:
-    """The training program at T = 15 under each ``XLA_OPTION_SETS`` entry."""
+def opt_levels(
+    model: str, reps: int, run_reps: int, option_sets: dict[str, dict], epochs: int = 10
+) -> dict[str, Any]:
+    """The training program at T = 15 under each of ``option_sets`` (``default`` first)."""
     cfg, data = sentiment_data(model, devices=1)
     progs: dict[str, Program] = {}
     res: dict[str, Any] = {}
-    for name, opts in XLA_OPTION_SETS.items():
+    for name, opts in option_sets.items():
         times = []
         for _ in range(reps):
             p = Program(cfg, data).compile(opts) if name not in progs else progs[name].compile(opts)
@@ -159,9 +161,11 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     lengths = [int(x) for x in args.lengths.split(",") if x]
     level_models = [m for m in args.level_models.split(",") if m]
     reps, run_reps = args.reps or 3, 10
-    if args.quick:
+    option_sets = dict(XLA_OPTION_SETS)
+    if args.quick:  # simple_rnn at T = 15; default vs O0
         models, lengths, level_models = models[1:2], lengths[:1], level_models[:1]
         reps, run_reps = args.reps or 1, 3
+        option_sets = {k: XLA_OPTION_SETS[k] for k in ("default", "O0")}
 
     results = []
     for m in models:
@@ -181,7 +185,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     levels = []
     for m in level_models:
         print(f"... optimization levels: {m}", flush=True)
-        levels.append(opt_levels(m, reps, run_reps))
+        levels.append(opt_levels(m, reps, run_reps, option_sets))
     rows = []
     for r in levels:
         for name, o in r["options"].items():
@@ -196,7 +200,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     payload = {
         "machine": info,
         "reps": reps,
-        "option_sets": XLA_OPTION_SETS,
+        "option_sets": option_sets,
         "programs": results,
         "optimization_levels": levels,
     }

@@ -1,0 +1,142 @@
+"""Data-parallel training: time per step against the number of devices (batch and seed axes).
+
+    python benchmarks/devices.py [--json PATH] [--quick] [--models simple_rnn,lstm,bilstm]
+                                 [--devices 1,2,4,8] [--seeds S] [--host-devices 8]
+
+``jaxrnn.train`` spreads training over a 1-D mesh of devices (``TrainConfig(devices=N)``,
+``plan_parallel``): one model with each batch split over the devices (``batch``
+axis; XLA all-reduces the gradients), or several seeds split over them
+(``seed`` axis). For each model (presets, bundled data, batch 8) and N in
+``--devices`` (capped at what JAX sees):
+
+* ``batch``: one seed, ``devices=N``;
+* ``seed``: ``--seeds`` seeds (default 8; a multiple of every N), ``devices=N``.
+
+Each case compiles the program ``fit`` runs (one epoch per call: the training
+steps, then the evaluation of both splits) and times calls of it, all device
+counts of a model and axis alternating in one process, median of ``--reps``
+after warm-up; ``step ms`` = epoch time / steps per epoch (so it carries the
+evaluation too). Compile time is reported apart.
+
+On CPU the script asks XLA for ``--host-devices`` (default 8) *simulated*
+devices (``XLA_FLAGS=--xla_force_host_platform_device_count``, set before JAX
+is imported unless XLA_FLAGS already sets it). They share the machine's cores,
+so on CPU this measures the overhead of partitioning and collectives, not a
+speed-up. On a machine with several GPUs the same command uses them (the flag
+only affects the CPU platform) and the numbers are real scaling.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from typing import Any
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+from _common import Program, finish, header, parser, sentiment_data, table  # noqa: E402
+from _timing import bench  # noqa: E402
+
+MODELS = ("simple_rnn", "lstm", "bilstm")
+DEVICES = (1, 2, 4, 8)
+FLAG = "xla_force_host_platform_device_count"
+
+
+def force_host_devices(n: int) -> None:
+    """Ask XLA:CPU for ``n`` devices, unless XLA_FLAGS already says how many (before jax)."""
+    if "jax" in sys.modules:
+        raise RuntimeError("force_host_devices must run before JAX is imported")
+    flags = os.environ.get("XLA_FLAGS", "")
+    if FLAG not in flags:
+        os.environ["XLA_FLAGS"] = f"{flags} --{FLAG}={n}".strip()
+
+
+def run_case(model: str, axis: str, ns: list[int], seeds: int, reps: int) -> dict[str, Any]:
+    progs: dict[str, Program] = {}
+    info: dict[str, dict[str, Any]] = {}
+    for n in ns:
+        cfg, data = sentiment_data(model, devices=n)
+        p = Program(cfg, data, num_seeds=1 if axis == "batch" else seeds).compile()
+        p()
+        key = f"{n}"
+        progs[key] = p
+        info[key] = {
+            "devices": p.devices,
+            "parallel": p.parallel_axis,
+            "compile_s": p.times["compile_s"],
+            "lower_s": p.times["lower_s"],
+            "fusions": p.times["fusions"],
+            "steps_per_epoch": p.steps_per_epoch(),
+        }
+    stats = bench(progs, reps=reps, warmup=2)
+    base = stats[str(ns[0])].median_ms
+    rows = []
+    for key, s in stats.items():
+        d = info[key]
+        rows.append({
+            "model": model, "axis": axis, "devices": d["devices"], "parallel": d["parallel"],
+            "seeds": 1 if axis == "batch" else seeds, "epoch_ms": s.median_ms,
+            "step_ms": s.median_ms / d["steps_per_epoch"], "vs_1_device": s.median_ms / base,
+            "compile_s": d["compile_s"], "fusions": d["fusions"], "epoch_samples_ms": s.samples_ms,
+        })  # fmt: skip
+    return {"model": model, "axis": axis, "rows": rows}
+
+
+def main(argv: list[str] | None = None) -> dict[str, Any]:
+    ap = parser(__doc__)
+    ap.add_argument("--models", default=",".join(MODELS))
+    ap.add_argument("--devices", default=",".join(map(str, DEVICES)), help="device counts N")
+    ap.add_argument("--seeds", type=int, default=8, help="seeds for the seed axis")
+    ap.add_argument("--host-devices", type=int, default=8, help="simulated CPU devices")
+    ap.add_argument("--reps", type=int, default=None, help="timed calls per case (default 10)")
+    args = ap.parse_args(argv)
+    t0 = time.perf_counter()
+    force_host_devices(args.host_devices)
+    import jax
+
+    info = header()
+    platform = jax.devices()[0].platform
+    available = len(jax.devices())
+    info["platform"] = platform
+    info["device_count"] = available
+    models = [m for m in args.models.split(",") if m]
+    ns = sorted({int(x) for x in args.devices.split(",") if int(x) <= available} | {1})
+    seeds, reps = args.seeds, args.reps or 10
+    if args.quick:
+        models, ns, seeds, reps = models[:1], [n for n in ns if n <= 2], 2, args.reps or 3
+    ns = [n for n in ns if seeds % n == 0] if ns else [1]
+    simulated = platform == "cpu" and available > 1
+    note = (
+        f"NOTE: {available} simulated CPU devices sharing {os.cpu_count()} cores: this shows "
+        "the overhead of splitting, not a speed-up."
+        if simulated
+        else f"{available} {platform} device(s)."
+    )
+    print(note, flush=True)
+    results = []
+    for m in models:
+        for axis in ("batch", "seed"):
+            print(f"... {m}, {axis} axis, devices {ns}", flush=True)
+            results.append(run_case(m, axis, ns, seeds, reps))
+    rows = [r for res in results for r in res["rows"]]
+    table(
+        f"one epoch per call, medians of {reps}; step = epoch / steps (includes evaluation). "
+        + ("Simulated devices: overhead, not speed-up." if simulated else ""),
+        rows,
+        ["model", "axis", "devices", "seeds", "epoch_ms", "step_ms", "vs_1_device", "compile_s"],
+    )
+    payload = {
+        "machine": info,
+        "simulated_devices": simulated,
+        "note": note,
+        "reps": reps,
+        "seeds": seeds,
+        "device_counts": ns,
+        "results": results,
+    }
+    return finish(args, payload, t0)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,121 @@
+"""Smoke tests of the benchmark scripts: each ``--quick`` run exits 0 and writes the JSON keys
+that their docstrings describe.
+
+Each script runs in its own subprocess (as a user runs it) with XLA at optimization
+level 0 and LLVM's expensive passes off (``XLA_FLAGS``): the numbers do not matter
+here, only that every code path runs, and these programs compile about twice as
+fast that way. The inherited ``--xla_force_host_platform_device_count=1`` of
+``conftest.py`` is dropped, so ``devices.py`` gets its simulated devices.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+BENCH = ROOT / "benchmarks"
+FAST_XLA = "--xla_backend_optimization_level=0 --xla_llvm_disable_expensive_passes=true"
+
+
+def run_quick(script: str, tmp_path: Path, *extra: str) -> dict:
+    out = tmp_path / f"{script}.json"
+    env = {k: v for k, v in os.environ.items() if k not in ("XLA_FLAGS", "JAX_ENABLE_X64")}
+    env["XLA_FLAGS"] = FAST_XLA
+    env["KERAS_BACKEND"] = "jax"
+    env.pop("JAX_COMPILATION_CACHE_DIR", None)
+    proc = subprocess.run(
+        [sys.executable, str(BENCH / f"{script}.py"), "--quick", "--json", str(out), *extra],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert proc.returncode == 0, f"{script} failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}"
+    payload = json.loads(out.read_text())
+    machine = payload["machine"]
+    for key in ("cpu_model", "cpu_count", "loadavg", "versions", "jax_devices"):
+        assert key in machine
+    assert machine["versions"]["jax"] and machine["versions"]["numpy"]
+    assert payload["script_wall_s"] > 0
+    return payload
+
+
+def positive(x) -> bool:
+    return isinstance(x, int | float) and x > 0
+
+
+def test_vs_keras_quick(tmp_path):
+    p = run_quick("vs_keras", tmp_path)
+    assert p["machine"]["versions"]["keras"]
+    assert p["machine"]["keras_backend"] == "jax"
+    assert set(p["import_s"]) == {"jax+jaxrnn", "keras"}
+    (r,) = p["results"]
+    assert r["model"] == "simple_rnn" and r["epochs"] == 2
+    assert r["lr"]["keras"] == r["lr"]["ours"]
+    keras, ours = r["sides"]["keras"], r["sides"]["ours"]
+    for key in ("wall_s", "first_epoch_s", "epoch_s", "test_acc", "params"):
+        assert keras[key] is not None, key
+    for key in ("wall_s", "compile_s", "epoch_s", "test_acc", "params"):
+        assert ours[key] is not None, key
+    assert positive(keras["wall_s"]) and positive(ours["wall_s"]) and positive(ours["compile_s"])
+    assert 0.0 <= ours["test_acc"] <= 1.0 and 0.0 <= keras["test_acc"] <= 1.0
+    assert positive(r["speedup"]) and isinstance(r["target_met"], bool)
+    bd = r["ours_breakdown"]
+    for key in ("init_state_s", "trace_s", "lower_s", "compile_s", "epoch_s", "test_report_s"):
+        assert positive(bd[key]), key
+    params = r["params"]
+    assert params["keras"] == 2001  # Embedding 400 + SimpleRNN 1568 + Dense 33
+    assert params["equal_without_b_hh"], params
+    assert "with_persistent_cache" not in p  # not in --quick
+
+
+def test_seeds_quick(tmp_path):
+    p = run_quick("seeds", tmp_path)
+    (r,) = p["results"]
+    assert r["model"] == "simple_rnn"
+    rows = r["rows"]
+    assert [row["seeds"] for row in rows] == [1, 4]
+    for row in rows:
+        for key in ("vmapped_s", "sequential_s", "ratio_vs_1", "seq_over_vmapped"):
+            assert positive(row[key]), key
+        assert positive(row["compile_s"]["single"])
+    assert rows[0]["ratio_vs_1"] == 1.0
+    assert positive(rows[1]["compile_s"]["vmapped"])
+    a = r["arithmetic"]
+    assert positive(a["matmul_flops_per_seed_run"]) and positive(a["state_bytes_per_seed"])
+
+
+def test_compile_time_quick(tmp_path):
+    p = run_quick("compile_time", tmp_path)
+    (r,) = p["programs"]
+    assert (r["model"], r["T"]) == ("simple_rnn", 15)
+    assert set(r["programs"]) == {"train", "predict", "init"}
+    for prog in r["programs"].values():
+        for key in ("trace_s", "lower_s", "compile_s", "total_s"):
+            assert positive(prog[key]), key
+        assert prog["fusions"] is None or prog["fusions"] > 0
+    (lv,) = p["optimization_levels"]
+    assert {"default", "O0"} <= set(lv["options"])
+    for o in lv["options"].values():
+        assert positive(o["compile_s"]) and positive(o["epoch_s"])
+    assert lv["options"]["O0"]["options"] == {"xla_backend_optimization_level": 0}
+
+
+def test_devices_quick(tmp_path):
+    p = run_quick("devices", tmp_path)
+    assert p["simulated_devices"] is True and "overhead" in p["note"]
+    assert p["device_counts"] == [1, 2]
+    axes = {r["axis"]: r for r in p["results"]}
+    assert set(axes) == {"batch", "seed"}
+    for res in axes.values():
+        assert [row["devices"] for row in res["rows"]] == [1, 2]
+        for row in res["rows"]:
+            assert positive(row["epoch_ms"]) and positive(row["step_ms"])
+            assert positive(row["compile_s"])
+    assert axes["batch"]["rows"][1]["parallel"] == "batch"
+    assert axes["seed"]["rows"][1]["parallel"] == "seed"

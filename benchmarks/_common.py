@@ -45,15 +45,22 @@ def median(xs: Sequence[float]) -> float | None:
     return statistics.median(xs) if xs else None
 
 
-def header(extra_modules: Sequence[str] = ()) -> dict[str, Any]:
-    """``machine_info`` plus what else bears on the timings; prints a one-line summary."""
-    info = machine_info(extra_modules=("optax", "flax", *extra_modules))
-    try:
-        import jax
+def header(extra_modules: Sequence[str] = (), persistent_cache: bool = False) -> dict[str, Any]:
+    """``machine_info`` plus what else bears on the timings; prints a one-line summary.
 
-        info["jax_compilation_cache_dir"] = jax.config.jax_compilation_cache_dir
-    except (ImportError, AttributeError):
-        pass
+    Unless ``persistent_cache``, JAX's persistent compilation cache is switched off
+    for this process (``jaxrnn``'s command-line tools turn it on; a benchmark that
+    reports compile times must compile for real).
+    """
+    import jax
+
+    if not persistent_cache:
+        jax.config.update("jax_enable_compilation_cache", False)
+    info = machine_info(extra_modules=("optax", "flax", *extra_modules))
+    info["jax_compilation_cache"] = {
+        "enabled": bool(jax.config.jax_enable_compilation_cache),
+        "dir": jax.config.jax_compilation_cache_dir,
+    }
     load = info.get("loadavg")
     vs = ", ".join(f"{k} {v}" for k, v in info["versions"].items() if v)
     print(

@@ -153,10 +153,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     ap.add_argument("--reps", type=int, default=None, help="compiles per case (default 3)")
     args = ap.parse_args(argv)
     t0 = time.perf_counter()
-    import jax
-
-    jax.config.update("jax_enable_compilation_cache", False)  # measure real compiles
-    info = header()
+    info = header()  # also switches JAX's persistent cache off: every compile is real
     models = [m for m in args.models.split(",") if m]
     lengths = [int(x) for x in args.lengths.split(",") if x]
     level_models = [m for m in args.level_models.split(",") if m]

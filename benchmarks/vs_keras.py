@@ -297,7 +297,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)
         jax.config.update("jax_persistent_cache_min_entry_size_bytes", 0)
     imports = _import_times()
-    info = header(extra_modules=("keras",))
+    info = header(extra_modules=("keras",), persistent_cache=bool(args.persistent_cache))
     import keras
 
     info["keras_backend"] = keras.backend.backend()

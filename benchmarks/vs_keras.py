@@ -227,7 +227,9 @@ def param_check(model: str, data: Any, keras_params: int, ours_params: int) -> d
 
 def compare(model: str, epochs: int, reps: int, quick: bool, epoch_reps: int) -> dict[str, Any]:
     """All sides of one model, alternating; the first ``OURS`` side is the one compared."""
-    _, data = sentiment_data(model)
+    cfg, data = sentiment_data(model)
+    if cfg.lr != KERAS[model]["lr"]:  # keep the two sides' learning rates equal
+        raise SystemExit(f"our {model} preset lr {cfg.lr} != Keras side's {KERAS[model]['lr']}")
     sides = {"keras": keras_side(model, data, epochs)}
     ours = OURS[model] if not quick else dict(list(OURS[model].items())[:1])
     for name, ov in ours.items():
@@ -246,7 +248,7 @@ def compare(model: str, epochs: int, reps: int, quick: bool, epoch_reps: int) ->
     return {
         "model": model,
         "epochs": epochs,
-        "lr": {"keras": KERAS[model]["lr"], "ours": KERAS[model]["lr"]},
+        "lr": {"keras": KERAS[model]["lr"], "ours": cfg.lr},
         "keras_mask_zero": KERAS[model]["mask_zero"],
         "ours_overrides": ours,
         "sides": res,

@@ -389,8 +389,10 @@ def write_outputs(res: dict[str, Any], out: str) -> list[str]:
     from jaxrnn.train import write_json
 
     os.makedirs(out, exist_ok=True)
-    write_json(os.path.join(out, "results.json"), res)
-    paths = [os.path.join(out, "results.json")]
+    path = os.path.join(out, "results.json")
+    write_json(path, res)
+    os.chmod(path, 0o644)  # write_json's temporary file is private (0600)
+    paths = [path]
     md = os.path.join(out, "results.md")
     with open(md, "w", encoding="utf-8") as fh:
         fh.write(report.render(res))

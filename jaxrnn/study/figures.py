@@ -80,12 +80,10 @@ def plot_curves(models: dict[str, Any], metric: str, path: str) -> str:
         _band(ax, x, tr["mean"], tr["std"], TRAIN_COLOR, "train", 0.0, hi)
         _band(ax, x, te["mean"], te["std"], TEST_COLOR, "test", 0.0, hi)
         f = m["final"][f"test_{metric}"]
-        ax.set_title(m["label"])
+        ax.set_title(m["label"], pad=15)
         ax.text(
-            0.98, 0.03 if metric == "acc" else 0.97,
-            f"final test {metric} {f['mean']:.3f} ± {f['std']:.3f}\n{c['n']} seeds",
-            transform=ax.transAxes, ha="right", va="bottom" if metric == "acc" else "top",
-            fontsize=8.5, color="0.25",
+            0.5, 1.015, f"final test {metric} {f['mean']:.3f} ± {f['std']:.3f}, {c['n']} seeds",
+            transform=ax.transAxes, ha="center", va="bottom", fontsize=8.5, color="0.3",
         )  # fmt: skip
         if metric == "acc":
             ax.set_ylim(0.0, 1.04)
@@ -229,36 +227,38 @@ def plot_grad_norms(grads: dict[str, Any], path: str) -> str:
 
 
 def plot_long_range_accuracy(lr: dict[str, Any], path: str) -> str:
-    """Test accuracy against sequence length per cell (mean, 95% interval, seeds as dots)."""
+    """Test accuracy against sequence length per cell (mean, ±1 std, every seed)."""
     plt = _plt()
     fig, ax = plt.subplots(figsize=(6.8, 4.4))
     acc = lr["accuracy"]
     lengths = lr["settings"]["lengths"]
     offsets = np.linspace(-0.04, 0.04, max(1, len(acc)))
+    lowest = 0.3
     for off, (cell, rows) in zip(offsets, acc.items(), strict=True):
         color = CELL_COLORS.get(cell, None)
         xs = [L for L in lengths if str(L) in rows]
-        mean = [rows[str(L)]["test_acc"]["mean"] for L in xs]
-        lo = [rows[str(L)]["test_acc"]["ci95"][0] for L in xs]
-        hi = [rows[str(L)]["test_acc"]["ci95"][1] for L in xs]
+        mean = np.array([rows[str(L)]["test_acc"]["mean"] for L in xs])
+        std = np.array([rows[str(L)]["test_acc"]["std"] for L in xs])
+        lo, hi = np.maximum(mean - std, 0.0), np.minimum(mean + std, 1.0)
         xo = np.array(xs, float) * (1 + off)
-        ax.errorbar(xo, mean, yerr=[np.subtract(mean, lo), np.subtract(hi, mean)], fmt="o-",
-                    color=color, capsize=3, lw=1.6, label=cell.upper())  # fmt: skip
+        ax.errorbar(xo, mean, yerr=[mean - lo, hi - mean], fmt="o-", color=color, capsize=3,
+                    lw=1.6, label=cell.upper())  # fmt: skip
         for x, L in zip(xo, xs, strict=True):
             pts = rows[str(L)]["test_acc_per_seed"]
-            ax.scatter([x] * len(pts), pts, s=12, color=color, alpha=0.35, lw=0)
+            ax.scatter([x] * len(pts), pts, s=70, color=color, alpha=0.6, lw=1.5, marker="_")
+            lowest = min(lowest, *pts)
     ax.axhline(0.5, color="0.5", ls="--", lw=1, label="chance")
     ax.set_xscale("log")
     ax.set_xticks(lengths)
     ax.set_xticklabels([str(L) for L in lengths])
     ax.minorticks_off()
-    ax.set_ylim(0.3, 1.04)
+    ax.set_ylim(min(0.3, lowest - 0.05), 1.04)
     ax.set_xlabel("sequence length (label token first, then distractors)")
     ax.set_ylabel("final test accuracy")
     s = lr["settings"]
     ax.set_title(
         f"Long-range task: hidden {s['hidden']}, {s['epochs']} epochs, {s['seeds']} seeds\n"
-        "(line: mean, bars: 95% interval, dots: seeds)",
+        "(line: mean, bars: ±1 std across seeds, dashes: single seeds)",
         fontsize=10,
     )
     ax.grid(alpha=0.3)

@@ -92,7 +92,8 @@ def _grad_section(g: dict[str, Any]) -> list[str]:
         g["method"],
         "",
         "Relative gradient norm |dL/dh_(T−k)| / |dL/dh_T| (and the same for d/dx) k steps "
-        "before the readout, geometric mean over examples and seeds:",
+        "before the readout, geometric mean over examples and seeds (*0 (underflow)*: "
+        "below float32's range, exactly 0 in the computation):",
         "",
     ]
     for key in ("sentiment", "long_range"):
@@ -113,7 +114,12 @@ def _grad_section(g: dict[str, Any]) -> list[str]:
             states = ("init", "trained", "init_x", "trained_x")
             for state in states:
                 p = entry[state]
-                vals = [_fmt_ratio(p["log10_rel_mean"][k] if k < len(p["k"]) else None) for k in ks]
+                vals = [
+                    _fmt_ratio(p["log10_rel_mean"][k])
+                    if k < len(p["k"]) and p["log10_rel_mean"][k] is not None
+                    else ("0 (underflow)" if k < len(p["k"]) and p["underflow"][k] else "–")
+                    for k in ks
+                ]
                 name = state.replace("_x", ", d/dx_t") if "_x" in state else state + ", d/dh_t"
                 lines.append(f"| {label} | {name} | " + " | ".join(vals) + " |")
         lines.append("")

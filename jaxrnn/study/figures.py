@@ -36,9 +36,9 @@ def _plt():
     return plt
 
 
-def _grid(n: int, ncols: int = 4, w: float = 3.9, h: float = 3.0):
+def _grid(n: int, w: float = 3.9, h: float = 3.0):
     plt = _plt()
-    ncols = min(ncols, n)
+    ncols = 3 if n in (5, 6, 9) else min(4, n)  # no nearly empty last row
     nrows = math.ceil(n / ncols)
     fig, axes = plt.subplots(nrows, ncols, figsize=(w * ncols, h * nrows + 0.6), squeeze=False)
     for ax in axes.flat[n:]:

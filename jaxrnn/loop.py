@@ -21,6 +21,7 @@ from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 import optax
 
 from jaxrnn.data.arrays import Arrays
@@ -36,17 +37,37 @@ class TrainState(NamedTuple):
     key: Any  # uint32 PRNG key data (jax.random.key_data): shuffles are host-side, this is dropout
 
 
-def seed_key(seed: int) -> Array:
-    """Raw key data for ``seed`` (what ``TrainState.key`` holds)."""
-    return jax.random.key_data(jax.random.key(seed))
+def seed_key(seed: int) -> np.ndarray:
+    """Raw key data of ``jax.random.key(seed)`` (what ``TrainState.key`` holds).
+
+    Computed on the host (threefry's key is the seed's two 32-bit halves), so starting
+    a run compiles nothing; ``tests/test_loop.py`` checks it against JAX.
+    """
+    if jax.config.jax_default_prng_impl != "threefry2x32":
+        return np.asarray(jax.random.key_data(jax.random.key(seed)))
+    s = int(seed) & 0xFFFF_FFFF_FFFF_FFFF
+    return np.array([s >> 32, s & 0xFFFF_FFFF], np.uint32)
+
+
+def zero_opt_state(optimizer, params):
+    """``optimizer.init(params)`` built on the host: every leaf zero.
+
+    Right for the transforms ``jaxrnn.train`` uses (SGD, Adam, clip: counts and moments
+    start at zero; checked against ``optimizer.init`` in the tests) and compiles nothing.
+    """
+    shapes = jax.eval_shape(optimizer.init, params)
+    return jax.tree.map(lambda s: jnp.asarray(np.zeros(s.shape, s.dtype)), shapes)
 
 
 def init_state(model, optimizer, seed: int, dtype=jnp.float32, params=None) -> TrainState:
-    """Params from ``model.init`` (or the given ``params``), a fresh optimizer state, a key."""
-    init = _init_fn(model, optimizer, dtype)
-    if params is not None:  # nothing worth a compile: a key split and the optimizer's zeros
-        return init(seed_key(seed), jax.tree.map(jnp.asarray, params))
-    return jax.jit(init)(seed_key(seed), params)
+    """Params (given, or ``jaxrnn.models.init_params_numpy(model, seed)``), a zero
+    optimizer state and the seed's key: all built on the host, nothing compiled."""
+    from jaxrnn.models import init_params_numpy
+
+    if params is None:
+        params = init_params_numpy(model, seed, np.dtype(dtype))
+    params = jax.tree.map(jnp.asarray, params)
+    return TrainState(params, zero_opt_state(optimizer, params), jnp.asarray(seed_key(seed)))
 
 
 def init_states(model, optimizer, seeds: list[int], dtype=jnp.float32, params=None) -> TrainState:
@@ -54,18 +75,17 @@ def init_states(model, optimizer, seeds: list[int], dtype=jnp.float32, params=No
 
     ``params``, when given, must already be stacked ``[S, ...]``.
     """
-    keys = jnp.stack([seed_key(s) for s in seeds])
-    return jax.jit(jax.vmap(_init_fn(model, optimizer, dtype)))(keys, params)
+    from jaxrnn.models import init_params_numpy
 
-
-def _init_fn(model, optimizer, dtype):
-    def init(key_data, params):
-        k_init, k_train = jax.random.split(jax.random.wrap_key_data(key_data))
-        if params is None:
-            params = model.init(k_init, dtype)
-        return TrainState(params, optimizer.init(params), jax.random.key_data(k_train))
-
-    return init
+    if params is None:
+        per_seed = [init_params_numpy(model, s, np.dtype(dtype)) for s in seeds]
+        params = jax.tree.map(lambda *a: np.stack(a), *per_seed)
+    params = jax.tree.map(jnp.asarray, params)
+    one = jax.tree.map(lambda a: a[0], params)
+    opt = jax.tree.map(lambda a: jnp.broadcast_to(a, (len(seeds), *a.shape)),
+                       zero_opt_state(optimizer, one))  # fmt: skip
+    keys = jnp.asarray(np.stack([seed_key(s) for s in seeds]))
+    return TrainState(params, opt, keys)
 
 
 def loss_terms(logits: Array, labels: Array) -> Array:

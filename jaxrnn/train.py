@@ -207,19 +207,17 @@ def plan_parallel(cfg: TrainConfig, num_seeds: int) -> Parallel | None:
 
 
 def initial_params(model, cfg: TrainConfig, seeds: list[int]):
-    """The study's RNN starts from ``jaxrnn.scratch.init_params(seed)`` (stacked over seeds),
-    so the JAX and NumPy backends begin from identical weights; other models: None."""
-    from jaxrnn.models import StudyRNN
+    """Initial params per seed, stacked ``[S, ...]``: ``jaxrnn.models.init_params_numpy``.
 
-    if not isinstance(model, StudyRNN):
-        return None
-    from jaxrnn import scratch
+    The study's RNN gets ``jaxrnn.scratch.init_params(seed)``, so the JAX and NumPy
+    backends begin from identical weights.
+    """
+    from jaxrnn.models import init_params_numpy
 
-    ps = [
-        scratch.init_params(model.vocab_size, model.hidden_size, model.num_classes, s)
-        for s in seeds
-    ]
-    return {k: np.stack([p[k] for p in ps]).astype(cfg.dtype) for k in ps[0]}
+    ps = [init_params_numpy(model, s, np.dtype(cfg.dtype)) for s in seeds]
+    import jax
+
+    return jax.tree.map(lambda *a: np.stack(a), *ps)
 
 
 # ----------------------------------------------------------------------------- results
@@ -356,12 +354,10 @@ class _JaxSession:
         self.optimizer = make_optimizer(cfg)
         if state is None:
             dtype = jnp.dtype(cfg.dtype)
-            params = initial_params(self.model, cfg, seeds)
             if len(seeds) == 1:
-                params = None if params is None else jax.tree.map(lambda a: a[0], params)
-                state = loop.init_state(self.model, self.optimizer, seeds[0], dtype, params)
+                state = loop.init_state(self.model, self.optimizer, seeds[0], dtype)
             else:
-                state = loop.init_states(self.model, self.optimizer, seeds, dtype, params)
+                state = loop.init_states(self.model, self.optimizer, seeds, dtype)
         self.parallel = plan_parallel(cfg, len(seeds))
         self.train_arrays = loop.Arrays(*map(jnp.asarray, data.train))
         self.test_arrays = loop.Arrays(*map(jnp.asarray, data.test))

@@ -1,0 +1,71 @@
+"""The host-side initialisation the trainer uses (nothing compiled) matches JAX's own."""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+import pytest
+
+from jaxrnn import loop, models, sequence
+from jaxrnn.layout import num_gates
+
+
+@pytest.mark.parametrize("seed", [0, 1, 7, 2**31 + 5, 2**40 + 3, -1, -12345])
+def test_seed_key_is_jaxs_key_data(seed):
+    np.testing.assert_array_equal(
+        loop.seed_key(seed), np.asarray(jax.random.key_data(jax.random.key(seed)))
+    )
+
+
+@pytest.mark.parametrize(
+    "opt",
+    [
+        optax.sgd(0.1),
+        optax.adam(1e-3),
+        optax.chain(optax.clip(1.0), optax.sgd(0.1)),
+        optax.chain(optax.clip(1.0), optax.adam(1e-2)),
+    ],
+    ids=["sgd", "adam", "clip+sgd", "clip+adam"],
+)
+def test_zero_opt_state_is_optax_init(opt):
+    params = {"a": jnp.ones((3, 2), jnp.float32), "b": (jnp.ones(4), None)}
+    want = opt.init(params)
+    got = loop.zero_opt_state(opt, params)
+    assert jax.tree.structure(got) == jax.tree.structure(want)
+    for g, w in zip(jax.tree.leaves(got), jax.tree.leaves(want), strict=True):
+        assert g.dtype == w.dtype and g.shape == w.shape
+        np.testing.assert_array_equal(g, w)
+
+
+@pytest.mark.parametrize(
+    "cell,layers,bi,embed", [("lstm", 2, True, 16), ("gru", 1, False, None), ("rnn", 1, True, 8)]
+)
+def test_numpy_init_has_the_structure_and_distributions_of_model_init(cell, layers, bi, embed):
+    layer = sequence.RecurrentLayer(cell, 16, layers, bi)
+    model = models.Classifier(layer, 25, embed, num_classes=3)
+    want = jax.eval_shape(lambda: model.init(jax.random.key(0)))
+    got = models.init_params_numpy(model, 3)
+    assert jax.tree.structure(got) == jax.tree.structure(want)
+    for g, w in zip(jax.tree.leaves(got), jax.tree.leaves(want), strict=True):
+        assert g.shape == w.shape and g.dtype == w.dtype
+    g = num_gates(cell)
+    for p in jax.tree.leaves(got["rnn"], is_leaf=lambda x: hasattr(x, "w_hh")):
+        for k in range(g):  # each recurrent gate block is orthogonal
+            blk = p.w_hh[k * 16 : (k + 1) * 16]
+            np.testing.assert_allclose(blk @ blk.T, np.eye(16), atol=1e-5)
+        limit = (6 / (p.w_ih.shape[1] + g * 16)) ** 0.5
+        assert np.abs(p.w_ih).max() <= limit and np.abs(p.w_ih).max() > 0.8 * limit
+        if cell == "lstm":
+            np.testing.assert_array_equal(p.b_ih[16:32], 1.0)
+    assert not np.array_equal(got["w_out"], models.init_params_numpy(model, 4)["w_out"])
+    np.testing.assert_array_equal(got["w_out"], models.init_params_numpy(model, 3)["w_out"])
+
+
+def test_init_states_stack_single_seed_states():
+    model = models.Classifier(sequence.gru(4), 10, 4)
+    opt = optax.adam(1e-3)
+    many = loop.init_states(model, opt, [3, 9])
+    for i, s in enumerate([3, 9]):
+        one = loop.init_state(model, opt, s)
+        for a, b in zip(jax.tree.leaves(many), jax.tree.leaves(one), strict=True):
+            np.testing.assert_array_equal(a[i], b)

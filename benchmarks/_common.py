@@ -183,6 +183,10 @@ class Program:
     program so that the caller can time calls of it, and can compile it with
     other XLA options. The state is not updated between timed calls (each call
     trains the same epochs from the same start; the work per call is fixed).
+
+    ``make_run`` is called again for every ``compile()``: a new function object, so
+    JAX's in-memory caches (keyed on the function) cannot hand back the previous
+    executable and every compile is a real one.
     """
 
     def __init__(self, cfg: Any, data: Any, num_seeds: int = 1, epochs_per_call: int = 1):
@@ -197,15 +201,12 @@ class Program:
             raise ValueError(f"epochs_per_call must be >= 1, got {epochs_per_call}")
         self.epochs = epochs_per_call
         seeds = [cfg.seed + i for i in range(num_seeds)]
-        # The session does exactly what fit does before compiling: model, optimizer,
-        # initial state(s), plan_parallel and device placement; except that several
-        # seeds' states come from looping one compiled single-seed init (see
-        # ``stacked_initial_state``), not from fit's vmapped init.
-        state = stacked_initial_state(cfg, data, seeds) if num_seeds > 1 else None
-        self.session = s = train._JaxSession(cfg, data, seeds, state=state)
+        # What fit does before compiling: model, optimizer, initial state(s),
+        # plan_parallel and device placement.
+        t0 = time.perf_counter()
+        self.session = s = train._JaxSession(cfg, data, seeds)
         jax.block_until_ready(s.state)
-        run = train.make_run(cfg, s.model, s.optimizer, epochs_per_call, data, s.parallel)
-        self._run = jax.vmap(run, in_axes=(0, None, None, 0)) if num_seeds > 1 else run
+        self.session_s = time.perf_counter() - t0
         orders = s.orders(epochs_per_call)  # [S, E, N]
         if num_seeds == 1:
             orders = orders[0]
@@ -215,6 +216,27 @@ class Program:
         self.args = (s.state, s.train_arrays, s.test_arrays, orders)
         self.compiled = None
         self.times: dict[str, float] = {}
+        self.last: Any = None
+
+    def build(self, shared_order: bool = False) -> Callable:
+        """A fresh (un-jitted) runner, as fit builds it: test predictions included where
+        this version of ``make_run`` can return them (fit then needs no predict program).
+        ``shared_order``: several seeds take one sample order ``[E, N]`` (not vmapped)."""
+        import inspect
+
+        import jax
+
+        from jaxrnn import train
+
+        s = self.session
+        kw = {}
+        if "with_predictions" in inspect.signature(train.make_run).parameters:
+            kw["with_predictions"] = True
+        run = train.make_run(self.cfg, s.model, s.optimizer, self.epochs, self.data, s.parallel,
+                             **kw)  # fmt: skip
+        if self.num_seeds == 1:
+            return run
+        return jax.vmap(run, in_axes=(0, None, None, None if shared_order else 0))
 
     @property
     def devices(self) -> int:
@@ -225,10 +247,11 @@ class Program:
         return self.session.parallel.axis if self.session.parallel else None
 
     def compile(self, compiler_options: dict[str, Any] | None = None) -> Program:
-        """(Re)compile from a fresh ``jax.jit`` (no in-memory reuse); stage times in ``times``."""
+        """Compile a freshly built runner; stage times (and ``fusions``) in ``times``."""
         import jax
 
-        self.compiled, self.times = staged_compile(jax.jit(self._run), self.args, compiler_options)
+        fn = jax.jit(self.build())
+        self.compiled, self.times = staged_compile(fn, self.args, compiler_options)
         self.times["fusions"] = count_fusions(self.compiled)
         return self
 
@@ -238,40 +261,23 @@ class Program:
 
         if self.compiled is None:
             self.compile()
-        return jax.block_until_ready(self.compiled(*self.args))
+        self.last = jax.block_until_ready(self.compiled(*self.args))
+        return self.last
+
+    def test_predictions(self) -> Any:
+        """``[S, N_test]`` test predictions of the last call, or None if the program does not
+        return them (older ``make_run``)."""
+        import numpy as np
+
+        out = self.last[1] if self.last is not None else None
+        if not isinstance(out, tuple):
+            return None
+        pred = np.asarray(out[1])
+        return pred.reshape(self.num_seeds, self.epochs, -1)[:, -1]
 
     def steps_per_epoch(self) -> int:
         n = len(self.data.train.labels)
         return n if self.cfg.batch_size == 1 else -(-n // self.cfg.batch_size)
-
-
-def stacked_initial_state(cfg: Any, data: Any, seeds: list[int]) -> Any:
-    """The training states of ``seeds`` stacked on a leading axis, from one compiled
-    single-seed init called per seed (the same values as ``loop.init_states``).
-
-    Why not ``loop.init_states`` (what fit uses): with JAX 0.10.2 on CPU its
-    ``jit(vmap(init))`` hangs for 128 LSTM seeds (every thread idle, no result;
-    the Keras-style orthogonal init of two or more 64 x 64 blocks vmapped over
-    128 keys is enough, see the final report), so ``fit(..., seeds=128)`` with
-    ``model="lstm"`` never starts. The benchmark times the training program, so
-    it builds the same states another way.
-    """
-    import jax
-    import jax.numpy as jnp
-    import numpy as np
-
-    from jaxrnn import loop, train
-
-    model = train.build_model(cfg, data.tokenizer.vocab_size, max(2, len(data.label_names)))
-    optimizer = train.make_optimizer(cfg)
-    dtype = jnp.dtype(cfg.dtype)
-    params = train.initial_params(model, cfg, seeds)  # the study RNN: NumPy init; else None
-    init = jax.jit(loop._init_fn(model, optimizer, dtype))
-    states = []
-    for i, seed in enumerate(seeds):
-        p = None if params is None else jax.tree.map(lambda a, i=i: a[i], params)
-        states.append(jax.device_get(init(loop.seed_key(seed), p)))
-    return jax.tree.map(lambda *xs: jnp.asarray(np.stack(xs)), *states)
 
 
 def sentiment_data(model: str, max_len: int | None = None, **overrides: Any) -> tuple[Any, Any]:

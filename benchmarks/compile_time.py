@@ -4,15 +4,16 @@
                                       [--lengths 15,50,200] [--reps R] [--level-models ...]
 
 Part 1, per model (``rnn``, ``simple_rnn``, ``lstm``, ``gru``, ``bilstm``, presets) and
-padded length T (the bundled data padded to ``--lengths``), three programs as
+padded length T (the bundled data padded to ``--lengths``), two programs as
 ``jaxrnn.train.fit`` builds them:
 
 * ``train``: one epoch of training plus the evaluation of both splits
   (``make_run``, what fit compiles; ``rnn`` takes its per-sample SGD fast path);
 * ``predict``: forward only, class probabilities for the 20 test sentences
   (the function ``jaxrnn.predict.Predictor`` jits);
-* ``init``: the jitted state initialisation (``jaxrnn.loop.init_state``: params
-  from the Keras-style initialisers, optimizer state), which fit also compiles.
+and, apart, ``init_state_s``: the wall time of ``jaxrnn.loop.init_state`` (params
+from the Keras-style initialisers, optimizer state), which fit also runs (built
+on the host in NumPy since 39bfd83; before that, one more jitted program).
 
 Each is staged by hand, ``jax.jit(f).trace(...)`` -> ``.lower()`` -> ``.compile()``,
 and the three stages are timed apart; medians of ``--reps`` fresh builds (a new
@@ -74,9 +75,9 @@ def _median_stages(samples: list[dict[str, float]]) -> dict[str, Any]:
 
 
 def compile_programs(model: str, t: int, reps: int) -> dict[str, Any]:
-    """Stage timings of the train, predict and init programs of ``model`` at length ``t``."""
+    """Stage timings of the train and predict programs of ``model`` at length ``t``, and the
+    wall time of ``loop.init_state`` (the initial state as fit builds it)."""
     import jax
-    import jax.numpy as jnp
 
     from jaxrnn import loop
 
@@ -86,12 +87,8 @@ def compile_programs(model: str, t: int, reps: int) -> dict[str, Any]:
     test = prog.session.test_arrays
     m, opt = prog.session.model, prog.session.optimizer
     builds = {
-        "train": lambda: (jax.jit(prog._run), prog.args),
+        "train": lambda: (jax.jit(prog.build()), prog.args),
         "predict": lambda: (jax.jit(_predict_fn(m)), (params, test.ids, test.lengths)),
-        "init": lambda: (
-            jax.jit(loop._init_fn(m, opt, jnp.float32)),
-            (loop.seed_key(0), None),
-        ),
     }
     out: dict[str, Any] = {"model": model, "T": t, "programs": {}}
     for name, build in builds.items():
@@ -103,6 +100,12 @@ def compile_programs(model: str, t: int, reps: int) -> dict[str, Any]:
             samples.append(times)
             fusions = count_fusions(compiled)
         out["programs"][name] = {**_median_stages(samples), "fusions": fusions}
+    init = []
+    for seed in range(reps):
+        t0 = time.perf_counter()
+        jax.block_until_ready(loop.init_state(m, opt, seed))
+        init.append(time.perf_counter() - t0)
+    out["init_state_s"] = statistics.median(init)
     return out
 
 
@@ -177,6 +180,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                 "lower s": p["lower_s"], "XLA compile s": p["compile_s"], "total s": p["total_s"],
                 "fusions": p["fusions"],
             })  # fmt: skip
+        rows.append({"model": r["model"], "T": r["T"], "program": "init_state (wall)",
+                     "total s": r["init_state_s"]})  # fmt: skip
     table(f"compile time by stage, medians of {reps} fresh builds", rows)
 
     levels = []

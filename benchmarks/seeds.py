@@ -123,13 +123,9 @@ class _SharedOrder:
         import jax
         from _common import staged_compile
 
-        from jaxrnn import train
-
-        s = stacked.session
-        run = train.make_run(stacked.cfg, s.model, s.optimizer, stacked.epochs, stacked.data)
         st, tr, te, orders = stacked.args
         self.args = (st, tr, te, orders[0])
-        fn = jax.jit(jax.vmap(run, in_axes=(0, None, None, None)))
+        fn = jax.jit(stacked.build(shared_order=True))
         self.compiled, self.times = staged_compile(fn, self.args)
 
     def __call__(self) -> None:

@@ -68,6 +68,7 @@ def test_vs_keras_quick(tmp_path):
     bd = r["ours_breakdown"]
     for key in ("init_state_s", "trace_s", "lower_s", "compile_s", "epoch_s", "test_report_s"):
         assert positive(bd[key]), key
+    assert isinstance(bd["predict_program"], bool)
     params = r["params"]
     assert params["keras"] == 2001  # Embedding 400 + SimpleRNN 1568 + Dense 33
     assert params["equal_without_b_hh"], params
@@ -94,7 +95,8 @@ def test_compile_time_quick(tmp_path):
     p = run_quick("compile_time", tmp_path)
     (r,) = p["programs"]
     assert (r["model"], r["T"]) == ("simple_rnn", 15)
-    assert set(r["programs"]) == {"train", "predict", "init"}
+    assert set(r["programs"]) == {"train", "predict"}
+    assert positive(r["init_state_s"])
     for prog in r["programs"].values():
         for key in ("trace_s", "lower_s", "compile_s", "total_s"):
             assert positive(prog[key]), key

@@ -57,6 +57,7 @@ def header(extra_modules: Sequence[str] = (), persistent_cache: bool = False) ->
     if not persistent_cache:
         jax.config.update("jax_enable_compilation_cache", False)
     info = machine_info(extra_modules=("optax", "flax", *extra_modules))
+    info["git"] = _git_state()
     info["jax_compilation_cache"] = {
         "enabled": bool(jax.config.jax_enable_compilation_cache),
         "dir": jax.config.jax_compilation_cache_dir,
@@ -69,6 +70,28 @@ def header(extra_modules: Sequence[str] = (), persistent_cache: bool = False) ->
         flush=True,
     )
     return info
+
+
+def _git_state() -> dict[str, Any] | None:
+    """The commit the library was measured at, and its uncommitted files (numbers from a
+    dirty tree describe code that no commit holds)."""
+    import subprocess
+
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    try:
+        head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True,
+                              text=True, timeout=10, check=True).stdout.strip()  # fmt: skip
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--", "jaxrnn"],
+            cwd=root,
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=True,
+        ).stdout
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return {"head": head, "jaxrnn_uncommitted": [ln[3:] for ln in dirty.splitlines()]}
 
 
 def finish(args: argparse.Namespace, payload: dict[str, Any], t0: float) -> dict[str, Any]:

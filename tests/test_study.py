@@ -248,18 +248,6 @@ def test_grad_norms_seeds_and_relative_profile():
     assert zero["underflow"] == [0.0, 1.0] and zero["log10_rel_mean"][1] is None
 
 
-def test_init_states_per_seed_matches_vmapped_init():
-    from jaxrnn import loop, models, sequence
-    from jaxrnn.train import TrainConfig, make_optimizer, resolve_config
-
-    model = models.Classifier(sequence.RecurrentLayer("lstm", 6), 9, 4)
-    opt = make_optimizer(resolve_config(TrainConfig(model="lstm")))
-    a = loop.init_states(model, opt, [3, 4])
-    b = compare.init_states_per_seed(model, opt, [3, 4])
-    for x, y in zip(jax.tree.leaves(a), jax.tree.leaves(b), strict=True):
-        np.testing.assert_allclose(np.asarray(x), np.asarray(y), rtol=1e-6, atol=1e-7)
-
-
 # ----------------------------------------------------------------------------- long-range task
 
 

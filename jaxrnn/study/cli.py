@@ -190,12 +190,18 @@ def _profiles(model, init_params, trained_params, arrays) -> dict[str, dict]:
 
 
 def _init_params(model, cfg, seeds: list[int]):
+    """The parameters ``fit`` starts from for ``seeds``, stacked ``[S, ...]``."""
+    import jax.numpy as jnp
+
     from jaxrnn.models import StudyRNN
     from jaxrnn.train import initial_params, make_optimizer
 
     if isinstance(model, StudyRNN):
         return initial_params(model, cfg, seeds)
-    return compare.init_states_per_seed(model, make_optimizer(cfg), seeds).params
+    from jaxrnn import loop
+
+    # What fit starts from (the same seeds give the same params).
+    return loop.init_states(model, make_optimizer(cfg), seeds, jnp.dtype(cfg.dtype)).params
 
 
 def _note(run: compare.ModelRun) -> str:

@@ -121,50 +121,6 @@ class ModelRun:
 # ----------------------------------------------------------------------------- running
 
 
-def init_states_per_seed(model, optimizer, seeds: Sequence[int], dtype=None, params=None):
-    """``jaxrnn.loop.init_states`` without ``vmap``: one compiled init, called once per seed.
-
-    Same values as ``loop.init_states`` (``tests/test_study.py`` checks it). Needed because
-    ``jax.jit(jax.vmap(init))`` of two or more LSTM cells of hidden size 128 (the BiLSTM
-    preset) never returns on this jax 0.10.2 CPU build: XLA waits in ``BlockUntilReady``
-    with every thread idle (two seeds suffice; a ``vmap`` over concatenated
-    ``orthogonal()`` blocks reproduces it without jaxrnn).
-    """
-    import jax
-    import jax.numpy as jnp
-
-    from jaxrnn import loop
-
-    dtype = jnp.float32 if dtype is None else dtype
-
-    @jax.jit
-    def one(key_data, p):
-        # As loop._init_fn: split the seed's key into (init, train).
-        k_init, k_train = jax.random.split(jax.random.wrap_key_data(key_data))
-        if p is None:
-            p = model.init(k_init, dtype)
-        return loop.TrainState(p, optimizer.init(p), jax.random.key_data(k_train))
-
-    states = [
-        one(loop.seed_key(s), None if params is None else jax.tree.map(lambda a, i=i: a[i], params))
-        for i, s in enumerate(seeds)
-    ]
-    return jax.tree.map(lambda *a: jnp.stack(a), *states)
-
-
-@contextlib.contextmanager
-def per_seed_init() -> Iterator[None]:
-    """Make ``fit`` initialise seeds with ``init_states_per_seed`` (restored afterwards)."""
-    from jaxrnn import loop
-
-    original = loop.init_states
-    loop.init_states = init_states_per_seed
-    try:
-        yield
-    finally:
-        loop.init_states = original
-
-
 def run_jax(
     spec: ModelSpec,
     seeds: int,
@@ -184,8 +140,7 @@ def run_jax(
         if m and on_epoch is not None:
             on_epoch(int(m.group(1)))
 
-    with per_seed_init():
-        r = fit(cfg, data, seeds=seeds, log=log)
+    r = fit(cfg, data, seeds=seeds, log=log)
     params = r.params
     if seeds == 1:  # fit returns unstacked params for one seed
         import jax

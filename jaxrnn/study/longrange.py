@@ -155,7 +155,6 @@ def sweep(
     on_done: Callable[[SweepRun], None] | None = None,
 ) -> list[SweepRun]:
     """Train every cell at every length (seeds ``0 .. seeds-1`` at once); see ``SweepSettings``."""
-    from jaxrnn.study.compare import per_seed_init
     from jaxrnn.train import fit
 
     runs = []
@@ -168,8 +167,7 @@ def sweep(
             if on_start is not None:
                 on_start(cell, length)
             t0 = time.perf_counter()
-            with per_seed_init():
-                result = fit(settings.config(cell, length), data, seeds=settings.seeds)
+            result = fit(settings.config(cell, length), data, seeds=settings.seeds)
             run = SweepRun(cell, length, result, data, {"elapsed_s": time.perf_counter() - t0})
             runs.append(run)
             if on_done is not None:

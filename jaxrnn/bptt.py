@@ -137,21 +137,19 @@ def _wgrad(inp: Array, dz: Array) -> Array:
     return (inp.reshape(-1, k).T @ dz.reshape(-1, gh)).T
 
 
-def _column_mask(cell: str, h: int) -> Array:
-    """``[G*H]`` bool, True on the columns of a full-width pre-activation that take tanh
-    (lstm: the g block) or pass through (gru: the n block); the others take a sigmoid."""
-    g = num_gates(cell)
-    return (jnp.arange(g * h) // h) == (2 if cell == "lstm" else g - 1)
-
-
-def _fwd_step(cell: str, carry: Carry, xp: Array, hh: Array, b_ih, b_hh):
+def _fwd_step(
+    cell: str,
+    carry: Carry,
+    xp: tuple[Array, ...],
+    hh: Array,
+    b_ih: Array | None,
+    b_hh: Array | None,
+) -> tuple[Carry, Array, tuple[Array, ...]]:
     """One step from ``xp`` (input part, ``_parts`` of ``[B, G*H]``) and ``hh = h @ w_hh.T``
     (recurrent part, ``[B, G*H]``). Returns ``(new_carry, h, residuals)``, the residuals
     ``[B, H]`` each.
 
-    Elementwise work is done full-width first (one pass over ``[B, G*H]``, then cheap
-    static slices): XLA:CPU is slow at slicing gate blocks out of a slice of the stacked
-    per-step inputs.
+    The LSTM activations are computed on the whole row, then sliced per gate.
     """
     if b_ih is not None:
         xp = tuple(x + b for x, b in zip(xp, _parts(cell, b_ih), strict=True))
@@ -203,7 +201,17 @@ def _buffers(n: int, shape: tuple[int, ...], dtype) -> tuple[Array, ...]:
 _NUM_RES = {"rnn": 0, "rnn_relu": 0, "lstm": 5, "gru": 4}
 
 
-def _forward(opts: Options, w_ih, b_ih, w_hh, b_hh, xs, carry0, lengths, save: bool):
+def _forward(
+    opts: Options,
+    w_ih: Array | None,
+    b_ih: Array | None,
+    w_hh: Array,
+    b_hh: Array | None,
+    xs: Array,
+    carry0: Carry,
+    lengths: Array | None,
+    save: bool,
+) -> tuple[Array, Carry, tuple[Array, ...], tuple[Array, ...]]:
     """Forward loop. ``xs``: raw inputs ``[T, B, D]`` (``w_ih`` given) or projected inputs
     ``[T, B, G*H]`` (``w_ih`` None). Returns ``(ys [T, B, H], carry, xp, residuals)``;
     ``xp`` is the hoisted projection, ``_parts`` of ``[T, B, G*H]`` (kept: backward
@@ -238,12 +246,22 @@ def _forward(opts: Options, w_ih, b_ih, w_hh, b_hh, xs, carry0, lengths, save: b
 
 
 @partial(jax.custom_vjp, nondiff_argnums=(0,))
-def _scan(opts, w_ih, b_ih, w_hh, b_hh, xs, carry0, lengths):
+def _scan(
+    opts: Options,
+    w_ih: Array | None,
+    b_ih: Array | None,
+    w_hh: Array,
+    b_hh: Array | None,
+    xs: Array,
+    carry0: Carry,
+    lengths: Array | None,
+) -> tuple[Array, Carry]:
+    """``(ys [T, B, H], final carry)`` of one cell over time-major ``xs``; custom VJP."""
     ys, carry, _, _ = _forward(opts, w_ih, b_ih, w_hh, b_hh, xs, carry0, lengths, save=False)
     return ys, carry
 
 
-def _scan_fwd(opts, w_ih, b_ih, w_hh, b_hh, xs, carry0, lengths):
+def _scan_fwd(opts: Options, w_ih, b_ih, w_hh, b_hh, xs, carry0, lengths):
     ys, carry, xp, res = _forward(opts, w_ih, b_ih, w_hh, b_hh, xs, carry0, lengths, save=True)
     return (ys, carry), (w_ih, b_ih, w_hh, b_hh, xs, xp, carry0, lengths, ys, res)
 
@@ -253,7 +271,8 @@ def _shift(first: Array, seq: Array) -> Array:
     return jnp.concatenate([first[None], seq[:-1]], axis=0)
 
 
-def _scan_bwd(opts, saved, cts):
+def _scan_bwd(opts: Options, saved: tuple, cts: tuple[Array, Carry]) -> tuple:
+    """The reverse loop and the post-loop matmuls (equations in the module docstring)."""
     w_ih, b_ih, w_hh, b_hh, xs, xp, carry0, lengths, ys, res = saved
     dys, dcarry = cts
     cell = opts.cell

@@ -42,6 +42,9 @@ def test_writes_results_and_figures(quick_run):
         assert key in res, key
     assert res["settings"]["seeds"] == 2 and res["settings"]["quick"] is True
     assert "loadavg_start" in res["environment"] and "loadavg_end" in res["environment"]
+    git = res["environment"]["git"]
+    if git is not None:  # run from a git checkout
+        assert len(git["commit"]) == 40 and git["commit"][:10] in (out / "results.md").read_text()
     assert list(res["models"]) == MODELS
     for name in ("curves_accuracy", "curves_loss", "test_accuracy", "grad_norms",
                  "long_range_accuracy"):  # fmt: skip

@@ -376,6 +376,7 @@ def _environment() -> dict[str, Any]:
         "platform": platform.platform(),
         "cpu_count": os.cpu_count(),
     }
+    env["git"] = _git_state()
     try:
         import jax
 
@@ -384,6 +385,24 @@ def _environment() -> dict[str, Any]:
     except ImportError:  # pragma: no cover
         pass
     return env
+
+
+def _git_state() -> dict[str, Any] | None:
+    """The commit of the checkout this package runs from, and its uncommitted library files."""
+    import subprocess
+
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+    def git(*args: str) -> str:
+        return subprocess.run(["git", "-C", root, *args], capture_output=True, text=True,
+                              timeout=10, check=True).stdout.strip()  # fmt: skip
+
+    try:
+        commit = git("rev-parse", "HEAD")
+        dirty = [line[3:] for line in git("status", "--porcelain", "--", "jaxrnn").splitlines()]
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return {"commit": commit, "uncommitted_library_files": dirty}
 
 
 def _load(s: tuple[float, ...] | None = None) -> str:

@@ -146,6 +146,14 @@ def _long_range_section(lr: dict[str, Any]) -> list[str]:
     return lines + [""]
 
 
+def _git_note(git: dict | None) -> str:
+    if not git:
+        return ""
+    dirty = git.get("uncommitted_library_files") or []
+    extra = f" with uncommitted changes to {', '.join(dirty)}" if dirty else ""
+    return f"; commit {git['commit'][:10]}{extra}"
+
+
 def render(res: dict[str, Any]) -> str:
     """The whole ``results.md``."""
     env = res.get("environment", {})
@@ -157,7 +165,8 @@ def render(res: dict[str, Any]) -> str:
         f"{res.get('created', '?')} in {res.get('elapsed_s', float('nan')):.0f} s "
         f"({env.get('cpu_count', '?')} CPUs, load average {env.get('loadavg_start', '?')} at "
         f"the start and {env.get('loadavg_end', '?')} at the end; jax {env.get('jax', '?')}, "
-        f"numpy {env.get('numpy', '?')}). Every number here is computed by that run; "
+        f"numpy {env.get('numpy', '?')}{_git_note(env.get('git'))}). Every number here is "
+        "computed by that run; "
         "`results.json` has the same numbers with per-seed values and per-epoch curves.",
         "",
     ]

@@ -22,8 +22,11 @@ On CPU the script asks XLA for ``--host-devices`` (default 8) *simulated*
 devices (``XLA_FLAGS=--xla_force_host_platform_device_count``, set before JAX
 is imported unless XLA_FLAGS already sets it). They share the machine's cores,
 so on CPU this measures the overhead of partitioning and collectives, not a
-speed-up. On a machine with several GPUs the same command uses them (the flag
-only affects the CPU platform) and the numbers are real scaling.
+speed-up. Asking for simulated devices slows even a 1-device program, so full
+runs repeat the 1-device cases in a child process with one CPU device
+(``plain_process_1_device``; ``--no-baseline`` skips it). On a machine with
+several GPUs the same command uses them (the flag only affects the CPU
+platform) and the numbers are real scaling.
 """
 
 from __future__ import annotations
@@ -83,6 +86,29 @@ def run_case(model: str, axis: str, ns: list[int], seeds: int, reps: int) -> dic
     return {"model": model, "axis": axis, "rows": rows}
 
 
+def _plain_baseline(args: Any, models: list[str], reps: int) -> list[dict[str, Any]] | None:
+    """The 1-device cases again in a child process with one CPU device (no simulated ones):
+    asking XLA for 8 host devices slows a 1-device program by itself (~20% seen)."""
+    import json
+    import subprocess
+    import tempfile
+
+    print("\n=== 1 device in a process without simulated devices (baseline) ===", flush=True)
+    env = dict(os.environ)
+    env["XLA_FLAGS"] = " ".join(
+        f for f in env.get("XLA_FLAGS", "").split() if FLAG not in f
+    )  # fmt: skip
+    with tempfile.TemporaryDirectory() as d:
+        out = os.path.join(d, "plain.json")
+        cmd = [sys.executable, os.path.abspath(__file__), "--host-devices", "1", "--devices", "1",
+               "--models", ",".join(models), "--seeds", str(args.seeds), "--reps", str(reps),
+               "--no-baseline", "--json", out]  # fmt: skip
+        if subprocess.run(cmd, env=env, check=False).returncode != 0 or not os.path.exists(out):
+            return None
+        with open(out) as f:
+            return [row for r in json.load(f)["results"] for row in r["rows"]]
+
+
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     ap = parser(__doc__)
     ap.add_argument("--models", default=",".join(MODELS))
@@ -90,6 +116,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     ap.add_argument("--seeds", type=int, default=8, help="seeds for the seed axis")
     ap.add_argument("--host-devices", type=int, default=8, help="simulated CPU devices")
     ap.add_argument("--reps", type=int, default=None, help="timed calls per case (default 10)")
+    ap.add_argument("--no-baseline", action="store_true",
+                    help="no 1-device baseline in a process without simulated devices")  # fmt: skip
     args = ap.parse_args(argv)
     t0 = time.perf_counter()
     force_host_devices(args.host_devices)
@@ -126,8 +154,12 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         rows,
         ["model", "axis", "devices", "seeds", "epoch_ms", "step_ms", "vs_1_device", "compile_s"],
     )
+    plain = None
+    if simulated and not args.quick and not args.no_baseline:
+        plain = _plain_baseline(args, models, reps)
     payload = {
         "machine": info,
+        "plain_process_1_device": plain,
         "simulated_devices": simulated,
         "note": note,
         "reps": reps,

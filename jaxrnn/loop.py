@@ -126,6 +126,7 @@ def make_run_epochs(
     *,
     batch_sharding=None,
     pad_multiple: int = 1,
+    with_predictions: bool = False,
 ) -> Callable:
     """Build ``run(state, train, test, orders=None) -> (state, metrics [E, 4])``.
 
@@ -141,6 +142,10 @@ def make_run_epochs(
     backward pass across devices and all-reduces the gradients itself. Batches
     are padded to a multiple of ``pad_multiple`` (the device count) with
     zero-weight slots, which leaves the loss and its gradient unchanged.
+
+    ``with_predictions``: return ``(state, (metrics, test_predictions [E, N_test]))``,
+    the predicted class of every test example after each epoch (what the final
+    report needs, without compiling a second program).
     """
     extra = -(-batch_size // pad_multiple) * pad_multiple - batch_size
 
@@ -178,8 +183,13 @@ def make_run_epochs(
             (params, opt_state), _ = jax.lax.scan(
                 step, (state.params, state.opt_state), (idx, w, jax.random.split(k_drop, nb))
             )
-            metrics = jnp.stack([*evaluate(model, params, train), *evaluate(model, params, test)])
-            return TrainState(params, opt_state, jax.random.key_data(key)), metrics
+            logits = model.apply(params, test.ids, test.lengths)
+            pred = predictions(logits)
+            test_metrics = (jnp.mean(loss_terms(logits, test.labels)),
+                            jnp.mean((pred == test.labels).astype(logits.dtype)))  # fmt: skip
+            metrics = jnp.stack([*evaluate(model, params, train), *test_metrics])
+            out = (metrics, pred) if with_predictions else metrics
+            return TrainState(params, opt_state, jax.random.key_data(key)), out
 
         if orders is None:
             return jax.lax.scan(lambda s, _: epoch(s, None), state, None, length=num_epochs)

@@ -122,7 +122,7 @@ def length_buckets(lengths: np.ndarray, t_max: int, k: int = 4) -> tuple[int, ..
 
 
 def _sorted_eval_fn(lengths: np.ndarray) -> Callable:
-    """Per-row loss and correctness for rows sorted by length, longest first.
+    """Per-row loss, correctness and prediction for rows sorted by length, longest first.
 
     ``lengths`` (host NumPy, sorted descending) fixes how many rows run at each
     step, so step ``t`` multiplies only the rows still running.
@@ -139,7 +139,8 @@ def _sorted_eval_fn(lengths: np.ndarray) -> Callable:
         logits = h @ whyT + by
         logp = jax.nn.log_softmax(logits)
         loss = -jnp.take_along_axis(logp, labels[:, None], axis=1)[:, 0]
-        return loss, (jnp.argmax(logits, axis=1) == labels).astype(logits.dtype)
+        pred = jnp.argmax(logits, axis=1).astype(jnp.int32)
+        return loss, (pred == labels).astype(logits.dtype), pred
 
     return evaluate
 
@@ -151,10 +152,11 @@ def make_run_epochs(
     num_epochs: int,
     train_lengths: np.ndarray,
     test_lengths: np.ndarray,
+    with_predictions: bool = False,
 ) -> Callable:
     """Build ``run(state, train, test, orders) -> (state, metrics [E, 4])`` for ``model``.
 
-    Same contract as ``jaxrnn.train.make_run_epochs`` (``state`` is a
+    Same contract as ``jaxrnn.loop.make_run_epochs`` (``state`` is a
     ``TrainState`` whose ``opt_state`` is passed through untouched: plain SGD
     with clipping has none), except that ``orders [E, N]`` is required and
     the evaluation schedule is fixed by ``train_lengths`` / ``test_lengths``
@@ -171,10 +173,10 @@ def make_run_epochs(
 
     def run(state, train, test, orders):
         lengths = jnp.concatenate([train.lengths, test.lengths])
-        order = jnp.argsort(-lengths, stable=True)  # a fixed permutation, longest first
-        ev_ids = jnp.concatenate([train.ids, test.ids])[order]
-        ev_labels = jnp.concatenate([train.labels, test.labels])[order]
-        is_train = order < n_train
+        ev_order = jnp.argsort(-lengths, stable=True)  # a fixed permutation, longest first
+        ev_ids = jnp.concatenate([train.ids, test.ids])[ev_order]
+        ev_labels = jnp.concatenate([train.labels, test.labels])[ev_order]
+        is_train = ev_order < n_train
 
         buckets = length_buckets(train_lengths, train.ids.shape[1])
 
@@ -184,7 +186,7 @@ def make_run_epochs(
 
         def epoch(q, order):
             q, _ = lax.scan(sample, q, order)
-            loss, correct = evaluate(q, ev_ids, ev_labels)
+            loss, correct, pred = evaluate(q, ev_ids, ev_labels)
 
             def mean(v, m):
                 return jnp.sum(jnp.where(m, v, 0.0)) / jnp.maximum(jnp.sum(m), 1)
@@ -197,7 +199,10 @@ def make_run_epochs(
                     mean(correct, ~is_train),
                 ]
             )
-            return q, metrics
+            if not with_predictions:
+                return q, metrics
+            test_pred = jnp.zeros_like(pred).at[ev_order].set(pred)[n_train:]  # file order
+            return q, (metrics, test_pred)
 
         q, metrics = lax.scan(epoch, _to_inner(state.params), orders)
         return state._replace(params=_to_params(q)), metrics

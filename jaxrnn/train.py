@@ -140,24 +140,32 @@ def uses_fast_loop(cfg: TrainConfig) -> bool:
 
 
 def make_run(
-    cfg: TrainConfig, model, optimizer, num_epochs: int, data: Prepared, parallel=None
+    cfg: TrainConfig,
+    model,
+    optimizer,
+    num_epochs: int,
+    data: Prepared,
+    parallel=None,
+    with_predictions: bool = False,
 ) -> Callable:
     """The epoch runner for a resolved config: the fast path where it applies, else generic.
 
-    ``parallel`` (a ``Parallel``) spreads each batch over devices (generic loop only).
+    ``parallel`` (a ``Parallel``) spreads each batch over devices (generic loop only);
+    ``with_predictions`` also returns the test predictions after each epoch.
     """
     if uses_fast_loop(cfg):
         from jaxrnn import study_sgd
 
         return study_sgd.make_run_epochs(
-            model, cfg.lr, cfg.clip or None, num_epochs, data.train.lengths, data.test.lengths
-        )
+            model, cfg.lr, cfg.clip or None, num_epochs, data.train.lengths, data.test.lengths,
+            with_predictions,
+        )  # fmt: skip
     from jaxrnn.loop import make_run_epochs
 
-    if parallel is None or parallel.axis != "batch":
-        return make_run_epochs(model, optimizer, cfg.batch_size, num_epochs)
-    return make_run_epochs(model, optimizer, cfg.batch_size, num_epochs,
-                           batch_sharding=parallel.sharded, pad_multiple=parallel.size)  # fmt: skip
+    kw = {"with_predictions": with_predictions}
+    if parallel is not None and parallel.axis == "batch":
+        kw.update(batch_sharding=parallel.sharded, pad_multiple=parallel.size)
+    return make_run_epochs(model, optimizer, cfg.batch_size, num_epochs, **kw)
 
 
 class Parallel(NamedTuple):
@@ -382,7 +390,8 @@ class _JaxSession:
         cfg = self.cfg
         log_every = log_every or default_log_every(cfg.epochs)
         chunk = chunk_size(start, cfg.epochs, log_every, save_every if save else None)
-        run = make_run(cfg, self.model, self.optimizer, chunk, self.data, self.parallel)
+        run = make_run(cfg, self.model, self.optimizer, chunk, self.data, self.parallel,
+                       with_predictions=True)  # fmt: skip
         if len(self.seeds) > 1:
             run = jax.vmap(run, in_axes=(0, None, None, 0))
         run = jax.jit(run)
@@ -406,10 +415,11 @@ class _JaxSession:
         bar = Progress(cfg.epochs - start, progress)
         saved = None
         for s in range(start, cfg.epochs, chunk):
-            state, metrics = compiled(self.state, tr, te, orders_for(s))
+            state, (metrics, preds) = compiled(self.state, tr, te, orders_for(s))
             metrics = to_host(metrics).reshape(len(self.seeds), chunk, len(METRIC_NAMES))
             _check_finite(metrics, s + 1, saved)
             self.state = state
+            self.test_predictions = to_host(preds).reshape(len(self.seeds), chunk, -1)[:, -1]
             for h, m in zip(histories, metrics, strict=True):
                 h.extend(_records(m, s + 1))
             done = s + chunk
@@ -439,34 +449,9 @@ class _JaxSession:
                          self.test_reports())  # fmt: skip
 
     def test_reports(self) -> list[dict]:
-        """Per seed: accuracy, macro-F1, per-class precision/recall, confusion on the test split."""
-        import jax
-
-        from jaxrnn import loop
-        from jaxrnn.distributed import to_host
-        from jaxrnn.models import StudyRNN
-
-        if isinstance(self.model, StudyRNN):  # the NumPy reference's forward: no compile needed
-            from jaxrnn import scratch
-
-            params = to_host(self.state.params)
-            if len(self.seeds) == 1:
-                params = jax.tree.map(lambda a: a[None], params)
-            tests = _scratch_seqs(self.data.test)
-            return [
-                _report(np.array([np.argmax(scratch.forward({k: v[i] for k, v in params.items()},
-                                                             s)[0]) for s in tests]), self.data)
-                for i in range(len(self.seeds))
-            ]  # fmt: skip
-
-        def pred(params):
-            return loop.predictions(self.model.apply(params, self.test_arrays.ids,
-                                                     self.test_arrays.lengths))  # fmt: skip
-
-        if len(self.seeds) > 1:
-            pred = jax.vmap(pred)
-        preds = to_host(jax.jit(pred)(self.state.params)).reshape(len(self.seeds), -1)
-        return [_report(p, self.data) for p in preds]
+        """Per seed: accuracy, macro-F1, per-class precision/recall, confusion on the test split
+        (from the predictions the training program returned after its last epoch)."""
+        return [_report(p, self.data) for p in self.test_predictions]
 
 
 def _report(pred: np.ndarray, data: Prepared) -> dict:

@@ -70,10 +70,10 @@ def build_parser() -> argparse.ArgumentParser:
         "--clip", type=float, help=f"element-wise gradient clip, 0 = none [{preset('clip')}]"
     )
     g.add_argument(
-        "--no-mask",
-        dest="mask",
-        action="store_false",
-        help="feed padding to the cells as Keras does without mask_zero (default: masked)",
+        "--mask",
+        action=argparse.BooleanOptionalAction,
+        help="mask the padding (the cells stop at each text's length); --no-mask feeds it to "
+        f"the cells as Keras does without mask_zero [{preset('mask')}]",
     )
     g.add_argument(
         "--bptt",

@@ -96,6 +96,22 @@ def test_cli_help_documents_every_flag():
         assert flag in out
 
 
+@pytest.mark.parametrize(
+    "argv, mask",
+    [
+        (["--model", "simple_rnn"], False),  # the study's Keras model ran without mask_zero
+        (["--model", "simple_rnn", "--mask"], True),
+        (["--model", "bilstm"], True),
+        (["--model", "bilstm", "--no-mask"], False),
+    ],
+)
+def test_mask_flag_overrides_the_preset(argv, mask):
+    from jaxrnn.cli import build_parser, config_from_args
+    from jaxrnn.config import resolve_config
+
+    assert resolve_config(config_from_args(build_parser().parse_args(argv))).mask is mask
+
+
 def test_cli_writes_json(tmp_path):
     path = tmp_path / "run.json"
     proc = subprocess.run(

@@ -40,7 +40,7 @@ from jaxrnn.study import compare, figures, longrange, report
 
 SCHEMA = "jaxrnn.study/1"
 PART_SECTIONS = {"compare": ("models", "data"), "gradients": ("gradients", "long_range")}
-GRAD_CELL_MODELS = {"rnn": "simple_rnn", "lstm": "lstm", "gru": "gru"}
+GRAD_CELL_MODELS = {"rnn": "simple_rnn_masked", "lstm": "lstm", "gru": "gru"}  # all masked
 QUICK_SWEEP = dict(
     lengths=(10, 30), seeds=2, n_train=64, n_test=32, hidden=8, embed_dim=4, epochs=2,
     batch_size=16,

@@ -140,8 +140,8 @@ def keras_side(model: str, data: Any, epochs: int):
             metrics=["accuracy"],
         )
         cb = EpochTimes()
-        h = m.fit(x, y, batch_size=KERAS[model]["batch"], epochs=epochs, validation_data=(xt, yt), verbose=0,
-                  callbacks=[cb])  # fmt: skip
+        h = m.fit(x, y, batch_size=KERAS[model]["batch"], epochs=epochs,
+                  validation_data=(xt, yt), verbose=0, callbacks=[cb])  # fmt: skip
         wall = time.perf_counter() - t0
         ep = np.diff(cb.t)
         later = float(np.median(ep[1:])) if len(ep) > 1 else None

@@ -56,7 +56,7 @@ def zero_opt_state(optimizer, params):
     start at zero; checked against ``optimizer.init`` in the tests) and compiles nothing.
     """
     shapes = jax.eval_shape(optimizer.init, params)
-    return jax.tree.map(lambda s: jnp.asarray(np.zeros(s.shape, s.dtype)), shapes)
+    return jax.tree.map(lambda s: jax.device_put(np.zeros(s.shape, s.dtype)), shapes)
 
 
 def init_state(model, optimizer, seed: int, dtype=jnp.float32, params=None) -> TrainState:
@@ -66,8 +66,8 @@ def init_state(model, optimizer, seed: int, dtype=jnp.float32, params=None) -> T
 
     if params is None:
         params = init_params_numpy(model, seed, np.dtype(dtype))
-    params = jax.tree.map(jnp.asarray, params)
-    return TrainState(params, zero_opt_state(optimizer, params), jnp.asarray(seed_key(seed)))
+    params = jax.tree.map(jax.device_put, params)
+    return TrainState(params, zero_opt_state(optimizer, params), jax.device_put(seed_key(seed)))
 
 
 def init_states(model, optimizer, seeds: list[int], dtype=jnp.float32, params=None) -> TrainState:
@@ -80,11 +80,11 @@ def init_states(model, optimizer, seeds: list[int], dtype=jnp.float32, params=No
     if params is None:
         per_seed = [init_params_numpy(model, s, np.dtype(dtype)) for s in seeds]
         params = jax.tree.map(lambda *a: np.stack(a), *per_seed)
-    params = jax.tree.map(jnp.asarray, params)
+    params = jax.tree.map(jax.device_put, params)
     one = jax.tree.map(lambda a: a[0], params)
     opt = jax.tree.map(lambda a: jnp.broadcast_to(a, (len(seeds), *a.shape)),
                        zero_opt_state(optimizer, one))  # fmt: skip
-    keys = jnp.asarray(np.stack([seed_key(s) for s in seeds]))
+    keys = jax.device_put(np.stack([seed_key(s) for s in seeds]))
     return TrainState(params, opt, keys)
 
 

@@ -38,6 +38,7 @@ def test_result_json_has_the_contract_keys(small_rnn_runs):
     assert set(out["final"]) == {"train_loss", "train_acc", "test_loss", "test_acc"}
     assert [h["epoch"] for h in out["history"]] == list(range(1, 13))
     assert out["config"]["lr"] == 0.3 and out["config"]["batch_size"] == 1
+    assert out["config"]["compile_mode"] == "auto" and "xla_options" in out
     json.dumps(out)
 
 
@@ -133,3 +134,21 @@ def test_cli_writes_json(tmp_path):
     assert "Epoch 4/4" in proc.stdout
     out = json.loads(path.read_text())
     assert out["model"] == "rnn" and out["backend"] == "jax" and len(out["history"]) == 4
+
+
+def test_compile_auto_is_fast_only_for_short_runs_on_cpu():
+    """``--compile auto``: XLA level 0 for the short Keras-like presets (compile dominates),
+    full optimisation for the 500-epoch RNN and the 3x128 BiLSTM (the run dominates)."""
+    from jaxrnn.train import TrainConfig, compiler_options, prepare_data, resolve_config
+
+    fast = {"xla_backend_optimization_level": 0}
+    want = {"rnn": {}, "simple_rnn": fast, "lstm": fast, "gru": fast, "bilstm": {}}
+    for model, opts in want.items():
+        cfg = resolve_config(TrainConfig(model=model))
+        data = prepare_data(cfg)
+        assert compiler_options(cfg, data) == opts, model
+        for mode, o in (("fast", fast), ("full", {})):
+            forced = resolve_config(TrainConfig(model=model, compile_mode=mode))
+            assert compiler_options(forced, data) == o
+    lstm = resolve_config(TrainConfig(model="lstm"))
+    assert compiler_options(lstm, prepare_data(lstm), seeds=128) == {}  # 128x the work

@@ -212,7 +212,16 @@ class Program:
     executable and every compile is a real one.
     """
 
-    def __init__(self, cfg: Any, data: Any, num_seeds: int = 1, epochs_per_call: int = 1):
+    def __init__(
+        self,
+        cfg: Any,
+        data: Any,
+        num_seeds: int = 1,
+        epochs_per_call: int = 1,
+        group: int | str | None = None,
+    ):
+        """``group``: seeds per vmapped group (``None``: all vmapped; ``"fit"``: what fit
+        picks, ``jaxrnn.train.seed_group``); the groups run in a ``lax.map``."""
         import jax
 
         from jaxrnn import train
@@ -237,6 +246,9 @@ class Program:
         if par is not None:
             orders = jax.device_put(orders, par.sharded if par.axis == "seed" else par.replicated)
         self.args = (s.state, s.train_arrays, s.test_arrays, orders)
+        if group == "fit":
+            group = train.seed_group(cfg, num_seeds, par) if hasattr(train, "seed_group") else None
+        self.group = num_seeds if group is None else group
         self.compiled = None
         self.times: dict[str, float] = {}
         self.last: Any = None
@@ -259,7 +271,9 @@ class Program:
                              **kw)  # fmt: skip
         if self.num_seeds == 1:
             return run
-        return jax.vmap(run, in_axes=(0, None, None, None if shared_order else 0))
+        if shared_order or self.group >= self.num_seeds:
+            return jax.vmap(run, in_axes=(0, None, None, None if shared_order else 0))
+        return train.over_seeds(run, self.num_seeds, self.group)
 
     @property
     def devices(self) -> int:

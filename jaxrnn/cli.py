@@ -98,6 +98,16 @@ def build_parser() -> argparse.ArgumentParser:
     )
     g.add_argument("--dtype", default="float32", choices=("float32", "float64"))
     g.add_argument(
+        "--seed-group",
+        type=int,
+        default=0,
+        metavar="K",
+        help="with --seeds: train K seeds at a time vmapped, the groups one after another in "
+        "the same compiled program (lax.map); K >= seeds vmaps them all. 0 = auto: all at "
+        "once, except on CPU where one seed's steps already fill the cores (per-sample SGD, "
+        "LSTM/GRU/BiLSTM presets), which run one seed at a time [0]",
+    )
+    g.add_argument(
         "--compile",
         dest="compile_mode",
         default="auto",

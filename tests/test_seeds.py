@@ -14,11 +14,14 @@ from jaxrnn import train as T
     ],
     ids=["rnn-fast-path", "lstm-generic"],
 )
-def test_seed_i_of_a_vmapped_run_equals_a_single_run(kw):
-    multi = T.fit(T.TrainConfig(seed=10, dtype="float64", **kw), seeds=2)
-    assert multi.seeds == [10, 11]
+@pytest.mark.parametrize("group", [3, 2, 1], ids=["vmap", "map-of-vmap-2", "map"])
+def test_seed_i_of_a_multi_seed_run_equals_a_single_run(kw, group):
+    """All seeds vmapped (group 3), groups of 2 vmapped in a lax.map (with a remainder
+    group of 1), or one seed at a time in a lax.map: seed i is the single run of seed i."""
+    multi = T.fit(T.TrainConfig(seed=10, dtype="float64", seed_group=group, **kw), seeds=3)
+    assert multi.seeds == [10, 11, 12] and multi.extra["seed_group"] == group
     for i, seed in enumerate(multi.seeds):
-        single = T.fit(T.TrainConfig(seed=seed, dtype="float64", **kw))
+        single = _single(seed, **kw)
         for k in T.METRIC_NAMES:
             np.testing.assert_allclose(
                 [h[k] for h in multi.histories[i]],
@@ -28,6 +31,28 @@ def test_seed_i_of_a_vmapped_run_equals_a_single_run(kw):
             )
     # different seeds really differ
     assert multi.histories[0][-1]["train_loss"] != multi.histories[1][-1]["train_loss"]
+
+
+_SINGLE: dict = {}
+
+
+def _single(seed, **kw):
+    key = (seed, tuple(sorted(kw.items())))
+    if key not in _SINGLE:
+        _SINGLE[key] = T.fit(T.TrainConfig(seed=seed, dtype="float64", **kw))
+    return _SINGLE[key]
+
+
+def test_seed_group_auto_runs_seeds_one_at_a_time_where_the_cores_are_busy():
+    from jaxrnn.config import resolve_config
+
+    def group(model, n=20, **kw):
+        return T.seed_group(resolve_config(T.TrainConfig(model=model, **kw)), n)
+
+    # CPU: the per-sample RNN and the LSTM/GRU/BiLSTM presets one at a time, the small
+    # SimpleRNN vmapped; an explicit --seed-group wins (capped at the seed count).
+    assert [group(m) for m in ("rnn", "simple_rnn", "lstm", "gru", "bilstm")] == [1, 20, 1, 1, 1]
+    assert group("lstm", seed_group=4) == 4 and group("lstm", seed_group=64) == 20
 
 
 def test_multi_seed_json_has_per_seed_and_aggregate():

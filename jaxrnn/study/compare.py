@@ -151,9 +151,17 @@ def run_jax(
     model = build_model(r.config, data.tokenizer.vocab_size, max(2, len(data.label_names)))
     return ModelRun(
         spec, r.config, r.seeds, r.histories, r.num_params, r.wall_s, r.compile_s,
-        f"JAX, all {seeds} seeds at once (vmap) in one compiled program",
+        _how(seeds, r.extra.get("seed_group", seeds)),
         params=params, model=model, data=data,
     )  # fmt: skip
+
+
+def _how(seeds: int, group: int) -> str:
+    if group >= seeds:
+        return f"JAX, all {seeds} seeds at once (vmap) in one compiled program"
+    if group == 1:
+        return f"JAX, {seeds} seeds one after another (lax.map) in one compiled program"
+    return f"JAX, {seeds} seeds in vmapped groups of {group} (lax.map) in one compiled program"
 
 
 def _numpy_seed(cfg: TrainConfig) -> tuple[list[dict], float, int]:

@@ -112,10 +112,17 @@ def predictions(logits: Array) -> Array:
 
 def evaluate(model, params, data: Arrays) -> tuple[Array, Array]:
     """Mean loss and accuracy over a whole split (no dropout)."""
-    logits = model.apply(params, data.ids, data.lengths)
-    loss = jnp.mean(loss_terms(logits, data.labels))
-    acc = jnp.mean((predictions(logits) == data.labels).astype(logits.dtype))
+    loss, acc, _ = evaluate_with_predictions(model, params, data)
     return loss, acc
+
+
+def evaluate_with_predictions(model, params, data: Arrays) -> tuple[Array, Array, Array]:
+    """``evaluate``'s mean loss and accuracy, and the predicted class per example ``[N]``."""
+    logits = model.apply(params, data.ids, data.lengths)
+    pred = predictions(logits)
+    loss = jnp.mean(loss_terms(logits, data.labels))
+    acc = jnp.mean((pred == data.labels).astype(logits.dtype))
+    return loss, acc, pred
 
 
 def make_run_epochs(
@@ -183,10 +190,7 @@ def make_run_epochs(
             (params, opt_state), _ = jax.lax.scan(
                 step, (state.params, state.opt_state), (idx, w, jax.random.split(k_drop, nb))
             )
-            logits = model.apply(params, test.ids, test.lengths)
-            pred = predictions(logits)
-            test_metrics = (jnp.mean(loss_terms(logits, test.labels)),
-                            jnp.mean((pred == test.labels).astype(logits.dtype)))  # fmt: skip
+            *test_metrics, pred = evaluate_with_predictions(model, params, test)
             metrics = jnp.stack([*evaluate(model, params, train), *test_metrics])
             out = (metrics, pred) if with_predictions else metrics
             return TrainState(params, opt_state, jax.random.key_data(key)), out

@@ -107,15 +107,17 @@ def prepare_data(cfg: TrainConfig, dataset=None, tokenizer=None) -> Prepared:
 # ----------------------------------------------------------------------------- model + optimizer
 
 
+_CELLS = {"rnn": "rnn", "simple_rnn": "rnn", "lstm": "lstm", "gru": "gru", "bilstm": "lstm"}
+
+
 def build_model(cfg: TrainConfig, vocab_size: int, num_classes: int):
     """The model a resolved config names. ``vocab_size`` counts padding (ids ``0..V``)."""
     from jaxrnn import models, sequence
 
     if cfg.model == "rnn":
         return models.StudyRNN(vocab_size - 1, cfg.hidden, num_classes)
-    cell = {"simple_rnn": "rnn", "lstm": "lstm", "gru": "gru", "bilstm": "lstm"}[cfg.model]
     layer = sequence.RecurrentLayer(
-        cell, cfg.hidden, cfg.layers, cfg.model == "bilstm", cfg.layer_dropout
+        _CELLS[cfg.model], cfg.hidden, cfg.layers, cfg.model == "bilstm", cfg.layer_dropout
     )
     # Keras' Embedding(num_words, E) has num_words rows even if fewer words were seen.
     rows = max(vocab_size, cfg.num_words or 0) if cfg.embed_dim else vocab_size
@@ -139,30 +141,42 @@ _CPU_MACS_PER_S = 2e9
 _FAST_COMPILE_BELOW_S = 0.25
 
 
-def training_macs(cfg: TrainConfig, data: Prepared, seeds: int = 1) -> float:
-    """Rough multiply-adds of the forward passes of a whole training run (all seeds): the
-    recurrent and input matmuls, ``epochs * N * T * directions * gates * H * (D + H)``."""
-    n, t = data.train.ids.shape
-    gates = 4 if cfg.model in ("lstm", "bilstm") else 3 if cfg.model == "gru" else 1
+def _macs_per_token(cfg: TrainConfig) -> int:
+    """Forward multiply-adds of the recurrent and input matmuls for one token of one
+    example: ``sum over layers of directions * gates * H * (D_in + H)``."""
+    from jaxrnn.layout import num_gates
+
+    gates = num_gates(_CELLS[cfg.model])
     dirs = 2 if cfg.model == "bilstm" else 1
     d = cfg.embed_dim if cfg.model != "rnn" else 0  # one-hot inputs: a column gather
     per_token = 0
     for layer in range(cfg.layers):
         d_in = d if layer == 0 else dirs * cfg.hidden
         per_token += dirs * gates * cfg.hidden * (d_in + cfg.hidden)
-    return float(cfg.epochs) * n * t * per_token * seeds
+    return per_token
+
+
+def _on_cpu() -> bool:
+    import jax
+
+    return jax.devices()[0].platform == "cpu"
+
+
+def training_macs(cfg: TrainConfig, data: Prepared, seeds: int = 1) -> float:
+    """Rough multiply-adds of the forward passes of a whole training run (all seeds):
+    ``epochs * N * T * _macs_per_token``."""
+    n, t = data.train.ids.shape
+    return float(cfg.epochs) * n * t * _macs_per_token(cfg) * seeds
 
 
 def compiler_options(cfg: TrainConfig, data: Prepared, seeds: int = 1) -> dict[str, Any]:
     """XLA options for the training program. ``fast`` (and ``auto`` for a short run on CPU)
     sets backend optimisation level 0: measured here, compiling the presets takes 0.55-0.6x
     as long and an epoch 2.2-3x as long, so it wins when compile time dominates the run."""
-    import jax
-
     mode = cfg.compile_mode
     if mode == "auto":
         short = training_macs(cfg, data, seeds) / _CPU_MACS_PER_S < _FAST_COMPILE_BELOW_S
-        mode = "fast" if short and jax.devices()[0].platform == "cpu" else "full"
+        mode = "fast" if short and _on_cpu() else "full"
     return {"xla_backend_optimization_level": 0} if mode == "fast" else {}
 
 
@@ -174,18 +188,14 @@ _SEQUENTIAL_SEEDS_ABOVE_MACS = 5e4
 
 def seed_group(cfg: TrainConfig, num_seeds: int, parallel: Parallel | None = None) -> int:
     """How many seeds one vmapped group trains (``num_seeds`` = all at once)."""
-    import jax
-
     if cfg.seed_group:
         return min(cfg.seed_group, num_seeds)
-    if parallel is not None or jax.devices()[0].platform != "cpu":
+    if parallel is not None or not _on_cpu():
         return num_seeds  # seeds sharded over devices / an accelerator: vmap them all
     if uses_fast_loop(cfg):  # per-sample loops of data-dependent length: vmap runs the longest
         return 1
-    gates = 4 if cfg.model in ("lstm", "bilstm") else 3 if cfg.model == "gru" else 1
-    dirs = 2 if cfg.model == "bilstm" else 1
-    per_step = cfg.batch_size * dirs * gates * cfg.hidden * (cfg.embed_dim + cfg.hidden)
-    return 1 if per_step * cfg.layers >= _SEQUENTIAL_SEEDS_ABOVE_MACS else num_seeds
+    per_step = cfg.batch_size * _macs_per_token(cfg)
+    return 1 if per_step >= _SEQUENTIAL_SEEDS_ABOVE_MACS else num_seeds
 
 
 def over_seeds(run, num_seeds: int, group: int):
@@ -496,7 +506,6 @@ class _JaxSession:
             metrics = to_host(metrics).reshape(len(self.seeds), chunk, len(METRIC_NAMES))
             _check_finite(metrics, s + 1, saved)
             self.state = state
-            self.test_predictions = to_host(preds).reshape(len(self.seeds), chunk, -1)[:, -1]
             for h, m in zip(histories, metrics, strict=True):
                 h.extend(_records(m, s + 1))
             done = s + chunk
@@ -513,6 +522,8 @@ class _JaxSession:
                 saved = save
             bar.update(done - start)
         jax.block_until_ready(self.state)
+        # Only the last chunk's predictions feed the report: one transfer, after the loop.
+        self.test_predictions = to_host(preds).reshape(len(self.seeds), chunk, -1)[:, -1]
         from jaxrnn.models import count_params
 
         n_params = count_params(self.state.params) // len(self.seeds)

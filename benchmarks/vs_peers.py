@@ -163,6 +163,8 @@ VARIANTS: dict[str, dict[str, Any]] = {
     "unroll=2": {"unroll": 2},
     "batch_groups=1": {"batch_groups": 1},
     "batch_groups=2": {"batch_groups": 2},
+    "transpose_dz=False": {"transpose_dz": False},
+    "transpose_dz=True": {"transpose_dz": True},
 }
 
 
@@ -305,6 +307,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         "--variants",
         action="store_true",
         help="instead of the peers: our options (fused, hoist, unroll, batch_groups,\n"
+        "transpose_dz, "
         "autodiff) per shape and cell, and the BiLSTM direction layouts",
     )
     args = ap.parse_args(argv)

@@ -63,7 +63,8 @@ Options (all give the same numbers):
 * ``fused``: one ``[H, G*H]`` recurrent matmul per step (default) or ``G`` per-gate
   ``[H, H]`` matmuls;
 * ``unroll``: ``fori_loop``'s ``unroll`` for both loops (default 1);
-* ``batch_groups``: independent loops over batch slices (default: 2 for ``B >= 64``).
+* ``batch_groups``: independent loops over batch slices (default: 2 for ``B >= 64``);
+* ``transpose_dz``: weight gradients from a transposed copy of ``dz`` (default: when small).
 """
 
 from __future__ import annotations
@@ -91,6 +92,7 @@ class Options(NamedTuple):
     fused: bool = True
     unroll: int = 1
     hoist: bool = True
+    transpose_dz: bool | None = None
 
 
 def _split(a: Array, g: int) -> tuple[Array, ...]:
@@ -130,11 +132,34 @@ def _rec_back(dz: tuple[Array, ...], w: Array, fused: bool) -> Array:
     return out
 
 
-def _wgrad(inp: Array, dz: Array) -> Array:
-    """``sum_{t,b} dz^T inp`` -> ``[G*H, K]`` for ``inp [T, B, K]``, ``dz [T, B, G*H]``: one
-    matmul over all ``T * B`` rows, written so that XLA copies neither operand."""
-    k, gh = inp.shape[-1], dz.shape[-1]
-    return (inp.reshape(-1, k).T @ dz.reshape(-1, gh)).T
+# ``transpose_dz=None`` (auto): below this many elements in a gate gradient ``dz``
+# (T * B * G*H), the weight gradients first copy ``dz`` to ``[G*H, T*B]``. XLA:CPU sends
+# ``dz^T @ inp`` (both operands contracted on their major axis) to Eigen, which is slow at
+# these sizes, and the plain ``[G*H, N] @ [N, K]`` product after the copy to YNNPACK: train
+# step 0.93x the time for LSTM B32 T15 H128 and GRU B64 T50 H128. Above it (LSTM B256 T100
+# H512, 52M elements) the copy costs more than it saves. ``vs_peers.py --variants`` times both.
+TRANSPOSE_DZ_MAX = 1 << 22
+
+
+def _wgrad_lhs(dz: Array, transpose: bool | None) -> tuple[Array, bool]:
+    """The left operand of the weight gradients for ``dz [T, B, G*H]``: ``([N, G*H], False)``
+    (N = T * B), or a transposed copy, ``([G*H, N], True)``; ``transpose=None``: the copy
+    for small ``dz`` (see above)."""
+    d = dz.reshape(-1, dz.shape[-1])
+    if transpose is None:
+        transpose = d.size <= TRANSPOSE_DZ_MAX
+    if not transpose:
+        return d, False
+    return lax.optimization_barrier(d.T), True  # the barrier keeps the copy a copy
+
+
+def _wgrad(inp: Array, lhs: tuple[Array, bool]) -> Array:
+    """``sum_{t,b} dz^T inp`` -> ``[G*H, K]`` for ``inp [T, B, K]`` and ``lhs`` from
+    ``_wgrad_lhs``: one matmul over all ``T * B`` rows (untransposed: written so that XLA
+    copies neither operand)."""
+    d, transposed = lhs
+    a = inp.reshape(-1, inp.shape[-1])
+    return d @ a if transposed else (a.T @ d).T
 
 
 def _fwd_step(
@@ -343,13 +368,15 @@ def _scan_bwd(opts: Options, saved: tuple, cts: tuple[Array, Carry]) -> tuple:
     # GRU's n block (dhn).
     hprev = _shift(h0, ys)  # h_{t-1} at every valid t (valid steps are a prefix)
     dhh = (dz[0], dhn) if gru else dz
-    dw_hh = jnp.concatenate([_wgrad(hprev, d) for d in dhh], axis=0)
+    lhs = tuple(_wgrad_lhs(d, opts.transpose_dz) for d in dz)  # shared by dw_hh and dw_ih
+    lhs_hh = (lhs[0], _wgrad_lhs(dhn, opts.transpose_dz)) if gru else lhs
+    dw_hh = jnp.concatenate([_wgrad(hprev, d) for d in lhs_hh], axis=0)
     db_hh = jnp.concatenate([jnp.sum(d, axis=(0, 1)) for d in dhh])
     db_ih = jnp.concatenate([jnp.sum(d, axis=(0, 1)) for d in dz])
     if w_ih is None:  # xs were the projected inputs
         dw_ih, dxs = None, _cat(dz)
     else:
-        dw_ih = jnp.concatenate([_wgrad(xs, d) for d in dz], axis=0)
+        dw_ih = jnp.concatenate([_wgrad(xs, d) for d in lhs], axis=0)
         w_parts = _parts(cell, w_ih.T)  # [D, .] column blocks of w_ih.T
         dxs = sum((d @ w.T for d, w in zip(dz[1:], w_parts[1:], strict=True)), dz[0] @ w_parts[0].T)
     return (
@@ -409,6 +436,7 @@ def layer(
     fused: bool = True,
     unroll: int = 1,
     batch_groups: int | None = None,
+    transpose_dz: bool | None = None,
     time_major: bool = False,
 ) -> tuple[Array, Carry]:
     """One direction of a recurrent layer over raw inputs, hand-written VJP.
@@ -424,7 +452,9 @@ def layer(
       unroll: ``lax.scan`` unroll factor of both loops.
       batch_groups: run this many independent loops over equal batch slices (ignored
         unless it divides ``B``); their weight gradients are summed. None: 2 for
-        ``B >= 64`` (XLA then runs the two loops side by side on two cores), else 1.
+        ``B >= 64``, else 1.
+      transpose_dz: copy the gate gradients to ``[G*H, T*B]`` before the weight-gradient
+        matmuls (None: when they have at most ``TRANSPOSE_DZ_MAX`` elements).
 
     Returns:
       ``(outputs [B, T, H] (time-major if asked), final carry)``.
@@ -433,14 +463,16 @@ def layer(
     xs = x if time_major else jnp.swapaxes(x, 0, 1)  # [T, B, D]: transpose the narrow side
     if xs.shape[0] == 0:
         return _empty(xs, carry, time_major)
-    opts = Options(cell, fused, unroll, hoist)
+    opts = Options(cell, fused, unroll, hoist, transpose_dz)
     p = params
     batch = xs.shape[1]
     if batch_groups is None:
         batch_groups = 2 if batch >= 64 else 1
     if batch_groups <= 1 or batch % batch_groups:
         ys, carry = _scan(opts, p.w_ih, p.b_ih, p.w_hh, p.b_hh, xs, carry, lengths)
-    else:  # independent loops over batch slices: XLA may run them concurrently
+    else:  # independent loops over batch slices. XLA:CPU (jax 0.10) runs them one after
+        # the other (their buffers share memory, so they depend on each other), yet at
+        # B = 64 the two half-batch loops measured 0.91x the time of one whole-batch loop.
         outs = []
         for k in range(batch_groups):
             sl = slice(k * batch // batch_groups, (k + 1) * batch // batch_groups)

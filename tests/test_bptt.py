@@ -129,6 +129,8 @@ def test_custom_vjp_equals_autodiff(cell, bias):
     [
         ("lstm", (("hoist", False), ("fused", False), ("unroll", 2))),
         ("lstm", (("batch_groups", 2),)),
+        ("lstm", (("transpose_dz", False),)),
+        ("gru", (("transpose_dz", False),)),
         ("gru", (("hoist", False), ("fused", False), ("unroll", 2))),
         ("rnn", (("fused", False), ("unroll", 3))),
     ],

@@ -16,6 +16,13 @@ order), after warm-up; medians of ``--reps`` (>= 10) samples:
 * ``ours``: ``jaxrnn.RecurrentLayer`` with the default ``impl`` (the custom-VJP
   BPTT), ``jax.jit(jax.grad(...))``;
 * ``autodiff``: the same layer with ``impl="autodiff"`` (``jax.grad`` of the scan);
+* ``ours_dp``: ``ours`` data-parallel over the process's CPU devices (``jax.shard_map``:
+  each device runs the step on its slice of the batch, the weight gradients are summed
+  across devices). XLA:CPU runs one device's loops on one thread, whatever the
+  thread pool; torch splits each step's matmuls over its threads. To give JAX the same
+  cores, this script starts with ``--cpu-devices`` CPU devices (default: the usable
+  cores; an ``XLA_FLAGS`` that sets ``--xla_force_host_platform_device_count`` wins).
+  ``ours``, ``autodiff`` and ``flax`` use one device, as before;
 * ``torch``: ``torch.nn.LSTM/GRU/RNN(batch_first=True)``, ``zero_grad``-free (grads
   set to None), ``loss.backward()``; ``torch.get_num_threads()`` left at its default;
 * ``torch1t``: the same with ``torch.set_num_threads(1)`` around each step (for
@@ -39,6 +46,25 @@ from collections.abc import Callable
 from typing import Any
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+
+def _cpu_devices_flag(argv: list[str]) -> int:
+    """``--cpu-devices N`` (default: usable cores), read before JAX starts."""
+    for i, a in enumerate(argv):
+        if a.startswith("--cpu-devices="):
+            return int(a.split("=", 1)[1])
+        if a == "--cpu-devices" and i + 1 < len(argv):
+            return int(argv[i + 1])
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+
+
+if __name__ == "__main__" and "xla_force_host_platform_device_count" not in os.environ.get(
+    "XLA_FLAGS", ""
+):
+    os.environ["XLA_FLAGS"] = (
+        os.environ.get("XLA_FLAGS", "")
+        + f" --xla_force_host_platform_device_count={_cpu_devices_flag(sys.argv[1:])}"
+    ).strip()
 
 import jax  # noqa: E402
 import jax.numpy as jnp  # noqa: E402
@@ -94,6 +120,34 @@ def ours(cell: str, B: int, T: int, D: int, H: int, layers: int, bidir: bool, im
         return jnp.sum(layer.apply(params, x)[0])
 
     return _jax_step(loss, params, x)
+
+
+def ours_data_parallel(cell: str, B: int, T: int, D: int, H: int, layers: int, bidir: bool):
+    """``ours`` with the batch split over the CPU devices by ``jax.shard_map`` (as many
+    devices as divide ``B``). Returns ``(step, compile_s, devices)``."""
+    from jax.sharding import Mesh, NamedSharding
+    from jax.sharding import PartitionSpec as P
+
+    n = max(d for d in range(1, len(jax.devices()) + 1) if B % d == 0)
+    mesh = Mesh(np.array(jax.devices()[:n]), ("data",))
+    layer = jaxrnn.RecurrentLayer(cell, H, layers, bidir)
+    params = jax.device_put(layer.init(jax.random.key(0), D, jnp.float32), NamedSharding(mesh, P()))
+    x = jax.random.normal(jax.random.key(1), (B, T, D), jnp.float32)
+    x = jax.device_put(x, NamedSharding(mesh, P("data")))
+
+    def loss(params, x):  # this shard's part of the summed loss
+        return jnp.sum(layer.apply(params, x)[0])
+
+    # Inside shard_map, the gradient of the replicated params comes back summed over the
+    # devices (jaxrnn's loops and custom VJP keep shard_map's varying-axis types).
+    grad = jax.shard_map(
+        jax.grad(loss, argnums=(0, 1)), mesh=mesh, in_specs=(P(), P("data")),
+        out_specs=(P(), P("data")),
+    )  # fmt: skip
+    step = jax.jit(grad)
+    compiled, compile_s = timed(lambda: step.lower(params, x).compile())
+    jax.block_until_ready(compiled(params, x))
+    return (lambda: jax.block_until_ready(compiled(params, x))), compile_s, n
 
 
 def flax_rnn(cell: str, B: int, T: int, D: int, H: int, layers: int, bidir: bool):
@@ -247,6 +301,9 @@ def run_case(
 ) -> dict[str, Any]:
     impls: dict[str, tuple[Callable[[], Any], float]] = {}
     impls["ours"] = ours(cell, B, T, D, H, layers, bidir, None)
+    dp_devices = 1
+    if len(jax.devices()) > 1:
+        *impls["ours_dp"], dp_devices = ours_data_parallel(cell, B, T, D, H, layers, bidir)
     if with_autodiff:
         impls["autodiff"] = ours(cell, B, T, D, H, layers, bidir, "autodiff")
     impls["torch"] = torch_rnn(cell, B, T, D, H, layers, bidir)
@@ -264,6 +321,7 @@ def run_case(
         "layers": layers,
         "bidirectional": bidir,
         "matmul_gflop": flops / 1e9,
+        "ours_dp_devices": dp_devices,
         "impls": {},
     }
     base = stats["ours"].median_ms
@@ -275,16 +333,23 @@ def run_case(
             "ratio_vs_ours": s.median_ms / base,
             "ratio_vs_ours_min": s.min_ms / stats["ours"].min_ms,
         }
+        if "ours_dp" in stats:
+            row["impls"][k]["ratio_vs_ours_dp"] = s.median_ms / stats["ours_dp"].median_ms
+            row["impls"][k]["ratio_vs_ours_dp_min"] = s.min_ms / stats["ours_dp"].min_ms
     return row
 
 
 def _flat(row: dict[str, Any]) -> dict[str, Any]:
     out = {"case": row["case"], "cell": row["cell"]}
     im = row["impls"]
-    for k in ("ours", "autodiff", "torch", "torch1t", "flax"):
+    for k in ("ours", "ours_dp", "autodiff", "torch", "torch1t", "flax"):
         if k in im:
             out[f"{k} ms"] = im[k]["median_ms"]
     out["ours GF/s"] = im["ours"]["gflops_per_s"]
+    if "ours_dp" in im:
+        out["ours_dp GF/s"] = im["ours_dp"]["gflops_per_s"]
+        out["torch/ours_dp"] = im["torch"]["ratio_vs_ours_dp"]
+        out["torch/ours_dp(min)"] = im["torch"]["ratio_vs_ours_dp_min"]
     for k in ("torch", "torch1t", "flax", "autodiff"):
         if k in im:
             out[f"{k}/ours"] = im[k]["ratio_vs_ours"]
@@ -303,6 +368,12 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     ap.add_argument("--shapes", default=None, help="indices into SHAPES, e.g. 0,1 (default all)")
     ap.add_argument("--no-bilstm", action="store_true", help="skip the 3-layer BiLSTM case")
     ap.add_argument("--no-autodiff", action="store_true", help="skip impl='autodiff'")
+    ap.add_argument(
+        "--cpu-devices",
+        type=int,
+        default=None,
+        help="CPU devices for ours_dp (default: usable cores; read before JAX starts)",
+    )
     ap.add_argument(
         "--variants",
         action="store_true",
@@ -326,7 +397,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     print(
         f"{info['cpu_model']}, {info['cpu_count']} cores; torch {info['versions']['torch']} "
         f"({info['torch_num_threads']} threads), jax {info['versions']['jax']}, "
-        f"flax {info['versions']['flax']}; reps={reps}",
+        f"flax {info['versions']['flax']}; {len(jax.devices())} JAX CPU devices; reps={reps}",
         flush=True,
     )
 

@@ -76,6 +76,7 @@ import jax
 import jax.numpy as jnp
 from jax import lax
 
+from jaxrnn._vma import sum_to_primal_type, vary_like
 from jaxrnn.cells import CellParams, LSTMState
 from jaxrnn.layout import num_gates
 
@@ -266,7 +267,8 @@ def _forward(
         bufs = tuple(_put(b, v, t) for b, v in zip(bufs, (*res[:nres], y), strict=True))
         return new, xp, bufs
 
-    carry, xp, bufs = lax.fori_loop(0, steps, body, (carry0, xp, bufs), unroll=opts.unroll)
+    init = vary_like((carry0, xp, bufs), xs, w_ih, b_ih, w_hh, b_hh, carry0, lengths)
+    carry, xp, bufs = lax.fori_loop(0, steps, body, init, unroll=opts.unroll)
     return bufs[-1], carry, xp, bufs[:-1]
 
 
@@ -359,6 +361,7 @@ def _scan_bwd(opts: Options, saved: tuple, cts: tuple[Array, Carry]) -> tuple:
         return new, tuple(_put(b, d, t) for b, d in zip(dz_buf, dxp_parts, strict=True)), dhn_buf
 
     init = ((dcarry.h, dcarry.c) if lstm else dcarry, dz_buf, dhn_buf)
+    init = vary_like(init, saved, cts)
     dcarry, dz, dhn = lax.fori_loop(0, steps, body, init, unroll=opts.unroll)
     dcarry0 = LSTMState(*dcarry) if lstm else dcarry
 
@@ -379,15 +382,15 @@ def _scan_bwd(opts: Options, saved: tuple, cts: tuple[Array, Carry]) -> tuple:
         dw_ih = jnp.concatenate([_wgrad(xs, d) for d in lhs], axis=0)
         w_parts = _parts(cell, w_ih.T)  # [D, .] column blocks of w_ih.T
         dxs = sum((d @ w.T for d, w in zip(dz[1:], w_parts[1:], strict=True)), dz[0] @ w_parts[0].T)
-    return (
+    grads = (
         dw_ih,
         None if b_ih is None else db_ih,
         dw_hh,
         None if b_hh is None else db_hh,
         dxs,
         dcarry0,
-        None,
     )
+    return (*sum_to_primal_type(grads, (w_ih, b_ih, w_hh, b_hh, xs, carry0)), None)
 
 
 _scan.defvjp(_scan_fwd, _scan_bwd)

@@ -41,6 +41,7 @@ import jax.numpy as jnp
 from jax import lax
 
 from jaxrnn import bptt
+from jaxrnn._vma import vary_like
 from jaxrnn.cells import Carry, CellParams, LSTMState, get_cell, init_cell_params, project_inputs
 
 Array = jax.Array
@@ -129,6 +130,7 @@ def unroll(
         inputs = (xs, mask)
 
     if use_scan:
+        carry = vary_like(carry, params, inputs)  # inside shard_map (see jaxrnn._vma)
         carry, ys = lax.scan(body, carry, inputs, unroll=unroll_steps)
     else:
         outs = []

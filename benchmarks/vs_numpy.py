@@ -191,6 +191,7 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     quick = args.quick
     epochs = 10 if quick else 500
+    t_start = time.perf_counter()
 
     print(f"1. the study's training run: {epochs} epochs, per-sample SGD, hidden 128")
     study = study_training(epochs, reps=1 if quick else 3)
@@ -213,7 +214,8 @@ def main(argv: list[str] | None = None) -> int:
                        "numpy_fwd_bwd_ms", "jax_fwd_bwd_ms", "fwd_bwd_speedup"])  # fmt: skip
     if args.json:
         write_json(args.json, {"machine": machine_info(), "study_training": study,
-                               "processes": procs, "per_batch": rows, "quick": quick})  # fmt: skip
+                               "processes": procs, "per_batch": rows, "quick": quick,
+                               "script_wall_s": time.perf_counter() - t_start})  # fmt: skip
     return 0
 
 

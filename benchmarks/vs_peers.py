@@ -460,6 +460,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         "reps": reps,
         "warmup": warmup,
         "wall_s": time.perf_counter() - t0,
+        "script_wall_s": time.perf_counter() - t0,
         "flops_formula": matmul_flops.__doc__,
         "results": rows,
     }

@@ -16,6 +16,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[1]
 BENCH = ROOT / "benchmarks"
 FAST_XLA = "--xla_backend_optimization_level=0 --xla_llvm_disable_expensive_passes=true"
@@ -121,3 +123,37 @@ def test_devices_quick(tmp_path):
             assert positive(row["compile_s"])
     assert axes["batch"]["rows"][1]["parallel"] == "batch"
     assert axes["seed"]["rows"][1]["parallel"] == "seed"
+
+
+def test_vs_peers_quick(tmp_path):
+    p = run_quick("vs_peers", tmp_path)
+    assert p["machine"]["versions"]["torch"] and p["machine"]["versions"]["flax"]
+    rows = p["results"]
+    assert [r["cell"] for r in rows] == ["lstm", "gru", "rnn"]
+    for r in rows:
+        assert (r["B"], r["T"], r["D"], r["H"]) == (32, 15, 32, 128)
+        assert positive(r["matmul_gflop"])
+        # the script gives itself one CPU device per core, so ours_dp splits the batch
+        assert r["ours_dp_devices"] == min(len(p["machine"]["jax_devices"]), 2) > 1
+        impls = r["impls"]
+        assert set(impls) == {"ours", "ours_dp", "autodiff", "torch", "torch1t", "flax"}
+        for k, v in impls.items():
+            assert positive(v["median_ms"]) and positive(v["gflops_per_s"]), k
+            assert positive(v["ratio_vs_ours"]) and positive(v["ratio_vs_ours_dp"]), k
+        assert impls["ours"]["ratio_vs_ours"] == 1.0
+        assert positive(impls["ours_dp"]["compile_s"]) and positive(impls["torch"]["first_call_s"])
+
+
+def test_vs_numpy_quick(tmp_path):
+    p = run_quick("vs_numpy", tmp_path)
+    s = p["study_training"]
+    assert s["epochs"] == 10
+    for key in ("numpy_run_s", "jax_run_s", "jax_compile_s", "speedup_per_epoch"):
+        assert positive(s[key]), key
+    # same math, float32 against float64: the losses after 10 epochs agree closely
+    assert s["jax_final"]["train_loss"] == pytest.approx(s["numpy_final"]["train_loss"], rel=1e-4)
+    procs = p["processes"]
+    assert positive(procs["speedup_cold"]) and positive(procs["speedup_warm"])
+    (row,) = p["per_batch"]
+    assert (row["H"], row["T"]) == (32, 5)
+    assert positive(row["fwd_speedup"]) and positive(row["fwd_bwd_speedup"])

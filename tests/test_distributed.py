@@ -137,3 +137,42 @@ def test_seeds_that_do_not_split_are_a_clear_error():
         env=_env(XLA_FLAGS="--xla_force_host_platform_device_count=2"),
     )
     assert "does not split over 2 devices" in proc.stderr
+
+
+SHARD_MAP = textwrap.dedent("""
+    import jax, jax.numpy as jnp, numpy as np
+    from jax.sharding import Mesh, PartitionSpec as P
+    jax.config.update("jax_enable_x64", True)
+    import jaxrnn
+    assert len(jax.devices()) == 2
+    mesh = Mesh(np.array(jax.devices()), ("data",))
+    x = np.random.default_rng(0).normal(size=(4, 6, 3))
+    lengths = np.array([6, 2, 0, 5])
+    for cell, bidir, kw in [("lstm", True, {}), ("gru", False, {"impl": "autodiff"}),
+                            ("rnn", True, {"stack_directions": True})]:
+        layer = jaxrnn.RecurrentLayer(cell, 5, 2, bidir, **kw)
+        params = layer.init(jax.random.key(0), 3, jnp.float64)
+
+        def loss(p, x, lengths):
+            return jnp.sum(jnp.sin(layer.apply(p, x, lengths)[0]))
+
+        grad = jax.grad(loss, argnums=(0, 1))
+        ref = jax.jit(grad)(params, x, lengths)
+        sharded = jax.jit(jax.shard_map(grad, mesh=mesh, in_specs=(P(), P("data"), P("data")),
+                                        out_specs=(P(), P("data"))))(params, x, lengths)
+        for a, b in zip(jax.tree.leaves(ref), jax.tree.leaves(sharded), strict=True):
+            np.testing.assert_allclose(b, a, rtol=1e-12, atol=1e-12)
+    print("ok")
+""")
+
+
+def test_layers_inside_shard_map_give_the_single_device_gradients():
+    """A batch split over 2 devices with ``jax.shard_map`` (check_vma on): the loops keep
+    their carry types and the replicated weights' gradients are the sums over devices."""
+    proc = subprocess.run(
+        [sys.executable, "-c", SHARD_MAP],
+        capture_output=True,
+        text=True,
+        env=_env(XLA_FLAGS="--xla_force_host_platform_device_count=2"),
+    )
+    assert proc.returncode == 0 and proc.stdout.strip().endswith("ok"), proc.stderr[-3000:]

@@ -30,6 +30,9 @@ XLA_OPTION_SETS: dict[str, dict[str, Any]] = {
         "xla_backend_optimization_level": 0,
         "xla_llvm_disable_expensive_passes": True,
     },
+    "no_fusion_emitters": {"xla_cpu_use_fusion_emitters": False},
+    # what `--compile fast` uses on CPU (jaxrnn.train.FAST_COMPILE_OPTIONS)
+    "fast": {"xla_backend_optimization_level": 0, "xla_cpu_use_fusion_emitters": False},
 }
 
 

@@ -23,7 +23,10 @@ code for each with LLVM, and its compile time grows with that count.
 
 Part 2, for ``--level-models`` at T = 15: the training program compiled with
 ``xla_backend_optimization_level`` 0 (and additionally with
-``xla_llvm_disable_expensive_passes``) against the default, passed per compile
+``xla_llvm_disable_expensive_passes``), without XLA:CPU's fusion emitters
+(``xla_cpu_use_fusion_emitters=False``: the classic loop emitters), and with
+both level 0 and no fusion emitters (``fast``: what ``--compile fast`` uses)
+against the default, passed per compile
 as ``Lowered.compile(compiler_options)``: compile time, the compiled epoch's run
 time (alternating, median of >= 10), and what a 10-epoch ``fit`` would spend on
 the two together.

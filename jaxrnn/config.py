@@ -44,7 +44,7 @@ class TrainConfig:
     dtype: str = "float32"
     devices: int = 0  # data-parallel over this many JAX devices (0 = all)
     seed_group: int = 0  # seeds per vmapped group, groups one after another (0 = auto)
-    compile_mode: str = "auto"  # auto | fast (XLA backend optimisation level 0) | full
+    compile_mode: str = "auto"  # auto | fast (train.FAST_COMPILE_OPTIONS) | full
     # Data: the bundled sentiment set unless a file is given.
     data: str | None = None  # CSV / TSV / JSONL with a text and a label column
     test_data: str | None = None  # else a seeded stratified split of `data`

@@ -169,15 +169,42 @@ def training_macs(cfg: TrainConfig, data: Prepared, seeds: int = 1) -> float:
     return float(cfg.epochs) * n * t * _macs_per_token(cfg) * seeds
 
 
+# ``--compile fast``: XLA backend optimisation level 0 and, on CPU, the classic loop
+# emitters instead of XLA:CPU's MLIR fusion emitters. `benchmarks/compile_time.py` (training
+# program, T 15, 2 cores): level 0 alone compiles in 0.60-0.74x the default's time, both
+# together in 0.28-0.31x for the one-layer presets (LSTM 1.48 -> 0.41 s, SimpleRNN 1.02 ->
+# 0.32 s) and 0.61x for the 3-layer BiLSTM; epochs run 2.6-3.7x slower.
+FAST_COMPILE_OPTIONS: dict[str, Any] = {
+    "xla_backend_optimization_level": 0,
+    "xla_cpu_use_fusion_emitters": False,
+}
+
+
 def compiler_options(cfg: TrainConfig, data: Prepared, seeds: int = 1) -> dict[str, Any]:
-    """XLA options for the training program. ``fast`` (and ``auto`` for a short run on CPU)
-    sets backend optimisation level 0: measured here, compiling the presets takes 0.55-0.6x
-    as long and an epoch 2.2-3x as long, so it wins when compile time dominates the run."""
+    """XLA options for the training program: ``FAST_COMPILE_OPTIONS`` for ``fast`` (and
+    ``auto`` for a short run on CPU: compile time dominates it), none for ``full``."""
     mode = cfg.compile_mode
     if mode == "auto":
         short = training_macs(cfg, data, seeds) / _CPU_MACS_PER_S < _FAST_COMPILE_BELOW_S
         mode = "fast" if short and _on_cpu() else "full"
-    return {"xla_backend_optimization_level": 0} if mode == "fast" else {}
+    if mode != "fast":
+        return {}
+    if not _on_cpu():
+        return {"xla_backend_optimization_level": 0}
+    return dict(FAST_COMPILE_OPTIONS)
+
+
+def compile_with(lowered: Any, options: dict[str, Any]) -> tuple[Any, dict[str, Any]]:
+    """``lowered.compile(options)``; an option this jaxlib does not know ("No such compile
+    option") is dropped and the compile retried. Returns ``(compiled, options used)``."""
+    while True:
+        try:
+            return lowered.compile(options or None), options
+        except Exception as e:  # JaxRuntimeError: INVALID_ARGUMENT
+            unknown = [k for k in options if f"No such compile option: '{k}'" in str(e)]
+            if not unknown:
+                raise
+            options = {k: v for k, v in options.items() if k not in unknown}
 
 
 # Multiply-adds per training step above which, on CPU, one seed keeps the cores busy and
@@ -494,8 +521,8 @@ class _JaxSession:
 
         tr, te = self.train_arrays, self.test_arrays
         tc = time.perf_counter()
-        options = compiler_options(cfg, self.data, len(self.seeds))
-        compiled = run.lower(self.state, tr, te, orders_for(0)).compile(options)
+        lowered = run.lower(self.state, tr, te, orders_for(0))
+        compiled, options = compile_with(lowered, compiler_options(cfg, self.data, len(self.seeds)))
         compile_s = time.perf_counter() - tc
         from jaxrnn.distributed import to_host
 

@@ -4,8 +4,7 @@ that their docstrings describe.
 Each script runs in its own subprocess (as a user runs it) with XLA at optimization
 level 0 and LLVM's expensive passes off (``XLA_FLAGS``): the numbers do not matter
 here, only that every code path runs, and these programs compile about twice as
-fast that way. The inherited ``--xla_force_host_platform_device_count=1`` of
-``conftest.py`` is dropped, so ``devices.py`` gets its simulated devices.
+fast that way, faster still with the classic loop emitters instead of the fusion emitters.
 """
 
 from __future__ import annotations
@@ -20,7 +19,10 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 BENCH = ROOT / "benchmarks"
-FAST_XLA = "--xla_backend_optimization_level=0 --xla_llvm_disable_expensive_passes=true"
+FAST_XLA = (
+    "--xla_backend_optimization_level=0 --xla_llvm_disable_expensive_passes=true "
+    "--xla_cpu_use_fusion_emitters=false"
+)
 
 
 def run_quick(script: str, tmp_path: Path, *extra: str) -> dict:

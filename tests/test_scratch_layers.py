@@ -33,7 +33,7 @@ B, T, D, H = 4, 7, 3, 5
 RTOL, ATOL = 1e-10, 1e-12  # atol only for entries that are ~0 (cancellation)
 # XLA's backend optimisation level 0 compiles these small graphs ~40% faster, which
 # is most of this file's run time; the numbers agree to rounding either way.
-FAST_COMPILE = {"xla_backend_optimization_level": 0}
+FAST_COMPILE = {"xla_backend_optimization_level": 0, "xla_cpu_use_fusion_emitters": False}
 
 CELLS = ("rnn", "rnn_relu", "lstm", "gru")
 STRUCTURES = ((1, False), (1, True), (2, True))  # (num_layers, bidirectional)

@@ -136,12 +136,24 @@ def test_cli_writes_json(tmp_path):
     assert out["model"] == "rnn" and out["backend"] == "jax" and len(out["history"]) == 4
 
 
+def test_compile_with_drops_options_this_jaxlib_does_not_know():
+    import jax
+
+    from jaxrnn.train import FAST_COMPILE_OPTIONS, compile_with
+
+    lowered = jax.jit(lambda x: x * 2.0).lower(1.0)
+    compiled, used = compile_with(lowered, {**FAST_COMPILE_OPTIONS, "xla_no_such_option": True})
+    assert used == FAST_COMPILE_OPTIONS  # the known ones are kept (this jaxlib has both)
+    assert float(compiled(3.0)) == 6.0
+    assert compile_with(lowered, {})[1] == {}
+
+
 def test_compile_auto_is_fast_only_for_short_runs_on_cpu():
     """``--compile auto``: XLA level 0 for the short Keras-like presets (compile dominates),
     full optimisation for the 500-epoch RNN and the 3x128 BiLSTM (the run dominates)."""
     from jaxrnn.train import TrainConfig, compiler_options, prepare_data, resolve_config
 
-    fast = {"xla_backend_optimization_level": 0}
+    fast = {"xla_backend_optimization_level": 0, "xla_cpu_use_fusion_emitters": False}
     want = {"rnn": {}, "simple_rnn": fast, "lstm": fast, "gru": fast, "bilstm": {}}
     for model, opts in want.items():
         cfg = resolve_config(TrainConfig(model=model))

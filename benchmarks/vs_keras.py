@@ -181,10 +181,11 @@ def ours_side(model: str, data: Any, epochs: int, overrides: dict[str, Any]):
 def ours_breakdown(model: str, data: Any, overrides: dict[str, Any], reps: int) -> dict[str, Any]:
     """Where ours spends a fresh run, stage by stage, as ``fit`` runs them (one pass), and
     the compiled per-epoch time (median of ``reps`` calls)."""
-    from jaxrnn.train import TrainConfig
+    from jaxrnn.train import TrainConfig, compiler_options
 
     prog = Program(TrainConfig(model=model, **overrides), data)
-    prog.compile()
+    options = compiler_options(prog.cfg, data)  # what fit compiles with (--compile auto)
+    prog.compile(options)
     prog()  # first call
     epoch_s = timed_median(prog, reps)
     t1 = time.perf_counter()
@@ -199,6 +200,7 @@ def ours_breakdown(model: str, data: Any, overrides: dict[str, Any], reps: int) 
         "epoch_s": epoch_s,
         "test_report_s": report_s,
         "predict_program": pred is None,
+        "xla_options": options,
     }
 
 
@@ -338,7 +340,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         print(f"  ours, one fresh run by stage: init state {bd['init_state_s']:.2f} s, trace "
               f"{bd['trace_s']:.2f}, lower {bd['lower_s']:.2f}, XLA compile {bd['compile_s']:.2f} "
               f"({bd['fusions']} fusions), epoch {bd['epoch_s'] * 1e3:.1f} ms, test report "
-              f"(predict compile + run) {bd['test_report_s']:.2f} s")  # fmt: skip
+              f"(predict compile + run) {bd['test_report_s']:.2f} s; XLA options "
+              f"{bd['xla_options'] or 'default'}")  # fmt: skip
     payload: dict[str, Any] = {
         "machine": info,
         "import_s": imports,

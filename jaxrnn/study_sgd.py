@@ -51,6 +51,14 @@ def _to_params(q: tuple[Array, ...]) -> dict:
     return {"w_xh": wxT.T, "w_hh": whhT.T, "b_h": bh, "w_hy": whyT.T, "b_y": by}
 
 
+def _at(a: Array, t: Array) -> Array:
+    return lax.dynamic_index_in_dim(a, t, keepdims=False)
+
+
+def _put(a: Array, x: Array, t: Array | int) -> Array:
+    return lax.dynamic_update_index_in_dim(a, x, t, 0)
+
+
 def sample_grads(
     q: tuple[Array, ...],
     ids: Array,
@@ -76,9 +84,11 @@ def sample_grads(
     t_max, hid = ids.shape[0], bh.shape[0]
     xs = wxT[jnp.maximum(ids - 1, 0)] + bh  # [T, H]: w_xh x_t + b_h for every step
     # hs[t] = h_{t+1}; h_1 = tanh(x_1 part) because h_0 = 0.
-    hs = jnp.zeros((t_max, hid), bh.dtype).at[0].set(jnp.tanh(xs[0]))
+    # Loop indices are in range: plain dynamic slices and updates (``a[t]`` and ``.at[t]``
+    # add negative-index and bounds handling, ~4 more small kernels per step).
+    hs = _put(jnp.zeros((t_max, hid), bh.dtype), jnp.tanh(xs[0]), 0)
     hs = lax.fori_loop(
-        1, length, lambda t, hs: hs.at[t].set(jnp.tanh(xs[t] + hs[t - 1] @ whhT)), hs
+        1, length, lambda t, hs: _put(hs, jnp.tanh(_at(xs, t) + _at(hs, t - 1) @ whhT), t), hs
     )
     has_tokens = (length > 0).astype(bh.dtype)
     h_last = hs[jnp.maximum(length - 1, 0)] * has_tokens  # h_T ([H]; h_0 = 0 if empty)
@@ -88,8 +98,8 @@ def sample_grads(
     def back(i, carry):  # steps T..2: delta_t, then dh_{t-1} = W_hh^T delta_t
         dh, deltas = carry
         t = length - 1 - i
-        delta = (1.0 - hs[t] ** 2) * dh
-        return whhT @ delta, deltas.at[t].set(delta)
+        delta = (1.0 - _at(hs, t) ** 2) * dh
+        return whhT @ delta, _put(deltas, delta, t)
 
     dh, deltas = lax.fori_loop(0, length - 1, back, (whyT @ dy, jnp.zeros((t_max, hid), bh.dtype)))
     # Step 1 needs no propagation to h_0 (a constant).

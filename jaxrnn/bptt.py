@@ -136,9 +136,10 @@ def _rec_back(dz: tuple[Array, ...], w: Array, fused: bool) -> Array:
 # ``transpose_dz=None`` (auto): below this many elements in a gate gradient ``dz``
 # (T * B * G*H), the weight gradients first copy ``dz`` to ``[G*H, T*B]``. XLA:CPU sends
 # ``dz^T @ inp`` (both operands contracted on their major axis) to Eigen, which is slow at
-# these sizes, and the plain ``[G*H, N] @ [N, K]`` product after the copy to YNNPACK: train
-# step 0.93x the time for LSTM B32 T15 H128 and GRU B64 T50 H128. Above it (LSTM B256 T100
-# H512, 52M elements) the copy costs more than it saves. ``vs_peers.py --variants`` times both.
+# these sizes, and the plain ``[G*H, N] @ [N, K]`` product after the copy to YNNPACK:
+# without the copy the train step takes 1.04-1.18x as long at B32 T15 and B64 T50
+# (``vs_peers.py --variants``). At B256 T100 H512 (52M elements) the direct product is
+# faster (``profile_step.py``: 258-277 vs 175-184 GFLOP/s).
 TRANSPOSE_DZ_MAX = 1 << 22
 
 

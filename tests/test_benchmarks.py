@@ -159,3 +159,17 @@ def test_vs_numpy_quick(tmp_path):
     (row,) = p["per_batch"]
     assert (row["H"], row["T"]) == (32, 5)
     assert positive(row["fwd_speedup"]) and positive(row["fwd_bwd_speedup"])
+
+
+def test_profile_step_quick(tmp_path):
+    p = run_quick("profile_step", tmp_path)
+    k = p["kernels"]
+    assert (k["cell"], k["B"], k["T"]) == ("lstm", 8, 4)
+    assert positive(k["step_ms_unprofiled"]) and positive(k["loop_kernels_per_time_step"])
+    names = [r["kernel"] for r in k["kernels"]]
+    assert any(n.startswith("while") for n in names)  # the time loops were seen
+    for r in k["kernels"]:
+        assert positive(r["mean us"]) and positive(r["per step"]), r
+    assert set(p["step_matmul"]["us_per_time_step"]) == {"xla", "torch_1_thread", "torch_2_threads"}
+    for row in p["weight_grad_products"] + p["square_gemms"]:
+        assert all(positive(v) for key, v in row.items() if key.endswith("GF/s")), row

@@ -5,7 +5,14 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 out="${1:-docs/benchmarks}"
 mkdir -p "$out"
-for b in vs_numpy vs_peers vs_keras seeds compile_time devices; do
+for b in vs_numpy vs_peers vs_keras seeds compile_time devices profile_step; do
     echo "== $b" >&2
     python "benchmarks/$b.py" --json "$out/$b.json" 2>&1 | tee "$out/$b.txt"
 done
+# the second profile shape and our own options
+echo "== profile_step B64" >&2
+python benchmarks/profile_step.py --shape 64,50,128,128 --json "$out/profile_step_b64.json" 2>&1 \
+    | tee "$out/profile_step_b64.txt"
+echo "== vs_peers --variants" >&2
+python benchmarks/vs_peers.py --variants --shapes 0,1 --reps 20 --json "$out/vs_peers_variants.json" 2>&1 \
+    | tee "$out/vs_peers_variants.txt"

@@ -9,8 +9,13 @@ axis; XLA all-reduces the gradients), or several seeds split over them
 (``seed`` axis). For each model (presets, bundled data, batch 8) and N in
 ``--devices`` (capped at what JAX sees):
 
-* ``batch``: one seed, ``devices=N``;
+* ``batch``: one seed, ``devices=N`` (XLA partitions the step: ``--data-parallel xla``);
+* ``batch_shard_map``: the same with ``--data-parallel shard_map`` (each device runs the
+  step on its slice of the batch);
 * ``seed``: ``--seeds`` seeds (default 8; a multiple of every N), ``devices=N``.
+
+``--batch-size`` and ``--max-len`` override the preset (e.g. 64 and 50 for a larger
+step than the presets' 4-32 sentences of 15 tokens).
 
 Each case compiles the program ``fit`` runs (one epoch per call: the training
 steps, then the evaluation of both splits) and times calls of it, all device
@@ -55,12 +60,19 @@ def force_host_devices(n: int) -> None:
         os.environ["XLA_FLAGS"] = f"{flags} --{FLAG}={n}".strip()
 
 
-def run_case(model: str, axis: str, ns: list[int], seeds: int, reps: int) -> dict[str, Any]:
+AXES = ("batch", "batch_shard_map", "seed")
+
+
+def run_case(
+    model: str, axis: str, ns: list[int], seeds: int, reps: int, overrides: dict[str, Any]
+) -> dict[str, Any]:
     progs: dict[str, Program] = {}
     info: dict[str, dict[str, Any]] = {}
+    one_model = axis != "seed"
     for n in ns:
-        cfg, data = sentiment_data(model, devices=n)
-        p = Program(cfg, data, num_seeds=1 if axis == "batch" else seeds).compile()
+        split = {"data_parallel": "shard_map"} if axis == "batch_shard_map" and n > 1 else {}
+        cfg, data = sentiment_data(model, devices=n, **overrides, **split)
+        p = Program(cfg, data, num_seeds=1 if one_model else seeds).compile()
         p()
         key = f"{n}"
         progs[key] = p
@@ -79,7 +91,7 @@ def run_case(model: str, axis: str, ns: list[int], seeds: int, reps: int) -> dic
         d = info[key]
         rows.append({
             "model": model, "axis": axis, "devices": d["devices"], "parallel": d["parallel"],
-            "seeds": 1 if axis == "batch" else seeds, "epoch_ms": s.median_ms,
+            "seeds": 1 if one_model else seeds, "epoch_ms": s.median_ms,
             "step_ms": s.median_ms / d["steps_per_epoch"], "vs_1_device": s.median_ms / base,
             "compile_s": d["compile_s"], "fusions": d["fusions"], "epoch_samples_ms": s.samples_ms,
         })  # fmt: skip
@@ -116,6 +128,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     ap.add_argument("--seeds", type=int, default=8, help="seeds for the seed axis")
     ap.add_argument("--host-devices", type=int, default=8, help="simulated CPU devices")
     ap.add_argument("--reps", type=int, default=None, help="timed calls per case (default 10)")
+    ap.add_argument("--axes", default=",".join(AXES), help="of " + ",".join(AXES))
+    ap.add_argument("--batch-size", type=int, default=None, help="override the preset's batch")
+    ap.add_argument("--max-len", type=int, default=None, help="pad the texts to this length")
     ap.add_argument("--no-baseline", action="store_true",
                     help="no 1-device baseline in a process without simulated devices")  # fmt: skip
     args = ap.parse_args(argv)
@@ -143,10 +158,16 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     )
     print(note, flush=True)
     results = []
+    axes = [a for a in args.axes.split(",") if a]
+    overrides: dict[str, Any] = {}
+    if args.batch_size:
+        overrides["batch_size"] = args.batch_size
+    if args.max_len:
+        overrides["max_len"] = args.max_len
     for m in models:
-        for axis in ("batch", "seed"):
+        for axis in axes:
             print(f"... {m}, {axis} axis, devices {ns}", flush=True)
-            results.append(run_case(m, axis, ns, seeds, reps))
+            results.append(run_case(m, axis, ns, seeds, reps, overrides))
     rows = [r for res in results for r in res["rows"]]
     table(
         f"one epoch per call, medians of {reps}; step = epoch / steps (includes evaluation). "
@@ -165,6 +186,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         "reps": reps,
         "seeds": seeds,
         "device_counts": ns,
+        "overrides": overrides,
         "results": results,
     }
     return finish(args, payload, t0)

@@ -125,6 +125,15 @@ def build_parser() -> argparse.ArgumentParser:
         help="spread training over the first N JAX devices, 0 = all (several seeds: "
         "seeds are split; one model: each batch is split)",
     )
+    g.add_argument(
+        "--data-parallel",
+        default="xla",
+        metavar="{xla,shard_map}",
+        help="how a batch is split over devices: xla (sharded inputs, XLA partitions the step; "
+        "the same numbers as one device, dropout included) or shard_map (each device runs the "
+        "step on its slice, gradients summed; dropout masks drawn per device; faster on CPU "
+        "devices for larger batches) [xla]",
+    )
 
     d = p.add_argument_group("data")
     d.add_argument(

@@ -43,6 +43,7 @@ class TrainConfig:
     seed: int = 0
     dtype: str = "float32"
     devices: int = 0  # data-parallel over this many JAX devices (0 = all)
+    data_parallel: str = "xla"  # how a batch is split: xla (jit shardings) | shard_map
     seed_group: int = 0  # seeds per vmapped group, groups one after another (0 = auto)
     compile_mode: str = "auto"  # auto | fast (train.FAST_COMPILE_OPTIONS) | full
     # Data: the bundled sentiment set unless a file is given.
@@ -133,6 +134,10 @@ def resolve_config(cfg: TrainConfig) -> TrainConfig:
         (cfg.loop in ("auto", "generic"), f"--loop must be auto or generic, got {cfg.loop!r}"),
         (cfg.dtype in ("float32", "float64"), f"--dtype must be float32 or float64: {cfg.dtype!r}"),
         (cfg.devices >= 0, f"--devices must be >= 0 (0 = all), got {cfg.devices}"),
+        (
+            cfg.data_parallel in ("xla", "shard_map"),
+            f"--data-parallel must be xla or shard_map, got {cfg.data_parallel!r}",
+        ),
         (cfg.seed_group >= 0, f"--seed-group must be >= 0 (0 = auto), got {cfg.seed_group}"),
         (
             cfg.compile_mode in ("auto", "fast", "full"),

@@ -125,6 +125,34 @@ def evaluate_with_predictions(model, params, data: Arrays) -> tuple[Array, Array
     return loss, acc, pred
 
 
+def data_parallel_grad(model, mesh, axis: str = "data") -> Callable:
+    """``grad(params, ids, lengths, labels, weights, key)`` of the weighted mean loss, with
+    the batch split over ``mesh``'s ``axis`` by ``jax.shard_map``.
+
+    Each device computes its slice's share of the loss (its weighted sum over the batch's
+    total weight) and the gradient of that; inside ``shard_map`` the gradient of the
+    replicated parameters comes back summed over devices, i.e. the whole batch's. On CPU
+    this is how the recurrence uses several cores: XLA runs one device's loops on one
+    thread (``benchmarks/profile_step.py``).
+    """
+    from jax.sharding import PartitionSpec as P
+
+    def local(params, ids, lengths, labels, weights, key):
+        total = jax.lax.psum(jnp.sum(weights), axis)
+        key = jax.random.fold_in(key, jax.lax.axis_index(axis))  # own dropout masks
+
+        def loss(p):
+            logits = model.apply(p, ids, lengths, key=key)
+            return jnp.sum(weights * loss_terms(logits, labels)) / total
+
+        return jax.grad(loss)(params)
+
+    split = P(axis)
+    return jax.shard_map(
+        local, mesh=mesh, in_specs=(P(), split, split, split, split, P()), out_specs=P()
+    )
+
+
 def make_run_epochs(
     model,
     optimizer,
@@ -134,6 +162,7 @@ def make_run_epochs(
     batch_sharding=None,
     pad_multiple: int = 1,
     with_predictions: bool = False,
+    grad_mesh=None,
 ) -> Callable:
     """Build ``run(state, train, test, orders=None) -> (state, metrics [E, 4])``.
 
@@ -150,6 +179,12 @@ def make_run_epochs(
     are padded to a multiple of ``pad_multiple`` (the device count) with
     zero-weight slots, which leaves the loss and its gradient unchanged.
 
+    ``grad_mesh`` (a ``Mesh`` with one axis ``"data"``, with ``batch_sharding`` over it):
+    take the gradients with ``jax.shard_map`` instead: each device runs forward and
+    backward on its slice of the batch and the replicated parameters' gradients are
+    summed over devices (``data_parallel_grad``). Same loss and gradient, except that
+    each device draws its own dropout masks (the key folded with the device index).
+
     ``with_predictions``: return ``(state, (metrics, test_predictions [E, N_test]))``,
     the predicted class of every test example after each epoch (what the final
     report needs, without compiling a second program).
@@ -160,7 +195,7 @@ def make_run_epochs(
         logits = model.apply(params, ids, lengths, key=key)
         return jnp.sum(weights * loss_terms(logits, labels)) / jnp.sum(weights)
 
-    grad_fn = jax.grad(batch_loss)
+    grad_fn = jax.grad(batch_loss) if grad_mesh is None else data_parallel_grad(model, grad_mesh)
 
     def run(state: TrainState, train: Arrays, test: Arrays, orders=None):
         n = train.ids.shape[0]

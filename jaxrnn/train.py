@@ -276,6 +276,8 @@ def make_run(
     kw = {"with_predictions": with_predictions}
     if parallel is not None and parallel.axis == "batch":
         kw.update(batch_sharding=parallel.sharded, pad_multiple=parallel.size)
+        if cfg.data_parallel == "shard_map":
+            kw.update(grad_mesh=parallel.mesh)
     return make_run_epochs(model, optimizer, cfg.batch_size, num_epochs, **kw)
 
 

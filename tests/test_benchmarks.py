@@ -117,13 +117,14 @@ def test_devices_quick(tmp_path):
     assert p["simulated_devices"] is True and "overhead" in p["note"]
     assert p["device_counts"] == [1, 2]
     axes = {r["axis"]: r for r in p["results"]}
-    assert set(axes) == {"batch", "seed"}
+    assert set(axes) == {"batch", "batch_shard_map", "seed"}
     for res in axes.values():
         assert [row["devices"] for row in res["rows"]] == [1, 2]
         for row in res["rows"]:
             assert positive(row["epoch_ms"]) and positive(row["step_ms"])
             assert positive(row["compile_s"])
     assert axes["batch"]["rows"][1]["parallel"] == "batch"
+    assert axes["batch_shard_map"]["rows"][1]["parallel"] == "batch"
     assert axes["seed"]["rows"][1]["parallel"] == "seed"
 
 

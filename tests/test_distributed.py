@@ -19,16 +19,23 @@ FOUR_DEVICES = textwrap.dedent("""
     assert len(jax.devices()) == 4
     from jaxrnn import train as T
     out = {}
-    for name, kw, seeds in [
+    shard_map = dict(data_parallel="shard_map")
+    for name, kw, seeds, split in [
         # batch 6 over 4 devices: padded to 8 with zero-weight slots
-        ("batch", dict(model="gru", hidden=6, epochs=2, dropout=0.3, batch_size=6), 1),
-        ("seeds", dict(model="simple_rnn", hidden=4, epochs=2), 4),
+        ("batch", dict(model="gru", hidden=6, epochs=2, dropout=0.3, batch_size=6), 1, {}),
+        ("seeds", dict(model="simple_rnn", hidden=4, epochs=2), 4, {}),
+        # shard_map draws dropout masks per device: equal to one device without dropout
+        ("batch_shard_map", dict(model="lstm", hidden=6, epochs=2, dropout=0.0, batch_size=6),
+         1, shard_map),
     ]:
-        runs = [T.fit(T.TrainConfig(dtype="float64", devices=d, **kw), seeds=seeds)
-                for d in (1, 4)]
+        runs = [T.fit(T.TrainConfig(dtype="float64", devices=d, **kw, **(split if d > 1 else {})),
+                      seeds=seeds) for d in (1, 4)]
         out[name] = {"devices": [r.extra["devices"] for r in runs],
                      "parallel": runs[1].extra["parallel"],
                      "histories": [r.histories for r in runs]}
+    r = T.fit(T.TrainConfig(dtype="float64", devices=4, model="gru", hidden=6, epochs=2,
+                            dropout=0.3, batch_size=6, **shard_map))
+    out["shard_map_dropout"] = r.histories[0]
     print(json.dumps(out))
 """)
 
@@ -51,7 +58,9 @@ def four_device_runs():
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
-@pytest.mark.parametrize("name,axis", [("batch", "batch"), ("seeds", "seed")])
+@pytest.mark.parametrize(
+    "name,axis", [("batch", "batch"), ("seeds", "seed"), ("batch_shard_map", "batch")]
+)
 def test_four_devices_equal_one(four_device_runs, name, axis):
     run = four_device_runs[name]
     assert run["devices"] == [1, 4] and run["parallel"] == axis
@@ -60,6 +69,17 @@ def test_four_devices_equal_one(four_device_runs, name, axis):
         for r1, r4 in zip(h1, h4, strict=True):
             for k in ("train_loss", "train_acc", "test_loss", "test_acc"):
                 np.testing.assert_allclose(r4[k], r1[k], rtol=1e-10, atol=1e-12)
+
+
+def test_shard_map_split_with_dropout_trains(four_device_runs):
+    """``--data-parallel shard_map`` with dropout: each device draws its own masks, so the
+    run differs from one device's; it trains and its numbers are finite."""
+    hist = four_device_runs["shard_map_dropout"]
+    assert [r["epoch"] for r in hist] == [1, 2]
+    for r in hist:
+        assert all(np.isfinite(r[k]) for k in ("train_loss", "test_loss"))
+    one = four_device_runs["batch"]["histories"][0][0]  # the same config on one device
+    assert abs(hist[-1]["train_loss"] - one[-1]["train_loss"]) > 1e-12
 
 
 def _free_port() -> int:

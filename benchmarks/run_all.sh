@@ -16,3 +16,7 @@ python benchmarks/profile_step.py --shape 64,50,128,128 --json "$out/profile_ste
 echo "== vs_peers --variants" >&2
 python benchmarks/vs_peers.py --variants --shapes 0,1 --reps 20 --json "$out/vs_peers_variants.json" 2>&1 \
     | tee "$out/vs_peers_variants.txt"
+echo "== devices, shard_map vs xla at batch 64 x 50 tokens on 2 CPU devices" >&2
+python benchmarks/devices.py --models lstm,gru --devices 1,2 --host-devices 2 --batch-size 64 \
+    --max-len 50 --axes batch,batch_shard_map --no-baseline --reps 15 \
+    --json "$out/devices_b64.json" 2>&1 | tee "$out/devices_b64.txt"

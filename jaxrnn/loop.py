@@ -125,6 +125,31 @@ def evaluate_with_predictions(model, params, data: Arrays) -> tuple[Array, Array
     return loss, acc, pred
 
 
+def sharded_evaluate(model, mesh, params, data: Arrays, axis: str = "data"):
+    """``evaluate_with_predictions`` with the examples split over ``mesh``'s ``axis`` by
+    ``jax.shard_map`` (rows padded to a multiple of the device count, padding dropped):
+    ``(mean loss, accuracy, predictions [N])``."""
+    from jax.sharding import PartitionSpec as P
+
+    n = data.ids.shape[0]
+    pad = -n % mesh.shape[axis]
+
+    def rows(a):
+        return jnp.pad(a, ((0, pad),) + ((0, 0),) * (a.ndim - 1))
+
+    def local(params, ids, lengths, labels):
+        logits = model.apply(params, ids, lengths)
+        return loss_terms(logits, labels), predictions(logits)
+
+    split = P(axis)
+    loss, pred = jax.shard_map(
+        local, mesh=mesh, in_specs=(P(), split, split, split), out_specs=(split, split)
+    )(params, rows(data.ids), rows(data.lengths), rows(data.labels))
+    loss, pred = loss[:n], pred[:n]
+    acc = jnp.mean((pred == data.labels).astype(loss.dtype))
+    return jnp.mean(loss), acc, pred
+
+
 def data_parallel_grad(model, mesh, axis: str = "data") -> Callable:
     """``grad(params, ids, lengths, labels, weights, key)`` of the weighted mean loss, with
     the batch split over ``mesh``'s ``axis`` by ``jax.shard_map``.
@@ -182,8 +207,9 @@ def make_run_epochs(
     ``grad_mesh`` (a ``Mesh`` with one axis ``"data"``, with ``batch_sharding`` over it):
     take the gradients with ``jax.shard_map`` instead: each device runs forward and
     backward on its slice of the batch and the replicated parameters' gradients are
-    summed over devices (``data_parallel_grad``). Same loss and gradient, except that
-    each device draws its own dropout masks (the key folded with the device index).
+    summed over devices (``data_parallel_grad``); the per-epoch evaluation is split the
+    same way (``sharded_evaluate``). Same loss and gradient, except that each device
+    draws its own dropout masks (the key folded with the device index).
 
     ``with_predictions``: return ``(state, (metrics, test_predictions [E, N_test]))``,
     the predicted class of every test example after each epoch (what the final
@@ -225,8 +251,13 @@ def make_run_epochs(
             (params, opt_state), _ = jax.lax.scan(
                 step, (state.params, state.opt_state), (idx, w, jax.random.split(k_drop, nb))
             )
-            *test_metrics, pred = evaluate_with_predictions(model, params, test)
-            metrics = jnp.stack([*evaluate(model, params, train), *test_metrics])
+            if grad_mesh is None:
+                *test_metrics, pred = evaluate_with_predictions(model, params, test)
+                train_metrics = evaluate(model, params, train)
+            else:  # the evaluation split over the devices too
+                *test_metrics, pred = sharded_evaluate(model, grad_mesh, params, test)
+                train_metrics = sharded_evaluate(model, grad_mesh, params, train)[:2]
+            metrics = jnp.stack([*train_metrics, *test_metrics])
             out = (metrics, pred) if with_predictions else metrics
             return TrainState(params, opt_state, jax.random.key_data(key)), out
 

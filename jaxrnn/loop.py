@@ -119,10 +119,18 @@ def evaluate(model, params, data: Arrays) -> tuple[Array, Array]:
 def evaluate_with_predictions(model, params, data: Arrays) -> tuple[Array, Array, Array]:
     """``evaluate``'s mean loss and accuracy, and the predicted class per example ``[N]``."""
     logits = model.apply(params, data.ids, data.lengths)
-    pred = predictions(logits)
-    loss = jnp.mean(loss_terms(logits, data.labels))
-    acc = jnp.mean((pred == data.labels).astype(logits.dtype))
-    return loss, acc, pred
+    return _summary(loss_terms(logits, data.labels), predictions(logits), data.labels)
+
+
+def _summary(losses: Array, pred: Array, labels: Array) -> tuple[Array, Array, Array]:
+    """``(mean loss, accuracy, pred)`` from per-example losses and predictions ``[N]``."""
+    return jnp.mean(losses), jnp.mean((pred == labels).astype(losses.dtype)), pred
+
+
+def weighted_loss(model, params, ids, lengths, labels, weights, key, total) -> Array:
+    """``sum(weights * per-example loss) / total`` of one batch (dropout from ``key``)."""
+    logits = model.apply(params, ids, lengths, key=key)
+    return jnp.sum(weights * loss_terms(logits, labels)) / total
 
 
 def sharded_evaluate(model, mesh, params, data: Arrays, axis: str = "data"):
@@ -145,9 +153,7 @@ def sharded_evaluate(model, mesh, params, data: Arrays, axis: str = "data"):
     loss, pred = jax.shard_map(
         local, mesh=mesh, in_specs=(P(), split, split, split), out_specs=(split, split)
     )(params, rows(data.ids), rows(data.lengths), rows(data.labels))
-    loss, pred = loss[:n], pred[:n]
-    acc = jnp.mean((pred == data.labels).astype(loss.dtype))
-    return jnp.mean(loss), acc, pred
+    return _summary(loss[:n], pred[:n], data.labels)
 
 
 def data_parallel_grad(model, mesh, axis: str = "data") -> Callable:
@@ -167,8 +173,7 @@ def data_parallel_grad(model, mesh, axis: str = "data") -> Callable:
         key = jax.random.fold_in(key, jax.lax.axis_index(axis))  # own dropout masks
 
         def loss(p):
-            logits = model.apply(p, ids, lengths, key=key)
-            return jnp.sum(weights * loss_terms(logits, labels)) / total
+            return weighted_loss(model, p, ids, lengths, labels, weights, key, total)
 
         return jax.grad(loss)(params)
 
@@ -218,8 +223,7 @@ def make_run_epochs(
     extra = -(-batch_size // pad_multiple) * pad_multiple - batch_size
 
     def batch_loss(params, ids, lengths, labels, weights, key):
-        logits = model.apply(params, ids, lengths, key=key)
-        return jnp.sum(weights * loss_terms(logits, labels)) / jnp.sum(weights)
+        return weighted_loss(model, params, ids, lengths, labels, weights, key, jnp.sum(weights))
 
     grad_fn = jax.grad(batch_loss) if grad_mesh is None else data_parallel_grad(model, grad_mesh)
 

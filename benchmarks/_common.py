@@ -36,6 +36,18 @@ XLA_OPTION_SETS: dict[str, dict[str, Any]] = {
 }
 
 
+FLAG = "xla_force_host_platform_device_count"
+
+
+def force_host_devices(n: int) -> None:
+    """Ask XLA:CPU for ``n`` devices, unless XLA_FLAGS already says how many (before jax)."""
+    if "jax" in sys.modules:
+        raise RuntimeError("force_host_devices must run before JAX is imported")
+    flags = os.environ.get("XLA_FLAGS", "")
+    if FLAG not in flags:
+        os.environ["XLA_FLAGS"] = f"{flags} --{FLAG}={n}".strip()
+
+
 def parser(doc: str | None) -> argparse.ArgumentParser:
     """An ``ArgumentParser`` with the flags every script has: ``--json PATH``, ``--quick``."""
     ap = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawTextHelpFormatter)

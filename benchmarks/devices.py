@@ -43,21 +43,20 @@ from typing import Any
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from _common import Program, finish, header, parser, sentiment_data, table  # noqa: E402
+from _common import (  # noqa: E402
+    FLAG,
+    Program,
+    finish,
+    force_host_devices,
+    header,
+    parser,
+    sentiment_data,
+    table,
+)
 from _timing import bench  # noqa: E402
 
 MODELS = ("simple_rnn", "lstm", "bilstm")
 DEVICES = (1, 2, 4, 8)
-FLAG = "xla_force_host_platform_device_count"
-
-
-def force_host_devices(n: int) -> None:
-    """Ask XLA:CPU for ``n`` devices, unless XLA_FLAGS already says how many (before jax)."""
-    if "jax" in sys.modules:
-        raise RuntimeError("force_host_devices must run before JAX is imported")
-    flags = os.environ.get("XLA_FLAGS", "")
-    if FLAG not in flags:
-        os.environ["XLA_FLAGS"] = f"{flags} --{FLAG}={n}".strip()
 
 
 AXES = ("batch", "batch_shard_map", "seed")

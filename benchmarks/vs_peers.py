@@ -58,13 +58,10 @@ def _cpu_devices_flag(argv: list[str]) -> int:
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
 
 
-if __name__ == "__main__" and "xla_force_host_platform_device_count" not in os.environ.get(
-    "XLA_FLAGS", ""
-):
-    os.environ["XLA_FLAGS"] = (
-        os.environ.get("XLA_FLAGS", "")
-        + f" --xla_force_host_platform_device_count={_cpu_devices_flag(sys.argv[1:])}"
-    ).strip()
+if __name__ == "__main__":
+    from _common import force_host_devices
+
+    force_host_devices(_cpu_devices_flag(sys.argv[1:]))
 
 import jax  # noqa: E402
 import jax.numpy as jnp  # noqa: E402

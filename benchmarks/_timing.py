@@ -97,6 +97,21 @@ def bench(
     return out
 
 
+def with_torch_threads(fn: Callable[[], Any], threads: int) -> Callable[[], Any]:
+    """``fn`` run with ``torch.set_num_threads(threads)``, the previous count restored after."""
+    import torch
+
+    def run():
+        default = torch.get_num_threads()
+        torch.set_num_threads(threads)
+        try:
+            return fn()
+        finally:
+            torch.set_num_threads(default)
+
+    return run
+
+
 def timed(fn: Callable[[], Any]) -> tuple[Any, float]:
     """``(fn(), seconds)``: e.g. the compile time of ``jax.jit(f).lower(x).compile``."""
     t0 = time.perf_counter()

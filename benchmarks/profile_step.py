@@ -42,7 +42,7 @@ import jax  # noqa: E402
 import jax.numpy as jnp  # noqa: E402
 import numpy as np  # noqa: E402
 from _common import finish, header, parser, table  # noqa: E402
-from _timing import bench  # noqa: E402
+from _timing import bench, with_torch_threads  # noqa: E402
 from jax import lax  # noqa: E402
 
 import jaxrnn  # noqa: E402
@@ -124,17 +124,12 @@ def step_matmul(cell: str, B: int, T: int, H: int, reps: int) -> dict[str, Any]:
 
     def torch_loop(threads: int):
         def run():
-            default = torch.get_num_threads()
-            torch.set_num_threads(threads)
-            try:
-                h = ht
-                for _ in range(T):
-                    h = torch.tanh(h @ wt.T)[:, :H].contiguous()
-                return h
-            finally:
-                torch.set_num_threads(default)
+            h = ht
+            for _ in range(T):
+                h = torch.tanh(h @ wt.T)[:, :H].contiguous()
+            return h
 
-        return run
+        return with_torch_threads(run, threads)
 
     jax.block_until_ready(loop(wj, hj))
     stats = bench(

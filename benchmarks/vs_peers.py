@@ -66,7 +66,14 @@ if __name__ == "__main__":
 import jax  # noqa: E402
 import jax.numpy as jnp  # noqa: E402
 import numpy as np  # noqa: E402
-from _timing import bench, machine_info, print_table, timed, write_json  # noqa: E402
+from _timing import (  # noqa: E402
+    bench,
+    machine_info,
+    print_table,
+    timed,
+    with_torch_threads,
+    write_json,
+)
 
 import jaxrnn  # noqa: E402
 from jaxrnn.layout import num_gates  # noqa: E402
@@ -192,14 +199,7 @@ def torch_rnn(
         return x.grad
 
     if threads is not None:  # run with this many threads, then restore the default
-        default, inner = torch.get_num_threads(), step
-
-        def step():
-            torch.set_num_threads(threads)
-            try:
-                return inner()
-            finally:
-                torch.set_num_threads(default)
+        step = with_torch_threads(step, threads)
 
     _, first_s = timed(step)
     return step, first_s

@@ -106,16 +106,20 @@ def matmul_flops(cell: str, B: int, T: int, D: int, H: int, layers: int = 1, dir
 # ----------------------------------------------------------------------------- implementations
 
 
-def _jax_step(loss: Callable, params: Any, x: jax.Array) -> tuple[Callable[[], Any], float]:
-    """Compile ``grad(loss)`` w.r.t. (params, x); return (a blocking step, compile seconds)."""
-    step = jax.jit(jax.grad(loss, argnums=(0, 1)))
+def _jax_step(
+    loss: Callable, params: Any, x: jax.Array, wrap: Callable | None = None
+) -> tuple[Callable[[], Any], float]:
+    """Compile ``grad(loss)`` w.r.t. (params, x), optionally ``wrap``-ped (``shard_map``);
+    return (a blocking step, compile seconds)."""
+    grad = jax.grad(loss, argnums=(0, 1))
+    step = jax.jit(grad if wrap is None else wrap(grad))
     compiled, compile_s = timed(lambda: step.lower(params, x).compile())
     jax.block_until_ready(compiled(params, x))
     return (lambda: jax.block_until_ready(compiled(params, x))), compile_s
 
 
-def ours(cell: str, B: int, T: int, D: int, H: int, layers: int, bidir: bool, impl: str | None):
-    kw = {} if impl is None else {"impl": impl}
+def _ours_problem(cell: str, B: int, T: int, D: int, H: int, layers: int, bidir: bool, **kw):
+    """``(loss, params, x)``: a ``jaxrnn.RecurrentLayer`` and the summed-output loss."""
     layer = jaxrnn.RecurrentLayer(cell, H, layers, bidir, **kw)
     params = layer.init(jax.random.key(0), D, jnp.float32)
     x = jax.random.normal(jax.random.key(1), (B, T, D), jnp.float32)
@@ -123,7 +127,12 @@ def ours(cell: str, B: int, T: int, D: int, H: int, layers: int, bidir: bool, im
     def loss(params, x):
         return jnp.sum(layer.apply(params, x)[0])
 
-    return _jax_step(loss, params, x)
+    return loss, params, x
+
+
+def ours(cell: str, B: int, T: int, D: int, H: int, layers: int, bidir: bool, impl: str | None):
+    kw = {} if impl is None else {"impl": impl}
+    return _jax_step(*_ours_problem(cell, B, T, D, H, layers, bidir, **kw))
 
 
 def ours_data_parallel(cell: str, B: int, T: int, D: int, H: int, layers: int, bidir: bool):
@@ -134,24 +143,16 @@ def ours_data_parallel(cell: str, B: int, T: int, D: int, H: int, layers: int, b
 
     n = max(d for d in range(1, len(jax.devices()) + 1) if B % d == 0)
     mesh = Mesh(np.array(jax.devices()[:n]), ("data",))
-    layer = jaxrnn.RecurrentLayer(cell, H, layers, bidir)
-    params = jax.device_put(layer.init(jax.random.key(0), D, jnp.float32), NamedSharding(mesh, P()))
-    x = jax.random.normal(jax.random.key(1), (B, T, D), jnp.float32)
+    loss, params, x = _ours_problem(cell, B, T, D, H, layers, bidir)  # loss: this shard's part
+    params = jax.device_put(params, NamedSharding(mesh, P()))
     x = jax.device_put(x, NamedSharding(mesh, P("data")))
-
-    def loss(params, x):  # this shard's part of the summed loss
-        return jnp.sum(layer.apply(params, x)[0])
 
     # Inside shard_map, the gradient of the replicated params comes back summed over the
     # devices (jaxrnn's loops and custom VJP keep shard_map's varying-axis types).
-    grad = jax.shard_map(
-        jax.grad(loss, argnums=(0, 1)), mesh=mesh, in_specs=(P(), P("data")),
-        out_specs=(P(), P("data")),
-    )  # fmt: skip
-    step = jax.jit(grad)
-    compiled, compile_s = timed(lambda: step.lower(params, x).compile())
-    jax.block_until_ready(compiled(params, x))
-    return (lambda: jax.block_until_ready(compiled(params, x))), compile_s, n
+    def wrap(grad):
+        return jax.shard_map(grad, mesh=mesh, in_specs=(P(), P("data")), out_specs=(P(), P("data")))
+
+    return *_jax_step(loss, params, x, wrap), n
 
 
 def flax_rnn(cell: str, B: int, T: int, D: int, H: int, layers: int, bidir: bool):

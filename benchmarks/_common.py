@@ -215,7 +215,7 @@ class Program:
     """A model's training program as ``jaxrnn.train.fit`` compiles it, for timing.
 
     ``fit`` builds the model, optimizer, initial state and device placement in
-    ``_JaxSession``, then jits ``make_run(...)`` (``vmap``-ed over seeds when
+    ``JaxRun``, then jits ``make_run(...)`` (``vmap``-ed over seeds when
     there are several) and calls it once per chunk of epochs. This does the
     same with ``epochs_per_call`` epochs per call, but keeps the compiled
     program so that the caller can time calls of it, and can compile it with
@@ -251,12 +251,10 @@ class Program:
         # What fit does before compiling: model, optimizer, initial state(s),
         # plan_parallel and device placement.
         t0 = time.perf_counter()
-        self.session = s = train._JaxSession(cfg, data, seeds)
+        self.session = s = train.JaxRun(cfg, data, seeds)
         jax.block_until_ready(s.state)
         self.session_s = time.perf_counter() - t0
-        orders = s.orders(epochs_per_call)  # [S, E, N]
-        if num_seeds == 1:
-            orders = orders[0]
+        orders = s.orders(epochs_per_call)  # [S, E, N]: one seed is S = 1
         par = s.parallel
         if par is not None:
             orders = jax.device_put(orders, par.sharded if par.axis == "seed" else par.replicated)
@@ -284,9 +282,7 @@ class Program:
             kw["with_predictions"] = True
         run = train.make_run(self.cfg, s.model, s.optimizer, self.epochs, self.data, s.parallel,
                              **kw)  # fmt: skip
-        if self.num_seeds == 1:
-            return run
-        if shared_order or self.group >= self.num_seeds:
+        if shared_order or 1 < self.num_seeds <= self.group:
             return jax.vmap(run, in_axes=(0, None, None, None if shared_order else 0))
         return train.over_seeds(run, self.num_seeds, self.group)
 

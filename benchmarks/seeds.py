@@ -111,7 +111,9 @@ class _Sequential:
         st, tr, te, orders = stacked.args
         n = stacked.num_seeds
         self.compiled = single.compiled
-        self.calls = [(jax.tree.map(lambda a, i=i: a[i], st), tr, te, orders[i]) for i in range(n)]
+        # One seed is a run of S = 1: its state and orders keep a leading axis of 1.
+        self.calls = [(jax.tree.map(lambda a, i=i: a[i : i + 1], st), tr, te, orders[i : i + 1])
+                      for i in range(n)]  # fmt: skip
 
     def __call__(self) -> None:
         import jax

@@ -250,7 +250,7 @@ def run_bidir_variants(reps: int, warmup: int) -> dict[str, Any]:
     steps = {}
     for name, kw in [
         ("separate", {}),
-        ("stack_directions", {"stack_directions": True}),
+        ("stack_directions", {"_options": jaxrnn.sequence._Options(stack_directions=True)}),
         ("autodiff", {"impl": "autodiff"}),
     ]:
         layer = jaxrnn.RecurrentLayer("lstm", b["H"], b["layers"], True, **kw)

@@ -5,6 +5,9 @@
     params = layer.init(jax.random.key(0), input_size=16)
     outputs, final = layer.apply(params, x, lengths)   # x [B, T, 16] -> [B, T, 256]
 
+    step = jaxrnn.train_step(model, optimizer, jaxrnn.classification())  # your own loop
+    result = jaxrnn.fit(jaxrnn.TrainConfig(model="gru"))                 # or ours
+
 Attributes are imported lazily, so ``import jaxrnn.scratch`` (the NumPy
 reference) does not import JAX.
 """
@@ -29,12 +32,33 @@ _EXPORTS = {
     "gru_step": "jaxrnn.cells",
     "StudyRNN": "jaxrnn.models",
     "Classifier": "jaxrnn.models",
+    # training: the public step, evaluation, tasks (your own loop), and fit (ours)
+    "Task": "jaxrnn.tasks",
+    "Batch": "jaxrnn.tasks",
+    "classification": "jaxrnn.tasks",
+    "TrainState": "jaxrnn.loop",
+    "train_step": "jaxrnn.loop",
+    "evaluate": "jaxrnn.loop",
+    "init_state": "jaxrnn.loop",
+    "TrainConfig": "jaxrnn.config",
+    "fit": "jaxrnn.train",
+    "RunResult": "jaxrnn.results",
+    "Predictor": "jaxrnn.predict",
+    # submodules
+    "tasks": "jaxrnn.tasks",
+    "data": "jaxrnn.data",
+    "scratch": "jaxrnn.scratch",
 }
 
 __all__ = sorted(_EXPORTS)
 
 
+def __dir__() -> list[str]:
+    return [*__all__, "__version__"]
+
+
 def __getattr__(name: str):
     if name in _EXPORTS:
-        return getattr(importlib.import_module(_EXPORTS[name]), name)
+        module = importlib.import_module(_EXPORTS[name])
+        return module if module.__name__ == f"jaxrnn.{name}" else getattr(module, name)
     raise AttributeError(f"module 'jaxrnn' has no attribute {name!r}")

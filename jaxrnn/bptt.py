@@ -78,12 +78,11 @@ from jax import lax
 
 from jaxrnn._vma import sum_to_primal_type, vary_like
 from jaxrnn.cells import CellParams, LSTMState
-from jaxrnn.layout import num_gates
+from jaxrnn.layout import GATES, num_gates
 
 Array = jax.Array
 Carry = Any  # Array [B, H] or LSTMState
 
-CELL_KINDS = ("rnn", "rnn_relu", "lstm", "gru")
 
 
 class Options(NamedTuple):
@@ -496,5 +495,5 @@ def _empty(xs: Array, carry: Carry, time_major: bool) -> tuple[Array, Carry]:
 
 
 def _check(cell: str) -> None:
-    if cell not in CELL_KINDS:
-        raise ValueError(f"unknown cell {cell!r}; choose from {list(CELL_KINDS)}")
+    if cell not in GATES:
+        raise ValueError(f"unknown cell {cell!r}; choose from {list(GATES)}")

@@ -109,15 +109,9 @@ def _relu_step(p: CellParams, h: Array, xp: Array) -> tuple[Array, Array]:
     return rnn_step(p, h, xp, "relu")
 
 
-CELLS: dict[str, Cell] = {
-    name: Cell(name, len(GATES[name]), step)
-    for name, step in [
-        ("rnn", rnn_step),
-        ("rnn_relu", _relu_step),
-        ("lstm", lstm_step),
-        ("gru", gru_step),
-    ]
-}
+_STEPS = {"rnn": rnn_step, "rnn_relu": _relu_step, "lstm": lstm_step, "gru": gru_step}
+# One entry per cell of jaxrnn.layout.GATES (the one registry of cell names).
+CELLS: dict[str, Cell] = {n: Cell(n, len(gates), _STEPS[n]) for n, gates in GATES.items()}
 
 
 def get_cell(name: str) -> Cell:

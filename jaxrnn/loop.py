@@ -1,17 +1,24 @@
-"""The compiled training loop: pure functions over a ``TrainState`` pytree.
+"""The training step, batched evaluation, and the compiled epoch loop built from them.
 
 ::
 
+    step = jax.jit(train_step(model, optimizer, task))       # task: jaxrnn.tasks.Task
     state = init_state(model, optimizer, seed)               # TrainState(params, opt_state, key)
+    state, metrics = step(state, Batch(rows, weights), key)  # one optimizer step
+    metrics, pred = evaluate(model, task, state.params, rows, batch_size=256)
+
     run = jax.jit(make_run_epochs(model, optimizer, batch_size, num_epochs))
     state, metrics = run(state, train, test, orders)         # orders [E, N] -> metrics [E, 4]
     # metrics columns (after each epoch): train_loss, train_acc, test_loss, test_acc
 
-One call runs ``num_epochs`` epochs: ``lax.scan`` over epochs around
-``lax.scan`` over the batches of each epoch, so Python dispatches once per call,
-not once per step. Everything is a pytree of arrays (the PRNG key is stored as
-raw key data), so a state can be ``vmap``-ed over a leading seed axis and
-written to a checkpoint as a flat list of arrays.
+``make_run_epochs`` runs ``num_epochs`` epochs in one call: ``lax.scan`` over
+epochs around ``lax.scan`` over the batches of each epoch (each iteration is
+``train_step``), so Python dispatches once per call, not once per step. The
+per-epoch evaluation is ``evaluate``: a ``lax.scan`` over fixed-size batches,
+so its memory does not grow with the size of a split. Everything is a pytree
+of arrays (the PRNG key is stored as raw key data), so a state can be
+``vmap``-ed over a leading seed axis and written to a checkpoint as a flat list
+of arrays.
 """
 
 from __future__ import annotations
@@ -24,9 +31,34 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
+from jaxrnn import tasks
 from jaxrnn.data.arrays import Arrays
+from jaxrnn.tasks import Batch, Task
 
 Array = jax.Array
+
+__all__ = [
+    "Arrays",
+    "Batch",
+    "TrainState",
+    "evaluate",
+    "init_opt_state",
+    "init_state",
+    "init_states",
+    "make_run_epochs",
+    "seed_key",
+    "train_step",
+]
+
+# Rows per evaluation batch when none is given: large enough that a small split is one
+# batch (its numbers are then those of a single whole-split pass), small enough that the
+# activations of a batch stay in the megabytes.
+EVAL_BATCH = 256
+
+# Kept for callers of the classification helpers (they live in jaxrnn.tasks).
+loss_terms = tasks.losses
+probabilities = tasks.probabilities
+predictions = tasks.predictions
 
 
 class TrainState(NamedTuple):
@@ -35,6 +67,7 @@ class TrainState(NamedTuple):
     params: Any
     opt_state: Any
     key: Any  # uint32 PRNG key data (jax.random.key_data): shuffles are host-side, this is dropout
+    carry: Any = ()  # the task's state between batches of an epoch (``Task.init_carry``)
 
 
 def seed_key(seed: int) -> np.ndarray:
@@ -49,25 +82,28 @@ def seed_key(seed: int) -> np.ndarray:
     return np.array([s >> 32, s & 0xFFFF_FFFF], np.uint32)
 
 
-def zero_opt_state(optimizer, params):
-    """``optimizer.init(params)`` built on the host: every leaf zero.
+def init_opt_state(optimizer: optax.GradientTransformation, params: Any) -> Any:
+    """``optimizer.init(params)``, computed on the host CPU.
 
-    Right for the transforms ``jaxrnn.train`` uses (SGD, Adam, clip: counts and moments
-    start at zero; checked against ``optimizer.init`` in the tests) and compiles nothing.
+    Whatever the transform's initial state is (Adam's zero moments, Adagrad's
+    accumulators starting at 0.1, ...), this is it: ``optimizer.init`` itself runs,
+    eagerly on the CPU device, so nothing is assumed about its values.
     """
-    shapes = jax.eval_shape(optimizer.init, params)
-    return jax.tree.map(lambda s: jax.device_put(np.zeros(s.shape, s.dtype)), shapes)
+    cpu = jax.local_devices(backend="cpu")[0]
+    with jax.default_device(cpu):
+        state = optimizer.init(jax.tree.map(lambda a: jax.device_put(np.asarray(a), cpu), params))
+    return jax.tree.map(lambda a: jax.device_put(np.asarray(a)), state)
 
 
 def init_state(model, optimizer, seed: int, dtype=jnp.float32, params=None) -> TrainState:
-    """Params (given, or ``jaxrnn.models.init_params_numpy(model, seed)``), a zero
-    optimizer state and the seed's key: all built on the host, nothing compiled."""
+    """Params (given, or ``jaxrnn.models.init_params_numpy(model, seed)``), the optimizer's
+    initial state (``init_opt_state``) and the seed's key, all built on the host."""
     from jaxrnn.models import init_params_numpy
 
     if params is None:
         params = init_params_numpy(model, seed, np.dtype(dtype))
     params = jax.tree.map(jax.device_put, params)
-    return TrainState(params, zero_opt_state(optimizer, params), jax.device_put(seed_key(seed)))
+    return TrainState(params, init_opt_state(optimizer, params), jax.device_put(seed_key(seed)))
 
 
 def init_states(model, optimizer, seeds: list[int], dtype=jnp.float32, params=None) -> TrainState:
@@ -81,106 +117,174 @@ def init_states(model, optimizer, seeds: list[int], dtype=jnp.float32, params=No
         per_seed = [init_params_numpy(model, s, np.dtype(dtype)) for s in seeds]
         params = jax.tree.map(lambda *a: np.stack(a), *per_seed)
     params = jax.tree.map(jax.device_put, params)
-    one = jax.tree.map(lambda a: a[0], params)
-    opt = jax.tree.map(lambda a: jnp.broadcast_to(a, (len(seeds), *a.shape)),
-                       zero_opt_state(optimizer, one))  # fmt: skip
+    opts = [init_opt_state(optimizer, jax.tree.map(lambda a, i=i: a[i], params))
+            for i in range(len(seeds))]  # fmt: skip
+    opt = jax.tree.map(lambda *a: jax.device_put(np.stack(a)), *opts)
     keys = jax.device_put(np.stack([seed_key(s) for s in seeds]))
     return TrainState(params, opt, keys)
 
 
-def loss_terms(logits: Array, labels: Array) -> Array:
-    """Per-example loss ``[B]``: sigmoid BCE for ``[B, 1]`` logits, softmax CE otherwise."""
-    if logits.shape[-1] == 1:
-        return optax.sigmoid_binary_cross_entropy(logits[:, 0], labels.astype(logits.dtype))
-    return optax.softmax_cross_entropy_with_integer_labels(logits, labels)
+# ----------------------------------------------------------------------------- the step
 
 
-def probabilities(logits: Array) -> Array:
-    """Class probabilities ``[B, C]`` from logits ``[B, K]`` (K = 1: sigmoid, C = 2)."""
-    if logits.shape[-1] == 1:
-        p = jax.nn.sigmoid(logits[:, 0])
-        return jnp.stack([1.0 - p, p], axis=-1)
-    return jax.nn.softmax(logits, axis=-1)
+def batch_loss(model, task: Task, params, batch: Batch, carry, key, total=None):
+    """``(sum(weights * losses) / total, (carry, outputs))`` of one batch; ``total`` defaults
+    to the batch's ``sum(weights)``, i.e. the weighted mean loss. Dropout from ``key``."""
+    out, carry = task.apply(model, params, batch, carry, key)
+    losses, w = task.loss(out, batch)
+    total = jnp.sum(w) if total is None else total
+    return jnp.sum(w * losses) / total, (carry, out)
 
 
-def predictions(logits: Array) -> Array:
-    """Class index per example ``[B]`` from logits ``[B, K]``."""
-    if logits.shape[-1] == 1:
-        return (logits[:, 0] > 0).astype(jnp.int32)
-    return jnp.argmax(logits, axis=-1).astype(jnp.int32)
+def _local_grad(model, task: Task) -> Callable:
+    """``grad(params, batch, carry, key) -> (grads, (loss, carry))`` on one device."""
+
+    def grad(params, batch, carry, key):
+        (loss, (carry, _)), g = jax.value_and_grad(
+            lambda p: batch_loss(model, task, p, batch, carry, key), has_aux=True
+        )(params)
+        return g, (loss, carry)
+
+    return grad
 
 
-def evaluate(model, params, data: Arrays) -> tuple[Array, Array]:
-    """Mean loss and accuracy over a whole split (no dropout)."""
-    loss, acc, _ = evaluate_with_predictions(model, params, data)
-    return loss, acc
+def data_parallel_grad(model, mesh, task: Task | None = None, axis: str = "data") -> Callable:
+    """``grad(params, batch, carry, key) -> (grads, (loss, carry))`` of the weighted mean
+    loss, with the batch's rows split over ``mesh``'s ``axis`` by ``jax.shard_map``.
 
-
-def evaluate_with_predictions(model, params, data: Arrays) -> tuple[Array, Array, Array]:
-    """``evaluate``'s mean loss and accuracy, and the predicted class per example ``[N]``."""
-    logits = model.apply(params, data.ids, data.lengths)
-    return _summary(loss_terms(logits, data.labels), predictions(logits), data.labels)
-
-
-def _summary(losses: Array, pred: Array, labels: Array) -> tuple[Array, Array, Array]:
-    """``(mean loss, accuracy, pred)`` from per-example losses and predictions ``[N]``."""
-    return jnp.mean(losses), jnp.mean((pred == labels).astype(losses.dtype)), pred
-
-
-def weighted_loss(model, params, ids, lengths, labels, weights, key, total) -> Array:
-    """``sum(weights * per-example loss) / total`` of one batch (dropout from ``key``)."""
-    logits = model.apply(params, ids, lengths, key=key)
-    return jnp.sum(weights * loss_terms(logits, labels)) / total
-
-
-def sharded_evaluate(model, mesh, params, data: Arrays, axis: str = "data"):
-    """``evaluate_with_predictions`` with the examples split over ``mesh``'s ``axis`` by
-    ``jax.shard_map`` (rows padded to a multiple of the device count, padding dropped):
-    ``(mean loss, accuracy, predictions [N])``."""
-    from jax.sharding import PartitionSpec as P
-
-    n = data.ids.shape[0]
-    pad = -n % mesh.shape[axis]
-
-    def rows(a):
-        return jnp.pad(a, ((0, pad),) + ((0, 0),) * (a.ndim - 1))
-
-    def local(params, ids, lengths, labels):
-        logits = model.apply(params, ids, lengths)
-        return loss_terms(logits, labels), predictions(logits)
-
-    split = P(axis)
-    loss, pred = jax.shard_map(
-        local, mesh=mesh, in_specs=(P(), split, split, split), out_specs=(split, split)
-    )(params, rows(data.ids), rows(data.lengths), rows(data.labels))
-    return _summary(loss[:n], pred[:n], data.labels)
-
-
-def data_parallel_grad(model, mesh, axis: str = "data") -> Callable:
-    """``grad(params, ids, lengths, labels, weights, key)`` of the weighted mean loss, with
-    the batch split over ``mesh``'s ``axis`` by ``jax.shard_map``.
-
-    Each device computes its slice's share of the loss (its weighted sum over the batch's
+    Each device computes its rows' share of the loss (their weighted sum over the batch's
     total weight) and the gradient of that; inside ``shard_map`` the gradient of the
     replicated parameters comes back summed over devices, i.e. the whole batch's. On CPU
     this is how the recurrence uses several cores: XLA runs one device's loops on one
-    thread (``benchmarks/profile_step.py``).
+    thread (``benchmarks/profile_step.py``). Tasks with a carry are not split.
     """
     from jax.sharding import PartitionSpec as P
 
-    def local(params, ids, lengths, labels, weights, key):
-        total = jax.lax.psum(jnp.sum(weights), axis)
+    task = task or tasks.classification()
+
+    def local(params, batch, key):
         key = jax.random.fold_in(key, jax.lax.axis_index(axis))  # own dropout masks
 
-        def loss(p):
-            return weighted_loss(model, p, ids, lengths, labels, weights, key, total)
+        def loss(p):  # this device's weighted sum of losses, and of weights
+            out, _ = task.apply(model, p, batch, (), key)
+            losses, w = task.loss(out, batch)
+            return jnp.sum(w * losses), jnp.sum(w)
 
-        return jax.grad(loss)(params)
+        (value, wsum), g = jax.value_and_grad(loss, has_aux=True)(params)
+        total = jax.lax.psum(wsum, axis)  # the whole batch's weight
+        # g of the replicated params is already summed over devices (shard_map's transpose)
+        return jax.tree.map(lambda x: x / total, g), jax.lax.psum(value, axis) / total
 
     split = P(axis)
-    return jax.shard_map(
-        local, mesh=mesh, in_specs=(P(), split, split, split, split, P()), out_specs=P()
-    )
+    sharded = jax.shard_map(local, mesh=mesh, in_specs=(P(), split, P()), out_specs=(P(), P()))
+
+    def grad(params, batch, carry, key):
+        if jax.tree.leaves(carry):
+            raise ValueError("shard_map data parallelism does not split a task's carry")
+        g, loss = sharded(params, batch, key)
+        return g, (loss, carry)
+
+    return grad
+
+
+def train_step(
+    model, optimizer: optax.GradientTransformation, task: Task | None = None, *, grad_fn=None
+) -> Callable:
+    """``step(state, batch, key) -> (state, metrics)``: one optimizer step on one batch.
+
+    ``state`` is a ``TrainState``; ``batch`` a ``jaxrnn.tasks.Batch``; ``key`` the dropout
+    key of this step (a typed key, ``jax.random.key``). ``metrics`` is ``{"loss": the
+    batch's weighted mean loss before the step}``. Pure: jit it (and vmap it) as you like.
+    ``task`` defaults to ``jaxrnn.tasks.classification()``; ``grad_fn`` replaces the
+    one-device gradient (``data_parallel_grad``).
+    """
+    task = task or tasks.classification()
+    grad_fn = grad_fn or _local_grad(model, task)
+
+    def step(state: TrainState, batch: Batch, key) -> tuple[TrainState, dict[str, Array]]:
+        grads, (loss, carry) = grad_fn(state.params, batch, state.carry, key)
+        updates, opt_state = optimizer.update(grads, state.opt_state, state.params)
+        params = optax.apply_updates(state.params, updates)
+        return state._replace(params=params, opt_state=opt_state, carry=carry), {"loss": loss}
+
+    return step
+
+
+# ----------------------------------------------------------------------------- evaluation
+
+
+def _num_rows(data: Any) -> int:
+    return jax.tree.leaves(data)[0].shape[0]
+
+
+def _take(data: Any, idx: Array) -> Any:
+    return jax.tree.map(lambda a: a[idx], data)
+
+
+def evaluate(
+    model,
+    task: Task | None,
+    params,
+    data: Any,
+    batch_size: int = EVAL_BATCH,
+    *,
+    mesh=None,
+    axis: str = "data",
+) -> tuple[Array, Array]:
+    """Metrics over a whole split, in batches: ``(metrics [M], predictions [N, ...])``.
+
+    ``metrics`` follow ``task.metric_names`` (classification: mean loss, accuracy), each
+    ``sum over batches of sums / sum of counts``. The split is read ``batch_size`` rows
+    at a time in a ``lax.scan`` (the last batch padded with weight-0 rows), so peak
+    memory is one batch's, whatever ``N``. No dropout. ``mesh``: each batch's rows are
+    split over the mesh's ``axis`` with ``jax.shard_map`` (``batch_size`` rounded up to a
+    multiple of the device count).
+    """
+    task = task or tasks.classification()
+    n = _num_rows(data)
+    dev = 1 if mesh is None else mesh.shape[axis]
+    bs = min(batch_size, n)
+    bs = -(-bs // dev) * dev
+    nb = -(-n // bs)
+    dtype = jax.tree.leaves(params)[0].dtype
+    pos = jnp.arange(nb * bs).reshape(nb, bs)
+    idx, weights = jnp.minimum(pos, n - 1), (pos < n).astype(dtype)
+
+    def one_batch(params, rows, w):
+        batch = Batch(rows, w)
+        out, _ = task.apply(model, params, batch, task.init_carry(model, params, w.shape[0]), None)
+        sums, counts = task.stats(out, batch)
+        return sums, counts, task.predict(out)
+
+    local = one_batch
+    if mesh is not None:
+        from jax.sharding import PartitionSpec as P
+
+        def shard(params, rows, w):
+            sums, counts, pred = one_batch(params, rows, w)
+            return jax.lax.psum(sums, axis), jax.lax.psum(counts, axis), pred
+
+        split = P(axis)
+        local = jax.shard_map(shard, mesh=mesh, in_specs=(P(), split, split),
+                              out_specs=(P(), P(), split))  # fmt: skip
+
+    def body(acc, xs):
+        bidx, w = xs
+        sums, counts, pred = local(params, _take(data, bidx), w)
+        return (acc[0] + sums, acc[1] + counts), pred
+
+    m = len(task.metric_names)
+    zero = (jnp.zeros(m, dtype), jnp.zeros(m, dtype))
+    if nb == 1:  # one batch: no loop (a small split's numbers are a single pass's)
+        sums, counts, pred = local(params, _take(data, idx[0]), weights[0])
+        preds = pred[None]
+    else:
+        (sums, counts), preds = jax.lax.scan(body, zero, (idx, weights))
+    preds = preds.reshape(nb * bs, *preds.shape[2:])[:n]
+    return sums / counts, preds
+
+
+# ----------------------------------------------------------------------------- epochs
 
 
 def make_run_epochs(
@@ -189,18 +293,22 @@ def make_run_epochs(
     batch_size: int,
     num_epochs: int,
     *,
+    task: Task | None = None,
+    eval_batch_size: int = EVAL_BATCH,
     batch_sharding=None,
     pad_multiple: int = 1,
     with_predictions: bool = False,
     grad_mesh=None,
 ) -> Callable:
-    """Build ``run(state, train, test, orders=None) -> (state, metrics [E, 4])``.
+    """Build ``run(state, train, test, orders=None) -> (state, metrics [E, 2M])``.
 
-    Each epoch visits the training set in the order ``orders[e]`` (``[E, N]``;
+    Each epoch visits the training rows in the order ``orders[e]`` (``[E, N]``;
     None draws ``jax.random.permutation`` from the state's key), in batches of
     ``batch_size`` (the last one partial: missing slots get weight 0, so the loss
-    is the mean over the real examples, as in Keras), takes one optimizer step
-    per batch, and then evaluates both splits. Not jitted here: wrap it with
+    is the mean over the real examples, as in Keras), takes one ``train_step`` per
+    batch, and then evaluates both splits with ``evaluate``. ``metrics`` per epoch:
+    the train split's ``task.metric_names``, then the test split's (classification:
+    train_loss, train_acc, test_loss, test_acc). Not jitted here: wrap it with
     ``jax.jit`` (and ``jax.vmap`` over seeds).
 
     Data parallelism: with ``batch_sharding`` (a ``NamedSharding`` over the
@@ -210,25 +318,21 @@ def make_run_epochs(
     zero-weight slots, which leaves the loss and its gradient unchanged.
 
     ``grad_mesh`` (a ``Mesh`` with one axis ``"data"``, with ``batch_sharding`` over it):
-    take the gradients with ``jax.shard_map`` instead: each device runs forward and
-    backward on its slice of the batch and the replicated parameters' gradients are
-    summed over devices (``data_parallel_grad``); the per-epoch evaluation is split the
-    same way (``sharded_evaluate``). Same loss and gradient, except that each device
-    draws its own dropout masks (the key folded with the device index).
+    take the gradients with ``jax.shard_map`` instead (``data_parallel_grad``); the
+    per-epoch evaluation is split the same way. Same loss and gradient, except that
+    each device draws its own dropout masks (the key folded with the device index).
 
     ``with_predictions``: return ``(state, (metrics, test_predictions [E, N_test]))``,
-    the predicted class of every test example after each epoch (what the final
-    report needs, without compiling a second program).
+    the prediction for every test row after each epoch (what the final report needs,
+    without compiling a second program).
     """
-    extra = -(-batch_size // pad_multiple) * pad_multiple - batch_size
+    task = task or tasks.classification()
+    padded = -(-batch_size // pad_multiple) * pad_multiple
+    grad_fn = None if grad_mesh is None else data_parallel_grad(model, grad_mesh, task)
+    step = train_step(model, optimizer, task, grad_fn=grad_fn)
 
-    def batch_loss(params, ids, lengths, labels, weights, key):
-        return weighted_loss(model, params, ids, lengths, labels, weights, key, jnp.sum(weights))
-
-    grad_fn = jax.grad(batch_loss) if grad_mesh is None else data_parallel_grad(model, grad_mesh)
-
-    def run(state: TrainState, train: Arrays, test: Arrays, orders=None):
-        n = train.ids.shape[0]
+    def run(state: TrainState, train: Any, test: Any, orders=None):
+        n = _num_rows(train)
         nb = -(-n // batch_size)
         pad = nb * batch_size - n
         dtype = jax.tree.leaves(state.params)[0].dtype
@@ -238,32 +342,28 @@ def make_run_epochs(
             perm = jax.random.permutation(k_perm, n) if order is None else order
             idx = jnp.concatenate([perm, perm[:pad]]).reshape(nb, batch_size)
             w = jnp.concatenate([jnp.ones(n, dtype), jnp.zeros(pad, dtype)]).reshape(nb, batch_size)
-            if extra:  # zero-weight slots so every device gets an equal share of the batch
-                idx = jnp.concatenate([idx, jnp.zeros((nb, extra), idx.dtype)], axis=1)
-                w = jnp.concatenate([w, jnp.zeros((nb, extra), dtype)], axis=1)
+            if padded > batch_size:  # zero-weight slots so every device gets an equal share
+                idx = jnp.concatenate([idx, jnp.zeros((nb, padded - batch_size), idx.dtype)], 1)
+                w = jnp.concatenate([w, jnp.zeros((nb, padded - batch_size), dtype)], 1)
 
-            def step(carry, xs):
-                params, opt_state = carry
+            def body(state, xs):
                 bidx, bw, bkey = xs
-                batch = (train.ids[bidx], train.lengths[bidx], train.labels[bidx], bw)
+                batch = Batch(_take(train, bidx), bw)
                 if batch_sharding is not None:
                     batch = jax.lax.with_sharding_constraint(batch, batch_sharding)
-                grads = grad_fn(params, *batch, bkey)
-                updates, opt_state = optimizer.update(grads, opt_state, params)
-                return (optax.apply_updates(params, updates), opt_state), None
+                return step(state, batch, bkey)[0], None
 
-            (params, opt_state), _ = jax.lax.scan(
-                step, (state.params, state.opt_state), (idx, w, jax.random.split(k_drop, nb))
-            )
-            if grad_mesh is None:
-                *test_metrics, pred = evaluate_with_predictions(model, params, test)
-                train_metrics = evaluate(model, params, train)
-            else:  # the evaluation split over the devices too
-                *test_metrics, pred = sharded_evaluate(model, grad_mesh, params, test)
-                train_metrics = sharded_evaluate(model, grad_mesh, params, train)[:2]
-            metrics = jnp.stack([*train_metrics, *test_metrics])
+            state = state._replace(carry=task.init_carry(model, state.params, padded))
+            state, _ = jax.lax.scan(body, state, (idx, w, jax.random.split(k_drop, nb)))
+            params = state.params
+            test_metrics, pred = evaluate(model, task, params, test, eval_batch_size,
+                                          mesh=grad_mesh)  # fmt: skip
+            train_metrics, _ = evaluate(model, task, params, train, eval_batch_size,
+                                        mesh=grad_mesh)  # fmt: skip
+            metrics = jnp.concatenate([train_metrics, test_metrics])
             out = (metrics, pred) if with_predictions else metrics
-            return TrainState(params, opt_state, jax.random.key_data(key)), out
+            state = state._replace(key=jax.random.key_data(key), carry=())
+            return state, out
 
         if orders is None:
             return jax.lax.scan(lambda s, _: epoch(s, None), state, None, length=num_epochs)

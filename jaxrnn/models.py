@@ -24,7 +24,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from jaxrnn.cells import CellParams, get_cell
-from jaxrnn.sequence import RecurrentLayer, _dropout, unroll
+from jaxrnn.sequence import RecurrentLayer, dropout, unroll
 
 Array = jax.Array
 Params = Any
@@ -85,6 +85,14 @@ class Classifier:
 
     Params: ``{"embed": [V, E]`` (absent for one-hot), ``"rnn": LayerParams``,
     ``"w_out": [K, F]``, ``"b_out": [K]}`` with ``F = num_directions * H``.
+
+    The readout has ``K = num_classes`` logits, to be read with softmax
+    cross-entropy, also for two classes. ``binary_readout="sigmoid"`` (what the
+    study's Keras models had: ``Dense(1, sigmoid)``, and what ``jaxrnn.train``
+    builds for two classes) gives two classes one logit ``[B, 1]`` instead, read
+    with sigmoid binary cross-entropy. ``jaxrnn.tasks.losses`` and
+    ``jaxrnn.tasks.probabilities`` pick the right form from the logits' width, so
+    use them rather than choosing a loss by hand.
     """
 
     layer: RecurrentLayer
@@ -93,13 +101,27 @@ class Classifier:
     num_classes: int = 2
     dropout: float = 0.0  # before the dense readout
     mask: bool = True
-    sigmoid_binary: bool = True  # 2 classes -> one sigmoid unit (K = 1)
+    binary_readout: str = "softmax"  # 2 classes: "softmax" (2 logits) or "sigmoid" (1 logit)
+
+    def __post_init__(self) -> None:
+        if self.binary_readout not in ("softmax", "sigmoid"):
+            raise ValueError(
+                f"binary_readout must be 'softmax' or 'sigmoid', got {self.binary_readout!r}"
+            )
+        if self.num_classes < 2:
+            raise ValueError(f"num_classes must be at least 2, got {self.num_classes}")
 
     @property
     def num_outputs(self) -> int:
-        return 1 if (self.num_classes == 2 and self.sigmoid_binary) else self.num_classes
+        """K, the readout's width: 1 for two classes with ``binary_readout="sigmoid"``."""
+        sigmoid = self.num_classes == 2 and self.binary_readout == "sigmoid"
+        return 1 if sigmoid else self.num_classes
 
     def init(self, key: Array, dtype=jnp.float32) -> dict[str, Any]:
+        """Parameters drawn with JAX (Keras' initialisers: embedding uniform(-0.05, 0.05),
+        the layer's as ``RecurrentLayer.init``, Glorot-uniform readout, zero bias); see the
+        class docstring for the structure. ``init_params_numpy`` draws the same
+        distributions on the host."""
         k_emb, k_rnn, k_out = jax.random.split(key, 3)
         params: dict[str, Any] = {}
         if self.embed_dim is not None:
@@ -137,7 +159,7 @@ class Classifier:
             k_rnn, k_out = jax.random.split(key)
         feats = self.features(params, ids, lengths, key=k_rnn)
         if k_out is not None and self.dropout > 0.0:
-            feats = _dropout(k_out, feats, self.dropout)
+            feats = dropout(k_out, feats, self.dropout)
         return feats @ params["w_out"].T + params["b_out"]
 
 

@@ -27,26 +27,39 @@ from jaxrnn.errors import UsageError
 
 
 class Predictor:
-    """A checkpoint loaded once, ready to classify batches of texts."""
+    """A trained model ready to classify batches of texts: ``Predictor(checkpoint_path)``, or
+    ``RunResult.predictor()`` / ``Predictor.from_parts`` for weights in memory."""
 
     def __init__(self, path: str, batch_size: int = 512):
-        import jax
-
-        from jaxrnn import loop
-        from jaxrnn.train import load_checkpoint
+        from jaxrnn.train.checkpoints import load_checkpoint
 
         r = load_checkpoint(path)
-        self.tokenizer, self.label_names, self.batch_size = r.tokenizer, r.label_names, batch_size
-        model, multi = r.model, len(r.seeds) > 1
+        self._setup(r.model, r.state.params, r.tokenizer, r.label_names, len(r.seeds), batch_size)
+
+    @classmethod
+    def from_parts(cls, model, params, tokenizer, label_names: Sequence[str], *,
+                   num_seeds: int = 1, batch_size: int = 512) -> Predictor:  # fmt: skip
+        """A predictor for ``params`` of ``model`` (stacked ``[S, ...]`` when ``num_seeds > 1``:
+        the mean probability over seeds), encoding texts with ``tokenizer``."""
+        self = cls.__new__(cls)
+        self._setup(model, params, tokenizer, list(label_names), num_seeds, batch_size)
+        return self
+
+    def _setup(self, model, params, tokenizer, label_names, num_seeds: int, batch_size: int):
+        import jax
+
+        from jaxrnn.tasks import probabilities
+
+        self.tokenizer, self.label_names, self.batch_size = tokenizer, label_names, batch_size
 
         def probs(params, ids, lengths):
-            if multi:  # ensemble: mean probability over the seed axis
-                p = jax.vmap(lambda q: loop.probabilities(model.apply(q, ids, lengths)))(params)
+            if num_seeds > 1:  # ensemble: mean probability over the seed axis
+                p = jax.vmap(lambda q: probabilities(model.apply(q, ids, lengths)))(params)
                 return p.mean(axis=0)
-            return loop.probabilities(model.apply(params, ids, lengths))
+            return probabilities(model.apply(params, ids, lengths))
 
         self._probs = jax.jit(probs)
-        self._params = r.state.params
+        self._params = jax.tree.map(jax.device_put, params)
 
     def predict_proba(self, texts: Sequence[str]) -> np.ndarray:
         """Class probabilities ``[N, C]`` for ``texts``."""
@@ -85,9 +98,9 @@ def _read_lines(stream: Iterable[str]) -> list[str]:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    from jaxrnn.cli import _Parser
+    from jaxrnn.train.cli import Parser
 
-    p = _Parser(prog="python -m jaxrnn.predict", description=__doc__.split("\n\n")[0],
+    p = Parser(prog="python -m jaxrnn.predict", description=__doc__.split("\n\n")[0],
                 formatter_class=argparse.RawDescriptionHelpFormatter)  # fmt: skip
     p.add_argument(
         "--checkpoint",

@@ -70,6 +70,20 @@ class RunResult:
     params: Any = None  # stacked over seeds when len(seeds) > 1
     extra: dict = field(default_factory=dict)
     reports: list[dict] = field(default_factory=list)  # per seed: jaxrnn.metrics on the test split
+    tokenizer: Any = None  # jaxrnn.data.Tokenizer the run encoded its texts with
+    label_names: list[str] | None = None  # class index -> label
+
+    def predictor(self, batch_size: int = 512) -> Any:
+        """A ``jaxrnn.predict.Predictor`` for the trained weights, in memory (no file):
+        ``result.predictor().predict(["i am very happy"])``. Several seeds predict with
+        their mean probability."""
+        from jaxrnn.predict import Predictor
+        from jaxrnn.train.build import build_model
+
+        names = list(self.label_names or [])
+        model = build_model(self.config, self.tokenizer.vocab_size, max(2, len(names)))
+        return Predictor.from_parts(model, self.params, self.tokenizer, names,
+                                    num_seeds=len(self.seeds), batch_size=batch_size)  # fmt: skip
 
     @property
     def history(self) -> list[dict]:
@@ -120,3 +134,12 @@ class RunResult:
                 ],
             }  # fmt: skip
         return out
+
+
+def write_json(path: str, obj: dict) -> None:
+    """Write ``obj`` as indented JSON, atomically (``jaxrnn._atomic``)."""
+    import json
+
+    from jaxrnn._atomic import atomic_write
+
+    atomic_write(path, json.dumps(obj, indent=1), fsync=False)

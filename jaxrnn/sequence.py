@@ -21,10 +21,10 @@ Masking by ``lengths [B]`` (None: every sequence is full length):
 
 Two implementations give the same numbers (``impl=``):
 
-* ``"bptt"`` (default): ``jaxrnn.bptt``'s hand-written backward pass as a
-  ``jax.custom_vjp`` (reverse scan carrying only ``dh``/``dc``, weight and input
-  gradients as single large matmuls after the loop), run time-major through the
-  whole stack. Faster on CPU; see ``benchmarks/vs_peers.py``.
+* ``"custom_vjp"`` (default; ``"bptt"`` is accepted for it): ``jaxrnn.bptt``'s
+  hand-written backward pass as a ``jax.custom_vjp`` (reverse scan carrying only
+  ``dh``/``dc``, weight and input gradients as single large matmuls after the loop),
+  run time-major through the whole stack. Faster on CPU; see ``benchmarks/vs_peers.py``.
 * ``"autodiff"``: ``jax.grad`` of the plain masked ``lax.scan`` (the reference the
   tests check the other against).
 
@@ -34,7 +34,7 @@ Two implementations give the same numbers (``impl=``):
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -47,13 +47,18 @@ from jaxrnn.cells import Carry, CellParams, LSTMState, get_cell, init_cell_param
 Array = jax.Array
 LayerParams = tuple[tuple[CellParams, ...], ...]
 
-IMPLS = ("bptt", "autodiff")
-DEFAULT_IMPL = "bptt"  # measured faster on CPU at every benchmarked shape (benchmarks/vs_peers.py)
+IMPLS = ("custom_vjp", "autodiff")
+# Earlier name of "custom_vjp", still accepted.
+_ALIASES = {"bptt": "custom_vjp"}
+DEFAULT_IMPL = "custom_vjp"  # measured faster on CPU at every benchmarked shape (vs_peers.py)
 
 
-def _check_impl(impl: str) -> None:
+def _check_impl(impl: str) -> str:
+    """The canonical name of ``impl`` (``"bptt"`` is ``"custom_vjp"``); ValueError if unknown."""
+    impl = _ALIASES.get(impl, impl)
     if impl not in IMPLS:
         raise ValueError(f"impl must be one of {IMPLS}, got {impl!r}")
+    return impl
 
 
 def time_mask(lengths: Array, max_len: int) -> Array:
@@ -61,28 +66,59 @@ def time_mask(lengths: Array, max_len: int) -> Array:
     return jnp.arange(max_len)[None, :] < lengths[:, None]
 
 
-def reverse_padded(x: Array, lengths: Array | None) -> Array:
-    """Reverse each sequence of ``x [B, T, ...]`` within its valid length.
+def reverse_padded(x: Array, lengths: Array | None, time_axis: int = 1) -> Array:
+    """Reverse each sequence of ``x`` within its valid length, along ``time_axis``.
 
+    ``x`` is ``[B, T, ...]`` (``time_axis=1``) or time-major ``[T, B, ...]`` (``0``).
     ``[a, b, c, pad, pad]`` with length 3 becomes ``[c, b, a, pad, pad]``. Applying
-    it twice gives back ``x``. With ``lengths=None`` it is a plain flip of axis 1.
+    it twice gives back ``x``. With ``lengths=None`` it is a plain flip of the time axis.
     """
     if lengths is None:
-        return jnp.flip(x, axis=1)
-    t = jnp.arange(x.shape[1])[None, :]
-    src = jnp.where(t < lengths[:, None], lengths[:, None] - 1 - t, t)  # [B, T]
+        return jnp.flip(x, axis=time_axis)
+    t = jnp.arange(x.shape[time_axis])
+    t, n = (t[None, :], lengths[:, None]) if time_axis == 1 else (t[:, None], lengths[None, :])
+    src = jnp.where(t < n, n - 1 - t, t)  # [B, T] or [T, B]
     src = src.reshape(src.shape + (1,) * (x.ndim - 2))
-    return jnp.take_along_axis(x, src, axis=1)
+    return jnp.take_along_axis(x, src, axis=time_axis)
 
 
-def _reverse_padded_tm(x: Array, lengths: Array | None) -> Array:
-    """``reverse_padded`` for time-major ``x [T, B, ...]``."""
+def _scan_tm(
+    cell: str,
+    params: CellParams,
+    xs: Array,
+    lengths: Array | None,
+    carry: Carry,
+    use_scan: bool = True,
+    unroll_steps: int = 1,
+) -> tuple[Array, Carry]:
+    """The plain masked scan (what ``jax.grad`` differentiates) over time-major projected
+    inputs ``xs [T, B, G*H]``: ``(outputs [T, B, H], final carry)``."""
+    step = get_cell(cell).step
     if lengths is None:
-        return jnp.flip(x, axis=0)
-    t = jnp.arange(x.shape[0])[:, None]
-    src = jnp.where(t < lengths[None, :], lengths[None, :] - 1 - t, t)  # [T, B]
-    src = src.reshape(src.shape + (1,) * (x.ndim - 2))
-    return jnp.take_along_axis(x, src, axis=0)
+
+        def body(c, x):
+            return step(params, c, x)
+
+        inputs: Any = xs
+    else:
+        mask = jnp.swapaxes(time_mask(lengths, xs.shape[0]), 0, 1)[..., None]  # [T, B, 1]
+
+        def body(c, inp):
+            x, m = inp
+            new, h = step(params, c, x)
+            c = jax.tree.map(lambda n, o: jnp.where(m, n, o), new, c)
+            return c, jnp.where(m, h, jnp.zeros_like(h))
+
+        inputs = (xs, mask)
+
+    if use_scan:
+        carry = vary_like(carry, params, inputs)  # inside shard_map (see jaxrnn._vma)
+        return lax.scan(body, carry, inputs, unroll=unroll_steps)[::-1]
+    outs = []
+    for t in range(xs.shape[0]):
+        carry, y = body(carry, jax.tree.map(lambda a, t=t: a[t], inputs))
+        outs.append(y)
+    return jnp.stack(outs), carry
 
 
 def unroll(
@@ -101,56 +137,37 @@ def unroll(
     Returns ``(outputs [B, T, H], final_carry)``. With ``lengths``, the carry is
     frozen past each sequence's end and outputs there are zero. ``use_scan=False``
     runs the same body in a Python loop (a check on the scan, and for debugging).
-    ``impl="bptt"`` differentiates with ``jaxrnn.bptt``'s hand-written VJP,
+    ``impl="custom_vjp"`` differentiates with ``jaxrnn.bptt``'s hand-written VJP,
     ``"autodiff"`` with ``jax.grad`` of the scan; same numbers (``params.w_ih`` and
     ``params.b_ih`` are not used: they are already in ``xp``).
     """
-    _check_impl(impl)
-    if impl == "bptt" and use_scan:
+    impl = _check_impl(impl)
+    if impl == "custom_vjp" and use_scan:
         return bptt.scan_projected(
             get_cell(cell).name, params.w_hh, params.b_hh, xp, lengths, carry, unroll=unroll_steps
         )
-    step = get_cell(cell).step
-    xs = jnp.swapaxes(xp, 0, 1)  # [T, B, G*H]: scan runs over the leading axis
-    if lengths is None:
-
-        def body(c, x):
-            return step(params, c, x)
-
-        inputs: Any = xs
-    else:
-        mask = jnp.swapaxes(time_mask(lengths, xp.shape[1]), 0, 1)[..., None]  # [T, B, 1]
-
-        def body(c, inp):
-            x, m = inp
-            new, h = step(params, c, x)
-            c = jax.tree.map(lambda n, o: jnp.where(m, n, o), new, c)
-            return c, jnp.where(m, h, jnp.zeros_like(h))
-
-        inputs = (xs, mask)
-
-    if use_scan:
-        carry = vary_like(carry, params, inputs)  # inside shard_map (see jaxrnn._vma)
-        carry, ys = lax.scan(body, carry, inputs, unroll=unroll_steps)
-    else:
-        outs = []
-        for t in range(xs.shape[0]):
-            carry, y = body(carry, jax.tree.map(lambda a, t=t: a[t], inputs))
-            outs.append(y)
-        ys = jnp.stack(outs)
+    ys, carry = _scan_tm(cell, params, jnp.swapaxes(xp, 0, 1), lengths, carry, use_scan,
+                         unroll_steps)  # fmt: skip
     return jnp.swapaxes(ys, 0, 1), carry
 
 
-def _dropout(key: Array, x: Array, rate: float) -> Array:
-    keep = jax.random.bernoulli(key, 1.0 - rate, x.shape)
+def dropout(key: Array, x: Array, rate: float, time_major: bool = False) -> Array:
+    """Inverted dropout of ``x`` (``[B, ...]``, or ``[T, B, ...]`` when ``time_major``): keep
+    each entry with probability ``1 - rate`` and scale it by ``1 / (1 - rate)``. The mask
+    is drawn batch-major in both layouts, so both give the same numbers for one key."""
+    shape = (x.shape[1], x.shape[0], *x.shape[2:]) if time_major else x.shape
+    keep = jax.random.bernoulli(key, 1.0 - rate, shape)
+    if time_major:
+        keep = jnp.swapaxes(keep, 0, 1)
     return jnp.where(keep, x / (1.0 - rate), jnp.zeros_like(x))
 
 
-def _dropout_tm(key: Array, x: Array, rate: float) -> Array:
-    """``_dropout`` of time-major ``x [T, B, F]`` with the batch-major mask (same numbers)."""
-    shape = (x.shape[1], x.shape[0], *x.shape[2:])
-    keep = jnp.swapaxes(jax.random.bernoulli(key, 1.0 - rate, shape), 0, 1)
-    return jnp.where(keep, x / (1.0 - rate), jnp.zeros_like(x))
+class _Options(NamedTuple):
+    """Speed knobs of a ``RecurrentLayer`` (same numbers whatever they are; benchmarks set
+    them): ``stack_directions`` runs both directions of a bidirectional custom-VJP layer
+    in one loop, vmapped over the direction (batched matmuls), instead of two loops."""
+
+    stack_directions: bool = False
 
 
 @dataclass(frozen=True)
@@ -158,10 +175,9 @@ class RecurrentLayer:
     """A (possibly stacked, possibly bidirectional) recurrent layer. Use the factories.
 
     Hashable, so it can be a static argument of ``jax.jit``. ``impl`` picks the
-    backward pass (``"bptt"``: hand-written custom VJP, ``"autodiff"``: ``jax.grad``
-    of the scan); both give the same numbers. ``stack_directions`` (``impl="bptt"``
-    only) runs both directions of a bidirectional layer in one loop, vmapped over
-    the direction (batched matmuls), instead of two loops; same numbers.
+    backward pass (``"custom_vjp"``: ``jaxrnn.bptt``'s hand-written one, ``"autodiff"``:
+    ``jax.grad`` of the plain scan); both give the same numbers. ``"bptt"`` is accepted
+    for ``"custom_vjp"``.
     """
 
     cell: str
@@ -171,10 +187,10 @@ class RecurrentLayer:
     dropout: float = 0.0
     bias: bool = True
     impl: str = DEFAULT_IMPL
-    stack_directions: bool = False
+    _options: _Options = _Options()
 
     def __post_init__(self) -> None:
-        _check_impl(self.impl)
+        object.__setattr__(self, "impl", _check_impl(self.impl))
 
     @property
     def num_directions(self) -> int:
@@ -234,79 +250,61 @@ class RecurrentLayer:
         Returns:
           ``(outputs [B, T, num_directions * H], final_state)``, final state shaped
           like ``initial_state``.
+
+        The stack runs time-major (``[T, B, .]``) from the first layer to the last.
         """
         if initial_state is None:
             initial_state = self.zero_state(x.shape[0], x.dtype)
-        if self.impl == "bptt" and use_scan:
-            return self._apply_bptt(params, x, lengths, key, initial_state)
-        finals = []
-        for layer, layer_params in enumerate(params):
-            outs = []
-            for d, p in enumerate(layer_params):
-                idx = layer * self.num_directions + d
-                carry0 = jax.tree.map(lambda s, idx=idx: s[idx], initial_state)
-                inp = x if d == 0 else reverse_padded(x, lengths)
-                ys, carry = unroll(
-                    self.cell,
-                    p,
-                    project_inputs(p, inp),
-                    lengths,
-                    carry0,
-                    use_scan=use_scan,
-                    impl="autodiff",
-                )
-                outs.append(ys if d == 0 else reverse_padded(ys, lengths))
-                finals.append(carry)
-            x = outs[0] if len(outs) == 1 else jnp.concatenate(outs, axis=-1)
-            if key is not None and self.dropout > 0.0 and layer < self.num_layers - 1:
-                key, sub = jax.random.split(key)
-                x = _dropout(sub, x, self.dropout)
-        final = jax.tree.map(lambda *s: jnp.stack(s), *finals)
-        return x, final
-
-    def _apply_bptt(
-        self,
-        params: LayerParams,
-        x: Array,
-        lengths: Array | None,
-        key: Array | None,
-        initial_state: Carry,
-    ) -> tuple[Array, Carry]:
-        """``apply`` with ``jaxrnn.bptt``, time-major from the first layer to the last."""
-        cell = get_cell(self.cell).name
         xt = jnp.swapaxes(x, 0, 1)  # [T, B, D]
         finals = []
         for layer, layer_params in enumerate(params):
             nd = len(layer_params)
             idx = slice(layer * nd, (layer + 1) * nd)
             carry0 = jax.tree.map(lambda s, idx=idx: s[idx], initial_state)  # [dirs, B, H]
-            inps = [xt] if nd == 1 else [xt, _reverse_padded_tm(xt, lengths)]
-            if self.stack_directions and nd == 2:  # both directions in one (batched) loop
-                stacked = jax.tree.map(lambda *a: jnp.stack(a), *layer_params)
-
-                def run(p, x, c):
-                    return bptt.layer(cell, p, x, lengths, c, time_major=True)
-
-                ys2, c2 = jax.vmap(run)(stacked, jnp.stack(inps), carry0)
-                results = [(ys2[d], jax.tree.map(lambda a, d=d: a[d], c2)) for d in range(2)]
-            else:
-                results = [
-                    bptt.layer(
-                        cell, p, inp, lengths, jax.tree.map(lambda a, d=d: a[d], carry0),
-                        time_major=True,
-                    )
-                    for d, (p, inp) in enumerate(zip(layer_params, inps, strict=True))
-                ]  # fmt: skip
+            inps = [xt] if nd == 1 else [xt, reverse_padded(xt, lengths, time_axis=0)]
+            results = self._directions(layer_params, inps, lengths, carry0, use_scan)
             outs = []
             for d, (ys, carry) in enumerate(results):
-                outs.append(ys if d == 0 else _reverse_padded_tm(ys, lengths))
+                outs.append(ys if d == 0 else reverse_padded(ys, lengths, time_axis=0))
                 finals.append(carry)
             xt = outs[0] if len(outs) == 1 else jnp.concatenate(outs, axis=-1)
             if key is not None and self.dropout > 0.0 and layer < self.num_layers - 1:
                 key, sub = jax.random.split(key)
-                xt = _dropout_tm(sub, xt, self.dropout)
+                xt = dropout(sub, xt, self.dropout, time_major=True)
         final = jax.tree.map(lambda *s: jnp.stack(s), *finals)
         return jnp.swapaxes(xt, 0, 1), final
+
+    def _directions(
+        self,
+        layer_params: tuple[CellParams, ...],
+        inps: list[Array],
+        lengths: Array | None,
+        carry0: Carry,
+        use_scan: bool,
+    ) -> list[tuple[Array, Carry]]:
+        """One layer's directions over time-major inputs: ``[(outputs [T, B, H], carry)]``."""
+        cell = get_cell(self.cell).name
+
+        def carry(d):
+            return jax.tree.map(lambda a: a[d], carry0)
+
+        if self.impl == "autodiff" or not use_scan:
+            return [
+                _scan_tm(self.cell, p, project_inputs(p, inp), lengths, carry(d), use_scan)
+                for d, (p, inp) in enumerate(zip(layer_params, inps, strict=True))
+            ]
+        if self._options.stack_directions and len(layer_params) == 2:
+            stacked = jax.tree.map(lambda *a: jnp.stack(a), *layer_params)
+
+            def run(p, x, c):
+                return bptt.layer(cell, p, x, lengths, c, time_major=True)
+
+            ys2, c2 = jax.vmap(run)(stacked, jnp.stack(inps), carry0)
+            return [(ys2[d], jax.tree.map(lambda a, d=d: a[d], c2)) for d in range(2)]
+        return [
+            bptt.layer(cell, p, inp, lengths, carry(d), time_major=True)
+            for d, (p, inp) in enumerate(zip(layer_params, inps, strict=True))
+        ]
 
 
 def rnn(

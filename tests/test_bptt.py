@@ -168,12 +168,13 @@ def test_second_call_does_not_recompile():
 
 
 def test_layer_impls_agree_stacked_bidirectional_with_dropout(cell="lstm"):
-    """``RecurrentLayer(impl="bptt")`` == ``impl="autodiff"``: 2 layers, both directions
-    (as two loops and stacked in one), masking, an initial state and dropout between
+    """``RecurrentLayer(impl="bptt")`` (alias of ``"custom_vjp"``) == ``"autodiff"``: 2 layers,
+    both directions (as two loops and stacked in one), masking, an initial state and dropout between
     layers (the same mask in all)."""
     a = sequence.RecurrentLayer(cell, H, 2, True, dropout=0.3, impl="autodiff")
     b = sequence.RecurrentLayer(cell, H, 2, True, dropout=0.3, impl="bptt")
-    c = sequence.RecurrentLayer(cell, H, 2, True, 0.3, impl="bptt", stack_directions=True)
+    c = sequence.RecurrentLayer(cell, H, 2, True, 0.3, impl="custom_vjp",
+                                _options=sequence._Options(stack_directions=True))
     rng = np.random.default_rng(0)
     params = jax.tree.map(
         lambda p: rng.normal(0, 0.5, p.shape),

@@ -155,7 +155,9 @@ def test_nan_stops_training_and_keeps_the_last_good_checkpoint(tmp_path, monkeyp
 
     seed = next(s for s in range(100) if len({*shuffle_orders(58, 3, s)[:, 0]}) == 3)
     poison_first = int(shuffle_orders(58, 3, seed)[2, 0])  # first sample of epoch 3
-    real_make_run = T.make_run
+    from jaxrnn.train import jax_run
+
+    real_make_run = jax_run.make_run
 
     def make_run(*args, **kwargs):
         run = real_make_run(*args, **kwargs)
@@ -166,7 +168,7 @@ def test_nan_stops_training_and_keeps_the_last_good_checkpoint(tmp_path, monkeyp
 
         return poisoned
 
-    monkeypatch.setattr(T, "make_run", make_run)
+    monkeypatch.setattr(jax_run, "make_run", make_run)
     ck = tmp_path / "c.ckpt"
     with pytest.raises(TrainingDiverged, match="epoch 3.*last good checkpoint") as e:
         T.fit(

@@ -164,12 +164,13 @@ SHARD_MAP = textwrap.dedent("""
     from jax.sharding import Mesh, PartitionSpec as P
     jax.config.update("jax_enable_x64", True)
     import jaxrnn
+    from jaxrnn.sequence import _Options
     assert len(jax.devices()) == 2
     mesh = Mesh(np.array(jax.devices()), ("data",))
     x = np.random.default_rng(0).normal(size=(4, 6, 3))
     lengths = np.array([6, 2, 0, 5])
     for cell, bidir, kw in [("lstm", True, {}), ("gru", False, {"impl": "autodiff"}),
-                            ("rnn", True, {"stack_directions": True})]:
+                            ("rnn", True, {"_options": _Options(stack_directions=True)})]:
         layer = jaxrnn.RecurrentLayer(cell, 5, 2, bidir, **kw)
         params = layer.init(jax.random.key(0), 3, jnp.float64)
 

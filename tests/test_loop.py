@@ -24,13 +24,15 @@ def test_seed_key_is_jaxs_key_data(seed):
         optax.adam(1e-3),
         optax.chain(optax.clip(1.0), optax.sgd(0.1)),
         optax.chain(optax.clip(1.0), optax.adam(1e-2)),
+        optax.adagrad(0.1),  # accumulators start at 0.1, not zero
+        optax.chain(optax.clip_by_global_norm(5.0), optax.rmsprop(1e-2, initial_scale=0.5)),
     ],
-    ids=["sgd", "adam", "clip+sgd", "clip+adam"],
+    ids=["sgd", "adam", "clip+sgd", "clip+adam", "adagrad", "clipnorm+rmsprop"],
 )
-def test_zero_opt_state_is_optax_init(opt):
+def test_init_opt_state_is_optax_init(opt):
     params = {"a": jnp.ones((3, 2), jnp.float32), "b": (jnp.ones(4), None)}
     want = opt.init(params)
-    got = loop.zero_opt_state(opt, params)
+    got = loop.init_opt_state(opt, params)
     assert jax.tree.structure(got) == jax.tree.structure(want)
     for g, w in zip(jax.tree.leaves(got), jax.tree.leaves(want), strict=True):
         assert g.dtype == w.dtype and g.shape == w.shape

@@ -295,7 +295,8 @@ def test_classifier_loss_and_grads_equal_jax(
     cell, num_layers, bidirectional, embed, k, mask, impl, rng
 ):
     layer = make_layer(cell, num_layers, bidirectional, impl=impl)
-    model = Classifier(layer, V, E if embed else None, num_classes=max(k, 2), mask=mask)
+    model = Classifier(layer, V, E if embed else None, num_classes=max(k, 2), mask=mask,
+                       binary_readout="sigmoid" if k == 1 else "softmax")
     assert model.num_outputs == k
     grads_fn = jax_classifier_grads(model)
     for _ in range(2):

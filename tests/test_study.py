@@ -179,7 +179,8 @@ def _tiny(kind: str):
         model = models.StudyRNN(vocab - 1, 5)
         params = jax.tree.map(lambda a: a * 400, model.init(key, jnp.float64))  # not ~0
     else:
-        model = models.Classifier(sequence.RecurrentLayer(kind, 5), vocab, 3)
+        model = models.Classifier(sequence.RecurrentLayer(kind, 5), vocab, 3,
+                                  binary_readout="sigmoid")  # fmt: skip
         params = model.init(key, jnp.float64)
     return model, params, jnp.asarray(ids), jnp.asarray(lengths), jnp.asarray(labels)
 

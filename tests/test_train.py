@@ -107,8 +107,8 @@ def test_cli_help_documents_every_flag():
     ],
 )
 def test_mask_flag_overrides_the_preset(argv, mask):
-    from jaxrnn.cli import build_parser, config_from_args
     from jaxrnn.config import resolve_config
+    from jaxrnn.train.cli import build_parser, config_from_args
 
     assert resolve_config(config_from_args(build_parser().parse_args(argv))).mask is mask
 

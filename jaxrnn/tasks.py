@@ -1,0 +1,121 @@
+"""Tasks: how a model's outputs meet a batch's targets, as a NamedTuple of pure functions.
+
+The training step (``jaxrnn.loop.train_step``) and the batched evaluation
+(``jaxrnn.loop.evaluate``) know nothing about classification: everything that
+depends on what is being learned goes through a ``Task``::
+
+    out, carry = task.apply(model, params, batch, carry, key)   # the forward pass
+    losses, weights = task.loss(out, batch)      # per example [B] (or per token [B, T])
+    sums, counts = task.stats(out, batch)        # [M] each: metric m = sum(sums) / sum(counts)
+    pred = task.predict(out)                     # predicted class per example [B] (or [B, T])
+    carry = task.init_carry(model, params, B)    # carried from batch to batch within an epoch
+
+A ``Batch`` is the task's own rows (any pytree of arrays whose leading axis is
+the example axis, e.g. ``jaxrnn.data.arrays.Arrays(ids, lengths, labels)``) and
+a weight per row (0 for a padding slot). The loss the optimizer sees is
+``sum(weights * losses) / sum(weights)``: padded slots, and padded tokens of a
+per-token task (weight 0), count for nothing.
+
+``carry`` is whatever the task keeps between consecutive batches of an epoch:
+``()`` for classification; a language model over parallel text streams would
+keep each stream's recurrent state here, and reset it with ``init_carry`` at
+the start of each epoch.
+
+``classification()`` is the task of ``python -m jaxrnn.train`` (a label per
+text). Its readout is either ``K`` logits and softmax cross-entropy, or, for a
+``Classifier`` built with ``binary_readout="sigmoid"``, one logit and sigmoid
+binary cross-entropy; ``losses`` below picks by the logits' width, so the head
+and the loss can never disagree.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, NamedTuple
+
+import jax
+import jax.numpy as jnp
+import optax
+
+Array = jax.Array
+
+
+class Batch(NamedTuple):
+    """One batch: the task's rows (a pytree, leading axis ``[B]``) and their weights ``[B]``."""
+
+    data: Any
+    weights: Array  # [B]; 0 marks a padding slot
+
+
+class Task(NamedTuple):
+    """What is learned: pure functions of the model's outputs and a ``Batch``."""
+
+    name: str
+    metric_names: tuple[str, ...]  # what ``stats`` returns, in order (the first is the loss)
+    apply: Callable[..., tuple[Any, Any]]  # (model, params, batch, carry, key) -> (out, carry)
+    loss: Callable[[Any, Batch], tuple[Array, Array]]  # -> (losses, weights), same shape
+    stats: Callable[[Any, Batch], tuple[Array, Array]]  # -> (sums [M], counts [M])
+    predict: Callable[[Any], Array]  # outputs -> predicted class per row (or token)
+    init_carry: Callable[[Any, Any, int], Any]  # (model, params, batch_size) -> carry
+
+
+# ----------------------------------------------------------------------------- classification
+
+
+def losses(logits: Array, labels: Array) -> Array:
+    """Per-example loss ``[B]``: sigmoid BCE for one logit ``[B, 1]``, softmax CE for ``[B, K]``."""
+    if logits.shape[-1] == 1:
+        return optax.sigmoid_binary_cross_entropy(logits[:, 0], labels.astype(logits.dtype))
+    return optax.softmax_cross_entropy_with_integer_labels(logits, labels)
+
+
+def probabilities(logits: Array) -> Array:
+    """Class probabilities ``[B, C]`` from logits ``[B, K]`` (K = 1: sigmoid, C = 2)."""
+    if logits.shape[-1] == 1:
+        p = jax.nn.sigmoid(logits[:, 0])
+        return jnp.stack([1.0 - p, p], axis=-1)
+    return jax.nn.softmax(logits, axis=-1)
+
+
+def predictions(logits: Array) -> Array:
+    """Class index per example ``[B]`` from logits ``[B, K]``."""
+    if logits.shape[-1] == 1:
+        return (logits[:, 0] > 0).astype(jnp.int32)
+    return jnp.argmax(logits, axis=-1).astype(jnp.int32)
+
+
+def _no_carry(model: Any, params: Any, batch_size: int) -> tuple:
+    return ()
+
+
+def _classify_apply(model, params, batch: Batch, carry, key):
+    d = batch.data
+    return model.apply(params, d.ids, d.lengths, key=key), carry
+
+
+def _classify_loss(logits: Array, batch: Batch) -> tuple[Array, Array]:
+    return losses(logits, batch.data.labels), batch.weights
+
+
+def _classify_stats(logits: Array, batch: Batch) -> tuple[Array, Array]:
+    w = batch.weights
+    correct = (predictions(logits) == batch.data.labels).astype(w.dtype)
+    n = jnp.sum(w)
+    return (
+        jnp.stack([jnp.sum(w * losses(logits, batch.data.labels)), jnp.sum(w * correct)]),
+        jnp.stack([n, n]),
+    )
+
+
+def classification() -> Task:
+    """One label per sequence: rows are ``Arrays(ids [B, T], lengths [B], labels [B])``,
+    the model maps ``(ids, lengths)`` to logits ``[B, K]``; metrics ``loss``, ``acc``."""
+    return Task(
+        "classification",
+        ("loss", "acc"),
+        _classify_apply,
+        _classify_loss,
+        _classify_stats,
+        predictions,
+        _no_carry,
+    )

@@ -1,0 +1,45 @@
+"""What a config builds: the model, the optimizer, and the initial parameters per seed."""
+
+from __future__ import annotations
+
+import jax
+import numpy as np
+import optax
+
+from jaxrnn import models, sequence
+from jaxrnn.config import MODEL_CELLS, TrainConfig
+from jaxrnn.models import init_params_numpy
+
+
+def build_model(cfg: TrainConfig, vocab_size: int, num_classes: int):
+    """The model a resolved config names. ``vocab_size`` counts padding (ids ``0..V``).
+
+    Two classes get one sigmoid logit, as the study's Keras models (``Dense(1, sigmoid)``).
+    """
+    if cfg.model == "rnn":
+        return models.StudyRNN(vocab_size - 1, cfg.hidden, num_classes)
+    cell, bidirectional = MODEL_CELLS[cfg.model]
+    layer = sequence.RecurrentLayer(cell, cfg.hidden, cfg.layers, bidirectional,
+                                    cfg.layer_dropout)  # fmt: skip
+    # Keras' Embedding(num_words, E) has num_words rows even if fewer words were seen.
+    rows = max(vocab_size, cfg.num_words or 0) if cfg.embed_dim else vocab_size
+    return models.Classifier(
+        layer, rows, cfg.embed_dim or None, num_classes, dropout=cfg.dropout, mask=cfg.mask,
+        binary_readout="sigmoid",
+    )  # fmt: skip
+
+
+def make_optimizer(cfg: TrainConfig) -> optax.GradientTransformation:
+    """optax: optional element-wise clip (the study's ``np.clip(g, -1, 1)``), then SGD or Adam."""
+    opt = optax.sgd(cfg.lr) if cfg.optimizer == "sgd" else optax.adam(cfg.lr)
+    return optax.chain(optax.clip(cfg.clip), opt) if cfg.clip > 0 else opt
+
+
+def initial_params(model, cfg: TrainConfig, seeds: list[int]):
+    """Initial params per seed, stacked ``[S, ...]``: ``jaxrnn.models.init_params_numpy``.
+
+    The study's RNN gets ``jaxrnn.scratch.init_params(seed)``, so the JAX and NumPy
+    backends begin from identical weights.
+    """
+    ps = [init_params_numpy(model, s, np.dtype(cfg.dtype)) for s in seeds]
+    return jax.tree.map(lambda *a: np.stack(a), *ps)

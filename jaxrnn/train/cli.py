@@ -1,0 +1,162 @@
+"""``python -m jaxrnn.train``: the argument parser (generated from ``TrainConfig``) and ``main``.
+
+Every run option is written once, as a ``TrainConfig`` field with ``jaxrnn.config.option``
+(default, choices, help); the flags here are generated from those fields. The flags
+that are not run options (seeds, outputs, checkpoints, multi-host) are added below.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import sys
+from collections.abc import Sequence
+
+from jaxrnn.config import MODEL_NAMES, PRESETS, TrainConfig, flag_name, resolve_config
+from jaxrnn.errors import ConfigError, UsageError
+
+
+class Parser(argparse.ArgumentParser):
+    """``argparse`` with one-line errors (exit code 2, no usage dump)."""
+
+    def error(self, message: str):
+        self.exit(2, f"{self.prog}: error: {message}\n")
+
+
+def parse_max_len(text: str) -> int:
+    """``--max-len``: a positive integer, or ``auto`` (0)."""
+    if text == "auto":
+        return 0
+    v = int(text) if text.strip().lstrip("-").isdigit() else 0
+    if v < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer or 'auto', got {text!r}")
+    return v
+
+
+_TYPES = {"max_len": parse_max_len}
+
+
+def _preset_help(name: str) -> str:
+    return ", ".join(f"{m}: {PRESETS[m][name]}" for m in MODEL_NAMES if name in PRESETS[m])
+
+
+def _add_option(group: argparse._ArgumentGroup, f: dataclasses.Field) -> None:
+    meta = dict(f.metadata)
+    help_text = meta["help"]
+    kw: dict = {"dest": f.name}
+    if meta.get("type") is bool:
+        kw["action"] = argparse.BooleanOptionalAction
+    elif meta.get("type") is not None:
+        kw["type"] = _TYPES.get(meta["type"], meta["type"])
+    if "choices" in meta:
+        if meta.get("metavar") or len(meta["choices"]) > 3 or f.name == "data_parallel":
+            kw["metavar"] = "{" + ",".join(map(str, meta["choices"])) + "}"
+        kw["choices"] = meta["choices"]
+    if "metavar" in meta:
+        kw["metavar"] = meta["metavar"]
+    if f.default is None and meta.get("preset", True):
+        help_text += f" [preset: {_preset_help(f.name)}]"
+    elif f.default is not None:
+        help_text += f" [{f.default}]"
+        kw["default"] = f.default
+    group.add_argument(flag_name(f), help=help_text, **kw)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The parser of ``python -m jaxrnn.train``."""
+    p = Parser(
+        prog="python -m jaxrnn.train",
+        description="Train a recurrent text classifier (the bundled sentiment data unless "
+        "--data is given). Unset flags take the chosen model's preset, shown in brackets.",
+    )
+    groups = {
+        "model": p.add_argument_group("model and training"),
+        "data": p.add_argument_group("data"),
+    }
+    for f in dataclasses.fields(TrainConfig):
+        _add_option(groups[f.metadata.get("group", "model")], f)
+    g = groups["model"]
+    g.add_argument("--seeds", type=int, default=1, metavar="N",
+                   help="train N seeds (seed .. seed+N-1) at once, in one program [1]")  # fmt: skip
+
+    m = p.add_argument_group("multi-host (see jaxrnn.distributed)")
+    m.add_argument("--coordinator", metavar="HOST:PORT",
+                   help="process 0's address; starts jax.distributed (env JAX_COORDINATOR_ADDRESS)")
+    m.add_argument("--num-processes", type=int, metavar="N", help="env JAX_NUM_PROCESSES")
+    m.add_argument("--process-id", type=int, metavar="I", help="0..N-1, env JAX_PROCESS_ID")
+
+    o = p.add_argument_group("output and checkpoints")
+    o.add_argument("--json", metavar="PATH", help="write config, history and timings as JSON")
+    o.add_argument("--save", metavar="PATH",
+                   help="write a checkpoint here (at the end, and see --save-every)")
+    o.add_argument("--save-every", type=int, metavar="N", help="also checkpoint every N epochs")
+    o.add_argument("--resume", metavar="PATH", help="continue training from this checkpoint "
+                   "(its settings are used; --epochs may extend the run)")
+    o.add_argument("--confusion-png", metavar="PATH",
+                   help="draw the test confusion matrix (first seed) to this PNG")
+    o.add_argument("--log-every", type=int, metavar="N",
+                   help="log every N epochs (default: every epoch up to 20, else epochs/10)")
+    o.add_argument("--quiet", action="store_true", help="no per-epoch lines, no progress bar")
+    o.add_argument("--no-compile-cache", action="store_true",
+                   help="do not keep compiled programs on disk (see JAXRNN_CACHE_DIR)")
+    return p  # fmt: skip
+
+
+def config_from_args(args: argparse.Namespace) -> TrainConfig:
+    """The ``TrainConfig`` the parsed flags describe (unset preset fields stay ``None``)."""
+    names = {f.name for f in dataclasses.fields(TrainConfig)}
+    return TrainConfig(**{k: v for k, v in vars(args).items() if k in names})
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """``python -m jaxrnn.train``; returns the exit code."""
+    args = build_parser().parse_args(argv)
+    try:
+        from jaxrnn import _cache, distributed
+
+        if not args.no_compile_cache:
+            _cache.enable()
+        dist = distributed.settings(args.coordinator, args.num_processes, args.process_id)
+        if dist is not None:
+            distributed.initialize(*dist)
+            if not distributed.is_main_process():  # one process speaks and writes
+                args.quiet, args.json, args.confusion_png = True, None, None
+        cfg = config_from_args(args)
+        if args.resume is None:
+            cfg = resolve_config(cfg)
+        for flag, v in (("--log-every", args.log_every), ("--save-every", args.save_every)):
+            if v is not None and v < 1:
+                raise ConfigError(f"{flag} must be at least 1, got {v}")
+        if args.save_every and not args.save and not args.resume:
+            raise ConfigError("--save-every needs --save PATH")
+        from jaxrnn.train.run import fit
+
+        result = fit(cfg, seeds=args.seeds, log=None if args.quiet else print,
+                     log_every=args.log_every, progress=not args.quiet, save=args.save,
+                     save_every=args.save_every, resume=args.resume)  # fmt: skip
+    except UsageError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return e.exit_code
+    cfg, f = result.config, result.final
+    if not args.quiet:
+        if result.extra.get("truncated"):
+            print(f"note: {result.extra['truncated']} texts were longer than max_len "
+                  f"{cfg.max_len or 'auto'} and were truncated")  # fmt: skip
+        seeds = f", mean of {len(result.seeds)} seeds" if len(result.seeds) > 1 else ""
+        print(f"{cfg.model} ({cfg.backend}, {result.num_params} params{seeds}): "
+              f"train acc {f['train_acc']:.3f}, test acc {f['test_acc']:.3f}, "
+              f"{result.wall_s:.2f} s (compile {result.compile_s:.2f} s)")  # fmt: skip
+    if result.reports:
+        from jaxrnn.metrics import format_report, plot_confusion
+
+        if not args.quiet:
+            which = f" (seed {result.seeds[0]})" if len(result.seeds) > 1 else ""
+            print(f"test set{which}:\n{format_report(result.reports[0])}")
+        if args.confusion_png:
+            plot_confusion(result.reports[0], args.confusion_png,
+                           title=f"{cfg.model}: test confusion matrix")  # fmt: skip
+    if args.json:
+        from jaxrnn.results import write_json
+
+        write_json(args.json, result.to_json())
+    return 0

@@ -1,0 +1,218 @@
+"""The JAX run: model, optimizer, per-seed state and the compiled epoch runner, in chunks.
+
+One seed is the ``S = 1`` case of many: the state always has a leading seed axis
+``[S, ...]``, the runner is ``over_seeds`` of one seed's epoch runner, and the
+metrics come back ``[S, E, M]``. Python dispatches once per chunk of epochs; logging,
+progress and checkpoints happen between chunks.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from jaxrnn import loop, study_sgd
+from jaxrnn.config import METRIC_NAMES, TrainConfig
+from jaxrnn.distributed import to_host
+from jaxrnn.errors import TrainingDiverged
+from jaxrnn.models import count_params
+from jaxrnn.results import RunResult
+from jaxrnn.scratch import shuffle_orders
+from jaxrnn.train.build import build_model, initial_params, make_optimizer
+from jaxrnn.train.data import Prepared, num_classes
+from jaxrnn.train.plan import (
+    Parallel,
+    chunk_size,
+    compile_with,
+    compiler_options,
+    default_log_every,
+    plan_parallel,
+    seed_group,
+    uses_fast_loop,
+)
+from jaxrnn.train.progress import Progress
+from jaxrnn.train.report import format_epoch, mean_record, records, test_report
+
+
+def make_run(
+    cfg: TrainConfig,
+    model,
+    optimizer,
+    num_epochs: int,
+    data: Prepared,
+    parallel: Parallel | None = None,
+    with_predictions: bool = False,
+) -> Callable:
+    """One seed's epoch runner ``run(state, train, test, orders)``: the study RNN's fast path
+    (``jaxrnn.study_sgd``) where it applies, else ``jaxrnn.loop.make_run_epochs``.
+
+    ``parallel`` (a ``Parallel``) spreads each batch over devices (generic loop only);
+    ``with_predictions`` also returns the test predictions after each epoch.
+    """
+    if uses_fast_loop(cfg):
+        return study_sgd.make_run_epochs(
+            model, cfg.lr, cfg.clip or None, num_epochs, data.train.lengths, data.test.lengths,
+            with_predictions,
+        )  # fmt: skip
+    kw: dict[str, Any] = {"with_predictions": with_predictions,
+                          "eval_batch_size": cfg.eval_batch_size}  # fmt: skip
+    if parallel is not None and parallel.axis == "batch":
+        kw.update(batch_sharding=parallel.sharded, pad_multiple=parallel.size)
+        if cfg.data_parallel == "shard_map":
+            kw.update(grad_mesh=parallel.mesh)
+    return loop.make_run_epochs(model, optimizer, cfg.batch_size, num_epochs, **kw)
+
+
+def over_seeds(run: Callable, num_seeds: int, group: int) -> Callable:
+    """``run(state, train, test, orders)`` for stacked per-seed ``state`` and ``orders``
+    (leading axis ``[S]``): ``vmap`` over all seeds, or ``lax.map`` over groups of
+    ``group`` seeds (each group vmapped; ``group == 1``: a plain loop, no vmap, so each
+    seed computes exactly what a single run computes)."""
+    if group >= num_seeds and group > 1:
+        return jax.vmap(run, in_axes=(0, None, None, 0))
+
+    def many(state, train, test, orders):
+        def one(so):
+            return run(so[0], train, test, so[1])
+
+        return jax.lax.map(one, (state, orders), batch_size=None if group == 1 else group)
+
+    return many
+
+
+def check_finite(metrics: np.ndarray, first_epoch: int, saved: str | None) -> None:
+    """Stop on a NaN/inf training loss with a clear message (exit code 1)."""
+    bad = ~np.isfinite(metrics[..., 0])  # train loss, [S, E]
+    if bad.any():
+        epoch = first_epoch + int(np.argwhere(bad)[:, -1].min())
+        kept = f"; the last good checkpoint {saved} is kept" if saved else ""
+        raise TrainingDiverged(
+            f"the training loss became NaN or infinite at epoch {epoch}{kept}: "
+            "lower --lr or set --clip"
+        )
+
+
+class JaxRun:
+    """Model, optimizer, state ``[S, ...]`` and compiled runner of one JAX run (S seeds).
+
+    ``state``: a ``loop.TrainState`` for ``len(seeds)`` seeds stacked on a leading axis
+    (``None``: fresh initial states).
+    """
+
+    def __init__(self, cfg: TrainConfig, data: Prepared, seeds: list[int], state=None):
+        if cfg.dtype == "float64" and not jax.config.jax_enable_x64:
+            jax.config.update("jax_enable_x64", True)
+        self.cfg, self.data, self.seeds = cfg, data, seeds
+        self.model = build_model(cfg, data.tokenizer.vocab_size, num_classes(data))
+        self.optimizer = make_optimizer(cfg)
+        if state is None:
+            params = initial_params(self.model, cfg, seeds)
+            state = loop.init_states(self.model, self.optimizer, seeds, jnp.dtype(cfg.dtype),
+                                     params)  # fmt: skip
+        self.parallel = plan_parallel(cfg, len(seeds))
+        self.train_arrays = loop.Arrays(*map(jax.device_put, data.train))
+        self.test_arrays = loop.Arrays(*map(jax.device_put, data.test))
+        if self.parallel is not None:  # place everything where the compiled program wants it
+            par = self.parallel
+            state = jax.device_put(state, par.sharded if par.axis == "seed" else par.replicated)
+            self.train_arrays = jax.device_put(self.train_arrays, par.replicated)
+            self.test_arrays = jax.device_put(self.test_arrays, par.replicated)
+        self.state = state
+        self.group = seed_group(cfg, len(seeds), self.parallel) if len(seeds) > 1 else 1
+        self.test_predictions: np.ndarray | None = None
+
+    def orders(self, epochs: int) -> np.ndarray:
+        """Sample orders ``[S, E, N]``: NumPy-seeded as the scratch trainer's, so at a given
+        seed both backends (and every model) visit the training set in the same order."""
+        n = len(self.data.train.labels)
+        return np.stack([shuffle_orders(n, epochs, s) for s in self.seeds]).astype(np.int32)
+
+    def runner(self, chunk: int) -> Callable:
+        """The un-jitted runner of ``chunk`` epochs for all seeds (test predictions included)."""
+        run = make_run(self.cfg, self.model, self.optimizer, chunk, self.data, self.parallel,
+                       with_predictions=True)  # fmt: skip
+        return over_seeds(run, len(self.seeds), self.group)
+
+    def train(
+        self,
+        start: int,
+        histories: list[list[dict]],
+        t0: float,
+        log: Callable[[str], None] | None,
+        log_every: int | None,
+        progress: bool,
+        save: str | None,
+        save_every: int | None,
+    ) -> RunResult:
+        """Train from epoch ``start`` to ``cfg.epochs``, extending ``histories`` (one per seed)."""
+        from jaxrnn.train.checkpoints import save_checkpoint
+
+        cfg, num_seeds = self.cfg, len(self.seeds)
+        log_every = log_every or default_log_every(cfg.epochs)
+        chunk = chunk_size(start, cfg.epochs, log_every, save_every if save else None)
+        run = jax.jit(self.runner(chunk))
+        orders = self.orders(cfg.epochs)
+        par = self.parallel
+
+        def orders_for(first: int):
+            o = orders[:, first : first + chunk]
+            if par is None:
+                return o
+            return jax.device_put(o, par.sharded if par.axis == "seed" else par.replicated)
+
+        tr, te = self.train_arrays, self.test_arrays
+        tc = time.perf_counter()
+        lowered = run.lower(self.state, tr, te, orders_for(0))
+        compiled, options = compile_with(lowered, compiler_options(cfg, self.data, num_seeds))
+        compile_s = time.perf_counter() - tc
+
+        saved = None
+        preds = None
+        with Progress(cfg.epochs - start, "epochs", enabled=progress) as bar:
+            for s in range(start, cfg.epochs, chunk):
+                state, (metrics, preds) = compiled(self.state, tr, te, orders_for(s))
+                metrics = to_host(metrics).reshape(num_seeds, chunk, len(METRIC_NAMES))
+                check_finite(metrics, s + 1, saved)
+                self.state = state
+                for h, m in zip(histories, metrics, strict=True):
+                    h.extend(records(m, s + 1))
+                done = s + chunk
+                if log is not None:
+                    for e in range(s + 1, done + 1):
+                        if e % log_every == 0 or e in (1, cfg.epochs):
+                            recs = [h[e - 1] for h in histories]
+                            more = f"  (mean of {len(recs)} seeds)" if len(recs) > 1 else ""
+                            bar.write(format_epoch(mean_record(recs), cfg.epochs) + more, log)
+                if save and ((save_every and done % save_every == 0) or done == cfg.epochs):
+                    save_checkpoint(save, self, done, histories)
+                    saved = save
+                bar.update(done - start)
+        jax.block_until_ready(self.state)
+        # Only the last chunk's predictions feed the report: one transfer, after the loop.
+        self.test_predictions = to_host(preds).reshape(num_seeds, chunk, -1)[:, -1]
+        params = to_host(self.state.params)
+        n_params = count_params(params) // num_seeds
+        if num_seeds == 1:
+            params = jax.tree.map(lambda a: a[0], params)
+        extra = {
+            "device": jax.devices()[0].platform,
+            "devices": par.size if par else 1,
+            "parallel": par.axis if par else None,
+            "truncated": self.data.truncated,
+            "xla_options": options,
+            "seed_group": self.group,
+        }
+        return RunResult(cfg, self.seeds, histories, time.perf_counter() - t0, compile_s,
+                         n_params, params, extra, self.test_reports(),
+                         tokenizer=self.data.tokenizer,
+                         label_names=list(self.data.label_names))  # fmt: skip
+
+    def test_reports(self) -> list[dict]:
+        """Per seed: accuracy, macro-F1, per-class precision/recall, confusion on the test split
+        (from the predictions the training program returned after its last epoch)."""
+        return [test_report(p, self.data) for p in self.test_predictions]

@@ -1,0 +1,170 @@
+"""Run planning: compile options, seed groups, the device plan, and how epochs are chunked.
+
+Everything here decides *how* a run is compiled and laid out; none of it changes what
+is computed (the tests check that every choice gives the same numbers).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any, NamedTuple
+
+import jax
+import numpy as np
+from jax.sharding import Mesh, NamedSharding, PartitionSpec
+
+from jaxrnn.config import MODEL_CELLS, TrainConfig
+from jaxrnn.errors import ConfigError
+from jaxrnn.layout import num_gates
+from jaxrnn.train.data import Prepared
+
+# Multiply-adds per second that a 2-core CPU sustains on these small recurrent programs,
+# forward and backward together (measured 2-8e9 on the presets; the low end, so that
+# "auto" compiles fast only when the run is surely short).
+_CPU_MACS_PER_S = 2e9
+_FAST_COMPILE_BELOW_S = 0.25
+
+# ``--compile fast``: XLA backend optimisation level 0 and, on CPU, the classic loop
+# emitters instead of XLA:CPU's MLIR fusion emitters. `benchmarks/compile_time.py` (training
+# program, T 15, 2 cores): level 0 alone compiles in 0.60-0.74x the default's time, both
+# together in 0.28-0.31x for the one-layer presets (LSTM 1.48 -> 0.41 s, SimpleRNN 1.02 ->
+# 0.32 s) and 0.61x for the 3-layer BiLSTM; epochs run 2.6-3.7x slower.
+FAST_COMPILE_OPTIONS: dict[str, Any] = {
+    "xla_backend_optimization_level": 0,
+    "xla_cpu_use_fusion_emitters": False,
+}
+
+# Multiply-adds per training step above which, on CPU, one seed keeps the cores busy and
+# vmapping seeds only adds batched-matmul and select overhead (measured: 128 LSTM seeds
+# vmapped took 1.65x as long as one after another; the per-sample RNN 5.8x).
+_SEQUENTIAL_SEEDS_ABOVE_MACS = 5e4
+
+
+def on_cpu() -> bool:
+    """Whether JAX's default devices are CPUs."""
+    return jax.devices()[0].platform == "cpu"
+
+
+def macs_per_token(cfg: TrainConfig) -> int:
+    """Forward multiply-adds of the recurrent and input matmuls for one token of one
+    example: ``sum over layers of directions * gates * H * (D_in + H)``."""
+    cell, bidirectional = MODEL_CELLS[cfg.model]
+    gates, dirs = num_gates(cell), 2 if bidirectional else 1
+    d = cfg.embed_dim if cfg.model != "rnn" else 0  # one-hot inputs: a column gather
+    per_token = 0
+    for layer in range(cfg.layers):
+        d_in = d if layer == 0 else dirs * cfg.hidden
+        per_token += dirs * gates * cfg.hidden * (d_in + cfg.hidden)
+    return per_token
+
+
+def training_macs(cfg: TrainConfig, data: Prepared, seeds: int = 1) -> float:
+    """Rough multiply-adds of the forward passes of a whole training run (all seeds):
+    ``epochs * N * T * macs_per_token``."""
+    n, t = data.train.ids.shape
+    return float(cfg.epochs) * n * t * macs_per_token(cfg) * seeds
+
+
+def compiler_options(cfg: TrainConfig, data: Prepared, seeds: int = 1) -> dict[str, Any]:
+    """XLA options for the training program: ``FAST_COMPILE_OPTIONS`` for ``fast`` (and
+    ``auto`` for a short run on CPU: compile time dominates it), none for ``full``."""
+    mode = cfg.compile_mode
+    if mode == "auto":
+        short = training_macs(cfg, data, seeds) / _CPU_MACS_PER_S < _FAST_COMPILE_BELOW_S
+        mode = "fast" if short and on_cpu() else "full"
+    if mode != "fast":
+        return {}
+    if not on_cpu():
+        return {"xla_backend_optimization_level": 0}
+    return dict(FAST_COMPILE_OPTIONS)
+
+
+def compile_with(lowered: Any, options: dict[str, Any]) -> tuple[Any, dict[str, Any]]:
+    """``lowered.compile(options)``; an option this jaxlib does not know ("No such compile
+    option") is dropped and the compile retried. Returns ``(compiled, options used)``."""
+    while True:
+        try:
+            return lowered.compile(options or None), options
+        except Exception as e:  # JaxRuntimeError: INVALID_ARGUMENT
+            unknown = [k for k in options if f"No such compile option: '{k}'" in str(e)]
+            if not unknown:
+                raise
+            options = {k: v for k, v in options.items() if k not in unknown}
+
+
+def uses_fast_loop(cfg: TrainConfig) -> bool:
+    """The study RNN with per-sample SGD runs ``jaxrnn.study_sgd`` unless ``loop="generic"``."""
+    return (
+        cfg.loop == "auto" and cfg.model == "rnn" and cfg.optimizer == "sgd" and cfg.batch_size == 1
+    )
+
+
+class Parallel(NamedTuple):
+    """How a run uses several devices: a 1-D mesh named ``"data"``."""
+
+    mesh: Any  # jax.sharding.Mesh
+    axis: str  # "batch": split each batch (one model); "seed": split the seeds
+    sharded: Any  # NamedSharding(mesh, P("data")): leading axis split over devices
+    replicated: Any  # NamedSharding(mesh, P()): a full copy on every device
+
+    @property
+    def size(self) -> int:
+        return self.mesh.size
+
+
+def seed_group(cfg: TrainConfig, num_seeds: int, parallel: Parallel | None = None) -> int:
+    """How many seeds one vmapped group trains (``num_seeds`` = all at once)."""
+    if cfg.seed_group:
+        return min(cfg.seed_group, num_seeds)
+    if parallel is not None or not on_cpu():
+        return num_seeds  # seeds sharded over devices / an accelerator: vmap them all
+    if uses_fast_loop(cfg):  # per-sample loops of data-dependent length: vmap runs the longest
+        return 1
+    per_step = cfg.batch_size * macs_per_token(cfg)
+    return 1 if per_step >= _SEQUENTIAL_SEEDS_ABOVE_MACS else num_seeds
+
+
+def plan_parallel(cfg: TrainConfig, num_seeds: int) -> Parallel | None:
+    """Pick the devices and what to split: seeds if several, else the batch. None: one device.
+
+    A single study-RNN run with per-sample SGD cannot be split (one example per step)
+    and stays on one device.
+    """
+    available = jax.devices()
+    if cfg.devices > len(available):
+        raise ConfigError(f"--devices {cfg.devices} asked for, but JAX sees {len(available)}")
+    devices = available[: cfg.devices or None]
+    if num_seeds > 1 and not cfg.devices:  # "all": as many as split the seeds evenly
+        devices = devices[: max(d for d in range(1, len(devices) + 1) if num_seeds % d == 0)]
+    if len(devices) == 1:
+        return None
+    if num_seeds > 1:
+        if num_seeds % len(devices):
+            raise ConfigError(
+                f"--seeds {num_seeds} does not split over {len(devices)} devices: use a "
+                f"multiple of {len(devices)} or --devices"
+            )
+        axis = "seed"
+    elif uses_fast_loop(cfg):
+        return None
+    else:
+        axis = "batch"
+    mesh = Mesh(np.array(devices), ("data",))
+    return Parallel(mesh, axis, NamedSharding(mesh, PartitionSpec("data")),
+                    NamedSharding(mesh, PartitionSpec()))  # fmt: skip
+
+
+def default_log_every(epochs: int) -> int:
+    """Every epoch up to 20 epochs, else a tenth of them."""
+    return 1 if epochs <= 20 else max(1, epochs // 10)
+
+
+def chunk_size(start: int, epochs: int, log_every: int, save_every: int | None = None) -> int:
+    """Epochs per compiled call: divides every stop (start, end, saves), at most ``log_every``.
+
+    One size for the whole run means one compiled program.
+    """
+    g = math.gcd(start, epochs)
+    if save_every:
+        g = math.gcd(g, save_every)
+    return max(d for d in range(1, min(g, log_every) + 1) if g % d == 0)

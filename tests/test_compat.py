@@ -1,0 +1,39 @@
+"""Checkpoints written by jaxrnn 0.1.0 before the training-core rewrite (commit 2bf21f4) still
+load, predict exactly what that version predicted, and resume.
+
+``tests/data/*_v010.ckpt`` were written by that commit's ``python -m jaxrnn.train --save``
+(a GRU of 4, 2 epochs, seed 3; an LSTM of 3, 1 epoch, seeds 0-1), and the
+``*.predict.jsonl`` files are that commit's ``python -m jaxrnn.predict --json`` output.
+"""
+
+import json
+import pathlib
+import shutil
+
+import numpy as np
+import pytest
+
+from jaxrnn import train as T
+from jaxrnn.predict import Predictor
+
+DATA = pathlib.Path(__file__).parent / "data"
+
+
+@pytest.mark.parametrize("name, seeds", [("gru_v010", [3]), ("lstm2_v010", [0, 1])])
+def test_old_checkpoint_loads_and_predicts_the_same(name, seeds):
+    r = T.load_checkpoint(str(DATA / f"{name}.ckpt"))
+    assert r.seeds == seeds
+    want = [json.loads(line) for line in (DATA / f"{name}.predict.jsonl").read_text().splitlines()]
+    got = Predictor(str(DATA / f"{name}.ckpt")).predict([w["text"] for w in want])
+    for g, w in zip(got, want, strict=True):
+        assert g["label"] == w["label"]
+        for k, p in w["probabilities"].items():  # float32, as both versions ran it
+            np.testing.assert_allclose(g["probabilities"][k], p, rtol=1e-6)
+
+
+def test_old_checkpoint_resumes(tmp_path):
+    ck = tmp_path / "gru.ckpt"
+    shutil.copy(DATA / "gru_v010.ckpt", ck)
+    result = T.fit(T.TrainConfig(epochs=3), resume=str(ck), save=str(tmp_path / "gru3.ckpt"))
+    assert [h["epoch"] for h in result.histories[0]] == [1, 2, 3]
+    assert T.load_checkpoint(str(tmp_path / "gru3.ckpt")).epoch == 3

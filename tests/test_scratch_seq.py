@@ -295,17 +295,21 @@ def test_losses_match_finite_differences(rng):
 TEXT = "the cat sat on the mat. " * 6
 
 
-def test_adagrad_matches_optax(rng):
-    """``adagrad_init(p, 0.1)`` + ``adagrad_update(..., eps=1e-7)`` == ``optax.adagrad(lr)``."""
+@pytest.mark.parametrize("init,eps", [(0.1, 1e-7), (0.0, 1e-8)])  # optax's, min-char-rnn's
+def test_adagrad_matches_optax(init, eps, rng):
+    """``adagrad_init(p, init)`` + ``adagrad_update(..., eps)`` == ``optax.adagrad``'s."""
     params = seq.min_char_init(V, hidden=H, seed=3)
-    opt = optax.adagrad(0.1)
+    opt = optax.adagrad(0.1, initial_accumulator_value=init, eps=eps)
     opt_state = opt.init(params)
-    p_ref, p_np, memory = params, params, seq.adagrad_init(params, 0.1)
+    p_ref, p_np, memory = params, params, seq.adagrad_init(params, init)
     for _ in range(3):
-        grads = jax.tree.map(lambda a: rng.normal(size=a.shape), params)
+        # Some exact zeros: optax's where(memory > 0, ...) guard matters only there.
+        grads = jax.tree.map(
+            lambda a: rng.normal(size=a.shape) * (rng.random(a.shape) < 0.7), params
+        )
         updates, opt_state = opt.update(grads, opt_state, p_ref)
         p_ref = optax.apply_updates(p_ref, updates)
-        p_np, memory = seq.adagrad_update(p_np, grads, memory, 0.1, eps=1e-7)
+        p_np, memory = seq.adagrad_update(p_np, grads, memory, 0.1, eps=eps)
         assert_close(p_np, p_ref, "params")
     assert p_np["rnn"][0][0].b_hh is None
 

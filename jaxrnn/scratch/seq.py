@@ -40,7 +40,27 @@ order (layer 0 forward, layer 0 backward, layer 1, ...), ``LSTMState(h, c)`` for
 the LSTM, exactly as ``layer_forward``. Truncated BPTT for the LM: the state of
 one chunk is passed as the initial state of the next *as a constant* (no gradient
 flows across the chunk boundary); ``lm_loss_and_grads`` still returns the gradient
-wrt the initial state (free from ``layer_backward``) for tests.
+wrt the initial state (free from ``layer_backward``) for tests. The LSTM state
+comes back as ``jaxrnn.scratch.layers.LSTMState``, a NamedTuple type other than
+``jaxrnn.cells.LSTMState``: convert (``cells.LSTMState(*state)``) before handing it
+to a ``lax.scan`` that expects the latter.
+
+A JAX twin of ``min_char_rnn`` must, to give the same numbers (float64):
+
+* vocabulary ``char_vocab(text)`` (sorted distinct characters), ids ``encode``;
+* params ``min_char_init(V, hidden, seed)`` (``jax.tree.map(jnp.asarray, ...)``):
+  ``{"rnn": ((CellParams(w_ih [H, V], w_hh [H, H], b_ih [H], b_hh=None),),),
+  "w_out" [V, H], "b_out" [V]}``; one hidden bias (``b_ih``), no ``b_hh``;
+* step n uses ``(p, reset) = chunk_schedule(len(text), seq_len, steps)[n]``: inputs
+  ``ids[p:p+seq_len]``, targets ``ids[p+1:p+seq_len+1]``, as a batch of one
+  (``[1, seq_len]``), one-hot inputs; initial state ``[1, 1, H]`` = zeros if
+  ``reset`` else the previous step's final state (computed with the weights before
+  the previous update, passed as a constant: ``lax.stop_gradient``);
+* the gradient is that of the loss *summed* over the chunk's seq_len characters;
+  clip each entry to ``[-clip, clip]``; then Adagrad, memory from 0, ``eps=1e-8``
+  inside the square root (``optax.adagrad(lr, initial_accumulator_value=0.0,
+  eps=1e-8)`` computes the same update), memory accumulating the *clipped* gradient;
+* the recorded loss is the summed chunk loss / seq_len, before the update.
 """
 
 from __future__ import annotations

@@ -4,7 +4,11 @@ Nothing under ``jaxrnn.scratch`` imports JAX: these are the independent
 references the JAX code is checked against.
 
 The study's RNN (``init_params``, ``loss_and_grads``, ``train``) lives in
-``jaxrnn.scratch.rnn`` and is re-exported here.
+``jaxrnn.scratch.rnn`` and is re-exported here. ``jaxrnn.scratch.layers``: the
+recurrent layers and the ``Classifier`` twin; ``jaxrnn.scratch.optim``: optax's
+optimizers in NumPy; ``jaxrnn.scratch.classifier_train``: the Classifier's
+training loop (``jaxrnn.loop``'s batching) on those. (Not ``scratch.train``: that
+name is the study's trainer, re-exported below.)
 """
 
 from jaxrnn.scratch.rnn import (

@@ -52,8 +52,15 @@ structure and the same types. Final states are ``[L * dirs, B, H]`` in PyTorch's
 order (layer 0 forward, layer 0 backward, layer 1 forward, ...), ``LSTMState(h, c)``
 for the LSTM.
 
-Dropout is not implemented: the reference reproduces the layers at evaluation
-(``key=None``), where ``jaxrnn`` applies no dropout either.
+Dropout, inverted as ``jaxrnn.sequence._dropout`` (``where(keep, x / (1 - rate), 0)``,
+gradient ``where(keep, dx / (1 - rate), 0)``), between stacked layers and before the
+classifier's readout. JAX draws the keep masks from a PRNG key inside ``apply``;
+NumPy cannot draw those, so here the masks are inputs (``keep`` arrays, True =
+kept): a test that wants both sides to drop the same units draws the masks the way
+``Classifier.apply`` does from its key and hands them to this module
+(``tests/test_scratch_train.py``); a NumPy-only run draws its own
+(``jaxrnn.scratch.train.draw_dropout_masks``). No masks: no dropout (evaluation,
+like ``key=None``).
 """
 
 from __future__ import annotations
@@ -132,6 +139,15 @@ def reverse_padded(x: np.ndarray, lengths: np.ndarray | None) -> np.ndarray:
     t = np.arange(x.shape[1])[None, :]
     src = np.where(t < lengths[:, None], lengths[:, None] - 1 - t, t)  # [B, T]
     return x[np.arange(x.shape[0])[:, None], src]
+
+
+def _dropout(x: np.ndarray, keep: np.ndarray, rate: float) -> np.ndarray:
+    """Inverted dropout with a given keep mask (``jaxrnn.sequence._dropout``); also its own
+    backward: the gradient wrt ``x`` is ``_dropout(dy, keep, rate)``."""
+    keep = np.asarray(keep)
+    if keep.shape != x.shape:
+        raise ValueError(f"dropout keep mask is {keep.shape}, expected {x.shape}")
+    return np.where(keep, x / (1.0 - rate), 0.0)
 
 
 def _check_lengths(lengths: np.ndarray | None, batch: int, max_len: int) -> np.ndarray:
@@ -334,6 +350,9 @@ def layer_forward(
     x: np.ndarray,
     lengths: np.ndarray | None = None,
     initial_state: Carry | None = None,
+    *,
+    dropout: float = 0.0,
+    dropout_keep: Sequence[np.ndarray] | None = None,
 ) -> tuple[np.ndarray, Carry, tuple]:
     """Run a stacked, possibly bidirectional recurrent layer, as ``RecurrentLayer.apply``.
 
@@ -343,6 +362,10 @@ def layer_forward(
       x: ``[B, T, D]``.
       lengths: ``[B]`` valid lengths in ``[0, T]``, None for all ``T``.
       initial_state: ``[L * dirs, B, H]`` (``(h, c)`` for lstm), zeros if None.
+      dropout: the rate between stacked layers (``RecurrentLayer.dropout``).
+      dropout_keep: ``L - 1`` keep masks ``[B, T, dirs * H]``, one per gap between
+        layers (True = kept), as ``apply`` with a ``key`` would draw them; None (or
+        ``dropout == 0``): no dropout, as ``apply`` without a key.
 
     Returns:
       ``(outputs [B, T, dirs * H], final [L * dirs, B, H] (LSTMState for lstm), cache)``.
@@ -357,6 +380,14 @@ def layer_forward(
     hidden = params[0][0].w_hh.shape[1]
     dtype = np.result_type(x, params[0][0].w_hh)
     state = _as_state(cell, initial_state, (len(params) * dirs, batch, hidden), dtype)
+    keeps: tuple = ()
+    if dropout_keep is not None and dropout > 0.0:
+        keeps = tuple(dropout_keep)
+        if len(keeps) != len(params) - 1:
+            raise ValueError(
+                f"dropout_keep needs one mask per gap between the {len(params)} layers, "
+                f"got {len(keeps)}"
+            )
     finals, caches = [], []
     for layer, layer_params in enumerate(params):
         if len(layer_params) != dirs:
@@ -377,9 +408,11 @@ def layer_forward(
             finals.append(carry)
             layer_caches.append(cache)
         x = np.concatenate(outs, axis=-1)
+        if keeps and layer < len(params) - 1:
+            x = _dropout(x, keeps[layer], dropout)
         caches.append(layer_caches)
     final = _map(lambda *s: np.stack(s), *finals)
-    return x, final, (lengths, steps, dtype, caches)
+    return x, final, (lengths, steps, dtype, caches, keeps, dropout)
 
 
 def layer_backward(
@@ -403,7 +436,7 @@ def layer_backward(
       structure and types of ``params``; ``d_initial_state`` an LSTMState for lstm.
     """
     cell = _check_cell(cell)
-    lengths, steps, dtype, caches = cache
+    lengths, steps, dtype, caches, keeps, rate = cache
     batch, dirs, hidden = lengths.shape[0], len(params[0]), params[0][0].w_hh.shape[1]
     d_x = (
         np.zeros((batch, steps, dirs * hidden), dtype)
@@ -428,14 +461,36 @@ def layer_backward(
             d_initial[idx] = d_c0
         grads[layer] = tuple(layer_grads)
         d_x = d_in  # the gradient wrt this layer's input: the layer below's outputs
+        if keeps and layer > 0:  # ... after dropout: back through the same mask
+            d_x = _dropout(d_x, keeps[layer - 1], rate)
     return tuple(grads), d_x, _map(lambda *s: np.stack(s), *d_initial)
 
 
 # ----------------------------------------------------------------------------- classifier
 
 
+class DropoutMasks(NamedTuple):
+    """Keep masks (True = kept) of one batch: the NumPy stand-in for ``Classifier.apply``'s key.
+
+    ``between``: ``L - 1`` masks ``[B, T, dirs * H]``, one per gap between stacked layers
+    (used when the layer's dropout rate is > 0). ``readout``: ``[B, dirs * H]``, on the
+    features before the dense readout (used when the classifier's rate is > 0).
+    """
+
+    between: tuple[np.ndarray, ...] = ()
+    readout: np.ndarray | None = None
+
+
 def _classifier_forward(
-    params: dict, ids: np.ndarray, lengths: np.ndarray, cell: str, bidirectional: bool, mask: bool
+    params: dict,
+    ids: np.ndarray,
+    lengths: np.ndarray,
+    cell: str,
+    bidirectional: bool,
+    mask: bool,
+    dropout: float = 0.0,
+    layer_dropout: float = 0.0,
+    masks: DropoutMasks | None = None,
 ) -> tuple[np.ndarray, tuple]:
     rnn = params["rnn"]
     dirs = len(rnn[0])
@@ -449,12 +504,25 @@ def _classifier_forward(
         x = params["embed"][ids]  # [B, T, E]
     else:  # one-hot over the vocabulary, whose size is layer 0's input size
         x = np.eye(rnn[0][0].w_ih.shape[1], dtype=w_out.dtype)[ids]
-    _, final, layer_cache = layer_forward(cell, rnn, x, lengths if mask else None)
+    _, final, layer_cache = layer_forward(
+        cell,
+        rnn,
+        x,
+        lengths if mask else None,
+        dropout=layer_dropout,
+        dropout_keep=None if masks is None else masks.between,
+    )
     h = _hidden(final)  # [L * dirs, B, H]
     # Readout: the last layer's final states, forward then backward.
     feats = np.concatenate([h[-dirs + d] for d in range(dirs)], axis=-1)  # [B, dirs * H]
+    keep = None
+    if masks is not None and dropout > 0.0:
+        if masks.readout is None:
+            raise ValueError(f"dropout={dropout} needs a readout keep mask [B, {feats.shape[1]}]")
+        keep = masks.readout
+        feats = _dropout(feats, keep, dropout)
     logits = feats @ w_out.T + params["b_out"]  # [B, K]
-    return logits, (ids, feats, h.shape, layer_cache)
+    return logits, (ids, feats, keep, h.shape, layer_cache)
 
 
 def classifier_logits(
@@ -465,15 +533,22 @@ def classifier_logits(
     cell: str,
     bidirectional: bool,
     mask: bool = True,
+    dropout: float = 0.0,
+    layer_dropout: float = 0.0,
+    masks: DropoutMasks | None = None,
 ) -> np.ndarray:
-    """``jaxrnn.models.Classifier.apply`` without dropout: ``ids [B, T]`` -> logits ``[B, K]``.
+    """``jaxrnn.models.Classifier.apply``: ``ids [B, T]`` -> logits ``[B, K]``.
 
     ``params`` as Classifier's: ``embed [V, E]`` (absent: one-hot inputs over ``V``),
     ``rnn`` (layers x directions of cell params), ``w_out [K, F]``, ``b_out [K]``
     with ``F = dirs * H``. ``mask=False`` feeds the padding to the cells like real
-    tokens (``lengths`` is then ignored).
+    tokens (``lengths`` is then ignored). Dropout (``dropout``: the classifier's rate
+    before the readout, ``layer_dropout``: the layer's rate between stacked layers)
+    only with ``masks``, as ``apply`` drops only with a key.
     """
-    return _classifier_forward(params, ids, lengths, cell, bidirectional, mask)[0]
+    return _classifier_forward(
+        params, ids, lengths, cell, bidirectional, mask, dropout, layer_dropout, masks
+    )[0]
 
 
 def classifier_loss_and_grads(
@@ -485,44 +560,59 @@ def classifier_loss_and_grads(
     cell: str,
     bidirectional: bool,
     mask: bool = True,
+    weights: np.ndarray | None = None,
+    dropout: float = 0.0,
+    layer_dropout: float = 0.0,
+    masks: DropoutMasks | None = None,
 ) -> tuple[float, dict]:
-    """Mean loss over the batch of ``Classifier`` and its gradients, by hand.
+    """Weighted mean loss over the batch of ``Classifier`` and its gradients, by hand.
 
     The loss is sigmoid binary cross-entropy for one output (``K = 1``, labels 0/1)
-    and softmax cross-entropy otherwise (labels ``0..K-1``), as ``jaxrnn.train``::
+    and softmax cross-entropy otherwise (labels ``0..K-1``), as ``jaxrnn.loop``::
 
         K = 1:  loss = log(1 + e^y) - label * y,   dy = sigmoid(y) - label
         K > 1:  loss = logsumexp(y) - y[label],    dy = softmax(y) - one_hot(label)
+        batch:  sum(w * loss) / sum(w),  each example's dy scaled by w / sum(w)
 
     Args:
-      params, ids, lengths, cell, bidirectional, mask: see ``classifier_logits``.
+      params, ids, lengths, cell, bidirectional, mask, dropout, layer_dropout, masks:
+        see ``classifier_logits``.
       labels: ``[B]`` integer labels.
+      weights: ``[B]`` per-example weights (``jaxrnn.loop.weighted_loss``: 0 for the
+        padding slots of a last, partial batch); None: all 1 (the plain mean).
 
     Returns:
       ``(loss, grads)``, ``grads`` keyed and structured like ``params``.
     """
-    logits, (ids, feats, h_shape, layer_cache) = _classifier_forward(
-        params, ids, lengths, cell, bidirectional, mask
+    logits, (ids, feats, keep, h_shape, layer_cache) = _classifier_forward(
+        params, ids, lengths, cell, bidirectional, mask, dropout, layer_dropout, masks
     )
     labels = np.asarray(labels)
     batch, k = logits.shape
+    w = np.ones(batch, logits.dtype) if weights is None else np.asarray(weights, logits.dtype)
+    if w.shape != (batch,):
+        raise ValueError(f"weights must be [B] = [{batch}], got {w.shape}")
+    total = w.sum()
     if k == 1:
         y, lab = logits[:, 0], labels.astype(logits.dtype)
-        loss = np.mean(np.logaddexp(0.0, y) - lab * y)
+        terms = np.logaddexp(0.0, y) - lab * y
         d_logits = (sigmoid(y) - lab)[:, None]
     else:
         z = logits - logits.max(axis=1, keepdims=True)  # shift: exp cannot overflow
         logp = z - np.log(np.exp(z).sum(axis=1, keepdims=True))
-        loss = -np.mean(logp[np.arange(batch), labels])
+        terms = -logp[np.arange(batch), labels]
         d_logits = np.exp(logp)
         d_logits[np.arange(batch), labels] -= 1.0
-    d_logits /= batch  # mean over the batch
+    loss = np.sum(w * terms) / total
+    d_logits *= (w / total)[:, None]  # the weighted mean over the batch
 
     grads: dict[str, Any] = {
-        "w_out": d_logits.T @ feats,
+        "w_out": d_logits.T @ feats,  # feats after dropout: what the readout read
         "b_out": d_logits.sum(axis=0),
     }
     d_feats = d_logits @ params["w_out"]  # [B, dirs * H]
+    if keep is not None:
+        d_feats = _dropout(d_feats, keep, dropout)
     rnn = params["rnn"]
     dirs, hidden = len(rnn[0]), rnn[0][0].w_hh.shape[1]
     dh_final = np.zeros(h_shape, d_feats.dtype)
@@ -539,6 +629,7 @@ def classifier_loss_and_grads(
 
 __all__ = [
     "CellParams",
+    "DropoutMasks",
     "LSTMState",
     "classifier_logits",
     "classifier_loss_and_grads",

@@ -122,9 +122,10 @@ def test_report_dict_and_format():
 
 
 def _conlleval_counts(gold: list[list[str]], pred: list[list[str]]) -> tuple[int, int, int]:
-    """conlleval.pl's streaming count, re-stated from its documentation: a correct
-    chunk is tracked from a token where both sequences start a chunk of the same
-    type until both end it at the same token; sentence ends are O boundary lines."""
+    """conlleval.pl's streaming count, re-stated independently of jaxrnn.spans: its
+    startOfChunk/endOfChunk tag-pair rules, and a correct chunk tracked from a token
+    where both sequences start a chunk of one type until both end it at the same
+    token; sentence ends are boundary lines read as O."""
 
     def split(t: str) -> tuple[str, str]:
         return ("O", "") if t == "O" else tuple(t.split("-", 1))  # type: ignore[return-value]

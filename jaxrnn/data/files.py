@@ -58,7 +58,9 @@ __all__ = [
     "encode_labels",
     "load_dataset",
     "load_table",
+    "read_utf8",
     "stratified_split",
+    "write_text_atomic",
 ]
 
 #: Accepted ``fmt=`` values (``ndjson`` is an alias of ``jsonl``).
@@ -128,6 +130,23 @@ def detect_format(path: str | os.PathLike, fmt: str | None = None) -> str:
 
 def _read_text(path: str | os.PathLike, fmt: str) -> str:
     """The file's contents as text, or a ``DataError`` saying why not."""
+    need = (
+        "one JSON object per line"
+        if fmt == "jsonl"
+        else "a header line naming the columns, then one row per example"
+    )
+    return read_utf8(path, need=need, kind="a .csv, .tsv or .jsonl file")
+
+
+def read_utf8(path: str | os.PathLike, *, need: str, kind: str = "the data file") -> str:
+    """A data file's contents as text (UTF-8, a leading BOM dropped), or a one-line ``DataError``.
+
+    Shared by every loader in ``jaxrnn.data``. Rejects a missing path, a
+    directory or other non-regular file (the message suggests ``kind``, e.g.
+    ``"a .conll file"``), unreadable or UTF-16 bytes, invalid UTF-8 (with line,
+    column and byte offset) and a file that is empty or only whitespace (the
+    message says it needs ``need``).
+    """
     shown = os.fspath(path)
     p = Path(shown)
     try:
@@ -140,7 +159,7 @@ def _read_text(path: str | os.PathLike, fmt: str) -> str:
     if stat.S_ISDIR(st.st_mode):
         raise _fail(f"{shown} is a directory, not a file; pass the path of the data file inside it")
     if not stat.S_ISREG(st.st_mode):
-        raise _fail(f"{shown} is not a regular file; pass the path of a .csv, .tsv or .jsonl file")
+        raise _fail(f"{shown} is not a regular file; pass the path of {kind}")
     try:
         data = p.read_bytes()
     except (OSError, ValueError) as e:
@@ -164,11 +183,6 @@ def _read_text(path: str | os.PathLike, fmt: str) -> str:
             "(e.g. iconv -f latin1 -t utf-8 IN > OUT)"
         ) from None
     if not text.strip():
-        need = (
-            "one JSON object per line"
-            if fmt == "jsonl"
-            else "a header line naming the columns, then one row per example"
-        )
         raise _fail(f"{shown} is empty; it needs {need}")
     return text
 
@@ -569,3 +583,35 @@ def load_dataset(
         return Split([train.texts[i] for i in idx], [tr[i] for i in idx])
 
     return TextDataset(take(tr_idx), take(te_idx), names)
+
+
+# ----------------------------------------------------------------------------- writing
+
+
+def write_text_atomic(path: str | os.PathLike, text: str) -> Path:
+    """Write ``text`` as UTF-8 to ``path`` atomically; returns the path.
+
+    The text goes to a temporary file in the same folder, which is then renamed
+    over ``path`` (keeping an existing file's permissions), so a reader never
+    sees half a file; missing parent folders are created.
+    """
+    import tempfile
+
+    target = Path(os.fspath(path))
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="") as f:
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+        mode = target.stat().st_mode & 0o777 if target.exists() else 0o644
+        os.chmod(tmp, mode)
+        os.replace(tmp, target)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
+    return target

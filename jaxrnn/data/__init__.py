@@ -8,9 +8,16 @@ runs cleanly.
 
 from typing import Any
 
+from jaxrnn.data.checks import data_summary, label_warnings
 from jaxrnn.data.files import RawTable, load_dataset, load_table, stratified_split
 from jaxrnn.data.sentiment import Split, TextDataset, load_sentiment
-from jaxrnn.data.tokenizer import KERAS_FILTERS, Tokenizer, pad_sequences, text_to_words
+from jaxrnn.data.tokenizer import (
+    FILTER_MODES,
+    KERAS_FILTERS,
+    Tokenizer,
+    pad_sequences,
+    text_to_words,
+)
 
 _LAZY = {
     "EMOTIONS": "synthetic",
@@ -22,11 +29,14 @@ _LAZY = {
 
 __all__ = [
     "EMOTIONS",
+    "FILTER_MODES",
     "KERAS_FILTERS",
     "RawTable",
     "Split",
     "TextDataset",
     "Tokenizer",
+    "data_summary",
+    "label_warnings",
     "load_compositional",
     "load_dataset",
     "load_sentiment",

@@ -44,7 +44,53 @@ def test_keras_text_splitting():
     assert text_to_words("") == []
     # apostrophes are not in Keras' filters: "don't" stays one word
     assert text_to_words("Don't!") == ["don't"]
-    assert text_to_words("ｇｏｏｄ…“bad”") == ["good", "bad"]
+    # Keras: no normalisation, only the filter characters and " " separate words
+    assert text_to_words("ｇｏｏｄ…“bad”") == ["ｇｏｏｄ…“bad”"]
+    assert text_to_words("so good😀 😀, ok\u3000now\r") == ["so", "good😀", "😀", "ok\u3000now\r"]
+    assert text_to_words("bad\ud800word") == ["bad", "word"]  # the one deviation from Keras
+
+
+def test_unicode_filter_mode_is_the_old_rule():
+    assert text_to_words("ｇｏｏｄ…“bad”", filter_mode="unicode") == ["good", "bad"]
+    words = text_to_words("so good😀 ok\u3000now", filter_mode="unicode")
+    assert words == ["so", "good", "ok", "now"]
+    with pytest.raises(ValueError, match="filter_mode"):
+        text_to_words("a", filter_mode="nfkc")
+    with pytest.raises(ValueError, match="filter_mode"):
+        Tokenizer(filter_mode="nfkc")
+
+
+def test_old_checkpoint_tokenizer_keeps_its_rule():
+    # The dict a tokenizer wrote before filter_mode existed.
+    old = {
+        "num_words": 25,
+        "oov_token": None,
+        "max_len": 15,
+        "lower": True,
+        "filters": '!"#$%&()*+,-./:;<=>?@[\\]^_`{|}~\t\n',
+        "word_index": STUDY_INDEX,
+    }
+    tok = Tokenizer.from_dict(old)
+    assert tok.filter_mode == "unicode"
+    assert tok.texts_to_sequences(["ｇｏｏｄ… 😀 not“bad”"]) == [[4, 1, 5]]
+    assert tok.to_dict()["filter_mode"] == "unicode"
+    assert Tokenizer.from_dict(tok.to_dict()).filter_mode == "unicode"
+    new = Tokenizer(num_words=25).fit(load_sentiment().train.texts)
+    assert new.filter_mode == "keras" and new.to_dict()["filter_mode"] == "keras"
+    assert Tokenizer.from_dict(new.to_dict()).filter_mode == "keras"
+    assert new.texts_to_sequences(["ｇｏｏｄ… 😀 not“bad”"]) == [[]]
+    assert new.texts_to_sequences(["good! not, bad"]) == [[4, 1, 5]]
+
+
+def test_known_tokens():
+    tok = Tokenizer(num_words=3).fit(["b a", "c a", "d b"])  # b=1 a=2 c=3 d=4; keeps 1, 2
+    assert tok.known_tokens(["a b c d e", "", "zz b b"]) == [2, 0, 2]
+    tok = Tokenizer(oov_token="<oov>", max_len=1).fit(["b a", "c a"])
+    assert tok.known_tokens(["a zzz c <oov>", "good😀"]) == [2, 0]
+    with pytest.raises(ValueError, match="not fitted"):
+        Tokenizer().known_tokens(["a"])
+    with pytest.raises(TypeError, match="expected"):
+        tok.known_tokens("a b")
 
 
 def test_frequency_order_ties_first_seen_and_num_words():

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import unicodedata
 from pathlib import Path
 
@@ -40,6 +41,40 @@ def workdir(tmp_path_factory) -> Path:
 # ----------------------------------------------------------------------------- tokenizer
 
 
+def _keras_words(text: str) -> list[str]:
+    """Keras 3's ``text_to_word_sequence`` (keras/src/legacy/preprocessing/text.py), verbatim."""
+    input_text = text.lower()
+    translate_map = str.maketrans({c: " " for c in KERAS_FILTERS})
+    return [i for i in input_text.translate(translate_map).split(" ") if i]
+
+
+def _no_surrogates(text: str) -> str:
+    return "".join(" " if 0xD800 <= ord(c) <= 0xDFFF else c for c in text)
+
+
+@SETTINGS
+@given(texts)
+def test_text_to_words_is_keras_and_words_are_valid_unicode(text):
+    words = text_to_words(text)
+    # Keras' rule, except that a lone surrogate separates words.
+    assert words == _keras_words(_no_surrogates(text))
+    for w in words:
+        assert w and " " not in w and not set(w) & set(KERAS_FILTERS), (text, w)
+        w.encode("utf-8")  # no lone surrogates survive: words can be saved
+    assert text_to_words(text, lower=False) == [
+        w
+        for w in _no_surrogates(text).translate({ord(c): " " for c in KERAS_FILTERS}).split(" ")
+        if w
+    ]
+
+
+def test_reference_is_keras_itself():
+    os.environ.setdefault("KERAS_BACKEND", "jax")  # keras' default backend needs tensorflow
+    text_mod = pytest.importorskip("keras.src.legacy.preprocessing.text")
+    for text in ["I am NOT happy, really.", "ｇｏｏｄ…“bad” 😀\u3000x\r\ny", "a--b\tc  d", ""]:
+        assert _keras_words(text) == text_mod.text_to_word_sequence(text)
+
+
 def _is_separator(ch: str) -> bool:
     if ch in KERAS_FILTERS or ch.isspace():
         return True
@@ -49,12 +84,12 @@ def _is_separator(ch: str) -> bool:
 
 @SETTINGS
 @given(texts)
-def test_text_to_words_never_raises_and_words_are_clean(text):
-    words = text_to_words(text)
+def test_unicode_mode_never_raises_and_words_are_clean(text):
+    words = text_to_words(text, filter_mode="unicode")
     for w in words:
         assert w and not any(_is_separator(ch) for ch in w), (text, w)
         w.encode("utf-8")  # no lone surrogates survive: words are valid unicode
-    assert text_to_words(text, lower=False) is not None
+    assert text_to_words(text, lower=False, filter_mode="unicode") is not None
 
 
 @SETTINGS
@@ -64,12 +99,14 @@ def test_text_to_words_never_raises_and_words_are_clean(text):
     st.one_of(st.none(), st.integers(1, 12)),
     st.one_of(st.none(), st.just("<oov>"), st.just("\ud800")),
     st.one_of(st.none(), st.integers(0, 6)),
+    st.sampled_from(["keras", "unicode"]),
 )
 # num_words below 2: padding and the OOV index are emitted anyway; vocab_size must cover them.
-@example(train=["a b"], test=["a z"], num_words=1, oov="<oov>", max_len=None)
-@example(train=["a b"], test=["a z"], num_words=1, oov=None, max_len=None)
-def test_tokenizer_fit_encode_any_unicode(train, test, num_words, oov, max_len):
-    tok = Tokenizer(num_words=num_words, oov_token=oov, max_len=max_len).fit(train)
+@example(train=["a b"], test=["a z"], num_words=1, oov="<oov>", max_len=None, mode="keras")
+@example(train=["a b"], test=["a z"], num_words=1, oov=None, max_len=None, mode="keras")
+def test_tokenizer_fit_encode_any_unicode(train, test, num_words, oov, max_len, mode):
+    tok = Tokenizer(num_words=num_words, oov_token=oov, max_len=max_len, filter_mode=mode)
+    tok.fit(train)
     if not tok.word_index:
         with pytest.raises(ValueError, match="not fitted"):
             tok.encode(test)
@@ -83,7 +120,13 @@ def test_tokenizer_fit_encode_any_unicode(train, test, num_words, oov, max_len):
     for row, n in zip(ids, lengths, strict=True):
         assert (row[:n] > 0).all() and (row[n:] == 0).all()
     state = json.loads(json.dumps(tok.to_dict()))
-    assert Tokenizer.from_dict(state).word_index == tok.word_index
+    again = Tokenizer.from_dict(state)
+    assert again.word_index == tok.word_index and again.filter_mode == mode
+    assert again.texts_to_sequences(test) == tok.texts_to_sequences(test)
+    known = tok.known_tokens(test)
+    assert all(
+        0 <= k <= len(text_to_words(t, filter_mode=mode)) for k, t in zip(known, test, strict=True)
+    )
 
 
 @pytest.mark.parametrize("bad", ["one string", b"bytes", [None], ["ok", 3], [b"x"]])

@@ -28,7 +28,8 @@ Rules:
 * **Stratified split** (no test file): see :func:`stratified_split`. Each class
   with ``n >= 2`` rows puts ``clamp(round_half_up(test_fraction * n), 1, n - 1)``
   randomly chosen rows (seeded) in the test split, so it appears in both splits;
-  a class with a single row stays in training. Both splits keep file order.
+  a class with a single row stays in training (``jaxrnn.data.checks.label_warnings``
+  reports such a class: it cannot be measured). Both splits keep file order.
 """
 
 from __future__ import annotations
@@ -493,7 +494,8 @@ def stratified_split(
     The rule: a class with ``n >= 2`` rows sends
     ``k = clamp(floor(test_fraction * n + 0.5), 1, n - 1)`` of them, chosen by a
     ``numpy.random.default_rng(seed)`` permutation, to the test split; a class
-    with one row stays in training. So every class with at least 2 rows is in
+    with one row stays in training only (``jaxrnn.data.checks.label_warnings``
+    warns about it). So every class with at least 2 rows is in
     both splits, and the test share of each class is ``test_fraction`` up to
     rounding. Classes are visited in sorted order, so the result depends only on
     ``labels``, ``test_fraction`` and ``seed``.

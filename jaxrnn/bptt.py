@@ -306,8 +306,10 @@ def _scan_bwd(opts: Options, saved: tuple, cts: tuple[Array, Carry]) -> tuple:
     lstm, gru = cell == "lstm", cell == "gru"
     h0 = carry0.h if lstm else carry0
     steps = xs.shape[0]
-    # dxp is written step by step into the buffers of the projection (dead by now).
-    dz_buf = xp
+    # dxp is written step by step into the buffers of the projection (dead by now), in
+    # the dtype the loop computed in (ys'): wider than xp's when a float64 initial state
+    # meets float32 inputs and params (x64 on), in which case this is a cast copy.
+    dz_buf = tuple(b.astype(ys.dtype) for b in xp)
     dhn_buf = _buffers(1, ys.shape, ys.dtype)[0] if gru else None
 
     def before(seq: Array, first: Array, t: Array) -> Array:
@@ -390,7 +392,20 @@ def _scan_bwd(opts: Options, saved: tuple, cts: tuple[Array, Carry]) -> tuple:
         dxs,
         dcarry0,
     )
-    return (*sum_to_primal_type(grads, (w_ih, b_ih, w_hh, b_hh, xs, carry0)), None)
+    primals = (w_ih, b_ih, w_hh, b_hh, xs, carry0)
+    grads = jax.tree.map(_as_primal, grads, primals, is_leaf=lambda x: x is None)
+    return (*sum_to_primal_type(grads, primals), None)
+
+
+def _as_primal(g: Array | None, p: Array | None) -> Array | None:
+    """A cotangent in its primal's dtype (as ``jax.grad`` of a plain scan returns it): the
+    loop computes in the promoted dtype, e.g. float64 gradients of float32 params when the
+    initial state is float64."""
+    if g is None:
+        return None
+    if g.shape != p.shape:
+        raise AssertionError(f"cotangent shape {g.shape} != primal shape {p.shape}")
+    return g.astype(p.dtype)
 
 
 _scan.defvjp(_scan_fwd, _scan_bwd)

@@ -16,10 +16,11 @@ decided by the caller: ``jaxrnn.train`` stores the leaves of its ``TrainState``
 (params, optimizer state, PRNG key data) and rebuilds the tree from the model
 configuration in ``meta``.
 
-Writing goes to a temporary file in the same directory, is flushed and
-fsync'ed, then renamed over the target (``os.replace`` is atomic on POSIX), and
-the directory is fsync'ed: a kill at any instant leaves either the previous
-checkpoint or the new one, whole.
+Writing (``jaxrnn._atomic.atomic_write``) goes to a temporary file in the same
+directory, is flushed and fsync'ed, then renamed over the target (``os.replace``
+is atomic on POSIX), and the directory is fsync'ed: a kill at any instant leaves
+either the previous checkpoint or the new one, whole (and, killed mid-write, a
+stray ``.<name>.*.tmp`` file beside it).
 """
 
 from __future__ import annotations
@@ -27,11 +28,11 @@ from __future__ import annotations
 import hashlib
 import os
 import struct
-import tempfile
 from typing import Any
 
 import numpy as np
 
+from jaxrnn._atomic import atomic_write
 from jaxrnn.errors import CheckpointError
 
 MAGIC = b"JAXRNNCK"
@@ -102,30 +103,9 @@ def loads(blob: bytes, path: str = "<bytes>") -> tuple[dict, list[np.ndarray]]:
 
 
 def save(path: str | os.PathLike, meta: dict, arrays: list[np.ndarray]) -> None:
-    """Write a checkpoint atomically (temp file, fsync, rename, fsync the directory)."""
-    path = os.fspath(path)
-    blob = dumps(meta, arrays)
-    d = os.path.dirname(os.path.abspath(path))
-    os.makedirs(d, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=d, prefix=".ckpt-", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(blob)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-    try:  # make the rename itself durable
-        dfd = os.open(d, os.O_RDONLY)
-        try:
-            os.fsync(dfd)
-        finally:
-            os.close(dfd)
-    except OSError:
-        pass
+    """Write a checkpoint atomically (``jaxrnn._atomic.atomic_write``: temp file, fsync,
+    rename, fsync the directory)."""
+    atomic_write(path, dumps(meta, arrays))
 
 
 def load(path: str | os.PathLike) -> tuple[dict, list[np.ndarray]]:

@@ -22,7 +22,6 @@ negatives:
 from __future__ import annotations
 
 import os
-import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -230,18 +229,10 @@ def plot_confusion(
     )
     fig.tight_layout()
 
-    target = Path(os.fspath(path))
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            fig.savefig(f, format="png")
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, target)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
-    return target
+    import io
+
+    from jaxrnn._atomic import atomic_write
+
+    png = io.BytesIO()
+    fig.savefig(png, format="png")
+    return atomic_write(path, png.getvalue(), mode=0o644)

@@ -24,7 +24,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from jaxrnn.cells import CellParams, get_cell
-from jaxrnn.sequence import RecurrentLayer, dropout, unroll
+from jaxrnn.sequence import DEFAULT_IMPL, RecurrentLayer, _check_impl, dropout, unroll
 
 Array = jax.Array
 Params = Any
@@ -36,11 +36,19 @@ class StudyRNN:
 
     ``h_T`` is the state after each sequence's last valid token (``lengths``).
     Params: ``w_xh [H, V]``, ``w_hh [H, H]``, ``b_h [H]``, ``w_hy [C, H]``, ``b_y [C]``.
+    ``impl`` picks the backward pass, as ``jaxrnn.sequence.unroll``'s: ``"custom_vjp"``
+    (default, ``jaxrnn.bptt``'s hand-written one; ``"bptt"`` is accepted for it) or
+    ``"autodiff"`` (``jax.grad`` of the plain masked ``lax.scan``: the reference the tests
+    check the hand-written passes against).
     """
 
     vocab_size: int  # V: real words, padding excluded
     hidden_size: int = 128
     num_classes: int = 2
+    impl: str = DEFAULT_IMPL
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "impl", _check_impl(self.impl))
 
     @property
     def num_outputs(self) -> int:
@@ -64,7 +72,7 @@ class StudyRNN:
         xp = params["w_xh"].T[jnp.maximum(ids - 1, 0)] + params["b_h"]  # [B, T, H]
         cell = CellParams(params["w_xh"], params["w_hh"], params["b_h"], None)
         h0 = jnp.zeros((ids.shape[0], self.hidden_size), xp.dtype)
-        return unroll("rnn", cell, xp, lengths, h0)
+        return unroll("rnn", cell, xp, lengths, h0, impl=self.impl)
 
     def apply(self, params: dict, ids: Array, lengths: Array, *, key: Array | None = None) -> Array:
         """``ids [B, T]``, ``lengths [B]`` -> logits ``[B, C]``. ``key`` is unused (no dropout)."""

@@ -2,8 +2,9 @@
 
 ``python -m jaxrnn.train`` (``--model rnn``, SGD, batch size 1) runs this instead of
 the generic ``jax.value_and_grad`` + optax loop of ``jaxrnn.train.make_run_epochs``.
-It computes the same numbers (``tests/test_study_sgd.py`` checks them against the
-generic loop in float64) but is shaped for what this workload is: tens of
+It computes the same numbers (``tests/test_study_sgd.py`` checks them in float64
+against ``jax.grad`` of the plain scan, ``StudyRNN(impl="autodiff")``, and against the
+generic loop run with that model) but is shaped for what this workload is: tens of
 thousands of sequential updates on a 128 x 128 matrix, bound by per-step
 overhead, not arithmetic. What makes it fast:
 

@@ -1,4 +1,9 @@
-"""Shared test setup: float64 available (tests that compare numbers use it), shared data."""
+"""Shared test setup: float64 available (tests that compare numbers use it), shared data.
+
+Under CI (the environment variable ``CI`` set, and not to ``0``/``false``/``no``) a skipped
+test fails: a skip proves nothing, so a missing optional dependency (torch, keras,
+matplotlib) must fail the run there, not pass it quietly. ``xfail`` stays allowed.
+"""
 
 import atexit
 import os
@@ -18,6 +23,37 @@ from jaxrnn import _cache  # noqa: E402
 
 jax.config.update("jax_enable_x64", True)
 _cache.enable()
+
+
+def _ci() -> bool:
+    return os.environ.get("CI", "").strip().lower() not in ("", "0", "false", "no")
+
+
+def _skip_reason(report) -> str:
+    longrepr = report.longrepr
+    return longrepr[2] if isinstance(longrepr, tuple) and len(longrepr) == 3 else str(longrepr)
+
+
+def _fail_skip(report) -> None:
+    """Turn a skip report into a failure (kept: an xfail, which pytest reports as skipped)."""
+    if _ci() and report.skipped and not hasattr(report, "wasxfail"):
+        reason = _skip_reason(report).removeprefix("Skipped: ")
+        report.outcome = "failed"
+        report.longrepr = f"skipped under CI (CI={os.environ['CI']!r}), which fails: {reason}"
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item, call):
+    report = yield
+    _fail_skip(report)  # skip marks, skipif, pytest.skip() and importorskip in a test
+    return report
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_make_collect_report(collector):
+    report = yield
+    _fail_skip(report)  # a whole module skipped at import (module-level importorskip)
+    return report
 
 
 @pytest.fixture(scope="session")

@@ -4,7 +4,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 
 import jax
 import jax.numpy as jnp
@@ -28,7 +27,7 @@ def test_roundtrip_and_no_pickle(tmp_path):
     assert meta == {"a": [1, "x", None], "b": {"c": 2.5}}
     for a, b in zip(arrays, back, strict=True):
         assert a.dtype == b.dtype and np.array_equal(a, b)
-    assert b"pickle" not in p.read_bytes() and not list(tmp_path.glob(".ckpt-*"))
+    assert b"pickle" not in p.read_bytes() and os.listdir(tmp_path) == ["c.ckpt"]
 
 
 @pytest.mark.parametrize(
@@ -72,31 +71,70 @@ def test_failed_write_leaves_previous_checkpoint(tmp_path, monkeypatch):
         checkpoint.save(p, {"v": 2}, [np.ones(3)])
     monkeypatch.undo()
     assert checkpoint.load(p)[0] == {"v": 1}
-    assert not list(tmp_path.glob(".ckpt-*"))  # no temp file left behind
+    assert os.listdir(tmp_path) == ["c.ckpt"]  # no temp file left behind
 
 
+# Saves checkpoint 1, then starts checkpoint 2 and blocks once half of it is in the temp
+# file (jaxrnn._atomic's test hook), having told the parent where that file is.
 WRITER = """
-import sys, numpy as np
-from jaxrnn import checkpoint
-i = 0
-big = np.random.default_rng(0).normal(size=2_000_000).astype(np.float32)
-while True:
-    i += 1
-    checkpoint.save(sys.argv[1], {"i": i}, [big + i])
-    print(i, flush=True)
+import sys, time
+import numpy as np
+from jaxrnn import _atomic, checkpoint
+
+big = np.arange(1_000_000, dtype=np.float32)
+checkpoint.save(sys.argv[1], {"i": 1}, [big + 1])
+print("saved", flush=True)
+
+def block(tmp):
+    print("mid-write", tmp, flush=True)
+    time.sleep(600)
+
+_atomic._mid_write_hook = block
+checkpoint.save(sys.argv[1], {"i": 2}, [big + 2])
+print("finished", flush=True)
 """
 
 
-def test_kill_during_writes_never_leaves_a_broken_file(tmp_path):
+def test_kill_mid_write_leaves_the_previous_checkpoint_whole(tmp_path):
+    """SIGKILL the writer while it is blocked halfway through writing checkpoint 2 (not at
+    a random instant: the kill lands inside the write window every time)."""
     p = tmp_path / "c.ckpt"
-    for delay in (0.6, 0.9, 1.3):
-        proc = subprocess.Popen([sys.executable, "-c", WRITER, str(p)], stdout=subprocess.PIPE)
-        proc.stdout.readline()  # at least one complete checkpoint exists
-        time.sleep(delay)
+    proc = subprocess.Popen(
+        [sys.executable, "-c", WRITER, str(p)], stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert proc.stdout.readline() == "saved\n"
+        first = p.read_bytes()
+        tag, tmp = proc.stdout.readline().split()  # the writer is blocked mid-write now
+        assert tag == "mid-write"
+        partial = os.path.getsize(tmp)
+        assert 0 < partial < len(first)
         proc.send_signal(signal.SIGKILL)
-        proc.wait()
-        meta, (arr,) = checkpoint.load(p)
-        assert arr[0] == np.float32(np.random.default_rng(0).normal(size=1)[0]) + meta["i"]
+        proc.wait(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == -signal.SIGKILL
+    # The previous checkpoint is whole and loads ...
+    meta, (arr,) = checkpoint.load(p)
+    assert meta == {"i": 1} and np.array_equal(arr, np.arange(1_000_000, dtype=np.float32) + 1)
+    assert p.read_bytes() == first
+    # ... and the half-written temp file is still there: the kill did land mid-write.
+    assert sorted(os.listdir(tmp_path)) == sorted(["c.ckpt", os.path.basename(tmp)])
+    assert os.path.getsize(tmp) == partial
+
+
+def test_atomic_write_text_and_mode(tmp_path):
+    from jaxrnn._atomic import atomic_write
+
+    p = tmp_path / "sub" / "f.txt"
+    atomic_write(p, "h\u00e9llo\n")  # missing parents are created
+    assert p.read_bytes() == "h\u00e9llo\n".encode() and p.stat().st_mode & 0o777 == 0o644
+    os.chmod(p, 0o600)
+    atomic_write(p, b"again", fsync=False)  # the replaced file's mode is kept
+    assert p.read_bytes() == b"again" and p.stat().st_mode & 0o777 == 0o600
+    assert os.listdir(p.parent) == ["f.txt"]
 
 
 # ---------------------------------------------------------------------------- training state

@@ -1,4 +1,9 @@
-"""jax.grad of the JAX RNN == hand-written BPTT (NumPy) == centred finite differences, float64."""
+"""jax.grad of the JAX RNN == hand-written BPTT (NumPy) == centred finite differences, float64.
+
+The reference is ``StudyRNN(impl="autodiff")``: ``jax.grad`` of the plain masked ``lax.scan``.
+The default ``StudyRNN`` differentiates with ``jaxrnn.bptt``'s hand-written custom VJP, a
+second hand-written backward pass, so it is checked against that reference, not used as one.
+"""
 
 import jax
 import jax.numpy as jnp
@@ -30,6 +35,11 @@ def random_sentence(rng, max_len=T):
     return ids, length, int(rng.integers(0, C))
 
 
+def ref_model(hidden):
+    """The reference: jax.grad of the plain scan (no custom VJP)."""
+    return StudyRNN(V, hidden, C, impl="autodiff")
+
+
 def make_loss(model):
     def loss(params, ids, lengths, labels):
         logits = model.apply(params, ids, lengths)
@@ -38,9 +48,24 @@ def make_loss(model):
     return jax.jit(jax.value_and_grad(loss))
 
 
+def test_reference_is_plain_autodiff_and_default_is_the_custom_vjp():
+    """The reference path really is jax.grad of a scan: no custom VJP in its program."""
+    ids, lengths = np.ones((2, T), np.int32), np.array([T, 3])
+
+    def program(model):
+        params = model.init(jax.random.key(0), jnp.float64)
+        return str(jax.make_jaxpr(model.apply)(params, ids, lengths))
+
+    assert "custom_vjp" not in program(ref_model(4))
+    assert "custom_vjp" in program(StudyRNN(V, 4, C))  # training's fast path is unchanged
+    assert StudyRNN(V).impl == "custom_vjp" == StudyRNN(V, impl="bptt").impl
+    with pytest.raises(ValueError, match="impl"):
+        StudyRNN(V, impl="numpy")
+
+
 @pytest.mark.parametrize("hidden", [1, 4, 13])
 def test_jax_grad_equals_handwritten_bptt(hidden, rng):
-    grad = make_loss(StudyRNN(V, hidden, C))
+    grad = make_loss(ref_model(hidden))
     for _ in range(6):
         params = random_params(rng, hidden)
         ids, length, label = random_sentence(rng)
@@ -52,9 +77,29 @@ def test_jax_grad_equals_handwritten_bptt(hidden, rng):
             np.testing.assert_allclose(gj[k], gs[k], rtol=1e-10, atol=1e-13, err_msg=k)
 
 
+@pytest.mark.parametrize("hidden", [1, 6])
+def test_custom_vjp_equals_jax_grad(hidden, rng):
+    """The default model's hand-written VJP (jaxrnn.bptt) against jax.grad of the scan."""
+    batch = 5
+    fast, ref = make_loss(StudyRNN(V, hidden, C)), make_loss(ref_model(hidden))
+    for _ in range(3):
+        params = random_params(rng, hidden)
+        sents = [random_sentence(rng) for _ in range(batch)]
+        args = (
+            np.stack([s[0] for s in sents]),
+            np.array([s[1] for s in sents]),
+            np.array([s[2] for s in sents]),
+        )
+        (lf, gf), (lr, gr) = fast(params, *args), ref(params, *args)
+        np.testing.assert_allclose(lf, lr, rtol=1e-12)
+        for k in params:
+            assert gf[k].dtype == gr[k].dtype == jnp.float64
+            np.testing.assert_allclose(gf[k], gr[k], rtol=1e-10, atol=1e-13, err_msg=k)
+
+
 def test_batched_padded_grad_is_mean_of_per_sentence_grads(rng):
     hidden, batch = 6, 5
-    grad = make_loss(StudyRNN(V, hidden, C))
+    grad = make_loss(ref_model(hidden))
     params = random_params(rng, hidden)
     sents = [random_sentence(rng) for _ in range(batch)]
     ids = np.stack([s[0] for s in sents])
@@ -68,8 +113,7 @@ def test_batched_padded_grad_is_mean_of_per_sentence_grads(rng):
 
 def test_jax_grad_matches_finite_differences(rng):
     hidden = 4
-    model = StudyRNN(V, hidden, C)
-    grad = make_loss(model)
+    grad = make_loss(ref_model(hidden))
     params = random_params(rng, hidden)
     ids, _, label = random_sentence(rng)
     args = (ids[None], np.array([6]), np.array([label]))
@@ -91,7 +135,7 @@ def test_jax_grad_matches_finite_differences(rng):
 def test_study_bptt_error_measured(rng):
     """How far the study's propagation is from jax.grad, on random weights."""
     hidden = 13
-    grad = make_loss(StudyRNN(V, hidden, C))
+    grad = make_loss(ref_model(hidden))
     errs = []
     for _ in range(5):
         params = random_params(rng, hidden)

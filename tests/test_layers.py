@@ -347,33 +347,35 @@ def test_initial_state_is_routed_in_pytorch_order(rng):
     assert moved[0] == 0 and np.all(moved[1:] > 1e-6), moved
 
 
-@pytest.mark.parametrize(
-    "impl",
-    [
-        pytest.param(
-            "bptt",
-            marks=pytest.mark.xfail(
-                strict=True,
-                reason="jaxrnn/bptt.py _scan_bwd returns cotangents in the promoted dtype "
-                "(float64 from a float64 initial state), not each primal's dtype",
-            ),
-        ),
-        "autodiff",
-    ],
-)
-def test_grad_dtypes_follow_the_params(impl, rng):
-    """jax.grad gives each gradient its primal's dtype, here float32 params with a
-    float64 initial state (possible with x64 enabled: the outputs are then float64)."""
-    layer = RecurrentLayer("gru", H, impl=impl)
-    params = random_params(rng, "gru", dtype=np.float32)
+@pytest.mark.parametrize("cell", ["rnn", "lstm", "gru"])
+def test_grad_dtypes_follow_the_params(cell, rng):
+    """jax.grad gives each gradient its primal's dtype and shape, here float32 params and
+    inputs with a float64 initial state (possible with x64 enabled: the outputs are then
+    float64). The hand-written VJP (``impl="bptt"``, one loop per direction or both in
+    one) gives autodiff's dtypes, shapes and numbers."""
+    lengths = np.array([T, 2, 0, 4])
+    params = random_params(rng, cell, 2, True, dtype=np.float32)
     x = rng.normal(size=(B, T, D)).astype(np.float32)
-    state = np.zeros((1, B, H))  # float64
+    state = jax.tree.map(
+        lambda z: rng.normal(size=z.shape), RecurrentLayer(cell, H, 2, True).zero_state(B)
+    )  # float64
+    primals = (params, x, state)
+    grads = {}
+    for impl, stacked in [("autodiff", False), ("bptt", False), ("bptt", True)]:
+        layer = RecurrentLayer(cell, H, 2, True, impl=impl, stack_directions=stacked)
 
-    def loss(p, s):
-        return jnp.sum(layer.apply(p, x, np.array([T, 2, 0, 4]), initial_state=s)[0])
+        def loss(p, x, s, layer=layer):
+            out, final = layer.apply(p, x, lengths, initial_state=s)
+            return jnp.sum(out) + sum(jnp.sum(jnp.sin(f)) for f in jax.tree.leaves(final))
 
-    g_params, g_state = jax.jit(jax.grad(loss, argnums=(0, 1)), compiler_options=FAST_COMPILE)(
-        params, state
-    )
-    assert g_state.dtype == np.float64
-    assert {a.dtype for a in jax.tree.leaves(g_params)} == {np.dtype(np.float32)}
+        g = jax.jit(jax.grad(loss, argnums=(0, 1, 2)), compiler_options=FAST_COMPILE)(*primals)
+        assert jax.tree.structure(g) == jax.tree.structure(primals)
+        for gl, pl in zip(jax.tree.leaves(g), jax.tree.leaves(primals), strict=True):
+            assert (gl.dtype, gl.shape) == (pl.dtype, pl.shape), (impl, stacked)
+        grads[impl, stacked] = g
+    assert {a.dtype for a in jax.tree.leaves(grads["bptt", False][0])} == {np.dtype(np.float32)}
+    assert {a.dtype for a in jax.tree.leaves(grads["bptt", False][2])} == {np.dtype(np.float64)}
+    ref = jax.tree.leaves(grads["autodiff", False])
+    for key in [("bptt", False), ("bptt", True)]:
+        for a, b in zip(jax.tree.leaves(grads[key]), ref, strict=True):
+            np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-5, err_msg=str(key))

@@ -36,16 +36,17 @@ from __future__ import annotations
 
 import argparse
 import csv
+import io
 import json
 import os
 import sys
-import tempfile
 from collections.abc import Iterable, Sequence
 from numbers import Integral, Real
 from pathlib import Path
 
 import numpy as np
 
+from jaxrnn._atomic import atomic_write
 from jaxrnn.data.files import detect_format, stratified_split
 from jaxrnn.data.sentiment import Split, TextDataset
 from jaxrnn.errors import ConfigError, DataError, UsageError
@@ -343,47 +344,32 @@ def write_table(
     """
     kind = detect_format(path, fmt)
     rows = _rows(data, label_names)
-    target = Path(os.fspath(path))
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as f:
-            if kind == "jsonl":
-                for text, label in rows:
-                    obj = {text_column: text, label_column: label}
-                    try:
-                        line = json.dumps(obj, ensure_ascii=False)
-                        line.encode("utf-8")
-                    except UnicodeEncodeError:  # lone surrogates: keep them as \u escapes
-                        line = json.dumps(obj)
-                    f.write(line + "\n")
-            else:
-                dialect = "excel-tab" if kind == "tsv" else "excel"
-                plain = csv.writer(f, dialect=dialect, lineterminator="\n")
-                # csv only quotes "\r" when it is in the line terminator: quote such rows fully.
-                quoted = csv.writer(f, dialect=dialect, lineterminator="\n", quoting=csv.QUOTE_ALL)
-                plain.writerow([text_column, label_column])
-                for i, (text, label) in enumerate(rows):
-                    try:
-                        text.encode("utf-8")
-                    except UnicodeEncodeError:
-                        raise DataError(
-                            f"row {i}: text is not valid Unicode (a lone surrogate); "
-                            "clean it or write JSONL, which escapes it"
-                        ) from None
-                    (quoted if "\r" in text else plain).writerow([text, label])
-            f.flush()
-            os.fsync(f.fileno())
-        mode = target.stat().st_mode & 0o777 if target.exists() else 0o644
-        os.chmod(tmp, mode)
-        os.replace(tmp, target)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
-    return target
+    f = io.StringIO(newline="")  # written whole, then atomically (jaxrnn._atomic)
+    if kind == "jsonl":
+        for text, label in rows:
+            obj = {text_column: text, label_column: label}
+            try:
+                line = json.dumps(obj, ensure_ascii=False)
+                line.encode("utf-8")
+            except UnicodeEncodeError:  # lone surrogates: keep them as \u escapes
+                line = json.dumps(obj)
+            f.write(line + "\n")
+    else:
+        dialect = "excel-tab" if kind == "tsv" else "excel"
+        plain = csv.writer(f, dialect=dialect, lineterminator="\n")
+        # csv only quotes "\r" when it is in the line terminator: quote such rows fully.
+        quoted = csv.writer(f, dialect=dialect, lineterminator="\n", quoting=csv.QUOTE_ALL)
+        plain.writerow([text_column, label_column])
+        for i, (text, label) in enumerate(rows):
+            try:
+                text.encode("utf-8")
+            except UnicodeEncodeError:
+                raise DataError(
+                    f"row {i}: text is not valid Unicode (a lone surrogate); "
+                    "clean it or write JSONL, which escapes it"
+                ) from None
+            (quoted if "\r" in text else plain).writerow([text, label])
+    return atomic_write(path, f.getvalue())
 
 
 # ----------------------------------------------------------------------------- command line

@@ -52,7 +52,7 @@ structure and the same types. Final states are ``[L * dirs, B, H]`` in PyTorch's
 order (layer 0 forward, layer 0 backward, layer 1 forward, ...), ``LSTMState(h, c)``
 for the LSTM.
 
-Dropout, inverted as ``jaxrnn.sequence._dropout`` (``where(keep, x / (1 - rate), 0)``,
+Dropout, inverted as ``jaxrnn.sequence.dropout`` (``where(keep, x / (1 - rate), 0)``,
 gradient ``where(keep, dx / (1 - rate), 0)``), between stacked layers and before the
 classifier's readout. JAX draws the keep masks from a PRNG key inside ``apply``;
 NumPy cannot draw those, so here the masks are inputs (``keep`` arrays, True =
@@ -142,7 +142,7 @@ def reverse_padded(x: np.ndarray, lengths: np.ndarray | None) -> np.ndarray:
 
 
 def _dropout(x: np.ndarray, keep: np.ndarray, rate: float) -> np.ndarray:
-    """Inverted dropout with a given keep mask (``jaxrnn.sequence._dropout``); also its own
+    """Inverted dropout with a given keep mask (``jaxrnn.sequence.dropout``); also its own
     backward: the gradient wrt ``x`` is ``_dropout(dy, keep, rate)``."""
     keep = np.asarray(keep)
     if keep.shape != x.shape:

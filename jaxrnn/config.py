@@ -16,6 +16,7 @@ from jaxrnn.errors import ConfigError
 
 METRIC_NAMES = ("train_loss", "train_acc", "test_loss", "test_acc")
 MODEL_NAMES = ("rnn", "simple_rnn", "lstm", "gru", "bilstm")
+TASK_NAMES = ("classify", "lm", "tag", "regress")
 # The recurrent cell (a name of jaxrnn.layout.GATES) and directions of each named model.
 MODEL_CELLS: dict[str, tuple[str, bool]] = {
     "rnn": ("rnn", False),
@@ -42,12 +43,16 @@ def option(default: Any, help: str, **flag: Any) -> Any:
 class TrainConfig:
     """Every hyperparameter of a run. ``None`` fields are filled from the model's preset."""
 
+    task: str = option("classify", "what is learned: classify (a label per text), lm (the next "
+                       "token of a text), tag (a label per token), regress (forecast a series)",
+                       choices=TASK_NAMES)  # fmt: skip
     model: str = option("rnn", "rnn = the study's scratch RNN; simple_rnn = the study's Keras "
                         "model; lstm, gru; bilstm = 3 bidirectional LSTM layers of 128",
                         choices=MODEL_NAMES)  # fmt: skip
     backend: str = option("jax", "numpy = the scratch NumPy reference (model rnn only)",
                           choices=("jax", "numpy"))  # fmt: skip
-    optimizer: str | None = option(None, "optax optimizer", choices=("sgd", "adam"))
+    optimizer: str | None = option(None, "optax optimizer",
+                                   choices=("sgd", "adam", "adagrad", "rmsprop"))  # fmt: skip
     lr: float | None = option(None, "learning rate", type=float)
     epochs: int | None = option(None, "training epochs", type=int)
     batch_size: int | None = option(None, "1 = per-sample updates", type=int)
@@ -57,6 +62,8 @@ class TrainConfig:
     dropout: float | None = option(None, "dropout before the readout", type=float)
     layer_dropout: float | None = option(None, "dropout between stacked layers", type=float)
     clip: float | None = option(None, "element-wise gradient clip, 0 = none", type=float)
+    clip_norm: float = option(0.0, "clip the gradient by its global norm (as torch's "
+                              "clip_grad_norm_), 0 = none", type=float)  # fmt: skip
     num_words: int | None = option(
         None, "keep word ids below this (Keras num_words), 0 = all", type=int, group="data"
     )
@@ -115,6 +122,23 @@ class TrainConfig:
                                   group="data")  # fmt: skip
     text_column: str = option("text", "name of the text column / JSON key", group="data")
     label_column: str = option("label", "name of the label column / JSON key", group="data")
+    # --task lm
+    level: str = option("char", "lm: tokens are characters or words", choices=("char", "word"),
+                        group="data")  # fmt: skip
+    seq_len: int = option(64, "lm: tokens per chunk (truncated BPTT; the state is carried "
+                          "from chunk to chunk)", type=int, group="data")  # fmt: skip
+    # --task regress
+    target: str | None = option(None, "regress: the column to forecast", metavar="COLUMN",
+                                group="data", preset=False)  # fmt: skip
+    features: str | None = option(None, "regress: comma-separated input columns (default: "
+                                  "every numeric column)", metavar="COLS", group="data",
+                                  preset=False)  # fmt: skip
+    window: int = option(24, "regress: input steps per window", type=int, group="data")
+    horizon: int = option(1, "regress: values forecast after each window", type=int,
+                          group="data")  # fmt: skip
+    per_step: bool = option(False, "regress: predict the next value at every step "
+                            "(many-to-many) instead of after the window", type=bool,
+                            group="data")  # fmt: skip
     data_format: str | None = option(
         None, "file format (default: from the extension: .csv, .tsv/.tab, .jsonl/.ndjson)",
         choices=("csv", "tsv", "jsonl"), flag="--format", group="data", preset=False,
@@ -228,6 +252,12 @@ def resolve_config(cfg: TrainConfig) -> TrainConfig:
         if cfg.optimizer != "sgd" or cfg.batch_size != 1:
             raise ConfigError("--backend numpy trains per-sample SGD: use --optimizer sgd and "
                               "--batch-size 1")  # fmt: skip
+    for name in ("seq_len", "window", "horizon"):
+        if getattr(cfg, name) < 1:
+            raise ConfigError(f"--{name.replace('_', '-')} must be at least 1, got "
+                              f"{getattr(cfg, name)}")  # fmt: skip
+    if not (math.isfinite(cfg.clip_norm) and cfg.clip_norm >= 0):
+        raise ConfigError(f"--clip-norm must be >= 0 (0 = none), got {cfg.clip_norm}")
     if cfg.model == "rnn" and cfg.layers != 1:
         raise ConfigError("--model rnn is the study's single-layer RNN: --layers must be 1")
     return cfg

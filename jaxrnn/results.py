@@ -72,6 +72,8 @@ class RunResult:
     reports: list[dict] = field(default_factory=list)  # per seed: jaxrnn.metrics on the test split
     tokenizer: Any = None  # jaxrnn.data.Tokenizer the run encoded its texts with
     label_names: list[str] | None = None  # class index -> label
+    metric_names: tuple[str, ...] = METRIC_NAMES  # the per-epoch metrics of ``histories``
+    derived: list[dict] | None = None  # per seed: final metrics derived from the last epoch's
 
     def predictor(self, batch_size: int = 512) -> Any:
         """A ``jaxrnn.predict.Predictor`` for the trained weights, in memory (no file):
@@ -91,13 +93,20 @@ class RunResult:
             return self.histories[0]
         return [
             {"epoch": recs[0]["epoch"], **{k: float(np.mean([r[k] for r in recs])) for k in
-                                           METRIC_NAMES}}
+                                           self.metric_names}}
             for recs in zip(*self.histories, strict=True)
         ]  # fmt: skip
 
+    def seed_final(self, i: int) -> dict:
+        """Seed ``i``'s final metrics: its last epoch's and those derived from them."""
+        out = {k: self.histories[i][-1][k] for k in self.metric_names}
+        return {**out, **(self.derived[i] if self.derived else {})}
+
     @property
     def final(self) -> dict:
-        return {k: self.history[-1][k] for k in METRIC_NAMES}
+        """The final metrics, means over seeds."""
+        finals = [self.seed_final(i) for i in range(len(self.seeds))]
+        return {k: float(np.mean([f[k] for f in finals])) for k in finals[0]}
 
     def to_json(self) -> dict:
         out = {
@@ -118,18 +127,19 @@ class RunResult:
         if len(self.seeds) > 1:
             out["seeds"] = self.seeds
             out["per_seed"] = [
-                {"seed": s, "final": {k: h[-1][k] for k in METRIC_NAMES}, "history": h}
-                for s, h in zip(self.seeds, self.histories, strict=True)
+                {"seed": s, "final": self.seed_final(i), "history": h}
+                for i, (s, h) in enumerate(zip(self.seeds, self.histories, strict=True))
             ]
             for rec, rep in zip(out["per_seed"], self.reports, strict=False):
                 rec["report"] = rep
             out["aggregate"] = {
-                "final": {k: summarize([h[-1][k] for h in self.histories]) for k in METRIC_NAMES},
+                "final": {k: summarize([self.seed_final(i)[k] for i in range(len(self.seeds))])
+                          for k in self.final},
                 "macro_f1": summarize([r["macro_f1"] for r in self.reports]) if self.reports
                 else None,
                 "history": [
                     {"epoch": recs[0]["epoch"],
-                     **{k: summarize([r[k] for r in recs]) for k in METRIC_NAMES}}
+                     **{k: summarize([r[k] for r in recs]) for k in self.metric_names}}
                     for recs in zip(*self.histories, strict=True)
                 ],
             }  # fmt: skip

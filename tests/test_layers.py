@@ -20,7 +20,7 @@ from jaxrnn import scratch
 from jaxrnn.cells import CellParams, LSTMState
 from jaxrnn.layout import GATES, gate_slice, num_gates
 from jaxrnn.models import Classifier
-from jaxrnn.sequence import RecurrentLayer, lstm, reverse_padded, rnn
+from jaxrnn.sequence import RecurrentLayer, _Options, lstm, reverse_padded, rnn
 
 B, T, D, H = 4, 7, 3, 5
 
@@ -361,8 +361,8 @@ def test_grad_dtypes_follow_the_params(cell, rng):
     )  # float64
     primals = (params, x, state)
     grads = {}
-    for impl, stacked in [("autodiff", False), ("bptt", False), ("bptt", True)]:
-        layer = RecurrentLayer(cell, H, 2, True, impl=impl, stack_directions=stacked)
+    for impl, stacked in [("autodiff", False), ("bptt", False), ("bptt", True)]:  # bptt: custom_vjp
+        layer = RecurrentLayer(cell, H, 2, True, impl=impl, _options=_Options(stacked))
 
         def loss(p, x, s, layer=layer):
             out, final = layer.apply(p, x, lengths, initial_state=s)

@@ -42,7 +42,7 @@ _EXPORTS = {
     "Parallel": "plan",
     "uses_fast_loop": "plan",
     "chunk_size": "plan",
-    "default_log_every": "plan",
+    "default_log_every": "report",
     "JaxRun": "jax_run",
     "make_run": "jax_run",
     "over_seeds": "jax_run",

@@ -29,10 +29,18 @@ def build_model(cfg: TrainConfig, vocab_size: int, num_classes: int):
     )  # fmt: skip
 
 
+OPTIMIZERS = {"sgd": optax.sgd, "adam": optax.adam, "adagrad": optax.adagrad,
+              "rmsprop": optax.rmsprop}  # optax's defaults for everything but the rate
+
+
 def make_optimizer(cfg: TrainConfig) -> optax.GradientTransformation:
-    """optax: optional element-wise clip (the study's ``np.clip(g, -1, 1)``), then SGD or Adam."""
-    opt = optax.sgd(cfg.lr) if cfg.optimizer == "sgd" else optax.adam(cfg.lr)
-    return optax.chain(optax.clip(cfg.clip), opt) if cfg.clip > 0 else opt
+    """optax: an optional element-wise clip (the study's ``np.clip(g, -1, 1)``), an optional
+    clip by global norm (``torch.nn.utils.clip_grad_norm_``), then the optimizer."""
+    clips = [optax.clip(cfg.clip)] if cfg.clip > 0 else []
+    if cfg.clip_norm > 0:
+        clips.append(optax.clip_by_global_norm(cfg.clip_norm))
+    opt = OPTIMIZERS[cfg.optimizer](cfg.lr)
+    return optax.chain(*clips, opt) if clips else opt
 
 
 def initial_params(model, cfg: TrainConfig, seeds: list[int]):

@@ -17,11 +17,11 @@ import numpy as np
 
 from jaxrnn import __version__, checkpoint, loop
 from jaxrnn.config import TrainConfig
-from jaxrnn.data import Tokenizer
 from jaxrnn.distributed import is_main_process, to_host
 from jaxrnn.errors import CheckpointError
 from jaxrnn.models import init_params_numpy
-from jaxrnn.train.build import build_model, make_optimizer
+from jaxrnn.train.build import make_optimizer
+from jaxrnn.train.registry import get_spec
 
 CHECKPOINT_KIND = "jaxrnn.train"
 
@@ -51,7 +51,7 @@ class Restored(NamedTuple):
     """A checkpoint turned back into objects."""
 
     config: TrainConfig
-    tokenizer: Tokenizer
+    tokenizer: Any  # the task's vocabulary (classify: a jaxrnn.data.Tokenizer)
     label_names: list[str]
     seeds: list[int]
     epoch: int
@@ -78,7 +78,8 @@ def load_checkpoint(path: str) -> Restored:
         raise CheckpointError(f"{path}: not a jaxrnn training checkpoint")
     try:
         cfg = TrainConfig(**meta["config"])
-        tok = Tokenizer.from_dict(meta["tokenizer"])
+        spec = get_spec(cfg)
+        tok = spec.vocab_from_dict(meta["tokenizer"])
         label_names = [str(x) for x in meta["label_names"]]
         seeds = [int(s) for s in meta["seeds"]]
         epoch, histories = int(meta["epoch"]), meta["histories"]
@@ -86,7 +87,7 @@ def load_checkpoint(path: str) -> Restored:
         raise CheckpointError(f"{path}: checkpoint metadata is incomplete") from None
     if cfg.dtype == "float64" and not jax.config.jax_enable_x64:
         jax.config.update("jax_enable_x64", True)
-    model = build_model(cfg, tok.vocab_size, max(2, len(label_names)))
+    model = spec.build_model(cfg, tok, label_names)
     template = _template(model, make_optimizer(cfg), seeds, jnp.dtype(cfg.dtype))
     leaves, treedef = jax.tree.flatten(template)
     if len(leaves) != len(arrays) or any(

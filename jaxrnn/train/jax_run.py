@@ -17,26 +17,26 @@ import jax.numpy as jnp
 import numpy as np
 
 from jaxrnn import loop, study_sgd
-from jaxrnn.config import METRIC_NAMES, TrainConfig
+from jaxrnn.config import TrainConfig
 from jaxrnn.distributed import to_host
 from jaxrnn.errors import TrainingDiverged
 from jaxrnn.models import count_params
 from jaxrnn.results import RunResult
 from jaxrnn.scratch import shuffle_orders
-from jaxrnn.train.build import build_model, initial_params, make_optimizer
-from jaxrnn.train.data import Prepared, num_classes
+from jaxrnn.train.build import initial_params, make_optimizer
+from jaxrnn.train.data import Prepared
 from jaxrnn.train.plan import (
     Parallel,
     chunk_size,
     compile_with,
     compiler_options,
-    default_log_every,
     plan_parallel,
     seed_group,
     uses_fast_loop,
 )
 from jaxrnn.train.progress import Progress
-from jaxrnn.train.report import format_epoch, mean_record, records, test_report
+from jaxrnn.train.registry import get_spec, metric_names
+from jaxrnn.train.report import default_log_every, format_epoch, mean_record, records
 
 
 def make_run(
@@ -47,9 +47,11 @@ def make_run(
     data: Prepared,
     parallel: Parallel | None = None,
     with_predictions: bool = False,
+    task=None,
 ) -> Callable:
     """One seed's epoch runner ``run(state, train, test, orders)``: the study RNN's fast path
-    (``jaxrnn.study_sgd``) where it applies, else ``jaxrnn.loop.make_run_epochs``.
+    (``jaxrnn.study_sgd``) where it applies, else ``jaxrnn.loop.make_run_epochs`` with
+    ``task`` (default: the config's task, ``registry.get_spec(cfg).task``).
 
     ``parallel`` (a ``Parallel``) spreads each batch over devices (generic loop only);
     ``with_predictions`` also returns the test predictions after each epoch.
@@ -59,13 +61,16 @@ def make_run(
             model, cfg.lr, cfg.clip or None, num_epochs, data.train.lengths, data.test.lengths,
             with_predictions,
         )  # fmt: skip
+    spec = get_spec(cfg)
     kw: dict[str, Any] = {"with_predictions": with_predictions,
-                          "eval_batch_size": cfg.eval_batch_size}  # fmt: skip
+                          "eval_batch_size": cfg.eval_batch_size,
+                          "task": task or spec.task(cfg, model)}  # fmt: skip
     if parallel is not None and parallel.axis == "batch":
         kw.update(batch_sharding=parallel.sharded, pad_multiple=parallel.size)
         if cfg.data_parallel == "shard_map":
             kw.update(grad_mesh=parallel.mesh)
-    return loop.make_run_epochs(model, optimizer, cfg.batch_size, num_epochs, **kw)
+    rows = spec.rows_per_step(cfg) if spec.rows_per_step else cfg.batch_size
+    return loop.make_run_epochs(model, optimizer, rows, num_epochs, **kw)
 
 
 def over_seeds(run: Callable, num_seeds: int, group: int) -> Callable:
@@ -108,15 +113,18 @@ class JaxRun:
         if cfg.dtype == "float64" and not jax.config.jax_enable_x64:
             jax.config.update("jax_enable_x64", True)
         self.cfg, self.data, self.seeds = cfg, data, seeds
-        self.model = build_model(cfg, data.tokenizer.vocab_size, num_classes(data))
+        self.spec = get_spec(cfg)
+        self.model = self.spec.build_model(cfg, data.tokenizer, data.label_names)
+        self.task = self.spec.task(cfg, self.model)
+        self.metric_names = metric_names(self.task)
         self.optimizer = make_optimizer(cfg)
         if state is None:
             params = initial_params(self.model, cfg, seeds)
             state = loop.init_states(self.model, self.optimizer, seeds, jnp.dtype(cfg.dtype),
                                      params)  # fmt: skip
         self.parallel = plan_parallel(cfg, len(seeds))
-        self.train_arrays = loop.Arrays(*map(jax.device_put, data.train))
-        self.test_arrays = loop.Arrays(*map(jax.device_put, data.test))
+        self.train_arrays = jax.tree.map(jax.device_put, data.train)
+        self.test_arrays = jax.tree.map(jax.device_put, data.test)
         if self.parallel is not None:  # place everything where the compiled program wants it
             par = self.parallel
             state = jax.device_put(state, par.sharded if par.axis == "seed" else par.replicated)
@@ -128,14 +136,17 @@ class JaxRun:
 
     def orders(self, epochs: int) -> np.ndarray:
         """Sample orders ``[S, E, N]``: NumPy-seeded as the scratch trainer's, so at a given
-        seed both backends (and every model) visit the training set in the same order."""
-        n = len(self.data.train.labels)
+        seed both backends (and every model) visit the training set in the same order.
+        A task that reads its rows in order (``spec.shuffle`` False) gets ``0 .. N-1``."""
+        n = jax.tree.leaves(self.data.train)[0].shape[0]
+        if not self.spec.shuffle:
+            return np.broadcast_to(np.arange(n, dtype=np.int32), (len(self.seeds), epochs, n))
         return np.stack([shuffle_orders(n, epochs, s) for s in self.seeds]).astype(np.int32)
 
     def runner(self, chunk: int) -> Callable:
         """The un-jitted runner of ``chunk`` epochs for all seeds (test predictions included)."""
         run = make_run(self.cfg, self.model, self.optimizer, chunk, self.data, self.parallel,
-                       with_predictions=True)  # fmt: skip
+                       with_predictions=True, task=self.task)  # fmt: skip
         return over_seeds(run, len(self.seeds), self.group)
 
     def train(
@@ -176,25 +187,26 @@ class JaxRun:
         with Progress(cfg.epochs - start, "epochs", enabled=progress) as bar:
             for s in range(start, cfg.epochs, chunk):
                 state, (metrics, preds) = compiled(self.state, tr, te, orders_for(s))
-                metrics = to_host(metrics).reshape(num_seeds, chunk, len(METRIC_NAMES))
+                metrics = to_host(metrics).reshape(num_seeds, chunk, len(self.metric_names))
                 check_finite(metrics, s + 1, saved)
                 self.state = state
                 for h, m in zip(histories, metrics, strict=True):
-                    h.extend(records(m, s + 1))
+                    h.extend(records(m, s + 1, self.metric_names))
                 done = s + chunk
                 if log is not None:
                     for e in range(s + 1, done + 1):
                         if e % log_every == 0 or e in (1, cfg.epochs):
                             recs = [h[e - 1] for h in histories]
                             more = f"  (mean of {len(recs)} seeds)" if len(recs) > 1 else ""
-                            bar.write(format_epoch(mean_record(recs), cfg.epochs) + more, log)
+                            line = format_epoch(mean_record(recs), cfg.epochs, self.metric_names)
+                            bar.write(line + more, log)
                 if save and ((save_every and done % save_every == 0) or done == cfg.epochs):
                     save_checkpoint(save, self, done, histories)
                     saved = save
                 bar.update(done - start)
         jax.block_until_ready(self.state)
         # Only the last chunk's predictions feed the report: one transfer, after the loop.
-        self.test_predictions = to_host(preds).reshape(num_seeds, chunk, -1)[:, -1]
+        self.test_predictions = to_host(preds)[:, -1]  # [S, chunk, N_test, ...] -> last epoch
         params = to_host(self.state.params)
         n_params = count_params(params) // num_seeds
         if num_seeds == 1:
@@ -207,12 +219,16 @@ class JaxRun:
             "xla_options": options,
             "seed_group": self.group,
         }
+        derived = [self.spec.derived(h[-1]) if self.spec.derived else {} for h in histories]
         return RunResult(cfg, self.seeds, histories, time.perf_counter() - t0, compile_s,
                          n_params, params, extra, self.test_reports(),
                          tokenizer=self.data.tokenizer,
-                         label_names=list(self.data.label_names))  # fmt: skip
+                         label_names=list(self.data.label_names),
+                         metric_names=self.metric_names, derived=derived)  # fmt: skip
 
     def test_reports(self) -> list[dict]:
         """Per seed: accuracy, macro-F1, per-class precision/recall, confusion on the test split
         (from the predictions the training program returned after its last epoch)."""
-        return [test_report(p, self.data) for p in self.test_predictions]
+        if self.spec.test_report is None:
+            return []
+        return [self.spec.test_report(p, self.data) for p in self.test_predictions]

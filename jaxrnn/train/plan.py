@@ -60,9 +60,10 @@ def macs_per_token(cfg: TrainConfig) -> int:
 
 def training_macs(cfg: TrainConfig, data: Prepared, seeds: int = 1) -> float:
     """Rough multiply-adds of the forward passes of a whole training run (all seeds):
-    ``epochs * N * T * macs_per_token``."""
-    n, t = data.train.ids.shape
-    return float(cfg.epochs) * n * t * macs_per_token(cfg) * seeds
+    ``epochs * tokens * macs_per_token`` (tokens: the size of the training split's first
+    array, ``ids [N, T]`` for text)."""
+    tokens = np.asarray(data.train[0]).size
+    return float(cfg.epochs) * tokens * macs_per_token(cfg) * seeds
 
 
 def compiler_options(cfg: TrainConfig, data: Prepared, seeds: int = 1) -> dict[str, Any]:
@@ -94,9 +95,8 @@ def compile_with(lowered: Any, options: dict[str, Any]) -> tuple[Any, dict[str, 
 
 def uses_fast_loop(cfg: TrainConfig) -> bool:
     """The study RNN with per-sample SGD runs ``jaxrnn.study_sgd`` unless ``loop="generic"``."""
-    return (
-        cfg.loop == "auto" and cfg.model == "rnn" and cfg.optimizer == "sgd" and cfg.batch_size == 1
-    )
+    return (cfg.task == "classify" and cfg.loop == "auto" and cfg.model == "rnn"
+            and cfg.optimizer == "sgd" and cfg.batch_size == 1)  # fmt: skip
 
 
 class Parallel(NamedTuple):
@@ -152,11 +152,6 @@ def plan_parallel(cfg: TrainConfig, num_seeds: int) -> Parallel | None:
     mesh = Mesh(np.array(devices), ("data",))
     return Parallel(mesh, axis, NamedSharding(mesh, PartitionSpec("data")),
                     NamedSharding(mesh, PartitionSpec()))  # fmt: skip
-
-
-def default_log_every(epochs: int) -> int:
-    """Every epoch up to 20 epochs, else a tenth of them."""
-    return 1 if epochs <= 20 else max(1, epochs // 10)
 
 
 def chunk_size(start: int, epochs: int, log_every: int, save_every: int | None = None) -> int:

@@ -13,7 +13,8 @@ from jaxrnn.config import TrainConfig, resolve_config
 from jaxrnn.errors import ConfigError
 from jaxrnn.results import RunResult
 from jaxrnn.train.data import Prepared, prepare_data
-from jaxrnn.train.plan import default_log_every
+from jaxrnn.train.registry import get_spec
+from jaxrnn.train.report import default_log_every
 
 
 def fit(
@@ -51,22 +52,30 @@ def fit(
     if seeds < 1:
         raise ConfigError(f"--seeds must be at least 1, got {seeds}")
     t0 = time.perf_counter()
-    data = data if data is not None else prepare_data(cfg)
-    if cfg.batch_size > len(data.train.labels):
-        raise ConfigError(
-            f"--batch-size {cfg.batch_size} is larger than the {len(data.train.labels)} "
-            "training examples: lower it"
-        )
     seed_list = [cfg.seed + i for i in range(seeds)]
-    if cfg.backend == "numpy":
+    if cfg.backend == "numpy":  # the study's scratch RNN: classification, no JAX
         from jaxrnn.train.numpy_run import fit_numpy
+
+        data = data if data is not None else prepare_data(cfg)
+        _check_batch(cfg.batch_size, data)
 
         return fit_numpy(cfg, data, seed_list, log, log_every or default_log_every(cfg.epochs),
                          progress, t0)  # fmt: skip
     from jaxrnn.train.jax_run import JaxRun
 
+    spec = get_spec(cfg)
+    data = data if data is not None else spec.prepare(cfg, None)
+    _check_batch(spec.rows_per_step(cfg) if spec.rows_per_step else cfg.batch_size, data)
     run = JaxRun(cfg, data, seed_list)
     return run.train(0, [[] for _ in seed_list], t0, log, log_every, progress, save, save_every)
+
+
+def _check_batch(rows_per_step: int, data: Prepared) -> None:
+    rows = len(data.train[0])
+    if rows_per_step > rows:
+        raise ConfigError(
+            f"--batch-size {rows_per_step} is larger than the {rows} training examples: lower it"
+        )
 
 
 def _resume(path, cfg_override, *, log, log_every, progress, save, save_every) -> RunResult:
@@ -84,7 +93,7 @@ def _resume(path, cfg_override, *, log, log_every, progress, save, save_every) -
         raise ConfigError(f"--epochs {cfg.epochs} is below the {r.epoch} epochs already trained")
     if r.epoch == cfg.epochs:
         raise ConfigError(f"{path} already has all {cfg.epochs} epochs: pass a larger --epochs")
-    data = prepare_data(cfg, tokenizer=r.tokenizer)
+    data = get_spec(cfg).prepare(cfg, r.tokenizer)
     state = r.state if len(r.seeds) > 1 else jax.tree.map(lambda a: a[None], r.state)
     run = JaxRun(cfg, data, r.seeds, state=state)
     histories = [list(h) for h in r.histories]

@@ -125,8 +125,10 @@ class TrainConfig:
     # --task lm
     level: str = option("char", "lm: tokens are characters or words", choices=("char", "word"),
                         group="data")  # fmt: skip
-    seq_len: int = option(64, "lm: tokens per chunk (truncated BPTT; the state is carried "
-                          "from chunk to chunk)", type=int, group="data")  # fmt: skip
+    seq_len: int | None = option(None, "lm: tokens per chunk (truncated BPTT; the state is "
+                                 "carried from chunk to chunk) [25 for --model rnn, as "
+                                 "min-char-rnn; else 64]", type=int, group="data",
+                                 preset=False)  # fmt: skip
     # --task regress
     target: str | None = option(None, "regress: the column to forecast", metavar="COLUMN",
                                 group="data", preset=False)  # fmt: skip
@@ -194,11 +196,35 @@ PRESETS: dict[str, dict[str, Any]] = {
 }
 
 
+# --task lm: what each named model means for a language model (over PRESETS[model]).
+# rnn is Karpathy's min-char-rnn (one-hot, tanh RNN 100, Adagrad 0.1, element-wise clip 5,
+# one stream, chunks of 25, the gradient of each chunk's summed loss); the others the
+# character LSTM of the issue's PyTorch anchor (embedding 32, hidden 256, batch 32, Adam 2e-3;
+# its clip by global norm 5 is --clip-norm 5).
+_LM_COMMON = dict(layers=1, dropout=0.0, layer_dropout=0.0, clip=0.0, num_words=0, max_len=0,
+                  mask=True)  # fmt: skip
+LM_PRESETS: dict[str, dict[str, Any]] = {
+    "rnn": {**_LM_COMMON, "optimizer": "adagrad", "lr": 0.1, "epochs": 10, "batch_size": 1,
+            "hidden": 100, "embed_dim": 0, "clip": 5.0},
+    **{m: {**_LM_COMMON, "optimizer": "adam", "lr": 2e-3, "epochs": 20, "batch_size": 32,
+           "hidden": 256, "embed_dim": 32} for m in ("simple_rnn", "lstm", "gru")},
+}  # fmt: skip
+LM_SEQ_LEN = {"rnn": 25}  # else 64
+
+
 def resolve_config(cfg: TrainConfig) -> TrainConfig:
     """Fill ``None`` fields from the model's preset and validate everything."""
     if cfg.model not in PRESETS:
         raise ConfigError(f"unknown model {cfg.model!r}; choose from {', '.join(MODEL_NAMES)}")
+    if cfg.task == "lm" and cfg.model not in LM_PRESETS:
+        raise ConfigError(f"--task lm predicts the next token from the past only: --model "
+                          f"{cfg.model} reads the text both ways; use one of "
+                          f"{', '.join(LM_PRESETS)}")  # fmt: skip
     preset = dict(PRESETS[cfg.model])
+    if cfg.task == "lm":
+        preset.update(LM_PRESETS[cfg.model])
+    if cfg.seq_len is None:
+        cfg = dataclasses.replace(cfg, seq_len=LM_SEQ_LEN.get(cfg.model, 64))
     if cfg.data is not None:
         # The study's 25-word vocabulary and 15-token padding are for its own data set.
         preset["num_words"] = preset["max_len"] = 0
@@ -246,7 +272,11 @@ def resolve_config(cfg: TrainConfig) -> TrainConfig:
     for ok, msg in checks:
         if not ok:
             raise ConfigError(msg)
-    if cfg.backend == "numpy":
+    if cfg.backend == "numpy" and cfg.task == "lm":
+        if cfg.model != "rnn":
+            raise ConfigError("--backend numpy --task lm runs min-char-rnn's NumPy reference: "
+                              "use it with --model rnn")  # fmt: skip
+    elif cfg.backend == "numpy":
         if cfg.model != "rnn":
             raise ConfigError("--backend numpy runs the scratch reference: use it with --model rnn")
         if cfg.optimizer != "sgd" or cfg.batch_size != 1:

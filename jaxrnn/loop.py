@@ -236,9 +236,10 @@ def evaluate(
     ``metrics`` follow ``task.metric_names`` (classification: mean loss, accuracy), each
     ``sum over batches of sums / sum of counts``. The split is read ``batch_size`` rows
     at a time in a ``lax.scan`` (the last batch padded with weight-0 rows), so peak
-    memory is one batch's, whatever ``N``. No dropout. ``mesh``: each batch's rows are
-    split over the mesh's ``axis`` with ``jax.shard_map`` (``batch_size`` rounded up to a
-    multiple of the device count).
+    memory is one batch's, whatever ``N``. The task's carry starts from ``task.init_carry``
+    once and goes on from batch to batch (a language model's text streams). No dropout.
+    ``mesh``: each batch's rows are split over the mesh's ``axis`` with ``jax.shard_map``
+    (``batch_size`` rounded up to a multiple of the device count).
     """
     task = task or tasks.classification()
     n = _num_rows(data)
@@ -250,36 +251,42 @@ def evaluate(
     pos = jnp.arange(nb * bs).reshape(nb, bs)
     idx, weights = jnp.minimum(pos, n - 1), (pos < n).astype(dtype)
 
-    def one_batch(params, rows, w):
+    def one_batch(params, rows, w, carry):
         batch = Batch(rows, w)
-        out, _ = task.apply(model, params, batch, task.init_carry(model, params, w.shape[0]), None)
+        out, carry = task.apply(model, params, batch, carry, None)
         sums, counts = task.stats(out, batch)
-        return sums, counts, task.predict(out)
+        return sums, counts, task.predict(out), carry
 
+    # Initialised once and threaded through the batches: a language model's streams go on
+    # from one batch of chunks to the next (classification's carry is ()).
+    carry = task.init_carry(model, params, bs)
     local = one_batch
     if mesh is not None:
         from jax.sharding import PartitionSpec as P
 
-        def shard(params, rows, w):
-            sums, counts, pred = one_batch(params, rows, w)
-            return jax.lax.psum(sums, axis), jax.lax.psum(counts, axis), pred
+        if jax.tree.leaves(carry):
+            raise ValueError("evaluate over a mesh does not split a task's carry")
+
+        def shard(params, rows, w, carry):
+            sums, counts, pred, carry = one_batch(params, rows, w, carry)
+            return jax.lax.psum(sums, axis), jax.lax.psum(counts, axis), pred, carry
 
         split = P(axis)
-        local = jax.shard_map(shard, mesh=mesh, in_specs=(P(), split, split),
-                              out_specs=(P(), P(), split))  # fmt: skip
+        local = jax.shard_map(shard, mesh=mesh, in_specs=(P(), split, split, P()),
+                              out_specs=(P(), P(), split, P()))  # fmt: skip
 
     def body(acc, xs):
         bidx, w = xs
-        sums, counts, pred = local(params, _take(data, bidx), w)
-        return (acc[0] + sums, acc[1] + counts), pred
+        sums, counts, pred, carry = local(params, _take(data, bidx), w, acc[2])
+        return (acc[0] + sums, acc[1] + counts, carry), pred
 
     m = len(task.metric_names)
-    zero = (jnp.zeros(m, dtype), jnp.zeros(m, dtype))
+    zero = (jnp.zeros(m, dtype), jnp.zeros(m, dtype), carry)
     if nb == 1:  # one batch: no loop (a small split's numbers are a single pass's)
-        sums, counts, pred = local(params, _take(data, idx[0]), weights[0])
+        sums, counts, pred, _ = local(params, _take(data, idx[0]), weights[0], carry)
         preds = pred[None]
     else:
-        (sums, counts), preds = jax.lax.scan(body, zero, (idx, weights))
+        (sums, counts, _), preds = jax.lax.scan(body, zero, (idx, weights))
     preds = preds.reshape(nb * bs, *preds.shape[2:])[:n]
     return sums / counts, preds
 

@@ -202,6 +202,8 @@ def init_params_numpy(model: StudyRNN | Classifier, seed: int, dtype=np.float32)
     uses it so that a short run does not spend a second compiling its initialiser.
     ``StudyRNN`` gets the study's ``jaxrnn.scratch.init_params(seed)``.
     """
+    if hasattr(model, "init_numpy"):  # a model that draws its own (jaxrnn.lm.LanguageModel)
+        return model.init_numpy(seed, dtype)
     if isinstance(model, StudyRNN):
         from jaxrnn import scratch
 

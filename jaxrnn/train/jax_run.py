@@ -164,6 +164,7 @@ class JaxRun:
         from jaxrnn.train.checkpoints import save_checkpoint
 
         cfg, num_seeds = self.cfg, len(self.seeds)
+        self.start_epoch = start
         log_every = log_every or default_log_every(cfg.epochs)
         chunk = chunk_size(start, cfg.epochs, log_every, save_every if save else None)
         run = jax.jit(self.runner(chunk))
@@ -205,6 +206,7 @@ class JaxRun:
                     saved = save
                 bar.update(done - start)
         jax.block_until_ready(self.state)
+        run_s = time.perf_counter() - tc - compile_s
         # Only the last chunk's predictions feed the report: one transfer, after the loop.
         self.test_predictions = to_host(preds)[:, -1]  # [S, chunk, N_test, ...] -> last epoch
         params = to_host(self.state.params)
@@ -219,6 +221,8 @@ class JaxRun:
             "xla_options": options,
             "seed_group": self.group,
         }
+        if self.spec.run_extra is not None:
+            extra.update(self.spec.run_extra(self, run_s))
         derived = [self.spec.derived(h[-1]) if self.spec.derived else {} for h in histories]
         return RunResult(cfg, self.seeds, histories, time.perf_counter() - t0, compile_s,
                          n_params, params, extra, self.test_reports(),

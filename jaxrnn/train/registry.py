@@ -44,6 +44,9 @@ class TaskSpec(NamedTuple):
     shuffle: bool = True
     # (final metrics of one seed) -> more final metrics derived from them (e.g. perplexity).
     derived: Callable[[dict], dict] | None = None
+    # (the JaxRun, seconds its compiled epochs took after compiling) -> more top-level JSON
+    # keys (e.g. the language model's tokens_per_s).
+    run_extra: Callable[[Any, float], dict] | None = None
 
 
 SPECS: dict[str, TaskSpec] = {}

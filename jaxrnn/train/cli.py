@@ -143,8 +143,15 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"note: {result.extra['truncated']} texts were longer than max_len "
                   f"{cfg.max_len or 'auto'} and were truncated")  # fmt: skip
         seeds = f", mean of {len(result.seeds)} seeds" if len(result.seeds) > 1 else ""
-        print(f"{cfg.model} ({cfg.backend}, {result.num_params} params{seeds}): "
-              f"train acc {f['train_acc']:.3f}, test acc {f['test_acc']:.3f}, "
+        if cfg.task == "lm":
+            bpc = f", {f['test_bpc']:.3f} bits/char" if "test_bpc" in f else ""
+            speed = (f", {result.extra['tokens_per_s']:,.0f} tokens/s"
+                     if "tokens_per_s" in result.extra else "")  # fmt: skip
+            what = (f"test loss {f['test_loss']:.4f} nats/token{bpc}, perplexity "
+                    f"{f['test_ppl']:.2f}{speed}")  # fmt: skip
+        else:
+            what = f"train acc {f['train_acc']:.3f}, test acc {f['test_acc']:.3f}"
+        print(f"{cfg.model} ({cfg.backend}, {result.num_params} params{seeds}): {what}, "
               f"{result.wall_s:.2f} s (compile {result.compile_s:.2f} s)")  # fmt: skip
     if result.reports:
         from jaxrnn.metrics import format_report, plot_confusion

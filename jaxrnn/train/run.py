@@ -53,6 +53,13 @@ def fit(
         raise ConfigError(f"--seeds must be at least 1, got {seeds}")
     t0 = time.perf_counter()
     seed_list = [cfg.seed + i for i in range(seeds)]
+    if cfg.backend == "numpy" and cfg.task == "lm":  # min-char-rnn in NumPy, no JAX
+        from jaxrnn.train.lm_data import prepare_lm
+        from jaxrnn.train.numpy_lm import fit_numpy_lm
+
+        data = data if data is not None else prepare_lm(cfg)
+        return fit_numpy_lm(cfg, data, seed_list, log, log_every or default_log_every(cfg.epochs),
+                            progress, t0)  # fmt: skip
     if cfg.backend == "numpy":  # the study's scratch RNN: classification, no JAX
         from jaxrnn.train.numpy_run import fit_numpy
 

@@ -1,0 +1,187 @@
+"""Language models (jaxrnn.lm, --task lm, python -m jaxrnn.generate), float64 where compared.
+
+* the library's model and gradient (custom VJP) == the NumPy reference's hand-written BPTT
+  with a loss at every step (``jaxrnn.scratch.seq.lm_loss_and_grads``) from a carried state;
+* the task's carry: chunks one after another == one long sequence; ``evaluate`` threads the
+  carry through its batches (any batch size, the same numbers);
+* the NumPy backend and the JAX backend follow the same loss curve;
+* sampling: top-k 1 is the greedy continuation a Python loop computes; same seed, same text;
+* the command lines: one-line errors, the JSON keys, generation from a checkpoint.
+"""
+
+import json
+import math
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from jaxrnn import lm, loop
+from jaxrnn.config import TrainConfig
+from jaxrnn.scratch import seq
+from jaxrnn.scratch.layers import LSTMState
+from jaxrnn.sequence import RecurrentLayer
+from jaxrnn.tasks import Batch
+from jaxrnn.train.lm_data import one_stream_rows, train_rows
+
+B, T, H, V, E = 3, 5, 4, 7, 3
+TEXT = "the fox sees the owl. the owl sees a fox.\nthe old king sleeps.\n" * 4
+
+
+def model_and_params(cell, embed, layers=1, seed=0):
+    model = lm.LanguageModel(RecurrentLayer(cell, H, layers), V, E if embed else None)
+    params = jax.tree.map(lambda a: jnp.asarray(a, jnp.float64), model.init_numpy(seed, np.float64))
+    rng = np.random.default_rng(seed)  # make every entry non-trivial (biases are 0 at init)
+    params = jax.tree.map(lambda a: a + rng.normal(0, 0.3, a.shape), params)
+    return model, params
+
+
+def to_numpy(params):
+    p = jax.tree.map(np.asarray, params)
+    p["rnn"] = tuple(tuple(seq.CellParams(*c) for c in layer) for layer in p["rnn"])
+    return p
+
+
+@pytest.mark.parametrize("cell,embed,layers", [("rnn", False, 1), ("lstm", True, 2),
+                                               ("gru", True, 1)])  # fmt: skip
+def test_grad_equals_numpy_bptt_with_carried_state(cell, embed, layers):
+    model, params = model_and_params(cell, embed, layers)
+    rng = np.random.default_rng(1)
+    ids, targets = rng.integers(0, V, (B, T)), rng.integers(0, V, (B, T))
+    state0 = model.zero_state(B, jnp.float64)
+    state0 = jax.tree.map(lambda z: z + rng.normal(0, 0.5, z.shape), state0)  # a carried state
+
+    def loss(p):
+        logits, final = model.apply(p, jnp.asarray(ids), state0)
+        nll = -jnp.take_along_axis(jax.nn.log_softmax(logits), targets[..., None], -1)
+        return jnp.mean(nll), final
+
+    (value, final), grads = jax.value_and_grad(loss, has_aux=True)(params)
+    np_state = jax.tree.map(np.asarray, state0)
+    np_state = LSTMState(*np_state) if cell == "lstm" else np_state
+    ref = seq.lm_loss_and_grads(to_numpy(params), ids, targets, np_state, cell)
+    np.testing.assert_allclose(float(value), ref.loss, rtol=1e-10)
+    for a, b in zip(jax.tree.leaves(final), jax.tree.leaves(ref.final_state), strict=True):
+        np.testing.assert_allclose(np.asarray(a), b, rtol=1e-10, atol=1e-12)
+    got = jax.tree.leaves(grads)
+    want = jax.tree.leaves(jax.tree.map(jnp.asarray, {k: ref.grads[k] for k in params},
+                                        is_leaf=lambda x: x is None))  # fmt: skip
+    assert len(got) == len(want)
+    for a, b in zip(got, want, strict=True):
+        np.testing.assert_allclose(np.asarray(a), np.asarray(b), rtol=1e-9, atol=1e-12)
+
+
+def test_min_char_model_is_the_numpy_reference():
+    """--model rnn's params are min_char_init's (one hidden bias) and compute its loss."""
+    model = lm.LanguageModel(RecurrentLayer("rnn", 6), V, None, init_style="min_char")
+    params = model.init_numpy(3, np.float64)
+    ref = seq.min_char_init(V, 6, 3)
+    assert params["rnn"][0][0].b_hh is None
+    np.testing.assert_array_equal(params["rnn"][0][0].w_ih, ref["rnn"][0][0].w_ih)
+    ids = np.arange(10)[None] % V
+    logits, _ = model.apply(jax.tree.map(jnp.asarray, params), jnp.asarray(ids))
+    nll = -jax.nn.log_softmax(logits)[0, np.arange(9), ids[0, 1:]]
+    r = seq.lm_loss_and_grads(ref, ids[:, :-1], ids[:, 1:], None, "rnn")
+    np.testing.assert_allclose(float(jnp.mean(nll)), r.loss, rtol=1e-12)
+
+
+def test_task_carries_state_across_chunks_and_evaluate_threads_it():
+    model, params = model_and_params("lstm", True)
+    ids = np.random.default_rng(2).integers(0, V, 4 * T * B + B)
+    rows = train_rows(ids, B, T)  # [K=4, B, T]
+    k = rows.inputs.shape[0]
+    task = lm.lm_task(model, B)
+    data = lm.LMRows(*map(jnp.asarray, rows))
+    # one long forward over each stream == the chunks one after another, state carried
+    streams = rows.inputs.transpose(1, 0, 2).reshape(B, k * T)
+    targets = rows.targets.transpose(1, 0, 2).reshape(B, k * T)
+    apply = jax.jit(model.apply)
+    logits, _ = apply(params, jnp.asarray(streams))
+    nll = -jnp.take_along_axis(jax.nn.log_softmax(logits), targets[..., None], -1)[..., 0]
+    whole = float(jnp.mean(nll))
+    run = jax.jit(lambda p, d, w, c: task.apply(model, p, Batch(d, w), c, None))
+    out, _ = run(params, data, jnp.ones(k), task.init_carry(model, params, k))
+    np.testing.assert_allclose(float(jnp.mean(out.nll)), whole, rtol=1e-12)
+    # evaluate: batches of 1, 3 (last one padded) and all chunks give the same numbers
+    for bs in (1, 3):
+        metrics, _ = jax.jit(lambda p, d, bs=bs: loop.evaluate(model, task, p, d, bs))(params, data)
+        np.testing.assert_allclose(float(metrics[0]), whole, rtol=1e-12)
+        np.testing.assert_allclose(float(metrics[2]), whole / math.log(2), rtol=1e-12)
+    # a row of weight 0 leaves the state as it was
+    one = jax.tree.map(lambda a: a[:1], data)
+    c0 = task.init_carry(model, params, 1)
+    _, c1 = run(params, one, jnp.zeros(1), c0)
+    for a, b in zip(jax.tree.leaves(c0), jax.tree.leaves(c1), strict=True):
+        np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
+    # the test text as one stream (padded last chunk) uses the carry's first row
+    test = one_stream_rows(ids[: 2 * T + 3], T)
+    assert test.inputs.shape == (3, 1, T) and test.mask.sum() == 2 * T + 2
+    test = lm.LMRows(*map(jnp.asarray, test))
+    metrics, _ = jax.jit(lambda p, d: loop.evaluate(model, task, p, d, 2))(params, test)
+    logits, _ = apply(params, jnp.asarray(ids[None, : 2 * T + 2]))
+    nll = -jnp.take_along_axis(jax.nn.log_softmax(logits), ids[None, 1 : 2 * T + 3, None], -1)
+    np.testing.assert_allclose(float(metrics[0]), float(jnp.mean(nll)), rtol=1e-12)
+
+
+def test_sampling_top1_is_greedy_and_seeded():
+    model, params = model_and_params("gru", True)
+    prime = np.array([1, 4, 2])
+    toks = lm.sample(model, params, prime, 8, top_k=1, seed=5)
+    # greedy: every drawn token is the arg-max after the prime and the tokens before it
+    logits, _ = jax.jit(model.apply)(params, jnp.asarray(np.concatenate([prime, toks[0]])[None]))
+    assert toks[0].tolist() == np.asarray(jnp.argmax(logits[0, 2:-1], -1)).tolist()
+    a = lm.sample(model, params, prime, 30, seed=1, temperature=0.9, top_k=4, num_samples=3)
+    b = lm.sample(model, params, prime, 30, seed=1, temperature=0.9, top_k=4, num_samples=3)
+    c = lm.sample(model, params, prime, 30, seed=2, temperature=0.9, top_k=4, num_samples=3)
+    assert a.shape == (3, 30) and (a == b).all() and (a != c).any()
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory):
+    path = tmp_path_factory.mktemp("lm") / "corpus.txt"
+    path.write_text(TEXT)
+    return str(path)
+
+
+def test_numpy_backend_and_jax_twin_same_loss_curve(corpus):
+    from jaxrnn.train.run import fit
+
+    kw = dict(task="lm", model="rnn", data=corpus, epochs=3, hidden=8, seq_len=7,
+              batch_size=2, dtype="float64", test_fraction=0.25)  # fmt: skip
+    r_np = fit(TrainConfig(backend="numpy", **kw))
+    r_jax = fit(TrainConfig(backend="jax", **kw))
+    assert r_np.metric_names == r_jax.metric_names
+    for a, b in zip(r_np.history, r_jax.history, strict=True):
+        for name in r_np.metric_names:
+            assert a[name] == pytest.approx(b[name], rel=1e-9), name
+    assert r_np.history[-1]["train_loss"] < r_np.history[0]["train_loss"]
+
+
+def test_cli_json_checkpoint_and_generate(corpus, tmp_path, capsys):
+    from jaxrnn.generate import main as generate
+    from jaxrnn.train.cli import main as train
+
+    out, ck = tmp_path / "lm.json", str(tmp_path / "lm.ckpt")
+    args = ["--task", "lm", "--model", "gru", "--data", corpus, "--epochs", "2", "--hidden", "8",
+            "--embed-dim", "4", "--batch-size", "2", "--seq-len", "8", "--clip-norm", "5"]
+    assert train([*args, "--json", str(out), "--save", ck, "--quiet"]) == 0
+    d = json.loads(out.read_text())
+    f = d["final"]
+    for key in ("train_loss", "test_loss", "test_ppl", "test_bpc"):
+        assert math.isfinite(f[key]), key
+    assert f["test_ppl"] == pytest.approx(math.exp(f["test_loss"]))
+    assert f["test_bpc"] == pytest.approx(f["test_loss"] / math.log(2))
+    assert d["tokens_per_s"] > 0 and d["train_tokens"] > 0
+    capsys.readouterr()
+    args = ["--checkpoint", ck, "--prime", "the ", "--length", "40", "--seed", "3", "--quiet"]
+    assert generate(args) == 0
+    first = capsys.readouterr().out
+    assert generate(args) == 0
+    assert capsys.readouterr().out == first and first.startswith("the ") and len(first) == 45
+    assert generate(["--checkpoint", ck, "--prime", "the QX"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "'Q', 'X'" in err
+    assert train(["--task", "lm", "--model", "bilstm", "--data", corpus]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "bilstm" in err

@@ -20,7 +20,7 @@ import numpy as np
 
 from jaxrnn.config import TrainConfig
 from jaxrnn.data.text import TextVocab, load_text, make_text, split_text, stream_batches
-from jaxrnn.errors import ConfigError
+from jaxrnn.errors import ConfigError, DataError
 from jaxrnn.train.data import Prepared
 
 DEMO_CHARS = 40_000  # the generated demo text when no --data is given
@@ -39,6 +39,12 @@ def check(cfg: TrainConfig) -> None:
     if cfg.model == "bilstm":
         raise ConfigError("--task lm predicts the next token from the past only: --model bilstm "
                           "reads the text both ways; use rnn, simple_rnn, lstm or gru")  # fmt: skip
+    if cfg.model == "rnn" and cfg.embed_dim:
+        raise ConfigError("--task lm --model rnn is min-char-rnn, which reads one-hot tokens: "
+                          "drop --embed-dim, or use --model simple_rnn to embed")  # fmt: skip
+    if cfg.backend == "numpy" and (cfg.dropout or cfg.layer_dropout):
+        raise ConfigError("--backend numpy --task lm has no dropout: drop --dropout and "
+                          "--layer-dropout")  # fmt: skip
 
 
 def train_rows(ids: np.ndarray, batch_size: int, seq_len: int) -> Rows:
@@ -66,6 +72,9 @@ def prepare_lm(cfg: TrainConfig, vocab: TextVocab | None = None) -> Prepared:
     if vocab is None:
         vocab = TextVocab.fit(text + ("\n" + test_text if test_text is not None else ""),
                               cfg.level)  # fmt: skip
+    if vocab.size < 2:
+        raise DataError(f"the text has a single distinct {cfg.level} ({vocab.tokens[0]!r}): "
+                        "there is nothing to predict")  # fmt: skip
     ids = vocab.encode(text)
     if test_text is None:
         train_ids, test_ids = split_text(ids, cfg.test_fraction)

@@ -12,8 +12,12 @@ import dataclasses
 import sys
 from collections.abc import Sequence
 
+from jaxrnn import _cache, distributed
 from jaxrnn.config import MODEL_NAMES, PRESETS, TrainConfig, flag_name, resolve_config
 from jaxrnn.errors import ConfigError, UsageError
+from jaxrnn.metrics import format_report, plot_confusion
+from jaxrnn.results import write_json
+from jaxrnn.train.run import fit
 
 
 class Parser(argparse.ArgumentParser):
@@ -112,8 +116,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     """``python -m jaxrnn.train``; returns the exit code."""
     args = build_parser().parse_args(argv)
     try:
-        from jaxrnn import _cache, distributed
-
         if not args.no_compile_cache:
             _cache.enable()
         dist = distributed.settings(args.coordinator, args.num_processes, args.process_id)
@@ -129,8 +131,6 @@ def main(argv: Sequence[str] | None = None) -> int:
                 raise ConfigError(f"{flag} must be at least 1, got {v}")
         if args.save_every and not args.save and not args.resume:
             raise ConfigError("--save-every needs --save PATH")
-        from jaxrnn.train.run import fit
-
         result = fit(cfg, seeds=args.seeds, log=None if args.quiet else print,
                      log_every=args.log_every, progress=not args.quiet, save=args.save,
                      save_every=args.save_every, resume=args.resume)  # fmt: skip
@@ -147,8 +147,6 @@ def main(argv: Sequence[str] | None = None) -> int:
               f"train acc {f['train_acc']:.3f}, test acc {f['test_acc']:.3f}, "
               f"{result.wall_s:.2f} s (compile {result.compile_s:.2f} s)")  # fmt: skip
     if result.reports:
-        from jaxrnn.metrics import format_report, plot_confusion
-
         if not args.quiet:
             which = f" (seed {result.seeds[0]})" if len(result.seeds) > 1 else ""
             print(f"test set{which}:\n{format_report(result.reports[0])}")
@@ -156,7 +154,5 @@ def main(argv: Sequence[str] | None = None) -> int:
             plot_confusion(result.reports[0], args.confusion_png,
                            title=f"{cfg.model}: test confusion matrix")  # fmt: skip
     if args.json:
-        from jaxrnn.results import write_json
-
         write_json(args.json, result.to_json())
     return 0

@@ -24,6 +24,7 @@ from jaxrnn.models import count_params
 from jaxrnn.results import RunResult
 from jaxrnn.scratch import shuffle_orders
 from jaxrnn.train.build import initial_params, make_optimizer
+from jaxrnn.train.checkpoints import save_checkpoint
 from jaxrnn.train.data import Prepared
 from jaxrnn.train.plan import (
     Parallel,
@@ -161,8 +162,6 @@ class JaxRun:
         save_every: int | None,
     ) -> RunResult:
         """Train from epoch ``start`` to ``cfg.epochs``, extending ``histories`` (one per seed)."""
-        from jaxrnn.train.checkpoints import save_checkpoint
-
         cfg, num_seeds = self.cfg, len(self.seeds)
         log_every = log_every or default_log_every(cfg.epochs)
         chunk = chunk_size(start, cfg.epochs, log_every, save_every if save else None)

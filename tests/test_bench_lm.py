@@ -1,0 +1,24 @@
+"""Smoke test of ``benchmarks/lm.py --quick``: it runs, both sides compute the same loss from
+the same weights before anything is timed, and every number the docstring promises is there."""
+
+from __future__ import annotations
+
+import math
+
+from test_benchmarks import positive, run_quick
+
+
+def test_lm_quick(tmp_path):
+    p = run_quick("lm", tmp_path)
+    same = p["same_weights_first_loss"]
+    assert same["equal"] and math.isclose(same["ours"], same["torch"], rel_tol=1e-4)
+    for side in ("ours", "torch", "numpy"):
+        assert positive(p[side]["tokens_per_s"]), side
+    # same weights, same chunks, same optimizer: the curves and the test bits/char agree
+    assert abs(p["ours"]["test_bpc"] - p["torch"]["test_bpc"]) < 1e-3
+    for a, b in zip(p["ours"]["pass_loss"], p["torch"]["pass_loss"], strict=True):
+        assert math.isclose(a, b, rel_tol=1e-3)
+    assert all(positive(g["chars_per_s"]) for g in p["generation"].values())
+    assert p["unigram_bpc"] > p["ours"]["test_bpc"] - 1.0
+    assert set(p["ratios"]) == {"tokens_per_s_ours_over_torch", "tokens_per_s_ours_over_numpy",
+                                "test_bpc_ours_minus_torch"}

@@ -63,6 +63,13 @@ def fit(
         raise ConfigError(f"--seeds must be at least 1, got {seeds}")
     t0 = time.perf_counter()
     seed_list = [cfg.seed + i for i in range(seeds)]
+    if cfg.resplit:
+        if cfg.data is None or cfg.test_data is not None or data is not None:
+            raise ConfigError("--resplit needs --data without --test-data: a split to redraw")
+        if save:
+            raise ConfigError("--resplit trains one model per split: it cannot --save one "
+                              "checkpoint")  # fmt: skip
+        return _fit_resplit(cfg, seed_list, log, log_every, note, t0)
     if cfg.backend == "numpy":  # the study's scratch RNN: classification, no JAX
         from jaxrnn.train.numpy_run import fit_numpy
 
@@ -81,6 +88,30 @@ def fit(
         data_notes(cfg, data, log, note)
     run = JaxRun(cfg, data, seed_list)
     return run.train(0, [[] for _ in seed_list], t0, log, log_every, progress, save, save_every)
+
+
+def _fit_resplit(cfg: TrainConfig, seed_list: list[int], log, log_every, note, t0: float
+                 ) -> RunResult:  # fmt: skip
+    """``--resplit``: seed ``s`` trains with init seed ``s`` on the split drawn with ``s``; one
+    run per seed (each split has its own vocabulary, so no shared program or params)."""
+    runs = []
+    for i, s in enumerate(seed_list):
+        r = fit(dataclasses.replace(cfg, seed=s, resplit=False), log=None, log_every=log_every,
+                note=note if i == 0 else None)  # fmt: skip
+        runs.append(r)
+        if log is not None:
+            scores = ", ".join(f"{k.replace('_', ' ')} {v:.3f}" for k, v in r.final.items()
+                               if not k.endswith("loss"))  # fmt: skip
+            log(f"seed {s} (split {s}): {scores}")
+    first = runs[0]
+    extra = {"resplit": True, "truncated": sum(r.extra.get("truncated", 0) for r in runs),
+             "num_params_per_seed": [r.num_params for r in runs],
+             "device": first.extra.get("device")}  # fmt: skip
+    derived = [r.derived[0] for r in runs] if first.derived else None
+    return RunResult(cfg, seed_list, [r.histories[0] for r in runs], time.perf_counter() - t0,
+                     sum(r.compile_s for r in runs), first.num_params, None, extra,
+                     [r.reports[0] for r in runs if r.reports], label_names=first.label_names,
+                     metric_names=first.metric_names, derived=derived)  # fmt: skip
 
 
 def _check_batch(rows_per_step: int, data: Prepared) -> None:

@@ -6,6 +6,7 @@ JAX is imported only for the JAX backend, so ``--backend numpy`` runs without it
 from __future__ import annotations
 
 import dataclasses
+import math
 import time
 from collections.abc import Callable, Collection
 
@@ -204,13 +205,19 @@ def data_notes(cfg: TrainConfig, data: Prepared, log: Callable[[str], None] | No
              for split, a in (("training", data.train), ("test", data.test))]  # fmt: skip
     if any(k for _, k, _ in empty):
         which = " and ".join(f"{k} of {m} {split} texts" for split, k, m in empty if k)
-        note(f"warning: {which} have no known token (unseen or filtered words, or beyond "
-             "--num-words): they are classified from padding alone")  # fmt: skip
+        one = sum(k for _, k, _ in empty) == 1
+        note(f"warning: {which} {'has' if one else 'have'} no known token (unseen or filtered "
+             f"words, or beyond --num-words): {'it is' if one else 'they are'} classified from "
+             "padding alone")  # fmt: skip
     lengths = np.asarray(data.train.lengths)
     median = float(np.median(lengths)) if len(lengths) else 0.0
     max_len = int(data.tokenizer.max_len or 0)
     if max_len >= 64 and max_len >= 4 * max(median, 1.0):
-        p95 = int(np.ceil(np.percentile(lengths, 95)))
+        # The shortest length that keeps at least 95% of the training texts whole.
+        p95 = int(np.sort(lengths)[math.ceil(0.95 * len(lengths)) - 1])
+        whole = float(np.mean(lengths <= p95))
+        hint = (f": --max-len {p95} keeps {whole:.0%} of the training texts whole"
+                if p95 < max_len else "")  # fmt: skip
         note(f"note: every text is padded to {max_len} tokens, {max_len / max(median, 1):.0f}x "
-             f"the median training text ({median:g} tokens); time and memory grow with it: "
-             f"--max-len {p95} keeps 95% of the training texts whole")  # fmt: skip
+             f"the median training text ({median:g} tokens); time and memory grow with "
+             f"it{hint}")  # fmt: skip

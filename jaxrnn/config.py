@@ -120,6 +120,10 @@ class TrainConfig:
                                    metavar="PATH", group="data", preset=False)  # fmt: skip
     test_fraction: float = option(0.2, "test share when splitting --data", type=float,
                                   group="data")  # fmt: skip
+    resplit: bool = option(False, "with --seeds: split --data anew for every seed (seed S "
+                           "splits with S), to see how much the split alone moves the scores; "
+                           "default: one split (--seed) for all seeds", type=bool,
+                           group="data")  # fmt: skip
     text_column: str = option("text", "name of the text column / JSON key", group="data")
     label_column: str = option("label", "name of the label column / JSON key", group="data")
     # --task lm

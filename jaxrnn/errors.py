@@ -27,3 +27,10 @@ class TrainingDiverged(UsageError, FloatingPointError):
     """The loss became NaN or infinite; the last good checkpoint is kept."""
 
     exit_code = 1
+
+
+class Interrupted(UsageError):
+    """Ctrl-C (SIGINT) stopped a run between compiled chunks; what was done is saved when a
+    checkpoint path was given. The message is the whole line the user sees."""
+
+    exit_code = 130  # 128 + SIGINT, as a shell reports a program stopped by Ctrl-C

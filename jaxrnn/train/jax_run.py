@@ -19,13 +19,14 @@ import numpy as np
 from jaxrnn import loop, study_sgd
 from jaxrnn.config import TrainConfig
 from jaxrnn.distributed import to_host
-from jaxrnn.errors import TrainingDiverged
+from jaxrnn.errors import Interrupted, TrainingDiverged
 from jaxrnn.models import count_params
 from jaxrnn.results import RunResult
 from jaxrnn.scratch import shuffle_orders
 from jaxrnn.train.build import initial_params, make_optimizer
 from jaxrnn.train.checkpoints import save_checkpoint
 from jaxrnn.train.data import Prepared
+from jaxrnn.train.interrupt import StopOnSigint, max_chunk_epochs
 from jaxrnn.train.plan import (
     Parallel,
     chunk_size,
@@ -164,7 +165,10 @@ class JaxRun:
         """Train from epoch ``start`` to ``cfg.epochs``, extending ``histories`` (one per seed)."""
         cfg, num_seeds = self.cfg, len(self.seeds)
         log_every = log_every or default_log_every(cfg.epochs)
-        chunk = chunk_size(start, cfg.epochs, log_every, save_every if save else None)
+        # Chunks short enough (by estimate) that a Ctrl-C is answered within about a second.
+        shape = np.shape(jax.tree.leaves(self.data.train)[0])
+        cap = max_chunk_epochs(cfg, shape[0], shape[1] if len(shape) > 1 else 1, num_seeds)
+        chunk = chunk_size(start, cfg.epochs, min(log_every, cap), save_every if save else None)
         run = jax.jit(self.runner(chunk))
         orders = self.orders(cfg.epochs)
         par = self.parallel
@@ -183,7 +187,8 @@ class JaxRun:
 
         saved = None
         preds = None
-        with Progress(cfg.epochs - start, "epochs", enabled=progress) as bar:
+        with StopOnSigint() as stop, Progress(cfg.epochs - start, "epochs", enabled=progress
+                                              ) as bar:  # fmt: skip
             for s in range(start, cfg.epochs, chunk):
                 state, (metrics, preds) = compiled(self.state, tr, te, orders_for(s))
                 metrics = to_host(metrics).reshape(num_seeds, chunk, len(self.metric_names))
@@ -199,10 +204,15 @@ class JaxRun:
                             more = f"  (mean of {len(recs)} seeds)" if len(recs) > 1 else ""
                             line = format_epoch(mean_record(recs), cfg.epochs, self.metric_names)
                             bar.write(line + more, log)
-                if save and ((save_every and done % save_every == 0) or done == cfg.epochs):
+                stopping = stop.requested and done < cfg.epochs  # Ctrl-C: stop after this chunk
+                if save and (stopping or (save_every and done % save_every == 0)
+                             or done == cfg.epochs):  # fmt: skip
                     save_checkpoint(save, self, done, histories)
                     saved = save
                 bar.update(done - start)
+                if stopping:
+                    kept = f"resume with --resume {save}" if save else "nothing saved (no --save)"
+                    raise Interrupted(f"interrupted at epoch {done}; {kept}")
         jax.block_until_ready(self.state)
         # Only the last chunk's predictions feed the report: one transfer, after the loop.
         self.test_predictions = to_host(preds)[:, -1]  # [S, chunk, N_test, ...] -> last epoch

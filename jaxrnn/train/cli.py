@@ -194,7 +194,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(f"{cfg.model} ({cfg.backend}, {result.num_params} params{seeds}): {scores}, "
           f"{result.wall_s:.2f} s (compile {result.compile_s:.2f} s)")  # fmt: skip
     if len(result.seeds) > 1:
-
         summary = result.final_summary()
         print(f"over {len(result.seeds)} seeds, mean [95% interval of the mean]: "
               + ", ".join(format_summary(k, v) for k, v in summary.items()))  # fmt: skip

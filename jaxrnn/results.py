@@ -135,8 +135,8 @@ class RunResult:
             out["aggregate"] = {
                 "final": {k: summarize([self.seed_final(i)[k] for i in range(len(self.seeds))])
                           for k in self.final},
-                "macro_f1": summarize([r["macro_f1"] for r in self.reports]) if self.reports
-                else None,
+                "macro_f1": summarize([r["macro_f1"] for r in self.reports])
+                if self.reports and "macro_f1" in self.reports[0] else None,
                 "history": [
                     {"epoch": recs[0]["epoch"],
                      **{k: summarize([r[k] for r in recs]) for k in self.metric_names}}

@@ -127,6 +127,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         for flag, v in (("--log-every", args.log_every), ("--save-every", args.save_every)):
             if v is not None and v < 1:
                 raise ConfigError(f"{flag} must be at least 1, got {v}")
+        if args.confusion_png and cfg.task != "classify":
+            raise ConfigError(f"--confusion-png draws a classifier's confusion matrix: not "
+                              f"for --task {cfg.task}")  # fmt: skip
         if args.save_every and not args.save and not args.resume:
             raise ConfigError("--save-every needs --save PATH")
         from jaxrnn.train.run import fit
@@ -143,12 +146,18 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"note: {result.extra['truncated']} texts were longer than max_len "
                   f"{cfg.max_len or 'auto'} and were truncated")  # fmt: skip
         seeds = f", mean of {len(result.seeds)} seeds" if len(result.seeds) > 1 else ""
-        print(f"{cfg.model} ({cfg.backend}, {result.num_params} params{seeds}): "
-              f"train acc {f['train_acc']:.3f}, test acc {f['test_acc']:.3f}, "
+        # classify: train and test accuracy; other tasks: their test metrics
+        keys = [k for k in ("train_acc", "test_acc") if k in f] or [
+            k for k in f if k.startswith("test_") and k != "test_loss"]
+        shown = ", ".join(f"{k.replace('_', ' ')} {f[k]:{'.3f' if 'acc' in k else '.4g'}}"
+                          for k in keys)  # fmt: skip
+        print(f"{cfg.model} ({cfg.backend}, {result.num_params} params{seeds}): {shown}, "
               f"{result.wall_s:.2f} s (compile {result.compile_s:.2f} s)")  # fmt: skip
     if result.reports:
         from jaxrnn.metrics import format_report, plot_confusion
+        from jaxrnn.train.registry import get_spec
 
+        format_report = get_spec(cfg).format_report or format_report
         if not args.quiet:
             which = f" (seed {result.seeds[0]})" if len(result.seeds) > 1 else ""
             print(f"test set{which}:\n{format_report(result.reports[0])}")

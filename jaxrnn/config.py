@@ -203,7 +203,7 @@ _SEQ_PRESET = dict(optimizer="adam", lr=1e-2, layers=1, dropout=0.0, layer_dropo
                    clip=0.0, num_words=0, max_len=0, mask=True)  # fmt: skip
 TASK_PRESETS: dict[str, dict[str, Any]] = {
     "tag": {**_SEQ_PRESET, "epochs": 10, "batch_size": 32, "embed_dim": 32, "hidden": 64},
-    "regress": {**_SEQ_PRESET, "epochs": 20, "batch_size": 32, "embed_dim": 0, "hidden": 32},
+    "regress": {**_SEQ_PRESET, "epochs": 10, "batch_size": 32, "embed_dim": 0, "hidden": 32},
 }
 
 

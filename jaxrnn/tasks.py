@@ -209,10 +209,13 @@ def _reg_stats(pred: Array, batch: Batch) -> tuple[Array, Array]:
     return jnp.stack([jnp.sum(w * sq), jnp.sum(w * ab)]), jnp.stack([n, n])
 
 
-def regression() -> Task:
+def regression(*, standardized: bool = False) -> Task:
     """Real-valued targets: rows are ``SeriesRows(x [B, W, D], y [B, H] or [B, W, H])``, the
     model maps ``x`` to forecasts of ``y``'s shape. Loss: mean squared error over every
     forecast value (no 1/2, as ``jaxrnn.scratch.seq.regress_loss_and_grads``); metrics
-    ``loss`` (the MSE) and ``mae``; predictions are the forecasts themselves."""
-    return Task("regression", ("loss", "mae"), _reg_apply, _reg_loss, _reg_stats,
-                lambda pred: pred, _no_carry)  # fmt: skip
+    ``loss`` (the MSE) and ``mae`` (``mae_std`` with ``standardized``: targets in standard
+    deviations, so the name does not pass for the target's own units); predictions are the
+    forecasts themselves."""
+    names = ("loss", "mae_std" if standardized else "mae")
+    return Task("regression", names, _reg_apply, _reg_loss, _reg_stats, lambda pred: pred,
+                _no_carry)  # fmt: skip

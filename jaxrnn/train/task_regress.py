@@ -12,9 +12,9 @@ windows never straddle the cut). Every column is standardised with the training 
 mean and standard deviation, which the checkpoint keeps (``SeriesVocab``) so that
 ``python -m jaxrnn.predict`` scales new data the same way.
 
-The loss and the per-epoch metrics are in standardised units; the test report (and the
-JSON ``final`` keys ``test_mse``, ``test_mae``, ``test_naive_mse``) is in the target's
-own units, with the last-value forecast's errors on the same windows for comparison.
+The loss and the per-epoch metrics (``loss``, ``mae_std``) are in standardised units; the
+test report (and the JSON ``final`` keys ``test_mse``, ``test_mae``, ``test_naive_mse``) is
+in the target's own units, with the last-value forecast's errors on the same windows for comparison.
 """
 
 from __future__ import annotations
@@ -163,7 +163,7 @@ SPEC = register(TaskSpec(
     "regress",
     prepare=prepare,
     build_model=build_model,
-    task=lambda cfg, model: tasks.regression(),
+    task=lambda cfg, model: tasks.regression(standardized=True),
     vocab_from_dict=SeriesVocab.from_dict,
     test_report=errors,
     report_final=report_final,

@@ -88,8 +88,15 @@ def windows(cfg: TrainConfig, rows: np.ndarray, vocab: SeriesVocab, part: str
     return tasks.SeriesRows(w.inputs, w.targets)
 
 
+def _check_model(cfg: TrainConfig) -> None:
+    if MODEL_CELLS[cfg.model][1] and cfg.per_step:
+        raise ConfigError(f"--per-step needs a forward-only model: --model {cfg.model} reads "
+                          "each window backwards too, so it would see the values it forecasts")
+
+
 def prepare(cfg: TrainConfig, vocab: SeriesVocab | None) -> Prepared:
     """Load the CSV(s), split, standardise with the training rows' statistics, window."""
+    _check_model(cfg)
     if cfg.data is None or cfg.target is None:
         raise ConfigError("--task regress needs --data FILE.csv and --target COLUMN (python -m "
                           "jaxrnn.data.series writes an example series)")  # fmt: skip
@@ -117,10 +124,8 @@ def prepare(cfg: TrainConfig, vocab: SeriesVocab | None) -> Prepared:
 
 def build_model(cfg: TrainConfig, vocab: SeriesVocab, labels: Any = None) -> models.Regressor:
     """``Regressor``: ``--model``'s cell and directions, ``--hidden``, ``--layers``."""
+    _check_model(cfg)
     cell, bidirectional = MODEL_CELLS[cfg.model]
-    if bidirectional and cfg.per_step:
-        raise ConfigError(f"--per-step needs a forward-only model: --model {cfg.model} reads "
-                          "each window backwards too, so it would see the values it forecasts")
     layer = sequence.RecurrentLayer(cell, cfg.hidden, cfg.layers, bidirectional,
                                     cfg.layer_dropout)  # fmt: skip
     return models.Regressor(layer, len(vocab.columns), cfg.horizon, cfg.per_step)

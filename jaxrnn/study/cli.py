@@ -36,10 +36,11 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
-from jaxrnn.study import compare, figures, longrange, report
+from jaxrnn.study import bidirectional, compare, figures, longrange, report
 
 SCHEMA = "jaxrnn.study/1"
-PART_SECTIONS = {"compare": ("models", "data"), "gradients": ("gradients", "long_range")}
+PART_SECTIONS = {"compare": ("models", "data"), "gradients": ("gradients", "long_range"),
+                 "bidirectional": ("bidirectional",)}
 GRAD_CELL_MODELS = {"rnn": "simple_rnn_masked", "lstm": "lstm", "gru": "gru"}  # all masked
 QUICK_SWEEP = dict(
     lengths=(10, 30), seeds=2, n_train=64, n_test=32, hidden=8, embed_dim=4, epochs=2,
@@ -337,7 +338,9 @@ def build_parser() -> argparse.ArgumentParser:
         "figures to --out.",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
-    p.add_argument("--part", choices=("all", "compare", "gradients"), default="all")
+    p.add_argument("--part", choices=("all", "compare", "gradients", "bidirectional"),
+                   default="all", help="all = compare and gradients; bidirectional (run on its "
+                   "own): BiLSTM vs forward LSTM on per-token tagging, bidirectional.md")
     p.add_argument("--seeds", type=_positive, help="seeds per model [20; --quick: 2]")
     p.add_argument(
         "--models", default=",".join(compare.DEFAULT_MODELS), help="comma list of models"
@@ -490,6 +493,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             res["gradients"], res["long_range"] = run_gradients(
                 cells, seeds, quick, sweep_settings, grad_length, runs, display
             )
+        if "bidirectional" in parts:
+            res["bidirectional"] = bidirectional.run(seeds, quick, display.line)
     finally:
         display.close()
     _carry_over(res, parts, args.out)
@@ -497,6 +502,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     res["environment"]["loadavg_start"] = load_start
     res["environment"]["loadavg_end"] = _load()
     paths = write_outputs(res, args.out)
+    if res.get("bidirectional"):
+        from jaxrnn._atomic import atomic_write
+
+        paths.append(os.path.join(args.out, "bidirectional.md"))
+        atomic_write(paths[-1], bidirectional.markdown(res["bidirectional"]), fsync=False)
     if not args.quiet:
         print(f"wrote {', '.join(paths)} in {res['elapsed_s']:.0f} s", file=sys.stderr)
     if args.json:

@@ -198,11 +198,25 @@ PRESETS: dict[str, dict[str, Any]] = {
 }
 
 
+# What the models mean for a task other than classification: these fields replace the
+# model's preset (flags still override them). A tagger or forecaster is not the study's
+# sentiment model: every model is an embedding (tag) -> recurrent layer -> dense readout
+# trained with Adam, and ``--model`` picks the cell and the directions. Chosen on
+# validation data (docs/readme/tag.md), never on a test split.
+_SEQ_PRESET = dict(optimizer="adam", lr=1e-2, layers=1, dropout=0.0, layer_dropout=0.0,
+                   clip=0.0, num_words=0, max_len=0, mask=True)  # fmt: skip
+TASK_PRESETS: dict[str, dict[str, Any]] = {
+    "tag": {**_SEQ_PRESET, "epochs": 10, "batch_size": 32, "embed_dim": 32, "hidden": 64},
+    "regress": {**_SEQ_PRESET, "epochs": 10, "batch_size": 32, "embed_dim": 0, "hidden": 32},
+}
+
+
 def resolve_config(cfg: TrainConfig) -> TrainConfig:
     """Fill ``None`` fields from the model's preset and validate everything."""
     if cfg.model not in PRESETS:
         raise ConfigError(f"unknown model {cfg.model!r}; choose from {', '.join(MODEL_NAMES)}")
     preset = dict(PRESETS[cfg.model])
+    preset.update(TASK_PRESETS.get(cfg.task, {}))
     if cfg.data is not None:
         # The study's 25-word vocabulary and 15-token padding are for its own data set.
         preset["num_words"] = preset["max_len"] = 0
@@ -251,6 +265,9 @@ def resolve_config(cfg: TrainConfig) -> TrainConfig:
         if not ok:
             raise ConfigError(msg)
     if cfg.backend == "numpy":
+        if cfg.task in TASK_PRESETS:
+            raise ConfigError(f"--backend numpy runs the scratch classifier: --task {cfg.task} "
+                              "needs --backend jax")  # fmt: skip
         if cfg.model != "rnn":
             raise ConfigError("--backend numpy runs the scratch reference: use it with --model rnn")
         if cfg.optimizer != "sgd" or cfg.batch_size != 1:

@@ -103,6 +103,11 @@ def _read_lines(stream: Iterable[str]) -> list[str]:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    from jaxrnn import predict_seq
+
+    task = predict_seq.checkpoint_task(argv)
+    if task in predict_seq.TASKS:  # a tagger or a forecaster: jaxrnn/predict_seq.py
+        return predict_seq.main(argv, task)
     from jaxrnn.train.cli import Parser
 
     p = Parser(prog="python -m jaxrnn.predict", description=__doc__.split("\n\n")[0],

@@ -163,7 +163,7 @@ class RunResult:
             out["aggregate"] = {
                 "final": self.final_summary(),
                 "macro_f1": summarize([r["macro_f1"] for r in self.reports], (0.0, 1.0))
-                if self.reports else None,
+                if self.reports and "macro_f1" in self.reports[0] else None,
                 "history": [
                     {"epoch": recs[0]["epoch"],
                      **{k: summarize([r[k] for r in recs], bounds_of(k))

@@ -36,10 +36,12 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
-from jaxrnn.study import compare, figures, longrange, report
+from jaxrnn._atomic import atomic_write
+from jaxrnn.study import bidirectional, compare, figures, longrange, report
 
 SCHEMA = "jaxrnn.study/1"
-PART_SECTIONS = {"compare": ("models", "data"), "gradients": ("gradients", "long_range")}
+PART_SECTIONS = {"compare": ("models", "data"), "gradients": ("gradients", "long_range"),
+                 "bidirectional": ("bidirectional",)}
 GRAD_CELL_MODELS = {"rnn": "simple_rnn_masked", "lstm": "lstm", "gru": "gru"}  # all masked
 QUICK_SWEEP = dict(
     lengths=(10, 30), seeds=2, n_train=64, n_test=32, hidden=8, embed_dim=4, epochs=2,
@@ -367,7 +369,9 @@ def build_parser() -> argparse.ArgumentParser:
         "figures to --out.",
         formatter_class=_DefaultsFormatter,
     )
-    p.add_argument("--part", choices=("all", "compare", "gradients"), default="all")
+    p.add_argument("--part", choices=("all", "compare", "gradients", "bidirectional"),
+                   default="all", help="all = compare and gradients; bidirectional (run on its "
+                   "own): BiLSTM vs forward LSTM on per-token tagging, bidirectional.md")
     p.add_argument("--seeds", type=_positive, help="seeds per model [20; --quick: 2]")
     p.add_argument(
         "--models", default=",".join(compare.DEFAULT_MODELS), help="comma list of models"
@@ -523,12 +527,14 @@ def main(argv: Sequence[str] | None = None) -> int:
             res["gradients"], res["long_range"] = run_gradients(
                 cells, seeds, quick, sweep_settings, grad_length, runs, display
             )
+        if "bidirectional" in parts:
+            res["bidirectional"] = bidirectional.run(seeds, quick, display.line)
     except StudyInterrupted as e:  # keep the models that finished
         res["models"] = e.summaries
         interrupted = f"interrupted after {len(e.summaries)} of {len(names)} models"
-    except KeyboardInterrupt:  # in the gradients part: keep the comparison
-        interrupted = "interrupted in the gradients part"
-        for k in ("gradients", "long_range"):
+    except KeyboardInterrupt:  # in the gradients or bidirectional part: keep the comparison
+        interrupted = "interrupted after the comparison"
+        for k in ("gradients", "long_range", "bidirectional"):
             res.pop(k, None)
     finally:
         display.close()
@@ -539,6 +545,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     res["environment"]["loadavg_start"] = load_start
     res["environment"]["loadavg_end"] = _load()
     paths = write_outputs(res, args.out, figures_too=not interrupted)
+    if res.get("bidirectional"):
+        paths.append(os.path.join(args.out, "bidirectional.md"))
+        atomic_write(paths[-1], bidirectional.markdown(res["bidirectional"]), fsync=False)
     if interrupted:
         print(f"{interrupted}; kept in {', '.join(paths)}", file=sys.stderr)
         return 130

@@ -17,6 +17,7 @@ from jaxrnn.config import MODEL_NAMES, PRESETS, TrainConfig, flag_name, resolve_
 from jaxrnn.errors import ConfigError, Interrupted, UsageError
 from jaxrnn.metrics import format_report, plot_confusion
 from jaxrnn.results import format_summary, write_json
+from jaxrnn.train.registry import get_spec
 from jaxrnn.train.run import fit
 
 
@@ -161,6 +162,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         for flag, v in (("--log-every", args.log_every), ("--save-every", args.save_every)):
             if v is not None and v < 1:
                 raise ConfigError(f"{flag} must be at least 1, got {v}")
+        if args.confusion_png and cfg.task != "classify":
+            raise ConfigError(f"--confusion-png draws a classifier's confusion matrix: not "
+                              f"for --task {cfg.task}")  # fmt: skip
         if args.save_every and not args.save:
             raise ConfigError("--save-every needs --save PATH")
         result = fit(cfg, seeds=args.seeds, log=None if args.quiet else print,
@@ -189,8 +193,8 @@ def main(argv: Sequence[str] | None = None) -> int:
               f"{cfg.max_len or 'auto'} and {'was' if n == 1 else 'were'} truncated")  # fmt: skip
     # The final line stays under --quiet: it is the run's result.
     seeds = f", mean of {len(result.seeds)} seeds" if len(result.seeds) > 1 else ""
-    scores = ", ".join(f"{k.replace('_', ' ')} {v:.3f}" for k, v in f.items()
-                       if not k.endswith("loss"))  # fmt: skip
+    scores = ", ".join(f"{k.replace('_', ' ')} {v:{'.3f' if 'acc' in k or 'f1' in k else '.4g'}}"
+                       for k, v in f.items() if not k.endswith("loss"))  # fmt: skip
     print(f"{cfg.model} ({cfg.backend}, {result.num_params} params{seeds}): {scores}, "
           f"{result.wall_s:.2f} s (compile {result.compile_s:.2f} s)")  # fmt: skip
     if len(result.seeds) > 1:
@@ -198,9 +202,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"over {len(result.seeds)} seeds, mean [95% interval of the mean]: "
               + ", ".join(format_summary(k, v) for k, v in summary.items()))  # fmt: skip
     if result.reports:
+        # (classify: no spec lookup, so the NumPy backend's run imports no JAX)
+        show = format_report if cfg.task == "classify" else get_spec(cfg).format_report
         if not args.quiet:
             which = f" (seed {result.seeds[0]})" if len(result.seeds) > 1 else ""
-            print(f"test set{which}:\n{format_report(result.reports[0])}")
+            print(f"test set{which}:\n{show(result.reports[0])}")
         if args.confusion_png:
             plot_confusion(result.reports[0], args.confusion_png,
                            title=f"{cfg.model}: test confusion matrix")  # fmt: skip

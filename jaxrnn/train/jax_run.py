@@ -229,8 +229,12 @@ class JaxRun:
             "seed_group": self.group,
         }
         derived = [self.spec.derived(h[-1]) if self.spec.derived else {} for h in histories]
+        reports = self.test_reports()
+        if self.spec.report_final is not None:
+            derived = [{**d, **self.spec.report_final(r)} for d, r in zip(derived, reports,
+                                                                       strict=True)]  # fmt: skip
         return RunResult(cfg, self.seeds, histories, time.perf_counter() - t0, compile_s,
-                         n_params, params, extra, self.test_reports(),
+                         n_params, params, extra, reports,
                          tokenizer=self.data.tokenizer,
                          label_names=list(self.data.label_names),
                          metric_names=self.metric_names, derived=derived)  # fmt: skip

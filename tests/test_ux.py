@@ -190,12 +190,10 @@ def test_predict_json_has_known_tokens_and_warns(ckpt, capsys):
 
 
 def test_out_of_memory_is_one_line(monkeypatch, capsys):
-    from jaxrnn.train import run
-
     def fit(*a, **kw):
         raise RuntimeError("RESOURCE_EXHAUSTED: Out of memory while trying to allocate 1.3GB")
 
-    monkeypatch.setattr(run, "fit", fit)
+    monkeypatch.setattr(cli, "fit", fit)
     assert cli.main([*GRU, "--max-len", "100000"]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "--max-len 100000" in err and "--batch-size 8" in err

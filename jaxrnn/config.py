@@ -120,6 +120,10 @@ class TrainConfig:
                                    metavar="PATH", group="data", preset=False)  # fmt: skip
     test_fraction: float = option(0.2, "test share when splitting --data", type=float,
                                   group="data")  # fmt: skip
+    resplit: bool = option(False, "with --seeds: split --data anew for every seed (seed S "
+                           "splits with S), to see how much the split alone moves the scores; "
+                           "default: one split (--seed) for all seeds", type=bool,
+                           group="data")  # fmt: skip
     text_column: str = option("text", "name of the text column / JSON key", group="data")
     label_column: str = option("label", "name of the label column / JSON key", group="data")
     # --task lm
@@ -196,6 +200,19 @@ PRESETS: dict[str, dict[str, Any]] = {
 }
 
 
+# What the models mean for a task other than classification: these fields replace the
+# model's preset (flags still override them). A tagger or forecaster is not the study's
+# sentiment model: every model is an embedding (tag) -> recurrent layer -> dense readout
+# trained with Adam, and ``--model`` picks the cell and the directions. Chosen on
+# validation data (docs/readme/tag.md), never on a test split.
+_SEQ_PRESET = dict(optimizer="adam", lr=1e-2, layers=1, dropout=0.0, layer_dropout=0.0,
+                   clip=0.0, num_words=0, max_len=0, mask=True)  # fmt: skip
+TASK_PRESETS: dict[str, dict[str, Any]] = {
+    "tag": {**_SEQ_PRESET, "epochs": 10, "batch_size": 32, "embed_dim": 32, "hidden": 64},
+    "regress": {**_SEQ_PRESET, "epochs": 10, "batch_size": 32, "embed_dim": 0, "hidden": 32},
+}
+
+
 # --task lm: what each named model means for a language model (over PRESETS[model]).
 # rnn is Karpathy's min-char-rnn (one-hot, tanh RNN 100, Adagrad 0.1, element-wise clip 5,
 # one stream, chunks of 25, the gradient of each chunk's summed loss); the others the
@@ -221,6 +238,7 @@ def resolve_config(cfg: TrainConfig) -> TrainConfig:
                           f"{cfg.model} reads the text both ways; use one of "
                           f"{', '.join(LM_PRESETS)}")  # fmt: skip
     preset = dict(PRESETS[cfg.model])
+    preset.update(TASK_PRESETS.get(cfg.task, {}))
     if cfg.task == "lm":
         preset.update(LM_PRESETS[cfg.model])
     if cfg.seq_len is None:
@@ -277,6 +295,9 @@ def resolve_config(cfg: TrainConfig) -> TrainConfig:
             raise ConfigError("--backend numpy --task lm runs min-char-rnn's NumPy reference: "
                               "use it with --model rnn")  # fmt: skip
     elif cfg.backend == "numpy":
+        if cfg.task in TASK_PRESETS:
+            raise ConfigError(f"--backend numpy runs the scratch classifier: --task {cfg.task} "
+                              "needs --backend jax")  # fmt: skip
         if cfg.model != "rnn":
             raise ConfigError("--backend numpy runs the scratch reference: use it with --model rnn")
         if cfg.optimizer != "sgd" or cfg.batch_size != 1:

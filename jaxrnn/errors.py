@@ -4,6 +4,11 @@ The command-line entry points catch ``UsageError`` (and its subclasses), print
 ``error: <message>`` to stderr and exit with ``exit_code``.
 """
 
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+
 
 class UsageError(Exception):
     """Something the user can fix: the message names the problem and the fix."""
@@ -27,3 +32,26 @@ class TrainingDiverged(UsageError, FloatingPointError):
     """The loss became NaN or infinite; the last good checkpoint is kept."""
 
     exit_code = 1
+
+
+class Interrupted(UsageError):
+    """Ctrl-C (SIGINT) stopped a run between compiled chunks; what was done is saved when a
+    checkpoint path was given. The message is the whole line the user sees."""
+
+    exit_code = 130  # 128 + SIGINT, as a shell reports a program stopped by Ctrl-C
+
+
+def run_writer(write: Callable[[], str], out: str) -> int:
+    """The body of a data generator's command line: run ``write`` (which writes the files
+    and returns the line to print), print that line and return 0; a ``UsageError`` or an
+    ``OSError`` becomes one ``error:`` line on stderr and its exit code."""
+    try:
+        message = write()
+    except UsageError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return e.exit_code
+    except OSError as e:
+        print(f"error: cannot write {e.filename or out}: {e.strerror or e}", file=sys.stderr)
+        return 2
+    print(message)
+    return 0

@@ -240,3 +240,133 @@ def init_params_numpy(model: StudyRNN | Classifier, seed: int, dtype=np.float32)
     params["w_out"] = rng.uniform(-limit, limit, (k, f))
     params["b_out"] = np.zeros(k)
     return jax.tree.map(lambda a: np.asarray(a, dtype), params)
+
+
+# ----------------------------------------------------------------------------- sequence models
+#
+# ``SequenceTagger`` and ``Regressor`` keep the params layout of ``Classifier`` and of the
+# NumPy reference ``jaxrnn.scratch.seq`` (``embed``, ``rnn``, ``w_out``, ``b_out``), so one
+# params dict runs in both, and ``init_params_numpy`` draws them (it reads ``layer``,
+# ``vocab_size``, ``embed_dim`` and ``num_outputs``).
+
+
+def _readout_features(model_layer: RecurrentLayer, final: Any) -> Array:
+    """The last layer's final states, forward then backward: ``[B, num_directions * H]``."""
+    h = final.h if hasattr(final, "h") else final  # [L * dirs, B, H]
+    nd = model_layer.num_directions
+    return jnp.concatenate([h[-nd + d] for d in range(nd)], axis=-1)
+
+
+@dataclass(frozen=True)
+class SequenceTagger:
+    """A tag at every token: embedding -> ``RecurrentLayer`` -> dropout -> dense, per step.
+
+    ``apply(params, ids [B, T], lengths [B]) -> logits [B, T, K]``: the readout reads the
+    last layer's output at each step (forward and backward concatenated for a
+    bidirectional layer, so each token sees its left and right context). Past each
+    sequence's end the outputs are zero and the logits are just ``b_out``: the loss must be
+    masked (``jaxrnn.tasks.tagging`` weighs padding 0).
+
+    Params: ``{"embed": [V, E]`` (absent for one-hot), ``"rnn"``, ``"w_out": [K, F]``,
+    ``"b_out": [K]}`` with ``F = num_directions * H``: ``jaxrnn.scratch.seq``'s
+    ``tag_loss_and_grads`` layout.
+    """
+
+    layer: RecurrentLayer
+    vocab_size: int  # ids 0..vocab_size-1: 0 = padding, 1 = OOV (jaxrnn.data.conll)
+    num_tags: int
+    embed_dim: int | None = 32  # None: one-hot inputs over vocab_size
+    dropout: float = 0.0  # on the features before the readout (training only)
+
+    @property
+    def num_outputs(self) -> int:
+        """K, the readout's width: one logit per tag."""
+        return self.num_tags
+
+    def init(self, key: Array, dtype=jnp.float32) -> dict[str, Any]:
+        """Keras-style initial params (as ``Classifier.init``); ``init_params_numpy`` draws the
+        same distributions on the host."""
+        k_emb, k_rnn, k_out = jax.random.split(key, 3)
+        params: dict[str, Any] = {}
+        d_in = self.vocab_size
+        if self.embed_dim is not None:
+            params["embed"] = jax.random.uniform(
+                k_emb, (self.vocab_size, self.embed_dim), dtype, -0.05, 0.05
+            )
+            d_in = self.embed_dim
+        params["rnn"] = self.layer.init(k_rnn, d_in, dtype)
+        f, k = self.layer.output_size, self.num_tags
+        limit = (6.0 / (f + k)) ** 0.5
+        params["w_out"] = jax.random.uniform(k_out, (k, f), dtype, -limit, limit)
+        params["b_out"] = jnp.zeros((k,), dtype)
+        return params
+
+    def apply(self, params: dict, ids: Array, lengths: Array, *, key: Array | None = None) -> Array:
+        """``ids [B, T]``, ``lengths [B]`` -> logits ``[B, T, K]``; dropout only with a ``key``."""
+        k_rnn = k_out = None
+        if key is not None:
+            k_rnn, k_out = jax.random.split(key)
+        if "embed" in params:
+            x = params["embed"][ids]  # [B, T, E]
+        else:
+            x = jax.nn.one_hot(ids, self.vocab_size, dtype=params["w_out"].dtype)
+        outs, _ = self.layer.apply(params["rnn"], x, lengths, key=k_rnn)  # [B, T, F]
+        if k_out is not None and self.dropout > 0.0:
+            outs = dropout(k_out, outs, self.dropout)
+        return outs @ params["w_out"].T + params["b_out"]
+
+
+@dataclass(frozen=True)
+class Regressor:
+    """Real-valued forecasts from a window of features: ``RecurrentLayer`` -> dense.
+
+    ``apply(params, x [B, T, D], lengths=None) -> [B, H]`` from the last layer's final
+    states (forward, then backward: ``Classifier``'s readout), or with ``per_step``
+    ``[B, T, H]`` from the output at every step. A bidirectional layer reads the
+    whole window, so per-step forecasts would see the values they forecast:
+    ``per_step`` needs a forward-only layer (``ValueError``).
+
+    Params: ``{"rnn", "w_out": [H, F], "b_out": [H]}``, ``jaxrnn.scratch.seq``'s
+    ``regress_loss_and_grads`` layout. ``vocab_size`` and ``embed_dim`` (None) are the
+    names ``init_params_numpy`` reads for the input width: here ``vocab_size`` is ``D``.
+    """
+
+    layer: RecurrentLayer
+    input_size: int  # D, features per step
+    horizon: int = 1  # H, values forecast
+    per_step: bool = False
+
+    def __post_init__(self) -> None:
+        if self.per_step and self.layer.bidirectional:
+            raise ValueError("per-step forecasts need a forward-only layer: a bidirectional "
+                             "one would read the values it forecasts")  # fmt: skip
+
+    embed_dim = None  # no embedding: the features go to the layer as they are
+
+    @property
+    def vocab_size(self) -> int:
+        """The layer's input width ``D`` (the name ``init_params_numpy`` reads)."""
+        return self.input_size
+
+    @property
+    def num_outputs(self) -> int:
+        return self.horizon
+
+    def init(self, key: Array, dtype=jnp.float32) -> dict[str, Any]:
+        """The layer's init and a Glorot-uniform readout with zero bias."""
+        k_rnn, k_out = jax.random.split(key)
+        f, k = self.layer.output_size, self.horizon
+        limit = (6.0 / (f + k)) ** 0.5
+        return {
+            "rnn": self.layer.init(k_rnn, self.input_size, dtype),
+            "w_out": jax.random.uniform(k_out, (k, f), dtype, -limit, limit),
+            "b_out": jnp.zeros((k,), dtype),
+        }
+
+    def apply(
+        self, params: dict, x: Array, lengths: Array | None = None, *, key: Array | None = None
+    ) -> Array:
+        """``x [B, T, D]`` -> ``[B, H]`` (or ``[B, T, H]`` per step); ``key``: layer dropout."""
+        outs, final = self.layer.apply(params["rnn"], x, lengths, key=key)
+        feats = outs if self.per_step else _readout_features(self.layer, final)
+        return feats @ params["w_out"].T + params["b_out"]

@@ -7,8 +7,9 @@
 
 Texts come from the arguments, or one per line from standard input. Each gets
 its predicted label and that label's probability; ``--json`` prints one JSON
-object per line (``text``, ``label``, ``probability``, and ``probabilities``
-for every class). Texts are encoded with the checkpoint's tokenizer (same
+object per line (``text``, ``label``, ``probability``, ``probabilities``
+for every class, and ``known_tokens``: how many of its words the model knows; texts
+with none get a warning on stderr). Texts are encoded with the checkpoint's tokenizer (same
 index, same ``max_len`` truncation as in training) and classified in batches
 by one jitted function, so thousands of lines take about as long as one batch.
 A multi-seed checkpoint predicts with the mean probability over its seeds.
@@ -79,16 +80,20 @@ class Predictor:
         return np.concatenate(out)
 
     def predict(self, texts: Sequence[str]) -> list[dict]:
-        """One dict per text: ``text``, ``label``, ``probability``, ``probabilities``."""
+        """One dict per text: ``text``, ``label``, ``probability``, ``probabilities``, and
+        ``known_tokens`` (its words the tokenizer knows; 0: the label comes from padding
+        alone, the model's bias, not from the text)."""
         probs = self.predict_proba(texts)
+        known = self.tokenizer.known_tokens(list(texts))
         rows = []
-        for text, p in zip(texts, probs, strict=True):
+        for text, p, n in zip(texts, probs, known, strict=True):
             k = int(np.argmax(p))
             rows.append({
                 "text": text,
                 "label": self.label_names[k],
                 "probability": float(p[k]),
                 "probabilities": {n: float(v) for n, v in zip(self.label_names, p, strict=True)},
+                "known_tokens": int(n),
             })  # fmt: skip
         return rows
 
@@ -98,6 +103,11 @@ def _read_lines(stream: Iterable[str]) -> list[str]:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    from jaxrnn import predict_seq
+
+    task = predict_seq.checkpoint_task(argv)
+    if task in predict_seq.TASKS:  # a tagger or a forecaster: jaxrnn/predict_seq.py
+        return predict_seq.main(argv, task)
     from jaxrnn.train.cli import Parser
 
     p = Parser(prog="python -m jaxrnn.predict", description=__doc__.split("\n\n")[0],
@@ -136,6 +146,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     except UsageError as e:
         print(f"error: {e}", file=sys.stderr)
         return e.exit_code
+    unknown = [r["text"] for r in rows if r.get("known_tokens") == 0]
+    if unknown:
+        n = len(unknown)
+        print(f"warning: {n} of {len(rows)} text{'' if len(rows) == 1 else 's'} "
+              f"({', '.join(map(repr, unknown[:3]))}{', ...' if n > 3 else ''}) "
+              f"{'has' if n == 1 else 'have'} no word the model knows: "
+              f"{'its label comes' if n == 1 else 'their labels come'} from padding alone",
+              file=sys.stderr)  # fmt: skip
     for r in rows:
         if args.json:
             print(json.dumps(r, ensure_ascii=False))
@@ -145,4 +163,6 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    from jaxrnn._pipes import run_main
+
+    sys.exit(run_main(main))

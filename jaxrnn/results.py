@@ -42,14 +42,36 @@ def t_quantile_975(df: int) -> float:
     return (lo + hi) / 2
 
 
-def summarize(values: Sequence[float]) -> dict:
-    """``mean``, ``std`` (n - 1), and ``ci95`` = the t-interval of the mean, over seeds."""
+def bounds_of(name: str) -> tuple[float, float] | None:
+    """The range a metric cannot leave: ``[0, 1]`` for accuracies and F1 scores (names
+    ending in ``acc``, ``accuracy`` or ``f1``), else None (unbounded: losses, times)."""
+    return (0.0, 1.0) if name.endswith(("acc", "accuracy", "f1")) else None
+
+
+def summarize(values: Sequence[float], bounds: tuple[float, float] | None = None) -> dict:
+    """``mean``, ``std`` (n - 1), and ``ci95`` = the t-interval of the mean, over seeds.
+
+    ``bounds``: the metric's range (``bounds_of(name)``); the interval is clipped to it,
+    since a mean of accuracies cannot exceed 1 even where the t-interval's symmetric
+    half-width would reach past it (0.9889 +- 0.0119 is reported as [0.977, 1.0]).
+    """
     v = np.asarray(values, dtype=float)
     n = len(v)
     mean = float(v.mean())
     std = float(v.std(ddof=1)) if n > 1 else 0.0
     half = t_quantile_975(n - 1) * std / math.sqrt(n) if n > 1 else 0.0
-    return {"mean": mean, "std": std, "ci95": [mean - half, mean + half], "n": n}
+    lo, hi = mean - half, mean + half
+    if bounds is not None:
+        lo, hi = max(lo, bounds[0]), min(hi, bounds[1])
+    return {"mean": mean, "std": std, "ci95": [lo, hi], "n": n}
+
+
+def format_summary(name: str, s: dict) -> str:
+    """``test_acc 0.850 [0.755, 0.945]``: a metric's mean and 95% interval, for the terminal
+    (losses with 4 decimals, bounded metrics with 3)."""
+    d = 3 if bounds_of(name) else 4
+    lo, hi = s["ci95"]
+    return f"{name} {s['mean']:.{d}f} [{lo:.{d}f}, {hi:.{d}f}]"
 
 
 @dataclass
@@ -108,6 +130,12 @@ class RunResult:
         finals = [self.seed_final(i) for i in range(len(self.seeds))]
         return {k: float(np.mean([f[k] for f in finals])) for k in finals[0]}
 
+    def final_summary(self) -> dict[str, dict]:
+        """Per final metric: ``summarize`` over seeds (intervals clipped to the metric's range)."""
+        n = len(self.seeds)
+        return {k: summarize([self.seed_final(i)[k] for i in range(n)], bounds_of(k))
+                for k in self.final}  # fmt: skip
+
     def to_json(self) -> dict:
         out = {
             "model": self.config.model,
@@ -133,13 +161,13 @@ class RunResult:
             for rec, rep in zip(out["per_seed"], self.reports, strict=False):
                 rec["report"] = rep
             out["aggregate"] = {
-                "final": {k: summarize([self.seed_final(i)[k] for i in range(len(self.seeds))])
-                          for k in self.final},
-                "macro_f1": summarize([r["macro_f1"] for r in self.reports]) if self.reports
-                else None,
+                "final": self.final_summary(),
+                "macro_f1": summarize([r["macro_f1"] for r in self.reports], (0.0, 1.0))
+                if self.reports and "macro_f1" in self.reports[0] else None,
                 "history": [
                     {"epoch": recs[0]["epoch"],
-                     **{k: summarize([r[k] for r in recs]) for k in self.metric_names}}
+                     **{k: summarize([r[k] for r in recs], bounds_of(k))
+                        for k in self.metric_names}}
                     for recs in zip(*self.histories, strict=True)
                 ],
             }  # fmt: skip

@@ -119,3 +119,103 @@ def classification() -> Task:
         predictions,
         _no_carry,
     )
+
+
+# ----------------------------------------------------------------------------- tagging
+
+
+class TagRows(NamedTuple):
+    """A tagging split: ``ids [N, T]`` (0 = padding, 1 = OOV), ``lengths [N]``, ``tags [N, T]``
+    (tag ids; ``-1`` at padding, as ``jaxrnn.data.conll.TagVocab.encode`` writes them)."""
+
+    ids: Any
+    lengths: Any
+    tags: Any
+
+
+def _token_weights(batch: Batch, logits: Array) -> Array:
+    """``[B, T]``: the row's weight on its real tokens, 0 on padding."""
+    d = batch.data
+    real = jnp.arange(logits.shape[1])[None, :] < d.lengths[:, None]
+    return batch.weights[:, None] * real.astype(logits.dtype)
+
+
+def _tag_losses(logits: Array, tags: Array) -> Array:
+    # Padding holds tag -1: any valid index will do there, its weight is 0.
+    return optax.softmax_cross_entropy_with_integer_labels(logits, jnp.maximum(tags, 0))
+
+
+def _tag_apply(model, params, batch: Batch, carry, key):
+    d = batch.data
+    return model.apply(params, d.ids, d.lengths, key=key), carry
+
+
+def _tag_loss(logits: Array, batch: Batch) -> tuple[Array, Array]:
+    return _tag_losses(logits, batch.data.tags), _token_weights(batch, logits)
+
+
+def _tag_stats(logits: Array, batch: Batch) -> tuple[Array, Array]:
+    w = _token_weights(batch, logits)
+    correct = (jnp.argmax(logits, -1) == batch.data.tags).astype(w.dtype)
+    n = jnp.sum(w)
+    sums = jnp.stack([jnp.sum(w * _tag_losses(logits, batch.data.tags)), jnp.sum(w * correct)])
+    return sums, jnp.stack([n, n])
+
+
+def _tag_predict(logits: Array) -> Array:
+    return jnp.argmax(logits, axis=-1).astype(jnp.int32)
+
+
+def tagging() -> Task:
+    """A label per token: rows are ``TagRows(ids [B, T], lengths [B], tags [B, T])``, the
+    model maps ``(ids, lengths)`` to logits ``[B, T, K]``. The loss is softmax cross-entropy
+    at every real token, averaged over the real tokens of the batch (padding weighs 0);
+    metrics ``loss`` and ``acc`` (token accuracy), both per token; predictions ``[B, T]``."""
+    return Task("tagging", ("loss", "acc"), _tag_apply, _tag_loss, _tag_stats, _tag_predict,
+                _no_carry)  # fmt: skip
+
+
+# ----------------------------------------------------------------------------- regression
+
+
+class SeriesRows(NamedTuple):
+    """A forecasting split: windows ``x [N, W, D]`` and targets ``y [N, H]`` (many-to-one) or
+    ``[N, W, H]`` (per step), as ``jaxrnn.data.series.make_windows`` makes them."""
+
+    x: Any
+    y: Any
+
+
+def _reg_apply(model, params, batch: Batch, carry, key):
+    return model.apply(params, batch.data.x, key=key), carry
+
+
+def _reg_terms(pred: Array, batch: Batch) -> tuple[Array, Array, Array]:
+    """Per row (or row-step) mean squared and absolute error over ``H``, and the weights."""
+    err = pred - batch.data.y  # [B, H] or [B, W, H]
+    w = batch.weights if err.ndim == 2 else jnp.broadcast_to(batch.weights[:, None],
+                                                              err.shape[:2])  # fmt: skip
+    return jnp.mean(err * err, -1), jnp.mean(jnp.abs(err), -1), w
+
+
+def _reg_loss(pred: Array, batch: Batch) -> tuple[Array, Array]:
+    sq, _, w = _reg_terms(pred, batch)
+    return sq, w
+
+
+def _reg_stats(pred: Array, batch: Batch) -> tuple[Array, Array]:
+    sq, ab, w = _reg_terms(pred, batch)
+    n = jnp.sum(w)
+    return jnp.stack([jnp.sum(w * sq), jnp.sum(w * ab)]), jnp.stack([n, n])
+
+
+def regression(*, standardized: bool = False) -> Task:
+    """Real-valued targets: rows are ``SeriesRows(x [B, W, D], y [B, H] or [B, W, H])``, the
+    model maps ``x`` to forecasts of ``y``'s shape. Loss: mean squared error over every
+    forecast value (no 1/2, as ``jaxrnn.scratch.seq.regress_loss_and_grads``); metrics
+    ``loss`` (the MSE) and ``mae`` (``mae_std`` with ``standardized``: targets in standard
+    deviations, so the name does not pass for the target's own units); predictions are the
+    forecasts themselves."""
+    names = ("loss", "mae_std" if standardized else "mae")
+    return Task("regression", names, _reg_apply, _reg_loss, _reg_stats, lambda pred: pred,
+                _no_carry)  # fmt: skip

@@ -174,3 +174,11 @@ def test_profile_step_quick(tmp_path):
     assert set(p["step_matmul"]["us_per_time_step"]) == {"xla", "torch_1_thread", "torch_2_threads"}
     for row in p["weight_grad_products"] + p["square_gemms"]:
         assert all(positive(v) for key, v in row.items() if key.endswith("GF/s")), row
+
+
+
+def test_peak_rss_quick(tmp_path):
+    payload = run_quick("peak_rss", tmp_path)
+    rows = payload["rows"]
+    assert [r["texts"] for r in rows] == [600] and rows[0]["peak_rss_mb"] > 50
+    assert 0 <= rows[0]["test_acc"] <= 1 and rows[0]["compile_s"] > 0

@@ -161,11 +161,11 @@ def test_resume_reproduces_the_uninterrupted_run_bit_for_bit(tmp_path, kw):
     T.fit(T.TrainConfig(**{**kw, "epochs": 2}), save=str(ck))
     restored = T.load_checkpoint(str(ck))
     assert restored.epoch == 2 and len(restored.histories[0]) == 2
-    resumed = T.fit(T.TrainConfig(epochs=6), resume=str(ck), log_every=1)
+    resumed = T.fit(T.TrainConfig(epochs=6), resume=str(ck), save=str(ck), log_every=1)
     _histories_equal(resumed.history, full.history)
     for a, b in zip(jax.tree.leaves(resumed.params), jax.tree.leaves(full.params), strict=True):
         assert np.array_equal(np.asarray(a), np.asarray(b))
-    assert T.load_checkpoint(str(ck)).epoch == 6  # resume keeps saving to the same file
+    assert T.load_checkpoint(str(ck)).epoch == 6  # save=resume path: continued in place
 
 
 def test_checkpoint_holds_config_tokenizer_and_state(tmp_path):

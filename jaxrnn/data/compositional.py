@@ -80,7 +80,6 @@ import itertools
 import json
 import os
 import sys
-import tempfile
 from collections.abc import Sequence
 from importlib import resources
 from pathlib import Path
@@ -88,6 +87,7 @@ from typing import NamedTuple
 
 import numpy as np
 
+from jaxrnn._atomic import atomic_write
 from jaxrnn.data.files import detect_format, load_table
 from jaxrnn.data.sentiment import Split, load_sentiment
 from jaxrnn.errors import DataError, UsageError
@@ -302,22 +302,7 @@ def write_compositional(
     data: CompositionalSet, path: str | os.PathLike, fmt: str | None = None
 ) -> Path:
     """Write ``data`` atomically to ``path`` (format from ``fmt`` or the extension)."""
-    kind = detect_format(path, fmt)
-    target = Path(os.fspath(path))
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as f:
-            f.write(format_rows(data, kind))
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, target)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
-    return target
+    return atomic_write(path, format_rows(data, detect_format(path, fmt)), fsync=False)
 
 
 def load_compositional(path: str | os.PathLike | None = None) -> CompositionalSet:

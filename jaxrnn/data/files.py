@@ -49,6 +49,7 @@ from typing import NamedTuple
 
 import numpy as np
 
+from jaxrnn._atomic import atomic_write
 from jaxrnn.data.sentiment import Split, TextDataset
 from jaxrnn.errors import DataError
 
@@ -597,23 +598,4 @@ def write_text_atomic(path: str | os.PathLike, text: str) -> Path:
     over ``path`` (keeping an existing file's permissions), so a reader never
     sees half a file; missing parent folders are created.
     """
-    import tempfile
-
-    target = Path(os.fspath(path))
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        mode = target.stat().st_mode & 0o777 if target.exists() else 0o644
-        os.chmod(tmp, mode)
-        os.replace(tmp, target)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
-    return target
+    return atomic_write(path, text)

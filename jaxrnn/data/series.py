@@ -48,7 +48,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from jaxrnn.data.files import _csv_rows, _fail, _q, _qlist, read_utf8, write_text_atomic
-from jaxrnn.errors import ConfigError, UsageError
+from jaxrnn.errors import ConfigError, UsageError, run_writer
 
 __all__ = [
     "ForecastData",
@@ -430,17 +430,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--noise", type=float, default=0.3, help="noise standard deviation [0.3]")
     p.add_argument("--seed", type=int, default=0, help="[0]")
     args = p.parse_args(argv)
-    try:
+
+    def write() -> str:
         s = make_periodic(args.n, args.period, args.noise, args.seed)
         write_series_csv(args.out, s)
-    except UsageError as e:
-        print(f"error: {e}", file=sys.stderr)
-        return e.exit_code
-    except OSError as e:
-        print(f"error: cannot write {e.filename or args.out}: {e.strerror or e}", file=sys.stderr)
-        return 2
-    print(f"wrote {len(s.values)} rows to {args.out} (columns: time, {', '.join(s.columns)})")
-    return 0
+        return f"wrote {len(s.values)} rows to {args.out} (columns: time, {', '.join(s.columns)})"
+
+    return run_writer(write, args.out)
 
 
 if __name__ == "__main__":

@@ -49,7 +49,7 @@ import numpy as np
 from jaxrnn._atomic import atomic_write
 from jaxrnn.data.files import detect_format, stratified_split
 from jaxrnn.data.sentiment import Split, TextDataset
-from jaxrnn.errors import ConfigError, DataError, UsageError
+from jaxrnn.errors import ConfigError, DataError, run_writer
 
 __all__ = ["EMOTIONS", "main", "make_emotions", "write_table"]
 
@@ -397,7 +397,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--test-fraction", type=float, default=0.2, help="[0.2]")
     p.add_argument("--format", choices=("csv", "tsv", "jsonl"), help="[from the extension]")
     args = p.parse_args(argv)
-    try:
+
+    def write() -> str:
         ds = make_emotions(
             args.n_per_class, args.seed, args.classes, args.noise, args.test_fraction
         )
@@ -409,14 +410,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         else:
             write_table(ds, args.out, args.format)
             where = f"{len(ds.train.texts) + len(ds.test.texts)} rows to {args.out}"
-    except UsageError as e:
-        print(f"error: {e}", file=sys.stderr)
-        return e.exit_code
-    except OSError as e:
-        print(f"error: cannot write {e.filename or args.out}: {e.strerror or e}", file=sys.stderr)
-        return 2
-    print(f"wrote {where} ({len(ds.label_names)} classes: {', '.join(ds.label_names)})")
-    return 0
+        return f"wrote {where} ({len(ds.label_names)} classes: {', '.join(ds.label_names)})"
+
+    return run_writer(write, args.out)
 
 
 if __name__ == "__main__":

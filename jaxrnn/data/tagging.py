@@ -52,7 +52,7 @@ from typing import NamedTuple
 import numpy as np
 
 from jaxrnn.data.conll import write_conll
-from jaxrnn.errors import ConfigError, UsageError
+from jaxrnn.errors import ConfigError, run_writer
 
 __all__ = [
     "AMBIGUOUS",
@@ -232,7 +232,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--test-out", metavar="PATH", help="also write a test split here")
     p.add_argument("--n-test", type=int, default=500, help="test sentences [500]")
     args = p.parse_args(argv)
-    try:
+
+    def write() -> str:
         common = dict(seed=args.seed, cue_after=args.cue_after, ambiguous=args.ambiguous)
         train = make_tagging(args.n, **common)
         test = make_tagging(args.n_test, split="test", **common) if args.test_out else None
@@ -241,14 +242,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         if test is not None:
             write_conll(args.test_out, test)
             msg += f" and {len(test)} to {args.test_out}"
-    except UsageError as e:
-        print(f"error: {e}", file=sys.stderr)
-        return e.exit_code
-    except OSError as e:
-        print(f"error: cannot write {e.filename or args.out}: {e.strerror or e}", file=sys.stderr)
-        return 2
-    print(msg)
-    return 0
+        return msg
+
+    return run_writer(write, args.out)
 
 
 if __name__ == "__main__":

@@ -49,7 +49,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from jaxrnn.data.files import _fail, _q, _qlist, read_utf8, write_text_atomic
-from jaxrnn.errors import ConfigError, UsageError
+from jaxrnn.errors import ConfigError, run_writer
 
 __all__ = [
     "EOS",
@@ -351,17 +351,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--seed", type=int, default=0, help="[0]")
     p.add_argument("--n-chars", type=int, default=40_000, help="at least this many [40000]")
     args = p.parse_args(argv)
-    try:
+
+    def write() -> str:
         text = make_text(args.seed, args.n_chars)
         write_text_atomic(args.out, text)
-    except UsageError as e:
-        print(f"error: {e}", file=sys.stderr)
-        return e.exit_code
-    except OSError as e:
-        print(f"error: cannot write {e.filename or args.out}: {e.strerror or e}", file=sys.stderr)
-        return 2
-    print(f"wrote {len(text)} characters to {args.out} ({_q(text[:30])}...)")
-    return 0
+        return f"wrote {len(text)} characters to {args.out} ({_q(text[:30])}...)"
+
+    return run_writer(write, args.out)
 
 
 if __name__ == "__main__":

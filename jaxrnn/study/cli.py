@@ -36,10 +36,12 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
-from jaxrnn.study import compare, figures, longrange, report
+from jaxrnn._atomic import atomic_write
+from jaxrnn.study import bidirectional, compare, figures, longrange, report
 
 SCHEMA = "jaxrnn.study/1"
-PART_SECTIONS = {"compare": ("models", "data"), "gradients": ("gradients", "long_range")}
+PART_SECTIONS = {"compare": ("models", "data"), "gradients": ("gradients", "long_range"),
+                 "bidirectional": ("bidirectional",)}
 GRAD_CELL_MODELS = {"rnn": "simple_rnn_masked", "lstm": "lstm", "gru": "gru"}  # all masked
 QUICK_SWEEP = dict(
     lengths=(10, 30), seeds=2, n_train=64, n_test=32, hidden=8, embed_dim=4, epochs=2,
@@ -126,10 +128,32 @@ def _acc_line(name: str, summary: dict) -> str:
 def run_compare(
     names: Sequence[str], seeds: int, quick: bool, workers: int, display: Display
 ) -> tuple[dict[str, dict], dict[str, compare.ModelRun]]:
-    """Part 1. Returns the JSON summaries and the runs (params kept for part 2)."""
+    """Part 1. Returns the JSON summaries and the runs (params kept for part 2).
+
+    Ctrl-C raises ``StudyInterrupted`` holding the models finished so far."""
     specs = [compare.MODEL_SPECS[n] for n in names]
     epochs = {s.name: (s.quick_epochs if quick else None) for s in specs}
     runs: dict[str, compare.ModelRun] = {}
+    try:
+        _run_models(specs, seeds, workers, epochs, runs, display)
+    except KeyboardInterrupt:
+        done = [n for n in names if n in runs]
+        raise StudyInterrupted({n: compare.summarize_run(runs[n]) for n in done}, runs) from None
+    summaries = {n: compare.summarize_run(runs[n]) for n in names}
+    return summaries, runs
+
+
+class StudyInterrupted(Exception):
+    """Ctrl-C during the comparison: the summaries and runs of the models already finished."""
+
+    def __init__(self, summaries: dict[str, dict], runs: dict[str, compare.ModelRun]):
+        super().__init__("interrupted")
+        self.summaries, self.runs = summaries, runs
+
+
+def _run_models(specs, seeds: int, workers: int, epochs: dict, runs: dict, display: Display
+                ) -> None:  # fmt: skip
+    """Train ``specs`` into ``runs`` (name -> ModelRun), one model after another."""
     numpy_specs = [s for s in specs if s.is_numpy]
     if numpy_specs:
         done = {s.name: 0 for s in numpy_specs}
@@ -154,8 +178,6 @@ def run_compare(
             s, seeds, epochs[s.name], on_epoch=lambda e, k=s.name: display.update(k, e)
         )
         display.done(s.name, _acc_line(s.name, compare.summarize_run(runs[s.name])))
-    summaries = {n: compare.summarize_run(runs[n]) for n in names}
-    return summaries, runs
 
 
 def _data_info() -> dict[str, Any]:
@@ -329,15 +351,27 @@ def _positive(text: str) -> int:
     return v
 
 
+class _DefaultsFormatter(argparse.ArgumentDefaultsHelpFormatter):
+    """Shows ``(default: X)`` only where there is a default to show: not after ``None``
+    (those flags say their defaults in brackets) nor after a switch's ``False``."""
+
+    def _get_help_string(self, action: argparse.Action) -> str | None:
+        if action.default is None or action.default is False:
+            return action.help
+        return super()._get_help_string(action)
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="python -m jaxrnn.study",
         description="The study, done properly: every model over many seeds on the bundled "
         "data, and vanishing gradients measured. Writes results.json, results.md and PNG "
         "figures to --out.",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        formatter_class=_DefaultsFormatter,
     )
-    p.add_argument("--part", choices=("all", "compare", "gradients"), default="all")
+    p.add_argument("--part", choices=("all", "compare", "gradients", "bidirectional"),
+                   default="all", help="all = compare and gradients; bidirectional (run on its "
+                   "own): BiLSTM vs forward LSTM on per-token tagging, bidirectional.md")
     p.add_argument("--seeds", type=_positive, help="seeds per model [20; --quick: 2]")
     p.add_argument(
         "--models", default=",".join(compare.DEFAULT_MODELS), help="comma list of models"
@@ -409,8 +443,9 @@ def _load(s: tuple[float, ...] | None = None) -> str:
     return " ".join(f"{x:.2f}" for x in (s or os.getloadavg()))
 
 
-def write_outputs(res: dict[str, Any], out: str) -> list[str]:
-    """``results.json``, ``results.md`` and the figures; returns the paths."""
+def write_outputs(res: dict[str, Any], out: str, figures_too: bool = True) -> list[str]:
+    """``results.json``, ``results.md`` and the figures (unless ``figures_too`` is False: an
+    interrupted run's partial results may lack what a figure needs); returns the paths."""
     from jaxrnn.train import write_json
 
     os.makedirs(out, exist_ok=True)
@@ -422,7 +457,8 @@ def write_outputs(res: dict[str, Any], out: str) -> list[str]:
     with open(md, "w", encoding="utf-8") as fh:
         fh.write(report.render(res))
     paths.append(md)
-    paths += figures.make_all(res, out)
+    if figures_too:
+        paths += figures.make_all(res, out)
     return paths
 
 
@@ -482,6 +518,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         },
     }
     runs: dict[str, compare.ModelRun] = {}
+    interrupted = None
     try:
         if "compare" in parts:
             res["data"] = _data_info()
@@ -490,13 +527,30 @@ def main(argv: Sequence[str] | None = None) -> int:
             res["gradients"], res["long_range"] = run_gradients(
                 cells, seeds, quick, sweep_settings, grad_length, runs, display
             )
+        if "bidirectional" in parts:
+            res["bidirectional"] = bidirectional.run(seeds, quick, display.line)
+    except StudyInterrupted as e:  # keep the models that finished
+        res["models"] = e.summaries
+        interrupted = f"interrupted after {len(e.summaries)} of {len(names)} models"
+    except KeyboardInterrupt:  # in the gradients or bidirectional part: keep the comparison
+        interrupted = "interrupted after the comparison"
+        for k in ("gradients", "long_range", "bidirectional"):
+            res.pop(k, None)
     finally:
         display.close()
+    if interrupted:
+        res["settings"]["interrupted"] = interrupted
     _carry_over(res, parts, args.out)
     res["elapsed_s"] = time.perf_counter() - t0
     res["environment"]["loadavg_start"] = load_start
     res["environment"]["loadavg_end"] = _load()
-    paths = write_outputs(res, args.out)
+    paths = write_outputs(res, args.out, figures_too=not interrupted)
+    if res.get("bidirectional"):
+        paths.append(os.path.join(args.out, "bidirectional.md"))
+        atomic_write(paths[-1], bidirectional.markdown(res["bidirectional"]), fsync=False)
+    if interrupted:
+        print(f"{interrupted}; kept in {', '.join(paths)}", file=sys.stderr)
+        return 130
     if not args.quiet:
         print(f"wrote {', '.join(paths)} in {res['elapsed_s']:.0f} s", file=sys.stderr)
     if args.json:

@@ -31,6 +31,7 @@ from typing import Any
 
 import numpy as np
 
+from jaxrnn.results import bounds_of
 from jaxrnn.train import METRIC_NAMES, TrainConfig, resolve_config, summarize
 
 
@@ -263,7 +264,7 @@ def curves(histories: list[list[dict]]) -> dict[str, Any]:
     n = len(histories)
     out: dict[str, Any] = {"epoch": [int(r["epoch"]) for r in histories[0]]}
     for k, a in arr.items():
-        s = [summarize(a[:, e]) for e in range(a.shape[1])]
+        s = [summarize(a[:, e], bounds_of(k)) for e in range(a.shape[1])]
         out[k] = {
             "mean": [_round(x["mean"]) for x in s],
             "std": [_round(x["std"]) for x in s],
@@ -307,7 +308,7 @@ def summarize_run(run: ModelRun) -> dict[str, Any]:
             "clip": cfg.clip,
         },  # fmt: skip
         "seeds": run.seeds,
-        "final": {k: summarize(v) for k, v in finals.items()},
+        "final": {k: summarize(v, bounds_of(k)) for k, v in finals.items()},
         "reach_100_train_acc": {
             "fraction": len(reached) / n,
             "count": len(reached),

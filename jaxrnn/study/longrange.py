@@ -183,10 +183,10 @@ def summarize_sweep(runs: Sequence[SweepRun], settings: SweepSettings) -> dict:
     for run in runs:
         hists = run.result.histories
         table.setdefault(run.cell, {})[str(run.length)] = {
-            "test_acc": summarize([h[-1]["test_acc"] for h in hists]),
-            "train_acc": summarize([h[-1]["train_acc"] for h in hists]),
+            "test_acc": summarize([h[-1]["test_acc"] for h in hists], (0.0, 1.0)),
+            "train_acc": summarize([h[-1]["train_acc"] for h in hists], (0.0, 1.0)),
             "test_acc_per_seed": [h[-1]["test_acc"] for h in hists],
-            "best_test_acc": summarize([max(r["test_acc"] for r in h) for h in hists]),
+            "best_test_acc": summarize([max(r["test_acc"] for r in h) for h in hists], (0.0, 1.0)),
             "num_params": run.result.num_params,
             "wall_s": run.result.wall_s,
             "compile_s": run.result.compile_s,

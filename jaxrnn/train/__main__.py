@@ -2,6 +2,7 @@
 
 import sys
 
+from jaxrnn._pipes import run_main
 from jaxrnn.train.cli import main
 
-sys.exit(main())
+sys.exit(run_main(main))

@@ -12,8 +12,13 @@ import dataclasses
 import sys
 from collections.abc import Sequence
 
+from jaxrnn import _cache, distributed
 from jaxrnn.config import MODEL_NAMES, PRESETS, TrainConfig, flag_name, resolve_config
-from jaxrnn.errors import ConfigError, UsageError
+from jaxrnn.errors import ConfigError, Interrupted, UsageError
+from jaxrnn.metrics import format_report, plot_confusion
+from jaxrnn.results import format_summary, write_json
+from jaxrnn.train.registry import get_spec
+from jaxrnn.train.run import fit
 
 
 class Parser(argparse.ArgumentParser):
@@ -34,6 +39,8 @@ def parse_max_len(text: str) -> int:
 
 
 _TYPES = {"max_len": parse_max_len}
+# Presets that ``resolve_config`` replaces for the user's own data (``--data``).
+_WITH_DATA = {"num_words": "0 (all words)", "max_len": "auto"}
 
 
 def _preset_help(name: str) -> str:
@@ -55,7 +62,9 @@ def _add_option(group: argparse._ArgumentGroup, f: dataclasses.Field) -> None:
     if "metavar" in meta:
         kw["metavar"] = meta["metavar"]
     if f.default is None and meta.get("preset", True):
-        help_text += f" [preset: {_preset_help(f.name)}]"
+        with_data = _WITH_DATA.get(f.name)
+        help_text += f" [preset: {_preset_help(f.name)}" + (
+            f"; with --data: {with_data}]" if with_data else "]")  # fmt: skip
     elif f.default is not None:
         help_text += f" [{f.default}]"
         kw["default"] = f.default
@@ -90,8 +99,10 @@ def build_parser() -> argparse.ArgumentParser:
     o.add_argument("--save", metavar="PATH",
                    help="write a checkpoint here (at the end, and see --save-every)")
     o.add_argument("--save-every", type=int, metavar="N", help="also checkpoint every N epochs")
-    o.add_argument("--resume", metavar="PATH", help="continue training from this checkpoint "
-                   "(its settings are used; --epochs may extend the run)")
+    o.add_argument("--resume", metavar="PATH", help="continue training from this checkpoint: "
+                   "its model, data and seeds are used (flags that would change them are "
+                   "refused); --epochs and --lr may change; saved only with --save (give the "
+                   "same PATH to continue in place)")
     o.add_argument("--confusion-png", metavar="PATH",
                    help="draw the test confusion matrix (first seed) to this PNG")
     o.add_argument("--log-every", type=int, metavar="N",
@@ -108,12 +119,30 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
     return TrainConfig(**{k: v for k, v in vars(args).items() if k in names})
 
 
+def given_on_command_line(argv: Sequence[str] | None) -> set[str]:
+    """The ``dest`` of every flag written in ``argv``, whatever its value: the parser again,
+    with every default suppressed, so only what was typed lands in the namespace."""
+    p = build_parser()
+    for a in p._actions:
+        a.default = argparse.SUPPRESS
+    return set(vars(p.parse_args(argv)))
+
+
+def _out_of_memory(e: BaseException) -> bool:
+    """An XLA allocation failure (``RESOURCE_EXHAUSTED``) at compile or run time."""
+    text = f"{type(e).__name__}: {e}"
+    return "RESOURCE_EXHAUSTED" in text or "Out of memory" in text
+
+
+def _note(line: str) -> None:
+    print(line, file=sys.stderr)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """``python -m jaxrnn.train``; returns the exit code."""
     args = build_parser().parse_args(argv)
+    cfg = None
     try:
-        from jaxrnn import _cache, distributed
-
         if not args.no_compile_cache:
             _cache.enable()
         dist = distributed.settings(args.coordinator, args.num_processes, args.process_id)
@@ -122,48 +151,69 @@ def main(argv: Sequence[str] | None = None) -> int:
             if not distributed.is_main_process():  # one process speaks and writes
                 args.quiet, args.json, args.confusion_png = True, None, None
         cfg = config_from_args(args)
+        given = None
         if args.resume is None:
             cfg = resolve_config(cfg)
+        else:
+            given = given_on_command_line(argv)
+            if "seeds" in given:
+                raise ConfigError("--seeds cannot change on --resume: the checkpoint holds its "
+                                  "seeds; train afresh for others")  # fmt: skip
         for flag, v in (("--log-every", args.log_every), ("--save-every", args.save_every)):
             if v is not None and v < 1:
                 raise ConfigError(f"{flag} must be at least 1, got {v}")
-        if args.save_every and not args.save and not args.resume:
+        if args.confusion_png and cfg.task != "classify":
+            raise ConfigError(f"--confusion-png draws a classifier's confusion matrix: not "
+                              f"for --task {cfg.task}")  # fmt: skip
+        if args.save_every and not args.save:
             raise ConfigError("--save-every needs --save PATH")
-        from jaxrnn.train.run import fit
-
         result = fit(cfg, seeds=args.seeds, log=None if args.quiet else print,
                      log_every=args.log_every, progress=not args.quiet, save=args.save,
-                     save_every=args.save_every, resume=args.resume)  # fmt: skip
+                     save_every=args.save_every, resume=args.resume, given=given,
+                     note=_note)  # fmt: skip
     except UsageError as e:
-        print(f"error: {e}", file=sys.stderr)
+        print(e if isinstance(e, Interrupted) else f"error: {e}", file=sys.stderr)
         return e.exit_code
+    except KeyboardInterrupt:  # Ctrl-C outside the chunk loop (loading, compiling), or twice
+        print("interrupted", file=sys.stderr)
+        return Interrupted.exit_code
+    except Exception as e:
+        if not _out_of_memory(e):
+            raise
+        max_len = (cfg.max_len or "auto") if cfg is not None else "?"
+        batch = cfg.batch_size if cfg is not None else "?"
+        print(f"error: out of memory (XLA RESOURCE_EXHAUSTED) for --max-len {max_len} and "
+              f"--batch-size {batch}: lower --max-len or --batch-size",
+              file=sys.stderr)  # fmt: skip
+        return 2
     cfg, f = result.config, result.final
-    if not args.quiet:
-        if result.extra.get("truncated"):
-            print(f"note: {result.extra['truncated']} texts were longer than max_len "
-                  f"{cfg.max_len or 'auto'} and were truncated")  # fmt: skip
-        seeds = f", mean of {len(result.seeds)} seeds" if len(result.seeds) > 1 else ""
-        if cfg.task == "lm":
-            bpc = f", {f['test_bpc']:.3f} bits/char" if "test_bpc" in f else ""
-            speed = (f", {result.extra['tokens_per_s']:,.0f} tokens/s"
-                     if "tokens_per_s" in result.extra else "")  # fmt: skip
-            what = (f"test loss {f['test_loss']:.4f} nats/token{bpc}, perplexity "
-                    f"{f['test_ppl']:.2f}{speed}")  # fmt: skip
-        else:
-            what = f"train acc {f['train_acc']:.3f}, test acc {f['test_acc']:.3f}"
-        print(f"{cfg.model} ({cfg.backend}, {result.num_params} params{seeds}): {what}, "
-              f"{result.wall_s:.2f} s (compile {result.compile_s:.2f} s)")  # fmt: skip
+    if not args.quiet and result.extra.get("truncated"):
+        n = result.extra["truncated"]
+        print(f"note: {n} {'text was' if n == 1 else 'texts were'} longer than max_len "
+              f"{cfg.max_len or 'auto'} and {'was' if n == 1 else 'were'} truncated")  # fmt: skip
+    # The final line stays under --quiet: it is the run's result.
+    seeds = f", mean of {len(result.seeds)} seeds" if len(result.seeds) > 1 else ""
+    scores = ", ".join(f"{k.replace('_', ' ')} {v:{'.3f' if 'acc' in k or 'f1' in k else '.4g'}}"
+                       for k, v in f.items() if not k.endswith("loss"))  # fmt: skip
+    if cfg.task == "lm":  # nats per token first, the training throughput last
+        scores = f"test loss {f['test_loss']:.4f}, {scores}"
+        if "tokens_per_s" in result.extra:
+            scores += f", {result.extra['tokens_per_s']:,.0f} tokens/s"
+    print(f"{cfg.model} ({cfg.backend}, {result.num_params} params{seeds}): {scores}, "
+          f"{result.wall_s:.2f} s (compile {result.compile_s:.2f} s)")  # fmt: skip
+    if len(result.seeds) > 1:
+        summary = result.final_summary()
+        print(f"over {len(result.seeds)} seeds, mean [95% interval of the mean]: "
+              + ", ".join(format_summary(k, v) for k, v in summary.items()))  # fmt: skip
     if result.reports:
-        from jaxrnn.metrics import format_report, plot_confusion
-
+        # (classify: no spec lookup, so the NumPy backend's run imports no JAX)
+        show = format_report if cfg.task == "classify" else get_spec(cfg).format_report
         if not args.quiet:
             which = f" (seed {result.seeds[0]})" if len(result.seeds) > 1 else ""
-            print(f"test set{which}:\n{format_report(result.reports[0])}")
+            print(f"test set{which}:\n{show(result.reports[0])}")
         if args.confusion_png:
             plot_confusion(result.reports[0], args.confusion_png,
                            title=f"{cfg.model}: test confusion matrix")  # fmt: skip
     if args.json:
-        from jaxrnn.results import write_json
-
         write_json(args.json, result.to_json())
     return 0

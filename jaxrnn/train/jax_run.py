@@ -19,12 +19,14 @@ import numpy as np
 from jaxrnn import loop, study_sgd
 from jaxrnn.config import TrainConfig
 from jaxrnn.distributed import to_host
-from jaxrnn.errors import TrainingDiverged
+from jaxrnn.errors import Interrupted, TrainingDiverged
 from jaxrnn.models import count_params
 from jaxrnn.results import RunResult
 from jaxrnn.scratch import shuffle_orders
 from jaxrnn.train.build import initial_params, make_optimizer
+from jaxrnn.train.checkpoints import save_checkpoint
 from jaxrnn.train.data import Prepared
+from jaxrnn.train.interrupt import StopOnSigint, max_chunk_epochs
 from jaxrnn.train.plan import (
     Parallel,
     chunk_size,
@@ -161,12 +163,13 @@ class JaxRun:
         save_every: int | None,
     ) -> RunResult:
         """Train from epoch ``start`` to ``cfg.epochs``, extending ``histories`` (one per seed)."""
-        from jaxrnn.train.checkpoints import save_checkpoint
-
         cfg, num_seeds = self.cfg, len(self.seeds)
         self.start_epoch = start
         log_every = log_every or default_log_every(cfg.epochs)
-        chunk = chunk_size(start, cfg.epochs, log_every, save_every if save else None)
+        # Chunks short enough (by estimate) that a Ctrl-C is answered within about a second.
+        shape = np.shape(jax.tree.leaves(self.data.train)[0])
+        cap = max_chunk_epochs(cfg, shape[0], shape[1] if len(shape) > 1 else 1, num_seeds)
+        chunk = chunk_size(start, cfg.epochs, min(log_every, cap), save_every if save else None)
         run = jax.jit(self.runner(chunk))
         orders = self.orders(cfg.epochs)
         par = self.parallel
@@ -185,7 +188,8 @@ class JaxRun:
 
         saved = None
         preds = None
-        with Progress(cfg.epochs - start, "epochs", enabled=progress) as bar:
+        with StopOnSigint() as stop, Progress(cfg.epochs - start, "epochs", enabled=progress
+                                              ) as bar:  # fmt: skip
             for s in range(start, cfg.epochs, chunk):
                 state, (metrics, preds) = compiled(self.state, tr, te, orders_for(s))
                 metrics = to_host(metrics).reshape(num_seeds, chunk, len(self.metric_names))
@@ -201,10 +205,15 @@ class JaxRun:
                             more = f"  (mean of {len(recs)} seeds)" if len(recs) > 1 else ""
                             line = format_epoch(mean_record(recs), cfg.epochs, self.metric_names)
                             bar.write(line + more, log)
-                if save and ((save_every and done % save_every == 0) or done == cfg.epochs):
+                stopping = stop.requested and done < cfg.epochs  # Ctrl-C: stop after this chunk
+                if save and (stopping or (save_every and done % save_every == 0)
+                             or done == cfg.epochs):  # fmt: skip
                     save_checkpoint(save, self, done, histories)
                     saved = save
                 bar.update(done - start)
+                if stopping:
+                    kept = f"resume with --resume {save}" if save else "nothing saved (no --save)"
+                    raise Interrupted(f"interrupted at epoch {done}; {kept}")
         jax.block_until_ready(self.state)
         run_s = time.perf_counter() - tc - compile_s
         # Only the last chunk's predictions feed the report: one transfer, after the loop.
@@ -224,8 +233,12 @@ class JaxRun:
         if self.spec.run_extra is not None:
             extra.update(self.spec.run_extra(self, run_s))
         derived = [self.spec.derived(h[-1]) if self.spec.derived else {} for h in histories]
+        reports = self.test_reports()
+        if self.spec.report_final is not None:
+            derived = [{**d, **self.spec.report_final(r)} for d, r in zip(derived, reports,
+                                                                       strict=True)]  # fmt: skip
         return RunResult(cfg, self.seeds, histories, time.perf_counter() - t0, compile_s,
-                         n_params, params, extra, self.test_reports(),
+                         n_params, params, extra, reports,
                          tokenizer=self.data.tokenizer,
                          label_names=list(self.data.label_names),
                          metric_names=self.metric_names, derived=derived)  # fmt: skip

@@ -42,6 +42,9 @@ def check(cfg: TrainConfig) -> None:
     if cfg.model == "rnn" and cfg.embed_dim:
         raise ConfigError("--task lm --model rnn is min-char-rnn, which reads one-hot tokens: "
                           "drop --embed-dim, or use --model simple_rnn to embed")  # fmt: skip
+    if getattr(cfg, "resplit", False):
+        raise ConfigError("--task lm tests on the end of the text (one contiguous split): "
+                          "--resplit has nothing to redraw")  # fmt: skip
     if cfg.backend == "numpy" and (cfg.dropout or cfg.layer_dropout):
         raise ConfigError("--backend numpy --task lm has no dropout: drop --dropout and "
                           "--layer-dropout")  # fmt: skip

@@ -12,8 +12,10 @@ import numpy as np
 
 from jaxrnn import scratch
 from jaxrnn.config import TrainConfig
+from jaxrnn.errors import Interrupted
 from jaxrnn.results import RunResult
 from jaxrnn.train.data import Prepared, num_classes
+from jaxrnn.train.interrupt import StopOnSigint
 from jaxrnn.train.progress import Progress
 from jaxrnn.train.report import format_epoch, test_report
 
@@ -34,7 +36,8 @@ def fit_numpy(
 ) -> RunResult:
     """Train ``seeds`` one after another with the scratch NumPy reference."""
     histories, all_params = [], []
-    with Progress(cfg.epochs * len(seeds), "epochs", enabled=progress) as bar:
+    with StopOnSigint() as stop, Progress(cfg.epochs * len(seeds), "epochs", enabled=progress
+                                          ) as bar:  # fmt: skip
         for i, seed in enumerate(seeds):
             params = scratch.init_params(data.tokenizer.vocab_size - 1, cfg.hidden,
                                          num_classes(data), seed)  # fmt: skip
@@ -45,6 +48,10 @@ def fit_numpy(
                 ):
                     bar.write(format_epoch(rec, cfg.epochs), log)
                 bar.update(i * cfg.epochs + rec["epoch"])
+                if stop.requested and rec["epoch"] < cfg.epochs:  # Ctrl-C: stop between epochs
+                    at = f" of seed {seeds[i]}" if len(seeds) > 1 else ""
+                    raise Interrupted(f"interrupted at epoch {rec['epoch']}{at}; nothing saved "
+                                      "(the numpy backend writes no checkpoints)")  # fmt: skip
 
             params, history = scratch.train(
                 params, scratch_seqs(data.train), data.train.labels.tolist(),

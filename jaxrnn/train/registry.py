@@ -44,6 +44,11 @@ class TaskSpec(NamedTuple):
     shuffle: bool = True
     # (final metrics of one seed) -> more final metrics derived from them (e.g. perplexity).
     derived: Callable[[dict], dict] | None = None
+    # (the test report of one seed) -> final metrics read from it (e.g. test_span_f1).
+    report_final: Callable[[dict], dict] | None = None
+    # (the test report of one seed) -> the text printed after a run (default: the
+    # classification report, jaxrnn.metrics.format_report).
+    format_report: Callable[[dict], str] | None = None
     # (the JaxRun, seconds its compiled epochs took after compiling) -> more top-level JSON
     # keys (e.g. the language model's tokens_per_s).
     run_extra: Callable[[Any, float], dict] | None = None

@@ -1,0 +1,95 @@
+"""``--task regress``: the forecaster's loss and gradients against the NumPy reference
+(float64), and a short run from a CSV through a checkpoint to ``jaxrnn.predict``."""
+
+import json
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from jaxrnn import loop, models, sequence, tasks
+from jaxrnn.data.series import load_series_csv, make_periodic, write_series_csv
+from jaxrnn.predict import main as predict_main
+from jaxrnn.scratch import seq
+from jaxrnn.train.checkpoints import load_checkpoint
+from jaxrnn.train.cli import main as train_main
+
+FAST = {"xla_backend_optimization_level": 0, "xla_cpu_use_fusion_emitters": False}
+
+
+@pytest.mark.parametrize("cell,bidirectional,per_step", [("gru", True, False),
+                                                         ("lstm", False, True)])  # fmt: skip
+def test_regressor_loss_and_grads_equal_numpy_bptt(cell, bidirectional, per_step):
+    rng = np.random.default_rng(1)
+    b, t, d, h = 3, 6, 2, 2
+    model = models.Regressor(sequence.RecurrentLayer(cell, 4, 1, bidirectional), d, h, per_step)
+    params = jax.tree.map(lambda a: jnp.asarray(rng.normal(0, 0.5, a.shape)),
+                          model.init(jax.random.key(0), jnp.float64))  # fmt: skip
+    x = rng.normal(size=(b + 1, t, d))
+    y = rng.normal(size=(b + 1, t, h) if per_step else (b + 1, h))
+    batch = tasks.Batch(tasks.SeriesRows(x, y), jnp.array([1.0, 1.0, 1.0, 0.0]))  # 4th: padding
+    task = tasks.regression()
+    grad = jax.jit(jax.value_and_grad(lambda p, bt: loop.batch_loss(model, task, p, bt, (), None),
+                                      has_aux=True), compiler_options=FAST)  # fmt: skip
+    (loss, _), grads = grad(params, batch)
+    ref_loss, ref_grads = seq.regress_loss_and_grads(jax.tree.map(np.asarray, params), x[:b],
+                                                     y[:b], cell, per_step=per_step)  # fmt: skip
+    np.testing.assert_allclose(loss, ref_loss, rtol=1e-10)
+    for key in ref_grads:
+        jax.tree.map(lambda a, r: np.testing.assert_allclose(a, r, rtol=1e-9, atol=1e-12),
+                     grads[key], ref_grads[key])  # fmt: skip
+    with pytest.raises(ValueError, match="forward-only"):
+        models.Regressor(sequence.RecurrentLayer(cell, 4, 1, True), d, h, per_step=True)
+
+
+def test_train_save_predict(tmp_path, capsys):
+    """CSV -> LSTM forecaster -> JSON final keys in the target's units -> checkpoint keeps the
+    training statistics -> predict forecasts from the file's last window."""
+    csv = tmp_path / "series.csv"
+    write_series_csv(csv, make_periodic(300, seed=0))
+    ckpt, js = tmp_path / "f.ckpt", tmp_path / "run.json"
+    rc = train_main(["--task", "regress", "--model", "lstm", "--data", str(csv), "--target",
+                     "load", "--window", "12", "--horizon", "2", "--epochs", "4", "--batch-size",
+                     "16", "--save", str(ckpt), "--json", str(js), "--quiet"])  # fmt: skip
+    assert rc == 0
+    final = json.loads(js.read_text())["final"]
+    # the last-value forecast, recomputed here from the file: the last 60 rows are the test
+    # part, window m reads rows m..m+11 and forecasts the next 2 loads
+    load = load_series_csv(csv, "load").values[:, 0][-60:]
+    m = 60 - 12 - 2 + 1
+    naive = np.repeat(load[11 : 11 + m, None], 2, 1)
+    truth = np.stack([load[12 : 12 + m], load[13 : 13 + m]], 1)
+    assert final["test_naive_mse"] == pytest.approx(np.mean((naive - truth) ** 2), rel=1e-5)
+    assert final["test_mse"] < final["test_naive_mse"]  # it learned something in 4 epochs
+    assert set(final) >= {"test_mse", "test_mae", "test_naive_mse", "test_mae_std"}
+
+    r = load_checkpoint(str(ckpt))  # the statistics of the 240 training rows, kept
+    rows = load_series_csv(csv, "load").values[:240]
+    np.testing.assert_allclose(r.tokenizer.scaler.mean, rows.mean(0))
+    np.testing.assert_allclose(r.tokenizer.scaler.std, rows.std(0))
+    assert r.tokenizer.columns == ["load", "temp", "season"]
+
+    capsys.readouterr()
+    assert predict_main(["--checkpoint", str(ckpt), "--data", str(csv), "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    x = ((load_series_csv(csv, "load").values[-12:] - rows.mean(0)) / rows.std(0))[None]
+    p = r.model.apply(r.state.params, jnp.asarray(x, jnp.float32))[0]
+    expect = np.asarray(p) * rows[:, 0].std() + rows[:, 0].mean()
+    np.testing.assert_allclose(out["forecast"], expect, rtol=1e-5)
+    assert out["target"] == "load" and len(out["forecast"]) == 2
+
+
+def test_bad_input_is_one_line(tmp_path, capsys):
+    csv = tmp_path / "s.csv"
+    write_series_csv(csv, make_periodic(60, seed=0))
+    for args, msg in [
+        ([], "needs --data FILE.csv and --target"),
+        (["--data", str(csv), "--target", "nope"], "no column 'nope'"),
+        (["--data", str(csv), "--target", "load", "--per-step", "--model", "bilstm"],
+         "--per-step needs a forward-only model"),
+        (["--data", str(csv), "--target", "load", "--window", "50"], "too few"),
+    ]:  # fmt: skip
+        assert train_main(["--task", "regress", *args]) == 2
+        err = capsys.readouterr().err
+        assert msg in err and err.count("\n") == 1, err

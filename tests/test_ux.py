@@ -1,0 +1,251 @@
+"""What a new user hit (issue 18): Ctrl-C, pipes, --resume, labels, emojis, max-len, the
+numbers on the terminal, and comparing two models. Tiny models, few epochs."""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from jaxrnn import predict
+from jaxrnn.results import summarize
+from jaxrnn.train import cli
+from jaxrnn.train.checkpoints import load_checkpoint
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+ENV = {**os.environ, "PYTHONUNBUFFERED": "1"}  # the session's compile cache (conftest)
+GRU = ["--model", "gru", "--hidden", "4"]
+
+
+def _popen(args: list[str]) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-m", *args], cwd=ROOT, env=ENV, text=True,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def ckpt(tmp_path_factory) -> str:
+    """A 1-epoch GRU checkpoint on the bundled data."""
+    path = str(tmp_path_factory.mktemp("ck") / "gru.ckpt")
+    assert cli.main([*GRU, "--epochs", "1", "--save", path, "--quiet"]) == 0
+    return path
+
+
+@pytest.fixture(scope="module")
+def labels_csv(tmp_path_factory) -> str:
+    """Typo'd labels (Joy/joy, sadnes/sadness), a symbols-only text, one 100-word text."""
+    path = tmp_path_factory.mktemp("data") / "typos.csv"
+    rows = [(f"i feel good {i}", "joy") for i in range(6)]
+    rows += [(f"so sad today {i}", "sadness") for i in range(6)]
+    rows += [("Happy happy", "Joy"), ("very sad", "sadnes"), ("?!", "joy")]
+    rows += [(" ".join(["long"] * 100), "sadness")]
+    with open(path, "w", newline="", encoding="utf-8") as fh:
+        w = csv.writer(fh)
+        w.writerow(["text", "label"])
+        w.writerows(rows)
+    return str(path)
+
+
+# 1. Ctrl-C ---------------------------------------------------------------------------
+
+
+def _interrupt_after_first_line(args: list[str]) -> tuple[int, str, str]:
+    proc = _popen(args)
+    first = proc.stdout.readline()  # an epoch line: training is under way
+    assert first.startswith("Epoch"), first + proc.stderr.read()
+    t = time.perf_counter()
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=60)
+    assert time.perf_counter() - t < 20  # answered at the end of a short chunk
+    return proc.returncode, first + out, err
+
+
+def test_ctrl_c_saves_and_exits_130(tmp_path):
+    ck = str(tmp_path / "run.ckpt")
+    code, _, err = _interrupt_after_first_line(
+        ["jaxrnn.train", *GRU, "--epochs", "100000", "--log-every", "5", "--save", ck])
+    assert code == 130, err
+    assert "Traceback" not in err
+    line = err.strip().splitlines()[-1]
+    epoch = load_checkpoint(ck).epoch
+    assert line == f"interrupted at epoch {epoch}; resume with --resume {ck}"
+    assert 0 < epoch < 100000
+
+
+def test_ctrl_c_numpy_backend_stops_between_epochs():
+    code, _, err = _interrupt_after_first_line(
+        ["jaxrnn.train", "--backend", "numpy", "--hidden", "4", "--epochs", "100000",
+         "--log-every", "1"])  # fmt: skip
+    assert code == 130 and "Traceback" not in err
+    assert err.strip().startswith("interrupted at epoch ")
+
+
+def test_chunks_are_capped_by_estimated_time():
+    from jaxrnn.config import TrainConfig, resolve_config
+    from jaxrnn.train.interrupt import max_chunk_epochs
+
+    big = resolve_config(TrainConfig(model="bilstm"))
+    assert max_chunk_epochs(big, rows=10_000, length=200) == 1
+    small = resolve_config(TrainConfig(model="gru", hidden=4))
+    assert max_chunk_epochs(small, rows=58, length=15) > 10
+
+
+def test_study_keeps_the_models_it_finished(tmp_path, monkeypatch, capsys):
+    from jaxrnn.study import cli as study_cli
+    from jaxrnn.study import compare
+
+    real = compare.run_jax
+
+    def run_jax(spec, *a, **kw):
+        if spec.name == "gru":
+            raise KeyboardInterrupt
+        return real(spec, *a, **kw)
+
+    monkeypatch.setattr(compare, "run_jax", run_jax)
+    out = tmp_path / "study"
+    code = study_cli.main(["--part", "compare", "--models", "lstm,gru", "--quick", "--seeds",
+                           "2", "--out", str(out), "--quiet"])  # fmt: skip
+    assert code == 130
+    res = json.loads((out / "results.json").read_text())
+    assert list(res["models"]) == ["lstm"]
+    assert res["settings"]["interrupted"] == "interrupted after 1 of 2 models"
+    assert "interrupted after 1 of 2 models" in capsys.readouterr().err
+
+
+# 2. Pipes ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("which", ["train", "predict"])
+def test_a_closed_pipe_ends_quietly(which, ckpt):
+    if which == "train":
+        args = ["jaxrnn.train", "--backend", "numpy", "--hidden", "4", "--epochs", "30",
+                "--log-every", "1"]  # fmt: skip
+    else:
+        args = ["jaxrnn.predict", "--checkpoint", ckpt, *(["i am happy"] * 3000)]
+    proc = _popen(args)
+    proc.stdout.readline()
+    proc.stdout.close()  # `| head -1`
+    err = proc.stderr.read()
+    assert proc.wait(timeout=60) == 141
+    assert "Traceback" not in err and "BrokenPipe" not in err, err
+
+
+# 3. --resume ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("flags", [["--model", "lstm", "--hidden", "8"], ["--model", "rnn"],
+                                   ["--data", "x.csv"], ["--seeds", "2"]])  # fmt: skip
+def test_resume_refuses_flags_that_change_the_model_or_data(ckpt, flags, capsys):
+    before = os.path.getmtime(ckpt)
+    assert cli.main(["--resume", ckpt, *flags]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith("error: ") and flags[0] in err
+    assert os.path.getmtime(ckpt) == before
+
+
+def test_resume_applies_and_prints_the_schedule_and_saves_only_when_asked(ckpt, capsys,
+                                                                          tmp_path):  # fmt: skip
+    before = os.path.getmtime(ckpt)
+    assert cli.main(["--resume", ckpt, "--epochs", "2", "--lr", "0.005", "--model", "gru",
+                     "--quiet"]) == 0  # fmt: skip
+    err = capsys.readouterr().err
+    assert "at epoch 1: lr 0.01 -> 0.005, epochs 1 -> 2; not saving" in err
+    assert os.path.getmtime(ckpt) == before and load_checkpoint(ckpt).epoch == 1
+    out = str(tmp_path / "more.ckpt")
+    assert cli.main(["--resume", ckpt, "--epochs", "2", "--lr", "0.005", "--save", out,
+                     "--quiet"]) == 0  # fmt: skip
+    r = load_checkpoint(out)
+    assert r.epoch == 2 and r.config.lr == 0.005 and r.config.epochs == 2
+
+
+# 4-6. Labels, emojis, max-len --------------------------------------------------------
+
+
+def test_data_summary_warnings_and_padding_note(labels_csv, capsys):
+    code = cli.main(["--data", labels_csv, *GRU, "--epochs", "1", "--max-len", "80"])
+    assert code == 0
+    cap = capsys.readouterr()
+    assert "rows: 16 (" in cap.out and "\nsadnes " in cap.out  # the summary table
+    warnings = [ln for ln in cap.err.splitlines() if ln.startswith("warning: ")]
+    assert any("'Joy'" in w and "'joy'" in w and "case" in w for w in warnings)
+    assert any("'sadnes'" in w and "'sadness'" in w for w in warnings)
+    assert any("no test examples" in w for w in warnings)
+    assert any("1 of " in w and "has no known token" in w for w in warnings)  # "?!"
+    assert any(ln.startswith("note: every text is padded to 80 tokens") for ln in
+               cap.err.splitlines())  # fmt: skip
+    assert "note: 1 text was longer than max_len 80 and was truncated" in cap.out
+
+
+def test_predict_json_has_known_tokens_and_warns(ckpt, capsys):
+    assert predict.main(["--checkpoint", ckpt, "--json", "😀", "zzz qqq", "i am happy"]) == 0
+    cap = capsys.readouterr()
+    rows = [json.loads(ln) for ln in cap.out.splitlines()]
+    assert [r["known_tokens"] for r in rows] == [0, 0, 3]
+    assert cap.err.startswith("warning: 2 of 3 texts ('😀', 'zzz qqq')")
+
+
+def test_out_of_memory_is_one_line(monkeypatch, capsys):
+    def fit(*a, **kw):
+        raise RuntimeError("RESOURCE_EXHAUSTED: Out of memory while trying to allocate 1.3GB")
+
+    monkeypatch.setattr(cli, "fit", fit)
+    assert cli.main([*GRU, "--max-len", "100000"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "--max-len 100000" in err and "--batch-size 8" in err
+
+
+# 7. Numbers on the terminal ------------------------------------------------------------
+
+
+def test_accuracy_intervals_are_clipped_to_0_1():
+    s = summarize([1.0, 1.0, 0.95, 1.0], bounds=(0.0, 1.0))
+    assert s["ci95"][1] == 1.0 and s["ci95"][0] < s["mean"] < 1.0
+    assert summarize([1.0, 1.0, 0.95, 1.0])["ci95"][1] > 1.0  # unbounded: as before
+
+
+def test_quiet_seeds_print_the_summary_and_intervals(capsys, tmp_path):
+    js = str(tmp_path / "r.json")
+    assert cli.main([*GRU, "--epochs", "2", "--seeds", "2", "--quiet", "--json", js]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert len(lines) == 2 and lines[0].startswith("gru (jax, ") and "mean of 2 seeds" in lines[0]
+    assert lines[1].startswith("over 2 seeds, mean [95% interval of the mean]: train_loss ")
+    agg = json.load(open(js))["aggregate"]["final"]
+    assert all(0 <= v <= 1 for k in ("train_acc", "test_acc") for v in agg[k]["ci95"])
+    assert f"test_acc {agg['test_acc']['mean']:.3f} [" in lines[1]
+
+
+def test_help_shows_the_defaults_that_apply():
+    from jaxrnn.study.cli import build_parser as study_parser
+
+    train = " ".join(cli.build_parser().format_help().split())
+    study = " ".join(study_parser().format_help().split())
+    assert "(default: None)" not in train and "(default: None)" not in study
+    assert "bilstm: 25; with --data: 0 (all words)]" in train
+    assert "bilstm: 15; with --data: auto]" in train
+
+
+# 8. Comparing two models ---------------------------------------------------------------
+
+
+def test_paired_comparison_with_a_split_per_seed(labels_csv, tmp_path, capsys):
+    from jaxrnn import paired
+    from jaxrnn.config import TrainConfig
+    from jaxrnn.train.data import load_texts
+
+    splits = [load_texts(TrainConfig(data=labels_csv, seed=s)).test.texts for s in (0, 1)]
+    assert splits[0] != splits[1]  # what --resplit draws for seeds 0 and 1
+    js = str(tmp_path / "cmp.json")
+    code = paired.main(["lstm", "gru", "--seeds", "2", "--data", labels_csv, "--resplit",
+                        "--hidden", "2", "--epochs", "1", "--json", js])  # fmt: skip
+    assert code == 0
+    res = json.load(open(js))
+    a, b = res["values"]["lstm"], res["values"]["gru"]
+    assert res["resplit"] is True and res["seeds"] == [0, 1]
+    assert res["difference"]["mean"] == pytest.approx((a[0] - b[0] + a[1] - b[1]) / 2)
+    assert "lstm - gru, test_acc: mean difference" in capsys.readouterr().out
+    assert paired.main(["lstm", "gru", "--seeds", "1"]) == 2

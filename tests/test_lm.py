@@ -185,3 +185,50 @@ def test_cli_json_checkpoint_and_generate(corpus, tmp_path, capsys):
     assert train(["--task", "lm", "--model", "bilstm", "--data", corpus]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "bilstm" in err
+
+
+def test_numpy_backend_is_min_char_rnn(corpus):
+    """One epoch of --backend numpy --task lm (1 stream) ends on the weights of Karpathy's
+    loop (``scratch.seq.min_char_rnn``, optax's Adagrad constants) after as many steps."""
+    from jaxrnn.config import resolve_config
+    from jaxrnn.scratch.optim import tree_leaves
+    from jaxrnn.train import numpy_lm
+    from jaxrnn.train.lm_data import prepare_lm
+
+    cfg = resolve_config(TrainConfig(task="lm", model="rnn", backend="numpy", data=corpus,
+                                     epochs=1, hidden=6, seq_len=9))  # fmt: skip
+    data = prepare_lm(cfg)
+    k = data.train.inputs.shape[0]
+    params, _ = numpy_lm.train_seed(cfg, data.train, data.test, data.tokenizer.size, 0,
+                                    lambda rec: None)  # fmt: skip
+    train_text = data.tokenizer.decode(np.concatenate([data.train.inputs[:, 0].reshape(-1),
+                                                       data.train.targets[-1, 0, -1:]]))
+    assert seq.char_vocab(train_text) == "".join(data.tokenizer.tokens)
+    _, ref = seq.min_char_rnn(train_text + "..", 6, 9, 0.1, 5.0, k, seed=0,
+                              initial_accumulator_value=0.1, eps=1e-7)  # fmt: skip
+    for a, b in zip(tree_leaves(params), tree_leaves(ref), strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-14)
+
+
+def test_word_level_and_one_line_errors(corpus, tmp_path, capsys):
+    from jaxrnn.train.cli import main as train
+    from jaxrnn.train.run import fit
+
+    r = fit(TrainConfig(task="lm", model="rnn", backend="numpy", data=corpus, level="word",
+                        epochs=1, hidden=4, seq_len=5))  # fmt: skip
+    assert r.metric_names == ("train_loss", "train_acc", "test_loss", "test_acc")
+    assert math.isfinite(r.final["test_ppl"])
+    one = tmp_path / "one.txt"
+    one.write_text("aaaa")
+    cases = [
+        (["--model", "rnn", "--embed-dim", "8"], "one-hot"),
+        (["--model", "gru", "--backend", "numpy"], "--model rnn"),
+        (["--model", "rnn", "--backend", "numpy", "--dropout", "0.1"], "no dropout"),
+        (["--resplit"], "--resplit"),
+        (["--data", str(one)], "single distinct"),
+    ]
+    for extra, words in cases:
+        data = [] if "--data" in extra else ["--data", corpus]
+        assert train(["--task", "lm", *data, "--epochs", "1", *extra]) == 2, extra
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and words in err, (extra, err)

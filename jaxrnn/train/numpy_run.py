@@ -107,14 +107,16 @@ def train_seed(
     *,
     masks: ct.Masks | None = None,
     on_epoch: Callable[[dict], None] | None = None,
+    params: dict | None = None,
 ) -> tuple[dict, list[dict]]:
     """Train one seed of a resolved config from scratch; ``(params, history)``.
 
     ``params`` in the JAX model's structure (the study RNN's names for ``--model rnn``);
     history one record per epoch, as the JAX run's. ``masks``: the dropout masks of each
     batch (``classifier_train``'s ``masks(e, b)``), None: drawn with NumPy from ``seed``.
+    ``params``: start from these (``initial_params``' structure) instead of the seed's.
     """
-    params = initial_params(cfg, data, seed)
+    params = initial_params(cfg, data, seed) if params is None else params
     orders = scratch.shuffle_orders(len(data.train.labels), cfg.epochs, seed)
     if uses_study_loop(cfg):
         return scratch.train(

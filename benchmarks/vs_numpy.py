@@ -17,6 +17,15 @@ Three measurements, each side in the same process run (alternating):
    JAX layer and its ``custom_vjp``) across hidden sizes 32-512 and lengths
    5-200, batch 32, input 32.
 
+4. **Every preset** (``rnn``, ``rnn2``, ``simple_rnn``, ``lstm``, ``gru``, ``bilstm``):
+   the NumPy backend (``jaxrnn.train.numpy_run``: hand-written BPTT and optimizer,
+   float64) against the JAX backend (float32, as users run it), per epoch once compiled
+   (the same epoch: every training step, then both splits evaluated; JAX: the compiled
+   epoch runner ``JaxRun.runner`` at ``--compile full``, median over calls of a chunk of
+   epochs; NumPy: median over runs of a few epochs from the same params), and as whole
+   ``python -m jaxrnn.train --model M [--backend numpy]`` processes (JAX with an empty
+   compilation cache), with each process's final test accuracy (seed 0).
+
 Run: ``python benchmarks/vs_numpy.py [--json PATH] [--quick]``.
 """
 
@@ -183,16 +192,70 @@ def per_batch(hiddens: list[int], lengths: list[int], reps: int) -> list[dict]:
     return [_bench_layer(h, t, 32, 32, reps, rng) for h in hiddens for t in lengths]
 
 
-def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--json", metavar="PATH", help="write all numbers and machine info here")
-    ap.add_argument("--quick", action="store_true", help="tiny sizes and few reps (smoke test)")
-    ap.add_argument("--process-reps", type=int, default=3, help="whole-process repetitions")
-    args = ap.parse_args(argv)
-    quick = args.quick
-    epochs = 10 if quick else 500
-    t_start = time.perf_counter()
+PRESET_MODELS = ("rnn", "rnn2", "simple_rnn", "lstm", "gru", "bilstm")
+# Epochs per NumPy timing run and per compiled JAX call: a few seconds of work each.
+NUMPY_EPOCHS = {"rnn": 10, "rnn2": 3, "simple_rnn": 10, "lstm": 10, "gru": 10, "bilstm": 2}
+JAX_CHUNK = {"rnn": 50, "rnn2": 20, "simple_rnn": 10, "lstm": 10, "gru": 10, "bilstm": 10}
 
+
+def preset_epochs(model: str, reps: int, quick: bool) -> dict:
+    """One preset: NumPy vs JAX ms per epoch once compiled (same data, params, orders)."""
+    import dataclasses
+
+    import jax
+
+    from jaxrnn.train import TrainConfig, compile_with, compiler_options, prepare_data
+    from jaxrnn.train import resolve_config as resolve
+    from jaxrnn.train.jax_run import JaxRun
+    from jaxrnn.train.numpy_run import initial_params, train_seed
+
+    cfg = resolve(TrainConfig(model=model, compile_mode="full"))
+    data = prepare_data(cfg)
+    k = 1 if quick else NUMPY_EPOCHS[model]
+    cfg_np = dataclasses.replace(cfg, backend="numpy", epochs=k)
+    params = initial_params(cfg_np, data, 0)
+    chunk = 1 if quick else JAX_CHUNK[model]
+    run = JaxRun(dataclasses.replace(cfg, epochs=chunk), data, [0])
+    fn = jax.jit(run.runner(chunk))
+    args = (run.state, run.train_arrays, run.test_arrays, run.orders(chunk))
+    tc = time.perf_counter()
+    compiled, _ = compile_with(fn.lower(*args), compiler_options(run.cfg, data))
+    compile_s = time.perf_counter() - tc
+    stats = bench({"numpy": lambda: train_seed(cfg_np, data, 0, params=params),
+                   "jax": lambda: jax.block_until_ready(compiled(*args))},
+                  reps=reps, warmup=1)  # fmt: skip
+    np_ms, jax_ms = stats["numpy"].median_ms / k, stats["jax"].median_ms / chunk
+    return {"model": model, "numpy_ms_per_epoch": np_ms, "jax_ms_per_epoch": jax_ms,
+            "speedup_per_epoch": np_ms / jax_ms, "jax_compile_s": compile_s,
+            "numpy_epochs_timed": k, "jax_epochs_per_call": chunk}  # fmt: skip
+
+
+def preset_processes(model: str, epochs: int | None) -> dict:
+    """Whole processes of one preset, NumPy then JAX (empty compile cache): seconds and the
+    final test accuracy each reports (seed 0)."""
+    import json
+
+    out: dict = {"model": model}
+    extra = [] if epochs is None else ["--epochs", str(epochs)]
+    for backend in ("numpy", "jax"):
+        with tempfile.TemporaryDirectory() as tmp:
+            env = dict(os.environ, JAXRNN_CACHE_DIR=os.path.join(tmp, "cache"))
+            path = os.path.join(tmp, "r.json")
+            cmd = [sys.executable, "-m", "jaxrnn.train", "--model", model, "--backend", backend,
+                   "--quiet", "--json", path, *extra]  # fmt: skip
+            t0 = time.perf_counter()
+            subprocess.run(cmd, env=env, check=True)
+            out[f"{backend}_process_s"] = time.perf_counter() - t0
+            with open(path) as f:
+                r = json.load(f)
+            out[f"{backend}_test_acc"] = r["final"]["test_acc"]
+            out[f"{backend}_wall_s"] = r["wall_s"]
+    out["speedup_process"] = out["numpy_process_s"] / out["jax_process_s"]
+    return out
+
+
+def study_rnn_parts(args: argparse.Namespace, quick: bool, epochs: int) -> tuple:
+    """Parts 1-3: the study RNN's run, its processes, one layer per batch."""
     print(f"1. the study's training run: {epochs} epochs, per-sample SGD, hidden 128")
     study = study_training(epochs, reps=1 if quick else 3)
     cols = ["numpy_run_s", "jax_run_s", "jax_compile_s", "speedup_whole_run",
@@ -212,9 +275,38 @@ def main(argv: list[str] | None = None) -> int:
                      reps=3 if quick else 10)  # fmt: skip
     print_table(rows, ["H", "T", "numpy_fwd_ms", "jax_fwd_ms", "fwd_speedup",
                        "numpy_fwd_bwd_ms", "jax_fwd_bwd_ms", "fwd_bwd_speedup"])  # fmt: skip
+    return study, procs, rows
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--json", metavar="PATH", help="write all numbers and machine info here")
+    ap.add_argument("--quick", action="store_true", help="tiny sizes and few reps (smoke test)")
+    ap.add_argument("--process-reps", type=int, default=3, help="whole-process repetitions")
+    ap.add_argument("--presets", default=",".join(PRESET_MODELS),
+                    help="comma-separated presets for part 4 (default: all)")
+    ap.add_argument("--only-presets", action="store_true", help="run part 4 only")
+    args = ap.parse_args(argv)
+    quick = args.quick
+    epochs = 10 if quick else 500
+    t_start = time.perf_counter()
+
+    study = procs = rows = None
+    if not args.only_presets:
+        study, procs, rows = study_rnn_parts(args, quick, epochs)
+    models = ["lstm"] if quick else args.presets.split(",")
+    print("\n4. every preset: NumPy (float64) vs JAX (float32), ms per epoch once compiled")
+    preset_rows = [preset_epochs(m, reps=3 if quick else 5, quick=quick) for m in models]
+    print_table(preset_rows, ["model", "numpy_ms_per_epoch", "jax_ms_per_epoch",
+                              "speedup_per_epoch", "jax_compile_s"])  # fmt: skip
+    print("\n   whole `python -m jaxrnn.train --model M [--backend numpy]` processes, seed 0")
+    proc_rows = [preset_processes(m, 1 if quick else None) for m in models]
+    print_table(proc_rows, ["model", "numpy_process_s", "jax_process_s", "speedup_process",
+                            "numpy_test_acc", "jax_test_acc"])  # fmt: skip
     if args.json:
         write_json(args.json, {"machine": machine_info(), "study_training": study,
                                "processes": procs, "per_batch": rows, "quick": quick,
+                               "presets": {"per_epoch": preset_rows, "processes": proc_rows},
                                "script_wall_s": time.perf_counter() - t_start})  # fmt: skip
     return 0
 

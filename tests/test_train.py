@@ -65,7 +65,7 @@ def test_chunk_size_divides_every_stop():
         (["--epochs", "0"], "--epochs must be at least 1"),
         (["--hidden", "-3"], "--hidden must be at least 1"),
         (["--model", "transformer"], "invalid choice"),
-        (["--backend", "numpy", "--model", "lstm"], "--backend numpy"),
+        (["--backend", "numpy", "--model", "lstm", "--bptt", "study"], "--bptt study"),
         (["--lr", "abc"], "invalid float"),
     ],
 )

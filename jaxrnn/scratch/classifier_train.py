@@ -13,7 +13,8 @@ up with examples again (``order[:pad]``, wrapping round when the batch is larger
 than the split) that get weight 0, so each step's loss is the mean over the real
 examples of the batch (``sum(w * loss) / sum(w)``). Each batch takes one
 optimizer step on ``jaxrnn.scratch.layers.classifier_loss_and_grads``' hand-written
-gradients; after each epoch both splits are evaluated without dropout. History
+gradients (masked, a batch runs only up to its longest text: the padded steps past it
+change nothing); after each epoch both splits are evaluated without dropout. History
 records are the JAX loop's: ``{"epoch", "train_loss", "train_acc", "test_loss",
 "test_acc"}`` (epochs counted from ``first_epoch``; NaN for an empty test split).
 
@@ -242,9 +243,16 @@ def train_classifier(
     for e, order in enumerate(orders):
         idx, weights = batches(order, batch_size, dtype)
         for b, (rows, w) in enumerate(zip(idx, weights, strict=True)):
+            batch_ids, batch_masks = ids[rows], None if masks is None else masks(e, b)
+            if mask:  # masked, the steps past the batch's longest text change nothing: skip
+                t = max(1, int(lengths[rows].max()))
+                batch_ids = batch_ids[:, :t]
+                if batch_masks is not None and batch_masks.between:
+                    batch_masks = batch_masks._replace(
+                        between=tuple(np.asarray(m)[:, :t] for m in batch_masks.between))
             _, grads = classifier_loss_and_grads(
-                params, ids[rows], lengths[rows], labels[rows], **model, **rates,
-                weights=w, masks=None if masks is None else masks(e, b),
+                params, batch_ids, lengths[rows], labels[rows], **model, **rates,
+                weights=w, masks=batch_masks,
             )  # fmt: skip
             updates, opt_state = optimizer.update(grads, opt_state, params)
             params = optim.apply_updates(params, updates)

@@ -8,6 +8,11 @@ The models (``MODEL_SPECS``), each a ``jaxrnn.train.TrainConfig`` preset:
   ``fit(..., seeds=1)`` in a pool of worker processes (``workers``, default 2, one
   BLAS thread each). Every seed is still the exact sequential run it would be alone.
 * ``rnn``: the same RNN in JAX (per-sample SGD, the hand-written-BPTT fast path).
+* ``rnn2``, ``scratch_rnn2``: the study's second draft (two tanh layers of 128, the same
+  inputs, init and per-sample SGD) in JAX and in NumPy.
+* ``scratch_<preset>``: every Keras-like preset below trained from scratch in NumPy
+  (``backend="numpy"``: hand-written BPTT and optimizer, dropout masks drawn with NumPy),
+  beside its JAX row: the study's question, model by model.
 * ``simple_rnn``, ``lstm``, ``gru``, ``bilstm``: the Keras-like presets (Adam, batch 8
   (bilstm 4), 10 epochs; padding masked except ``simple_rnn``, which is the study's
   Keras model as it ran, without ``mask_zero``); ``simple_rnn_masked`` masks it;
@@ -66,21 +71,42 @@ MODEL_SPECS: dict[str, ModelSpec] = {
         ModelSpec("rnn", "JAX RNN (per-sample SGD)",
                   "the same RNN in JAX: one-hot, hidden 128, per-sample SGD, clipped",
                   dict(model="rnn"), 20),
+        ModelSpec("rnn2", "JAX RNN 2x128 (second draft)",
+                  "the study's second draft: one-hot, two tanh layers of 128, 2-way softmax, "
+                  "N(0, 1)/1000 init, per-sample SGD 2e-2, clipped, 500 epochs",
+                  dict(model="rnn2"), 20),
+        ModelSpec("scratch_rnn2", "NumPy RNN 2x128",
+                  "the same two-layer RNN trained from scratch in NumPy (hand-written BPTT)",
+                  dict(model="rnn2", backend="numpy"), 20),
         ModelSpec("simple_rnn", "SimpleRNN (study's Keras model)",
                   "the study's Keras model as it ran: Embedding 16, SimpleRNN 32, dropout 0.3, "
                   "sigmoid, no mask_zero (the post-padding steps are fed to the cell and the "
                   "readout is the state after step 15)",
                   dict(model="simple_rnn"), 2),
+        ModelSpec("scratch_simple_rnn", "NumPy SimpleRNN",
+                  "the same SimpleRNN trained from scratch in NumPy (hand-written BPTT and "
+                  "Adam, dropout masks drawn with NumPy)",
+                  dict(model="simple_rnn", backend="numpy"), 2),
         ModelSpec("simple_rnn_masked", "SimpleRNN, masked",
                   "the same SimpleRNN with the padding masked (readout at each text's end)",
                   dict(model="simple_rnn", mask=True), 2),
         ModelSpec("lstm", "LSTM", "Embedding 16, LSTM 64, dropout 0.3, sigmoid",
                   dict(model="lstm"), 2),
+        ModelSpec("scratch_lstm", "NumPy LSTM",
+                  "the same LSTM trained from scratch in NumPy",
+                  dict(model="lstm", backend="numpy"), 2),
         ModelSpec("gru", "GRU", "Embedding 16, GRU 64, dropout 0.3, sigmoid",
                   dict(model="gru"), 2),
+        ModelSpec("scratch_gru", "NumPy GRU",
+                  "the same GRU trained from scratch in NumPy",
+                  dict(model="gru", backend="numpy"), 2),
         ModelSpec("bilstm", "BiLSTM 3x128, masked",
                   "the study's announced BiLSTM: 3 bidirectional layers of 128, padding masked",
                   dict(model="bilstm"), 2),
+        ModelSpec("scratch_bilstm", "NumPy BiLSTM 3x128, masked",
+                  "the same BiLSTM trained from scratch in NumPy: the model the study found "
+                  "out of reach by hand",
+                  dict(model="bilstm", backend="numpy"), 2),
         ModelSpec("bilstm_nomask", "BiLSTM 3x128, no mask",
                   "the same BiLSTM fed the post-padding (Keras without mask_zero)",
                   dict(model="bilstm", mask=False), 2),

@@ -7,6 +7,7 @@ import numpy as np
 import optax
 
 from jaxrnn import models, sequence
+from jaxrnn.cells import CellParams
 from jaxrnn.config import MODEL_CELLS, TrainConfig
 from jaxrnn.models import init_params_numpy
 
@@ -14,7 +15,8 @@ from jaxrnn.models import init_params_numpy
 def build_model(cfg: TrainConfig, vocab_size: int, num_classes: int):
     """The model a resolved config names. ``vocab_size`` counts padding (ids ``0..V``).
 
-    Two classes get one sigmoid logit, as the study's Keras models (``Dense(1, sigmoid)``).
+    Two classes get one sigmoid logit, as the study's Keras models (``Dense(1, sigmoid)``),
+    except ``rnn2``: the study's scratch softmax over two logits.
     """
     if cfg.model == "rnn":
         return models.StudyRNN(vocab_size - 1, cfg.hidden, num_classes)
@@ -25,7 +27,7 @@ def build_model(cfg: TrainConfig, vocab_size: int, num_classes: int):
     rows = max(vocab_size, cfg.num_words or 0) if cfg.embed_dim else vocab_size
     return models.Classifier(
         layer, rows, cfg.embed_dim or None, num_classes, dropout=cfg.dropout, mask=cfg.mask,
-        binary_readout="sigmoid",
+        binary_readout="softmax" if cfg.model == "rnn2" else "sigmoid",  # rnn2: the study's
     )  # fmt: skip
 
 
@@ -46,8 +48,19 @@ def make_optimizer(cfg: TrainConfig) -> optax.GradientTransformation:
 def initial_params(model, cfg: TrainConfig, seeds: list[int]):
     """Initial params per seed, stacked ``[S, ...]``: ``jaxrnn.models.init_params_numpy``.
 
-    The study's RNN gets ``jaxrnn.scratch.init_params(seed)``, so the JAX and NumPy
-    backends begin from identical weights.
+    The study's RNN gets ``jaxrnn.scratch.init_params(seed)``, ``rnn2`` the same scheme
+    for its stack (``jaxrnn.scratch.init.study_params``), so the JAX and NumPy backends
+    begin from identical weights (the NumPy backend draws the others with
+    ``jaxrnn.scratch.init.keras_params``, the JAX-free twin of ``init_params_numpy``).
     """
+    if cfg.model == "rnn2":
+        from jaxrnn.scratch.init import study_params
+
+        ps = [study_params(hidden=cfg.hidden, num_layers=cfg.layers, vocab_size=model.vocab_size,
+                           num_outputs=model.num_outputs, seed=s, dtype=np.dtype(cfg.dtype))
+              for s in seeds]  # fmt: skip
+        for p in ps:  # the JAX model's own CellParams type, as init_params_numpy's
+            p["rnn"] = tuple(tuple(CellParams(*c) for c in layer) for layer in p["rnn"])
+        return jax.tree.map(lambda *a: np.stack(a), *ps)
     ps = [init_params_numpy(model, s, np.dtype(cfg.dtype)) for s in seeds]
     return jax.tree.map(lambda *a: np.stack(a), *ps)

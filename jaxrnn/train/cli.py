@@ -143,7 +143,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     cfg = None
     try:
-        if not args.no_compile_cache:
+        if not args.no_compile_cache and args.backend != "numpy":  # numpy: no JAX import
             _cache.enable()
         dist = distributed.settings(args.coordinator, args.num_processes, args.process_id)
         if dist is not None:

@@ -1,0 +1,158 @@
+"""Initial parameters of the ``Classifier`` twin, drawn with NumPy (imports no JAX).
+
+Two schemes, both returning ``Classifier``'s params structure (``embed [V, E]`` unless
+one-hot, ``rnn``: layers x directions of ``CellParams``, ``w_out [K, F]``, ``b_out [K]``):
+
+* ``keras_params``: the twin of ``jaxrnn.models.init_params_numpy`` for a ``Classifier``
+  (same generator, same draws in the same order, so the same numbers; the tests check
+  it): Glorot-uniform ``w_ih``, orthogonal ``w_hh`` per gate block, zero biases, LSTM
+  forget-gate bias 1, embedding uniform(-0.05, 0.05), Glorot-uniform readout. The NumPy
+  backend cannot call the JAX module's function (it imports JAX), hence this twin.
+* ``study_params``: the study's scratch initialisation (``jaxrnn.scratch.init_params``)
+  for a stack: every weight ``N(0, 1) / 1000``, biases zero. The ``rnn2`` preset (the
+  study's second draft, two tanh layers) starts here in both backends.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from jaxrnn.layout import num_gates
+from jaxrnn.scratch.layers import CellParams
+
+
+def orthogonal(rng: np.random.Generator, n: int) -> np.ndarray:
+    """A uniformly random ``[n, n]`` orthogonal matrix, exactly as
+    ``jaxrnn.models._orthogonal`` draws it (Gram-Schmidt, twice, on Gaussian columns)."""
+    a = rng.standard_normal((n, n))
+    q = np.zeros((n, n))
+    for j in range(n):
+        v = a[:, j]
+        for _ in range(2):
+            v = v - q[:, :j] @ (q[:, :j].T @ v)
+        q[:, j] = v / np.linalg.norm(v)
+    return q
+
+
+def keras_params(
+    *,
+    cell: str,
+    hidden: int,
+    num_layers: int,
+    bidirectional: bool,
+    vocab_size: int,
+    embed_dim: int | None,
+    num_outputs: int,
+    seed: int,
+    bias: bool = True,
+    dtype=np.float64,
+) -> dict:
+    """``init_params_numpy(Classifier(...), seed)`` without JAX.
+
+    ``vocab_size`` counts padding (ids ``0..V-1`` index ``embed``'s rows, or the one-hot
+    columns when ``embed_dim`` is None); ``num_outputs`` is ``K`` (1: one sigmoid logit).
+    """
+    rng = np.random.default_rng(seed)
+    gates, h = num_gates(cell), hidden
+    dirs = 2 if bidirectional else 1
+    params: dict = {}
+    if embed_dim is not None:
+        params["embed"] = rng.uniform(-0.05, 0.05, (vocab_size, embed_dim))
+        d_in = embed_dim
+    else:
+        d_in = vocab_size
+    layers = []
+    for i in range(num_layers):
+        cells = []
+        for _ in range(dirs):
+            d = d_in if i == 0 else dirs * h
+            limit = (6.0 / (d + gates * h)) ** 0.5
+            w_ih = rng.uniform(-limit, limit, (gates * h, d))
+            w_hh = np.concatenate([orthogonal(rng, h) for _ in range(gates)])
+            if not bias:
+                cells.append(CellParams(w_ih, w_hh, None, None))
+                continue
+            b_ih = np.zeros(gates * h)
+            if cell == "lstm":
+                b_ih[h : 2 * h] = 1.0  # Keras' unit_forget_bias
+            cells.append(CellParams(w_ih, w_hh, b_ih, np.zeros(gates * h)))
+        layers.append(tuple(cells))
+    params["rnn"] = tuple(layers)
+    f = dirs * h
+    limit = (6.0 / (f + num_outputs)) ** 0.5
+    params["w_out"] = rng.uniform(-limit, limit, (num_outputs, f))
+    params["b_out"] = np.zeros(num_outputs)
+    return cast(params, dtype)
+
+
+def study_params(
+    *,
+    hidden: int,
+    num_layers: int,
+    vocab_size: int,
+    num_outputs: int,
+    seed: int,
+    dtype=np.float64,
+) -> dict:
+    """The study's init for a one-hot tanh stack (the ``rnn2`` preset): ``N(0, 1) / 1000``
+    weights, zero biases, drawn from ``np.random.default_rng(seed)`` layer by layer
+    (``w_ih``, then ``w_hh``), then ``w_out``.
+
+    ``vocab_size`` counts padding: one-hot column 0 is the padding id, whose weights start
+    at zero (the study's one-hot covers the words only; with masking the column is never
+    read). The cells keep both bias vectors (``b_ih``, ``b_hh``), as every cell here.
+    """
+    rng = np.random.default_rng(seed)
+    layers = []
+    d_in = vocab_size
+    for i in range(num_layers):
+        w_ih = rng.standard_normal((hidden, d_in if i == 0 else hidden)) / 1000
+        if i == 0:
+            w_ih[:, 0] = 0.0  # the padding id
+        w_hh = rng.standard_normal((hidden, hidden)) / 1000
+        layers.append((CellParams(w_ih, w_hh, np.zeros(hidden), np.zeros(hidden)),))
+    params = {
+        "rnn": tuple(layers),
+        "w_out": rng.standard_normal((num_outputs, hidden)) / 1000,
+        "b_out": np.zeros(num_outputs),
+    }
+    return cast(params, dtype)
+
+
+def cast(params: dict, dtype) -> dict:
+    """Every array of a Classifier params dict as ``dtype`` (None biases stay None)."""
+
+    def c(a):
+        return None if a is None else np.asarray(a, dtype)
+
+    out = {k: c(v) for k, v in params.items() if k != "rnn"}
+    out["rnn"] = tuple(tuple(CellParams(*(c(a) for a in p)) for p in layer)
+                       for layer in params["rnn"])  # fmt: skip
+    return {k: out[k] for k in params}
+
+
+def study_rnn_to_classifier(p: dict) -> dict:
+    """The study RNN's params (``w_xh [H, V]``, ``w_hh``, ``b_h``, ``w_hy``, ``b_y``) as the
+    Classifier twin's (one-hot over ids ``0..V``, one tanh layer, one bias, softmax readout):
+    the same function of the ids, so any optimizer or batch size can train it."""
+    w_xh = p["w_xh"]
+    w_ih = np.concatenate([np.zeros((w_xh.shape[0], 1), w_xh.dtype), w_xh], axis=1)
+    return {"rnn": ((CellParams(w_ih, p["w_hh"], p["b_h"], None),),),
+            "w_out": p["w_hy"], "b_out": p["b_y"]}  # fmt: skip
+
+
+def classifier_to_study_rnn(q: dict) -> dict:
+    """Inverse of ``study_rnn_to_classifier``."""
+    c = q["rnn"][0][0]
+    return {"w_xh": c.w_ih[:, 1:], "w_hh": c.w_hh, "b_h": c.b_ih, "w_hy": q["w_out"],
+            "b_y": q["b_out"]}  # fmt: skip
+
+
+__all__ = [
+    "cast",
+    "classifier_to_study_rnn",
+    "keras_params",
+    "orthogonal",
+    "study_params",
+    "study_rnn_to_classifier",
+]

@@ -90,6 +90,9 @@ def over_seeds(run: Callable, num_seeds: int, group: int) -> Callable:
     ``orders`` (leading axis ``[S]``): ``vmap`` over all seeds, or ``lax.map`` over groups of
     ``group`` seeds (each group vmapped; ``group == 1``: a plain loop, no vmap, so each
     seed computes exactly what a single run computes)."""
+    if val_free(run):  # the study RNN's fast path takes no validation split
+        run = (lambda r: lambda state, train, test, orders, val=None: r(state, train, test,
+                                                                          orders))(run)
     if group >= num_seeds and group > 1:
         return jax.vmap(run, in_axes=(0, None, None, 0, None))
 
@@ -100,6 +103,13 @@ def over_seeds(run: Callable, num_seeds: int, group: int) -> Callable:
         return jax.lax.map(one, (state, orders), batch_size=None if group == 1 else group)
 
     return many
+
+
+def val_free(run: Callable) -> bool:
+    """Whether an epoch runner lacks the ``val`` argument (``jaxrnn.study_sgd``'s)."""
+    import inspect
+
+    return "val" not in inspect.signature(run).parameters
 
 
 def check_finite(metrics: np.ndarray, first_epoch: int, saved: str | None) -> None:

@@ -104,7 +104,8 @@ def run_grid(cfg: TrainConfig, points: np.ndarray, seeds: list[int], group: int 
         st, metrics = run(st, tr, te, order, va)
         ev = [loop.evaluate(model, task, st.params, e, cfg.eval_batch_size)[0] for e in evals]
         best = st.best.epoch if cfg.early_stopping else jnp.int32(0)
-        return metrics, best, jnp.stack(ev) if ev else jnp.zeros((0, 2), metrics.dtype)
+        # No eval set: one dummy row (lax.map's grouping cannot reshape an empty array).
+        return metrics, best, jnp.stack(ev) if ev else jnp.zeros((1, 2), metrics.dtype)
 
     k = g * s
     grp = k if group <= 0 else min(group, k)
@@ -126,7 +127,7 @@ def run_grid(cfg: TrainConfig, points: np.ndarray, seeds: list[int], group: int 
         best = np.full((g, s), epochs)
     final = np.take_along_axis(history, (best - 1)[..., None, None], axis=2)[:, :, 0]
     return {"history": history, "best_epoch": best, "final": final,
-            "eval": np.asarray(ev).reshape(g, s, len(evals), 2), "compile_s": compile_s,
+            "eval": np.asarray(ev).reshape(g, s, -1, 2)[:, :, :len(evals)], "compile_s": compile_s,
             "run_s": run_s, "eval_names": [e.name for e in data.evals],
             "num_train": n, "num_val": len(va.labels)}  # fmt: skip
 

@@ -305,7 +305,7 @@ def figure(res: dict, path: str) -> None:
         ax.scatter([c["val_loss"]["mean"]], [c[key]["mean"]], s=120, facecolors="none",
                    edgecolors="k", label="chosen (lowest val loss)")  # fmt: skip
         ax.set_xlabel("validation loss (mean over seeds)")
-        ax.set_ylabel(f"{key} (mean over seeds; not used to choose)")
+        ax.set_ylabel(f"{key}, mean over seeds\n(not used to choose)")
         ax.grid(alpha=0.3)
         ax.legend(fontsize=7)
     fig.suptitle(f"sweep of {res['model']}: {len(res['rows'])} points x "

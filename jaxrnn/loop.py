@@ -40,8 +40,10 @@ Array = jax.Array
 __all__ = [
     "Arrays",
     "Batch",
+    "Best",
     "TrainState",
     "evaluate",
+    "init_best",
     "init_opt_state",
     "init_state",
     "init_states",
@@ -68,6 +70,7 @@ class TrainState(NamedTuple):
     opt_state: Any
     key: Any  # uint32 PRNG key data (jax.random.key_data): shuffles are host-side, this is dropout
     carry: Any = ()  # the task's state between batches of an epoch (``Task.init_carry``)
+    best: Any = ()  # early stopping's ``Best`` (``init_best``); () without early stopping
 
 
 def seed_key(seed: int) -> np.ndarray:
@@ -291,6 +294,51 @@ def evaluate(
     return sums / counts, preds
 
 
+# ----------------------------------------------------------------------------- early stopping
+
+
+class Best(NamedTuple):
+    """Early stopping's record of one seed, carried in ``TrainState.best`` from epoch to epoch
+    (and from chunk to chunk), so stopping needs no host round trip."""
+
+    params: Any  # the params of the lowest validation loss so far
+    loss: Array  # [] that validation loss (inf before the first epoch)
+    epoch: Array  # [] int32, its epoch (1-based; 0 before the first)
+    epochs: Array  # [] int32, epochs trained so far (frozen once stopped)
+    stopped: Array  # [] bool: no more updates; ``params`` of the state are the best again
+
+
+def init_best(params: Any, lead: tuple[int, ...] = ()) -> Best:
+    """The ``Best`` before the first epoch: a copy of ``params``, loss inf, no epoch.
+    ``lead``: leading (seed) axes of stacked params, e.g. ``(S,)``; the scalars get them too."""
+    dtype = jax.tree.leaves(params)[0].dtype
+    return Best(jax.tree.map(jnp.array, params), jnp.full(lead, jnp.inf, dtype),
+                jnp.zeros(lead, jnp.int32), jnp.zeros(lead, jnp.int32),
+                jnp.zeros(lead, bool))  # fmt: skip
+
+
+def _tree_where(pred: Array, a: Any, b: Any) -> Any:
+    return jax.tree.map(lambda x, y: jnp.where(pred, x, y), a, b)
+
+
+def early_stop_update(state: TrainState, val_loss: Array, patience: int, total_epochs: int
+                      ) -> TrainState:  # fmt: skip
+    """After an epoch's evaluation: remember the params if ``val_loss`` is the lowest so far
+    (strictly lower: the first of equal losses is kept); stop when ``patience`` epochs have
+    passed without improvement or the last of ``total_epochs`` is done, and then put the
+    best params back into the state (what is kept, saved and reported)."""
+    b: Best = state.best
+    e = b.epochs + 1
+    improved = (val_loss < b.loss) & ~b.stopped
+    best_params = _tree_where(improved, state.params, b.params)
+    loss = jnp.where(improved, val_loss, b.loss).astype(b.loss.dtype)
+    epoch = jnp.where(improved, e, b.epoch)
+    stop = ~b.stopped & ((e - epoch >= patience) | (e >= total_epochs))
+    params = _tree_where(stop, best_params, state.params)
+    best = Best(best_params, loss, epoch, jnp.where(b.stopped, b.epochs, e), b.stopped | stop)
+    return state._replace(params=params, best=best)
+
+
 # ----------------------------------------------------------------------------- epochs
 
 
@@ -306,8 +354,10 @@ def make_run_epochs(
     pad_multiple: int = 1,
     with_predictions: bool = False,
     grad_mesh=None,
+    early_stopping: int = 0,
+    total_epochs: int | None = None,
 ) -> Callable:
-    """Build ``run(state, train, test, orders=None) -> (state, metrics [E, 2M])``.
+    """Build ``run(state, train, test, orders=None, val=None) -> (state, metrics [E, 2M])``.
 
     Each epoch visits the training rows in the order ``orders[e]`` (``[E, N]``;
     None draws ``jax.random.permutation`` from the state's key), in batches of
@@ -332,13 +382,21 @@ def make_run_epochs(
     ``with_predictions``: return ``(state, (metrics, test_predictions [E, N_test]))``,
     the prediction for every test row after each epoch (what the final report needs,
     without compiling a second program).
+
+    ``val`` (a validation split): its metrics follow the test split's (``[E, 3M]``).
+    ``early_stopping`` (patience N > 0, needs ``val`` and ``state.best = init_best(params)``):
+    ``early_stop_update`` after every epoch; a stopped state is no longer trained (its
+    epochs still evaluate the kept params). ``total_epochs`` (default ``num_epochs``): the
+    run's last epoch, where the best params are put back even without a stop.
     """
     task = task or tasks.classification()
     padded = -(-batch_size // pad_multiple) * pad_multiple
     grad_fn = None if grad_mesh is None else data_parallel_grad(model, grad_mesh, task)
     step = train_step(model, optimizer, task, grad_fn=grad_fn)
 
-    def run(state: TrainState, train: Any, test: Any, orders=None):
+    total = total_epochs or num_epochs
+
+    def run(state: TrainState, train: Any, test: Any, orders=None, val: Any = None):
         n = _num_rows(train)
         nb = -(-n // batch_size)
         pad = nb * batch_size - n
@@ -360,14 +418,27 @@ def make_run_epochs(
                     batch = jax.lax.with_sharding_constraint(batch, batch_sharding)
                 return step(state, batch, bkey)[0], None
 
-            state = state._replace(carry=task.init_carry(model, state.params, padded))
-            state, _ = jax.lax.scan(body, state, (idx, w, jax.random.split(k_drop, nb)))
+            def train_epoch(state):
+                state = state._replace(carry=task.init_carry(model, state.params, padded))
+                state, _ = jax.lax.scan(body, state, (idx, w, jax.random.split(k_drop, nb)))
+                return state._replace(carry=())
+
+            if early_stopping:  # a stopped seed keeps its params (vmapped: a select)
+                state = jax.lax.cond(state.best.stopped, lambda s: s, train_epoch, state)
+            else:
+                state = train_epoch(state)
             params = state.params
             test_metrics, pred = evaluate(model, task, params, test, eval_batch_size,
                                           mesh=grad_mesh)  # fmt: skip
             train_metrics, _ = evaluate(model, task, params, train, eval_batch_size,
                                         mesh=grad_mesh)  # fmt: skip
             metrics = jnp.concatenate([train_metrics, test_metrics])
+            if val is not None:
+                val_metrics, _ = evaluate(model, task, params, val, eval_batch_size,
+                                          mesh=grad_mesh)  # fmt: skip
+                metrics = jnp.concatenate([metrics, val_metrics])
+                if early_stopping:
+                    state = early_stop_update(state, val_metrics[0], early_stopping, total)
             out = (metrics, pred) if with_predictions else metrics
             state = state._replace(key=jax.random.key_data(key), carry=())
             return state, out

@@ -166,7 +166,9 @@ class Classifier:
         if key is not None:
             k_rnn, k_out = jax.random.split(key)
         feats = self.features(params, ids, lengths, key=k_rnn)
-        if k_out is not None and self.dropout > 0.0:
+        # A traced rate (``jaxrnn.sweep`` vmaps over it) always takes the dropout path.
+        traced = not isinstance(self.dropout, int | float)
+        if k_out is not None and (traced or self.dropout > 0.0):
             feats = dropout(k_out, feats, self.dropout)
         return feats @ params["w_out"].T + params["b_out"]
 

@@ -96,6 +96,10 @@ class RunResult:
     label_names: list[str] | None = None  # class index -> label
     metric_names: tuple[str, ...] = METRIC_NAMES  # the per-epoch metrics of ``histories``
     derived: list[dict] | None = None  # per seed: final metrics derived from the last epoch's
+    # Per seed: the epoch whose params were kept (early stopping); None: the last epoch.
+    kept_epochs: list[int] | None = None
+    # Per seed: {set name: report} of the --eval-data sets (jaxrnn.train.report.eval_report).
+    evals: list[dict] | None = None
 
     def predictor(self, batch_size: int = 512) -> Any:
         """A ``jaxrnn.predict.Predictor`` for the trained weights, in memory (no file):
@@ -120,8 +124,10 @@ class RunResult:
         ]  # fmt: skip
 
     def seed_final(self, i: int) -> dict:
-        """Seed ``i``'s final metrics: its last epoch's and those derived from them."""
-        out = {k: self.histories[i][-1][k] for k in self.metric_names}
+        """Seed ``i``'s final metrics: its last epoch's (early stopping: the kept epoch's) and
+        those derived from them."""
+        rec = self.histories[i][self.kept_epochs[i] - 1 if self.kept_epochs else -1]
+        out = {k: rec[k] for k in self.metric_names}
         return {**out, **(self.derived[i] if self.derived else {})}
 
     @property
@@ -152,6 +158,8 @@ class RunResult:
         }
         if len(self.reports) == 1:
             out["report"] = self.reports[0]
+        if self.evals and len(self.seeds) == 1:
+            out["eval"] = self.evals[0]
         if len(self.seeds) > 1:
             out["seeds"] = self.seeds
             out["per_seed"] = [
@@ -160,6 +168,8 @@ class RunResult:
             ]
             for rec, rep in zip(out["per_seed"], self.reports, strict=False):
                 rec["report"] = rep
+            for rec, ev in zip(out["per_seed"], self.evals or [], strict=False):
+                rec["eval"] = ev
             out["aggregate"] = {
                 "final": self.final_summary(),
                 "macro_f1": summarize([r["macro_f1"] for r in self.reports], (0.0, 1.0))
@@ -171,6 +181,15 @@ class RunResult:
                     for recs in zip(*self.histories, strict=True)
                 ],
             }  # fmt: skip
+            if self.evals:
+                out["aggregate"]["eval"] = {
+                    name: {"acc": summarize([ev[name]["acc"] for ev in self.evals], (0.0, 1.0)),
+                           "constructions": {
+                               t: summarize([ev[name]["constructions"][t]["acc"]
+                                             for ev in self.evals], (0.0, 1.0))
+                               for t in rep["constructions"]}}
+                    for name, rep in self.evals[0].items()
+                }  # fmt: skip
         return out
 
 

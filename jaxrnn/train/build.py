@@ -37,11 +37,18 @@ OPTIMIZERS = {"sgd": optax.sgd, "adam": optax.adam, "adagrad": optax.adagrad,
 
 def make_optimizer(cfg: TrainConfig) -> optax.GradientTransformation:
     """optax: an optional element-wise clip (the study's ``np.clip(g, -1, 1)``), an optional
-    clip by global norm (``torch.nn.utils.clip_grad_norm_``), then the optimizer."""
+    clip by global norm (``torch.nn.utils.clip_grad_norm_``), then the optimizer (with
+    ``weight_decay``: ``optax.adamw`` for adam, else ``add_decayed_weights`` before it)."""
     clips = [optax.clip(cfg.clip)] if cfg.clip > 0 else []
     if cfg.clip_norm > 0:
         clips.append(optax.clip_by_global_norm(cfg.clip_norm))
-    opt = OPTIMIZERS[cfg.optimizer](cfg.lr)
+    wd = cfg.weight_decay or 0.0  # None: a checkpoint from before the option
+    if wd > 0 and cfg.optimizer == "adam":
+        opt = optax.adamw(cfg.lr, weight_decay=wd)  # decoupled, as torch.optim.AdamW
+    elif wd > 0:  # L2: the decay joins the gradient, as torch.optim.SGD(weight_decay=...)
+        opt = optax.chain(optax.add_decayed_weights(wd), OPTIMIZERS[cfg.optimizer](cfg.lr))
+    else:
+        opt = OPTIMIZERS[cfg.optimizer](cfg.lr)
     return optax.chain(*clips, opt) if clips else opt
 
 

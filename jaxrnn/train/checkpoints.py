@@ -60,12 +60,15 @@ class Restored(NamedTuple):
     state: Any  # loop.TrainState: unstacked for one seed, [S, ...] for several
 
 
-def _template(model, optimizer, seeds: list[int], dtype) -> loop.TrainState:
+def _template(model, optimizer, seeds: list[int], dtype, early_stopping: bool = False
+              ) -> loop.TrainState:  # fmt: skip
     """Shapes and dtypes of the state a checkpoint of ``seeds`` holds."""
     params = jax.tree.map(lambda a: jax.ShapeDtypeStruct(a.shape, a.dtype),
                           init_params_numpy(model, seeds[0], np.dtype(dtype)))  # fmt: skip
     one = loop.TrainState(params, jax.eval_shape(optimizer.init, params),
                           jax.ShapeDtypeStruct(loop.seed_key(0).shape, np.uint32))  # fmt: skip
+    if early_stopping:  # the early-stopping record travels with the state
+        one = one._replace(best=jax.eval_shape(loop.init_best, params))
     if len(seeds) == 1:
         return one
     return jax.tree.map(lambda s: jax.ShapeDtypeStruct((len(seeds), *s.shape), s.dtype), one)
@@ -88,7 +91,8 @@ def load_checkpoint(path: str) -> Restored:
     if cfg.dtype == "float64" and not jax.config.jax_enable_x64:
         jax.config.update("jax_enable_x64", True)
     model = spec.build_model(cfg, tok, label_names)
-    template = _template(model, make_optimizer(cfg), seeds, jnp.dtype(cfg.dtype))
+    template = _template(model, make_optimizer(cfg), seeds, jnp.dtype(cfg.dtype),
+                         bool(cfg.early_stopping))  # fmt: skip
     leaves, treedef = jax.tree.flatten(template)
     if len(leaves) != len(arrays) or any(
         tuple(a.shape) != tuple(t.shape) or a.dtype != t.dtype

@@ -13,7 +13,14 @@ import sys
 from collections.abc import Sequence
 
 from jaxrnn import _cache, distributed
-from jaxrnn.config import MODEL_NAMES, PRESETS, TrainConfig, flag_name, resolve_config
+from jaxrnn.config import (
+    MODEL_NAMES,
+    PRESET_DEFAULTS,
+    PRESETS,
+    TrainConfig,
+    flag_name,
+    resolve_config,
+)
 from jaxrnn.errors import ConfigError, Interrupted, UsageError
 from jaxrnn.metrics import format_report, plot_confusion
 from jaxrnn.results import format_summary, write_json
@@ -44,14 +51,17 @@ _WITH_DATA = {"num_words": "0 (all words)", "max_len": "auto"}
 
 
 def _preset_help(name: str) -> str:
-    return ", ".join(f"{m}: {PRESETS[m][name]}" for m in MODEL_NAMES if name in PRESETS[m])
+    presets = {m: {**PRESET_DEFAULTS, **PRESETS[m]} for m in MODEL_NAMES}
+    return ", ".join(f"{m}: {presets[m][name]}" for m in MODEL_NAMES if name in presets[m])
 
 
 def _add_option(group: argparse._ArgumentGroup, f: dataclasses.Field) -> None:
     meta = dict(f.metadata)
     help_text = meta["help"]
     kw: dict = {"dest": f.name}
-    if meta.get("type") is bool:
+    if meta.get("append"):  # repeatable; the config turns None into ()
+        kw["action"] = "append"
+    elif meta.get("type") is bool:
         kw["action"] = argparse.BooleanOptionalAction
     elif meta.get("type") is not None:
         kw["type"] = _TYPES.get(meta["type"], meta["type"])
@@ -65,7 +75,7 @@ def _add_option(group: argparse._ArgumentGroup, f: dataclasses.Field) -> None:
         with_data = _WITH_DATA.get(f.name)
         help_text += f" [preset: {_preset_help(f.name)}" + (
             f"; with --data: {with_data}]" if with_data else "]")  # fmt: skip
-    elif f.default is not None:
+    elif f.default is not None and not meta.get("append"):
         help_text += f" [{f.default}]"
         kw["default"] = f.default
     group.add_argument(flag_name(f), help=help_text, **kw)
@@ -193,8 +203,12 @@ def main(argv: Sequence[str] | None = None) -> int:
               f"{cfg.max_len or 'auto'} and {'was' if n == 1 else 'were'} truncated")  # fmt: skip
     # The final line stays under --quiet: it is the run's result.
     seeds = f", mean of {len(result.seeds)} seeds" if len(result.seeds) > 1 else ""
-    scores = ", ".join(f"{k.replace('_', ' ')} {v:{'.3f' if 'acc' in k or 'f1' in k else '.4g'}}"
-                       for k, v in f.items() if not k.endswith("loss"))  # fmt: skip
+    def shown(k: str, v: float) -> str:
+        if k == "best_epoch" and len(result.seeds) == 1:
+            return f"best epoch {v:g}"
+        return f"{k.replace('_', ' ')} {v:{'.3f' if 'acc' in k or 'f1' in k else '.4g'}}"
+
+    scores = ", ".join(shown(k, v) for k, v in f.items() if not k.endswith("loss"))
     if cfg.task == "lm":  # nats per token first, the training throughput last
         scores = f"test loss {f['test_loss']:.4f}, {scores}"
         if "tokens_per_s" in result.extra:

@@ -1,7 +1,11 @@
-"""The data of a run: load the texts a config names, fit the tokenizer, encode both splits."""
+"""The data of a run: load the texts a config names, hold out a validation split
+(``--val-fraction``), fit the tokenizer, encode every split and the extra evaluation sets
+(``--eval-data``)."""
 
 from __future__ import annotations
 
+import os
+import re
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -9,7 +13,8 @@ import numpy as np
 from jaxrnn.config import TrainConfig
 from jaxrnn.data import Tokenizer, load_sentiment
 from jaxrnn.data.arrays import Arrays
-from jaxrnn.data.files import load_dataset
+from jaxrnn.data.files import load_dataset, load_table, stratified_split
+from jaxrnn.data.sentiment import Split
 from jaxrnn.errors import ConfigError
 
 
@@ -21,6 +26,17 @@ class Prepared(NamedTuple):
     tokenizer: Tokenizer
     label_names: list[str]
     truncated: int  # texts cut at max_len (train + test)
+    val: Arrays | None = None  # the validation split held out of training (--val-fraction)
+    evals: tuple[EvalSet, ...] = ()  # extra labelled sets evaluated after training
+
+
+class EvalSet(NamedTuple):
+    """One ``--eval-data`` file, encoded with the run's tokenizer and label names."""
+
+    name: str  # from the file name; JSON keys eval_<name>_loss / eval_<name>_acc
+    path: str
+    arrays: Arrays
+    constructions: list[str]  # per row ("" where the file has no construction column)
 
 
 def load_texts(cfg: TrainConfig) -> Any:
@@ -44,6 +60,13 @@ def prepare_data(cfg: TrainConfig, dataset: Any = None, tokenizer: Tokenizer | N
                  ) -> Prepared:  # fmt: skip
     """Fit the tokenizer on the training texts (unless given) and encode both splits."""
     ds = dataset if dataset is not None else load_texts(cfg)
+    val_texts: list[str] = []
+    val_labels: list[int] = []
+    if cfg.val_fraction:  # held out before the tokenizer sees the texts
+        tr_idx, va_idx = stratified_split(ds.train.labels, cfg.val_fraction, cfg.seed)
+        texts, labels = list(ds.train.texts), list(ds.train.labels)
+        val_texts, val_labels = [texts[i] for i in va_idx], [labels[i] for i in va_idx]
+        ds = ds._replace(train=Split([texts[i] for i in tr_idx], [labels[i] for i in tr_idx]))
     if tokenizer is None:
         tokenizer = Tokenizer(num_words=cfg.num_words or None, oov_token=cfg.oov_token)
         tokenizer.fit(ds.train.texts)
@@ -64,7 +87,47 @@ def prepare_data(cfg: TrainConfig, dataset: Any = None, tokenizer: Tokenizer | N
         tokenizer,
         list(ds.label_names),
         truncated,
+        enc(val_texts, val_labels) if val_texts else None,
+        tuple(load_eval_sets(cfg.eval_data, list(ds.label_names), enc, cfg)),
     )
+
+
+def eval_set_names(paths: list[str] | tuple[str, ...]) -> list[str]:
+    """The name of each ``--eval-data`` file: its stem in lower case, other characters than
+    letters, digits and ``_`` made ``_`` (``compositional``); a repeated name gets ``_2``..."""
+    names: list[str] = []
+    for p in paths:
+        stem = re.sub(r"[^0-9a-z_]+", "_", os.path.splitext(os.path.basename(p))[0].lower())
+        name, k = stem.strip("_") or "set", 2
+        while name in names:
+            name, k = f"{stem}_{k}", k + 1
+        names.append(name)
+    return names
+
+
+def load_eval_sets(paths, label_names: list[str], enc, cfg: TrainConfig) -> list[EvalSet]:
+    """Read each ``--eval-data`` file (the run's text and label columns and format rules) and
+    encode it with ``enc(texts, labels)``; its labels must be the run's label names (or, for
+    numbered labels, their numbers). ``DataError`` names the file and the unknown label."""
+    from jaxrnn.errors import DataError
+
+    out = []
+    for name, path in zip(eval_set_names(paths), paths, strict=True):
+        table = load_table(path, text_column=cfg.text_column, label_column=cfg.label_column)
+        index = {n: i for i, n in enumerate(label_names)}
+        labels = []
+        for raw, line in zip(table.labels, table.lines, strict=True):
+            key = str(raw).strip()
+            if key not in index:
+                raise DataError(f"{path}: line {line}: label {key!r} is not one of the "
+                                f"training labels ({', '.join(label_names)})")  # fmt: skip
+            labels.append(index[key])
+        constructions = [""] * len(labels)
+        if "construction" in table.columns and cfg.label_column != "construction":
+            extra = load_table(path, text_column=cfg.text_column, label_column="construction")
+            constructions = [str(c) for c in extra.labels]
+        out.append(EvalSet(name, str(path), enc(table.texts, labels), constructions))
+    return out
 
 
 def num_classes(data: Prepared) -> int:

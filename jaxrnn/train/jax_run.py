@@ -38,7 +38,15 @@ from jaxrnn.train.plan import (
 )
 from jaxrnn.train.progress import Progress
 from jaxrnn.train.registry import get_spec, metric_names
-from jaxrnn.train.report import default_log_every, format_epoch, mean_record, records
+from jaxrnn.train.report import (
+    default_log_every,
+    eval_final_metrics,
+    eval_log_lines,
+    eval_report,
+    format_epoch,
+    mean_record,
+    records,
+)
 
 
 def make_run(
@@ -66,7 +74,9 @@ def make_run(
     spec = get_spec(cfg)
     kw: dict[str, Any] = {"with_predictions": with_predictions,
                           "eval_batch_size": cfg.eval_batch_size,
-                          "task": task or spec.task(cfg, model)}  # fmt: skip
+                          "task": task or spec.task(cfg, model),
+                          "early_stopping": cfg.early_stopping or 0,
+                          "total_epochs": cfg.epochs}  # fmt: skip
     if parallel is not None and parallel.axis == "batch":
         kw.update(batch_sharding=parallel.sharded, pad_multiple=parallel.size)
         if cfg.data_parallel == "shard_map":
@@ -76,20 +86,30 @@ def make_run(
 
 
 def over_seeds(run: Callable, num_seeds: int, group: int) -> Callable:
-    """``run(state, train, test, orders)`` for stacked per-seed ``state`` and ``orders``
-    (leading axis ``[S]``): ``vmap`` over all seeds, or ``lax.map`` over groups of
+    """``run(state, train, test, orders, val=None)`` for stacked per-seed ``state`` and
+    ``orders`` (leading axis ``[S]``): ``vmap`` over all seeds, or ``lax.map`` over groups of
     ``group`` seeds (each group vmapped; ``group == 1``: a plain loop, no vmap, so each
     seed computes exactly what a single run computes)."""
+    if val_free(run):  # the study RNN's fast path takes no validation split
+        run = (lambda r: lambda state, train, test, orders, val=None: r(state, train, test,
+                                                                          orders))(run)
     if group >= num_seeds and group > 1:
-        return jax.vmap(run, in_axes=(0, None, None, 0))
+        return jax.vmap(run, in_axes=(0, None, None, 0, None))
 
-    def many(state, train, test, orders):
+    def many(state, train, test, orders, val=None):
         def one(so):
-            return run(so[0], train, test, so[1])
+            return run(so[0], train, test, so[1], val)
 
         return jax.lax.map(one, (state, orders), batch_size=None if group == 1 else group)
 
     return many
+
+
+def val_free(run: Callable) -> bool:
+    """Whether an epoch runner lacks the ``val`` argument (``jaxrnn.study_sgd``'s)."""
+    import inspect
+
+    return "val" not in inspect.signature(run).parameters
 
 
 def check_finite(metrics: np.ndarray, first_epoch: int, saved: str | None) -> None:
@@ -119,19 +139,26 @@ class JaxRun:
         self.model = self.spec.build_model(cfg, data.tokenizer, data.label_names)
         self.task = self.spec.task(cfg, self.model)
         self.metric_names = metric_names(self.task)
+        if data.val is not None:  # after the test split's, as the loop returns them
+            self.metric_names += tuple(f"val_{m}" for m in self.task.metric_names)
         self.optimizer = make_optimizer(cfg)
         if state is None:
             params = initial_params(self.model, cfg, seeds)
             state = loop.init_states(self.model, self.optimizer, seeds, jnp.dtype(cfg.dtype),
                                      params)  # fmt: skip
+            if cfg.early_stopping:
+                state = state._replace(best=loop.init_best(state.params, (len(seeds),)))
         self.parallel = plan_parallel(cfg, len(seeds))
         self.train_arrays = jax.tree.map(jax.device_put, data.train)
         self.test_arrays = jax.tree.map(jax.device_put, data.test)
+        self.val_arrays = None if data.val is None else jax.tree.map(jax.device_put, data.val)
         if self.parallel is not None:  # place everything where the compiled program wants it
             par = self.parallel
             state = jax.device_put(state, par.sharded if par.axis == "seed" else par.replicated)
             self.train_arrays = jax.device_put(self.train_arrays, par.replicated)
             self.test_arrays = jax.device_put(self.test_arrays, par.replicated)
+            if self.val_arrays is not None:
+                self.val_arrays = jax.device_put(self.val_arrays, par.replicated)
         self.state = state
         self.group = seed_group(cfg, len(seeds), self.parallel) if len(seeds) > 1 else 1
         self.test_predictions: np.ndarray | None = None
@@ -180,9 +207,9 @@ class JaxRun:
                 return o
             return jax.device_put(o, par.sharded if par.axis == "seed" else par.replicated)
 
-        tr, te = self.train_arrays, self.test_arrays
+        tr, te, va = self.train_arrays, self.test_arrays, self.val_arrays
         tc = time.perf_counter()
-        lowered = run.lower(self.state, tr, te, orders_for(0))
+        lowered = run.lower(self.state, tr, te, orders_for(0), va)
         compiled, options = compile_with(lowered, compiler_options(cfg, self.data, num_seeds))
         compile_s = time.perf_counter() - tc
 
@@ -191,7 +218,7 @@ class JaxRun:
         with StopOnSigint() as stop, Progress(cfg.epochs - start, "epochs", enabled=progress
                                               ) as bar:  # fmt: skip
             for s in range(start, cfg.epochs, chunk):
-                state, (metrics, preds) = compiled(self.state, tr, te, orders_for(s))
+                state, (metrics, preds) = compiled(self.state, tr, te, orders_for(s), va)
                 metrics = to_host(metrics).reshape(num_seeds, chunk, len(self.metric_names))
                 check_finite(metrics, s + 1, saved)
                 self.state = state
@@ -206,7 +233,10 @@ class JaxRun:
                             line = format_epoch(mean_record(recs), cfg.epochs, self.metric_names)
                             bar.write(line + more, log)
                 stopping = stop.requested and done < cfg.epochs  # Ctrl-C: stop after this chunk
-                if save and (stopping or (save_every and done % save_every == 0)
+                # Every seed stopped early: the remaining epochs would change nothing.
+                early = bool(cfg.early_stopping) and done < cfg.epochs and bool(
+                    np.all(to_host(self.state.best.stopped)))
+                if save and (stopping or early or (save_every and done % save_every == 0)
                              or done == cfg.epochs):  # fmt: skip
                     save_checkpoint(save, self, done, histories)
                     saved = save
@@ -214,10 +244,19 @@ class JaxRun:
                 if stopping:
                     kept = f"resume with --resume {save}" if save else "nothing saved (no --save)"
                     raise Interrupted(f"interrupted at epoch {done}; {kept}")
+                if early:
+                    if log is not None:
+                        bar.write(f"every seed stopped early (--early-stopping "
+                                  f"{cfg.early_stopping}): done at epoch {done}", log)
+                    break
         jax.block_until_ready(self.state)
         run_s = time.perf_counter() - tc - compile_s
         # Only the last chunk's predictions feed the report: one transfer, after the loop.
         self.test_predictions = to_host(preds)[:, -1]  # [S, chunk, N_test, ...] -> last epoch
+        evals = self.final_evaluation()  # early stopping: the kept params' test predictions
+        kept = None
+        if cfg.early_stopping:
+            kept = [int(e) for e in to_host(self.state.best.epoch).reshape(-1)]
         params = to_host(self.state.params)
         n_params = count_params(params) // num_seeds
         if num_seeds == 1:
@@ -233,15 +272,60 @@ class JaxRun:
         if self.spec.run_extra is not None:
             extra.update(self.spec.run_extra(self, run_s))
         derived = [self.spec.derived(h[-1]) if self.spec.derived else {} for h in histories]
+        if self.data.val is not None:
+            for i, (d, h) in enumerate(zip(derived, histories, strict=True)):
+                # The kept epoch with early stopping; else where validation loss was lowest.
+                d["best_epoch"] = kept[i] if kept else 1 + int(np.argmin(
+                    [r["val_loss"] for r in h]))  # fmt: skip
+        for d, ev in zip(derived, evals, strict=True):
+            d.update(eval_final_metrics(ev))
         reports = self.test_reports()
         if self.spec.report_final is not None:
             derived = [{**d, **self.spec.report_final(r)} for d, r in zip(derived, reports,
                                                                        strict=True)]  # fmt: skip
-        return RunResult(cfg, self.seeds, histories, time.perf_counter() - t0, compile_s,
-                         n_params, params, extra, reports,
-                         tokenizer=self.data.tokenizer,
-                         label_names=list(self.data.label_names),
-                         metric_names=self.metric_names, derived=derived)  # fmt: skip
+        result = RunResult(cfg, self.seeds, histories, time.perf_counter() - t0, compile_s,
+                           n_params, params, extra, reports,
+                           tokenizer=self.data.tokenizer,
+                           label_names=list(self.data.label_names),
+                           metric_names=self.metric_names, derived=derived, kept_epochs=kept,
+                           evals=evals if self.data.evals else None)  # fmt: skip
+        if log is not None:
+            for line in eval_log_lines(result):
+                log(line)
+        return result
+
+    def final_evaluation(self) -> list[dict]:
+        """After training, with the params the run keeps: every ``--eval-data`` set (loss,
+        accuracy, per construction, a classification report per seed) in one compiled call
+        over the seeds, and with early stopping the test predictions of the kept params.
+        Returns one ``{set name: report}`` per seed (empty dicts when there is nothing to do).
+        """
+        sets = [e.arrays for e in self.data.evals]
+        if self.cfg.early_stopping:
+            sets.append(self.data.test)
+        if not sets:
+            return [{} for _ in self.seeds]
+        model, task, bs = self.model, self.task, self.cfg.eval_batch_size
+
+        def one(params, arrays):
+            return [loop.evaluate(model, task, params, a, bs) for a in arrays]
+
+        params = self.state.params
+        if self.parallel is not None:  # the evaluation is small: one device does it
+            params = to_host(params)
+        out = jax.jit(lambda p, a: jax.lax.map(lambda q: one(q, a), p))(
+            params, [jax.tree.map(jnp.asarray, a) for a in sets])
+        out = to_host(out)
+        if self.cfg.early_stopping:
+            self.test_predictions = np.asarray(out[-1][1])
+        reports = []
+        for i in range(len(self.seeds)):
+            rep = {}
+            for e, (metrics, pred) in zip(self.data.evals, out, strict=False):
+                rep[e.name] = eval_report(e, np.asarray(metrics[i]), np.asarray(pred[i]),
+                                          self.data.label_names)  # fmt: skip
+            reports.append(rep)
+        return reports
 
     def test_reports(self) -> list[dict]:
         """Per seed: accuracy, macro-F1, per-class precision/recall, confusion on the test split

@@ -94,9 +94,11 @@ def compile_with(lowered: Any, options: dict[str, Any]) -> tuple[Any, dict[str, 
 
 
 def uses_fast_loop(cfg: TrainConfig) -> bool:
-    """The study RNN with per-sample SGD runs ``jaxrnn.study_sgd`` unless ``loop="generic"``."""
+    """The study RNN with per-sample SGD runs ``jaxrnn.study_sgd`` unless ``loop="generic"``
+    (or a validation split or weight decay asks for what only the generic loop does)."""
     return (cfg.task == "classify" and cfg.loop == "auto" and cfg.model == "rnn"
-            and cfg.optimizer == "sgd" and cfg.batch_size == 1)  # fmt: skip
+            and cfg.optimizer == "sgd" and cfg.batch_size == 1 and not cfg.val_fraction
+            and not cfg.weight_decay)  # fmt: skip
 
 
 class Parallel(NamedTuple):

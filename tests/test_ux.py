@@ -225,8 +225,8 @@ def test_help_shows_the_defaults_that_apply():
     train = " ".join(cli.build_parser().format_help().split())
     study = " ".join(study_parser().format_help().split())
     assert "(default: None)" not in train and "(default: None)" not in study
-    assert "bilstm: 25; with --data: 0 (all words)]" in train
-    assert "bilstm: 15; with --data: auto]" in train
+    assert "bilstm_tuned: 25; with --data: 0 (all words)]" in train
+    assert "bilstm_tuned: 15; with --data: auto]" in train
 
 
 # 8. Comparing two models ---------------------------------------------------------------

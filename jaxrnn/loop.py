@@ -45,6 +45,7 @@ __all__ = [
     "init_opt_state",
     "init_state",
     "init_states",
+    "loop_epochs",
     "make_run_epochs",
     "seed_key",
     "train_step",
@@ -300,7 +301,7 @@ def make_run_epochs(
     with_predictions: bool = False,
     grad_mesh=None,
 ) -> Callable:
-    """Build ``run(state, train, test, orders=None) -> (state, metrics [E, 2M])``.
+    """Build ``run(state, train, test, orders=None, count=None) -> (state, metrics [E, 2M])``.
 
     Each epoch visits the training rows in the order ``orders[e]`` (``[E, N]``;
     None draws ``jax.random.permutation`` from the state's key), in batches of
@@ -325,13 +326,18 @@ def make_run_epochs(
     ``with_predictions``: return ``(state, (metrics, test_predictions [E, N_test]))``,
     the prediction for every test row after each epoch (what the final report needs,
     without compiling a second program).
+
+    ``count`` (a traced integer scalar, at most ``num_epochs``): run only the first ``count``
+    epochs, with a runtime trip count (``loop_epochs``): one compiled program serves chunks
+    of any length and computes every epoch with the same arithmetic. Rows from ``count``
+    on of ``metrics`` are zero, and the predictions are the last epoch's only ``[N_test]``.
     """
     task = task or tasks.classification()
     padded = -(-batch_size // pad_multiple) * pad_multiple
     grad_fn = None if grad_mesh is None else data_parallel_grad(model, grad_mesh, task)
     step = train_step(model, optimizer, task, grad_fn=grad_fn)
 
-    def run(state: TrainState, train: Any, test: Any, orders=None):
+    def run(state: TrainState, train: Any, test: Any, orders=None, count=None):
         n = _num_rows(train)
         nb = -(-n // batch_size)
         pad = nb * batch_size - n
@@ -365,8 +371,51 @@ def make_run_epochs(
             state = state._replace(key=jax.random.key_data(key), carry=())
             return state, out
 
+        return loop_epochs(epoch, state, orders, num_epochs, count, with_predictions)
+
+    return run
+
+
+def loop_epochs(
+    epoch: Callable,
+    state: Any,
+    orders: Array | None,
+    num_epochs: int,
+    count: Array | None = None,
+    last_of_second: bool = False,
+) -> tuple[Any, Any]:
+    """Run ``epoch(state, order) -> (state, out)`` over ``num_epochs`` epochs; ``out`` stacked.
+
+    ``count`` None: all ``num_epochs``, a ``lax.scan`` (over ``orders [E, N]``, or over
+    ``None`` orders). ``count`` a traced integer scalar ``<= num_epochs``: only the first
+    ``count`` epochs run, in a ``lax.fori_loop`` with that dynamic trip count, writing each
+    epoch's ``out`` into row ``e`` of a buffer of ``num_epochs`` rows (rows ``count ..`` stay
+    zero). Why: XLA specialises a loop of known trip count (a one-epoch loop is inlined,
+    short ones unrolled, ...), and in float32 differently compiled arithmetic rounds
+    differently; with a runtime count every call of one program, whatever its length,
+    executes the same compiled epoch body, so a run cut into chunks anywhere computes the
+    same bits as an uninterrupted one. ``last_of_second`` (with ``count``): ``out`` is a
+    pair whose second part is returned for the last epoch run only, not stacked (the test
+    predictions: one epoch's are what the report needs).
+    """
+    if count is None:
         if orders is None:
             return jax.lax.scan(lambda s, _: epoch(s, None), state, None, length=num_epochs)
         return jax.lax.scan(epoch, state, orders)
+    first = None if orders is None else orders[0]
+    shapes = jax.eval_shape(epoch, state, first)[1]
+    stacked, last = shapes if last_of_second else (shapes, None)
+    buf = jax.tree.map(lambda s: jnp.zeros((num_epochs, *s.shape), s.dtype), stacked)
+    last = jax.tree.map(lambda s: jnp.zeros(s.shape, s.dtype), last)
 
-    return run
+    def body(e, carry):
+        state, buf, last = carry
+        order = None if orders is None else jax.lax.dynamic_index_in_dim(orders, e, 0, False)
+        state, out = epoch(state, order)
+        out, last = out if last_of_second else (out, last)
+        buf = jax.tree.map(lambda b, o: jax.lax.dynamic_update_index_in_dim(b, o, e, 0), buf, out)
+        return state, buf, last
+
+    init = (state, buf, last)
+    state, buf, last = jax.lax.fori_loop(0, jnp.asarray(count, jnp.int32), body, init)
+    return state, ((buf, last) if last_of_second else buf)

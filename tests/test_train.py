@@ -48,13 +48,12 @@ def test_minibatch_adam_model_trains():
     assert len(res.history) == 3 and res.compile_s > 0
 
 
-def test_chunk_size_divides_every_stop():
-    assert T.chunk_size(0, 500, 50) == 50
-    assert T.chunk_size(0, 10, 1) == 1
-    assert T.chunk_size(0, 7, 3) == 1
-    assert T.chunk_size(0, 12, 5) == 4
-    assert T.chunk_size(0, 500, 50, save_every=20) == 20
-    assert T.chunk_size(30, 500, 50) == 10  # resumed at epoch 30
+def test_chunk_stops_at_every_log_save_and_capacity():
+    assert T.chunk_stops(0, 100, 50, capacity=16) == [16, 32, 48, 50, 66, 82, 98, 100]
+    assert T.chunk_stops(0, 3, 1) == [1, 2, 3]
+    assert T.chunk_stops(0, 7, 3) == [3, 6, 7]
+    assert T.chunk_stops(0, 12, 5, save_every=4) == [4, 5, 8, 10, 12]
+    assert T.chunk_stops(37, 60, 12) == [48, 60]  # resumed at epoch 37: an 11-epoch chunk
 
 
 @pytest.mark.parametrize(

@@ -3,7 +3,9 @@
 One seed is the ``S = 1`` case of many: the state always has a leading seed axis
 ``[S, ...]``, the runner is ``over_seeds`` of one seed's epoch runner, and the
 metrics come back ``[S, E, M]``. Python dispatches once per chunk of epochs; logging,
-progress and checkpoints happen between chunks.
+progress and checkpoints happen between chunks. One compiled program serves every chunk:
+its number of epochs is a runtime argument (``jaxrnn.loop.loop_epochs``), so chunks of any
+length, and a run resumed at any epoch, compute the same bits as one uninterrupted run.
 """
 
 from __future__ import annotations
@@ -26,8 +28,9 @@ from jaxrnn.scratch import shuffle_orders
 from jaxrnn.train.build import initial_params, make_optimizer
 from jaxrnn.train.data import Prepared
 from jaxrnn.train.plan import (
+    EPOCHS_PER_CALL,
     Parallel,
-    chunk_size,
+    chunk_stops,
     compile_with,
     compiler_options,
     plan_parallel,
@@ -74,16 +77,17 @@ def make_run(
 
 
 def over_seeds(run: Callable, num_seeds: int, group: int) -> Callable:
-    """``run(state, train, test, orders)`` for stacked per-seed ``state`` and ``orders``
-    (leading axis ``[S]``): ``vmap`` over all seeds, or ``lax.map`` over groups of
-    ``group`` seeds (each group vmapped; ``group == 1``: a plain loop, no vmap, so each
-    seed computes exactly what a single run computes)."""
+    """``run(state, train, test, orders, count=None)`` for stacked per-seed ``state`` and
+    ``orders`` (leading axis ``[S]``; ``count``, the epochs to run, is shared): ``vmap`` over
+    all seeds, or ``lax.map`` over groups of ``group`` seeds (each group vmapped;
+    ``group == 1``: a plain loop, no vmap, so each seed computes exactly what a single run
+    computes)."""
     if group >= num_seeds and group > 1:
-        return jax.vmap(run, in_axes=(0, None, None, 0))
+        return jax.vmap(run, in_axes=(0, None, None, 0, None))
 
-    def many(state, train, test, orders):
+    def many(state, train, test, orders, count=None):
         def one(so):
-            return run(so[0], train, test, so[1])
+            return run(so[0], train, test, so[1], count)
 
         return jax.lax.map(one, (state, orders), batch_size=None if group == 1 else group)
 
@@ -144,7 +148,8 @@ class JaxRun:
         return np.stack([shuffle_orders(n, epochs, s) for s in self.seeds]).astype(np.int32)
 
     def runner(self, chunk: int) -> Callable:
-        """The un-jitted runner of ``chunk`` epochs for all seeds (test predictions included)."""
+        """The un-jitted runner of up to ``chunk`` epochs for all seeds (test predictions
+        included): ``run(state, train, test, orders [S, chunk, N], count)``."""
         run = make_run(self.cfg, self.model, self.optimizer, chunk, self.data, self.parallel,
                        with_predictions=True, task=self.task)  # fmt: skip
         return over_seeds(run, len(self.seeds), self.group)
@@ -165,34 +170,44 @@ class JaxRun:
 
         cfg, num_seeds = self.cfg, len(self.seeds)
         log_every = log_every or default_log_every(cfg.epochs)
-        chunk = chunk_size(start, cfg.epochs, log_every, save_every if save else None)
+        # One program of a fixed capacity for every run: a resumed run compiles the program of
+        # the uninterrupted one, and every chunk, whatever its length, runs it.
+        chunk = EPOCHS_PER_CALL
+        stops = chunk_stops(start, cfg.epochs, log_every, save_every if save else None)
         run = jax.jit(self.runner(chunk))
         orders = self.orders(cfg.epochs)
+        orders = np.pad(orders, ((0, 0), (0, chunk), (0, 0)))  # every slice whole (rows unread)
         par = self.parallel
 
-        def orders_for(first: int):
-            o = orders[:, first : first + chunk]
+        def put(a):
             if par is None:
-                return o
-            return jax.device_put(o, par.sharded if par.axis == "seed" else par.replicated)
+                return a
+            return jax.device_put(a, par.sharded if par.axis == "seed" and a.ndim else
+                                  par.replicated)  # fmt: skip
+
+        def orders_for(first: int):
+            return put(orders[:, first : first + chunk])
 
         tr, te = self.train_arrays, self.test_arrays
         tc = time.perf_counter()
-        lowered = run.lower(self.state, tr, te, orders_for(0))
-        compiled, options = compile_with(lowered, compiler_options(cfg, self.data, num_seeds))
+        lowered = run.lower(self.state, tr, te, orders_for(start), put(np.int32(chunk)))
+        options = compiler_options(cfg, self.data, num_seeds, checkpointed=bool(save))
+        compiled, options = compile_with(lowered, options)
         compile_s = time.perf_counter() - tc
 
         saved = None
         preds = None
         with Progress(cfg.epochs - start, "epochs", enabled=progress) as bar:
-            for s in range(start, cfg.epochs, chunk):
-                state, (metrics, preds) = compiled(self.state, tr, te, orders_for(s))
+            for s, done in zip([start, *stops[:-1]], stops, strict=True):
+                n = done - s  # epochs in this chunk, a runtime argument of the one program
+                state, (metrics, preds) = compiled(self.state, tr, te, orders_for(s),
+                                                   put(np.int32(n)))  # fmt: skip
                 metrics = to_host(metrics).reshape(num_seeds, chunk, len(self.metric_names))
+                metrics = metrics[:, :n]
                 check_finite(metrics, s + 1, saved)
                 self.state = state
                 for h, m in zip(histories, metrics, strict=True):
                     h.extend(records(m, s + 1, self.metric_names))
-                done = s + chunk
                 if log is not None:
                     for e in range(s + 1, done + 1):
                         if e % log_every == 0 or e in (1, cfg.epochs):
@@ -205,8 +220,8 @@ class JaxRun:
                     saved = save
                 bar.update(done - start)
         jax.block_until_ready(self.state)
-        # Only the last chunk's predictions feed the report: one transfer, after the loop.
-        self.test_predictions = to_host(preds)[:, -1]  # [S, chunk, N_test, ...] -> last epoch
+        # Only the last epoch's predictions feed the report: one transfer, after the loop.
+        self.test_predictions = to_host(preds)  # [S, N_test, ...]
         params = to_host(self.state.params)
         n_params = count_params(params) // num_seeds
         if num_seeds == 1:

@@ -155,7 +155,8 @@ def _histories_equal(a, b):
     ids=["rnn", "simple_rnn"],
 )
 def test_resume_reproduces_the_uninterrupted_run_bit_for_bit(tmp_path, kw):
-    full = T.fit(T.TrainConfig(**kw), log_every=1)
+    # Both runs checkpoint, so --compile auto compiles both in full (plan.compiler_options).
+    full = T.fit(T.TrainConfig(**kw), log_every=1, save=str(tmp_path / "full.ckpt"))
     ck = tmp_path / "run.ckpt"
     # Stop after 2 epochs (as if killed there), then resume to 6.
     T.fit(T.TrainConfig(**{**kw, "epochs": 2}), save=str(ck))

@@ -1,6 +1,7 @@
 """The compiled training loop and the CLI."""
 
 import json
+import os
 import subprocess
 import sys
 
@@ -145,27 +146,32 @@ def test_mask_flag_overrides_the_preset(argv, mask):
     assert resolve_config(config_from_args(build_parser().parse_args(argv))).mask is mask
 
 
-def test_cli_writes_json(tmp_path):
-    path = tmp_path / "run.json"
-    proc = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "jaxrnn.train",
-            "--epochs",
-            "4",
-            "--hidden",
-            "8",
-            "--json",
-            str(path),
-        ],
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    assert "Epoch 4/4" in proc.stdout
+def test_default_run_headline_json_and_compile_cache(tmp_path):
+    """``python -m jaxrnn.train`` as the README shows it: train and test accuracy 1.000 after
+    500 epochs, the JSON, and the compiled program kept in ``JAXRNN_CACHE_DIR``."""
+    path, cache = tmp_path / "run.json", tmp_path / "cache"
+    proc = subprocess.run([sys.executable, "-m", "jaxrnn.train", "--json", str(path)],
+                          capture_output=True, text=True, check=True,
+                          env={**os.environ, "JAXRNN_CACHE_DIR": str(cache)})  # fmt: skip
+    assert "Epoch 500/500" in proc.stdout
+    assert "rnn (jax, 19074 params): train acc 1.000, test acc 1.000" in proc.stdout
     out = json.loads(path.read_text())
-    assert out["model"] == "rnn" and out["backend"] == "jax" and len(out["history"]) == 4
+    assert out["model"] == "rnn" and out["backend"] == "jax" and len(out["history"]) == 500
+    assert out["final"]["train_acc"] == 1.0 and out["final"]["test_acc"] == 1.0
+    assert cache.is_dir() and any(cache.iterdir())
+
+
+@pytest.mark.parametrize("switch", ["env", "flag"])
+def test_compile_cache_switches_write_no_cache(tmp_path, switch):
+    """``JAXRNN_CACHE_DIR=off`` and ``--no-compile-cache`` keep nothing on disk (the default
+    place, ``$XDG_CACHE_HOME/jaxrnn/xla``, and a named ``JAXRNN_CACHE_DIR``)."""
+    xdg, named = tmp_path / "xdg", tmp_path / "named"
+    env = {**os.environ, "XDG_CACHE_HOME": str(xdg), "HOME": str(tmp_path / "home")}
+    env["JAXRNN_CACHE_DIR"] = "off" if switch == "env" else str(named)
+    flags = ["--no-compile-cache"] if switch == "flag" else []
+    subprocess.run([sys.executable, "-m", "jaxrnn.train", "--epochs", "1", "--hidden", "4",
+                    "--quiet", *flags], check=True, env=env, capture_output=True)  # fmt: skip
+    assert not xdg.exists() and not named.exists() and not (tmp_path / "home").exists()
 
 
 def test_compile_with_drops_options_this_jaxlib_does_not_know():
@@ -196,3 +202,6 @@ def test_compile_auto_is_fast_only_for_short_runs_on_cpu():
             assert compiler_options(forced, data) == o
     lstm = resolve_config(TrainConfig(model="lstm"))
     assert compiler_options(lstm, prepare_data(lstm), seeds=128) == {}  # 128x the work
+    # A run that checkpoints compiles in full: it may be resumed into a longer run, which must
+    # compute the bits of the uninterrupted one (tests/test_float32.py).
+    assert compiler_options(lstm, prepare_data(lstm), checkpointed=True) == {}

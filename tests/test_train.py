@@ -165,13 +165,16 @@ def test_default_run_headline_json_and_compile_cache(tmp_path):
 def test_compile_cache_switches_write_no_cache(tmp_path, switch):
     """``JAXRNN_CACHE_DIR=off`` and ``--no-compile-cache`` keep nothing on disk (the default
     place, ``$XDG_CACHE_HOME/jaxrnn/xla``, and a named ``JAXRNN_CACHE_DIR``)."""
-    xdg, named = tmp_path / "xdg", tmp_path / "named"
-    env = {**os.environ, "XDG_CACHE_HOME": str(xdg), "HOME": str(tmp_path / "home")}
+    xdg, named, work = tmp_path / "xdg", tmp_path / "named", tmp_path / "work"
+    work.mkdir()  # the working directory: nothing may appear there either (e.g. "off/")
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    env = {**os.environ, "XDG_CACHE_HOME": str(xdg), "HOME": str(tmp_path / "home"),
+           "PYTHONPATH": root}  # fmt: skip
     env["JAXRNN_CACHE_DIR"] = "off" if switch == "env" else str(named)
     flags = ["--no-compile-cache"] if switch == "flag" else []
     subprocess.run([sys.executable, "-m", "jaxrnn.train", "--epochs", "1", "--hidden", "4",
-                    "--quiet", *flags], check=True, env=env, capture_output=True)  # fmt: skip
-    assert not xdg.exists() and not named.exists() and not (tmp_path / "home").exists()
+                    "--quiet", *flags], check=True, env=env, capture_output=True, cwd=work)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["work"] and not any(work.iterdir())
 
 
 def test_compile_with_drops_options_this_jaxlib_does_not_know():

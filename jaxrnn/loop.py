@@ -13,7 +13,10 @@
 
 ``make_run_epochs`` runs ``num_epochs`` epochs in one call: ``lax.scan`` over
 epochs around ``lax.scan`` over the batches of each epoch (each iteration is
-``train_step``), so Python dispatches once per call, not once per step. The
+``train_step``), so Python dispatches once per call, not once per step; with
+``count`` (``run(..., count=n)``) the epochs loop is a ``lax.fori_loop`` of runtime
+trip count ``n``, so one compiled program runs chunks of any length with the same
+arithmetic (``loop_epochs``; what makes a resumed run bit for bit). The
 per-epoch evaluation is ``evaluate``: a ``lax.scan`` over fixed-size batches,
 so its memory does not grow with the size of a split. Everything is a pytree
 of arrays (the PRNG key is stored as raw key data), so a state can be

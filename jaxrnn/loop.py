@@ -13,7 +13,10 @@
 
 ``make_run_epochs`` runs ``num_epochs`` epochs in one call: ``lax.scan`` over
 epochs around ``lax.scan`` over the batches of each epoch (each iteration is
-``train_step``), so Python dispatches once per call, not once per step. The
+``train_step``), so Python dispatches once per call, not once per step; with
+``count`` (``run(..., count=n)``) the epochs loop is a ``lax.fori_loop`` of runtime
+trip count ``n``, so one compiled program runs chunks of any length with the same
+arithmetic (``loop_epochs``; what makes a resumed run bit for bit). The
 per-epoch evaluation is ``evaluate``: a ``lax.scan`` over fixed-size batches,
 so its memory does not grow with the size of a split. Everything is a pytree
 of arrays (the PRNG key is stored as raw key data), so a state can be
@@ -47,6 +50,7 @@ __all__ = [
     "init_opt_state",
     "init_state",
     "init_states",
+    "loop_epochs",
     "make_run_epochs",
     "seed_key",
     "train_step",
@@ -357,7 +361,8 @@ def make_run_epochs(
     early_stopping: int = 0,
     total_epochs: int | None = None,
 ) -> Callable:
-    """Build ``run(state, train, test, orders=None, val=None) -> (state, metrics [E, 2M])``.
+    """Build ``run(state, train, test, orders=None, val=None, count=None) -> (state, metrics
+    [E, 2M])``.
 
     Each epoch visits the training rows in the order ``orders[e]`` (``[E, N]``;
     None draws ``jax.random.permutation`` from the state's key), in batches of
@@ -388,6 +393,11 @@ def make_run_epochs(
     ``early_stop_update`` after every epoch; a stopped state is no longer trained (its
     epochs still evaluate the kept params). ``total_epochs`` (default ``num_epochs``): the
     run's last epoch, where the best params are put back even without a stop.
+
+    ``count`` (a traced integer scalar, at most ``num_epochs``): run only the first ``count``
+    epochs, with a runtime trip count (``loop_epochs``): one compiled program serves chunks
+    of any length and computes every epoch with the same arithmetic. Rows from ``count``
+    on of ``metrics`` are zero, and the predictions are the last epoch's only ``[N_test]``.
     """
     task = task or tasks.classification()
     padded = -(-batch_size // pad_multiple) * pad_multiple
@@ -396,7 +406,7 @@ def make_run_epochs(
 
     total = total_epochs or num_epochs
 
-    def run(state: TrainState, train: Any, test: Any, orders=None, val: Any = None):
+    def run(state: TrainState, train: Any, test: Any, orders=None, val: Any = None, count=None):
         n = _num_rows(train)
         nb = -(-n // batch_size)
         pad = nb * batch_size - n
@@ -443,8 +453,51 @@ def make_run_epochs(
             state = state._replace(key=jax.random.key_data(key), carry=())
             return state, out
 
+        return loop_epochs(epoch, state, orders, num_epochs, count, with_predictions)
+
+    return run
+
+
+def loop_epochs(
+    epoch: Callable,
+    state: Any,
+    orders: Array | None,
+    num_epochs: int,
+    count: Array | None = None,
+    last_of_second: bool = False,
+) -> tuple[Any, Any]:
+    """Run ``epoch(state, order) -> (state, out)`` over ``num_epochs`` epochs; ``out`` stacked.
+
+    ``count`` None: all ``num_epochs``, a ``lax.scan`` (over ``orders [E, N]``, or over
+    ``None`` orders). ``count`` a traced integer scalar ``<= num_epochs``: only the first
+    ``count`` epochs run, in a ``lax.fori_loop`` with that dynamic trip count, writing each
+    epoch's ``out`` into row ``e`` of a buffer of ``num_epochs`` rows (rows ``count ..`` stay
+    zero). Why: XLA specialises a loop of known trip count (a one-epoch loop is inlined,
+    short ones unrolled, ...), and in float32 differently compiled arithmetic rounds
+    differently; with a runtime count every call of one program, whatever its length,
+    executes the same compiled epoch body, so a run cut into chunks anywhere computes the
+    same bits as an uninterrupted one. ``last_of_second`` (with ``count``): ``out`` is a
+    pair whose second part is returned for the last epoch run only, not stacked (the test
+    predictions: one epoch's are what the report needs).
+    """
+    if count is None:
         if orders is None:
             return jax.lax.scan(lambda s, _: epoch(s, None), state, None, length=num_epochs)
         return jax.lax.scan(epoch, state, orders)
+    first = None if orders is None else orders[0]
+    shapes = jax.eval_shape(epoch, state, first)[1]
+    stacked, last = shapes if last_of_second else (shapes, None)
+    buf = jax.tree.map(lambda s: jnp.zeros((num_epochs, *s.shape), s.dtype), stacked)
+    last = jax.tree.map(lambda s: jnp.zeros(s.shape, s.dtype), last)
 
-    return run
+    def body(e, carry):
+        state, buf, last = carry
+        order = None if orders is None else jax.lax.dynamic_index_in_dim(orders, e, 0, False)
+        state, out = epoch(state, order)
+        out, last = out if last_of_second else (out, last)
+        buf = jax.tree.map(lambda b, o: jax.lax.dynamic_update_index_in_dim(b, o, e, 0), buf, out)
+        return state, buf, last
+
+    init = (state, buf, last)
+    state, buf, last = jax.lax.fori_loop(0, jnp.asarray(count, jnp.int32), body, init)
+    return state, ((buf, last) if last_of_second else buf)

@@ -37,6 +37,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax import lax
 
+from jaxrnn.loop import loop_epochs
 from jaxrnn.models import StudyRNN
 
 Array = jax.Array
@@ -165,13 +166,15 @@ def make_run_epochs(
     test_lengths: np.ndarray,
     with_predictions: bool = False,
 ) -> Callable:
-    """Build ``run(state, train, test, orders) -> (state, metrics [E, 4])`` for ``model``.
+    """Build ``run(state, train, test, orders, count=None) -> (state, metrics [E, 4])``.
 
     Same contract as ``jaxrnn.loop.make_run_epochs`` (``state`` is a
     ``TrainState`` whose ``opt_state`` is passed through untouched: plain SGD
     with clipping has none), except that ``orders [E, N]`` is required and
     the evaluation schedule is fixed by ``train_lengths`` / ``test_lengths``
-    (host arrays): ``train`` and ``test`` must be the splits they came from.
+    (host arrays): ``train`` and ``test`` must be the splits they came from. ``count``
+    (a traced integer, at most ``num_epochs``): run only the first ``count`` epochs with a
+    runtime trip count, as ``jaxrnn.loop.loop_epochs`` explains (resume bit for bit).
     """
     del model  # the shapes come from the params
     n_train = len(train_lengths)
@@ -182,7 +185,7 @@ def make_run_epochs(
     def update(w, g):
         return w - lr * (g if clip is None else jnp.clip(g, -clip, clip))
 
-    def run(state, train, test, orders):
+    def run(state, train, test, orders, count=None):
         lengths = jnp.concatenate([train.lengths, test.lengths])
         ev_order = jnp.argsort(-lengths, stable=True)  # a fixed permutation, longest first
         ev_ids = jnp.concatenate([train.ids, test.ids])[ev_order]
@@ -215,7 +218,8 @@ def make_run_epochs(
             test_pred = jnp.zeros_like(pred).at[ev_order].set(pred)[n_train:]  # file order
             return q, (metrics, test_pred)
 
-        q, metrics = lax.scan(epoch, _to_inner(state.params), orders)
+        q, metrics = loop_epochs(epoch, _to_inner(state.params), orders, num_epochs, count,
+                                 with_predictions)  # fmt: skip
         return state._replace(params=_to_params(q)), metrics
 
     return run

@@ -155,7 +155,8 @@ def _histories_equal(a, b):
     ids=["rnn", "simple_rnn"],
 )
 def test_resume_reproduces_the_uninterrupted_run_bit_for_bit(tmp_path, kw):
-    full = T.fit(T.TrainConfig(**kw), log_every=1)
+    # Both runs checkpoint, so --compile auto compiles both in full (plan.compiler_options).
+    full = T.fit(T.TrainConfig(**kw), log_every=1, save=str(tmp_path / "full.ckpt"))
     ck = tmp_path / "run.ckpt"
     # Stop after 2 epochs (as if killed there), then resume to 6.
     T.fit(T.TrainConfig(**{**kw, "epochs": 2}), save=str(ck))
@@ -200,8 +201,8 @@ def test_nan_stops_training_and_keeps_the_last_good_checkpoint(tmp_path, monkeyp
     def make_run(*args, **kwargs):
         run = real_make_run(*args, **kwargs)
 
-        def poisoned(state, train, test, orders):
-            state, (metrics, preds) = run(state, train, test, orders)
+        def poisoned(state, train, test, orders, count=None):
+            state, (metrics, preds) = run(state, train, test, orders, count)
             return state, (jnp.where(orders[0, 0] == poison_first, jnp.nan, metrics), preds)
 
         return poisoned

@@ -154,6 +154,7 @@ def test_unseen_test_labels_named(tmp_path, capsys):
     te.write_text("text,label\na,joy\nb,fear\n")
     code, _, err = run_main(["--data", str(tr), "--test-data", str(te)], capsys)
     assert code == 2 and "fear" in err
+    assert err.strip().count("\n") == 0 and "Traceback" not in err  # one line
 
 
 def test_nan_loss_exits_1_with_a_clear_message():

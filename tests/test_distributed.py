@@ -7,6 +7,7 @@ import subprocess
 import sys
 import textwrap
 
+import jax
 import numpy as np
 import pytest
 
@@ -32,7 +33,9 @@ FOUR_DEVICES = textwrap.dedent("""
                       seeds=seeds) for d in (1, 4)]
         out[name] = {"devices": [r.extra["devices"] for r in runs],
                      "parallel": runs[1].extra["parallel"],
-                     "histories": [r.histories for r in runs]}
+                     "histories": [r.histories for r in runs],
+                     "params": [[np.asarray(a).tolist() for a in jax.tree.leaves(r.params)]
+                                for r in runs]}
     r = T.fit(T.TrainConfig(dtype="float64", devices=4, model="gru", hidden=6, epochs=2,
                             dropout=0.3, batch_size=6, **shard_map))
     out["shard_map_dropout"] = r.histories[0]
@@ -40,8 +43,13 @@ FOUR_DEVICES = textwrap.dedent("""
 """)
 
 
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
 def _env(**extra):
-    env = dict(os.environ, **extra)
+    # The repository's jaxrnn also for processes started in another directory.
+    path = os.pathsep.join(p for p in (ROOT, os.environ.get("PYTHONPATH")) if p)
+    env = dict(os.environ, PYTHONPATH=path, **extra)
     env.pop("JAX_COORDINATOR_ADDRESS", None)
     return env
 
@@ -69,6 +77,10 @@ def test_four_devices_equal_one(four_device_runs, name, axis):
         for r1, r4 in zip(h1, h4, strict=True):
             for k in ("train_loss", "train_acc", "test_loss", "test_acc"):
                 np.testing.assert_allclose(r4[k], r1[k], rtol=1e-10, atol=1e-12)
+    p1, p4 = run["params"]  # the trained weights themselves, not only what they score
+    assert len(p1) == len(p4) > 0
+    for a, b in zip(p1, p4, strict=True):
+        np.testing.assert_allclose(np.asarray(b), np.asarray(a), rtol=1e-10, atol=1e-12)
 
 
 def test_shard_map_split_with_dropout_trains(four_device_runs):
@@ -89,7 +101,16 @@ def _free_port() -> int:
 
 
 def test_two_processes_on_localhost_equal_one_process(tmp_path):
-    args = ["--model", "gru", "--hidden", "6", "--epochs", "2", "--dtype", "float64", "--quiet"]
+    """Two processes train the single process's model (history and weights at 1e-10), and
+    only process 0 writes files: each runs in its own directory with the same relative
+    ``--json`` and ``--save`` paths."""
+    from jaxrnn.train import load_checkpoint
+
+    args = ["--model", "gru", "--hidden", "6", "--epochs", "2", "--dtype", "float64", "--quiet",
+            "--json", "run.json", "--save", "run.ckpt"]  # fmt: skip
+    dirs = [tmp_path / "p0", tmp_path / "p1", tmp_path / "single"]
+    for d in dirs:
+        d.mkdir()
     port = _free_port()
     procs = [
         subprocess.Popen(
@@ -104,13 +125,12 @@ def test_two_processes_on_localhost_equal_one_process(tmp_path):
                 "2",
                 "--process-id",
                 str(i),
-                "--json",
-                str(tmp_path / "multi.json"),
             ],
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
             env=_env(),
+            cwd=dirs[i],
         )
         for i in range(2)
     ]
@@ -118,16 +138,23 @@ def test_two_processes_on_localhost_equal_one_process(tmp_path):
         _, err = p.communicate(timeout=300)
         assert p.returncode == 0, err
     subprocess.run(
-        [sys.executable, "-m", "jaxrnn.train", *args, "--json", str(tmp_path / "single.json")],
+        [sys.executable, "-m", "jaxrnn.train", *args],
         check=True,
         env=_env(XLA_FLAGS="--xla_force_host_platform_device_count=2"),
+        cwd=dirs[2],
     )
-    multi = json.loads((tmp_path / "multi.json").read_text())
-    single = json.loads((tmp_path / "single.json").read_text())
+    assert sorted(os.listdir(dirs[0])) == ["run.ckpt", "run.json"]
+    assert os.listdir(dirs[1]) == []  # process 1 wrote nothing
+    multi = json.loads((dirs[0] / "run.json").read_text())
+    single = json.loads((dirs[2] / "run.json").read_text())
     assert multi["devices"] == 2 and multi["parallel"] == "batch"
     for a, b in zip(multi["history"], single["history"], strict=True):
-        for k in ("train_loss", "test_loss", "test_acc"):
+        for k in ("train_loss", "train_acc", "test_loss", "test_acc"):
             np.testing.assert_allclose(a[k], b[k], rtol=1e-10)
+    pm, ps = (load_checkpoint(str(d / "run.ckpt")).state.params for d in (dirs[0], dirs[2]))
+    for a, b in zip(jax.tree.leaves(pm), jax.tree.leaves(ps), strict=True):
+        assert a.dtype == np.float64
+        np.testing.assert_allclose(np.asarray(a), np.asarray(b), rtol=1e-10, atol=1e-12)
 
 
 def test_settings_from_flags_and_environment(monkeypatch):
@@ -147,15 +174,14 @@ def test_settings_from_flags_and_environment(monkeypatch):
 
 
 def test_seeds_that_do_not_split_are_a_clear_error():
-    code = (
-        "from jaxrnn import train as T\nT.main(['--seeds', '3', '--devices', '2', '--epochs', '1'])"
-    )
     proc = subprocess.run(
-        [sys.executable, "-c", code],
+        [sys.executable, "-m", "jaxrnn.train", "--seeds", "3", "--devices", "2", "--epochs", "1"],
         capture_output=True,
         text=True,
         env=_env(XLA_FLAGS="--xla_force_host_platform_device_count=2"),
     )
+    assert proc.returncode == 2, proc.stderr
+    assert len(proc.stderr.strip().splitlines()) == 1  # one line, no traceback
     assert "does not split over 2 devices" in proc.stderr
 
 

@@ -9,6 +9,7 @@ import pytest
 
 from jaxrnn import train as T
 from jaxrnn.predict import Predictor
+from jaxrnn.train.data import load_texts
 
 
 @pytest.fixture(scope="module")
@@ -19,6 +20,9 @@ def ckpt(tmp_path_factory):
 
 
 def test_predictions_match_the_trained_model(ckpt):
+    """The checkpoint predicts what the run itself trained: the in-memory result's
+    probabilities (``RunResult.predictor()``), and on the test texts the labels behind the
+    run's own test report (its confusion matrix, from the training program's predictions)."""
     path, res = ckpt
     pred = Predictor(path, batch_size=16)
     texts = ["i am not sad", "this is bad", "", "very very good indeed!", "zzz unknown words"]
@@ -28,17 +32,16 @@ def test_predictions_match_the_trained_model(ckpt):
         assert r["label"] in ("negative", "positive")
         assert 0.5 <= r["probability"] <= 1.0
         assert sum(r["probabilities"].values()) == pytest.approx(1.0)
-    # Same numbers as the training code's own model on the same encoded batch.
-    import jax.numpy as jnp
-
-    from jaxrnn import loop
-
-    r = T.load_checkpoint(path)
-    ids, lengths = r.tokenizer.encode(texts)
-    expected = np.asarray(
-        loop.probabilities(r.model.apply(r.state.params, jnp.asarray(ids), jnp.asarray(lengths)))
-    )
-    np.testing.assert_allclose(pred.predict_proba(texts), expected, rtol=1e-5, atol=1e-6)
+    data = load_texts(res.config)
+    everything = texts + list(data.test.texts)
+    np.testing.assert_allclose(pred.predict_proba(everything),
+                               res.predictor().predict_proba(everything), rtol=1e-6, atol=1e-7)
+    labels = [r["label"] for r in pred.predict(list(data.test.texts))]
+    names = res.label_names
+    confusion = np.zeros((len(names), len(names)), int)
+    for t, p in zip(data.test.labels, labels, strict=True):
+        confusion[int(t), names.index(p)] += 1
+    assert confusion.tolist() == res.reports[0]["confusion"]
 
 
 def test_many_lines_batched(ckpt):
@@ -47,7 +50,11 @@ def test_many_lines_batched(ckpt):
     texts = [f"this is {'not ' * (i % 3)}good" for i in range(1000)]
     probs = pred.predict_proba(texts)
     assert probs.shape == (1000, 2)
-    np.testing.assert_allclose(probs[0], probs[3], rtol=1e-6)  # same text, different batch slot
+    # The same texts in different batches (0 and 15, the last one partial) and alone.
+    for i in (0, 1, 2):
+        np.testing.assert_allclose(probs[i], probs[996 + i], rtol=1e-6)
+        np.testing.assert_allclose(probs[i], pred.predict_proba([texts[i]])[0], rtol=1e-6)
+    assert not np.allclose(probs[0], probs[1])  # the texts differ, and so do their rows
 
 
 def test_multi_seed_checkpoint_averages_seeds(tmp_path):

@@ -78,3 +78,8 @@ def test_t_quantiles():
 def test_numpy_backend_runs_seeds_one_after_another():
     res = T.fit(T.TrainConfig(backend="numpy", hidden=8, epochs=2), seeds=2)
     assert len(res.histories) == 2 and res.params["w_hh"].shape == (2, 8, 8)
+    for i in range(2):  # seed i of the multi-seed run is a single run of seed i, exactly
+        one = T.fit(T.TrainConfig(backend="numpy", hidden=8, epochs=2, seed=i))
+        assert one.history == res.histories[i]
+        for k, v in one.params.items():
+            np.testing.assert_array_equal(res.params[k][i], v)

@@ -41,7 +41,7 @@ _EXPORTS = {
     "plan_parallel": "plan",
     "Parallel": "plan",
     "uses_fast_loop": "plan",
-    "chunk_size": "plan",
+    "chunk_stops": "plan",
     "default_log_every": "report",
     "JaxRun": "jax_run",
     "make_run": "jax_run",

@@ -3,7 +3,9 @@
 One seed is the ``S = 1`` case of many: the state always has a leading seed axis
 ``[S, ...]``, the runner is ``over_seeds`` of one seed's epoch runner, and the
 metrics come back ``[S, E, M]``. Python dispatches once per chunk of epochs; logging,
-progress and checkpoints happen between chunks.
+progress and checkpoints happen between chunks. One compiled program serves every chunk:
+its number of epochs is a runtime argument (``jaxrnn.loop.loop_epochs``), so chunks of any
+length, and a run resumed at any epoch, compute the same bits as one uninterrupted run.
 """
 
 from __future__ import annotations
@@ -28,8 +30,9 @@ from jaxrnn.train.checkpoints import save_checkpoint
 from jaxrnn.train.data import Prepared
 from jaxrnn.train.interrupt import StopOnSigint, max_chunk_epochs
 from jaxrnn.train.plan import (
+    EPOCHS_PER_CALL,
     Parallel,
-    chunk_size,
+    chunk_stops,
     compile_with,
     compiler_options,
     plan_parallel,
@@ -86,19 +89,20 @@ def make_run(
 
 
 def over_seeds(run: Callable, num_seeds: int, group: int) -> Callable:
-    """``run(state, train, test, orders, val=None)`` for stacked per-seed ``state`` and
-    ``orders`` (leading axis ``[S]``): ``vmap`` over all seeds, or ``lax.map`` over groups of
-    ``group`` seeds (each group vmapped; ``group == 1``: a plain loop, no vmap, so each
-    seed computes exactly what a single run computes)."""
+    """``run(state, train, test, orders, val=None, count=None)`` for stacked per-seed
+    ``state`` and ``orders`` (leading axis ``[S]``; the validation split ``val`` and
+    ``count``, the epochs to run, are shared): ``vmap`` over all seeds, or ``lax.map`` over
+    groups of ``group`` seeds (each group vmapped; ``group == 1``: a plain loop, no vmap, so
+    each seed computes exactly what a single run computes)."""
     if val_free(run):  # the study RNN's fast path takes no validation split
-        run = (lambda r: lambda state, train, test, orders, val=None: r(state, train, test,
-                                                                          orders))(run)
+        run = (lambda r: lambda state, train, test, orders, val=None, count=None: r(
+            state, train, test, orders, count))(run)
     if group >= num_seeds and group > 1:
-        return jax.vmap(run, in_axes=(0, None, None, 0, None))
+        return jax.vmap(run, in_axes=(0, None, None, 0, None, None))
 
-    def many(state, train, test, orders, val=None):
+    def many(state, train, test, orders, val=None, count=None):
         def one(so):
-            return run(so[0], train, test, so[1], val)
+            return run(so[0], train, test, so[1], val, count)
 
         return jax.lax.map(one, (state, orders), batch_size=None if group == 1 else group)
 
@@ -173,7 +177,8 @@ class JaxRun:
         return np.stack([shuffle_orders(n, epochs, s) for s in self.seeds]).astype(np.int32)
 
     def runner(self, chunk: int) -> Callable:
-        """The un-jitted runner of ``chunk`` epochs for all seeds (test predictions included)."""
+        """The un-jitted runner of up to ``chunk`` epochs for all seeds (test predictions
+        included): ``run(state, train, test, orders [S, chunk, N], count)``."""
         run = make_run(self.cfg, self.model, self.optimizer, chunk, self.data, self.parallel,
                        with_predictions=True, task=self.task)  # fmt: skip
         return over_seeds(run, len(self.seeds), self.group)
@@ -193,38 +198,49 @@ class JaxRun:
         cfg, num_seeds = self.cfg, len(self.seeds)
         self.start_epoch = start
         log_every = log_every or default_log_every(cfg.epochs)
-        # Chunks short enough (by estimate) that a Ctrl-C is answered within about a second.
+        # One program of a fixed capacity for every run: a resumed run compiles the program of
+        # the uninterrupted one, and every chunk, whatever its length, runs it. Chunks end at
+        # logged and saved epochs, and are short enough (by estimate) that a Ctrl-C is
+        # answered within about a second.
+        chunk = EPOCHS_PER_CALL
         shape = np.shape(jax.tree.leaves(self.data.train)[0])
         cap = max_chunk_epochs(cfg, shape[0], shape[1] if len(shape) > 1 else 1, num_seeds)
-        chunk = chunk_size(start, cfg.epochs, min(log_every, cap), save_every if save else None)
+        stops = chunk_stops(start, cfg.epochs, min(log_every, cap), save_every if save else None)
         run = jax.jit(self.runner(chunk))
         orders = self.orders(cfg.epochs)
+        orders = np.pad(orders, ((0, 0), (0, chunk), (0, 0)))  # every slice whole (rows unread)
         par = self.parallel
 
-        def orders_for(first: int):
-            o = orders[:, first : first + chunk]
+        def put(a):
             if par is None:
-                return o
-            return jax.device_put(o, par.sharded if par.axis == "seed" else par.replicated)
+                return a
+            return jax.device_put(a, par.sharded if par.axis == "seed" and a.ndim else
+                                  par.replicated)  # fmt: skip
+
+        def orders_for(first: int):
+            return put(orders[:, first : first + chunk])
 
         tr, te, va = self.train_arrays, self.test_arrays, self.val_arrays
         tc = time.perf_counter()
-        lowered = run.lower(self.state, tr, te, orders_for(0), va)
-        compiled, options = compile_with(lowered, compiler_options(cfg, self.data, num_seeds))
+        lowered = run.lower(self.state, tr, te, orders_for(start), va, put(np.int32(chunk)))
+        options = compiler_options(cfg, self.data, num_seeds, checkpointed=bool(save))
+        compiled, options = compile_with(lowered, options)
         compile_s = time.perf_counter() - tc
 
         saved = None
         preds = None
         with StopOnSigint() as stop, Progress(cfg.epochs - start, "epochs", enabled=progress
                                               ) as bar:  # fmt: skip
-            for s in range(start, cfg.epochs, chunk):
-                state, (metrics, preds) = compiled(self.state, tr, te, orders_for(s), va)
+            for s, done in zip([start, *stops[:-1]], stops, strict=True):
+                n = done - s  # epochs in this chunk, a runtime argument of the one program
+                state, (metrics, preds) = compiled(self.state, tr, te, orders_for(s), va,
+                                                   put(np.int32(n)))  # fmt: skip
                 metrics = to_host(metrics).reshape(num_seeds, chunk, len(self.metric_names))
+                metrics = metrics[:, :n]
                 check_finite(metrics, s + 1, saved)
                 self.state = state
                 for h, m in zip(histories, metrics, strict=True):
                     h.extend(records(m, s + 1, self.metric_names))
-                done = s + chunk
                 if log is not None:
                     for e in range(s + 1, done + 1):
                         if e % log_every == 0 or e in (1, cfg.epochs):
@@ -251,8 +267,8 @@ class JaxRun:
                     break
         jax.block_until_ready(self.state)
         run_s = time.perf_counter() - tc - compile_s
-        # Only the last chunk's predictions feed the report: one transfer, after the loop.
-        self.test_predictions = to_host(preds)[:, -1]  # [S, chunk, N_test, ...] -> last epoch
+        # Only the last epoch's predictions feed the report: one transfer, after the loop.
+        self.test_predictions = to_host(preds)  # [S, N_test, ...]
         evals = self.final_evaluation()  # early stopping: the kept params' test predictions
         kept = None
         if cfg.early_stopping:

@@ -6,7 +6,6 @@ is computed (the tests check that every choice gives the same numbers).
 
 from __future__ import annotations
 
-import math
 from typing import Any, NamedTuple
 
 import jax
@@ -66,12 +65,21 @@ def training_macs(cfg: TrainConfig, data: Prepared, seeds: int = 1) -> float:
     return float(cfg.epochs) * tokens * macs_per_token(cfg) * seeds
 
 
-def compiler_options(cfg: TrainConfig, data: Prepared, seeds: int = 1) -> dict[str, Any]:
+def compiler_options(
+    cfg: TrainConfig, data: Prepared, seeds: int = 1, checkpointed: bool = False
+) -> dict[str, Any]:
     """XLA options for the training program: ``FAST_COMPILE_OPTIONS`` for ``fast`` (and
-    ``auto`` for a short run on CPU: compile time dominates it), none for ``full``."""
+    ``auto`` for a short run on CPU that writes no checkpoint: compile time dominates it),
+    none for ``full``.
+
+    ``checkpointed``: the run saves checkpoints (or is a resumed one). ``auto`` then compiles
+    in full whatever the run's length: a checkpoint may be resumed into a longer run, and
+    the resumed run must compute the bits of the uninterrupted one, which a differently
+    optimised program does not do in float32."""
     mode = cfg.compile_mode
     if mode == "auto":
         short = training_macs(cfg, data, seeds) / _CPU_MACS_PER_S < _FAST_COMPILE_BELOW_S
+        short = short and not checkpointed
         mode = "fast" if short and on_cpu() else "full"
     if mode != "fast":
         return {}
@@ -156,12 +164,22 @@ def plan_parallel(cfg: TrainConfig, num_seeds: int) -> Parallel | None:
                     NamedSharding(mesh, PartitionSpec()))  # fmt: skip
 
 
-def chunk_size(start: int, epochs: int, log_every: int, save_every: int | None = None) -> int:
-    """Epochs per compiled call: divides every stop (start, end, saves), at most ``log_every``.
+# Epochs one call of the training program can run (its buffers' rows); the call's number of
+# epochs, at most this, is a runtime argument. A constant, not a function of the run's
+# length or logging interval: a different capacity is a different program, and with
+# `--compile fast` XLA compiled a capacity of 1 into different float32 arithmetic than 3.
+EPOCHS_PER_CALL = 16
 
-    One size for the whole run means one compiled program.
-    """
-    g = math.gcd(start, epochs)
-    if save_every:
-        g = math.gcd(g, save_every)
-    return max(d for d in range(1, min(g, log_every) + 1) if g % d == 0)
+
+def chunk_stops(start: int, epochs: int, log_every: int, save_every: int | None = None,
+                capacity: int = EPOCHS_PER_CALL) -> list[int]:  # fmt: skip
+    """The epochs after which a chunk of training ends, in order: every multiple of
+    ``log_every`` and of ``save_every`` after ``start``, ``epochs``, and more where two
+    stops would be more than ``capacity`` apart."""
+    every = [log_every] + ([save_every] if save_every else [])
+    stops, last = [], start
+    for e in range(start + 1, epochs + 1):
+        if e == epochs or e - last == capacity or any(e % k == 0 for k in every):
+            stops.append(e)
+            last = e
+    return stops

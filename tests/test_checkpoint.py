@@ -201,8 +201,8 @@ def test_nan_stops_training_and_keeps_the_last_good_checkpoint(tmp_path, monkeyp
     def make_run(*args, **kwargs):
         run = real_make_run(*args, **kwargs)
 
-        def poisoned(state, train, test, orders, count=None):
-            state, (metrics, preds) = run(state, train, test, orders, count)
+        def poisoned(state, train, test, orders, val=None, count=None):
+            state, (metrics, preds) = run(state, train, test, orders, val, count)
             return state, (jnp.where(orders[0, 0] == poison_first, jnp.nan, metrics), preds)
 
         return poisoned

@@ -60,6 +60,31 @@ def test_writes_results_and_figures(quick_run):
     for m in res["models"].values():
         assert m["label"] in md
     assert "Test accuracy against sequence length" in md and "L = 12" in md
+    assert "held-out compositional sentences" in md
+
+
+def test_held_out_column_for_numpy_and_jax_models(quick_run):
+    """Every model (the NumPy one in its worker, the JAX ones vmapped) is scored on the 200
+    held-out compositional sentences; the per-seed accuracies are those of its predictions."""
+    _, res = quick_run
+    for name in MODELS:
+        h = res["models"][name]["held_out"]
+        assert h["n"] == 200 and len(h["per_seed_acc"]) == 2
+        assert h["acc"]["mean"] == pytest.approx(np.mean(h["per_seed_acc"]))
+        assert h["constructions"]["conjunction"]["count"] == 90
+
+
+def test_held_out_summary_counts_each_tag():
+    from jaxrnn.data.compositional import load_compositional
+
+    comp = load_compositional()
+    labels = np.asarray(comp.split.labels)
+    wrong_conj = [(1 - y) if "conjunction" in comp.tags(i) else y for i, y in enumerate(labels)]
+    s = compare.held_out_summary([labels.tolist(), wrong_conj])
+    assert s["per_seed_acc"] == [1.0, 1 - 90 / 200]
+    assert s["constructions"]["conjunction"]["mean"] == 0.5  # right on seed 0, wrong on seed 1
+    assert s["constructions"]["negation"]["mean"] == 1.0
+    assert s["acc"]["ci95"][1] <= 1.0
 
 
 def test_model_records(quick_run):

@@ -107,6 +107,11 @@ MODEL_SPECS: dict[str, ModelSpec] = {
                   "the same BiLSTM trained from scratch in NumPy: the model the study found "
                   "out of reach by hand",
                   dict(model="bilstm", backend="numpy"), 2),
+        ModelSpec("bilstm_tuned", "BiLSTM 2x64, tuned",
+                  "python -m jaxrnn.sweep's choice on validation data: 2 bidirectional layers "
+                  "of 64, Adam 3e-2, clip 1, batch 4, 60 epochs, early stopping on a 20% "
+                  "validation split",
+                  dict(model="bilstm_tuned"), 2),
         ModelSpec("bilstm_nomask", "BiLSTM 3x128, no mask",
                   "the same BiLSTM fed the post-padding (Keras without mask_zero)",
                   dict(model="bilstm", mask=False), 2),
@@ -145,6 +150,42 @@ class ModelRun:
     model: Any = None  # JAX: the model object params belong to
     data: Any = None  # the Prepared data it trained on
     extra: dict = field(default_factory=dict)
+    held_out: list[list[int]] | None = None  # per seed: predicted class per held-out sentence
+
+
+# ----------------------------------------------------------------------------- held-out set
+
+
+def held_out_arrays(tokenizer: Any) -> Any:
+    """The committed compositional sentences (``jaxrnn.data.compositional``), encoded with a
+    run's tokenizer as ``Arrays`` (ids ``[N, T]``, lengths, labels)."""
+    from jaxrnn.data.arrays import Arrays
+    from jaxrnn.data.compositional import load_compositional
+
+    comp = load_compositional()
+    ids, lengths = tokenizer.encode(comp.split.texts, tokenizer.max_len)
+    return Arrays(ids, lengths, np.asarray(comp.split.labels, np.int32))
+
+
+def held_out_summary(preds: list[list[int]]) -> dict[str, Any]:
+    """Accuracy on the held-out sentences over seeds, overall and per construction tag
+    (``conjunction+earlier`` counts for both tags): mean, std, 95% interval."""
+    from jaxrnn.data.compositional import load_compositional
+
+    comp = load_compositional()
+    labels = np.asarray(comp.split.labels)
+    correct = np.asarray(preds) == labels[None]  # [S, N]
+    tags = sorted({t for i in range(len(labels)) for t in comp.tags(i) if t})
+    by_tag = {}
+    for t in tags:
+        rows = [i for i in range(len(labels)) if t in comp.tags(i)]
+        by_tag[t] = {**summarize(correct[:, rows].mean(axis=1), (0.0, 1.0)), "count": len(rows)}
+    return {
+        "n": int(len(labels)),
+        "acc": summarize(correct.mean(axis=1), (0.0, 1.0)),
+        "constructions": by_tag,
+        "per_seed_acc": [float(a) for a in correct.mean(axis=1)],
+    }
 
 
 # ----------------------------------------------------------------------------- running
@@ -180,7 +221,19 @@ def run_jax(
         spec, r.config, r.seeds, r.histories, r.num_params, r.wall_s, r.compile_s,
         _how(seeds, r.extra.get("seed_group", seeds)),
         params=params, model=model, data=data,
+        held_out=_jax_held_out(model, params, data.tokenizer),
     )  # fmt: skip
+
+
+def _jax_held_out(model: Any, params: Any, tokenizer: Any) -> list[list[int]]:
+    """Each seed's predicted class per held-out sentence (params stacked ``[S, ...]``)."""
+    import jax
+
+    from jaxrnn.tasks import predictions
+
+    a = held_out_arrays(tokenizer)
+    pred = jax.jit(jax.vmap(lambda p: predictions(model.apply(p, a.ids, a.lengths))))(params)
+    return np.asarray(pred).tolist()
 
 
 def _how(seeds: int, group: int) -> str:
@@ -191,12 +244,15 @@ def _how(seeds: int, group: int) -> str:
     return f"JAX, {seeds} seeds in vmapped groups of {group} (lax.map) in one compiled program"
 
 
-def _numpy_seed(cfg: TrainConfig) -> tuple[list[dict], float, int]:
-    """Worker: one NumPy seed-run, as ``python -m jaxrnn.train --backend numpy`` would do it."""
+def _numpy_seed(cfg: TrainConfig) -> tuple[list[dict], float, int, list[int]]:
+    """Worker: one NumPy seed-run, as ``python -m jaxrnn.train --backend numpy`` would do it,
+    and its predictions on the held-out sentences (NumPy forward pass: no JAX here)."""
     from jaxrnn.train import fit
+    from jaxrnn.train.numpy_run import predict
 
     r = fit(cfg, seeds=1)
-    return r.histories[0], r.wall_s, r.num_params
+    held = predict(r.config, r.params, held_out_arrays(r.tokenizer))
+    return r.histories[0], r.wall_s, r.num_params, [int(x) for x in held]
 
 
 @contextlib.contextmanager
@@ -230,7 +286,7 @@ def run_numpy(
     """
     epochs = epochs or {}
     jobs = [(spec, s) for s in range(seeds) for spec in specs]  # interleaved: both progress
-    results: dict[tuple[str, int], tuple[list[dict], float, int]] = {}
+    results: dict[tuple[str, int], tuple[list[dict], float, int, list[int]]] = {}
     t0 = time.perf_counter()
     if workers <= 1:
         for spec, s in jobs:
@@ -262,7 +318,7 @@ def run_numpy(
         out[spec.name] = ModelRun(
             spec, spec.config(0, epochs.get(spec.name)), list(range(seeds)),
             [r[0] for r in rows], rows[0][2], float(sum(per_seed)), 0.0, how,
-            per_seed_wall_s=per_seed,
+            per_seed_wall_s=per_seed, held_out=[r[3] for r in rows],
             extra={"numpy_phase_elapsed_s": elapsed, "workers": max(1, workers),
                    "numpy_phase_models": [s.name for s in specs]},
         )  # fmt: skip
@@ -352,4 +408,5 @@ def summarize_run(run: ModelRun) -> dict[str, Any]:
             for s, h, f in zip(run.seeds, run.histories, firsts, strict=True)
         ],
         "curves": curves(run.histories),
+        "held_out": held_out_summary(run.held_out) if run.held_out else None,
     }

@@ -67,6 +67,31 @@ def _models_section(res: dict[str, Any]) -> list[str]:
             f"| {m['final_100_train_acc_fraction']:.0%} | {t['wall_s']:.1f} "
             f"| {t['compile_s']:.1f} | {per_s} | {t['how']} |"
         )
+    held = {k: m["held_out"] for k, m in models.items() if m.get("held_out")}
+    if held:
+        tags = sorted({t for h in held.values() for t in h["constructions"]})
+        n_held = next(iter(held.values()))["n"]
+        lines += [
+            "",
+            f"Generalisation: accuracy on the {n_held} held-out compositional sentences "
+            "(`jaxrnn/data/compositional.jsonl`: new sentences composed from the training "
+            "words by the constructions of the training data, none of them in the bundled "
+            "data), mean ± std over seeds and the 95% interval of the mean, then the mean per "
+            "construction tag (count in the header):",
+            "",
+            "| model | test acc | held-out acc | held-out 95% CI | "
+            + " | ".join(f"{t} ({next(iter(held.values()))['constructions'][t]['count']})"
+                         for t in tags) + " |",
+            "|--|--|--|--|" + "--:|" * len(tags),
+        ]
+        for k, h in held.items():
+            m = models[k]
+            lines.append(
+                f"| {m['label']} | {_pm(m['final']['test_acc'])} | {_pm(h['acc'])} "
+                f"| {_ci(h['acc'])} | "
+                + " | ".join(f"{h['constructions'][t]['mean']:.2f}" if t in h["constructions"]
+                             else "–" for t in tags) + " |"
+            )
     numpy = [m for m in models.values() if m["backend"] == "numpy"]
     if numpy:
         t = numpy[0]["timing"]

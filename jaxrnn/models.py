@@ -23,7 +23,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jaxrnn.cells import CellParams, get_cell
+from jaxrnn.cells import CellParams
+from jaxrnn.scratch.init import keras_params
 from jaxrnn.sequence import DEFAULT_IMPL, RecurrentLayer, _check_impl, dropout, unroll
 
 Array = jax.Array
@@ -178,23 +179,6 @@ def count_params(params: Params) -> int:
     return int(sum(x.size for x in jax.tree.leaves(params)))
 
 
-def _orthogonal(rng: np.random.Generator, n: int) -> np.ndarray:
-    """A uniformly random ``[n, n]`` orthogonal matrix: Gram-Schmidt (twice, for accuracy)
-    on a Gaussian matrix's columns, i.e. the QR factor with a positive diagonal.
-
-    Written out rather than ``np.linalg.qr``: LAPACK's QR may start a BLAS thread pool,
-    which on a busy 2-core machine was measured 150x slower (7.5 s for 24 matrices).
-    """
-    a = rng.standard_normal((n, n))
-    q = np.zeros((n, n))
-    for j in range(n):
-        v = a[:, j]
-        for _ in range(2):
-            v = v - q[:, :j] @ (q[:, :j].T @ v)
-        q[:, j] = v / np.linalg.norm(v)
-    return q
-
-
 def init_params_numpy(model: StudyRNN | Classifier, seed: int, dtype=np.float32) -> dict:
     """``model``'s parameters drawn with NumPy (``np.random.default_rng(seed)``).
 
@@ -211,36 +195,12 @@ def init_params_numpy(model: StudyRNN | Classifier, seed: int, dtype=np.float32)
 
         p = scratch.init_params(model.vocab_size, model.hidden_size, model.num_classes, seed)
         return {k: v.astype(dtype) for k, v in p.items()}
-    rng = np.random.default_rng(seed)
-    layer = model.layer
-    gates, h = get_cell(layer.cell).gates, layer.hidden_size
-    params: dict[str, Any] = {}
-    if model.embed_dim is not None:
-        params["embed"] = rng.uniform(-0.05, 0.05, (model.vocab_size, model.embed_dim))
-        d_in = model.embed_dim
-    else:
-        d_in = model.vocab_size
-    layers = []
-    for i in range(layer.num_layers):
-        dirs = []
-        for _ in range(layer.num_directions):
-            d = d_in if i == 0 else layer.output_size
-            limit = (6.0 / (d + gates * h)) ** 0.5
-            w_ih = rng.uniform(-limit, limit, (gates * h, d))
-            w_hh = np.concatenate([_orthogonal(rng, h) for _ in range(gates)])
-            if not layer.bias:
-                dirs.append(CellParams(w_ih, w_hh, None, None))
-                continue
-            b_ih = np.zeros(gates * h)
-            if layer.cell == "lstm":
-                b_ih[h : 2 * h] = 1.0
-            dirs.append(CellParams(w_ih, w_hh, b_ih, np.zeros(gates * h)))
-        layers.append(tuple(dirs))
-    params["rnn"] = tuple(layers)
-    f, k = layer.output_size, model.num_outputs
-    limit = (6.0 / (f + k)) ** 0.5
-    params["w_out"] = rng.uniform(-limit, limit, (k, f))
-    params["b_out"] = np.zeros(k)
+    layer = model.layer  # the same draws as the NumPy backend's (no JAX there)
+    params = keras_params(cell=layer.cell, hidden=layer.hidden_size, num_layers=layer.num_layers,
+                          bidirectional=layer.bidirectional, vocab_size=model.vocab_size,
+                          embed_dim=model.embed_dim, num_outputs=model.num_outputs, seed=seed,
+                          bias=layer.bias)  # fmt: skip
+    params["rnn"] = tuple(tuple(CellParams(*c) for c in cells) for cells in params["rnn"])
     return jax.tree.map(lambda a: np.asarray(a, dtype), params)
 
 

@@ -3,7 +3,7 @@
 Two schemes, both returning ``Classifier``'s params structure (``embed [V, E]`` unless
 one-hot, ``rnn``: layers x directions of ``CellParams``, ``w_out [K, F]``, ``b_out [K]``):
 
-* ``keras_params``: the twin of ``jaxrnn.models.init_params_numpy`` for a ``Classifier``
+* ``keras_params``: what ``jaxrnn.models.init_params_numpy`` draws for a ``Classifier``
   (same generator, same draws in the same order, so the same numbers; the tests check
   it): Glorot-uniform ``w_ih``, orthogonal ``w_hh`` per gate block, zero biases, LSTM
   forget-gate bias 1, embedding uniform(-0.05, 0.05), Glorot-uniform readout. The NumPy
@@ -22,8 +22,12 @@ from jaxrnn.scratch.layers import CellParams
 
 
 def orthogonal(rng: np.random.Generator, n: int) -> np.ndarray:
-    """A uniformly random ``[n, n]`` orthogonal matrix, exactly as
-    ``jaxrnn.models._orthogonal`` draws it (Gram-Schmidt, twice, on Gaussian columns)."""
+    """A uniformly random ``[n, n]`` orthogonal matrix: Gram-Schmidt (twice, for accuracy)
+    on a Gaussian matrix's columns, i.e. the QR factor with a positive diagonal.
+
+    Written out rather than ``np.linalg.qr``: LAPACK's QR may start a BLAS thread pool,
+    which on a busy 2-core machine was measured 150x slower (7.5 s for 24 matrices).
+    """
     a = rng.standard_normal((n, n))
     q = np.zeros((n, n))
     for j in range(n):

@@ -76,8 +76,9 @@ class TrainConfig:
         None, "keep word ids below this (Keras num_words), 0 = all", type=int, group="data"
     )
     max_len: int | None = option(
-        None, "pad/truncate to N tokens; auto (0) = longest training text", type="max_len",
-        metavar="N|auto", group="data",
+        None, "pad/truncate to N tokens; auto (0) = the longest training text, or 1.5x the 99%% "
+        "quantile of training lengths where the longest is beyond that (the count cut is "
+        "reported)", type="max_len", metavar="N|auto", group="data",
     )  # fmt: skip
     oov_token: str | None = option(
         None, "map words unseen in training to this token (default: drop them)",

@@ -199,8 +199,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     cfg, f = result.config, result.final
     if not args.quiet and result.extra.get("truncated"):
         n = result.extra["truncated"]
+        used = getattr(result.tokenizer, "max_len", None)
+        shown = cfg.max_len or (f"{used} (auto)" if used else "auto")
         print(f"note: {n} {'text was' if n == 1 else 'texts were'} longer than max_len "
-              f"{cfg.max_len or 'auto'} and {'was' if n == 1 else 'were'} truncated")  # fmt: skip
+              f"{shown} and {'was' if n == 1 else 'were'} truncated")  # fmt: skip
     # The final line stays under --quiet: it is the run's result.
     seeds = f", mean of {len(result.seeds)} seeds" if len(result.seeds) > 1 else ""
     def shown(k: str, v: float) -> str:

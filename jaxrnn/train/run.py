@@ -221,6 +221,8 @@ def data_notes(cfg: TrainConfig, data: Prepared, log: Callable[[str], None] | No
         note(f"warning: {which} {'has' if one else 'have'} no known token (unseen or filtered "
              f"words, or beyond --num-words): {'it is' if one else 'they are'} classified from "
              "padding alone")  # fmt: skip
+    if not cfg.max_len and data.longest > int(data.tokenizer.max_len or 0):
+        note(auto_truncation_note(data))
     lengths = np.asarray(data.train.lengths)
     median = float(np.median(lengths)) if len(lengths) else 0.0
     max_len = int(data.tokenizer.max_len or 0)
@@ -233,3 +235,16 @@ def data_notes(cfg: TrainConfig, data: Prepared, log: Callable[[str], None] | No
         note(f"note: every text is padded to {max_len} tokens, {max_len / max(median, 1):.0f}x "
              f"the median training text ({median:g} tokens); time and memory grow with "
              f"it{hint}")  # fmt: skip
+
+
+def auto_truncation_note(data: Prepared) -> str:
+    """What ``--max-len auto`` cut: the length it chose, why, and how many texts it truncated."""
+    from jaxrnn.train.data import AUTO_HEADROOM, AUTO_QUANTILE
+
+    max_len = int(data.tokenizer.max_len)
+    test = data.truncated - data.truncated_train
+    return (f"note: --max-len auto padded to {max_len} tokens ({AUTO_HEADROOM:g}x the "
+            f"{AUTO_QUANTILE:.0%} quantile of training lengths), not to the longest training "
+            f"text ({data.longest} tokens): {data.truncated_train} training and {test} test "
+            f"{'text' if data.truncated == 1 else 'texts'} truncated (--max-len N keeps "
+            "more)")  # fmt: skip

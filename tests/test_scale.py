@@ -3,6 +3,8 @@ compiling, length bucketing. Tiny models, one or two epochs."""
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 
@@ -47,3 +49,18 @@ def test_outlier_file_trains_with_default_max_len_and_says_what_it_cut(outlier_c
     assert len(note) == 1 and "longest training text (20000 tokens)" in note[0]
     assert "1 training and 0 test text truncated" in note[0]
     assert "note: 1 text was longer than max_len" in cap.out and "(auto)" in cap.out
+
+
+def test_memory_estimate_is_near_xla_and_a_run_that_cannot_fit_says_so(outlier_csv, tmp_path,
+                                                                       capsys, monkeypatch):
+    out = tmp_path / "r.json"
+    assert cli.main(["--data", outlier_csv, *GRU, "--quiet", "--json", str(out)]) == 0
+    mem = json.loads(out.read_text())["memory"]
+    assert 0.5 < mem["estimate_activation_bytes"] / mem["xla_temp_bytes"] < 2
+    capsys.readouterr()
+    monkeypatch.setenv("JAXRNN_MEMORY_LIMIT", str(mem["estimate_bytes"] // 2))
+    assert cli.main(["--data", outlier_csv, *GRU, "--quiet", "--max-len", "20000"]) == 2
+    err = capsys.readouterr().err
+    errors = [ln for ln in err.splitlines() if not ln.startswith("note: ")]  # padding note
+    assert len(errors) == 1 and errors[0].startswith("error: this run needs about ")
+    assert "lower --max-len (--max-len " in errors[0]  # the length that fits

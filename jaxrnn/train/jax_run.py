@@ -25,6 +25,7 @@ from jaxrnn.errors import Interrupted, TrainingDiverged
 from jaxrnn.models import count_params
 from jaxrnn.results import RunResult
 from jaxrnn.scratch import shuffle_orders
+from jaxrnn.train import memory
 from jaxrnn.train.build import initial_params, make_optimizer
 from jaxrnn.train.checkpoints import save_checkpoint
 from jaxrnn.train.data import Prepared
@@ -153,6 +154,10 @@ class JaxRun:
             if cfg.early_stopping:
                 state = state._replace(best=loop.init_best(state.params, (len(seeds),)))
         self.parallel = plan_parallel(cfg, len(seeds))
+        self.group = seed_group(cfg, len(seeds), self.parallel) if len(seeds) > 1 else 1
+        self.memory = None
+        if self.spec.name == "classify" and not uses_fast_loop(cfg):  # before any copy
+            self.memory = self.check_memory(state)
         self.train_arrays = jax.tree.map(jax.device_put, data.train)
         self.test_arrays = jax.tree.map(jax.device_put, data.test)
         self.val_arrays = None if data.val is None else jax.tree.map(jax.device_put, data.val)
@@ -164,8 +169,19 @@ class JaxRun:
             if self.val_arrays is not None:
                 self.val_arrays = jax.device_put(self.val_arrays, par.replicated)
         self.state = state
-        self.group = seed_group(cfg, len(seeds), self.parallel) if len(seeds) > 1 else 1
         self.test_predictions: np.ndarray | None = None
+
+    def check_memory(self, state) -> memory.Estimate:
+        """The run's estimated peak memory (``jaxrnn.train.memory``); ``OutOfMemory`` (exit 2,
+        one line naming the flag to change) when it cannot fit."""
+        splits = {"train": self.data.train, "test": self.data.test, "val": self.data.val}
+        rows = {k: len(a.labels) for k, a in splits.items() if a is not None}
+        par = self.parallel
+        devices = par.size if par is not None and par.axis == "batch" else 1
+        n_params = count_params(jax.tree.map(np.asarray, state.params)) // len(self.seeds)
+        return memory.check(self.cfg, rows, int(self.data.train.ids.shape[1]),
+                            seeds=len(self.seeds), group=self.group, devices=devices,
+                            num_params=n_params)  # fmt: skip
 
     def orders(self, epochs: int) -> np.ndarray:
         """Sample orders ``[S, E, N]``: NumPy-seeded as the scratch trainer's, so at a given
@@ -226,6 +242,7 @@ class JaxRun:
         options = compiler_options(cfg, self.data, num_seeds, checkpointed=bool(save))
         compiled, options = compile_with(lowered, options)
         compile_s = time.perf_counter() - tc
+        mem = self.memory_report(compiled)
 
         saved = None
         preds = None
@@ -285,6 +302,8 @@ class JaxRun:
             "xla_options": options,
             "seed_group": self.group,
         }
+        if mem:
+            extra["memory"] = mem
         if self.spec.run_extra is not None:
             extra.update(self.spec.run_extra(self, run_s))
         derived = [self.spec.derived(h[-1]) if self.spec.derived else {} for h in histories]
@@ -309,6 +328,22 @@ class JaxRun:
             for line in eval_log_lines(result):
                 log(line)
         return result
+
+    def memory_report(self, compiled) -> dict:
+        """``{"estimate_bytes", "xla_temp_bytes", "xla_argument_bytes"}``: the estimate made
+        before compiling and what XLA allocates for the compiled program (where it says)."""
+        if self.memory is None:
+            return {}
+        est = self.memory
+        out = {"estimate_bytes": int(est.total),
+               "estimate_activation_bytes": int(max(est.train_batch, est.eval_batch))}
+        try:
+            m = compiled.memory_analysis()
+            out["xla_temp_bytes"] = int(m.temp_size_in_bytes)
+            out["xla_argument_bytes"] = int(m.argument_size_in_bytes)
+        except Exception:  # not every backend reports it
+            pass
+        return out
 
     def final_evaluation(self) -> list[dict]:
         """After training, with the params the run keeps: every ``--eval-data`` set (loss,

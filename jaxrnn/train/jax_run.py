@@ -10,6 +10,7 @@ length, and a run resumed at any epoch, compute the same bits as one uninterrupt
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Callable
 from typing import Any
@@ -20,6 +21,7 @@ import numpy as np
 
 from jaxrnn import loop, study_sgd
 from jaxrnn.config import TrainConfig
+from jaxrnn.data.buckets import batch_schedule, split_buckets
 from jaxrnn.distributed import to_host
 from jaxrnn.errors import Interrupted, TrainingDiverged
 from jaxrnn.models import count_params
@@ -36,6 +38,7 @@ from jaxrnn.train.plan import (
     chunk_stops,
     compile_with,
     compiler_options,
+    plan_buckets,
     plan_parallel,
     seed_group,
     uses_fast_loop,
@@ -158,9 +161,15 @@ class JaxRun:
         self.memory = None
         if self.spec.name == "classify" and not uses_fast_loop(cfg):  # before any copy
             self.memory = self.check_memory(state)
-        self.train_arrays = jax.tree.map(jax.device_put, data.train)
-        self.test_arrays = jax.tree.map(jax.device_put, data.test)
-        self.val_arrays = None if data.val is None else jax.tree.map(jax.device_put, data.val)
+        # Length buckets, resolved once (the config keeps the count, so a checkpoint resumes
+        # with the same batches)
+        self.bounds = plan_buckets(cfg, data, self.group, self.parallel)
+        if cfg.buckets != (len(self.bounds) if self.bounds else 0):
+            self.cfg = cfg = dataclasses.replace(cfg, buckets=len(self.bounds or ()))
+        self.train_arrays = jax.tree.map(jax.device_put, self.bucketed(data.train))
+        self.test_arrays = jax.tree.map(jax.device_put, self.bucketed(data.test))
+        self.val_arrays = None if data.val is None else jax.tree.map(jax.device_put,
+                                                                     self.bucketed(data.val))
         if self.parallel is not None:  # place everything where the compiled program wants it
             par = self.parallel
             state = jax.device_put(state, par.sharded if par.axis == "seed" else par.replicated)
@@ -183,14 +192,30 @@ class JaxRun:
                             seeds=len(self.seeds), group=self.group, devices=devices,
                             num_params=n_params)  # fmt: skip
 
-    def orders(self, epochs: int) -> np.ndarray:
+    def bucketed(self, arrays):
+        """``arrays`` cut into this run's length buckets (``loop.Bucketed``), or as they are."""
+        if not self.bounds:
+            return arrays
+        parts, inverse = split_buckets(arrays, self.bounds)
+        return loop.Bucketed(tuple(parts), inverse)
+
+    def orders(self, epochs: int) -> Any:
         """Sample orders ``[S, E, N]``: NumPy-seeded as the scratch trainer's, so at a given
         seed both backends (and every model) visit the training set in the same order.
-        A task that reads its rows in order (``spec.shuffle`` False) gets ``0 .. N-1``."""
+        A task that reads its rows in order (``spec.shuffle`` False) gets ``0 .. N-1``.
+        With length buckets, the batch schedules made from those orders (``loop.Schedule``,
+        ``[S, E, NB]`` and ``[S, E, NB, B]``)."""
         n = jax.tree.leaves(self.data.train)[0].shape[0]
         if not self.spec.shuffle:
             return np.broadcast_to(np.arange(n, dtype=np.int32), (len(self.seeds), epochs, n))
-        return np.stack([shuffle_orders(n, epochs, s) for s in self.seeds]).astype(np.int32)
+        orders = np.stack([shuffle_orders(n, epochs, s) for s in self.seeds]).astype(np.int32)
+        if not self.bounds:
+            return orders
+        lengths, b = self.data.train.lengths, self.cfg.batch_size
+        sched = [[batch_schedule(o, lengths, self.bounds, b) for o in per_seed]
+                 for per_seed in orders]  # fmt: skip
+        return loop.Schedule(np.array([[p for p, _ in s] for s in sched], np.int32),
+                             np.array([[i for _, i in s] for s in sched], np.int32))
 
     def runner(self, chunk: int) -> Callable:
         """The un-jitted runner of up to ``chunk`` epochs for all seeds (test predictions
@@ -223,8 +248,9 @@ class JaxRun:
         cap = max_chunk_epochs(cfg, shape[0], shape[1] if len(shape) > 1 else 1, num_seeds)
         stops = chunk_stops(start, cfg.epochs, min(log_every, cap), save_every if save else None)
         run = jax.jit(self.runner(chunk))
-        orders = self.orders(cfg.epochs)
-        orders = np.pad(orders, ((0, 0), (0, chunk), (0, 0)))  # every slice whole (rows unread)
+        # every slice whole (rows unread)
+        orders = jax.tree.map(lambda o: np.pad(o, [(0, 0), (0, chunk)] + [(0, 0)] * (o.ndim - 2)),
+                              self.orders(cfg.epochs))  # fmt: skip
         par = self.parallel
 
         def put(a):
@@ -234,12 +260,12 @@ class JaxRun:
                                   par.replicated)  # fmt: skip
 
         def orders_for(first: int):
-            return put(orders[:, first : first + chunk])
+            return jax.tree.map(lambda o: put(o[:, first : first + chunk]), orders)
 
         tr, te, va = self.train_arrays, self.test_arrays, self.val_arrays
         tc = time.perf_counter()
         lowered = run.lower(self.state, tr, te, orders_for(start), va, put(np.int32(chunk)))
-        options = compiler_options(cfg, self.data, num_seeds, checkpointed=bool(save))
+        options = compiler_options(cfg, self.data, num_seeds, checkpointed=bool(save) or start > 0)
         compiled, options = compile_with(lowered, options)
         compile_s = time.perf_counter() - tc
         mem = self.memory_report(compiled)
@@ -301,6 +327,8 @@ class JaxRun:
             "truncated": self.data.truncated,
             "xla_options": options,
             "seed_group": self.group,
+            "buckets": list(self.bounds or ()),
+            "run_s": run_s,  # the compiled epochs alone (no data preparation, no compile)
         }
         if mem:
             extra["memory"] = mem

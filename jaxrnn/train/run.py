@@ -154,7 +154,7 @@ def resume_config(saved: TrainConfig, override: TrainConfig, given: Collection[s
     refused, changes, applied = [], {}, []
     for name in (n for n in fields if n in given):  # in field order
         new, old = getattr(override, name), getattr(saved, name)
-        if new is None or new == old:
+        if new is None or new == old or (name == "buckets" and new == -1):  # auto: as saved
             continue
         if name in RESUME_SCHEDULE or name in RESUME_RUNTIME:
             changes[name] = new
@@ -226,7 +226,7 @@ def data_notes(cfg: TrainConfig, data: Prepared, log: Callable[[str], None] | No
     lengths = np.asarray(data.train.lengths)
     median = float(np.median(lengths)) if len(lengths) else 0.0
     max_len = int(data.tokenizer.max_len or 0)
-    if max_len >= 64 and max_len >= 4 * max(median, 1.0):
+    if max_len >= 64 and max_len >= 4 * max(median, 1.0) and not _bucketed(cfg, data):
         # The shortest length that keeps at least 95% of the training texts whole.
         p95 = int(np.sort(lengths)[math.ceil(0.95 * len(lengths)) - 1])
         whole = float(np.mean(lengths <= p95))
@@ -248,3 +248,13 @@ def auto_truncation_note(data: Prepared) -> str:
             f"text ({data.longest} tokens): {data.truncated_train} training and {test} test "
             f"{'text' if data.truncated == 1 else 'texts'} truncated (--max-len N keeps "
             "more)")  # fmt: skip
+
+
+def _bucketed(cfg: TrainConfig, data: Prepared) -> bool:
+    """Whether a classification run will use length buckets (most batches padded far less
+    than ``max_len``); the NumPy backend never does (and imports no JAX)."""
+    if cfg.backend != "jax" or not cfg.buckets:
+        return False
+    from jaxrnn.train.plan import plan_buckets
+
+    return plan_buckets(cfg, data) is not None

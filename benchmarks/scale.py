@@ -182,6 +182,7 @@ def main() -> int:
                     help="peers: time only this many training batches (no evaluation); 0 = all")
     ap.add_argument("--sides", default="ours,torch_packed,torch_padded,keras",
                     help="[ours,torch_packed,torch_padded,keras]")
+    ap.add_argument("--torch-threads", default="2,1", help="PyTorch thread counts to time [2,1]")
     ap.add_argument("--worker", help=argparse_hidden())
     ap.add_argument("--data", help=argparse_hidden())
     ap.add_argument("--threads", type=int, default=1, help=argparse_hidden())
@@ -200,7 +201,7 @@ def main() -> int:
     sides = []
     for n in names:
         if n.startswith("torch"):
-            sides += [{"name": n, "threads": 2}, {"name": n, "threads": 1}]
+            sides += [{"name": n, "threads": int(t)} for t in args.torch_threads.split(",")]
         else:
             sides.append({"name": n})
     t_start, rows = time.perf_counter(), []

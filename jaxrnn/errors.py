@@ -28,6 +28,11 @@ class CheckpointError(UsageError, ValueError):
     """A checkpoint that is truncated, corrupted, of another format or version."""
 
 
+class OutOfMemory(UsageError, MemoryError):
+    """A run whose estimated peak memory exceeds what is available: said before compiling,
+    with the flag to change (``jaxrnn.train.memory``)."""
+
+
 class TrainingDiverged(UsageError, FloatingPointError):
     """The loss became NaN or infinite; the last good checkpoint is kept."""
 

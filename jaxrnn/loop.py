@@ -44,6 +44,8 @@ __all__ = [
     "Arrays",
     "Batch",
     "Best",
+    "Bucketed",
+    "Schedule",
     "TrainState",
     "evaluate",
     "init_best",
@@ -129,6 +131,24 @@ def init_states(model, optimizer, seeds: list[int], dtype=jnp.float32, params=No
     opt = jax.tree.map(lambda *a: jax.device_put(np.stack(a)), *opts)
     keys = jax.device_put(np.stack([seed_key(s) for s in seeds]))
     return TrainState(params, opt, keys)
+
+
+class Bucketed(NamedTuple):
+    """A split cut into length buckets (``jaxrnn.data.buckets.split_buckets``): ``parts`` holds
+    one pytree of rows per bucket (``Arrays``, ``ids [N_b, T_b]``); row ``n`` of the split is
+    row ``inverse[n]`` of the parts' rows concatenated (``[N]`` int32)."""
+
+    parts: tuple[Any, ...]
+    inverse: Any
+
+
+class Schedule(NamedTuple):
+    """One epoch's batches over a ``Bucketed`` training split
+    (``jaxrnn.data.buckets.batch_schedule``); what ``orders`` holds for bucketed data, with
+    the leading epoch axis ``[E, ...]`` (and seed axis ``[S, E, ...]``)."""
+
+    part: Any  # [NB] int32: the bucket of each batch
+    idx: Any  # [NB, B] int32: its rows within that bucket, -1 = an empty slot (weight 0)
 
 
 # ----------------------------------------------------------------------------- the step
@@ -249,6 +269,28 @@ def evaluate(
     (``batch_size`` rounded up to a multiple of the device count).
     """
     task = task or tasks.classification()
+    if isinstance(data, Bucketed):
+        return evaluate_buckets(model, task, params, data, batch_size, mesh=mesh, axis=axis)
+    sums, counts, preds = _evaluate_sums(model, task, params, data, batch_size, mesh, axis)
+    return sums / counts, preds
+
+
+def evaluate_buckets(model, task: Task, params, data: Bucketed, batch_size: int = EVAL_BATCH,
+                     *, mesh=None, axis: str = "data") -> tuple[Array, Array]:  # fmt: skip
+    """``evaluate`` of a bucketed split: each bucket at its own length, the sums and counts
+    added over buckets, the predictions put back in the split's row order."""
+    out = [_evaluate_sums(model, task, params, part, batch_size, mesh, axis)
+           for part in data.parts]  # fmt: skip
+    sums, counts = out[0][0], out[0][1]
+    for o in out[1:]:
+        sums, counts = sums + o[0], counts + o[1]
+    preds = jnp.concatenate([o[2] for o in out])[data.inverse]
+    return sums / counts, preds
+
+
+def _evaluate_sums(model, task: Task, params, data: Any, batch_size: int, mesh, axis: str
+                   ) -> tuple[Array, Array, Array]:  # fmt: skip
+    """``(sums [M], counts [M], predictions [N, ...])`` of ``evaluate``."""
     n = _num_rows(data)
     dev = 1 if mesh is None else mesh.shape[axis]
     bs = min(batch_size, n)
@@ -295,7 +337,7 @@ def evaluate(
     else:
         (sums, counts, _), preds = jax.lax.scan(body, zero, (idx, weights))
     preds = preds.reshape(nb * bs, *preds.shape[2:])[:n]
-    return sums / counts, preds
+    return sums, counts, preds
 
 
 # ----------------------------------------------------------------------------- early stopping
@@ -394,6 +436,13 @@ def make_run_epochs(
     epochs still evaluate the kept params). ``total_epochs`` (default ``num_epochs``): the
     run's last epoch, where the best params are put back even without a stop.
 
+    Length buckets: ``train`` a ``Bucketed`` split and ``orders`` a ``Schedule`` with a leading
+    epoch axis (``jaxrnn.data.buckets``): each batch is drawn from one bucket, and the step
+    runs at that bucket's length (``lax.switch`` over one branch per bucket, so one compiled
+    program serves every bucket; under ``vmap`` with per-seed schedules the switch becomes
+    a select that runs every branch). ``test`` and ``val`` may be ``Bucketed`` too
+    (``evaluate_buckets``).
+
     ``count`` (a traced integer scalar, at most ``num_epochs``): run only the first ``count``
     epochs, with a runtime trip count (``loop_epochs``): one compiled program serves chunks
     of any length and computes every epoch with the same arithmetic. Rows from ``count``
@@ -407,13 +456,30 @@ def make_run_epochs(
     total = total_epochs or num_epochs
 
     def run(state: TrainState, train: Any, test: Any, orders=None, val: Any = None, count=None):
-        n = _num_rows(train)
+        bucketed = isinstance(train, Bucketed)
+        if bucketed and not isinstance(orders, Schedule):
+            raise ValueError("a Bucketed training split needs Schedule orders (batch_schedule)")
+        n = _num_rows(train.inverse if bucketed else train)
         nb = -(-n // batch_size)
         pad = nb * batch_size - n
         dtype = jax.tree.leaves(state.params)[0].dtype
 
-        def epoch(state, order):
-            key, k_perm, k_drop = jax.random.split(jax.random.wrap_key_data(state.key), 3)
+        def batches(order, k_perm):
+            """``(xs, body, number of batches)`` of one epoch's ``lax.scan``."""
+            if bucketed:  # a Schedule: each batch from one bucket, at that bucket's length
+                idx = order.idx
+                if padded > batch_size:
+                    idx = jnp.concatenate([idx, jnp.full((idx.shape[0], padded - batch_size),
+                                                         -1, idx.dtype)], 1)  # fmt: skip
+
+                def body(state, xs):
+                    part, bidx, bkey = xs
+                    w, bidx = (bidx >= 0).astype(dtype), jnp.maximum(bidx, 0)
+                    branches = [lambda s, rows=rows: one_step(s, _take(rows, bidx), w, bkey)
+                                for rows in train.parts]  # fmt: skip
+                    return jax.lax.switch(part, branches, state), None
+
+                return (order.part, idx), body, idx.shape[0]
             perm = jax.random.permutation(k_perm, n) if order is None else order
             idx = jnp.concatenate([perm, perm[:pad]]).reshape(nb, batch_size)
             w = jnp.concatenate([jnp.ones(n, dtype), jnp.zeros(pad, dtype)]).reshape(nb, batch_size)
@@ -423,14 +489,23 @@ def make_run_epochs(
 
             def body(state, xs):
                 bidx, bw, bkey = xs
-                batch = Batch(_take(train, bidx), bw)
-                if batch_sharding is not None:
-                    batch = jax.lax.with_sharding_constraint(batch, batch_sharding)
-                return step(state, batch, bkey)[0], None
+                return one_step(state, _take(train, bidx), bw, bkey), None
+
+            return (idx, w), body, nb
+
+        def one_step(state, rows, w, key):
+            batch = Batch(rows, w)
+            if batch_sharding is not None:
+                batch = jax.lax.with_sharding_constraint(batch, batch_sharding)
+            return step(state, batch, key)[0]
+
+        def epoch(state, order):
+            key, k_perm, k_drop = jax.random.split(jax.random.wrap_key_data(state.key), 3)
+            xs, body, num = batches(order, k_perm)
 
             def train_epoch(state):
                 state = state._replace(carry=task.init_carry(model, state.params, padded))
-                state, _ = jax.lax.scan(body, state, (idx, w, jax.random.split(k_drop, nb)))
+                state, _ = jax.lax.scan(body, state, (*xs, jax.random.split(k_drop, num)))
                 return state._replace(carry=())
 
             if early_stopping:  # a stopped seed keeps its params (vmapped: a select)
@@ -484,7 +559,7 @@ def loop_epochs(
         if orders is None:
             return jax.lax.scan(lambda s, _: epoch(s, None), state, None, length=num_epochs)
         return jax.lax.scan(epoch, state, orders)
-    first = None if orders is None else orders[0]
+    first = None if orders is None else jax.tree.map(lambda o: o[0], orders)
     shapes = jax.eval_shape(epoch, state, first)[1]
     stacked, last = shapes if last_of_second else (shapes, None)
     buf = jax.tree.map(lambda s: jnp.zeros((num_epochs, *s.shape), s.dtype), stacked)
@@ -492,7 +567,8 @@ def loop_epochs(
 
     def body(e, carry):
         state, buf, last = carry
-        order = None if orders is None else jax.lax.dynamic_index_in_dim(orders, e, 0, False)
+        order = None if orders is None else jax.tree.map(
+            lambda o: jax.lax.dynamic_index_in_dim(o, e, 0, False), orders)
         state, out = epoch(state, order)
         out, last = out if last_of_second else (out, last)
         buf = jax.tree.map(lambda b, o: jax.lax.dynamic_update_index_in_dim(b, o, e, 0), buf, out)

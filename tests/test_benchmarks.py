@@ -186,3 +186,12 @@ def test_peak_rss_quick(tmp_path):
     rows = payload["rows"]
     assert [r["texts"] for r in rows] == [600] and rows[0]["peak_rss_mb"] > 50
     assert 0 <= rows[0]["test_acc"] <= 1 and rows[0]["compile_s"] > 0
+
+
+def test_scale_quick(tmp_path):
+    # PyTorch packed alone (ours is the trainer the other tests run; its 3x128 BiLSTM compile
+    # alone would take most of this file's time budget)
+    payload = run_quick("scale", tmp_path, "--sides", "torch_packed", "--torch-threads", "1")
+    (row,) = payload["rows"]
+    assert row["texts"] == 600 and row["name"] == "torch_packed" and "error" not in row
+    assert 0 < row["train_s"] <= row["epoch_s"] and row["peak_rss_mb"] > 50

@@ -9,6 +9,7 @@ program the uninterrupted one compiled: they are one program whatever the chunk 
   logging interval, then resumed, equals the uninterrupted run bit for bit (parameters and
   every logged metric), for the per-sample study RNN (``--compile auto``, and ``fast``,
   where XLA compiled chunks of different lengths differently) and a dropout + Adam model;
+  and a GRU trained on length buckets (``--buckets 3``: a batch schedule per epoch);
 * train: parameters are float32, metrics finite;
 * several seeds: seed ``i`` of a vmapped multi-seed run equals a single run of seed ``i``
   to float32 tolerance (the vmapped program rounds differently);
@@ -57,6 +58,7 @@ CASES = {
     "rnn_fast": dict(model="rnn", epochs=60, compile_mode="fast"),  # first: no compile cache yet
     "rnn": dict(model="rnn", epochs=60),
     "lstm_dropout_adam": dict(model="lstm", epochs=30),
+    "gru_buckets": dict(model="gru", hidden=8, epochs=12, buckets=3),  # lax.switch per batch
 }
 for name, kw in CASES.items():
     t0 = time.perf_counter()
@@ -126,7 +128,7 @@ def f32(tmp_path_factory):
     return out
 
 
-@pytest.mark.parametrize("name", ["rnn", "rnn_fast", "lstm_dropout_adam"])
+@pytest.mark.parametrize("name", ["rnn", "rnn_fast", "lstm_dropout_adam", "gru_buckets"])
 def test_float32_resume_at_a_misaligned_epoch_is_bit_for_bit(f32, name):
     r = f32[f"resume_{name}"]
     assert r["dtypes"] == ["float32"] or r["dtypes"] == ["float32", "uint32"]

@@ -51,7 +51,7 @@ from jaxrnn.data.files import detect_format, stratified_split
 from jaxrnn.data.sentiment import Split, TextDataset
 from jaxrnn.errors import ConfigError, DataError, run_writer
 
-__all__ = ["EMOTIONS", "main", "make_emotions", "write_table"]
+__all__ = ["EMOTIONS", "main", "make_emotions", "spread_lengths", "write_table"]
 
 #: The classes ``make_emotions`` knows, in their default order.
 EMOTIONS = ("joy", "sadness", "anger", "fear", "love", "surprise")
@@ -289,6 +289,58 @@ def make_emotions(
     )
 
 
+def spread_lengths(
+    ds: TextDataset,
+    seed: int = 0,
+    median_words: int = 15,
+    min_words: int = 5,
+    max_words: int = 100,
+    outliers: int = 0,
+    outlier_words: int = 20_000,
+) -> TextDataset:
+    """``ds`` with texts of spread lengths, as real data has: a long tail and, optionally, a
+    few huge rows.
+
+    Each text gets a target length drawn from a log-normal distribution (median
+    ``median_words``, sigma 0.7: about 1% of texts above 5x the median) clipped to
+    ``[min_words, max_words]``; a text shorter than its target is extended with more
+    sentences of its own class and cut to the target (its first sentence, which carries the
+    label, always stays whole). ``outliers`` training rows of ``outlier_words`` words each
+    (sentences of one class, labelled with it) are appended to the training split. Seeded:
+    the same arguments give the same data set.
+    """
+    lo = _int_arg("min_words", min_words, 1)
+    hi = _int_arg("max_words", max_words, lo)
+    med = _int_arg("median_words", median_words, 1)
+    n_out = _int_arg("outliers", outliers, 0)
+    out_words = _int_arg("outlier_words", outlier_words, 1)
+    rng = np.random.default_rng(np.random.SeedSequence([_int_arg("seed", seed, 0), 17]))
+    names = list(ds.label_names)
+
+    def extend(text: str, cls: str, target: int) -> str:
+        words = text.split()
+        others = [o for o in names if o != cls]
+        first = len(words)
+        while len(words) < target:
+            words += _sentence(rng, cls, others).split()
+        return " ".join(words[: max(first, target)])
+
+    def split(sp: Split) -> Split:
+        targets = np.clip(np.round(med * np.exp(0.7 * rng.standard_normal(len(sp.texts)))),
+                          lo, hi).astype(int)  # fmt: skip
+        texts = [extend(t, names[y], int(n)) for t, y, n in
+                 zip(sp.texts, sp.labels, targets, strict=True)]  # fmt: skip
+        return Split(texts, list(sp.labels))
+
+    train, test = split(ds.train), split(ds.test)
+    for i in range(n_out):
+        y = i % len(names)
+        others = [o for o in names if o != names[y]]
+        train.texts.append(extend(_sentence(rng, names[y], others), names[y], out_words))
+        train.labels.append(y)
+    return TextDataset(train, test, names)
+
+
 # ----------------------------------------------------------------------------- writing
 
 
@@ -396,12 +448,25 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     p.add_argument("--test-fraction", type=float, default=0.2, help="[0.2]")
     p.add_argument("--format", choices=("csv", "tsv", "jsonl"), help="[from the extension]")
+    p.add_argument("--length-spread", action="store_true",
+                   help="texts of spread lengths (log-normal, median --median-words, clipped "
+                   "to 5..--max-words: a long tail), as real data; see spread_lengths")
+    p.add_argument("--median-words", type=int, default=15, help="with --length-spread [15]")
+    p.add_argument("--max-words", type=int, default=100, help="with --length-spread [100]")
+    p.add_argument("--outliers", type=int, default=0, metavar="N",
+                   help="add N training rows of --outlier-words words each [0]")
+    p.add_argument("--outlier-words", type=int, default=20_000, help="[20000]")
     args = p.parse_args(argv)
 
     def write() -> str:
         ds = make_emotions(
             args.n_per_class, args.seed, args.classes, args.noise, args.test_fraction
         )
+        if args.length_spread or args.outliers:
+            ds = spread_lengths(ds, args.seed, args.median_words if args.length_spread else 1,
+                                5 if args.length_spread else 1,
+                                args.max_words if args.length_spread else 1, args.outliers,
+                                args.outlier_words)  # fmt: skip
         if args.test_out:
             write_table(ds.train, args.out, args.format, label_names=ds.label_names)
             write_table(ds.test, args.test_out, args.format, label_names=ds.label_names)

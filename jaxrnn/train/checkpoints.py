@@ -80,7 +80,8 @@ def load_checkpoint(path: str) -> Restored:
     if meta.get("kind") != CHECKPOINT_KIND:
         raise CheckpointError(f"{path}: not a jaxrnn training checkpoint")
     try:
-        cfg = TrainConfig(**meta["config"])
+        # written before length buckets existed: trained without them
+        cfg = TrainConfig(**{"buckets": 0, **meta["config"]})
         spec = get_spec(cfg)
         tok = spec.vocab_from_dict(meta["tokenizer"])
         label_names = [str(x) for x in meta["label_names"]]

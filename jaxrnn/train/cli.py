@@ -45,7 +45,16 @@ def parse_max_len(text: str) -> int:
     return v
 
 
-_TYPES = {"max_len": parse_max_len}
+def parse_buckets(text: str) -> int:
+    """``--buckets``: a count >= 0 (0 = off), ``off`` (0) or ``auto`` (-1)."""
+    if text in ("auto", "off"):
+        return -1 if text == "auto" else 0
+    if not text.strip().isdigit():
+        raise argparse.ArgumentTypeError(f"expected a count, 0, off or auto, got {text!r}")
+    return int(text)
+
+
+_TYPES = {"max_len": parse_max_len, "buckets": parse_buckets}
 # Presets that ``resolve_config`` replaces for the user's own data (``--data``).
 _WITH_DATA = {"num_words": "0 (all words)", "max_len": "auto"}
 
@@ -76,7 +85,7 @@ def _add_option(group: argparse._ArgumentGroup, f: dataclasses.Field) -> None:
         help_text += f" [preset: {_preset_help(f.name)}" + (
             f"; with --data: {with_data}]" if with_data else "]")  # fmt: skip
     elif f.default is not None and not meta.get("append"):
-        help_text += f" [{f.default}]"
+        help_text += f" [{meta.get('shown', f.default)}]"
         kw["default"] = f.default
     group.add_argument(flag_name(f), help=help_text, **kw)
 
@@ -199,8 +208,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     cfg, f = result.config, result.final
     if not args.quiet and result.extra.get("truncated"):
         n = result.extra["truncated"]
+        used = getattr(result.tokenizer, "max_len", None)
+        shown = cfg.max_len or (f"{used} (auto)" if used else "auto")
         print(f"note: {n} {'text was' if n == 1 else 'texts were'} longer than max_len "
-              f"{cfg.max_len or 'auto'} and {'was' if n == 1 else 'were'} truncated")  # fmt: skip
+              f"{shown} and {'was' if n == 1 else 'were'} truncated")  # fmt: skip
     # The final line stays under --quiet: it is the run's result.
     seeds = f", mean of {len(result.seeds)} seeds" if len(result.seeds) > 1 else ""
     def shown(k: str, v: float) -> str:

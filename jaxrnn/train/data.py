@@ -17,6 +17,25 @@ from jaxrnn.data.files import load_dataset, load_table, stratified_split
 from jaxrnn.data.sentiment import Split
 from jaxrnn.errors import ConfigError
 
+# ``--max-len auto``: the longest training text, unless it is more than ``AUTO_HEADROOM``
+# times the ``AUTO_QUANTILE`` quantile of the training lengths; then that many tokens. A
+# data set of short texts with one 20,000-word row is padded to a length that covers
+# nearly every text, not to the outlier (every step pays the padded length).
+AUTO_QUANTILE = 0.99
+AUTO_HEADROOM = 1.5
+
+
+def auto_max_len(lengths: Any) -> int:
+    """``--max-len auto`` for the training texts' token counts ``lengths [N]`` (at least 1)."""
+    lengths = np.asarray(lengths)
+    if not len(lengths):
+        return 1
+    longest = int(lengths.max())
+    # The AUTO_QUANTILE-th smallest length (a real length, no interpolation)
+    q = int(np.sort(lengths)[max(0, int(np.ceil(AUTO_QUANTILE * len(lengths))) - 1)])
+    cap = int(np.ceil(AUTO_HEADROOM * max(q, 1)))
+    return max(1, min(longest, cap))
+
 
 class Prepared(NamedTuple):
     """Encoded train/test splits (``Arrays``, NumPy) plus what built them."""
@@ -28,6 +47,8 @@ class Prepared(NamedTuple):
     truncated: int  # texts cut at max_len (train + test)
     val: Arrays | None = None  # the validation split held out of training (--val-fraction)
     evals: tuple[EvalSet, ...] = ()  # extra labelled sets evaluated after training
+    longest: int = 0  # tokens of the longest training text, before truncation
+    truncated_train: int = 0  # training texts cut at max_len (of ``truncated``)
 
 
 class EvalSet(NamedTuple):
@@ -73,9 +94,10 @@ def prepare_data(cfg: TrainConfig, dataset: Any = None, tokenizer: Tokenizer | N
     seqs_tr = tokenizer.texts_to_sequences(ds.train.texts)
     seqs_te = tokenizer.texts_to_sequences(ds.test.texts)
     if tokenizer.max_len is None:
-        tokenizer.max_len = cfg.max_len or max(1, max(len(s) for s in seqs_tr))
+        tokenizer.max_len = cfg.max_len or auto_max_len([len(s) for s in seqs_tr])
     max_len = tokenizer.max_len
-    truncated = sum(len(s) > max_len for s in seqs_tr + seqs_te)
+    truncated_train = sum(len(s) > max_len for s in seqs_tr)
+    truncated = truncated_train + sum(len(s) > max_len for s in seqs_te)
 
     def enc(texts, labels):
         ids, lengths = tokenizer.encode(texts, max_len)
@@ -89,6 +111,8 @@ def prepare_data(cfg: TrainConfig, dataset: Any = None, tokenizer: Tokenizer | N
         truncated,
         enc(val_texts, val_labels) if val_texts else None,
         tuple(load_eval_sets(cfg.eval_data, list(ds.label_names), enc, cfg)),
+        max((len(s) for s in seqs_tr), default=0),
+        truncated_train,
     )
 
 

@@ -10,6 +10,7 @@ length, and a run resumed at any epoch, compute the same bits as one uninterrupt
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Callable
 from typing import Any
@@ -20,11 +21,13 @@ import numpy as np
 
 from jaxrnn import loop, study_sgd
 from jaxrnn.config import TrainConfig
+from jaxrnn.data.buckets import batch_schedule, split_buckets
 from jaxrnn.distributed import to_host
 from jaxrnn.errors import Interrupted, TrainingDiverged
 from jaxrnn.models import count_params
 from jaxrnn.results import RunResult
 from jaxrnn.scratch import shuffle_orders
+from jaxrnn.train import memory
 from jaxrnn.train.build import initial_params, make_optimizer
 from jaxrnn.train.checkpoints import save_checkpoint
 from jaxrnn.train.data import Prepared
@@ -35,6 +38,7 @@ from jaxrnn.train.plan import (
     chunk_stops,
     compile_with,
     compiler_options,
+    plan_buckets,
     plan_parallel,
     seed_group,
     uses_fast_loop,
@@ -153,9 +157,19 @@ class JaxRun:
             if cfg.early_stopping:
                 state = state._replace(best=loop.init_best(state.params, (len(seeds),)))
         self.parallel = plan_parallel(cfg, len(seeds))
-        self.train_arrays = jax.tree.map(jax.device_put, data.train)
-        self.test_arrays = jax.tree.map(jax.device_put, data.test)
-        self.val_arrays = None if data.val is None else jax.tree.map(jax.device_put, data.val)
+        self.group = seed_group(cfg, len(seeds), self.parallel) if len(seeds) > 1 else 1
+        self.memory = None
+        if self.spec.name == "classify" and not uses_fast_loop(cfg):  # before any copy
+            self.memory = self.check_memory(state)
+        # Length buckets, resolved once (the config keeps the count, so a checkpoint resumes
+        # with the same batches)
+        self.bounds = plan_buckets(cfg, data, self.group, self.parallel)
+        if cfg.buckets != (len(self.bounds) if self.bounds else 0):
+            self.cfg = cfg = dataclasses.replace(cfg, buckets=len(self.bounds or ()))
+        self.train_arrays = jax.tree.map(jax.device_put, self.bucketed(data.train))
+        self.test_arrays = jax.tree.map(jax.device_put, self.bucketed(data.test))
+        self.val_arrays = None if data.val is None else jax.tree.map(jax.device_put,
+                                                                     self.bucketed(data.val))
         if self.parallel is not None:  # place everything where the compiled program wants it
             par = self.parallel
             state = jax.device_put(state, par.sharded if par.axis == "seed" else par.replicated)
@@ -164,17 +178,44 @@ class JaxRun:
             if self.val_arrays is not None:
                 self.val_arrays = jax.device_put(self.val_arrays, par.replicated)
         self.state = state
-        self.group = seed_group(cfg, len(seeds), self.parallel) if len(seeds) > 1 else 1
         self.test_predictions: np.ndarray | None = None
 
-    def orders(self, epochs: int) -> np.ndarray:
+    def check_memory(self, state) -> memory.Estimate:
+        """The run's estimated peak memory (``jaxrnn.train.memory``); ``OutOfMemory`` (exit 2,
+        one line naming the flag to change) when it cannot fit."""
+        splits = {"train": self.data.train, "test": self.data.test, "val": self.data.val}
+        rows = {k: len(a.labels) for k, a in splits.items() if a is not None}
+        par = self.parallel
+        devices = par.size if par is not None and par.axis == "batch" else 1
+        n_params = count_params(jax.tree.map(np.asarray, state.params)) // len(self.seeds)
+        return memory.check(self.cfg, rows, int(self.data.train.ids.shape[1]),
+                            seeds=len(self.seeds), group=self.group, devices=devices,
+                            num_params=n_params)  # fmt: skip
+
+    def bucketed(self, arrays):
+        """``arrays`` cut into this run's length buckets (``loop.Bucketed``), or as they are."""
+        if not self.bounds:
+            return arrays
+        parts, inverse = split_buckets(arrays, self.bounds)
+        return loop.Bucketed(tuple(parts), inverse)
+
+    def orders(self, epochs: int) -> Any:
         """Sample orders ``[S, E, N]``: NumPy-seeded as the scratch trainer's, so at a given
         seed both backends (and every model) visit the training set in the same order.
-        A task that reads its rows in order (``spec.shuffle`` False) gets ``0 .. N-1``."""
+        A task that reads its rows in order (``spec.shuffle`` False) gets ``0 .. N-1``.
+        With length buckets, the batch schedules made from those orders (``loop.Schedule``,
+        ``[S, E, NB]`` and ``[S, E, NB, B]``)."""
         n = jax.tree.leaves(self.data.train)[0].shape[0]
         if not self.spec.shuffle:
             return np.broadcast_to(np.arange(n, dtype=np.int32), (len(self.seeds), epochs, n))
-        return np.stack([shuffle_orders(n, epochs, s) for s in self.seeds]).astype(np.int32)
+        orders = np.stack([shuffle_orders(n, epochs, s) for s in self.seeds]).astype(np.int32)
+        if not self.bounds:
+            return orders
+        lengths, b = self.data.train.lengths, self.cfg.batch_size
+        sched = [[batch_schedule(o, lengths, self.bounds, b) for o in per_seed]
+                 for per_seed in orders]  # fmt: skip
+        return loop.Schedule(np.array([[p for p, _ in s] for s in sched], np.int32),
+                             np.array([[i for _, i in s] for s in sched], np.int32))
 
     def runner(self, chunk: int) -> Callable:
         """The un-jitted runner of up to ``chunk`` epochs for all seeds (test predictions
@@ -207,8 +248,9 @@ class JaxRun:
         cap = max_chunk_epochs(cfg, shape[0], shape[1] if len(shape) > 1 else 1, num_seeds)
         stops = chunk_stops(start, cfg.epochs, min(log_every, cap), save_every if save else None)
         run = jax.jit(self.runner(chunk))
-        orders = self.orders(cfg.epochs)
-        orders = np.pad(orders, ((0, 0), (0, chunk), (0, 0)))  # every slice whole (rows unread)
+        # every slice whole (rows unread)
+        orders = jax.tree.map(lambda o: np.pad(o, [(0, 0), (0, chunk)] + [(0, 0)] * (o.ndim - 2)),
+                              self.orders(cfg.epochs))  # fmt: skip
         par = self.parallel
 
         def put(a):
@@ -218,14 +260,15 @@ class JaxRun:
                                   par.replicated)  # fmt: skip
 
         def orders_for(first: int):
-            return put(orders[:, first : first + chunk])
+            return jax.tree.map(lambda o: put(o[:, first : first + chunk]), orders)
 
         tr, te, va = self.train_arrays, self.test_arrays, self.val_arrays
         tc = time.perf_counter()
         lowered = run.lower(self.state, tr, te, orders_for(start), va, put(np.int32(chunk)))
-        options = compiler_options(cfg, self.data, num_seeds, checkpointed=bool(save))
+        options = compiler_options(cfg, self.data, num_seeds, checkpointed=bool(save) or start > 0)
         compiled, options = compile_with(lowered, options)
         compile_s = time.perf_counter() - tc
+        mem = self.memory_report(compiled)
 
         saved = None
         preds = None
@@ -284,7 +327,11 @@ class JaxRun:
             "truncated": self.data.truncated,
             "xla_options": options,
             "seed_group": self.group,
+            "buckets": list(self.bounds or ()),
+            "run_s": run_s,  # the compiled epochs alone (no data preparation, no compile)
         }
+        if mem:
+            extra["memory"] = mem
         if self.spec.run_extra is not None:
             extra.update(self.spec.run_extra(self, run_s))
         derived = [self.spec.derived(h[-1]) if self.spec.derived else {} for h in histories]
@@ -309,6 +356,22 @@ class JaxRun:
             for line in eval_log_lines(result):
                 log(line)
         return result
+
+    def memory_report(self, compiled) -> dict:
+        """``{"estimate_bytes", "xla_temp_bytes", "xla_argument_bytes"}``: the estimate made
+        before compiling and what XLA allocates for the compiled program (where it says)."""
+        if self.memory is None:
+            return {}
+        est = self.memory
+        out = {"estimate_bytes": int(est.total),
+               "estimate_activation_bytes": int(max(est.train_batch, est.eval_batch))}
+        try:
+            m = compiled.memory_analysis()
+            out["xla_temp_bytes"] = int(m.temp_size_in_bytes)
+            out["xla_argument_bytes"] = int(m.argument_size_in_bytes)
+        except Exception:  # not every backend reports it
+            pass
+        return out
 
     def final_evaluation(self) -> list[dict]:
         """After training, with the params the run keeps: every ``--eval-data`` set (loss,

@@ -154,7 +154,7 @@ def resume_config(saved: TrainConfig, override: TrainConfig, given: Collection[s
     refused, changes, applied = [], {}, []
     for name in (n for n in fields if n in given):  # in field order
         new, old = getattr(override, name), getattr(saved, name)
-        if new is None or new == old:
+        if new is None or new == old or (name == "buckets" and new == -1):  # auto: as saved
             continue
         if name in RESUME_SCHEDULE or name in RESUME_RUNTIME:
             changes[name] = new
@@ -221,10 +221,12 @@ def data_notes(cfg: TrainConfig, data: Prepared, log: Callable[[str], None] | No
         note(f"warning: {which} {'has' if one else 'have'} no known token (unseen or filtered "
              f"words, or beyond --num-words): {'it is' if one else 'they are'} classified from "
              "padding alone")  # fmt: skip
+    if not cfg.max_len and data.longest > int(data.tokenizer.max_len or 0):
+        note(auto_truncation_note(data))
     lengths = np.asarray(data.train.lengths)
     median = float(np.median(lengths)) if len(lengths) else 0.0
     max_len = int(data.tokenizer.max_len or 0)
-    if max_len >= 64 and max_len >= 4 * max(median, 1.0):
+    if max_len >= 64 and max_len >= 4 * max(median, 1.0) and not _bucketed(cfg, data):
         # The shortest length that keeps at least 95% of the training texts whole.
         p95 = int(np.sort(lengths)[math.ceil(0.95 * len(lengths)) - 1])
         whole = float(np.mean(lengths <= p95))
@@ -233,3 +235,26 @@ def data_notes(cfg: TrainConfig, data: Prepared, log: Callable[[str], None] | No
         note(f"note: every text is padded to {max_len} tokens, {max_len / max(median, 1):.0f}x "
              f"the median training text ({median:g} tokens); time and memory grow with "
              f"it{hint}")  # fmt: skip
+
+
+def auto_truncation_note(data: Prepared) -> str:
+    """What ``--max-len auto`` cut: the length it chose, why, and how many texts it truncated."""
+    from jaxrnn.train.data import AUTO_HEADROOM, AUTO_QUANTILE
+
+    max_len = int(data.tokenizer.max_len)
+    test = data.truncated - data.truncated_train
+    return (f"note: --max-len auto padded to {max_len} tokens ({AUTO_HEADROOM:g}x the "
+            f"{AUTO_QUANTILE:.0%} quantile of training lengths), not to the longest training "
+            f"text ({data.longest} tokens): {data.truncated_train} training and {test} test "
+            f"{'text' if data.truncated == 1 else 'texts'} truncated (--max-len N keeps "
+            "more)")  # fmt: skip
+
+
+def _bucketed(cfg: TrainConfig, data: Prepared) -> bool:
+    """Whether a classification run will use length buckets (most batches padded far less
+    than ``max_len``); the NumPy backend never does (and imports no JAX)."""
+    if cfg.backend != "jax" or not cfg.buckets:
+        return False
+    from jaxrnn.train.plan import plan_buckets
+
+    return plan_buckets(cfg, data) is not None

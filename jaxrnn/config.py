@@ -17,6 +17,10 @@ from jaxrnn.errors import ConfigError
 METRIC_NAMES = ("train_loss", "train_acc", "test_loss", "test_acc")
 MODEL_NAMES = ("rnn", "rnn2", "simple_rnn", "lstm", "gru", "bilstm", "bilstm_tuned")
 TASK_NAMES = ("classify", "lm", "tag", "regress")
+# --data-parallel auto splits a batch with shard_map from this many rows per device: measured
+# (benchmarks/devices.py, 2 CPU devices) an LSTM epoch at batch 64 x 50 tokens took 0.81x
+# the one-device time with shard_map, while batches of 4-32 short sentences did not gain.
+SHARD_MAP_ROWS_PER_DEVICE = 32
 # The recurrent cell (a name of jaxrnn.layout.GATES) and directions of each named model.
 MODEL_CELLS: dict[str, tuple[str, bool]] = {
     "rnn": ("rnn", False),
@@ -108,10 +112,13 @@ class TrainConfig:
         "split; one model: each batch is split)", type=int, metavar="N",
     )  # fmt: skip
     data_parallel: str = option(
-        "xla", "how a batch is split over devices: xla (sharded inputs, XLA partitions the "
+        "auto", "how a batch is split over devices: xla (sharded inputs, XLA partitions the "
         "step; the same numbers as one device, dropout included) or shard_map (each device "
         "runs the step on its slice, gradients summed; dropout masks drawn per device; faster "
-        "on CPU devices for larger batches)", choices=("xla", "shard_map"),
+        "on CPU devices for larger batches); auto: shard_map for batches of at least "
+        f"{SHARD_MAP_ROWS_PER_DEVICE} rows per device, else xla, and on a CPU "
+        "`python -m jaxrnn.train` then gives itself one device per core",
+        choices=("auto", "xla", "shard_map"),
     )  # fmt: skip
     seed_group: int = option(
         0, "with --seeds: train K seeds at a time vmapped, the groups one after another in "

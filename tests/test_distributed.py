@@ -223,3 +223,68 @@ def test_layers_inside_shard_map_give_the_single_device_gradients():
         env=_env(XLA_FLAGS="--xla_force_host_platform_device_count=2"),
     )
     assert proc.returncode == 0 and proc.stdout.strip().endswith("ok"), proc.stderr[-3000:]
+
+
+# --------------------------------------------------------------------------- --data-parallel auto
+
+
+def test_data_parallel_auto_rule():
+    """auto: shard_map from SHARD_MAP_ROWS_PER_DEVICE rows per device, else xla; the CLI asks
+    XLA for one CPU device per core only where that applies and nobody chose otherwise."""
+    from jaxrnn.config import SHARD_MAP_ROWS_PER_DEVICE as R
+    from jaxrnn.config import TrainConfig, resolve_config
+    from jaxrnn.train.cli import host_devices
+    from jaxrnn.train.plan import Parallel, uses_shard_map
+
+    def cfg(**kw):
+        return resolve_config(TrainConfig(model="gru", **kw))
+
+    assert host_devices(cfg(batch_size=2 * R), 1, {}, 2) == 2
+    assert host_devices(cfg(batch_size=2 * R - 1), 1, {}, 2) == 0  # too few rows per core
+    assert host_devices(cfg(batch_size=4 * R), 1, {}, 4) == 4
+    assert host_devices(cfg(batch_size=2 * R), 2, {}, 2) == 0  # several seeds: split seeds
+    assert host_devices(cfg(batch_size=2 * R, data_parallel="xla"), 1, {}, 2) == 0
+    assert host_devices(cfg(batch_size=2 * R, backend="numpy"), 1, {}, 2) == 0
+    assert host_devices(cfg(batch_size=2 * R), 1, {}, 1) == 0
+    flags = {"XLA_FLAGS": "--xla_force_host_platform_device_count=4"}
+    assert host_devices(cfg(batch_size=2 * R), 1, flags, 2) == 0  # the user's own count
+    assert host_devices(cfg(batch_size=2 * R), 1, {"JAX_PLATFORMS": "cuda"}, 2) == 0
+
+    class Mesh2:
+        size = 2
+
+    batch = Parallel(Mesh2(), "batch", None, None)
+    assert uses_shard_map(cfg(batch_size=2 * R), batch)
+    assert not uses_shard_map(cfg(batch_size=6), batch)  # small batches keep xla's numbers
+    assert uses_shard_map(cfg(batch_size=6, data_parallel="shard_map"), batch)
+    assert not uses_shard_map(cfg(batch_size=2 * R), Parallel(Mesh2(), "seed", None, None))
+    assert not uses_shard_map(cfg(batch_size=2 * R), None)
+
+
+def test_cli_uses_every_core_for_large_batches(tmp_path):
+    """python -m jaxrnn.train with a batch of SHARD_MAP_ROWS_PER_DEVICE rows per core trains
+    on one CPU device per core with shard_map (and one device when XLA_FLAGS says so)."""
+    from jaxrnn.config import SHARD_MAP_ROWS_PER_DEVICE as R
+
+    cores = os.cpu_count() or 1
+    if cores < 2:
+        pytest.fail("this test needs a machine with at least 2 cores")
+    data = tmp_path / "emo.csv"
+    n_per_class = -(-R * cores * 2 // 6)
+    subprocess.run([sys.executable, "-m", "jaxrnn.data.synthetic", "--out", str(data),
+                    "--n-per-class", str(n_per_class), "--classes", "joy,sadness,anger,fear,"
+                    "love,surprise"], check=True, capture_output=True)  # fmt: skip
+    env = {k: v for k, v in os.environ.items() if k != "XLA_FLAGS"}
+    out = {}
+    for name, flags in (("auto", None), ("one", "--xla_force_host_platform_device_count=1")):
+        js = tmp_path / f"{name}.json"
+        run_env = dict(env, **({"XLA_FLAGS": flags} if flags else {}))
+        proc = subprocess.run(
+            [sys.executable, "-m", "jaxrnn.train", "--data", str(data), "--model", "gru",
+             "--hidden", "4", "--epochs", "1", "--batch-size", str(R * cores), "--quiet",
+             "--json", str(js)], capture_output=True, text=True, env=run_env, cwd=ROOT,
+        )  # fmt: skip
+        assert proc.returncode == 0, proc.stderr[-2000:]
+        out[name] = json.loads(js.read_text())
+    assert out["auto"]["devices"] == cores and out["auto"]["data_parallel"] == "shard_map"
+    assert out["one"]["devices"] == 1 and out["one"]["data_parallel"] is None

@@ -9,14 +9,16 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from jaxrnn import _cache, distributed
 from jaxrnn.config import (
     MODEL_NAMES,
     PRESET_DEFAULTS,
     PRESETS,
+    SHARD_MAP_ROWS_PER_DEVICE,
     TrainConfig,
     flag_name,
     resolve_config,
@@ -157,9 +159,40 @@ def _note(line: str) -> None:
     print(line, file=sys.stderr)
 
 
+def host_devices(cfg: TrainConfig, seeds: int, environ: Mapping[str, str],
+                 cores: int | None) -> int:  # fmt: skip
+    """CPU devices to ask XLA for before JAX starts (0: leave it alone): one per core when
+    ``--data-parallel auto`` would split this run's batches with ``shard_map`` (one model
+    trained with the JAX backend, at least ``SHARD_MAP_ROWS_PER_DEVICE`` rows per core), on
+    the CPU, and the user has set no device count of their own."""
+    cores = cores or 1
+    if (cfg.backend != "jax" or cfg.data_parallel != "auto" or seeds != 1 or cores < 2
+            or cfg.devices == 1 or cfg.task == "lm"
+            or "xla_force_host_platform_device_count" in environ.get("XLA_FLAGS", "")
+            or environ.get("JAX_PLATFORMS", "cpu") not in ("", "cpu")):  # fmt: skip
+        return 0
+    n = cfg.devices or cores
+    return n if cfg.batch_size >= SHARD_MAP_ROWS_PER_DEVICE * n else 0
+
+
+def _use_all_cores(args: argparse.Namespace) -> None:
+    """Before JAX starts: one CPU device per core where ``--data-parallel auto`` pays."""
+    if args.resume is not None or args.coordinator is not None or "jax" in sys.modules:
+        return
+    try:
+        cfg = resolve_config(config_from_args(args))
+    except UsageError:  # reported once, below
+        return
+    n = host_devices(cfg, args.seeds, os.environ, os.cpu_count())
+    if n:
+        flags = os.environ.get("XLA_FLAGS", "")
+        os.environ["XLA_FLAGS"] = f"{flags} --xla_force_host_platform_device_count={n}".strip()
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """``python -m jaxrnn.train``; returns the exit code."""
     args = build_parser().parse_args(argv)
+    _use_all_cores(args)
     cfg = None
     try:
         if not args.no_compile_cache and args.backend != "numpy":  # numpy: no JAX import

@@ -42,6 +42,7 @@ from jaxrnn.train.plan import (
     plan_parallel,
     seed_group,
     uses_fast_loop,
+    uses_shard_map,
 )
 from jaxrnn.train.progress import Progress
 from jaxrnn.train.registry import get_spec, metric_names
@@ -86,7 +87,7 @@ def make_run(
                           "total_epochs": cfg.epochs}  # fmt: skip
     if parallel is not None and parallel.axis == "batch":
         kw.update(batch_sharding=parallel.sharded, pad_multiple=parallel.size)
-        if cfg.data_parallel == "shard_map":
+        if uses_shard_map(cfg, parallel):
             kw.update(grad_mesh=parallel.mesh)
     rows = spec.rows_per_step(cfg) if spec.rows_per_step else cfg.batch_size
     return loop.make_run_epochs(model, optimizer, rows, num_epochs, **kw)
@@ -324,6 +325,8 @@ class JaxRun:
             "device": jax.devices()[0].platform,
             "devices": par.size if par else 1,
             "parallel": par.axis if par else None,
+            "data_parallel": ("shard_map" if uses_shard_map(cfg, par) else "xla")
+            if par is not None and par.axis == "batch" else None,
             "truncated": self.data.truncated,
             "xla_options": options,
             "seed_group": self.group,

@@ -12,7 +12,7 @@ import jax
 import numpy as np
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
-from jaxrnn.config import MODEL_CELLS, TrainConfig
+from jaxrnn.config import MODEL_CELLS, SHARD_MAP_ROWS_PER_DEVICE, TrainConfig
 from jaxrnn.errors import ConfigError
 from jaxrnn.layout import num_gates
 from jaxrnn.train.data import Prepared
@@ -231,3 +231,14 @@ def chunk_stops(start: int, epochs: int, log_every: int, save_every: int | None 
             stops.append(e)
             last = e
     return stops
+
+
+def uses_shard_map(cfg: TrainConfig, parallel: Parallel | None) -> bool:
+    """Whether a batch split over devices (``parallel.axis == "batch"``) goes through
+    ``jax.shard_map``: ``--data-parallel shard_map``, or ``auto`` with at least
+    ``SHARD_MAP_ROWS_PER_DEVICE`` rows per device."""
+    if parallel is None or parallel.axis != "batch":
+        return False
+    if cfg.data_parallel == "auto":
+        return cfg.batch_size >= SHARD_MAP_ROWS_PER_DEVICE * parallel.size
+    return cfg.data_parallel == "shard_map"

@@ -13,6 +13,12 @@ module                 what it does
 ``train.report``       epoch lines, records, the test report
 ``train.progress``     the progress bar (rich, on a terminal only)
 ``train.cli``          the flags (generated from ``jaxrnn.config.TrainConfig``) and ``main``
+``train.registry``     one ``TaskSpec`` per ``--task``; ``task_classify``, ``task_lm``,
+                       ``task_tag``, ``task_regress`` register theirs
+``train.lm_data``      text streams for ``--task lm``; ``numpy_lm``: its NumPy run
+``train.memory``       a run's peak-memory estimate, checked before compiling
+``train.interrupt``    Ctrl-C between compiled chunks
+``train.jax_masks``    the JAX run's dropout masks, for the NumPy twin
 =====================  ==================================================================
 
 The training step and the epoch loop themselves are in ``jaxrnn.loop`` (generic:

@@ -20,7 +20,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 
 import numpy as np
 
@@ -98,8 +98,17 @@ class Predictor:
         return rows
 
 
-def _read_lines(stream: Iterable[str]) -> list[str]:
-    return [line.rstrip("\r\n") for line in stream]
+def read_texts(given: Sequence[str], what: str = "texts") -> list[str]:
+    """The texts given as arguments, else one per line from standard input (``what`` names
+    them in the one-line errors: none given on a terminal, input not UTF-8)."""
+    if given:
+        return list(given)
+    if sys.stdin.isatty():
+        raise UsageError(f"give {what} as arguments, or pipe them in, one per line")
+    try:
+        return [line.rstrip("\r\n") for line in sys.stdin]
+    except UnicodeDecodeError:
+        raise UsageError("standard input is not valid UTF-8 text") from None
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -133,15 +142,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.batch_size < 1:
             raise UsageError(f"--batch-size must be at least 1, got {args.batch_size}")
-        if args.texts:
-            texts = list(args.texts)
-        elif sys.stdin.isatty():
-            raise UsageError("give texts as arguments, or pipe them in, one per line")
-        else:
-            try:
-                texts = _read_lines(sys.stdin)
-            except UnicodeDecodeError:
-                raise UsageError("standard input is not valid UTF-8 text") from None
+        texts = read_texts(args.texts)
         rows = Predictor(args.checkpoint, args.batch_size).predict(texts)
     except UsageError as e:
         print(f"error: {e}", file=sys.stderr)

@@ -32,6 +32,7 @@ from typing import Any
 import numpy as np
 
 from jaxrnn.errors import UsageError
+from jaxrnn.predict import read_texts
 
 TASKS = ("tag", "regress")
 
@@ -150,15 +151,7 @@ def main(argv: Sequence[str] | None, task: str) -> int:
                 for k, v in enumerate(result["forecast"], 1):
                     print(f"t+{k}\t{v:.6g}")
             return 0
-        if args.texts:
-            sentences = list(args.texts)
-        elif sys.stdin.isatty():
-            raise UsageError("give sentences as arguments, or pipe them in, one per line")
-        else:
-            try:
-                sentences = [line.rstrip("\r\n") for line in sys.stdin]
-            except UnicodeDecodeError:
-                raise UsageError("standard input is not valid UTF-8 text") from None
+        sentences = read_texts(args.texts, "sentences")
         rows = tag_sentences(args.checkpoint, sentences, args.batch_size)
     except UsageError as e:
         print(f"error: {e}", file=sys.stderr)

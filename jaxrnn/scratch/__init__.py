@@ -61,30 +61,7 @@ __all__ += [
 
 # Losses at every time step (language model, tagging, regression) and min-char-rnn,
 # on top of the layers above: the reference for sequence-to-sequence training.
-from jaxrnn.scratch.seq import (  # noqa: E402
-    LMResult,
-    adagrad_init,
-    adagrad_update,
-    char_vocab,
-    chunk_schedule,
-    encode,
-    lm_loss_and_grads,
-    min_char_init,
-    min_char_rnn,
-    regress_loss_and_grads,
-    tag_loss_and_grads,
-)
+from jaxrnn.scratch import seq as _seq  # noqa: E402
+from jaxrnn.scratch.seq import *  # noqa: E402, F403
 
-__all__ += [
-    "LMResult",
-    "adagrad_init",
-    "adagrad_update",
-    "char_vocab",
-    "chunk_schedule",
-    "encode",
-    "lm_loss_and_grads",
-    "min_char_init",
-    "min_char_rnn",
-    "regress_loss_and_grads",
-    "tag_loss_and_grads",
-]
+__all__ += _seq.__all__

@@ -10,6 +10,8 @@ BiLSTM, batch 32, one epoch, on 16,200 texts (the case the training-core issue m
     python benchmarks/peak_rss.py                      # 16,200 texts
     python benchmarks/peak_rss.py --quick              # 600 texts, for a look
     python benchmarks/peak_rss.py --eval-batch-size 256,100000   # batched vs whole-split
+    python benchmarks/peak_rss.py --length-spread --buckets 0,4,auto --lr 1e-3
+                                                       # texts of 5-100 words, length buckets
 """
 
 from __future__ import annotations
@@ -50,38 +52,49 @@ def main() -> int:
     ap.add_argument("--batch-size", type=int, default=32, help="[32]")
     ap.add_argument("--eval-batch-size", default="256",
                     help="comma-separated --eval-batch-size values to compare [256]")
+    ap.add_argument("--buckets", default="auto",
+                    help="comma-separated --buckets values to compare [auto]")
+    ap.add_argument("--length-spread", action="store_true",
+                    help="texts of 5-100 words with a long tail (synthetic --length-spread)")
+    ap.add_argument("--lr", help="jaxrnn.train --lr (default: the preset's)")
     args = ap.parse_args()
     n = 100 if args.quick else args.n_per_class
     t_start = time.perf_counter()
     with tempfile.TemporaryDirectory() as d:
         data = os.path.join(d, "emotions.csv")
         subprocess.run([sys.executable, "-m", "jaxrnn.data.synthetic", "--out", data,
-                        "--n-per-class", str(n), "--seed", "0"], check=True,
+                        "--n-per-class", str(n), "--seed", "0"]
+                       + (["--length-spread"] if args.length_spread else []), check=True,
                        capture_output=True)  # fmt: skip
         rows = []
-        for eb in args.eval_batch_size.split(","):
+        runs = [(eb, b) for eb in args.eval_batch_size.split(",")
+                for b in args.buckets.split(",")]  # fmt: skip
+        for eb, buckets in runs:
             js = os.path.join(d, "run.json")
             argv = [sys.executable, "-m", "jaxrnn.train", "--data", data, "--model", args.model,
                     "--epochs", "1", "--batch-size", str(args.batch_size), "--eval-batch-size",
-                    eb, "--quiet", "--no-compile-cache", "--json", js]  # fmt: skip
+                    eb, "--buckets", buckets, "--quiet", "--no-compile-cache", "--json", js]
+            argv += ["--lr", args.lr] if args.lr else []  # fmt: skip
             t0 = time.perf_counter()
             r = measure(argv)
             if r["rc"] != 0:
                 print(r["stderr"], file=sys.stderr)
                 return 1
             run = json.load(open(js))
-            rows.append({"eval_batch_size": int(eb), "texts": 6 * n,
+            rows.append({"eval_batch_size": int(eb), "texts": 6 * n, "buckets": buckets,
+                         "bounds": run.get("buckets", []), "run_s": run["run_s"],
                          "peak_rss_mb": r["peak_rss_mb"], "process_wall_s": r["wall_s"],
                          "fit_wall_s": run["wall_s"], "compile_s": run["compile_s"],
                          "test_acc": run["final"]["test_acc"],
                          "measured_s": time.perf_counter() - t0})  # fmt: skip
     print(f"{args.model}, batch {args.batch_size}, 1 epoch, {6 * n} texts "
           f"(generated emotions, 6 classes)")  # fmt: skip
-    print(f"{'eval batch':>10} {'peak RSS MB':>12} {'process s':>10} {'compile s':>10} "
-          f"{'test acc':>9}")  # fmt: skip
+    print(f"{'eval batch':>10} {'buckets':>8} {'peak RSS MB':>12} {'process s':>10} "
+          f"{'epoch s':>8} {'compile s':>10} {'test acc':>9}  bounds")  # fmt: skip
     for r in rows:
-        print(f"{r['eval_batch_size']:>10} {r['peak_rss_mb']:>12.0f} {r['process_wall_s']:>10.1f} "
-              f"{r['compile_s']:>10.2f} {r['test_acc']:>9.3f}")  # fmt: skip
+        print(f"{r['eval_batch_size']:>10} {r['buckets']:>8} {r['peak_rss_mb']:>12.0f} "
+              f"{r['process_wall_s']:>10.1f} {r['run_s']:>8.2f} {r['compile_s']:>10.2f} "
+              f"{r['test_acc']:>9.3f}  {r['bounds']}")  # fmt: skip
     if args.json:
         write_json(args.json, {"script": "peak_rss", "machine": machine_info(), "rows": rows,
                                "model": args.model, "batch_size": args.batch_size,

@@ -93,6 +93,7 @@ class Options(NamedTuple):
     unroll: int = 1
     hoist: bool = True
     transpose_dz: bool | None = None
+    chunk: int = 0
 
 
 def _split(a: Array, g: int) -> tuple[Array, ...]:
@@ -284,11 +285,17 @@ def _scan(
     lengths: Array | None,
 ) -> tuple[Array, Carry]:
     """``(ys [T, B, H], final carry)`` of one cell over time-major ``xs``; custom VJP."""
+    if opts.chunk:
+        ys, carry, _ = _forward_chunked(opts, w_ih, b_ih, w_hh, b_hh, xs, carry0, lengths, False)
+        return ys, carry
     ys, carry, _, _ = _forward(opts, w_ih, b_ih, w_hh, b_hh, xs, carry0, lengths, save=False)
     return ys, carry
 
 
 def _scan_fwd(opts: Options, w_ih, b_ih, w_hh, b_hh, xs, carry0, lengths):
+    if opts.chunk:
+        ys, carry, res = _forward_chunked(opts, w_ih, b_ih, w_hh, b_hh, xs, carry0, lengths, True)
+        return (ys, carry), (w_ih, b_ih, w_hh, b_hh, xs, carry0, lengths, res)
     ys, carry, xp, res = _forward(opts, w_ih, b_ih, w_hh, b_hh, xs, carry0, lengths, save=True)
     return (ys, carry), (w_ih, b_ih, w_hh, b_hh, xs, xp, carry0, lengths, ys, res)
 
@@ -298,8 +305,92 @@ def _shift(first: Array, seq: Array) -> Array:
     return jnp.concatenate([first[None], seq[:-1]], axis=0)
 
 
+def _before(seq: Array, first: Array, t: Array) -> Array:
+    """``seq[t - 1]``, or ``first`` at ``t = 0``."""
+    return jnp.where(t > 0, _index(seq, jnp.maximum(t - 1, 0)), first)
+
+
+def _bwd_step(opts: Options, w_hh: Array, carry0: Carry, ys: Array, res: tuple[Array, ...],
+              lengths: Array | None, dcarry: Any, dy: Array, t: Array
+              ) -> tuple[Any, tuple[Array, ...], Array | None]:  # fmt: skip
+    """One step of the reverse loop at time ``t`` (equations in the module docstring), reading
+    the forward's outputs ``ys`` and residuals ``res`` (``[T, B, H]`` buffers) at ``t``.
+    ``dcarry``: the carried ``dh`` (``(dh, dc)`` for the LSTM); ``dy [B, H]`` the output
+    cotangent at ``t``. Returns ``(new dcarry, dxp parts ([B, .] each, as ``_parts``),
+    dhn [B, H] (the GRU's recurrent n-block gradient, else None))``."""
+    cell = opts.cell
+    lstm, gru = cell == "lstm", cell == "gru"
+    m = None if lengths is None else t < lengths[:, None]
+
+    def keep(x):  # a masked step has no gradient ...
+        return x if m is None else jnp.where(m, x, jnp.zeros_like(x))
+
+    def pass_on(new, old):  # ... and passes the carry gradient on unchanged
+        return new if m is None else jnp.where(m, new, old)
+
+    dh_in = dcarry[0] if lstm else dcarry
+    dh = dh_in + dy
+    dhn = None
+    if lstm:
+        dc_in = dcarry[1]
+        i, f, g, o, c = (_index(r, t) for r in res)
+        tc = jnp.tanh(c)
+        cp = _before(res[4], carry0.c, t)
+        dc = dc_in + dh * o * (1.0 - tc * tc)
+        dz = (
+            keep(dc * g * i * (1.0 - i)),
+            keep(dc * cp * f * (1.0 - f)),
+            keep(dc * i * (1.0 - g * g)),
+            keep(dh * tc * o * (1.0 - o)),
+        )
+        dh_new = pass_on(_rec_back(dz, w_hh, opts.fused), dh_in)
+        new = (dh_new, pass_on(dc * f, dc_in))
+        dxp = dz
+    elif gru:
+        r, z, n, hn = (_index(x, t) for x in res)
+        hp = _before(ys, carry0, t)
+        dan = keep(dh * (1.0 - z) * (1.0 - n * n))
+        dr = keep(dan * hn * r * (1.0 - r))
+        dzz = keep(dh * (hp - n) * z * (1.0 - z))
+        dhn = dan * r
+        new = pass_on(dh * z + _rec_back((dr, dzz, dhn), w_hh, opts.fused), dh_in)
+        dxp = (dr, dzz, dan)
+    else:
+        h = _index(ys, t)
+        da = dh * (1.0 - h * h) if cell == "rnn" else jnp.where(h > 0, dh, jnp.zeros_like(dh))
+        dxp = (keep(da),)
+        new = pass_on(_rec_back(dxp, w_hh, opts.fused), dh_in)
+    dxp_parts = _parts(cell, _cat(dxp)) if not gru else (_cat(dxp[:2]), dxp[2])
+    return new, dxp_parts, dhn
+
+
+def _grads_after(opts: Options, w_ih: Array | None, dz: tuple[Array, ...], dhn: Array | None,
+                 hprev: Array, xs: Array) -> tuple:  # fmt: skip
+    """``(dw_ih, db_ih, dw_hh, db_hh, dxs)`` from the gate gradients of ``T`` steps (``dz``:
+    the ``_parts`` of ``[T, B, G*H]``, w.r.t. the input part of the pre-activations; the
+    recurrent part's is the same except the GRU's n block, ``dhn [T, B, H]``), the states
+    before each step ``hprev [T, B, H]`` and the inputs ``xs [T, B, D]`` (projected ones,
+    ``[T, B, G*H]``, when ``w_ih`` is None: then ``dw_ih`` is None and ``dxs = dz``):
+    one matmul or reduction over all ``T * B`` rows each."""
+    gru = opts.cell == "gru"
+    dhh = (dz[0], dhn) if gru else dz
+    lhs = tuple(_wgrad_lhs(d, opts.transpose_dz) for d in dz)  # shared by dw_hh and dw_ih
+    lhs_hh = (lhs[0], _wgrad_lhs(dhn, opts.transpose_dz)) if gru else lhs
+    dw_hh = jnp.concatenate([_wgrad(hprev, d) for d in lhs_hh], axis=0)
+    db_hh = jnp.concatenate([jnp.sum(d, axis=(0, 1)) for d in dhh])
+    db_ih = jnp.concatenate([jnp.sum(d, axis=(0, 1)) for d in dz])
+    if w_ih is None:  # xs were the projected inputs
+        return None, db_ih, dw_hh, db_hh, _cat(dz)
+    dw_ih = jnp.concatenate([_wgrad(xs, d) for d in lhs], axis=0)
+    w_parts = _parts(opts.cell, w_ih.T)  # [D, .] column blocks of w_ih.T
+    dxs = sum((d @ w.T for d, w in zip(dz[1:], w_parts[1:], strict=True)), dz[0] @ w_parts[0].T)
+    return dw_ih, db_ih, dw_hh, db_hh, dxs
+
+
 def _scan_bwd(opts: Options, saved: tuple, cts: tuple[Array, Carry]) -> tuple:
     """The reverse loop and the post-loop matmuls (equations in the module docstring)."""
+    if opts.chunk:
+        return _scan_bwd_chunked(opts, saved, cts)
     w_ih, b_ih, w_hh, b_hh, xs, xp, carry0, lengths, ys, res = saved
     dys, dcarry = cts
     cell = opts.cell
@@ -312,54 +403,13 @@ def _scan_bwd(opts: Options, saved: tuple, cts: tuple[Array, Carry]) -> tuple:
     dz_buf = tuple(b.astype(ys.dtype) for b in xp)
     dhn_buf = _buffers(1, ys.shape, ys.dtype)[0] if gru else None
 
-    def before(seq: Array, first: Array, t: Array) -> Array:
-        """``seq[t - 1]``, or ``first`` at ``t = 0``."""
-        return jnp.where(t > 0, _index(seq, jnp.maximum(t - 1, 0)), first)
-
     def body(j, state):
         t = steps - 1 - j
         dcarry, dz_buf, dhn_buf = state
-        m = None if lengths is None else t < lengths[:, None]
-
-        def keep(x):  # a masked step has no gradient ...
-            return x if m is None else jnp.where(m, x, jnp.zeros_like(x))
-
-        def pass_on(new, old):  # ... and passes the carry gradient on unchanged
-            return new if m is None else jnp.where(m, new, old)
-
-        dh_in = dcarry[0] if lstm else dcarry
-        dh = dh_in + _index(dys, t)
-        if lstm:
-            dc_in = dcarry[1]
-            i, f, g, o, c = (_index(r, t) for r in res)
-            tc = jnp.tanh(c)
-            cp = before(res[4], carry0.c, t)
-            dc = dc_in + dh * o * (1.0 - tc * tc)
-            dz = (
-                keep(dc * g * i * (1.0 - i)),
-                keep(dc * cp * f * (1.0 - f)),
-                keep(dc * i * (1.0 - g * g)),
-                keep(dh * tc * o * (1.0 - o)),
-            )
-            dh_new = pass_on(_rec_back(dz, w_hh, opts.fused), dh_in)
-            new = (dh_new, pass_on(dc * f, dc_in))
-            dxp = dz
-        elif gru:
-            r, z, n, hn = (_index(x, t) for x in res)
-            hp = before(ys, h0, t)
-            dan = keep(dh * (1.0 - z) * (1.0 - n * n))
-            dr = keep(dan * hn * r * (1.0 - r))
-            dzz = keep(dh * (hp - n) * z * (1.0 - z))
-            dhn = dan * r
-            new = pass_on(dh * z + _rec_back((dr, dzz, dhn), w_hh, opts.fused), dh_in)
-            dxp = (dr, dzz, dan)
+        new, dxp_parts, dhn = _bwd_step(opts, w_hh, carry0, ys, res, lengths, dcarry,
+                                        _index(dys, t), t)  # fmt: skip
+        if gru:
             dhn_buf = _put(dhn_buf, dhn, t)
-        else:
-            h = _index(ys, t)
-            da = dh * (1.0 - h * h) if cell == "rnn" else jnp.where(h > 0, dh, jnp.zeros_like(dh))
-            dxp = (keep(da),)
-            new = pass_on(_rec_back(dxp, w_hh, opts.fused), dh_in)
-        dxp_parts = _parts(cell, _cat(dxp)) if not gru else (_cat(dxp[:2]), dxp[2])
         return new, tuple(_put(b, d, t) for b, d in zip(dz_buf, dxp_parts, strict=True)), dhn_buf
 
     init = ((dcarry.h, dcarry.c) if lstm else dcarry, dz_buf, dhn_buf)
@@ -368,22 +418,8 @@ def _scan_bwd(opts: Options, saved: tuple, cts: tuple[Array, Carry]) -> tuple:
     dcarry0 = LSTMState(*dcarry) if lstm else dcarry
 
     # After the loop: every weight, bias and input gradient is one matmul / reduction
-    # over all T * B rows (one per part for the GRU). dz holds the gradient w.r.t. the
-    # input part of the pre-activations; the recurrent part's is the same except the
-    # GRU's n block (dhn).
-    hprev = _shift(h0, ys)  # h_{t-1} at every valid t (valid steps are a prefix)
-    dhh = (dz[0], dhn) if gru else dz
-    lhs = tuple(_wgrad_lhs(d, opts.transpose_dz) for d in dz)  # shared by dw_hh and dw_ih
-    lhs_hh = (lhs[0], _wgrad_lhs(dhn, opts.transpose_dz)) if gru else lhs
-    dw_hh = jnp.concatenate([_wgrad(hprev, d) for d in lhs_hh], axis=0)
-    db_hh = jnp.concatenate([jnp.sum(d, axis=(0, 1)) for d in dhh])
-    db_ih = jnp.concatenate([jnp.sum(d, axis=(0, 1)) for d in dz])
-    if w_ih is None:  # xs were the projected inputs
-        dw_ih, dxs = None, _cat(dz)
-    else:
-        dw_ih = jnp.concatenate([_wgrad(xs, d) for d in lhs], axis=0)
-        w_parts = _parts(cell, w_ih.T)  # [D, .] column blocks of w_ih.T
-        dxs = sum((d @ w.T for d, w in zip(dz[1:], w_parts[1:], strict=True)), dz[0] @ w_parts[0].T)
+    # over all T * B rows (one per part for the GRU).
+    dw_ih, db_ih, dw_hh, db_hh, dxs = _grads_after(opts, w_ih, dz, dhn, _shift(h0, ys), xs)
     grads = (
         dw_ih,
         None if b_ih is None else db_ih,
@@ -406,6 +442,155 @@ def _as_primal(g: Array | None, p: Array | None) -> Array | None:
     if g.shape != p.shape:
         raise AssertionError(f"cotangent shape {g.shape} != primal shape {p.shape}")
     return g.astype(p.dtype)
+
+
+# ----------------------------------------------------------------------------- chunked
+#
+# ``Options.chunk = C > 0``: time is cut into chunks of C steps and both loops run over only
+# as many chunks as the batch's longest sequence needs (a runtime trip count,
+# ``ceil(max(lengths) / C)``), each chunk projecting its C steps' inputs in one matmul
+# before its C-step loop and, going back, adding its weight gradients in one matmul after.
+# One compiled program then serves batches of any length up to ``T`` at about the cost of
+# their own length: what length bucketing needs without a program per bucket. Chunks past
+# the longest sequence are not run: their outputs are zero and their gradients would be
+# (every step there is masked).
+
+
+def _num_chunks(lengths: Array | None, steps: int, chunk: int) -> Array | int:
+    """Chunks of ``chunk`` steps that cover the longest of ``lengths`` (all ``steps`` if None)."""
+    total = -(-steps // chunk)
+    if lengths is None:
+        return total
+    n = (jnp.max(lengths).astype(jnp.int32) + chunk - 1) // chunk
+    return jnp.clip(n, 0, total)
+
+
+def _pad_time(x: Array, steps: int) -> Array:
+    """``x [T, ...]`` padded with zeros to ``steps`` rows."""
+    extra = steps - x.shape[0]
+    return x if extra == 0 else jnp.pad(x, [(0, extra)] + [(0, 0)] * (x.ndim - 1))
+
+
+def _chunk_lengths(xs: Array, lengths: Array | None, chunk: int) -> Array | None:
+    """The lengths the chunked loops mask with: ``lengths``, or every sequence ``T`` long when
+    ``T`` is not a multiple of ``chunk`` (the steps padded on must not run)."""
+    if lengths is None and xs.shape[0] % chunk:
+        return jnp.full((xs.shape[1],), xs.shape[0], jnp.int32)
+    return lengths
+
+
+def _forward_chunked(
+    opts: Options,
+    w_ih: Array | None,
+    b_ih: Array | None,
+    w_hh: Array,
+    b_hh: Array | None,
+    xs: Array,
+    carry0: Carry,
+    lengths: Array | None,
+    save: bool,
+) -> tuple[Array, Carry, tuple[Array, ...]]:
+    """The forward loop in chunks (see above): ``(ys [T, B, H], carry, residuals)``, the
+    residuals ``[T', B, H]`` each (``T'``: ``T`` rounded up to a multiple of the chunk)."""
+    cell, size = opts.cell, opts.chunk
+    lstm = cell == "lstm"
+    h0 = carry0.h if lstm else carry0
+    steps, (batch, hsize) = xs.shape[0], h0.shape
+    lengths = _chunk_lengths(xs, lengths, size)
+    total = -(-steps // size) * size
+    xs_p = _pad_time(xs, total)
+    g = num_gates(cell)
+    nres = _NUM_RES[cell] if save else 0
+    res = _buffers(nres, (total, batch, hsize), h0.dtype)
+    ys = jnp.zeros((total, batch, hsize), h0.dtype)  # zero where no chunk runs
+
+    def chunk_body(k, state):
+        x = lax.dynamic_slice_in_dim(xs_p, k * size, size, 0)
+        xp = _parts(cell, x if w_ih is None else x @ w_ih.T)  # [C, B, G*H] in one matmul
+
+        def body(i, state):
+            carry, bufs = state
+            t = k * size + i
+            h = carry.h if lstm else carry
+            new, y, r = _fwd_step(cell, carry, tuple(_index(a, i) for a in xp),
+                                  _rec(h, w_hh, g, opts.fused), b_ih, b_hh)  # fmt: skip
+            if lengths is not None:  # frozen carry and zero output past the end
+                m = t < lengths[:, None]
+                new = jax.tree.map(lambda n, o: jnp.where(m, n, o), new, carry)
+                y = jnp.where(m, y, jnp.zeros_like(y))
+            return new, tuple(_put(b, v, t) for b, v in zip(bufs, (*r[:nres], y), strict=True))
+
+        return lax.fori_loop(0, size, body, state, unroll=opts.unroll)
+
+    init = vary_like((carry0, (*res, ys)), xs, w_ih, b_ih, w_hh, b_hh, carry0, lengths)
+    carry, bufs = lax.fori_loop(0, _num_chunks(lengths, steps, size), chunk_body, init)
+    return bufs[-1][:steps], carry, bufs
+
+
+def _scan_bwd_chunked(opts: Options, saved: tuple, cts: tuple[Array, Carry]) -> tuple:
+    """The reverse loop in chunks, last chunk first: each chunk's C-step reverse loop, then
+    its weight, bias and input gradients in one matmul each (``_grads_after``), summed."""
+    w_ih, b_ih, w_hh, b_hh, xs, carry0, lengths, bufs = saved
+    dys, dcarry = cts
+    cell, size = opts.cell, opts.chunk
+    lstm, gru = cell == "lstm", cell == "gru"
+    h0 = carry0.h if lstm else carry0
+    steps, batch = xs.shape[0], xs.shape[1]
+    lengths = _chunk_lengths(xs, lengths, size)
+    ys_p, res = bufs[-1], bufs[:-1]
+    total, dtype = ys_p.shape[0], ys_p.dtype
+    hsize = ys_p.shape[-1]
+    xs_p, dys_p = _pad_time(xs, total), _pad_time(dys.astype(dtype), total)
+    hprev = _shift(h0.astype(dtype), ys_p)  # h_{t-1} at every valid t
+    widths = [p.shape[-1] for p in _parts(cell, jnp.zeros((num_gates(cell) * hsize,)))]
+
+    def zeros_like_param(p):
+        return None if p is None else jnp.zeros(p.shape, dtype)
+
+    acc = tuple(zeros_like_param(p) for p in (w_ih, b_ih if b_ih is not None else w_hh[:, 0],
+                                               w_hh, b_hh if b_hh is not None else w_hh[:, 0]))
+    dxs = jnp.zeros((total, batch, xs.shape[-1]), dtype)
+    n = _num_chunks(lengths, steps, size)
+
+    def chunk_body(j, state):
+        k = n - 1 - j
+        dcarry, acc, dxs = state
+        dz = tuple(jnp.full((size, batch, w), -1 - q, dtype) for q, w in enumerate(widths))
+        dhn = jnp.full((size, batch, hsize), 7, dtype) if gru else None
+
+        def body(i, inner):
+            dcarry, dz, dhn = inner
+            loc = size - 1 - i
+            t = k * size + loc
+            new, parts, dhn_t = _bwd_step(opts, w_hh, carry0, ys_p, res, lengths, dcarry,
+                                          _index(dys_p, t), t)  # fmt: skip
+            if gru:
+                dhn = _put(dhn, dhn_t, loc)
+            return new, tuple(_put(b, d, loc) for b, d in zip(dz, parts, strict=True)), dhn
+
+        inner = vary_like((dcarry, dz, dhn), saved, cts)
+        dcarry, dz, dhn = lax.fori_loop(0, size, body, inner, unroll=opts.unroll)
+        sl = partial(lax.dynamic_slice_in_dim, start_index=k * size, slice_size=size, axis=0)
+        grads = _grads_after(opts, w_ih, dz, dhn, sl(hprev), sl(xs_p))
+        d_w_ih, d_b_ih, d_w_hh, d_b_hh, dx = grads
+        acc = tuple(None if a is None else a + d for a, d in
+                    zip(acc, (d_w_ih, d_b_ih, d_w_hh, d_b_hh), strict=True))  # fmt: skip
+        return dcarry, acc, lax.dynamic_update_slice_in_dim(dxs, dx.astype(dtype), k * size, 0)
+
+    init = ((dcarry.h, dcarry.c) if lstm else dcarry, acc, dxs)
+    init = vary_like(init, saved, cts)
+    dcarry, (dw_ih, db_ih, dw_hh, db_hh), dxs = lax.fori_loop(0, n, chunk_body, init)
+    grads = (
+        dw_ih,
+        None if b_ih is None else db_ih,
+        dw_hh,
+        None if b_hh is None else db_hh,
+        dxs[:steps],
+        LSTMState(*dcarry) if lstm else dcarry,
+    )
+    primals = (w_ih, b_ih, w_hh, b_hh, xs, carry0)
+    grads = jax.tree.map(_as_primal, grads, primals, is_leaf=lambda x: x is None)
+    return (*sum_to_primal_type(grads, primals), None)
 
 
 _scan.defvjp(_scan_fwd, _scan_bwd)
@@ -455,6 +640,7 @@ def layer(
     unroll: int = 1,
     batch_groups: int | None = None,
     transpose_dz: bool | None = None,
+    chunk: int = 0,
     time_major: bool = False,
 ) -> tuple[Array, Carry]:
     """One direction of a recurrent layer over raw inputs, hand-written VJP.
@@ -473,6 +659,9 @@ def layer(
         ``B >= 64``, else 1.
       transpose_dz: copy the gate gradients to ``[G*H, T*B]`` before the weight-gradient
         matmuls (None: when they have at most ``TRANSPOSE_DZ_MAX`` elements).
+      chunk: C > 0 runs both loops in chunks of C steps, only as many as the longest of
+        ``lengths`` needs (a runtime count: a batch of short sequences padded to a long
+        ``T`` costs about its own length); 0 runs all ``T`` steps.
 
     Returns:
       ``(outputs [B, T, H] (time-major if asked), final carry)``.
@@ -481,7 +670,7 @@ def layer(
     xs = x if time_major else jnp.swapaxes(x, 0, 1)  # [T, B, D]: transpose the narrow side
     if xs.shape[0] == 0:
         return _empty(xs, carry, time_major)
-    opts = Options(cell, fused, unroll, hoist, transpose_dz)
+    opts = Options(cell, fused, unroll, hoist, transpose_dz, chunk)
     p = params
     batch = xs.shape[1]
     if batch_groups is None:

@@ -48,6 +48,7 @@ __all__ = [
     "Schedule",
     "TrainState",
     "evaluate",
+    "evaluate_splits",
     "init_best",
     "init_opt_state",
     "init_state",
@@ -340,6 +341,74 @@ def _evaluate_sums(model, task: Task, params, data: Any, batch_size: int, mesh, 
     return sums, counts, preds
 
 
+def evaluate_splits(model, task: Task, params, splits: list, batch_size: int = EVAL_BATCH,
+                    *, mesh=None, axis: str = "data") -> list[tuple[Array, Array]]:  # fmt: skip
+    """``[evaluate(split) for split in splits]`` with one copy of the model's forward in the
+    program: the batches of every split in one ``lax.scan``, each batch gathered from its
+    own split (the gathers are cheap, a forward pass per split is not, in compile time and
+    compile memory). The splits must hold rows of one shape (``ids [N_s, T]``, the same T;
+    a ``Bucketed`` split of one part counts as its part) and the task no carry; otherwise
+    (or for one split) each split is evaluated on its own. Same numbers as ``evaluate``."""
+    rows = [s.parts[0] if isinstance(s, Bucketed) and len(s.parts) == 1 else s for s in splits]
+    carry = task.init_carry(model, params, 1)
+    shapes = {tuple(a.shape[1:] for a in jax.tree.leaves(r)) for r in rows}
+    if (len(splits) < 2 or jax.tree.leaves(carry) or len(shapes) > 1
+            or any(isinstance(r, Bucketed) for r in rows)):  # fmt: skip
+        return [evaluate(model, task, params, s, batch_size, mesh=mesh, axis=axis)
+                for s in splits]  # fmt: skip
+    dev = 1 if mesh is None else mesh.shape[axis]
+    ns = [_num_rows(r) for r in rows]
+    bs = -(-min(batch_size, max(ns)) // dev) * dev
+    nbs = [-(-n // bs) for n in ns]
+    dtype = jax.tree.leaves(params)[0].dtype
+    which, idx, weights = [], [], []
+    for k, (n, nb) in enumerate(zip(ns, nbs, strict=True)):
+        pos = jnp.arange(nb * bs).reshape(nb, bs)
+        which.append(jnp.full(nb, k, jnp.int32))
+        idx.append(jnp.minimum(pos, n - 1))
+        weights.append((pos < n).astype(dtype))
+    which, idx, weights = (jnp.concatenate(a) for a in (which, idx, weights))
+
+    def one_batch(params, batch_rows, w):
+        batch = Batch(batch_rows, w)
+        out, _ = task.apply(model, params, batch, (), None)
+        sums, counts = task.stats(out, batch)
+        return sums, counts, task.predict(out)
+
+    local = one_batch
+    if mesh is not None:
+        from jax.sharding import PartitionSpec as P
+
+        def shard(params, batch_rows, w):
+            sums, counts, pred = one_batch(params, batch_rows, w)
+            return jax.lax.psum(sums, axis), jax.lax.psum(counts, axis), pred
+
+        split = P(axis)
+        local = jax.shard_map(shard, mesh=mesh, in_specs=(P(), split, split),
+                              out_specs=(P(), P(), split))  # fmt: skip
+
+    def gather(k, bidx):  # batch rows of split k: every split gathered, k's kept
+        taken = [_take(r, jnp.minimum(bidx, n - 1)) for r, n in zip(rows, ns, strict=True)]
+        return jax.tree.map(lambda *a: jnp.stack(a)[k], *taken)
+
+    def body(acc, xs):
+        k, bidx, w = xs
+        sums, counts, pred = local(params, gather(k, bidx), w)
+        return (acc[0].at[k].add(sums), acc[1].at[k].add(counts)), pred
+
+    m = len(task.metric_names)
+    zero = (jnp.zeros((len(rows), m), dtype), jnp.zeros((len(rows), m), dtype))
+    (sums, counts), preds = jax.lax.scan(body, zero, (which, idx, weights))
+    out, start = [], 0
+    for k, (s, n, nb) in enumerate(zip(splits, ns, nbs, strict=True)):
+        p = preds[start : start + nb].reshape(nb * bs, *preds.shape[2:])[:n]
+        start += nb
+        if isinstance(s, Bucketed):
+            p = p[s.inverse]
+        out.append((sums[k] / counts[k], p))
+    return out
+
+
 # ----------------------------------------------------------------------------- early stopping
 
 
@@ -477,6 +546,8 @@ def make_run_epochs(
                     w, bidx = (bidx >= 0).astype(dtype), jnp.maximum(bidx, 0)
                     branches = [lambda s, rows=rows: one_step(s, _take(rows, bidx), w, bkey)
                                 for rows in train.parts]  # fmt: skip
+                    if len(branches) == 1:  # one part (sorted rows for a chunked model)
+                        return branches[0](state), None
                     return jax.lax.switch(part, branches, state), None
 
                 return (order.part, idx), body, idx.shape[0]
@@ -513,14 +584,13 @@ def make_run_epochs(
             else:
                 state = train_epoch(state)
             params = state.params
-            test_metrics, pred = evaluate(model, task, params, test, eval_batch_size,
-                                          mesh=grad_mesh)  # fmt: skip
-            train_metrics, _ = evaluate(model, task, params, train, eval_batch_size,
-                                        mesh=grad_mesh)  # fmt: skip
+            splits = [test, train] + ([val] if val is not None else [])
+            evals = evaluate_splits(model, task, params, splits, eval_batch_size,
+                                    mesh=grad_mesh)  # fmt: skip
+            (test_metrics, pred), (train_metrics, _) = evals[:2]
             metrics = jnp.concatenate([train_metrics, test_metrics])
             if val is not None:
-                val_metrics, _ = evaluate(model, task, params, val, eval_batch_size,
-                                          mesh=grad_mesh)  # fmt: skip
+                val_metrics = evals[2][0]
                 metrics = jnp.concatenate([metrics, val_metrics])
                 if early_stopping:
                     state = early_stop_update(state, val_metrics[0], early_stopping, total)

@@ -165,9 +165,12 @@ def dropout(key: Array, x: Array, rate: float, time_major: bool = False) -> Arra
 class _Options(NamedTuple):
     """Speed knobs of a ``RecurrentLayer`` (same numbers whatever they are; benchmarks set
     them): ``stack_directions`` runs both directions of a bidirectional custom-VJP layer
-    in one loop, vmapped over the direction (batched matmuls), instead of two loops."""
+    in one loop, vmapped over the direction (batched matmuls), instead of two loops;
+    ``chunk`` > 0 runs the custom-VJP loops in chunks of that many steps, only as many as
+    the batch's longest sequence needs (``jaxrnn.bptt.layer``; what length buckets use)."""
 
     stack_directions: bool = False
+    chunk: int = 0
 
 
 @dataclass(frozen=True)
@@ -293,16 +296,17 @@ class RecurrentLayer:
                 _scan_tm(self.cell, p, project_inputs(p, inp), lengths, carry(d), use_scan)
                 for d, (p, inp) in enumerate(zip(layer_params, inps, strict=True))
             ]
+        chunk = self._options.chunk
         if self._options.stack_directions and len(layer_params) == 2:
             stacked = jax.tree.map(lambda *a: jnp.stack(a), *layer_params)
 
             def run(p, x, c):
-                return bptt.layer(cell, p, x, lengths, c, time_major=True)
+                return bptt.layer(cell, p, x, lengths, c, chunk=chunk, time_major=True)
 
             ys2, c2 = jax.vmap(run)(stacked, jnp.stack(inps), carry0)
             return [(ys2[d], jax.tree.map(lambda a, d=d: a[d], c2)) for d in range(2)]
         return [
-            bptt.layer(cell, p, inp, lengths, carry(d), time_major=True)
+            bptt.layer(cell, p, inp, lengths, carry(d), chunk=chunk, time_major=True)
             for d, (p, inp) in enumerate(zip(layer_params, inps, strict=True))
         ]
 

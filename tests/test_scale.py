@@ -12,7 +12,7 @@ import numpy as np
 import optax
 import pytest
 
-from jaxrnn import loop
+from jaxrnn import loop, tasks
 from jaxrnn.data.arrays import Arrays
 from jaxrnn.data.buckets import (
     batch_schedule,
@@ -159,5 +159,86 @@ def test_a_bucketed_epoch_takes_the_scheduled_steps(toy_model):
         rows = np.where(row >= 0, rows_of[p][np.maximum(row, 0)], 0)
         w = (row >= 0).astype(np.float64)
         want, _ = step(want, loop.Batch(Arrays(*(a[rows] for a in data)), jnp.asarray(w)), k)
+    for g, w in zip(jax.tree.leaves(got.params), jax.tree.leaves(want.params), strict=True):
+        np.testing.assert_allclose(g, w, rtol=1e-9, atol=1e-12)
+
+
+# Chunked loops: one program for every bucket ------------------------------------------
+
+
+@pytest.mark.parametrize("cell", ["lstm", "gru", "rnn", "rnn_relu"])
+def test_chunked_loops_give_the_whole_sequence_numbers(cell):
+    """``bptt.layer(chunk=4)`` runs only the chunks the longest sequence needs (2 of 3 here),
+    and with no lengths pads T = 9 to 12 with masked steps: outputs, final state and every
+    gradient equal the whole-sequence loop's (float64). A wrong mask, a skipped chunk's
+    gradient or a chunk's weight gradient added twice each break it."""
+    from jaxrnn import bptt
+    from jaxrnn.cells import LSTMState, init_cell_params
+
+    p = init_cell_params(jax.random.key(0), cell, 3, 4, True, jnp.float64)
+    x = jax.random.normal(jax.random.key(1), (5, 9, 3), jnp.float64)
+    h0 = jax.random.normal(jax.random.key(2), (5, 4), jnp.float64)
+    c0 = LSTMState(h0, 0.5 * h0) if cell == "lstm" else h0
+
+    def f(p, x, c0, lengths, chunk):
+        ys, c = bptt.layer(cell, p, x, lengths, c0, chunk=chunk)
+        return jnp.sum(jnp.sin(ys)) + sum(jnp.sum(jnp.cos(a)) for a in jax.tree.leaves(c))
+
+    vg = jax.jit(jax.value_and_grad(f, argnums=(0, 1, 2)), static_argnums=4)
+    for lengths in (jnp.array([1, 5, 3, 0, 2]), None):
+        v0, g0 = vg(p, x, c0, lengths, 0)
+        v1, g1 = vg(p, x, c0, lengths, 4)
+        np.testing.assert_allclose(v1, v0, rtol=1e-12)
+        for a, b in zip(jax.tree.leaves(g1), jax.tree.leaves(g0), strict=True):
+            np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-12)
+
+
+def test_evaluating_splits_together_equals_one_by_one(toy_model):
+    """``evaluate_splits`` (every split's batches in one scan, one forward in the program)
+    gives each split's ``evaluate`` metrics and predictions, a sorted one-part ``Bucketed``
+    split's predictions back in row order."""
+    from jaxrnn.data.buckets import sort_by_length
+
+    a, b = _toy(37, seed=0), _toy(11, seed=1)
+    params = loop.init_state(toy_model, optax.adam(1e-2), 0, jnp.float64).params
+    rows, inverse = sort_by_length(a)
+    splits = [loop.Bucketed((rows,), inverse), b]
+    got = jax.jit(lambda p, s: loop.evaluate_splits(toy_model, tasks.classification(), p,
+                                                    s, 16))(params, splits)  # fmt: skip
+    for (m, pred), d in zip(got, [a, b], strict=True):
+        m0, p0 = loop.evaluate(toy_model, None, params, jax.tree.map(jnp.asarray, d), 16)
+        np.testing.assert_allclose(m, m0, rtol=1e-12)
+        np.testing.assert_array_equal(pred, p0)
+
+
+def test_a_chunked_epoch_on_length_sorted_rows_takes_the_scheduled_steps(toy_model):
+    """What ``--buckets`` trains: the rows sorted by length as one part, the schedule's
+    batches drawn per bucket (``batch_schedule(positions=)``), a model whose loops run in
+    chunks; the same params as train_step of the whole-sequence model on the same batches."""
+    import dataclasses
+
+    from jaxrnn import sequence
+    from jaxrnn.data.buckets import sort_by_length
+
+    chunked = dataclasses.replace(toy_model, layer=dataclasses.replace(
+        toy_model.layer, _options=sequence._Options(chunk=4)))  # fmt: skip
+    data, bs, opt = _toy(), 8, optax.adam(1e-2)
+    bounds = bucket_bounds(data.lengths, 3)
+    rows, inverse = sort_by_length(data)
+    assert (np.diff(rows.lengths) >= 0).all() and (rows.labels[inverse] == data.labels).all()
+    order = np.random.default_rng(2).permutation(len(data.labels))
+    part, idx = batch_schedule(order, data.lengths, bounds, bs, inverse)
+    assert not part.any()
+    state = loop.init_state(chunked, opt, 0, jnp.float64)
+    run = jax.jit(loop.make_run_epochs(chunked, opt, bs, 1))
+    dev = jax.tree.map(jnp.asarray, (loop.Bucketed((rows,), inverse), data))
+    got, _ = run(state, *dev, loop.Schedule(part[None], idx[None]))
+    step = jax.jit(loop.train_step(toy_model, opt))
+    _, _, k_drop = jax.random.split(jax.random.wrap_key_data(state.key), 3)
+    want = state
+    for row, k in zip(idx, jax.random.split(k_drop, len(part)), strict=True):
+        r = np.where(row >= 0, np.argsort(inverse)[np.maximum(row, 0)], 0)
+        w = (row >= 0).astype(np.float64)
+        want, _ = step(want, loop.Batch(Arrays(*(a[r] for a in data)), jnp.asarray(w)), k)
     for g, w in zip(jax.tree.leaves(got.params), jax.tree.leaves(want.params), strict=True):
         np.testing.assert_allclose(g, w, rtol=1e-9, atol=1e-12)

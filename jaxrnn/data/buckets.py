@@ -92,12 +92,25 @@ def num_batches(lengths: Any, bounds: list[int], batch_size: int) -> int:
     return int(sum(-(-int(n) // batch_size) for n in counts))
 
 
-def batch_schedule(order: Any, lengths: Any, bounds: list[int], batch_size: int
-                   ) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
+def sort_by_length(arrays: Arrays) -> tuple[Arrays, np.ndarray]:
+    """``arrays`` with its rows sorted by length (stable; every row keeps all ``T`` columns)
+    and ``inverse [N]``: row ``n`` of ``arrays`` is row ``inverse[n]`` of the sorted ones.
+    What a chunked model (``jaxrnn.bptt.layer(chunk=)``) trains and evaluates on: batches
+    of neighbouring rows have similar lengths, and each runs to about its own longest."""
+    order = np.argsort(np.asarray(arrays.lengths), kind="stable")
+    inverse = np.empty(len(order), np.int32)
+    inverse[order] = np.arange(len(order), dtype=np.int32)
+    return Arrays(np.ascontiguousarray(arrays.ids[order]), arrays.lengths[order],
+                  arrays.labels[order]), inverse  # fmt: skip
+
+
+def batch_schedule(order: Any, lengths: Any, bounds: list[int], batch_size: int,
+                   positions: Any = None) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
     """One epoch's batches for the sample order ``order [N]`` (a permutation of the rows):
     ``(part [NB] int32, idx [NB, batch_size] int32)``: batch ``i`` takes rows ``idx[i]`` of
     non-empty bucket ``part[i]`` (rows counted within that bucket, in ``split_buckets``'
-    order); ``-1`` marks an empty slot (weight 0)."""
+    order); ``-1`` marks an empty slot (weight 0). ``positions [N]``: write row ``n`` as
+    ``positions[n]`` instead (e.g. ``sort_by_length``'s inverse), and every ``part`` as 0."""
     order = np.asarray(order)
     which = bucket_of(lengths, bounds)
     nonempty = np.flatnonzero(np.bincount(which, minlength=len(bounds)))
@@ -115,8 +128,8 @@ def batch_schedule(order: Any, lengths: Any, bounds: list[int], batch_size: int
         rows = order[which[order] == b]  # this bucket's rows, in the epoch's order
         nb = -(-len(rows) // batch_size)
         idx = np.full(nb * batch_size, -1, np.int32)
-        idx[: len(rows)] = within[rows]
-        parts.append(np.full(nb, part_of[b], np.int32))
+        idx[: len(rows)] = within[rows] if positions is None else np.asarray(positions)[rows]
+        parts.append(np.full(nb, 0 if positions is not None else part_of[b], np.int32))
         idxs.append(idx.reshape(nb, batch_size))
         firsts.append(pos[rows[::batch_size]])
     mix = np.argsort(np.concatenate(firsts), kind="stable")  # buckets interleaved

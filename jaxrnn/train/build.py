@@ -11,18 +11,24 @@ from jaxrnn.cells import CellParams
 from jaxrnn.config import MODEL_CELLS, TrainConfig
 from jaxrnn.models import init_params_numpy
 
+# Steps per chunk of a model trained on length buckets (``sequence._Options.chunk``): each
+# batch runs ceil(longest / CHUNK) chunks, so it pays at most CHUNK - 1 steps of padding.
+BUCKET_CHUNK = 8
+
 
 def build_model(cfg: TrainConfig, vocab_size: int, num_classes: int):
     """The model a resolved config names. ``vocab_size`` counts padding (ids ``0..V``).
 
     Two classes get one sigmoid logit, as the study's Keras models (``Dense(1, sigmoid)``),
-    except ``rnn2``: the study's scratch softmax over two logits.
+    except ``rnn2``: the study's scratch softmax over two logits. With length buckets
+    (``cfg.buckets >= 2``) the recurrent loops run in chunks of ``BUCKET_CHUNK`` steps.
     """
     if cfg.model == "rnn":
         return models.StudyRNN(vocab_size - 1, cfg.hidden, num_classes)
     cell, bidirectional = MODEL_CELLS[cfg.model]
+    options = sequence._Options(chunk=BUCKET_CHUNK if cfg.buckets >= 2 else 0)
     layer = sequence.RecurrentLayer(cell, cfg.hidden, cfg.layers, bidirectional,
-                                    cfg.layer_dropout)  # fmt: skip
+                                    cfg.layer_dropout, _options=options)  # fmt: skip
     # Keras' Embedding(num_words, E) has num_words rows even if fewer words were seen.
     rows = max(vocab_size, cfg.num_words or 0) if cfg.embed_dim else vocab_size
     return models.Classifier(

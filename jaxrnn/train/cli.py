@@ -26,6 +26,7 @@ from jaxrnn.config import (
 from jaxrnn.errors import ConfigError, Interrupted, UsageError
 from jaxrnn.metrics import format_report, plot_confusion
 from jaxrnn.results import format_summary, write_json
+from jaxrnn.train import memory
 from jaxrnn.train.registry import get_spec
 from jaxrnn.train.run import fit
 
@@ -193,6 +194,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """``python -m jaxrnn.train``; returns the exit code."""
     args = build_parser().parse_args(argv)
     _use_all_cores(args)
+    memory.limit_arenas()  # before JAX starts its threads
     cfg = None
     try:
         if not args.no_compile_cache and args.backend != "numpy":  # numpy: no JAX import

@@ -11,6 +11,7 @@ length, and a run resumed at any epoch, compute the same bits as one uninterrupt
 from __future__ import annotations
 
 import dataclasses
+import gc
 import time
 from collections.abc import Callable
 from typing import Any
@@ -21,7 +22,7 @@ import numpy as np
 
 from jaxrnn import loop, study_sgd
 from jaxrnn.config import TrainConfig
-from jaxrnn.data.buckets import batch_schedule, split_buckets
+from jaxrnn.data.buckets import batch_schedule, sort_by_length, split_buckets
 from jaxrnn.distributed import to_host
 from jaxrnn.errors import Interrupted, TrainingDiverged
 from jaxrnn.models import count_params
@@ -145,6 +146,13 @@ class JaxRun:
             jax.config.update("jax_enable_x64", True)
         self.cfg, self.data, self.seeds = cfg, data, seeds
         self.spec = get_spec(cfg)
+        self.parallel = plan_parallel(cfg, len(seeds))
+        self.group = seed_group(cfg, len(seeds), self.parallel) if len(seeds) > 1 else 1
+        # Length buckets, resolved once (the config keeps the count, so a checkpoint resumes
+        # with the same batches, and the model is built for them: chunked loops)
+        self.bounds = plan_buckets(cfg, data, self.group, self.parallel)
+        if cfg.buckets != (len(self.bounds) if self.bounds else 0):
+            self.cfg = cfg = dataclasses.replace(cfg, buckets=len(self.bounds or ()))
         self.model = self.spec.build_model(cfg, data.tokenizer, data.label_names)
         self.task = self.spec.task(cfg, self.model)
         self.metric_names = metric_names(self.task)
@@ -157,16 +165,9 @@ class JaxRun:
                                      params)  # fmt: skip
             if cfg.early_stopping:
                 state = state._replace(best=loop.init_best(state.params, (len(seeds),)))
-        self.parallel = plan_parallel(cfg, len(seeds))
-        self.group = seed_group(cfg, len(seeds), self.parallel) if len(seeds) > 1 else 1
         self.memory = None
         if self.spec.name == "classify" and not uses_fast_loop(cfg):  # before any copy
             self.memory = self.check_memory(state)
-        # Length buckets, resolved once (the config keeps the count, so a checkpoint resumes
-        # with the same batches)
-        self.bounds = plan_buckets(cfg, data, self.group, self.parallel)
-        if cfg.buckets != (len(self.bounds) if self.bounds else 0):
-            self.cfg = cfg = dataclasses.replace(cfg, buckets=len(self.bounds or ()))
         self.train_arrays = jax.tree.map(jax.device_put, self.bucketed(data.train))
         self.test_arrays = jax.tree.map(jax.device_put, self.bucketed(data.test))
         self.val_arrays = None if data.val is None else jax.tree.map(jax.device_put,
@@ -193,10 +194,23 @@ class JaxRun:
                             seeds=len(self.seeds), group=self.group, devices=devices,
                             num_params=n_params)  # fmt: skip
 
+    @property
+    def chunked(self) -> bool:
+        """The model runs its loops in chunks, only as many as each batch's longest text
+        needs (``build.BUCKET_CHUNK``; not the study RNN)."""
+        layer = getattr(self.model, "layer", None)
+        return bool(self.bounds) and layer is not None and layer._options.chunk > 0
+
     def bucketed(self, arrays):
-        """``arrays`` cut into this run's length buckets (``loop.Bucketed``), or as they are."""
+        """With length buckets, ``arrays`` as a ``loop.Bucketed``: a chunked model's one part,
+        the rows sorted by length (each batch runs to about its own longest text, so one
+        program serves every bucket); else one part per bucket, cut to its length (the
+        training step's ``lax.switch`` has a branch per bucket). No buckets: as they are."""
         if not self.bounds:
             return arrays
+        if self.chunked:
+            rows, inverse = sort_by_length(arrays)
+            return loop.Bucketed((rows,), inverse)
         parts, inverse = split_buckets(arrays, self.bounds)
         return loop.Bucketed(tuple(parts), inverse)
 
@@ -213,7 +227,9 @@ class JaxRun:
         if not self.bounds:
             return orders
         lengths, b = self.data.train.lengths, self.cfg.batch_size
-        sched = [[batch_schedule(o, lengths, self.bounds, b) for o in per_seed]
+        # a chunked model's one part holds the rows sorted by length
+        inverse = sort_by_length(self.data.train)[1] if self.chunked else None
+        sched = [[batch_schedule(o, lengths, self.bounds, b, inverse) for o in per_seed]
                  for per_seed in orders]  # fmt: skip
         return loop.Schedule(np.array([[p for p, _ in s] for s in sched], np.int32),
                              np.array([[i for _, i in s] for s in sched], np.int32))
@@ -266,8 +282,12 @@ class JaxRun:
         tr, te, va = self.train_arrays, self.test_arrays, self.val_arrays
         tc = time.perf_counter()
         lowered = run.lower(self.state, tr, te, orders_for(start), va, put(np.int32(chunk)))
+        gc.collect()  # tracing's garbage, then the heap it freed: out of the compile's peak
+        memory.release_freed()
         options = compiler_options(cfg, self.data, num_seeds, checkpointed=bool(save) or start > 0)
         compiled, options = compile_with(lowered, options)
+        del lowered
+        memory.release_freed()  # what the compiler freed: back to the system before training
         compile_s = time.perf_counter() - tc
         mem = self.memory_report(compiled)
 

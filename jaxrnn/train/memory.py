@@ -73,6 +73,32 @@ def estimate(cfg: TrainConfig, rows: dict[str, int], max_len: int, seeds: int = 
                     state=6.0 * seeds * num_params * size)  # fmt: skip
 
 
+def limit_arenas(count: int = 2) -> None:
+    """At most ``count`` glibc malloc arenas for the threads started from now on (nothing
+    elsewhere). glibc gives each thread that allocates concurrently an arena of its own and
+    keeps what is freed in it; XLA's compiler and runtime threads would hold hundreds of MB
+    that way. ``python -m jaxrnn.train`` calls this before JAX starts."""
+    try:
+        import ctypes
+
+        ctypes.CDLL("libc.so.6").mallopt(-8, int(count))  # -8: M_ARENA_MAX
+    except (OSError, AttributeError):  # not glibc
+        pass
+
+
+def release_freed() -> None:
+    """Hand the C heap's freed pages back to the system (glibc's ``malloc_trim``; nothing
+    elsewhere). Called after compiling: XLA's compiler frees hundreds of MB that glibc
+    otherwise keeps in its per-thread arenas for the rest of the process (measured: a
+    3x128 BiLSTM's program, 560 MB resident after compiling, 380 MB after the trim)."""
+    try:
+        import ctypes
+
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):  # not glibc
+        pass
+
+
 def available_bytes() -> float | None:
     """Memory this run may use: ``$JAXRNN_MEMORY_LIMIT`` if set, else an accelerator's limit,
     else the host's available memory (``MemAvailable``); None when unknown."""

@@ -164,12 +164,14 @@ def plan_parallel(cfg: TrainConfig, num_seeds: int) -> Parallel | None:
                     NamedSharding(mesh, PartitionSpec()))  # fmt: skip
 
 
-# ``--buckets auto``: at most this many buckets; the compile time one more bucket costs (a
-# training step and an evaluation at one more length: 4 buckets compiled in 10.3 s against
-# 9.6 s for one, 3x128 BiLSTM on the 2-core CPU; set high, as compile time varies); and the
+# ``--buckets auto``: at most this many buckets; what compiling for buckets costs: the
+# chunked loops of every model but the study RNN serve all buckets in one program (a fixed
+# cost, set high), the study RNN compiles a training step and an evaluation per bucket (4
+# buckets compiled in 10.3 s against 9.6 s for one, 3x128 BiLSTM on the 2-core CPU); and the
 # multiply-adds per second the time saved is counted at (the same BiLSTM, batch 32, ran an
 # epoch of 12,960 texts x 100 tokens, with its evaluation, at about 6.7e10).
-MAX_AUTO_BUCKETS = 4
+MAX_AUTO_BUCKETS = 8
+_COMPILE_S_BUCKETS = 1.0
 _COMPILE_S_PER_BUCKET = 1.0
 _BUCKET_MACS_PER_S = 5e10
 
@@ -180,7 +182,8 @@ def plan_buckets(cfg: TrainConfig, data: Prepared, group: int = 1,
 
     ``--buckets N`` (N >= 2) asks for N; ``auto`` picks 2..``MAX_AUTO_BUCKETS`` where the
     estimated time saved over the run (padded tokens not computed, in the training steps and
-    the training split's evaluation) exceeds ``_COMPILE_S_PER_BUCKET`` per extra bucket, and
+    the training split's evaluation) most exceeds what compiling for them costs (once for a
+    chunked model, ``_COMPILE_S_PER_BUCKET`` per extra bucket for the study RNN), and
     not with vmapped seeds (per-seed schedules turn the bucket switch into a select that runs
     every bucket). Only ``--task classify`` on the generic loop buckets. The last bound is the
     longest text of any split (the splits share the buckets)."""
@@ -200,7 +203,8 @@ def plan_buckets(cfg: TrainConfig, data: Prepared, group: int = 1,
         for k in range(2, MAX_AUTO_BUCKETS + 1):
             b = bucket_bounds(lengths, k)
             gain = cfg.epochs * (one - padded_tokens(lengths, b)) * per_token_s
-            gain -= (len(b) - 1) * _COMPILE_S_PER_BUCKET
+            per_bucket = _COMPILE_S_PER_BUCKET if cfg.model == "rnn" else 0.0
+            gain -= _COMPILE_S_BUCKETS + (len(b) - 1) * per_bucket
             if gain > best:
                 best, bounds = gain, b
         if bounds is None:

@@ -34,6 +34,7 @@ Two implementations give the same numbers (``impl=``):
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import partial
 from typing import Any, NamedTuple
 
 import jax
@@ -75,11 +76,30 @@ def reverse_padded(x: Array, lengths: Array | None, time_axis: int = 1) -> Array
     """
     if lengths is None:
         return jnp.flip(x, axis=time_axis)
+    return _reverse_padded(x, lengths, time_axis)
+
+
+@partial(jax.custom_vjp, nondiff_argnums=(2,))
+def _reverse_padded(x: Array, lengths: Array, time_axis: int) -> Array:
+    """``reverse_padded`` with lengths. A permutation, so its VJP is itself (a gather): the
+    VJP of the gather autodiff would take is a scatter-add, which on XLA:CPU cost a 3x128
+    BiLSTM's training step at 100 padded steps about a sixth of its time."""
     t = jnp.arange(x.shape[time_axis])
     t, n = (t[None, :], lengths[:, None]) if time_axis == 1 else (t[:, None], lengths[None, :])
     src = jnp.where(t < n, n - 1 - t, t)  # [B, T] or [T, B]
     src = src.reshape(src.shape + (1,) * (x.ndim - 2))
     return jnp.take_along_axis(x, src, axis=time_axis)
+
+
+def _reverse_fwd(x: Array, lengths: Array, time_axis: int) -> tuple[Array, Array]:
+    return _reverse_padded(x, lengths, time_axis), lengths
+
+
+def _reverse_bwd(time_axis: int, lengths: Array, g: Array) -> tuple[Array, None]:
+    return _reverse_padded(g, lengths, time_axis), None
+
+
+_reverse_padded.defvjp(_reverse_fwd, _reverse_bwd)
 
 
 def _scan_tm(

@@ -29,7 +29,7 @@ from jaxrnn.models import count_params
 from jaxrnn.results import RunResult
 from jaxrnn.scratch import shuffle_orders
 from jaxrnn.train import memory
-from jaxrnn.train.build import initial_params, make_optimizer
+from jaxrnn.train.build import BUCKET_CHUNK, initial_params, make_optimizer
 from jaxrnn.train.checkpoints import save_checkpoint
 from jaxrnn.train.data import Prepared
 from jaxrnn.train.interrupt import StopOnSigint, max_chunk_epochs
@@ -210,6 +210,10 @@ class JaxRun:
             return arrays
         if self.chunked:
             rows, inverse = sort_by_length(arrays)
+            # T a multiple of the chunk: the loops then pad and cut nothing
+            extra = -rows.ids.shape[1] % BUCKET_CHUNK
+            if extra:
+                rows = rows._replace(ids=np.pad(rows.ids, [(0, 0), (0, extra)]))
             return loop.Bucketed((rows,), inverse)
         parts, inverse = split_buckets(arrays, self.bounds)
         return loop.Bucketed(tuple(parts), inverse)

@@ -86,9 +86,9 @@ class TrainConfig:
     )  # fmt: skip
     buckets: int = option(
         -1, "length buckets (--task classify): batches drawn from texts of similar length, "
-        "each bucket padded to its own length, batches shuffled across buckets every epoch; N "
-        "buckets, 0 = off, auto = where it pays by estimate (the padding saved outweighs "
-        "compiling one step per bucket; not with vmapped seeds)", type="buckets",
+        "each run only as far as its longest text (the loops run in chunks of 8 steps), "
+        "batches shuffled across buckets every epoch; N buckets, 0 = off, auto = up to 8 "
+        "where it pays by estimate (not with vmapped seeds)", type="buckets",
         metavar="N|auto", group="data", shown="auto",
     )  # fmt: skip
     oov_token: str | None = option(

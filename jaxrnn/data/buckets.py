@@ -92,14 +92,21 @@ def num_batches(lengths: Any, bounds: list[int], batch_size: int) -> int:
     return int(sum(-(-int(n) // batch_size) for n in counts))
 
 
+def length_order(lengths: Any) -> tuple[np.ndarray, np.ndarray]:
+    """``(order, inverse)`` of rows sorted by ``lengths [N]`` (stable): ``order[i]`` is the
+    row at sorted position ``i``, ``inverse[n]`` the sorted position of row ``n``."""
+    order = np.argsort(np.asarray(lengths), kind="stable")
+    inverse = np.empty(len(order), np.int32)
+    inverse[order] = np.arange(len(order), dtype=np.int32)
+    return order, inverse
+
+
 def sort_by_length(arrays: Arrays) -> tuple[Arrays, np.ndarray]:
     """``arrays`` with its rows sorted by length (stable; every row keeps all ``T`` columns)
     and ``inverse [N]``: row ``n`` of ``arrays`` is row ``inverse[n]`` of the sorted ones.
     What a chunked model (``jaxrnn.bptt.layer(chunk=)``) trains and evaluates on: batches
     of neighbouring rows have similar lengths, and each runs to about its own longest."""
-    order = np.argsort(np.asarray(arrays.lengths), kind="stable")
-    inverse = np.empty(len(order), np.int32)
-    inverse[order] = np.arange(len(order), dtype=np.int32)
+    order, inverse = length_order(arrays.lengths)
     return Arrays(np.ascontiguousarray(arrays.ids[order]), arrays.lengths[order],
                   arrays.labels[order]), inverse  # fmt: skip
 

@@ -22,7 +22,7 @@ import numpy as np
 
 from jaxrnn import loop, study_sgd
 from jaxrnn.config import TrainConfig
-from jaxrnn.data.buckets import batch_schedule, sort_by_length, split_buckets
+from jaxrnn.data.buckets import batch_schedule, length_order, sort_by_length, split_buckets
 from jaxrnn.distributed import to_host
 from jaxrnn.errors import Interrupted, TrainingDiverged
 from jaxrnn.models import count_params
@@ -172,6 +172,10 @@ class JaxRun:
         self.test_arrays = jax.tree.map(jax.device_put, self.bucketed(data.test))
         self.val_arrays = None if data.val is None else jax.tree.map(jax.device_put,
                                                                      self.bucketed(data.val))
+        if self.chunked:  # the device holds the training ids now: keep only their shape here
+            ids = data.train.ids
+            stub = np.broadcast_to(np.zeros((), ids.dtype), ids.shape)  # no memory
+            self.data = data = data._replace(train=data.train._replace(ids=stub))
         if self.parallel is not None:  # place everything where the compiled program wants it
             par = self.parallel
             state = jax.device_put(state, par.sharded if par.axis == "seed" else par.replicated)
@@ -212,9 +216,10 @@ class JaxRun:
             rows, inverse = sort_by_length(arrays)
             # T a multiple of the chunk: the loops then pad and cut nothing
             extra = -rows.ids.shape[1] % BUCKET_CHUNK
-            if extra:
-                rows = rows._replace(ids=np.pad(rows.ids, [(0, 0), (0, extra)]))
-            return loop.Bucketed((rows,), inverse)
+            ids = np.pad(rows.ids, [(0, 0), (0, extra)]) if extra else rows.ids
+            if int(ids.max(initial=0)) < 2**16:  # half the memory of int32 on the device
+                ids = ids.astype(np.uint16)
+            return loop.Bucketed((rows._replace(ids=ids),), inverse)
         parts, inverse = split_buckets(arrays, self.bounds)
         return loop.Bucketed(tuple(parts), inverse)
 
@@ -232,7 +237,7 @@ class JaxRun:
             return orders
         lengths, b = self.data.train.lengths, self.cfg.batch_size
         # a chunked model's one part holds the rows sorted by length
-        inverse = sort_by_length(self.data.train)[1] if self.chunked else None
+        inverse = length_order(lengths)[1] if self.chunked else None
         sched = [[batch_schedule(o, lengths, self.bounds, b, inverse) for o in per_seed]
                  for per_seed in orders]  # fmt: skip
         return loop.Schedule(np.array([[p for p, _ in s] for s in sched], np.int32),

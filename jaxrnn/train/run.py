@@ -99,6 +99,7 @@ def fit(
     if cfg.task == "classify":
         data_notes(cfg, data, log, note)
     run = JaxRun(cfg, data, seed_list)
+    del data  # the run holds what it still needs (e.g. not the training ids it put on a device)
     return run.train(0, [[] for _ in seed_list], t0, log, log_every, progress, save, save_every)
 
 

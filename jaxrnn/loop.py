@@ -509,8 +509,12 @@ def make_run_epochs(
     epoch axis (``jaxrnn.data.buckets``): each batch is drawn from one bucket, and the step
     runs at that bucket's length (``lax.switch`` over one branch per bucket, so one compiled
     program serves every bucket; under ``vmap`` with per-seed schedules the switch becomes
-    a select that runs every branch). ``test`` and ``val`` may be ``Bucketed`` too
-    (``evaluate_buckets``).
+    a select that runs every branch). A ``Bucketed`` split of one part (the rows sorted by
+    length, what ``python -m jaxrnn.train`` gives a model whose loops run in chunks,
+    ``jaxrnn.bptt.layer(chunk=)``) has no switch: each batch runs to about its own longest
+    row in the one copy of the model. ``test`` and ``val`` may be ``Bucketed`` too
+    (``evaluate_buckets``); all splits are evaluated in one scan where they can be
+    (``evaluate_splits``).
 
     ``count`` (a traced integer scalar, at most ``num_epochs``): run only the first ``count``
     epochs, with a runtime trip count (``loop_epochs``): one compiled program serves chunks

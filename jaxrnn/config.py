@@ -85,7 +85,7 @@ class TrainConfig:
         "reported)", type="max_len", metavar="N|auto", group="data",
     )  # fmt: skip
     buckets: int = option(
-        -1, "length buckets (--task classify): batches drawn from texts of similar length, "
+        -1, "length buckets (--task classify, tag): batches drawn from texts of similar length, "
         "each run only as far as its longest text (the loops run in chunks of 8 steps), "
         "batches shuffled across buckets every epoch; N buckets, 0 = off, auto = up to 8 "
         "where it pays by estimate (not with vmapped seeds)", type="buckets",

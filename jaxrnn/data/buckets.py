@@ -101,14 +101,15 @@ def length_order(lengths: Any) -> tuple[np.ndarray, np.ndarray]:
     return order, inverse
 
 
-def sort_by_length(arrays: Arrays) -> tuple[Arrays, np.ndarray]:
-    """``arrays`` with its rows sorted by length (stable; every row keeps all ``T`` columns)
+def sort_by_length(arrays: Any) -> tuple[Any, np.ndarray]:
+    """``arrays`` (``Arrays``, or any NamedTuple of per-row arrays with ``lengths``, e.g.
+    ``tasks.TagRows``) with its rows sorted by length (stable; every row keeps all ``T`` columns)
     and ``inverse [N]``: row ``n`` of ``arrays`` is row ``inverse[n]`` of the sorted ones.
     What a chunked model (``jaxrnn.bptt.layer(chunk=)``) trains and evaluates on: batches
     of neighbouring rows have similar lengths, and each runs to about its own longest."""
     order, inverse = length_order(arrays.lengths)
-    return Arrays(np.ascontiguousarray(arrays.ids[order]), arrays.lengths[order],
-                  arrays.labels[order]), inverse  # fmt: skip
+    rows = type(arrays)(*(np.ascontiguousarray(np.asarray(a)[order]) for a in arrays))
+    return rows, inverse
 
 
 def batch_schedule(order: Any, lengths: Any, bounds: list[int], batch_size: int,

@@ -215,11 +215,18 @@ class JaxRun:
         if self.chunked:
             rows, inverse = sort_by_length(arrays)
             # T a multiple of the chunk: the loops then pad and cut nothing
-            extra = -rows.ids.shape[1] % BUCKET_CHUNK
-            ids = np.pad(rows.ids, [(0, 0), (0, extra)]) if extra else rows.ids
-            if int(ids.max(initial=0)) < 2**16:  # half the memory of int32 on the device
-                ids = ids.astype(np.uint16)
-            return loop.Bucketed((rows._replace(ids=ids),), inverse)
+            t = rows.ids.shape[1]
+            extra = -t % BUCKET_CHUNK
+
+            def widen(name, a):  # ids padded with 0, a tagger's tags with -1 (no tag)
+                if not extra or np.ndim(a) != 2 or a.shape[1] != t:
+                    return a
+                return np.pad(a, [(0, 0), (0, extra)], constant_values=-1 if name == "tags" else 0)
+
+            rows = rows._replace(**{k: widen(k, getattr(rows, k)) for k in rows._fields})
+            if int(rows.ids.max(initial=0)) < 2**16:  # half the memory of int32 on the device
+                rows = rows._replace(ids=rows.ids.astype(np.uint16))
+            return loop.Bucketed((rows,), inverse)
         parts, inverse = split_buckets(arrays, self.bounds)
         return loop.Bucketed(tuple(parts), inverse)
 

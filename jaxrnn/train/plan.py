@@ -185,11 +185,11 @@ def plan_buckets(cfg: TrainConfig, data: Prepared, group: int = 1,
     the training split's evaluation) most exceeds what compiling for them costs (once for a
     chunked model, ``_COMPILE_S_PER_BUCKET`` per extra bucket for the study RNN), and
     not with vmapped seeds (per-seed schedules turn the bucket switch into a select that runs
-    every bucket). Only ``--task classify`` on the generic loop buckets. The last bound is the
-    longest text of any split (the splits share the buckets)."""
+    every bucket). ``--task classify`` (on the generic loop) and ``--task tag`` bucket. The
+    last bound is the longest text of any split (the splits share the buckets)."""
     from jaxrnn.data.buckets import bucket_bounds, padded_tokens
 
-    if cfg.task != "classify" or uses_fast_loop(cfg) or cfg.buckets in (0, 1):
+    if cfg.task not in ("classify", "tag") or uses_fast_loop(cfg) or cfg.buckets in (0, 1):
         return None
     lengths = np.asarray(data.train.lengths)
     if cfg.buckets > 1:

@@ -228,6 +228,16 @@ def _buffers(n: int, shape: tuple[int, ...], dtype) -> tuple[Array, ...]:
 _NUM_RES = {"rnn": 0, "rnn_relu": 0, "lstm": 5, "gru": 4}
 
 
+def _past_end(new: Carry, y: Array, carry: Carry, lengths: Array | None, t: Array
+              ) -> tuple[Carry, Array]:  # fmt: skip
+    """A forward step at time ``t`` past a sequence's end: the carry frozen, the output 0."""
+    if lengths is None:
+        return new, y
+    m = t < lengths[:, None]
+    new = jax.tree.map(lambda n, o: jnp.where(m, n, o), new, carry)
+    return new, jnp.where(m, y, jnp.zeros_like(y))
+
+
 def _forward(
     opts: Options,
     w_ih: Array | None,
@@ -261,10 +271,7 @@ def _forward(
         x = _parts(cell, _index(xs, t) @ w_ih.T) if in_loop else tuple(_index(a, t) for a in xp)
         h = carry.h if lstm else carry
         new, y, res = _fwd_step(cell, carry, x, _rec(h, w_hh, g, opts.fused), b_ih, b_hh)
-        if lengths is not None:  # frozen carry and zero output past the end
-            m = t < lengths[:, None]
-            new = jax.tree.map(lambda n, o: jnp.where(m, n, o), new, carry)
-            y = jnp.where(m, y, jnp.zeros_like(y))
+        new, y = _past_end(new, y, carry, lengths, t)
         bufs = tuple(_put(b, v, t) for b, v in zip(bufs, (*res[:nres], y), strict=True))
         return new, xp, bufs
 
@@ -514,10 +521,7 @@ def _forward_chunked(
             h = carry.h if lstm else carry
             new, y, r = _fwd_step(cell, carry, tuple(_index(a, i) for a in xp),
                                   _rec(h, w_hh, g, opts.fused), b_ih, b_hh)  # fmt: skip
-            if lengths is not None:  # frozen carry and zero output past the end
-                m = t < lengths[:, None]
-                new = jax.tree.map(lambda n, o: jnp.where(m, n, o), new, carry)
-                y = jnp.where(m, y, jnp.zeros_like(y))
+            new, y = _past_end(new, y, carry, lengths, t)
             return new, tuple(_put(b, v, t) for b, v in zip(bufs, (*r[:nres], y), strict=True))
 
         return lax.fori_loop(0, size, body, state, unroll=opts.unroll)

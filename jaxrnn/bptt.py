@@ -426,15 +426,17 @@ def _scan_bwd(opts: Options, saved: tuple, cts: tuple[Array, Carry]) -> tuple:
 
     # After the loop: every weight, bias and input gradient is one matmul / reduction
     # over all T * B rows (one per part for the GRU).
-    dw_ih, db_ih, dw_hh, db_hh, dxs = _grads_after(opts, w_ih, dz, dhn, _shift(h0, ys), xs)
-    grads = (
-        dw_ih,
-        None if b_ih is None else db_ih,
-        dw_hh,
-        None if b_hh is None else db_hh,
-        dxs,
-        dcarry0,
-    )
+    grads = _grads_after(opts, w_ih, dz, dhn, _shift(h0, ys), xs)
+    return _cotangents(grads, dcarry0, w_ih, b_ih, w_hh, b_hh, xs, carry0)
+
+
+def _cotangents(grads: tuple, dcarry0: Carry, w_ih, b_ih, w_hh, b_hh, xs, carry0) -> tuple:
+    """The VJP's output from ``grads = (dw_ih, db_ih, dw_hh, db_hh, dxs)`` and the initial
+    carry's gradient: None for absent biases and for ``lengths``, each in its primal's dtype
+    and summed over the mesh axes its primal does not vary over."""
+    dw_ih, db_ih, dw_hh, db_hh, dxs = grads
+    grads = (dw_ih, None if b_ih is None else db_ih, dw_hh, None if b_hh is None else db_hh,
+             dxs, dcarry0)  # fmt: skip
     primals = (w_ih, b_ih, w_hh, b_hh, xs, carry0)
     grads = jax.tree.map(_as_primal, grads, primals, is_leaf=lambda x: x is None)
     return (*sum_to_primal_type(grads, primals), None)
@@ -546,20 +548,17 @@ def _scan_bwd_chunked(opts: Options, saved: tuple, cts: tuple[Array, Carry]) -> 
     hsize = ys_p.shape[-1]
     xs_p, dys_p = _pad_time(xs, total), _pad_time(dys.astype(dtype), total)
     hprev = _shift(h0.astype(dtype), ys_p)  # h_{t-1} at every valid t
-    widths = [p.shape[-1] for p in _parts(cell, jnp.zeros((num_gates(cell) * hsize,)))]
-
-    def zeros_like_param(p):
-        return None if p is None else jnp.zeros(p.shape, dtype)
-
-    acc = tuple(zeros_like_param(p) for p in (w_ih, b_ih if b_ih is not None else w_hh[:, 0],
-                                               w_hh, b_hh if b_hh is not None else w_hh[:, 0]))
+    gh = num_gates(cell) * hsize
+    # dw_ih (None for projected inputs), db_ih, dw_hh, db_hh: summed over the chunks
+    acc = (None if w_ih is None else jnp.zeros(w_ih.shape, dtype), jnp.zeros(gh, dtype),
+           jnp.zeros(w_hh.shape, dtype), jnp.zeros(gh, dtype))  # fmt: skip
     dxs = jnp.zeros((total, batch, xs.shape[-1]), dtype)
     n = _num_chunks(lengths, steps, size)
 
     def chunk_body(j, state):
         k = n - 1 - j
         dcarry, acc, dxs = state
-        dz = tuple(jnp.full((size, batch, w), -1 - q, dtype) for q, w in enumerate(widths))
+        dz = _parts(cell, jnp.full((size, batch, gh), -1, dtype))  # this chunk's gate gradients
         dhn = jnp.full((size, batch, hsize), 7, dtype) if gru else None
 
         def body(i, inner):
@@ -584,17 +583,9 @@ def _scan_bwd_chunked(opts: Options, saved: tuple, cts: tuple[Array, Carry]) -> 
     init = ((dcarry.h, dcarry.c) if lstm else dcarry, acc, dxs)
     init = vary_like(init, saved, cts)
     dcarry, (dw_ih, db_ih, dw_hh, db_hh), dxs = lax.fori_loop(0, n, chunk_body, init)
-    grads = (
-        dw_ih,
-        None if b_ih is None else db_ih,
-        dw_hh,
-        None if b_hh is None else db_hh,
-        dxs[:steps],
-        LSTMState(*dcarry) if lstm else dcarry,
-    )
-    primals = (w_ih, b_ih, w_hh, b_hh, xs, carry0)
-    grads = jax.tree.map(_as_primal, grads, primals, is_leaf=lambda x: x is None)
-    return (*sum_to_primal_type(grads, primals), None)
+    return _cotangents((dw_ih, db_ih, dw_hh, db_hh, dxs[:steps]),
+                       LSTMState(*dcarry) if lstm else dcarry, w_ih, b_ih, w_hh, b_hh, xs,
+                       carry0)  # fmt: skip
 
 
 _scan.defvjp(_scan_fwd, _scan_bwd)

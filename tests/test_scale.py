@@ -246,7 +246,7 @@ def test_a_chunked_epoch_on_length_sorted_rows_takes_the_scheduled_steps(toy_mod
 
 def test_a_tagger_trains_on_length_buckets_and_reports_in_row_order(tmp_path):
     """``--task tag --buckets 3`` on sentences of 4-60 tokens (chunked loops, rows sorted by
-    length, tags padded with -1): the run's test report equals the token accuracy of its
+    length): the run's test report equals the token accuracy of its
     final params evaluated without buckets, unchunked, in file order. A wrong inverse
     permutation of the predictions, or a tag shifted by the padding, breaks it."""
     import dataclasses

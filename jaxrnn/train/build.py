@@ -16,19 +16,25 @@ from jaxrnn.models import init_params_numpy
 BUCKET_CHUNK = 8
 
 
+def recurrent_layer(cfg: TrainConfig) -> sequence.RecurrentLayer:
+    """The stack ``--model``, ``--hidden``, ``--layers`` and ``--layer-dropout`` name; with
+    length buckets (``cfg.buckets >= 2``) its loops run in chunks of ``BUCKET_CHUNK`` steps."""
+    cell, bidirectional = MODEL_CELLS[cfg.model]
+    options = sequence._Options(chunk=BUCKET_CHUNK if cfg.buckets >= 2 else 0)
+    return sequence.RecurrentLayer(cell, cfg.hidden, cfg.layers, bidirectional,
+                                   cfg.layer_dropout, _options=options)  # fmt: skip
+
+
 def build_model(cfg: TrainConfig, vocab_size: int, num_classes: int):
     """The model a resolved config names. ``vocab_size`` counts padding (ids ``0..V``).
 
     Two classes get one sigmoid logit, as the study's Keras models (``Dense(1, sigmoid)``),
-    except ``rnn2``: the study's scratch softmax over two logits. With length buckets
-    (``cfg.buckets >= 2``) the recurrent loops run in chunks of ``BUCKET_CHUNK`` steps.
+    except ``rnn2``: the study's scratch softmax over two logits. The stack is
+    ``recurrent_layer(cfg)``.
     """
     if cfg.model == "rnn":
         return models.StudyRNN(vocab_size - 1, cfg.hidden, num_classes)
-    cell, bidirectional = MODEL_CELLS[cfg.model]
-    options = sequence._Options(chunk=BUCKET_CHUNK if cfg.buckets >= 2 else 0)
-    layer = sequence.RecurrentLayer(cell, cfg.hidden, cfg.layers, bidirectional,
-                                    cfg.layer_dropout, _options=options)  # fmt: skip
+    layer = recurrent_layer(cfg)
     # Keras' Embedding(num_words, E) has num_words rows even if fewer words were seen.
     rows = max(vocab_size, cfg.num_words or 0) if cfg.embed_dim else vocab_size
     return models.Classifier(

@@ -29,7 +29,7 @@ from jaxrnn.models import count_params
 from jaxrnn.results import RunResult
 from jaxrnn.scratch import shuffle_orders
 from jaxrnn.train import memory
-from jaxrnn.train.build import BUCKET_CHUNK, initial_params, make_optimizer
+from jaxrnn.train.build import initial_params, make_optimizer
 from jaxrnn.train.checkpoints import save_checkpoint
 from jaxrnn.train.data import Prepared
 from jaxrnn.train.interrupt import StopOnSigint, max_chunk_epochs
@@ -214,16 +214,6 @@ class JaxRun:
             return arrays
         if self.chunked:
             rows, inverse = sort_by_length(arrays)
-            # T a multiple of the chunk: the loops then pad and cut nothing
-            t = rows.ids.shape[1]
-            extra = -t % BUCKET_CHUNK
-
-            def widen(name, a):  # ids padded with 0, a tagger's tags with -1 (no tag)
-                if not extra or np.ndim(a) != 2 or a.shape[1] != t:
-                    return a
-                return np.pad(a, [(0, 0), (0, extra)], constant_values=-1 if name == "tags" else 0)
-
-            rows = rows._replace(**{k: widen(k, getattr(rows, k)) for k in rows._fields})
             if int(rows.ids.max(initial=0)) < 2**16:  # half the memory of int32 on the device
                 rows = rows._replace(ids=rows.ids.astype(np.uint16))
             return loop.Bucketed((rows,), inverse)

@@ -18,11 +18,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from jaxrnn import models, sequence, spans, tasks
-from jaxrnn.config import MODEL_CELLS, TrainConfig
+from jaxrnn import models, spans, tasks
+from jaxrnn.config import TrainConfig
 from jaxrnn.data.conll import Sentence, TagVocab, load_conll
 from jaxrnn.errors import ConfigError
-from jaxrnn.train.build import BUCKET_CHUNK
+from jaxrnn.train.build import recurrent_layer
 from jaxrnn.train.data import Prepared
 from jaxrnn.train.registry import TaskSpec, register
 
@@ -78,14 +78,10 @@ def prepare(cfg: TrainConfig, vocab: TagVocab | None) -> Prepared:
 
 def build_model(cfg: TrainConfig, vocab: TagVocab, labels: list[str]) -> models.SequenceTagger:
     """``SequenceTagger``: ``--model``'s cell and directions, ``--hidden``, ``--layers``,
-    ``--embed-dim`` (0: one-hot), ``--dropout`` before the readout; with length buckets the
-    loops run in chunks (``build.BUCKET_CHUNK``)."""
-    cell, bidirectional = MODEL_CELLS[cfg.model]
-    options = sequence._Options(chunk=BUCKET_CHUNK if cfg.buckets >= 2 else 0)
-    layer = sequence.RecurrentLayer(cell, cfg.hidden, cfg.layers, bidirectional,
-                                    cfg.layer_dropout, _options=options)  # fmt: skip
-    return models.SequenceTagger(layer, vocab.vocab_size, vocab.num_tags, cfg.embed_dim or None,
-                                 cfg.dropout)  # fmt: skip
+    ``--embed-dim`` (0: one-hot), ``--dropout`` before the readout (the stack:
+    ``build.recurrent_layer``, chunked with length buckets)."""
+    return models.SequenceTagger(recurrent_layer(cfg), vocab.vocab_size, vocab.num_tags,
+                                 cfg.embed_dim or None, cfg.dropout)  # fmt: skip
 
 
 def report_from(gold: list[list[str]], pred: list[list[str]]) -> dict:

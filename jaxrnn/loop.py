@@ -289,17 +289,24 @@ def evaluate_buckets(model, task: Task, params, data: Bucketed, batch_size: int 
     return sums / counts, preds
 
 
-def _evaluate_sums(model, task: Task, params, data: Any, batch_size: int, mesh, axis: str
-                   ) -> tuple[Array, Array, Array]:  # fmt: skip
-    """``(sums [M], counts [M], predictions [N, ...])`` of ``evaluate``."""
-    n = _num_rows(data)
+def _eval_rows(batch_size: int, n: int, mesh, axis: str) -> int:
+    """Rows per evaluation batch: ``batch_size``, at most ``n``, rounded up to a multiple of
+    the mesh's ``axis`` size."""
     dev = 1 if mesh is None else mesh.shape[axis]
-    bs = min(batch_size, n)
-    bs = -(-bs // dev) * dev
-    nb = -(-n // bs)
-    dtype = jax.tree.leaves(params)[0].dtype
+    return -(-min(batch_size, n) // dev) * dev
+
+
+def _slots(n: int, nb: int, bs: int, dtype) -> tuple[Array, Array]:
+    """``(idx [nb, bs], weights [nb, bs])`` of ``n`` rows in ``nb`` batches of ``bs``: the last
+    batch filled up with the last row at weight 0."""
     pos = jnp.arange(nb * bs).reshape(nb, bs)
-    idx, weights = jnp.minimum(pos, n - 1), (pos < n).astype(dtype)
+    return jnp.minimum(pos, n - 1), (pos < n).astype(dtype)
+
+
+def _batch_stats(model, task: Task, mesh, axis: str, carry) -> Callable:
+    """``local(params, rows, w, carry) -> (sums, counts, predictions, carry)`` of one
+    evaluation batch; with a ``mesh`` the rows are split over ``axis`` by ``shard_map`` and
+    the sums and counts added over it (a task's ``carry`` is then refused)."""
 
     def one_batch(params, rows, w, carry):
         batch = Batch(rows, w)
@@ -307,23 +314,34 @@ def _evaluate_sums(model, task: Task, params, data: Any, batch_size: int, mesh, 
         sums, counts = task.stats(out, batch)
         return sums, counts, task.predict(out), carry
 
+    if mesh is None:
+        return one_batch
+    from jax.sharding import PartitionSpec as P
+
+    if jax.tree.leaves(carry):
+        raise ValueError("evaluate over a mesh does not split a task's carry")
+
+    def shard(params, rows, w, carry):
+        sums, counts, pred, carry = one_batch(params, rows, w, carry)
+        return jax.lax.psum(sums, axis), jax.lax.psum(counts, axis), pred, carry
+
+    split = P(axis)
+    return jax.shard_map(shard, mesh=mesh, in_specs=(P(), split, split, P()),
+                         out_specs=(P(), P(), split, P()))  # fmt: skip
+
+
+def _evaluate_sums(model, task: Task, params, data: Any, batch_size: int, mesh, axis: str
+                   ) -> tuple[Array, Array, Array]:  # fmt: skip
+    """``(sums [M], counts [M], predictions [N, ...])`` of ``evaluate``."""
+    n = _num_rows(data)
+    bs = _eval_rows(batch_size, n, mesh, axis)
+    nb = -(-n // bs)
+    dtype = jax.tree.leaves(params)[0].dtype
+    idx, weights = _slots(n, nb, bs, dtype)
     # Initialised once and threaded through the batches: a language model's streams go on
     # from one batch of chunks to the next (classification's carry is ()).
     carry = task.init_carry(model, params, bs)
-    local = one_batch
-    if mesh is not None:
-        from jax.sharding import PartitionSpec as P
-
-        if jax.tree.leaves(carry):
-            raise ValueError("evaluate over a mesh does not split a task's carry")
-
-        def shard(params, rows, w, carry):
-            sums, counts, pred, carry = one_batch(params, rows, w, carry)
-            return jax.lax.psum(sums, axis), jax.lax.psum(counts, axis), pred, carry
-
-        split = P(axis)
-        local = jax.shard_map(shard, mesh=mesh, in_specs=(P(), split, split, P()),
-                              out_specs=(P(), P(), split, P()))  # fmt: skip
+    local = _batch_stats(model, task, mesh, axis, carry)
 
     def body(acc, xs):
         bidx, w = xs
@@ -356,36 +374,14 @@ def evaluate_splits(model, task: Task, params, splits: list, batch_size: int = E
             or any(isinstance(r, Bucketed) for r in rows)):  # fmt: skip
         return [evaluate(model, task, params, s, batch_size, mesh=mesh, axis=axis)
                 for s in splits]  # fmt: skip
-    dev = 1 if mesh is None else mesh.shape[axis]
     ns = [_num_rows(r) for r in rows]
-    bs = -(-min(batch_size, max(ns)) // dev) * dev
+    bs = _eval_rows(batch_size, max(ns), mesh, axis)
     nbs = [-(-n // bs) for n in ns]
     dtype = jax.tree.leaves(params)[0].dtype
-    which, idx, weights = [], [], []
-    for k, (n, nb) in enumerate(zip(ns, nbs, strict=True)):
-        pos = jnp.arange(nb * bs).reshape(nb, bs)
-        which.append(jnp.full(nb, k, jnp.int32))
-        idx.append(jnp.minimum(pos, n - 1))
-        weights.append((pos < n).astype(dtype))
-    which, idx, weights = (jnp.concatenate(a) for a in (which, idx, weights))
-
-    def one_batch(params, batch_rows, w):
-        batch = Batch(batch_rows, w)
-        out, _ = task.apply(model, params, batch, (), None)
-        sums, counts = task.stats(out, batch)
-        return sums, counts, task.predict(out)
-
-    local = one_batch
-    if mesh is not None:
-        from jax.sharding import PartitionSpec as P
-
-        def shard(params, batch_rows, w):
-            sums, counts, pred = one_batch(params, batch_rows, w)
-            return jax.lax.psum(sums, axis), jax.lax.psum(counts, axis), pred
-
-        split = P(axis)
-        local = jax.shard_map(shard, mesh=mesh, in_specs=(P(), split, split),
-                              out_specs=(P(), P(), split))  # fmt: skip
+    slots = [_slots(n, nb, bs, dtype) for n, nb in zip(ns, nbs, strict=True)]
+    which = jnp.concatenate([jnp.full(nb, k, jnp.int32) for k, nb in enumerate(nbs)])
+    idx, weights = (jnp.concatenate(a) for a in zip(*slots, strict=True))
+    local = _batch_stats(model, task, mesh, axis, carry)
 
     def gather(k, bidx):  # batch rows of split k: every split gathered, k's kept
         taken = [_take(r, jnp.minimum(bidx, n - 1)) for r, n in zip(rows, ns, strict=True)]
@@ -393,7 +389,7 @@ def evaluate_splits(model, task: Task, params, splits: list, batch_size: int = E
 
     def body(acc, xs):
         k, bidx, w = xs
-        sums, counts, pred = local(params, gather(k, bidx), w)
+        sums, counts, pred, _ = local(params, gather(k, bidx), w, carry)
         return (acc[0].at[k].add(sums), acc[1].at[k].add(counts)), pred
 
     m = len(task.metric_names)

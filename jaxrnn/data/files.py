@@ -45,13 +45,13 @@ import stat
 from collections.abc import Sequence
 from numbers import Integral, Real
 from pathlib import Path
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import numpy as np
 
 from jaxrnn._atomic import atomic_write
 from jaxrnn.data.sentiment import Split, TextDataset
-from jaxrnn.errors import DataError
+from jaxrnn.errors import ConfigError, DataError
 
 __all__ = [
     "FORMATS",
@@ -94,6 +94,21 @@ def _fail(msg: str) -> DataError:
     """A ``DataError`` whose message is guaranteed one printable line."""
     one = " ".join(msg.splitlines())
     return DataError(one.encode("utf-8", "backslashreplace").decode("utf-8"))
+
+
+def split_tail(a: Any, test_fraction: float, too_short: str) -> tuple[Any, Any]:
+    """``(a[:N - k], a[N - k:])``: the first rows for training, the last
+    ``k = round(test_fraction * N)`` (at least 1, at most N - 1) for test. ``ConfigError``
+    for a fraction not strictly between 0 and 1; ``DataError`` with ``too_short`` (formatted
+    with ``n``) when ``N < 2``."""
+    ok = isinstance(test_fraction, Real) and not isinstance(test_fraction, bool)
+    if not ok or not 0.0 < float(test_fraction) < 1.0:
+        raise ConfigError(f"test_fraction must be strictly between 0 and 1, got {test_fraction!r}")
+    n = len(a)
+    if n < 2:
+        raise _fail(too_short.format(n=n))
+    n_test = min(max(math.floor(test_fraction * n + 0.5), 1), n - 1)
+    return a[: n - n_test], a[n - n_test :]
 
 
 def _q(value: object, limit: int = 40) -> str:

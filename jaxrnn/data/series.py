@@ -47,7 +47,15 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from jaxrnn.data.files import _csv_rows, _fail, _q, _qlist, read_utf8, write_text_atomic
+from jaxrnn.data.files import (
+    _csv_rows,
+    _fail,
+    _q,
+    _qlist,
+    read_utf8,
+    split_tail,
+    write_text_atomic,
+)
 from jaxrnn.errors import ConfigError, UsageError, run_writer
 
 __all__ = [
@@ -253,15 +261,9 @@ def make_windows(
 
 def chronological_split(values: Any, test_fraction: float = 0.2) -> SeriesSplit:
     """First rows for training, the last ``round(test_fraction * N)`` (at least 1) for test."""
-    a = _matrix(values)
-    ok = isinstance(test_fraction, Real) and not isinstance(test_fraction, bool)
-    if not ok or not 0.0 < float(test_fraction) < 1.0:
-        raise ConfigError(f"test_fraction must be strictly between 0 and 1, got {test_fraction!r}")
-    n = len(a)
-    if n < 2:
-        raise _fail(f"a series of {n} row(s) cannot be split into train and test rows")
-    n_test = min(max(math.floor(test_fraction * n + 0.5), 1), n - 1)
-    return SeriesSplit(a[: n - n_test], a[n - n_test :], n - n_test)
+    train, test = split_tail(_matrix(values), test_fraction,
+                             "a series of {n} row(s) cannot be split into train and test rows")
+    return SeriesSplit(train, test, len(train))
 
 
 def naive_forecast(

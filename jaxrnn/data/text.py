@@ -37,18 +37,17 @@
 from __future__ import annotations
 
 import argparse
-import math
 import os
 import re
 import sys
 from collections import Counter
 from collections.abc import Sequence
-from numbers import Integral, Real
+from numbers import Integral
 from typing import Any, NamedTuple
 
 import numpy as np
 
-from jaxrnn.data.files import _fail, _q, _qlist, read_utf8, write_text_atomic
+from jaxrnn.data.files import _fail, _q, _qlist, read_utf8, split_tail, write_text_atomic
 from jaxrnn.errors import ConfigError, run_writer
 
 __all__ = [
@@ -183,14 +182,8 @@ def split_text(ids: Any, test_fraction: float = 0.1) -> TextSplit:
     a = np.asarray(ids)
     if a.ndim != 1:
         raise ValueError(f"ids must be 1-D, got shape {a.shape}")
-    ok = isinstance(test_fraction, Real) and not isinstance(test_fraction, bool)
-    if not ok or not 0.0 < float(test_fraction) < 1.0:
-        raise ConfigError(f"test_fraction must be strictly between 0 and 1, got {test_fraction!r}")
-    n = len(a)
-    if n < 2:
-        raise _fail(f"a text of {n} token(s) cannot be split into train and test parts")
-    n_test = min(max(math.floor(test_fraction * n + 0.5), 1), n - 1)
-    return TextSplit(a[: n - n_test], a[n - n_test :])
+    too_short = "a text of {n} token(s) cannot be split into train and test parts"
+    return TextSplit(*split_tail(a, test_fraction, too_short))
 
 
 def _pos_int(name: str, value: object) -> int:

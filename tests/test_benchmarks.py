@@ -195,3 +195,12 @@ def test_scale_quick(tmp_path):
     (row,) = payload["rows"]
     assert row["texts"] == 600 and row["name"] == "torch_packed" and "error" not in row
     assert 0 < row["train_s"] <= row["epoch_s"] and row["peak_rss_mb"] > 50
+
+
+def test_rss_stages_quick(tmp_path):
+    marks = run_quick("rss_stages", tmp_path)["marks"]
+    assert [m["stage"] for m in marks] == ["start", "jax imported", "data prepared",
+                                           "lowered (compile starts)", "compiled", "trained",
+                                           "end"]  # fmt: skip
+    assert all(m["peak_mb"] >= m["rss_mb"] > 0 for m in marks)
+    assert [m["peak_mb"] for m in marks] == sorted(m["peak_mb"] for m in marks)

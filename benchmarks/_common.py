@@ -3,7 +3,7 @@
 On top of ``_timing`` (which belongs to ``vs_peers.py``'s author and is not edited
 here): a common command line (``--json``, ``--quick``), round-robin end-to-end
 runs that keep each call's return value, compiled training programs built the
-way ``jaxrnn.train.fit`` builds them (so their timings are the library's), XLA
+way ``jaxrnn.runs.fit`` builds them (so their timings are the library's), XLA
 compiler options, fusion counts, and the JSON payload skeleton.
 """
 
@@ -31,7 +31,7 @@ XLA_OPTION_SETS: dict[str, dict[str, Any]] = {
         "xla_llvm_disable_expensive_passes": True,
     },
     "no_fusion_emitters": {"xla_cpu_use_fusion_emitters": False},
-    # what `--compile fast` uses on CPU (jaxrnn.train.FAST_COMPILE_OPTIONS)
+    # what `--compile fast` uses on CPU (jaxrnn.runs.FAST_COMPILE_OPTIONS)
     "fast": {"xla_backend_optimization_level": 0, "xla_cpu_use_fusion_emitters": False},
 }
 
@@ -212,7 +212,7 @@ def staged_compile(
 
 
 class Program:
-    """A model's training program as ``jaxrnn.train.fit`` compiles it, for timing.
+    """A model's training program as ``jaxrnn.runs.fit`` compiles it, for timing.
 
     ``fit`` builds the model, optimizer, initial state and device placement in
     ``JaxRun``, then jits ``make_run(...)`` (``vmap``-ed over seeds when
@@ -236,10 +236,10 @@ class Program:
         group: int | str | None = None,
     ):
         """``group``: seeds per vmapped group (``None``: all vmapped; ``"fit"``: what fit
-        picks, ``jaxrnn.train.seed_group``); the groups run in a ``lax.map``."""
+        picks, ``jaxrnn.runs.seed_group``); the groups run in a ``lax.map``."""
         import jax
 
-        from jaxrnn import train
+        from jaxrnn import runs as train
 
         self.cfg = cfg = train.resolve_config(cfg)
         self.data = data
@@ -274,7 +274,7 @@ class Program:
 
         import jax
 
-        from jaxrnn import train
+        from jaxrnn import runs as train
 
         s = self.session
         kw = {}
@@ -331,7 +331,7 @@ class Program:
 def sentiment_data(model: str, max_len: int | None = None, **overrides: Any) -> tuple[Any, Any]:
     """``(resolved TrainConfig, Prepared)`` for the bundled data, Keras-equivalent encoding
     (``Tokenizer(num_words=25)``, post padding to the preset's ``max_len`` unless given)."""
-    from jaxrnn import train
+    from jaxrnn import runs as train
 
     cfg = train.resolve_config(train.TrainConfig(model=model, max_len=max_len, **overrides))
     return cfg, train.prepare_data(cfg)

@@ -5,13 +5,13 @@
 
 Part 1, per model (``rnn``, ``simple_rnn``, ``lstm``, ``gru``, ``bilstm``, presets) and
 padded length T (the bundled data padded to ``--lengths``), two programs as
-``jaxrnn.train.fit`` builds them:
+``jaxrnn.runs.fit`` builds them:
 
 * ``train``: one epoch of training plus the evaluation of both splits
   (``make_run``, what fit compiles; ``rnn`` takes its per-sample SGD fast path);
 * ``predict``: forward only, class probabilities for the 20 test sentences
-  (the function ``jaxrnn.predict.Predictor`` jits);
-and, apart, ``init_state_s``: the wall time of ``jaxrnn.loop.init_state`` (params
+  (the function ``jaxrnn.cli.predict.Predictor`` jits);
+and, apart, ``init_state_s``: the wall time of ``jaxrnn.training.loop.init_state`` (params
 from the Keras-style initialisers, optimizer state), which fit also runs (built
 on the host in NumPy since 39bfd83; before that, one more jitted program).
 
@@ -62,7 +62,7 @@ STAGES = ("trace_s", "lower_s", "compile_s")
 
 
 def _predict_fn(model: Any):
-    from jaxrnn import loop
+    from jaxrnn.training import loop
 
     def probs(params, ids, lengths):
         return loop.probabilities(model.apply(params, ids, lengths))
@@ -82,7 +82,7 @@ def compile_programs(model: str, t: int, reps: int) -> dict[str, Any]:
     wall time of ``loop.init_state`` (the initial state as fit builds it)."""
     import jax
 
-    from jaxrnn import loop
+    from jaxrnn.training import loop
 
     cfg, data = sentiment_data(model, max_len=t, devices=1)
     prog = Program(cfg, data)

@@ -3,7 +3,7 @@
     python benchmarks/devices.py [--json PATH] [--quick] [--models simple_rnn,lstm,bilstm]
                                  [--devices 1,2,4,8] [--seeds S] [--host-devices 8]
 
-``jaxrnn.train`` spreads training over a 1-D mesh of devices (``TrainConfig(devices=N)``,
+``jaxrnn.runs`` spreads training over a 1-D mesh of devices (``TrainConfig(devices=N)``,
 ``plan_parallel``): one model with each batch split over the devices (``batch``
 axis; XLA all-reduces the gradients), or several seeds split over them
 (``seed`` axis). For each model (presets, bundled data, batch 8) and N in

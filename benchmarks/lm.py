@@ -6,7 +6,7 @@ The issue's configuration on both sides: a character LSTM, embedding 32, hidden 
 chunks of 64 characters, 32 streams, Adam 2e-3, gradient clipped by global norm 5, on
 ``jaxrnn.data.text.make_text(0, 35_000)`` (35 KB of generated English-like prose; the
 last 10% is the test text). Both sides start from the same weights (ours, copied into
-``nn.Embedding`` / ``nn.LSTM`` (``jaxrnn.interop.to_torch``) / ``nn.Linear``) and read the
+``nn.Embedding`` / ``nn.LSTM`` (``jaxrnn.nn.interop.to_torch``) / ``nn.Linear``) and read the
 same chunks in the same order, the state carried from chunk to chunk and reset at each
 pass over the text.
 
@@ -17,7 +17,7 @@ What is measured, in one process:
 
 * training: ``--steps`` optimizer steps (600; ``--quick``: 15, hidden 64), run as passes
   over the text (15 chunks each), the two sides alternating pass by pass. Ours: the
-  library's ``jaxrnn.train_step`` with ``jaxrnn.lm.lm_task``, one pass compiled as one
+  library's ``jaxrnn.train_step`` with ``jaxrnn.nn.lm.lm_task``, one pass compiled as one
   ``lax.scan`` (as ``python -m jaxrnn.train`` runs it), compile timed apart. PyTorch: the
   usual loop (forward, ``CrossEntropyLoss``, backward, ``clip_grad_norm_``, ``Adam.step``,
   state detached), its thread count alternating pass by pass between its default and 1
@@ -28,7 +28,7 @@ What is measured, in one process:
   the state carried (ours: ``jaxrnn.evaluate``), and the unigram entropy for reference;
 * the NumPy reference (``jaxrnn.scratch.seq.lm_loss_and_grads`` with hand-written BPTT +
   ``jaxrnn.scratch.optim``'s Adam and clip) at the same configuration: a few steps timed;
-* generation: ``jaxrnn.lm.sample`` (one compiled ``lax.scan``), characters per second for
+* generation: ``jaxrnn.nn.lm.sample`` (one compiled ``lax.scan``), characters per second for
   one sample and for 32 drawn together (``--quick``: one), compile excluded.
 
 Targets (issue 15): >= 1.2x PyTorch's tokens/s; test bits/char within 0.05 of PyTorch's or
@@ -62,14 +62,15 @@ def main() -> None:
     import optax
     import torch
 
-    from jaxrnn import lm, loop
     from jaxrnn.data.text import TextVocab, make_text, split_text
-    from jaxrnn.interop import to_torch
+    from jaxrnn.nn import lm
+    from jaxrnn.nn.interop import to_torch
+    from jaxrnn.nn.sequence import lstm
+    from jaxrnn.runs.prepare_lm import one_stream_rows, train_rows
     from jaxrnn.scratch import optim
     from jaxrnn.scratch import seq as npseq
-    from jaxrnn.sequence import lstm
-    from jaxrnn.tasks import Batch
-    from jaxrnn.train.lm_data import one_stream_rows, train_rows
+    from jaxrnn.training import loop, tasks
+    from jaxrnn.training.tasks import Batch
 
     info = header(("torch",))
     quick = args.quick
@@ -92,18 +93,18 @@ def main() -> None:
     # ------------------------------------------------------------------ ours
     model = lm.LanguageModel(lstm(H), V, E)
     params0 = model.init_numpy(0, np.float32)
-    task = lm.lm_task(model, B)
+    task = tasks.lm_task(model, B)
     opt = optax.chain(optax.clip_by_global_norm(CLIP), optax.adam(LR))
     step = loop.train_step(model, opt, task)
-    jrows = lm.LMRows(*map(jnp.asarray, rows))
-    jtest = lm.LMRows(*map(jnp.asarray, test))
+    jrows = tasks.LMRows(*map(jnp.asarray, rows))
+    jtest = tasks.LMRows(*map(jnp.asarray, test))
     ones = jnp.ones(1, jnp.float32)
 
     def one_pass(state, data):
         state = state._replace(carry=task.init_carry(model, state.params, 1))
 
         def body(s, xs):
-            s, m = step(s, Batch(lm.LMRows(*(a[None] for a in xs)), ones), None)
+            s, m = step(s, Batch(tasks.LMRows(*(a[None] for a in xs)), ones), None)
             return s, m["loss"]
 
         state, losses = jax.lax.scan(body, state, data)

@@ -48,7 +48,7 @@ def measure(argv: list[str]) -> dict[str, Any]:
 def main() -> int:
     ap = parser(__doc__.split("\n\n")[0])
     ap.add_argument("--n-per-class", type=int, default=2700, help="texts per class [2700]")
-    ap.add_argument("--model", default="bilstm", help="jaxrnn.train --model [bilstm]")
+    ap.add_argument("--model", default="bilstm", help="jaxrnn.runs --model [bilstm]")
     ap.add_argument("--batch-size", type=int, default=32, help="[32]")
     ap.add_argument("--eval-batch-size", default="256",
                     help="comma-separated --eval-batch-size values to compare [256]")
@@ -56,7 +56,7 @@ def main() -> int:
                     help="comma-separated --buckets values to compare [auto]")
     ap.add_argument("--length-spread", action="store_true",
                     help="texts of 5-100 words with a long tail (synthetic --length-spread)")
-    ap.add_argument("--lr", help="jaxrnn.train --lr (default: the preset's)")
+    ap.add_argument("--lr", help="jaxrnn.runs --lr (default: the preset's)")
     args = ap.parse_args()
     n = 100 if args.quick else args.n_per_class
     t_start = time.perf_counter()

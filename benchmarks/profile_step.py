@@ -19,7 +19,7 @@ The evidence behind ``benchmarks/README.md``'s explanation of the PyTorch gap (C
    step matmul uses both cores.
 3. **Weight-gradient products**: ``dz^T @ x`` over ``N = T * B`` rows as written
    (both operands contracted on their major axis) and after a transposed copy of
-   ``dz`` (``jaxrnn.bptt``'s ``transpose_dz``), and square GEMMs, XLA against
+   ``dz`` (``jaxrnn.nn.bptt``'s ``transpose_dz``), and square GEMMs, XLA against
    PyTorch: GFLOP/s.
 
 Timings in parts 2 and 3 alternate between the sides in one process (medians).
@@ -46,7 +46,7 @@ from _timing import bench, with_torch_threads  # noqa: E402
 from jax import lax  # noqa: E402
 
 import jaxrnn  # noqa: E402
-from jaxrnn.layout import num_gates  # noqa: E402
+from jaxrnn.weights.layout import num_gates  # noqa: E402
 
 
 def kernel_profile(cell: str, B: int, T: int, D: int, H: int, steps: int) -> dict[str, Any]:
@@ -150,7 +150,7 @@ def weight_grad_products(shapes: list[tuple[int, int, int]], reps: int) -> list[
     copy of ``dz``; XLA vs PyTorch, GFLOP/s."""
     import torch
 
-    direct = jax.jit(lambda x, d: (x.T @ d).T)  # as jaxrnn.bptt writes it untransposed
+    direct = jax.jit(lambda x, d: (x.T @ d).T)  # as jaxrnn.nn.bptt writes it untransposed
     copied = jax.jit(lambda x, d: lax.optimization_barrier(d.T) @ x)  # transpose_dz=True
 
     def sides(x: np.ndarray, dz: np.ndarray) -> dict[str, Any]:

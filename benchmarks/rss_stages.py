@@ -58,7 +58,8 @@ def worker(argv: list[str], out: str) -> int:
     import jax  # noqa: F401  (no backend yet: the CLI sets its allocator first)
 
     mark("jax imported")
-    from jaxrnn.train import cli, jax_run
+    from jaxrnn.cli import train as cli
+    from jaxrnn.runs import jax_run
 
     init, compile_with = jax_run.JaxRun.__init__, jax_run.compile_with
     final_evaluation = jax_run.JaxRun.final_evaluation
@@ -90,7 +91,7 @@ def worker(argv: list[str], out: str) -> int:
 def main() -> int:
     ap = parser(__doc__.split("\n\n")[0])
     ap.add_argument("--n-per-class", type=int, default=2700, help="texts per class [2700]")
-    ap.add_argument("--buckets", default="auto", help="jaxrnn.train --buckets [auto]")
+    ap.add_argument("--buckets", default="auto", help="jaxrnn.runs --buckets [auto]")
     ap.add_argument("--worker", help=argparse_hidden())
     args, rest = ap.parse_known_args()
     if args.worker:

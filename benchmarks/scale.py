@@ -7,7 +7,7 @@ masked -> Dense(6), Adam 1e-3, batch 32 (at the presets' 1e-2 this BiLSTM stays 
 on these texts; at 1e-3 it learns them, and every side reports its test accuracy). Every
 side runs in its own child process (its peak RSS is that child's alone), sides alternating,
 and evaluates both splits
-after each epoch as ``jaxrnn.train`` does:
+after each epoch as ``jaxrnn.runs`` does:
 
 * ours: ``python -m jaxrnn.train --model bilstm --batch-size 32`` with its defaults
   (``--max-len auto``, ``--buckets auto``); epoch = the compiled epochs' time / epochs
@@ -51,10 +51,10 @@ LR = 1e-3  # Adam's, every side
 
 
 def _load(path: str) -> tuple[Any, Any, Any, int]:
-    """The CSV's texts split and encoded as ``jaxrnn.train`` does (its tokenizer, --max-len
+    """The CSV's texts split and encoded as ``jaxrnn.runs`` does (its tokenizer, --max-len
     auto): ``(train Arrays, test Arrays, label names, max_len)``."""
-    from jaxrnn.config import TrainConfig, resolve_config
-    from jaxrnn.train.data import prepare_data
+    from jaxrnn.runs.config import TrainConfig, resolve_config
+    from jaxrnn.runs.prepare import prepare_data
 
     cfg = resolve_config(TrainConfig(model="bilstm", data=path, batch_size=32))
     d = prepare_data(cfg)

@@ -5,7 +5,7 @@
 
 For each model (presets on the bundled data: ``simple_rnn`` and ``lstm`` 10
 epochs of Adam at batch 8; the study RNN ``rnn`` with per-sample SGD, its fast
-path ``jaxrnn.study_sgd``, for ``--rnn-epochs`` (default 10, *not* its preset's
+path ``jaxrnn.training.per_sample_sgd``, for ``--rnn-epochs`` (default 10, *not* its preset's
 500, to keep 128 seeds affordable; the time per epoch is what matters) and N in
 ``--seeds``, on one device (``devices=1``):
 
@@ -14,7 +14,7 @@ path ``jaxrnn.study_sgd``, for ``--rnn-epochs`` (default 10, *not* its preset's
   seeds=N)`` compiles with ``seed_group >= N``). N = 1 is the plain single-seed
   program (what ``fit(seeds=1)`` runs, no ``vmap``).
 * ``fit``: the program ``fit(cfg, seeds=N)`` compiles by default, when its
-  ``seed_group`` (``jaxrnn.train.seed_group``: on CPU 1 for the per-sample RNN
+  ``seed_group`` (``jaxrnn.runs.seed_group``: on CPU 1 for the per-sample RNN
   and the LSTM/GRU presets) is below N: groups of seeds in a ``lax.map`` inside
   the one program (column ``fit group``); else it is ``vmapped``.
 * ``sequential``: the single-seed program, compiled *once*, called N times in
@@ -67,7 +67,7 @@ def matmul_flops_per_seed(cfg: Any, data: Any) -> float:
     ``(L - 1)`` mat-vecs per sentence. Embedding lookups, elementwise work, the
     readout and the optimizer update are not counted.
     """
-    from jaxrnn.layout import num_gates
+    from jaxrnn.weights.layout import num_gates
 
     h, e = cfg.hidden, cfg.epochs
     tr_len = np.asarray(data.train.lengths)

@@ -3,9 +3,10 @@
 The same model on both sides: embedding 32 (padding row 0), a one-layer LSTM of 64 per
 direction (BiLSTM, and the forward LSTM), a dense readout per token, softmax
 cross-entropy averaged over the real tokens, Adam 1e-2, batches of 32 sentences of
-``jaxrnn.data.tagging``'s generated task (2000 sentences, 5-16 tokens), in the same order.
+``jaxrnn.data.generators.entities``'s generated task (2000 sentences, 5-16 tokens),
+in the same order.
 
-* ours: ``jaxrnn.SequenceTagger`` + ``jaxrnn.tasks.tagging()``, one epoch = one jitted
+* ours: ``jaxrnn.SequenceTagger`` + ``jaxrnn.training.tasks.tagging()``, one epoch = one jitted
   ``lax.scan`` of ``jaxrnn.train_step`` over the batches (each padded to the longest
   sentence of the data set, masked by lengths), as ``python -m jaxrnn.train --task tag``
   trains;
@@ -13,7 +14,7 @@ cross-entropy averaged over the real tokens, Adam 1e-2, batches of 32 sentences 
   -> ``pad_packed_sequence`` -> ``nn.Linear``, ``CrossEntropyLoss(ignore_index=-1)``,
   ``torch.optim.Adam``; one epoch = a Python loop over the same batches.
 
-Before timing, both start from the same weights (``jaxrnn.interop.to_torch``) and must
+Before timing, both start from the same weights (``jaxrnn.nn.interop.to_torch``) and must
 give the same loss on the first batch, and the same loss again after one Adam step on
 it (so the gradients agree too); the JSON records both pairs. Then whole epochs are
 timed in alternation (``_timing.bench``), and tokens/s counts real tokens only.
@@ -43,7 +44,7 @@ EMBED, HIDDEN, LR, BATCH = 32, 64, 1e-2, 32
 def data(n: int):
     """Encoded generated sentences and their vocabulary."""
     from jaxrnn.data.conll import TagVocab
-    from jaxrnn.data.tagging import make_tagging
+    from jaxrnn.data.generators.entities import make_tagging
 
     sents = make_tagging(n, seed=0)
     vocab = TagVocab.fit(sents)
@@ -57,7 +58,7 @@ def ours(model, params, enc, batches):
     import optax
 
     import jaxrnn
-    from jaxrnn import loop, tasks
+    from jaxrnn.training import loop, tasks
 
     opt = optax.adam(LR)
     task = tasks.tagging()
@@ -96,7 +97,7 @@ def torch_side(model, params, enc, batches, num_tags: int):
     import torch
     from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
-    from jaxrnn.interop import to_torch
+    from jaxrnn.nn.interop import to_torch
 
     class Tagger(torch.nn.Module):
         def __init__(self):
@@ -156,7 +157,7 @@ def torch_side(model, params, enc, batches, num_tags: int):
 def run_case(name: str, bidirectional: bool, enc, vocab, reps: int) -> dict:
     import jax
 
-    from jaxrnn import models, sequence
+    from jaxrnn.nn import models, sequence
 
     layer = sequence.RecurrentLayer("lstm", HIDDEN, 1, bidirectional)
     model = models.SequenceTagger(layer, vocab.vocab_size, vocab.num_tags, EMBED)

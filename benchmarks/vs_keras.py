@@ -5,7 +5,7 @@
 
 Configurations (the study's; see /work/shared/STUDY.md), on the bundled data
 (58 training, 20 test sentences), both sides fed the *same* int arrays from
-``jaxrnn.train.prepare_data`` (``Tokenizer(num_words=25)``, post padding to 15):
+``jaxrnn.runs.prepare_data`` (``Tokenizer(num_words=25)``, post padding to 15):
 
 * ``simple_rnn``: Embedding(25, 16) -> SimpleRNN(32) -> Dropout(0.3) ->
   Dense(1, sigmoid); binary cross-entropy; Adam lr 1e-3 on both sides; batch 8;
@@ -27,7 +27,7 @@ apart as ``import_s``; ``--quick``: simple_rnn only, 2 epochs, 1 rep, no warm-up
   train and test function per new model, so its compile is included).
   ``first_epoch_s`` (includes that compile) and ``epoch_s`` = median of epochs
   2..E (compiled) come from a callback.
-* ours: ``jaxrnn.train.fit(TrainConfig(model=...), data=...)``: ``wall_s`` around
+* ours: ``jaxrnn.runs.fit(TrainConfig(model=...), data=...)``: ``wall_s`` around
   the call (a fresh model every time: init, compile, training, test report);
   ``compile_s`` is fit's own figure (lowering + XLA compile of the training
   program). ``epoch_s`` is measured apart: the same program, compiled once,
@@ -87,7 +87,7 @@ def _import_times() -> dict[str, float]:
     t0 = time.perf_counter()
     import jax  # noqa: F401
 
-    import jaxrnn.train  # noqa: F401
+    import jaxrnn.runs  # noqa: F401
 
     t1 = time.perf_counter()
     import keras  # noqa: F401
@@ -160,7 +160,7 @@ def keras_side(model: str, data: Any, epochs: int):
 
 
 def ours_side(model: str, data: Any, epochs: int, overrides: dict[str, Any]):
-    from jaxrnn.train import TrainConfig, fit
+    from jaxrnn.runs import TrainConfig, fit
 
     def run(rep: int) -> dict[str, Any]:
         t0 = time.perf_counter()
@@ -181,7 +181,7 @@ def ours_side(model: str, data: Any, epochs: int, overrides: dict[str, Any]):
 def ours_breakdown(model: str, data: Any, overrides: dict[str, Any], reps: int) -> dict[str, Any]:
     """Where ours spends a fresh run, stage by stage, as ``fit`` runs them (one pass), and
     the compiled per-epoch time (median of ``reps`` calls)."""
-    from jaxrnn.train import TrainConfig, compiler_options
+    from jaxrnn.runs import TrainConfig, compiler_options
 
     prog = Program(TrainConfig(model=model, **overrides), data)
     options = compiler_options(prog.cfg, data)  # what fit compiles with (--compile auto)
@@ -210,7 +210,7 @@ def param_check(model: str, data: Any, keras_params: int, ours_params: int) -> d
     direction; the check is whether the counts agree once that is taken off."""
     import jax
 
-    from jaxrnn import train
+    from jaxrnn import runs as train
 
     cfg, _ = sentiment_data(model)
     m = train.build_model(cfg, data.tokenizer.vocab_size, max(2, len(data.label_names)))

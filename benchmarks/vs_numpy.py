@@ -5,7 +5,7 @@ Three measurements, each side in the same process run (alternating):
 1. **The study's training run** (hidden 128, per-sample SGD at lr 2e-2 with
    element-wise clipping, 500 epochs, bundled data, evaluation of both splits
    after every epoch): ``jaxrnn.scratch.train`` (NumPy, float64 as the study
-   ran it) against ``jaxrnn.study_sgd`` (JAX, float32). Reported: the whole
+   ran it) against ``jaxrnn.training.per_sample_sgd`` (JAX, float32). Reported: the whole
    training call including compile, the compile time apart, and the time per
    epoch once compiled (median over repeated compiled calls).
 2. **Whole processes**: ``python -m jaxrnn.train --backend numpy`` against
@@ -18,7 +18,7 @@ Three measurements, each side in the same process run (alternating):
    5-200, batch 32, input 32.
 
 4. **Every preset** (``rnn``, ``rnn2``, ``simple_rnn``, ``lstm``, ``gru``, ``bilstm``):
-   the NumPy backend (``jaxrnn.train.numpy_run``: hand-written BPTT and optimizer,
+   the NumPy backend (``jaxrnn.runs.numpy_run``: hand-written BPTT and optimizer,
    float64) against the JAX backend (float32, as users run it), per epoch once compiled
    (the same epoch: every training step, then both splits evaluated; JAX: the compiled
    epoch runner ``JaxRun.runner`` at ``--compile full``, median over calls of a chunk of
@@ -50,8 +50,10 @@ def study_training(epochs: int, reps: int) -> dict:
     import jax
     import jax.numpy as jnp
 
-    from jaxrnn import loop, scratch, study_sgd
-    from jaxrnn import train as T
+    from jaxrnn import runs as T
+    from jaxrnn import scratch
+    from jaxrnn.training import loop
+    from jaxrnn.training import per_sample_sgd as study_sgd
 
     cfg = T.resolve_config(T.TrainConfig(epochs=epochs))
     data = T.prepare_data(cfg)
@@ -204,10 +206,10 @@ def preset_epochs(model: str, reps: int, quick: bool) -> dict:
 
     import jax
 
-    from jaxrnn.train import TrainConfig, compile_with, compiler_options, prepare_data
-    from jaxrnn.train import resolve_config as resolve
-    from jaxrnn.train.jax_run import JaxRun
-    from jaxrnn.train.numpy_run import initial_params, train_seed
+    from jaxrnn.runs import TrainConfig, compile_with, compiler_options, prepare_data
+    from jaxrnn.runs import resolve_config as resolve
+    from jaxrnn.runs.jax_run import JaxRun
+    from jaxrnn.runs.numpy_run import initial_params, train_seed
 
     cfg = resolve(TrainConfig(model=model, compile_mode="full"))
     data = prepare_data(cfg)

@@ -76,7 +76,7 @@ from _timing import (  # noqa: E402
 )
 
 import jaxrnn  # noqa: E402
-from jaxrnn.layout import num_gates  # noqa: E402
+from jaxrnn.weights.layout import num_gates  # noqa: E402
 
 SHAPES = [(32, 15, 32, 128), (64, 50, 128, 128), (256, 100, 256, 512)]  # (B, T, D, H)
 BILSTM = {"B": 32, "T": 15, "D": 32, "H": 128, "layers": 3}
@@ -223,9 +223,9 @@ VARIANTS: dict[str, dict[str, Any]] = {
 def run_variants(
     cell: str, B: int, T: int, D: int, H: int, reps: int, warmup: int
 ) -> dict[str, Any]:
-    """One layer, our options (``jaxrnn.bptt.layer``) and ``impl="autodiff"``, timed
+    """One layer, our options (``jaxrnn.nn.bptt.layer``) and ``impl="autodiff"``, timed
     alternating; ratios are variant / default (< 1: the variant is faster)."""
-    from jaxrnn import bptt
+    from jaxrnn.nn import bptt
 
     layer = jaxrnn.RecurrentLayer(cell, H)
     params = layer.init(jax.random.key(0), D, jnp.float32)
@@ -250,7 +250,7 @@ def run_bidir_variants(reps: int, warmup: int) -> dict[str, Any]:
     steps = {}
     for name, kw in [
         ("separate", {}),
-        ("stack_directions", {"_options": jaxrnn.sequence._Options(stack_directions=True)}),
+        ("stack_directions", {"_options": jaxrnn.nn.sequence._Options(stack_directions=True)}),
         ("autodiff", {"impl": "autodiff"}),
     ]:
         layer = jaxrnn.RecurrentLayer("lstm", b["H"], b["layers"], True, **kw)

@@ -16,36 +16,40 @@ from __future__ import annotations
 
 import importlib
 
+from jaxrnn import _aliases
+
 __version__ = "0.1.0"
 
+_aliases.install()  # old flat paths (jaxrnn.loop, python -m jaxrnn.predict, ...) keep working
+
 _EXPORTS = {
-    "rnn": "jaxrnn.sequence",
-    "lstm": "jaxrnn.sequence",
-    "gru": "jaxrnn.sequence",
-    "RecurrentLayer": "jaxrnn.sequence",
-    "reverse_padded": "jaxrnn.sequence",
-    "unroll": "jaxrnn.sequence",
-    "CellParams": "jaxrnn.cells",
-    "LSTMState": "jaxrnn.cells",
-    "rnn_step": "jaxrnn.cells",
-    "lstm_step": "jaxrnn.cells",
-    "gru_step": "jaxrnn.cells",
-    "StudyRNN": "jaxrnn.models",
-    "Classifier": "jaxrnn.models",
+    "rnn": "jaxrnn.nn.sequence",
+    "lstm": "jaxrnn.nn.sequence",
+    "gru": "jaxrnn.nn.sequence",
+    "RecurrentLayer": "jaxrnn.nn.sequence",
+    "reverse_padded": "jaxrnn.nn.sequence",
+    "unroll": "jaxrnn.nn.sequence",
+    "CellParams": "jaxrnn.nn.cells",
+    "LSTMState": "jaxrnn.nn.cells",
+    "rnn_step": "jaxrnn.nn.cells",
+    "lstm_step": "jaxrnn.nn.cells",
+    "gru_step": "jaxrnn.nn.cells",
+    "StudyRNN": "jaxrnn.nn.models",
+    "Classifier": "jaxrnn.nn.models",
     # training: the public step, evaluation, tasks (your own loop), and fit (ours)
-    "Task": "jaxrnn.tasks",
-    "Batch": "jaxrnn.tasks",
-    "classification": "jaxrnn.tasks",
-    "TrainState": "jaxrnn.loop",
-    "train_step": "jaxrnn.loop",
-    "evaluate": "jaxrnn.loop",
-    "init_state": "jaxrnn.loop",
-    "TrainConfig": "jaxrnn.config",
-    "fit": "jaxrnn.train",
-    "RunResult": "jaxrnn.results",
-    "Predictor": "jaxrnn.predict",
+    "Task": "jaxrnn.training.tasks",
+    "Batch": "jaxrnn.training.tasks",
+    "classification": "jaxrnn.training.tasks",
+    "TrainState": "jaxrnn.training.loop",
+    "train_step": "jaxrnn.training.loop",
+    "evaluate": "jaxrnn.training.loop",
+    "init_state": "jaxrnn.training.loop",
+    "TrainConfig": "jaxrnn.runs.config",
+    "fit": "jaxrnn.runs",
+    "RunResult": "jaxrnn.runs.results",
+    "Predictor": "jaxrnn.runs.predictor",
     # submodules
-    "tasks": "jaxrnn.tasks",
+    "tasks": "jaxrnn.training.tasks",
     "data": "jaxrnn.data",
     "scratch": "jaxrnn.scratch",
 }
@@ -60,5 +64,5 @@ def __dir__() -> list[str]:
 def __getattr__(name: str):
     if name in _EXPORTS:
         module = importlib.import_module(_EXPORTS[name])
-        return module if module.__name__ == f"jaxrnn.{name}" else getattr(module, name)
+        return module if module.__name__.rsplit(".", 1)[-1] == name else getattr(module, name)
     raise AttributeError(f"module 'jaxrnn' has no attribute {name!r}")

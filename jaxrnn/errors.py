@@ -30,7 +30,7 @@ class CheckpointError(UsageError, ValueError):
 
 class OutOfMemory(UsageError, MemoryError):
     """A run whose estimated peak memory exceeds what is available: said before compiling,
-    with the flag to change (``jaxrnn.train.memory``)."""
+    with the flag to change (``jaxrnn.runs.memory``)."""
 
 
 class TrainingDiverged(UsageError, FloatingPointError):

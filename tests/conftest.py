@@ -19,7 +19,7 @@ import jax  # noqa: E402
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
-from jaxrnn import _cache  # noqa: E402
+from jaxrnn.util import cache as _cache  # noqa: E402
 
 jax.config.update("jax_enable_x64", True)
 _cache.enable()

@@ -1,4 +1,4 @@
-"""The hand-written BPTT (``jaxrnn.bptt``) equals ``jax.grad`` of the plain scan, float64.
+"""The hand-written BPTT (``jaxrnn.nn.bptt``) equals ``jax.grad`` of the plain scan, float64.
 
 Every cell, with and without bias, random lengths (always one empty and one
 full-length sequence), junk in the padded positions, cotangents on both the
@@ -16,9 +16,9 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from jaxrnn import bptt, sequence
-from jaxrnn.cells import CellParams, LSTMState, project_inputs
-from jaxrnn.layout import num_gates
+from jaxrnn.nn import bptt, sequence
+from jaxrnn.nn.cells import CellParams, LSTMState, project_inputs
+from jaxrnn.weights.layout import num_gates
 
 B, T, D, H = 4, 7, 3, 5
 CELLS = ("rnn", "rnn_relu", "lstm", "gru")

@@ -10,9 +10,9 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from jaxrnn import checkpoint
-from jaxrnn import train as T
+from jaxrnn import runs as T
 from jaxrnn.errors import CheckpointError, TrainingDiverged
+from jaxrnn.training import checkpoint_file as checkpoint
 
 
 def test_roundtrip_and_no_pickle(tmp_path):
@@ -75,11 +75,12 @@ def test_failed_write_leaves_previous_checkpoint(tmp_path, monkeypatch):
 
 
 # Saves checkpoint 1, then starts checkpoint 2 and blocks once half of it is in the temp
-# file (jaxrnn._atomic's test hook), having told the parent where that file is.
+# file (jaxrnn.util.atomic's test hook), having told the parent where that file is.
 WRITER = """
 import sys, time
 import numpy as np
-from jaxrnn import _atomic, checkpoint
+from jaxrnn.util import atomic as _atomic
+from jaxrnn.training import checkpoint_file as checkpoint
 
 big = np.arange(1_000_000, dtype=np.float32)
 checkpoint.save(sys.argv[1], {"i": 1}, [big + 1])
@@ -126,7 +127,7 @@ def test_kill_mid_write_leaves_the_previous_checkpoint_whole(tmp_path):
 
 
 def test_atomic_write_text_and_mode(tmp_path):
-    from jaxrnn._atomic import atomic_write
+    from jaxrnn.util.atomic import atomic_write
 
     p = tmp_path / "sub" / "f.txt"
     atomic_write(p, "h\u00e9llo\n")  # missing parents are created
@@ -194,7 +195,7 @@ def test_nan_stops_training_and_keeps_the_last_good_checkpoint(tmp_path, monkeyp
 
     seed = next(s for s in range(100) if len({*shuffle_orders(58, 3, s)[:, 0]}) == 3)
     poison_first = int(shuffle_orders(58, 3, seed)[2, 0])  # first sample of epoch 3
-    from jaxrnn.train import jax_run
+    from jaxrnn.runs import jax_run
 
     real_make_run = jax_run.make_run
 

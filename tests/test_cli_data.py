@@ -6,7 +6,8 @@ import sys
 
 import pytest
 
-from jaxrnn import train as T
+from jaxrnn import runs as T
+from jaxrnn.cli import train as train_cli
 from jaxrnn.data import make_emotions, write_table
 
 
@@ -20,7 +21,7 @@ def emotions(tmp_path_factory):
 
 
 def run_main(args, capsys):
-    code = T.main(args)
+    code = train_cli.main(args)
     out = capsys.readouterr()
     return code, out.out, out.err
 

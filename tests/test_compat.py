@@ -13,8 +13,8 @@ import shutil
 import numpy as np
 import pytest
 
-from jaxrnn import train as T
-from jaxrnn.predict import Predictor
+from jaxrnn import runs as T
+from jaxrnn.cli.predict import Predictor
 
 DATA = pathlib.Path(__file__).parent / "data"
 

@@ -8,7 +8,8 @@ from importlib import resources
 import pytest
 
 from jaxrnn.data import Tokenizer, load_sentiment
-from jaxrnn.data.compositional import (
+from jaxrnn.data.files import load_dataset, load_table
+from jaxrnn.data.generators.compositional import (
     CONSTRUCTIONS,
     DEFAULT_N,
     DEFAULT_SEED,
@@ -21,8 +22,7 @@ from jaxrnn.data.compositional import (
     make_compositional,
     pool,
 )
-from jaxrnn.data.files import load_dataset, load_table
-from jaxrnn.data.synthetic import write_table
+from jaxrnn.data.generators.synthetic import write_table
 from jaxrnn.errors import UsageError
 
 VOCAB = set("i am this is was good bad happy sad not very at all and or right now earlier".split())

@@ -19,8 +19,8 @@ from jaxrnn.data.files import (
     load_table,
     stratified_split,
 )
+from jaxrnn.data.generators.synthetic import EMOTIONS, main, make_emotions, write_table
 from jaxrnn.data.sentiment import Split, TextDataset
-from jaxrnn.data.synthetic import EMOTIONS, main, make_emotions, write_table
 from jaxrnn.errors import ConfigError, DataError, UsageError
 
 
@@ -461,7 +461,7 @@ def test_make_emotions_balanced_distinct_and_deterministic():
 
 
 def test_make_emotions_each_sentence_has_a_cue_of_its_class():
-    from jaxrnn.data.synthetic import _ADJECTIVES, _PHRASES
+    from jaxrnn.data.generators.synthetic import _ADJECTIVES, _PHRASES
 
     ds = make_emotions(n_per_class=100, seed=0)
     opposite = {"joy": "sadness", "sadness": "joy"}

@@ -11,14 +11,14 @@ import jax
 import numpy as np
 import pytest
 
-from jaxrnn import distributed
 from jaxrnn.errors import ConfigError
+from jaxrnn.training import distributed
 
 FOUR_DEVICES = textwrap.dedent("""
     import jax, json, numpy as np
     jax.config.update("jax_enable_x64", True)
     assert len(jax.devices()) == 4
-    from jaxrnn import train as T
+    from jaxrnn import runs as T
     out = {}
     shard_map = dict(data_parallel="shard_map")
     for name, kw, seeds, split in [
@@ -104,7 +104,7 @@ def test_two_processes_on_localhost_equal_one_process(tmp_path):
     """Two processes train the single process's model (history and weights at 1e-10), and
     only process 0 writes files: each runs in its own directory with the same relative
     ``--json`` and ``--save`` paths."""
-    from jaxrnn.train import load_checkpoint
+    from jaxrnn.runs import load_checkpoint
 
     args = ["--model", "gru", "--hidden", "6", "--epochs", "2", "--dtype", "float64", "--quiet",
             "--json", "run.json", "--save", "run.ckpt"]  # fmt: skip
@@ -190,7 +190,7 @@ SHARD_MAP = textwrap.dedent("""
     from jax.sharding import Mesh, PartitionSpec as P
     jax.config.update("jax_enable_x64", True)
     import jaxrnn
-    from jaxrnn.sequence import _Options
+    from jaxrnn.nn.sequence import _Options
     assert len(jax.devices()) == 2
     mesh = Mesh(np.array(jax.devices()), ("data",))
     x = np.random.default_rng(0).normal(size=(4, 6, 3))
@@ -231,10 +231,10 @@ def test_layers_inside_shard_map_give_the_single_device_gradients():
 def test_data_parallel_auto_rule():
     """auto: shard_map from SHARD_MAP_ROWS_PER_DEVICE rows per device, else xla; the CLI asks
     XLA for one CPU device per core only where that applies and nobody chose otherwise."""
-    from jaxrnn.config import SHARD_MAP_ROWS_PER_DEVICE as R
-    from jaxrnn.config import TrainConfig, resolve_config
-    from jaxrnn.train.cli import host_devices
-    from jaxrnn.train.plan import Parallel, uses_shard_map
+    from jaxrnn.cli.train import host_devices
+    from jaxrnn.runs.config import SHARD_MAP_ROWS_PER_DEVICE as R
+    from jaxrnn.runs.config import TrainConfig, resolve_config
+    from jaxrnn.runs.plan import Parallel, uses_shard_map
 
     def cfg(**kw):
         return resolve_config(TrainConfig(model="gru", **kw))
@@ -264,7 +264,7 @@ def test_data_parallel_auto_rule():
 def test_cli_uses_every_core_for_large_batches(tmp_path):
     """python -m jaxrnn.train with a batch of SHARD_MAP_ROWS_PER_DEVICE rows per core trains
     on one CPU device per core with shard_map (and one device when XLA_FLAGS says so)."""
-    from jaxrnn.config import SHARD_MAP_ROWS_PER_DEVICE as R
+    from jaxrnn.runs.config import SHARD_MAP_ROWS_PER_DEVICE as R
 
     cores = os.cpu_count() or 1
     if cores < 2:

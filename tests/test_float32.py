@@ -32,9 +32,10 @@ SCRIPT = r"""
 import json, sys, time
 import jax
 import numpy as np
-from jaxrnn import _cache, train as T
-from jaxrnn.predict import Predictor
-from jaxrnn.train.data import load_texts
+from jaxrnn.util import cache as _cache
+from jaxrnn import runs as T
+from jaxrnn.cli.predict import Predictor
+from jaxrnn.runs.prepare import load_texts
 
 assert not jax.config.jax_enable_x64
 d = sys.argv[1]

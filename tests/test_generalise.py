@@ -9,13 +9,13 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from jaxrnn import loop
-from jaxrnn.config import TrainConfig, resolve_config
 from jaxrnn.data import load_sentiment
-from jaxrnn.data.compositional import load_compositional
 from jaxrnn.data.files import stratified_split
-from jaxrnn.train import fit
-from jaxrnn.train.data import prepare_data
+from jaxrnn.data.generators.compositional import load_compositional
+from jaxrnn.runs import fit
+from jaxrnn.runs.config import TrainConfig, resolve_config
+from jaxrnn.runs.prepare import prepare_data
+from jaxrnn.training import loop
 
 COMPOSITIONAL = "jaxrnn/data/compositional.jsonl"
 # Small and float64, so numbers compare; 12 epochs at a high rate, so the validation loss
@@ -161,7 +161,7 @@ def test_cli_json_keys_and_one_line_errors(tmp_path):
 def test_sweep_point_equals_the_train_run_it_names():
     """One point of the sweep's vmapped grid computes what python -m jaxrnn.train computes
     for the same settings (float64): same split, init, orders, optimizer and dropout."""
-    from jaxrnn.sweep import run_grid
+    from jaxrnn.cli.sweep import run_grid
 
     cfg = resolve_config(TrainConfig(**{**SMALL, "early_stopping": 0, "epochs": 4},
                                      optimizer="adam", clip=0.0, weight_decay=0.0))

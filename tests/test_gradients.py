@@ -1,7 +1,7 @@
 """jax.grad of the JAX RNN == hand-written BPTT (NumPy) == centred finite differences, float64.
 
 The reference is ``StudyRNN(impl="autodiff")``: ``jax.grad`` of the plain masked ``lax.scan``.
-The default ``StudyRNN`` differentiates with ``jaxrnn.bptt``'s hand-written custom VJP, a
+The default ``StudyRNN`` differentiates with ``jaxrnn.nn.bptt``'s hand-written custom VJP, a
 second hand-written backward pass, so it is checked against that reference, not used as one.
 """
 
@@ -12,7 +12,7 @@ import optax
 import pytest
 
 from jaxrnn import scratch
-from jaxrnn.models import StudyRNN
+from jaxrnn.nn.models import StudyRNN
 
 V, C, T = 7, 3, 9  # vocabulary, classes, padded length
 
@@ -79,7 +79,7 @@ def test_jax_grad_equals_handwritten_bptt(hidden, rng):
 
 @pytest.mark.parametrize("hidden", [1, 6])
 def test_custom_vjp_equals_jax_grad(hidden, rng):
-    """The default model's hand-written VJP (jaxrnn.bptt) against jax.grad of the scan."""
+    """The default model's hand-written VJP (jaxrnn.nn.bptt) against jax.grad of the scan."""
     batch = 5
     fast, ref = make_loss(StudyRNN(V, hidden, C)), make_loss(ref_model(hidden))
     for _ in range(3):

@@ -1,4 +1,4 @@
-"""jaxrnn.interop against real PyTorch and Keras 3 layers, on padded batches, float32.
+"""jaxrnn.nn.interop against real PyTorch and Keras 3 layers, on padded batches, float32.
 
 Every conversion is checked by running both sides on the same random padded batch:
 torch through ``pack_padded_sequence(enforce_sorted=False)`` / ``pad_packed_sequence``,
@@ -20,10 +20,10 @@ import jax.numpy as jnp  # noqa: E402
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
-from jaxrnn.cells import CellParams, LSTMState  # noqa: E402
-from jaxrnn.interop import from_keras, from_torch, to_keras, to_torch  # noqa: E402
-from jaxrnn.layout import num_gates  # noqa: E402
-from jaxrnn.sequence import RecurrentLayer  # noqa: E402
+from jaxrnn.nn.cells import CellParams, LSTMState  # noqa: E402
+from jaxrnn.nn.interop import from_keras, from_torch, to_keras, to_torch  # noqa: E402
+from jaxrnn.nn.sequence import RecurrentLayer  # noqa: E402
+from jaxrnn.weights.layout import num_gates  # noqa: E402
 
 try:
     import torch
@@ -383,7 +383,7 @@ def test_to_keras_refuses_stacks():
 
 def test_import_needs_neither_torch_nor_keras():
     code = (
-        "import sys, jaxrnn.interop; "
+        "import sys, jaxrnn.nn.interop; "
         "assert 'torch' not in sys.modules and 'keras' not in sys.modules, sorted(sys.modules)"
     )
     subprocess.run([sys.executable, "-c", code], check=True)

@@ -17,10 +17,10 @@ import numpy as np
 import pytest
 
 from jaxrnn import scratch
-from jaxrnn.cells import CellParams, LSTMState
-from jaxrnn.layout import GATES, gate_slice, num_gates
-from jaxrnn.models import Classifier
-from jaxrnn.sequence import RecurrentLayer, _Options, lstm, reverse_padded, rnn
+from jaxrnn.nn.cells import CellParams, LSTMState
+from jaxrnn.nn.models import Classifier
+from jaxrnn.nn.sequence import RecurrentLayer, _Options, lstm, reverse_padded, rnn
+from jaxrnn.weights.layout import GATES, gate_slice, num_gates
 
 B, T, D, H = 4, 7, 3, 5
 

@@ -1,4 +1,4 @@
-"""Language models (jaxrnn.lm, --task lm, python -m jaxrnn.generate), float64 where compared.
+"""Language models (jaxrnn.nn.lm, --task lm, python -m jaxrnn.generate), float64 where compared.
 
 * the library's model and gradient (custom VJP) == the NumPy reference's hand-written BPTT
   with a loss at every step (``jaxrnn.scratch.seq.lm_loss_and_grads``) from a carried state;
@@ -17,13 +17,14 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from jaxrnn import lm, loop
-from jaxrnn.config import TrainConfig
+from jaxrnn.nn import lm
+from jaxrnn.nn.sequence import RecurrentLayer
+from jaxrnn.runs.config import TrainConfig
+from jaxrnn.runs.prepare_lm import one_stream_rows, train_rows
 from jaxrnn.scratch import seq
 from jaxrnn.scratch.layers import LSTMState
-from jaxrnn.sequence import RecurrentLayer
-from jaxrnn.tasks import Batch
-from jaxrnn.train.lm_data import one_stream_rows, train_rows
+from jaxrnn.training import loop, tasks
+from jaxrnn.training.tasks import Batch
 
 B, T, H, V, E = 3, 5, 4, 7, 3
 TEXT = "the fox sees the owl. the owl sees a fox.\nthe old king sleeps.\n" * 4
@@ -91,8 +92,8 @@ def test_task_carries_state_across_chunks_and_evaluate_threads_it():
     ids = np.random.default_rng(2).integers(0, V, 4 * T * B + B)
     rows = train_rows(ids, B, T)  # [K=4, B, T]
     k = rows.inputs.shape[0]
-    task = lm.lm_task(model, B)
-    data = lm.LMRows(*map(jnp.asarray, rows))
+    task = tasks.lm_task(model, B)
+    data = tasks.LMRows(*map(jnp.asarray, rows))
     # one long forward over each stream == the chunks one after another, state carried
     streams = rows.inputs.transpose(1, 0, 2).reshape(B, k * T)
     targets = rows.targets.transpose(1, 0, 2).reshape(B, k * T)
@@ -117,7 +118,7 @@ def test_task_carries_state_across_chunks_and_evaluate_threads_it():
     # the test text as one stream (padded last chunk) uses the carry's first row
     test = one_stream_rows(ids[: 2 * T + 3], T)
     assert test.inputs.shape == (3, 1, T) and test.mask.sum() == 2 * T + 2
-    test = lm.LMRows(*map(jnp.asarray, test))
+    test = tasks.LMRows(*map(jnp.asarray, test))
     metrics, _ = jax.jit(lambda p, d: loop.evaluate(model, task, p, d, 2))(params, test)
     logits, _ = apply(params, jnp.asarray(ids[None, : 2 * T + 2]))
     nll = -jnp.take_along_axis(jax.nn.log_softmax(logits), ids[None, 1 : 2 * T + 3, None], -1)
@@ -145,7 +146,7 @@ def corpus(tmp_path_factory):
 
 
 def test_numpy_backend_and_jax_twin_same_loss_curve(corpus):
-    from jaxrnn.train.run import fit
+    from jaxrnn.runs.run import fit
 
     kw = dict(task="lm", model="rnn", data=corpus, epochs=3, hidden=8, seq_len=7,
               batch_size=2, dtype="float64", test_fraction=0.25)  # fmt: skip
@@ -159,8 +160,8 @@ def test_numpy_backend_and_jax_twin_same_loss_curve(corpus):
 
 
 def test_cli_json_checkpoint_and_generate(corpus, tmp_path, capsys):
-    from jaxrnn.generate import main as generate
-    from jaxrnn.train.cli import main as train
+    from jaxrnn.cli.generate import main as generate
+    from jaxrnn.cli.train import main as train
 
     out, ck = tmp_path / "lm.json", str(tmp_path / "lm.ckpt")
     args = ["--task", "lm", "--model", "gru", "--data", corpus, "--epochs", "2", "--hidden", "8",
@@ -190,10 +191,10 @@ def test_cli_json_checkpoint_and_generate(corpus, tmp_path, capsys):
 def test_numpy_backend_is_min_char_rnn(corpus):
     """One epoch of --backend numpy --task lm (1 stream) ends on the weights of Karpathy's
     loop (``scratch.seq.min_char_rnn``, optax's Adagrad constants) after as many steps."""
-    from jaxrnn.config import resolve_config
+    from jaxrnn.runs import numpy_lm
+    from jaxrnn.runs.config import resolve_config
+    from jaxrnn.runs.prepare_lm import prepare_lm
     from jaxrnn.scratch.optim import tree_leaves
-    from jaxrnn.train import numpy_lm
-    from jaxrnn.train.lm_data import prepare_lm
 
     cfg = resolve_config(TrainConfig(task="lm", model="rnn", backend="numpy", data=corpus,
                                      epochs=1, hidden=6, seq_len=9))  # fmt: skip
@@ -211,8 +212,8 @@ def test_numpy_backend_is_min_char_rnn(corpus):
 
 
 def test_word_level_and_one_line_errors(corpus, tmp_path, capsys):
-    from jaxrnn.train.cli import main as train
-    from jaxrnn.train.run import fit
+    from jaxrnn.cli.train import main as train
+    from jaxrnn.runs.run import fit
 
     r = fit(TrainConfig(task="lm", model="rnn", backend="numpy", data=corpus, level="word",
                         epochs=1, hidden=4, seq_len=5))  # fmt: skip

@@ -6,8 +6,9 @@ import numpy as np
 import optax
 import pytest
 
-from jaxrnn import loop, models, sequence
-from jaxrnn.layout import num_gates
+from jaxrnn.nn import models, sequence
+from jaxrnn.training import loop
+from jaxrnn.weights.layout import num_gates
 
 
 @pytest.mark.parametrize("seed", [0, 1, 7, 2**31 + 5, 2**40 + 3, -1, -12345])

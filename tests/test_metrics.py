@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from jaxrnn.errors import UsageError
-from jaxrnn.metrics import classification_report, format_report, plot_confusion
+from jaxrnn.evaluation.metrics import classification_report, format_report, plot_confusion
 
 
 def test_hand_worked_three_classes():

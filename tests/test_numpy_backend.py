@@ -1,11 +1,11 @@
 """``--backend numpy`` for every preset: the same numbers as the JAX backend, without JAX.
 
-From the same initial params (``jaxrnn.scratch.init`` = ``build.initial_params``) and the
+From the same initial params (``jaxrnn.weights.init`` = ``build.initial_params``) and the
 same sample orders, ``fit`` on the NumPy backend (hand-written BPTT and optimizer) and on
 the JAX backend (``jax.grad`` + optax, compiled) give the same loss and accuracy history
 in float64, for every preset (shrunk: few epochs, small hidden sizes) with dropout off,
 and with dropout on when the NumPy run takes the masks the JAX run draws from its keys
-(``jaxrnn.train.jax_masks``).
+(``jaxrnn.runs.jax_masks``).
 """
 
 import json
@@ -16,14 +16,14 @@ import jax
 import numpy as np
 import pytest
 
-from jaxrnn.config import PRESETS
 from jaxrnn.errors import ConfigError
-from jaxrnn.models import init_params_numpy
-from jaxrnn.scratch import init as sinit
+from jaxrnn.nn.models import init_params_numpy
+from jaxrnn.runs import TrainConfig, build_model, fit, prepare_data, resolve_config
+from jaxrnn.runs.config import PRESETS
+from jaxrnn.runs.jax_masks import dropout_masks
+from jaxrnn.runs.numpy_run import fit_numpy, initial_params
 from jaxrnn.scratch import optim
-from jaxrnn.train import TrainConfig, build_model, fit, prepare_data, resolve_config
-from jaxrnn.train.jax_masks import dropout_masks
-from jaxrnn.train.numpy_run import fit_numpy, initial_params
+from jaxrnn.weights import init as sinit
 
 RTOL, ATOL = 1e-8, 1e-10
 METRICS = ("train_loss", "train_acc", "test_loss", "test_acc")
@@ -102,7 +102,7 @@ def test_dropout_same_history_with_the_jax_masks(model, kw):
 )  # fmt: skip
 def test_initial_params_are_the_jax_runs(model, kw):
     """The JAX-free init equals ``build.initial_params`` bit for bit (keras and study)."""
-    from jaxrnn.train import initial_params as jax_initial
+    from jaxrnn.runs import initial_params as jax_initial
 
     kw.pop("data", None)
     cfg = config(model, **kw)

@@ -7,9 +7,9 @@ import sys
 import numpy as np
 import pytest
 
-from jaxrnn import train as T
-from jaxrnn.predict import Predictor
-from jaxrnn.train.data import load_texts
+from jaxrnn import runs as T
+from jaxrnn.cli.predict import Predictor
+from jaxrnn.runs.prepare import load_texts
 
 
 @pytest.fixture(scope="module")
@@ -61,7 +61,7 @@ def test_multi_seed_checkpoint_averages_seeds(tmp_path):
     import jax
     import jax.numpy as jnp
 
-    from jaxrnn import loop
+    from jaxrnn.training import loop
 
     path = tmp_path / "m.ckpt"
     T.fit(T.TrainConfig(model="gru", hidden=4, epochs=1), seeds=2, save=str(path))

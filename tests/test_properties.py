@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 
 from jaxrnn.data import KERAS_FILTERS, Tokenizer, text_to_words
 from jaxrnn.data.files import load_dataset, load_table
-from jaxrnn.data.synthetic import write_table
+from jaxrnn.data.generators.synthetic import write_table
 from jaxrnn.errors import DataError
 
 SETTINGS = settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])

@@ -1,5 +1,5 @@
 """``--task regress``: the forecaster's loss and gradients against the NumPy reference
-(float64), and a short run from a CSV through a checkpoint to ``jaxrnn.predict``."""
+(float64), and a short run from a CSV through a checkpoint to ``jaxrnn.cli.predict``."""
 
 import json
 
@@ -8,12 +8,13 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from jaxrnn import loop, models, sequence, tasks
+from jaxrnn.cli.predict import main as predict_main
+from jaxrnn.cli.train import main as train_main
 from jaxrnn.data.series import load_series_csv, make_periodic, write_series_csv
-from jaxrnn.predict import main as predict_main
+from jaxrnn.nn import models, sequence
+from jaxrnn.runs.checkpoints import load_checkpoint
 from jaxrnn.scratch import seq
-from jaxrnn.train.checkpoints import load_checkpoint
-from jaxrnn.train.cli import main as train_main
+from jaxrnn.training import loop, tasks
 
 FAST = {"xla_backend_optimization_level": 0, "xla_cpu_use_fusion_emitters": False}
 

@@ -12,7 +12,7 @@ import numpy as np
 import optax
 import pytest
 
-from jaxrnn import loop, tasks
+from jaxrnn.cli import train as cli
 from jaxrnn.data.arrays import Arrays
 from jaxrnn.data.buckets import (
     batch_schedule,
@@ -22,9 +22,9 @@ from jaxrnn.data.buckets import (
     padded_tokens,
     split_buckets,
 )
-from jaxrnn.data.synthetic import make_emotions, spread_lengths, write_table
-from jaxrnn.train import cli
-from jaxrnn.train.data import auto_max_len
+from jaxrnn.data.generators.synthetic import make_emotions, spread_lengths, write_table
+from jaxrnn.runs.prepare import auto_max_len
+from jaxrnn.training import loop, tasks
 
 GRU = ["--model", "gru", "--hidden", "8", "--epochs", "1"]
 
@@ -117,7 +117,7 @@ def test_schedule_visits_every_row_once_in_whole_buckets():
 
 @pytest.fixture(scope="module")
 def toy_model():
-    from jaxrnn import models, sequence
+    from jaxrnn.nn import models, sequence
 
     return models.Classifier(sequence.RecurrentLayer("lstm", 6, 1, True), 20, 4, num_classes=3)
 
@@ -172,8 +172,8 @@ def test_chunked_loops_give_the_whole_sequence_numbers(cell):
     and with no lengths pads T = 9 to 12 with masked steps: outputs, final state and every
     gradient equal the whole-sequence loop's (float64). A wrong mask, a skipped chunk's
     gradient or a chunk's weight gradient added twice each break it."""
-    from jaxrnn import bptt
-    from jaxrnn.cells import LSTMState, init_cell_params
+    from jaxrnn.nn import bptt
+    from jaxrnn.nn.cells import LSTMState, init_cell_params
 
     p = init_cell_params(jax.random.key(0), cell, 3, 4, True, jnp.float64)
     x = jax.random.normal(jax.random.key(1), (5, 9, 3), jnp.float64)
@@ -217,8 +217,8 @@ def test_a_chunked_epoch_on_length_sorted_rows_takes_the_scheduled_steps(toy_mod
     chunks; the same params as train_step of the whole-sequence model on the same batches."""
     import dataclasses
 
-    from jaxrnn import sequence
     from jaxrnn.data.buckets import sort_by_length
+    from jaxrnn.nn import sequence
 
     chunked = dataclasses.replace(toy_model, layer=dataclasses.replace(
         toy_model.layer, _options=sequence._Options(chunk=4)))  # fmt: skip
@@ -251,11 +251,11 @@ def test_a_tagger_trains_on_length_buckets_and_reports_in_row_order(tmp_path):
     permutation of the predictions, or a tag shifted by the padding, breaks it."""
     import dataclasses
 
-    from jaxrnn.config import TrainConfig, resolve_config
     from jaxrnn.data.conll import Sentence, write_conll
-    from jaxrnn.data.tagging import make_tagging
-    from jaxrnn.train import fit
-    from jaxrnn.train.task_tag import build_model, prepare
+    from jaxrnn.data.generators.entities import make_tagging
+    from jaxrnn.runs import fit
+    from jaxrnn.runs.config import TrainConfig, resolve_config
+    from jaxrnn.runs.task_tag import build_model, prepare
 
     short = make_tagging(1200, seed=3)
     rng, sentences, i = np.random.default_rng(0), [], 0

@@ -1,4 +1,4 @@
-"""The NumPy reference layers (hand-written BPTT) == jaxrnn.sequence and jax.grad, float64.
+"""The NumPy reference layers (hand-written BPTT) == jaxrnn.nn.sequence and jax.grad, float64.
 
 Forward: outputs and final states equal ``RecurrentLayer.apply``. Backward: the
 hand-written gradients wrt every weight, the inputs and the initial state equal
@@ -22,12 +22,12 @@ import optax
 import pytest
 
 from jaxrnn import scratch
-from jaxrnn.cells import CellParams, LSTMState
-from jaxrnn.layout import num_gates
-from jaxrnn.models import Classifier
+from jaxrnn.nn.cells import CellParams, LSTMState
+from jaxrnn.nn.models import Classifier
+from jaxrnn.nn.sequence import RecurrentLayer
+from jaxrnn.nn.sequence import reverse_padded as jax_reverse_padded
 from jaxrnn.scratch import layers as sl
-from jaxrnn.sequence import RecurrentLayer
-from jaxrnn.sequence import reverse_padded as jax_reverse_padded
+from jaxrnn.weights.layout import num_gates
 
 B, T, D, H = 4, 7, 3, 5
 RTOL, ATOL = 1e-10, 1e-12  # atol only for entries that are ~0 (cancellation)
@@ -281,7 +281,7 @@ CLASSIFIER_CASES = [  # (cell, layers, bidirectional, embed, K outputs, mask, im
 def jax_classifier_grads(model: Classifier):
     def loss(params, ids, lengths, labels):
         logits = model.apply(params, ids, lengths)
-        if logits.shape[1] == 1:  # as jaxrnn.train.loss_terms
+        if logits.shape[1] == 1:  # as jaxrnn.runs.loss_terms
             terms = optax.sigmoid_binary_cross_entropy(logits[:, 0], labels.astype(logits.dtype))
         else:
             terms = optax.softmax_cross_entropy_with_integer_labels(logits, labels)

@@ -11,7 +11,7 @@ import numpy as np
 import optax
 import pytest
 
-from jaxrnn.cells import CellParams
+from jaxrnn.nn.cells import CellParams
 from jaxrnn.scratch import optim
 
 RTOL, ATOL = 1e-12, 1e-15

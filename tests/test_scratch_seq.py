@@ -18,10 +18,10 @@ import optax
 import pytest
 
 from jaxrnn import scratch
-from jaxrnn.cells import CellParams, LSTMState
-from jaxrnn.layout import num_gates
+from jaxrnn.nn.cells import CellParams, LSTMState
+from jaxrnn.nn.sequence import RecurrentLayer
 from jaxrnn.scratch import seq
-from jaxrnn.sequence import RecurrentLayer
+from jaxrnn.weights.layout import num_gates
 
 B, T, H, V, E, D, K = 3, 5, 4, 7, 3, 2, 3
 RTOL, ATOL = 1e-10, 1e-12
@@ -131,7 +131,7 @@ def test_lm_equals_jax_over_two_carried_chunks(cell, num_layers, embed, b_hh, rn
         assert_close(res.final_state, final_j, "final state")
         assert_close(res.d_initial_state, d_state_j, "d initial state")
         assert isinstance(res.final_state, scratch.LSTMState) == (cell == "lstm")
-        # The NumPy LSTMState is another NamedTuple type than jaxrnn.cells'.
+        # The NumPy LSTMState is another NamedTuple type than jaxrnn.nn.cells'.
         state = LSTMState(*res.final_state) if cell == "lstm" else res.final_state
 
 

@@ -2,7 +2,7 @@
 
 From the same initial params, sample orders and dropout masks, ``train_classifier``'s
 history and final params equal a plain Python loop (written here, independent of
-``jaxrnn.loop``) of optax steps on ``jax.grad`` of ``Classifier.apply``'s weighted
+``jaxrnn.training.loop``) of optax steps on ``jax.grad`` of ``Classifier.apply``'s weighted
 batch loss, float64, to 1e-8. The layer is ``impl="autodiff"``: the reference is
 ``jax.grad`` of the plain scan, not the library's own hand-written VJP.
 
@@ -22,11 +22,11 @@ import optax
 import pytest
 
 from jaxrnn.data.arrays import Arrays
-from jaxrnn.models import Classifier
+from jaxrnn.nn.models import Classifier
+from jaxrnn.nn.sequence import RecurrentLayer
 from jaxrnn.scratch import classifier_train as ct
 from jaxrnn.scratch import optim
 from jaxrnn.scratch.layers import DropoutMasks
-from jaxrnn.sequence import RecurrentLayer
 
 V, T = 7, 5
 RTOL, ATOL = 1e-8, 1e-10
@@ -72,7 +72,7 @@ def batch_key(e, b):
 
 
 def jax_train(model, optimizer, params, train, test, batch_size, orders):
-    """optax steps on jax.grad, batched as jaxrnn.loop (last batch padded, weight 0)."""
+    """optax steps on jax.grad, batched as jaxrnn.training.loop (last batch padded, weight 0)."""
     step, evaluate = jax_functions(model, optimizer)
     opt_state = optimizer.init(params)
     n = train.ids.shape[0]

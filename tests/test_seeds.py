@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from jaxrnn import train as T
+from jaxrnn import runs as T
 
 
 @pytest.mark.parametrize(
@@ -44,7 +44,7 @@ def _single(seed, **kw):
 
 
 def test_seed_group_auto_runs_seeds_one_at_a_time_where_the_cores_are_busy():
-    from jaxrnn.config import resolve_config
+    from jaxrnn.runs.config import resolve_config
 
     def group(model, n=20, **kw):
         return T.seed_group(resolve_config(T.TrainConfig(model=model, **kw)), n)

@@ -1,4 +1,4 @@
-"""Chunk extraction and span scores follow conlleval's rules (jaxrnn.spans)."""
+"""Chunk extraction and span scores follow conlleval's rules (jaxrnn.evaluation.spans)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import random
 
 import pytest
 
-from jaxrnn.spans import Chunk, extract_chunks, format_span_report, span_report
+from jaxrnn.evaluation.spans import Chunk, extract_chunks, format_span_report, span_report
 
 
 def chunks(tags: str) -> list[tuple[str, int, int]]:
@@ -122,7 +122,7 @@ def test_report_dict_and_format():
 
 
 def _conlleval_counts(gold: list[list[str]], pred: list[list[str]]) -> tuple[int, int, int]:
-    """conlleval.pl's streaming count, re-stated independently of jaxrnn.spans: its
+    """conlleval.pl's streaming count, re-stated independently of jaxrnn.evaluation.spans: its
     startOfChunk/endOfChunk tag-pair rules, and a correct chunk tracked from a token
     where both sequences start a chunk of one type until both end it at the same
     token; sentence ends are boundary lines read as O."""

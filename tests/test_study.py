@@ -12,7 +12,8 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from jaxrnn.study import cli, compare, gradients, longrange
+from jaxrnn.cli import study as cli
+from jaxrnn.study import compare, gradients, longrange
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 MODELS = ["scratch_exact", "rnn", "simple_rnn"]
@@ -75,7 +76,7 @@ def test_held_out_column_for_numpy_and_jax_models(quick_run):
 
 
 def test_held_out_summary_counts_each_tag():
-    from jaxrnn.data.compositional import load_compositional
+    from jaxrnn.data.generators.compositional import load_compositional
 
     comp = load_compositional()
     labels = np.asarray(comp.split.labels)
@@ -191,7 +192,7 @@ def test_first_epoch_at():
 
 def _tiny(kind: str):
     """A float64 model, params and a padded batch (lengths 1..T) on the bundled vocabulary."""
-    from jaxrnn import models, sequence
+    from jaxrnn.nn import models, sequence
 
     vocab, steps = 7, 6
     rng = np.random.default_rng(3)

@@ -1,7 +1,7 @@
 """The study-RNN fast path (hand-written BPTT in JAX) equals the generic jax.grad + optax loop.
 
 The reference is ``StudyRNN(impl="autodiff")``, ``jax.grad`` of the plain scan: the default
-``StudyRNN`` differentiates with ``jaxrnn.bptt``'s custom VJP, itself hand-written.
+``StudyRNN`` differentiates with ``jaxrnn.nn.bptt``'s custom VJP, itself hand-written.
 """
 
 import dataclasses
@@ -11,9 +11,10 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-from jaxrnn import scratch, study_sgd
-from jaxrnn import train as T
-from jaxrnn.models import StudyRNN
+from jaxrnn import runs as T
+from jaxrnn import scratch
+from jaxrnn.nn.models import StudyRNN
+from jaxrnn.training import per_sample_sgd as study_sgd
 
 
 def test_sample_grads_equal_jax_grad(rng):
@@ -60,7 +61,7 @@ def test_fast_loop_equals_generic_loop_float64(monkeypatch):
     kw = dict(model="rnn", hidden=16, epochs=6, lr=0.3, seed=5, dtype="float64")
     fast = T.fit(T.TrainConfig(loop="auto", **kw), log_every=3)
     built = []
-    from jaxrnn.train import task_classify
+    from jaxrnn.runs import task_classify
 
     real_build_model = task_classify.build.build_model
 

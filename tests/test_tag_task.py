@@ -1,5 +1,5 @@
 """``--task tag``: the tagger's loss and gradients against the NumPy reference (float64), the
-span report, and a short run from CoNLL files through a checkpoint to ``jaxrnn.predict``."""
+span report, and a short run from CoNLL files through a checkpoint to ``jaxrnn.cli.predict``."""
 
 import json
 
@@ -8,13 +8,15 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from jaxrnn import loop, models, sequence, spans, tasks
+from jaxrnn.cli.predict import main as predict_main
+from jaxrnn.cli.train import main as train_main
 from jaxrnn.data.conll import load_conll, write_conll
-from jaxrnn.data.tagging import make_tagging
-from jaxrnn.predict import main as predict_main
+from jaxrnn.data.generators.entities import make_tagging
+from jaxrnn.evaluation import spans
+from jaxrnn.nn import models, sequence
+from jaxrnn.runs.task_tag import report_from, split_sentences
 from jaxrnn.scratch import seq
-from jaxrnn.train.cli import main as train_main
-from jaxrnn.train.task_tag import report_from, split_sentences
+from jaxrnn.training import loop, tasks
 
 FAST = {"xla_backend_optimization_level": 0, "xla_cpu_use_fusion_emitters": False}
 

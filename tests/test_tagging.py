@@ -1,4 +1,4 @@
-"""The cue-before/cue-after entity-tagging generator (jaxrnn.data.tagging)."""
+"""The cue-before/cue-after entity-tagging generator (jaxrnn.data.generators.entities)."""
 
 from __future__ import annotations
 
@@ -7,11 +7,11 @@ from collections import Counter
 
 import pytest
 
-from jaxrnn.data import tagging
 from jaxrnn.data.conll import load_conll
-from jaxrnn.data.tagging import AMBIGUOUS, ENTITY_TYPES, main, make_tagging, write_conll
+from jaxrnn.data.generators import entities as tagging
+from jaxrnn.data.generators.entities import AMBIGUOUS, ENTITY_TYPES, main, make_tagging, write_conll
 from jaxrnn.errors import ConfigError
-from jaxrnn.spans import extract_chunks
+from jaxrnn.evaluation.spans import extract_chunks
 
 
 def test_deterministic_and_seeded():

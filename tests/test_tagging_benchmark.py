@@ -1,5 +1,5 @@
 """``benchmarks/tagging.py``: before it times anything, ours and PyTorch's tagger (same
-weights through ``jaxrnn.interop.to_torch``) give the same loss, and the same loss again
+weights through ``jaxrnn.nn.interop.to_torch``) give the same loss, and the same loss again
 after one Adam step; then an epoch of each runs and is counted."""
 
 import sys

@@ -10,7 +10,8 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from jaxrnn import train as T
+from jaxrnn import runs as T
+from jaxrnn.cli import train as train_cli
 
 
 @pytest.fixture(scope="module")
@@ -50,8 +51,8 @@ def test_minibatch_adam_model_trains():
     loop of optax Adam steps on ``jax.grad`` of the batch mean loss, in the same order."""
     import optax
 
-    from jaxrnn import tasks
     from jaxrnn.scratch import shuffle_orders
+    from jaxrnn.training import tasks
 
     cfg = T.resolve_config(T.TrainConfig(model="gru", hidden=8, epochs=1, lr=3e-2, seed=3,
                                          dropout=0.0, dtype="float64"))  # fmt: skip
@@ -104,7 +105,7 @@ def test_chunk_stops_at_every_log_save_and_capacity():
 )
 def test_bad_flags_exit_2_with_one_line(flags, needle, capsys):
     with pytest.raises(SystemExit) as e:
-        code = T.main(flags)
+        code = train_cli.main(flags)
         raise SystemExit(code)
     assert e.value.code == 2
     err = capsys.readouterr().err.strip()
@@ -140,8 +141,8 @@ def test_cli_help_documents_every_flag():
     ],
 )
 def test_mask_flag_overrides_the_preset(argv, mask):
-    from jaxrnn.config import resolve_config
-    from jaxrnn.train.cli import build_parser, config_from_args
+    from jaxrnn.cli.train import build_parser, config_from_args
+    from jaxrnn.runs.config import resolve_config
 
     assert resolve_config(config_from_args(build_parser().parse_args(argv))).mask is mask
 
@@ -180,7 +181,7 @@ def test_compile_cache_switches_write_no_cache(tmp_path, switch):
 def test_compile_with_drops_options_this_jaxlib_does_not_know():
     import jax
 
-    from jaxrnn.train import FAST_COMPILE_OPTIONS, compile_with
+    from jaxrnn.runs import FAST_COMPILE_OPTIONS, compile_with
 
     lowered = jax.jit(lambda x: x * 2.0).lower(1.0)
     compiled, used = compile_with(lowered, {**FAST_COMPILE_OPTIONS, "xla_no_such_option": True})
@@ -192,7 +193,7 @@ def test_compile_with_drops_options_this_jaxlib_does_not_know():
 def test_compile_auto_is_fast_only_for_short_runs_on_cpu():
     """``--compile auto``: XLA level 0 for the short Keras-like presets (compile dominates),
     full optimisation for the 500-epoch RNN and the 3x128 BiLSTM (the run dominates)."""
-    from jaxrnn.train import TrainConfig, compiler_options, prepare_data, resolve_config
+    from jaxrnn.runs import TrainConfig, compiler_options, prepare_data, resolve_config
 
     fast = {"xla_backend_optimization_level": 0, "xla_cpu_use_fusion_emitters": False}
     want = {"rnn": {}, "simple_rnn": fast, "lstm": fast, "gru": fast, "bilstm": {}}

@@ -13,10 +13,10 @@ import time
 
 import pytest
 
-from jaxrnn import predict
-from jaxrnn.results import summarize
-from jaxrnn.train import cli
-from jaxrnn.train.checkpoints import load_checkpoint
+from jaxrnn.cli import predict
+from jaxrnn.cli import train as cli
+from jaxrnn.runs.checkpoints import load_checkpoint
+from jaxrnn.runs.results import summarize
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 ENV = {**os.environ, "PYTHONUNBUFFERED": "1"}  # the session's compile cache (conftest)
@@ -86,8 +86,8 @@ def test_ctrl_c_numpy_backend_stops_between_epochs():
 
 
 def test_chunks_are_capped_by_estimated_time():
-    from jaxrnn.config import TrainConfig, resolve_config
-    from jaxrnn.train.interrupt import max_chunk_epochs
+    from jaxrnn.runs.config import TrainConfig, resolve_config
+    from jaxrnn.runs.interrupt import max_chunk_epochs
 
     big = resolve_config(TrainConfig(model="bilstm"))
     assert max_chunk_epochs(big, rows=10_000, length=200) == 1
@@ -96,7 +96,7 @@ def test_chunks_are_capped_by_estimated_time():
 
 
 def test_study_keeps_the_models_it_finished(tmp_path, monkeypatch, capsys):
-    from jaxrnn.study import cli as study_cli
+    from jaxrnn.cli import study as study_cli
     from jaxrnn.study import compare
 
     real = compare.run_jax
@@ -220,7 +220,7 @@ def test_quiet_seeds_print_the_summary_and_intervals(capsys, tmp_path):
 
 
 def test_help_shows_the_defaults_that_apply():
-    from jaxrnn.study.cli import build_parser as study_parser
+    from jaxrnn.cli.study import build_parser as study_parser
 
     train = " ".join(cli.build_parser().format_help().split())
     study = " ".join(study_parser().format_help().split())
@@ -233,9 +233,9 @@ def test_help_shows_the_defaults_that_apply():
 
 
 def test_paired_comparison_with_a_split_per_seed(labels_csv, tmp_path, capsys):
-    from jaxrnn import paired
-    from jaxrnn.config import TrainConfig
-    from jaxrnn.train.data import load_texts
+    from jaxrnn.cli import paired
+    from jaxrnn.runs.config import TrainConfig
+    from jaxrnn.runs.prepare import load_texts
 
     splits = [load_texts(TrainConfig(data=labels_csv, seed=s)).test.texts for s in (0, 1)]
     assert splits[0] != splits[1]  # what --resplit draws for seeds 0 and 1

@@ -1,7 +1,7 @@
 """Data sets, the Keras-compatible tokenizer, and encoding to padded id arrays.
 
-``make_emotions``, ``write_table`` and ``EMOTIONS`` (from ``jaxrnn.data.synthetic``),
-``load_compositional`` and ``make_compositional`` (from ``jaxrnn.data.compositional``)
+``make_emotions``, ``write_table`` and ``EMOTIONS`` (from ``jaxrnn.data.generators.synthetic``),
+``load_compositional`` and ``make_compositional`` (from ``jaxrnn.data.generators.compositional``)
 are loaded on first use, so ``python -m jaxrnn.data.synthetic`` (or ``.compositional``)
 runs cleanly.
 """

@@ -1,5 +1,5 @@
 """Length bucketing: texts of similar length batched together, each bucket padded to its own
-length (NumPy only; the compiled loop that trains on buckets is ``jaxrnn.loop``).
+length (NumPy only; the compiled loop that trains on buckets is ``jaxrnn.training.loop``).
 
 ::
 
@@ -10,7 +10,7 @@ length (NumPy only; the compiled loop that trains on buckets is ``jaxrnn.loop``)
 
 The bounds minimise the padded tokens ``sum over texts of the bound of its bucket`` (an exact
 dynamic programme over the distinct lengths). An epoch's schedule comes from that epoch's
-sample order (``jaxrnn.scratch.shuffle_orders``, so it is seeded as every other order here):
+sample order (``jaxrnn.data.orders.shuffle_orders``, so it is seeded as every other order here):
 each bucket's rows in the order's order, cut into batches (the last one of a bucket partial,
 its empty slots ``-1``), and the batches of all buckets interleaved by where their first row
 stands in the order, so buckets are shuffled across the epoch.
@@ -105,7 +105,7 @@ def sort_by_length(arrays: Any) -> tuple[Any, np.ndarray]:
     """``arrays`` (``Arrays``, or any NamedTuple of per-row arrays with ``lengths``, e.g.
     ``tasks.TagRows``) with its rows sorted by length (stable; every row keeps all ``T`` columns)
     and ``inverse [N]``: row ``n`` of ``arrays`` is row ``inverse[n]`` of the sorted ones.
-    What a chunked model (``jaxrnn.bptt.layer(chunk=)``) trains and evaluates on: batches
+    What a chunked model (``jaxrnn.nn.bptt.layer(chunk=)``) trains and evaluates on: batches
     of neighbouring rows have similar lengths, and each runs to about its own longest."""
     order, inverse = length_order(arrays.lengths)
     rows = type(arrays)(*(np.ascontiguousarray(np.asarray(a)[order]) for a in arrays))

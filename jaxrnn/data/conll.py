@@ -21,7 +21,7 @@ File format (what :func:`load_conll` reads and :func:`write_conll` writes)::
 * UTF-8, a leading byte-order mark is ignored; ``\\r\\n`` line ends are fine.
 
 Tags are not checked against a scheme here (POS tags such as ``NN`` are fine);
-:mod:`jaxrnn.spans` checks BIO prefixes when scoring chunks.
+:mod:`jaxrnn.evaluation.spans` checks BIO prefixes when scoring chunks.
 
 Encoding conventions (:class:`TagVocab`):
 

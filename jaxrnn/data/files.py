@@ -49,9 +49,9 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from jaxrnn._atomic import atomic_write
 from jaxrnn.data.sentiment import Split, TextDataset
 from jaxrnn.errors import ConfigError, DataError
+from jaxrnn.util.atomic import atomic_write
 
 __all__ = [
     "FORMATS",

@@ -7,7 +7,7 @@ The study's RNN (``init_params``, ``loss_and_grads``, ``train``) lives in
 ``jaxrnn.scratch.rnn`` and is re-exported here. ``jaxrnn.scratch.layers``: the
 recurrent layers and the ``Classifier`` twin; ``jaxrnn.scratch.optim``: optax's
 optimizers in NumPy; ``jaxrnn.scratch.classifier_train``: the Classifier's
-training loop (``jaxrnn.loop``'s batching) on those. (Not ``scratch.train``: that
+training loop (``jaxrnn.training.loop``'s batching) on those. (Not ``scratch.train``: that
 name is the study's trainer, re-exported below.)
 """
 
@@ -32,7 +32,7 @@ __all__ = [
 ]
 
 # Stacked / bidirectional RNN, LSTM, GRU layers and the Classifier, with hand-written
-# BPTT: the reference for jaxrnn.sequence and jaxrnn.models.Classifier.
+# BPTT: the reference for jaxrnn.nn.sequence and jaxrnn.nn.models.Classifier.
 from jaxrnn.scratch.layers import (  # noqa: E402
     CellParams,
     LSTMState,

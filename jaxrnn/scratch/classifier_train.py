@@ -1,4 +1,4 @@
-"""The Classifier's training loop in NumPy: ``jaxrnn.loop.make_run_epochs`` without JAX.
+"""The Classifier's training loop in NumPy: ``jaxrnn.training.loop.make_run_epochs`` without JAX.
 
 ::
 
@@ -58,7 +58,7 @@ class TrainResult(NamedTuple):
 
 
 def classifier_options(model: Any) -> dict[str, Any]:
-    """The keyword options of a ``jaxrnn.models.Classifier`` for this module's functions:
+    """The keyword options of a ``jaxrnn.nn.models.Classifier`` for this module's functions:
     ``cell``, ``bidirectional``, ``mask``, ``dropout``, ``layer_dropout``. Read by attribute,
     so no JAX is imported here."""
     layer = model.layer
@@ -78,7 +78,7 @@ def to_numpy(tree: Any) -> Any:
 
 def batches(order: np.ndarray, batch_size: int, dtype=np.float64) -> tuple[np.ndarray, np.ndarray]:
     """``order [N]`` -> ``(indices [nb, batch_size], weights [nb, batch_size])`` as
-    ``jaxrnn.loop``: the last batch filled up with ``order[:pad]`` at weight 0."""
+    ``jaxrnn.training.loop``: the last batch filled up with ``order[:pad]`` at weight 0."""
     order = np.asarray(order)
     n = order.shape[0]
     if batch_size < 1:
@@ -117,7 +117,7 @@ def draw_dropout_masks(
 
 
 def loss_terms(logits: np.ndarray, labels: np.ndarray) -> np.ndarray:
-    """Per-example loss ``[B]`` (``jaxrnn.loop.loss_terms``): sigmoid BCE for ``[B, 1]``
+    """Per-example loss ``[B]`` (``jaxrnn.training.loop.loss_terms``): sigmoid BCE for ``[B, 1]``
     logits, softmax cross-entropy otherwise."""
     labels = np.asarray(labels)
     if logits.shape[-1] == 1:
@@ -129,7 +129,8 @@ def loss_terms(logits: np.ndarray, labels: np.ndarray) -> np.ndarray:
 
 
 def predictions(logits: np.ndarray) -> np.ndarray:
-    """Class index per example ``[B]`` from logits ``[B, K]`` (``jaxrnn.loop.predictions``)."""
+    """Class index per example ``[B]`` from logits ``[B, K]``
+    (``jaxrnn.training.loop.predictions``)."""
     if logits.shape[-1] == 1:
         return (logits[:, 0] > 0).astype(np.int32)
     return np.argmax(logits, axis=-1).astype(np.int32)
@@ -191,7 +192,8 @@ def train_classifier(
     first_epoch: int = 1,
     on_epoch: Callable[[dict], None] | None = None,
 ) -> TrainResult:
-    """Train the NumPy ``Classifier`` twin as ``jaxrnn.loop.make_run_epochs`` trains the model.
+    """Train the NumPy ``Classifier`` twin as ``jaxrnn.training.loop.make_run_epochs`` trains
+    the model.
 
     Args:
       params: the Classifier's params pytree (``Classifier.init`` or

@@ -1,12 +1,12 @@
 """Recurrent layers in NumPy with hand-written backpropagation through time (BPTT).
 
-The independent reference for ``jaxrnn.sequence`` and ``jaxrnn.models.Classifier``:
+The independent reference for ``jaxrnn.nn.sequence`` and ``jaxrnn.nn.models.Classifier``:
 simple RNN (tanh or relu), LSTM and GRU cells, unidirectional or bidirectional,
 stacked, with the same ``lengths`` masking, weight layout and final-state order.
 No autodiff: every gradient below is written out by hand, and the tests check it
 against ``jax.grad`` and against finite differences. This module imports no JAX.
 
-Layout (``jaxrnn.layout``, PyTorch's): one cell (a layer, a direction) has
+Layout (``jaxrnn.weights.layout``, PyTorch's): one cell (a layer, a direction) has
 ``w_ih [G*H, D]``, ``w_hh [G*H, H]``, ``b_ih [G*H]``, ``b_hh [G*H]`` (biases may
 be None), G = 1 (rnn), 4 (lstm: i, f, g, o) or 3 (gru: r, z, n).
 
@@ -35,7 +35,7 @@ loss wrt the new state; ``da`` is the gradient wrt a pre-activation::
     all:   dh += dhh W_hh,   dW_hh += dhh^T h,   db_hh += sum(dhh)
            dW_ih += dxp^T x_t,   db_ih += sum(dxp),   dx_t = dxp W_ih
 
-Masking by ``lengths [B]``, exactly as ``jaxrnn.sequence``: with ``m_t = t < length``,
+Masking by ``lengths [B]``, exactly as ``jaxrnn.nn.sequence``: with ``m_t = t < length``,
 ``carry_t = m_t ? step(carry_{t-1}) : carry_{t-1}`` and ``y_t = m_t ? h_t : 0``.
 So past a sequence's end the carry is frozen (the final state is the state after
 its last valid step) and the gradient wrt the carry passes through those steps
@@ -46,13 +46,13 @@ transpose, so the backward pass applies it again to the gradients.
 
 Params: a tuple over layers of a tuple over directions (forward, backward) of
 objects with attributes ``w_ih, w_hh, b_ih, b_hh`` (this module's ``CellParams``,
-or ``jaxrnn.cells.CellParams`` holding NumPy arrays, e.g.
+or ``jaxrnn.nn.cells.CellParams`` holding NumPy arrays, e.g.
 ``jax.tree.map(np.asarray, jax_params)``). Gradients come back in the same
 structure and the same types. Final states are ``[L * dirs, B, H]`` in PyTorch's
 order (layer 0 forward, layer 0 backward, layer 1 forward, ...), ``LSTMState(h, c)``
 for the LSTM.
 
-Dropout, inverted as ``jaxrnn.sequence.dropout`` (``where(keep, x / (1 - rate), 0)``,
+Dropout, inverted as ``jaxrnn.nn.sequence.dropout`` (``where(keep, x / (1 - rate), 0)``,
 gradient ``where(keep, dx / (1 - rate), 0)``), between stacked layers and before the
 classifier's readout. JAX draws the keep masks from a PRNG key inside ``apply``;
 NumPy cannot draw those, so here the masks are inputs (``keep`` arrays, True =
@@ -70,19 +70,10 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from jaxrnn.layout import num_gates
+from jaxrnn.weights.layout import CellParams, num_gates
 
 Carry = Any  # np.ndarray [.., H], or LSTMState for the lstm
 Params = Sequence[Sequence[Any]]  # layers x directions of objects with w_ih, w_hh, b_ih, b_hh
-
-
-class CellParams(NamedTuple):
-    """Weights of one cell (one layer, one direction), NumPy arrays. Layout: module docstring."""
-
-    w_ih: np.ndarray  # [G*H, D]
-    w_hh: np.ndarray  # [G*H, H]
-    b_ih: np.ndarray | None  # [G*H]
-    b_hh: np.ndarray | None  # [G*H]
 
 
 class LSTMState(NamedTuple):
@@ -142,7 +133,7 @@ def reverse_padded(x: np.ndarray, lengths: np.ndarray | None) -> np.ndarray:
 
 
 def _dropout(x: np.ndarray, keep: np.ndarray, rate: float) -> np.ndarray:
-    """Inverted dropout with a given keep mask (``jaxrnn.sequence.dropout``); also its own
+    """Inverted dropout with a given keep mask (``jaxrnn.nn.sequence.dropout``); also its own
     backward: the gradient wrt ``x`` is ``_dropout(dy, keep, rate)``."""
     keep = np.asarray(keep)
     if keep.shape != x.shape:
@@ -165,7 +156,7 @@ def _check_lengths(lengths: np.ndarray | None, batch: int, max_len: int) -> np.n
 # ----------------------------------------------------------------------------- one step
 #
 # A step works on the projected input xp = x_t W_ih^T + b_ih [B, G*H] (projected for
-# all t at once, as jaxrnn.cells does). step_backward returns
+# all t at once, as jaxrnn.nn.cells does). step_backward returns
 # (d_prev_carry, dxp, dhh): dhh, the gradient wrt hh = h W_hh^T + b_hh, is what
 # the layer needs for dW_hh and db_hh, accumulated over all steps at once.
 
@@ -537,7 +528,7 @@ def classifier_logits(
     layer_dropout: float = 0.0,
     masks: DropoutMasks | None = None,
 ) -> np.ndarray:
-    """``jaxrnn.models.Classifier.apply``: ``ids [B, T]`` -> logits ``[B, K]``.
+    """``jaxrnn.nn.models.Classifier.apply``: ``ids [B, T]`` -> logits ``[B, K]``.
 
     ``params`` as Classifier's: ``embed [V, E]`` (absent: one-hot inputs over ``V``),
     ``rnn`` (layers x directions of cell params), ``w_out [K, F]``, ``b_out [K]``
@@ -568,7 +559,7 @@ def classifier_loss_and_grads(
     """Weighted mean loss over the batch of ``Classifier`` and its gradients, by hand.
 
     The loss is sigmoid binary cross-entropy for one output (``K = 1``, labels 0/1)
-    and softmax cross-entropy otherwise (labels ``0..K-1``), as ``jaxrnn.loop``::
+    and softmax cross-entropy otherwise (labels ``0..K-1``), as ``jaxrnn.training.loop``::
 
         K = 1:  loss = log(1 + e^y) - label * y,   dy = sigmoid(y) - label
         K > 1:  loss = logsumexp(y) - y[label],    dy = softmax(y) - one_hot(label)
@@ -578,7 +569,7 @@ def classifier_loss_and_grads(
       params, ids, lengths, cell, bidirectional, mask, dropout, layer_dropout, masks:
         see ``classifier_logits``.
       labels: ``[B]`` integer labels.
-      weights: ``[B]`` per-example weights (``jaxrnn.loop.weighted_loss``: 0 for the
+      weights: ``[B]`` per-example weights (``jaxrnn.training.loop.weighted_loss``: 0 for the
         padding slots of a last, partial batch); None: all 1 (the plain mean).
 
     Returns:

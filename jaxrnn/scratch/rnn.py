@@ -8,7 +8,7 @@ Model (one sentence at a time, no batching, no padding)::
     loss = -log softmax(y)[label]
 
 Parameters (a dict of float arrays, the same names and shapes as the JAX model
-``jaxrnn.models.study_rnn``)::
+``jaxrnn.nn.models.study_rnn``)::
 
     w_xh [H, V]   w_hh [H, H]   b_h [H]   w_hy [C, H]   b_y [C]
 
@@ -29,25 +29,12 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
+from jaxrnn.data.orders import shuffle_orders
+from jaxrnn.weights.init import study_rnn_params as init_params  # noqa: F401 (the study's API)
+
 PARAM_NAMES = ("w_xh", "w_hh", "b_h", "w_hy", "b_y")
 
 
-def init_params(
-    vocab_size: int, hidden_size: int, num_classes: int = 2, seed: int = 0, dtype=np.float64
-) -> dict[str, np.ndarray]:
-    """The study's initialisation: weights ~ N(0, 1) / 1000, biases zero.
-
-    Returns ``{"w_xh": [H, V], "w_hh": [H, H], "b_h": [H], "w_hy": [C, H], "b_y": [C]}``.
-    """
-    rng = np.random.default_rng(seed)
-    h, v, c = hidden_size, vocab_size, num_classes
-    return {
-        "w_xh": (rng.standard_normal((h, v)) / 1000).astype(dtype),
-        "w_hh": (rng.standard_normal((h, h)) / 1000).astype(dtype),
-        "b_h": np.zeros(h, dtype),
-        "w_hy": (rng.standard_normal((c, h)) / 1000).astype(dtype),
-        "b_y": np.zeros(c, dtype),
-    }
 
 
 def _log_softmax(y: np.ndarray) -> np.ndarray:
@@ -115,12 +102,6 @@ def evaluate(
     return float(np.mean(losses)), correct / max(len(labels), 1)
 
 
-def shuffle_orders(n: int, epochs: int, seed: int) -> np.ndarray:
-    """The per-epoch sample orders ``[epochs, n]`` the NumPy trainer uses for ``seed``."""
-    rng = np.random.default_rng([seed, 1])  # a stream apart from init_params(seed)
-    return (
-        np.stack([rng.permutation(n) for _ in range(epochs)]) if epochs else np.zeros((0, n), int)
-    )
 
 
 def train(

@@ -42,7 +42,7 @@ one chunk is passed as the initial state of the next *as a constant* (no gradien
 flows across the chunk boundary); ``lm_loss_and_grads`` still returns the gradient
 wrt the initial state (free from ``layer_backward``) for tests. The LSTM state
 comes back as ``jaxrnn.scratch.layers.LSTMState``, a NamedTuple type other than
-``jaxrnn.cells.LSTMState``: convert (``cells.LSTMState(*state)``) before handing it
+``jaxrnn.nn.cells.LSTMState``: convert (``cells.LSTMState(*state)``) before handing it
 to a ``lax.scan`` that expects the latter.
 
 A JAX twin of ``min_char_rnn`` must, to give the same numbers (float64):
@@ -72,12 +72,13 @@ import numpy as np
 
 from jaxrnn.scratch.layers import (
     Carry,
-    CellParams,
     _hidden,
     layer_backward,
     layer_forward,
     time_mask,
 )
+from jaxrnn.weights.init import min_char_init
+from jaxrnn.weights.layout import CellParams  # noqa: F401 (re-exported: scratch.seq.CellParams)
 
 Params = dict[str, Any]
 
@@ -390,26 +391,6 @@ def chunk_schedule(text_len: int, seq_len: int, steps: int) -> list[tuple[int, b
     return out
 
 
-def min_char_init(vocab_size: int, hidden: int = 100, seed: int = 0) -> Params:
-    """min-char-rnn's initial weights, as an LM params dict (one-hot inputs, one tanh layer).
-
-    ``rng = np.random.default_rng(seed)``; drawn in this order::
-
-        w_ih  = Wxh = rng.standard_normal((H, V)) * 0.01
-        w_hh  = Whh = rng.standard_normal((H, H)) * 0.01
-        w_out = Why = rng.standard_normal((V, H)) * 0.01
-        b_ih  = bh  = zeros(H),  b_hh = None (min-char-rnn has one hidden bias),
-        b_out = by  = zeros(V)
-
-    Returns ``{"rnn": ((CellParams(w_ih, w_hh, b_ih, None),),), "w_out", "b_out"}``
-    (float64), the layout of ``lm_loss_and_grads`` with ``cell="rnn"`` and no embed.
-    """
-    rng = np.random.default_rng(seed)
-    w_ih = rng.standard_normal((hidden, vocab_size)) * 0.01
-    w_hh = rng.standard_normal((hidden, hidden)) * 0.01
-    w_out = rng.standard_normal((vocab_size, hidden)) * 0.01
-    cell = CellParams(w_ih=w_ih, w_hh=w_hh, b_ih=np.zeros(hidden), b_hh=None)
-    return {"rnn": ((cell,),), "w_out": w_out, "b_out": np.zeros(vocab_size)}
 
 
 def min_char_rnn(

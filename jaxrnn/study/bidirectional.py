@@ -2,7 +2,7 @@
 
 The study announced a BiLSTM because "understanding both past and future context is
 crucial"; a sentence label barely needs the future, a tag per token can. On
-``jaxrnn.data.tagging``'s task (an ambiguous name's type is decided by a cue phrase
+``jaxrnn.data.generators.entities``'s task (an ambiguous name's type is decided by a cue phrase
 before it in half of the sentences and after it in the rest) both models are trained
 with the same settings (``--task tag`` presets: embedding 32, hidden 64 per direction,
 Adam 1e-2, batch 32, 10 epochs) over the same seeds, and scored on the test split with
@@ -33,9 +33,9 @@ QUICK = dict(n_train=240, n_test=60, epochs=3, batch_size=8)
 
 def _data(n_train: int, n_test: int, seed: int = 0):
     from jaxrnn.data.conll import TagVocab
-    from jaxrnn.data.tagging import make_tagging
-    from jaxrnn.train.data import Prepared
-    from jaxrnn.train.task_tag import encode
+    from jaxrnn.data.generators.entities import make_tagging
+    from jaxrnn.runs.prepare import Prepared
+    from jaxrnn.runs.task_tag import encode
 
     train = make_tagging(n_train, seed)
     test = make_tagging(n_test, seed, split="test")
@@ -77,16 +77,17 @@ def _predict_all(result, model, data) -> np.ndarray:
 
 def run(seeds: int, quick: bool, on_line: Callable[[str], None] = print) -> dict[str, Any]:
     """Train both models over ``seeds`` seeds; the JSON section ``bidirectional``."""
-    from jaxrnn.config import TrainConfig, resolve_config
-    from jaxrnn.results import summarize
-    from jaxrnn.spans import span_report
-    from jaxrnn.train.run import fit
-    from jaxrnn.train.task_tag import build_model
+    from jaxrnn.evaluation.spans import span_report
+    from jaxrnn.runs.config import TrainConfig, resolve_config
+    from jaxrnn.runs.results import summarize
+    from jaxrnn.runs.run import fit
+    from jaxrnn.runs.task_tag import build_model
 
     settings = dict(QUICK if quick else FULL)
     data, test = _data(settings["n_train"], settings["n_test"])
     gold = data.tokenizer.decode_tags(data.test.tags, data.test.lengths)
-    section: dict[str, Any] = {"task": "jaxrnn.data.tagging.make_tagging(n, seed=0), cue "
+    section: dict[str, Any] = {"task": "jaxrnn.data.generators.entities.make_tagging(n, seed=0), "
+                               "cue "
                                "after the name in half of the sentences, half of the names "
                                "ambiguous; test: split='test'", "seeds": seeds,
                                "settings": settings, "models": {}}  # fmt: skip

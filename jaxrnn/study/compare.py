@@ -1,6 +1,6 @@
 """Part 1 of the study: every model over many seeds on the bundled sentiment data.
 
-The models (``MODEL_SPECS``), each a ``jaxrnn.train.TrainConfig`` preset:
+The models (``MODEL_SPECS``), each a ``jaxrnn.runs.TrainConfig`` preset:
 
 * ``scratch_exact``, ``scratch_study``: the study's RNN in NumPy (``backend="numpy"``)
   with the chain rule's BPTT, and with the study's ``W_hh · delta`` propagation.
@@ -36,8 +36,8 @@ from typing import Any
 
 import numpy as np
 
-from jaxrnn.results import bounds_of
-from jaxrnn.train import METRIC_NAMES, TrainConfig, resolve_config, summarize
+from jaxrnn.runs import METRIC_NAMES, TrainConfig, resolve_config, summarize
+from jaxrnn.runs.results import bounds_of
 
 
 @dataclass(frozen=True)
@@ -157,10 +157,10 @@ class ModelRun:
 
 
 def held_out_arrays(tokenizer: Any) -> Any:
-    """The committed compositional sentences (``jaxrnn.data.compositional``), encoded with a
-    run's tokenizer as ``Arrays`` (ids ``[N, T]``, lengths, labels)."""
+    """The committed compositional sentences (``jaxrnn.data.generators.compositional``),
+    encoded with a run's tokenizer as ``Arrays`` (ids ``[N, T]``, lengths, labels)."""
     from jaxrnn.data.arrays import Arrays
-    from jaxrnn.data.compositional import load_compositional
+    from jaxrnn.data.generators.compositional import load_compositional
 
     comp = load_compositional()
     ids, lengths = tokenizer.encode(comp.split.texts, tokenizer.max_len)
@@ -170,7 +170,7 @@ def held_out_arrays(tokenizer: Any) -> Any:
 def held_out_summary(preds: list[list[int]]) -> dict[str, Any]:
     """Accuracy on the held-out sentences over seeds, overall and per construction tag
     (``conjunction+earlier`` counts for both tags): mean, std, 95% interval."""
-    from jaxrnn.data.compositional import load_compositional
+    from jaxrnn.data.generators.compositional import load_compositional
 
     comp = load_compositional()
     labels = np.asarray(comp.split.labels)
@@ -200,7 +200,7 @@ def run_jax(
     """Train ``spec`` with ``fit`` for seeds ``0 .. seeds-1`` at once."""
     import re
 
-    from jaxrnn.train import build_model, fit, prepare_data
+    from jaxrnn.runs import build_model, fit, prepare_data
 
     cfg = spec.config(0, epochs)
     data = prepare_data(cfg)
@@ -229,7 +229,7 @@ def _jax_held_out(model: Any, params: Any, tokenizer: Any) -> list[list[int]]:
     """Each seed's predicted class per held-out sentence (params stacked ``[S, ...]``)."""
     import jax
 
-    from jaxrnn.tasks import predictions
+    from jaxrnn.training.tasks import predictions
 
     a = held_out_arrays(tokenizer)
     pred = jax.jit(jax.vmap(lambda p: predictions(model.apply(p, a.ids, a.lengths))))(params)
@@ -247,8 +247,8 @@ def _how(seeds: int, group: int) -> str:
 def _numpy_seed(cfg: TrainConfig) -> tuple[list[dict], float, int, list[int]]:
     """Worker: one NumPy seed-run, as ``python -m jaxrnn.train --backend numpy`` would do it,
     and its predictions on the held-out sentences (NumPy forward pass: no JAX here)."""
-    from jaxrnn.train import fit
-    from jaxrnn.train.numpy_run import predict
+    from jaxrnn.runs import fit
+    from jaxrnn.runs.numpy_run import predict
 
     r = fit(cfg, seeds=1)
     held = predict(r.config, r.params, held_out_arrays(r.tokenizer))

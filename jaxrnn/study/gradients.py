@@ -1,7 +1,7 @@
 """Vanishing gradients, measured: the norm of d loss / d h_t for every step t.
 
 ``hidden_grads`` runs its own ``lax.scan`` over the step functions of
-``jaxrnn.cells`` and adds a perturbation ``eps_t`` (zero) to the hidden state
+``jaxrnn.nn.cells`` and adds a perturbation ``eps_t`` (zero) to the hidden state
 after every step::
 
     h_t = step(h_{t-1}, x_t) + eps_t        (for the LSTM: the h part of the carry)
@@ -10,7 +10,7 @@ so ``d loss / d eps_t`` at ``eps = 0`` is ``d loss / d h_t``: the total derivati
 the loss with respect to the hidden state at step ``t``, through every later step
 (for the LSTM this counts the paths that go through ``h_t``; the cell state ``c_t``
 is a separate carry and is not perturbed). Past a sequence's end the carry is
-frozen and ``eps_t`` has no effect, as in ``jaxrnn.sequence.unroll``.
+frozen and ``eps_t`` has no effect, as in ``jaxrnn.nn.sequence.unroll``.
 
 The loss is the sum over examples of each example's loss, so row ``b`` of the
 gradient is example ``b``'s own ``d loss_b / d h_t``. ``relative_profile`` lines
@@ -18,8 +18,8 @@ the examples up at their last token (``t - T = 0``, where the readout is) and
 averages ``log10(|dL/dh_t| / |dL/dh_T|)``: how much of the gradient at the
 readout is left ``T - t`` steps earlier.
 
-Works for the study's RNN (``jaxrnn.models.StudyRNN``) and for a one-layer,
-one-directional ``jaxrnn.models.Classifier`` (rnn, lstm or gru cell).
+Works for the study's RNN (``jaxrnn.nn.models.StudyRNN``) and for a one-layer,
+one-directional ``jaxrnn.nn.models.Classifier`` (rnn, lstm or gru cell).
 """
 
 from __future__ import annotations
@@ -31,9 +31,9 @@ import jax.numpy as jnp
 import numpy as np
 from jax import lax
 
-from jaxrnn.cells import CellParams, LSTMState, get_cell, project_inputs, zero_carry
-from jaxrnn.loop import loss_terms
-from jaxrnn.models import Classifier, StudyRNN
+from jaxrnn.nn.cells import CellParams, LSTMState, get_cell, project_inputs, zero_carry
+from jaxrnn.nn.models import Classifier, StudyRNN
+from jaxrnn.training.loop import loss_terms
 
 Array = jax.Array
 

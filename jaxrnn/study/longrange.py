@@ -13,7 +13,7 @@ Token ids follow ``jaxrnn.data.Tokenizer``'s convention (0 = padding, words 1..V
 function of its arguments; nothing is downloaded.
 
 ``sweep`` trains each cell (``simple_rnn`` = our tanh RNN, ``lstm``, ``gru``; one
-layer, small hidden size) on the task at several lengths with ``jaxrnn.train.fit``
+layer, small hidden size) on the task at several lengths with ``jaxrnn.runs.fit``
 (several seeds at once, ``vmap``-ed) and reports test accuracy per cell and length.
 """
 
@@ -90,14 +90,14 @@ def prepared(
     seed: int = 0,
     num_distractors: int = NUM_DISTRACTORS,
 ):
-    """The task as ``jaxrnn.train.Prepared`` (train split 0, test split 1) for ``fit``.
+    """The task as ``jaxrnn.runs.Prepared`` (train split 0, test split 1) for ``fit``.
 
     The tokenizer is fitted on the vocabulary in id order, so its ids are the
     generator's.
     """
     from jaxrnn.data import Tokenizer
     from jaxrnn.data.arrays import Arrays
-    from jaxrnn.train import Prepared
+    from jaxrnn.runs import Prepared
 
     tok = Tokenizer(max_len=length).fit([" ".join(vocabulary(num_distractors))])
 
@@ -128,7 +128,7 @@ class SweepSettings:
 
     def config(self, cell: str, length: int):
         """The ``TrainConfig`` for ``cell`` at ``length``: Adam, one layer, no dropout."""
-        from jaxrnn.train import TrainConfig
+        from jaxrnn.runs import TrainConfig
 
         return TrainConfig(
             model=CELL_MODELS[cell], optimizer="adam", lr=self.lr, epochs=self.epochs,
@@ -143,7 +143,7 @@ class SweepRun:
 
     cell: str
     length: int
-    result: Any  # jaxrnn.train.RunResult (params stacked over seeds)
+    result: Any  # jaxrnn.runs.RunResult (params stacked over seeds)
     data: Any  # Prepared
     extra: dict = field(default_factory=dict)
 
@@ -155,7 +155,7 @@ def sweep(
     on_done: Callable[[SweepRun], None] | None = None,
 ) -> list[SweepRun]:
     """Train every cell at every length (seeds ``0 .. seeds-1`` at once); see ``SweepSettings``."""
-    from jaxrnn.train import fit
+    from jaxrnn.runs import fit
 
     runs = []
     for length in settings.lengths:
@@ -177,7 +177,7 @@ def sweep(
 
 def summarize_sweep(runs: Sequence[SweepRun], settings: SweepSettings) -> dict:
     """JSON-ready results: settings, and per cell and length the test accuracy over seeds."""
-    from jaxrnn.train import summarize
+    from jaxrnn.runs import summarize
 
     table: dict[str, dict[str, Any]] = {}
     for run in runs:

@@ -1,0 +1,286 @@
+"""``python -m jaxrnn.train``: the argument parser (generated from ``TrainConfig``) and ``main``.
+
+Every run option is written once, as a ``TrainConfig`` field with ``jaxrnn.runs.config.option``
+(default, choices, help); the flags here are generated from those fields. The flags
+that are not run options (seeds, outputs, checkpoints, multi-host) are added below.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import os
+import sys
+from collections.abc import Mapping, Sequence
+
+from jaxrnn.errors import ConfigError, Interrupted, UsageError
+from jaxrnn.evaluation.metrics import format_report, plot_confusion
+from jaxrnn.runs import memory
+from jaxrnn.runs.config import (
+    MODEL_NAMES,
+    PRESET_DEFAULTS,
+    PRESETS,
+    SHARD_MAP_ROWS_PER_DEVICE,
+    TrainConfig,
+    flag_name,
+    resolve_config,
+)
+from jaxrnn.runs.registry import get_spec
+from jaxrnn.runs.results import format_summary, write_json
+from jaxrnn.runs.run import fit
+from jaxrnn.training import distributed
+from jaxrnn.util import cache as _cache
+
+
+class Parser(argparse.ArgumentParser):
+    """``argparse`` with one-line errors (exit code 2, no usage dump)."""
+
+    def error(self, message: str):
+        self.exit(2, f"{self.prog}: error: {message}\n")
+
+
+def parse_max_len(text: str) -> int:
+    """``--max-len``: a positive integer, or ``auto`` (0)."""
+    if text == "auto":
+        return 0
+    v = int(text) if text.strip().lstrip("-").isdigit() else 0
+    if v < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer or 'auto', got {text!r}")
+    return v
+
+
+def parse_buckets(text: str) -> int:
+    """``--buckets``: a count >= 0 (0 = off), ``off`` (0) or ``auto`` (-1)."""
+    if text in ("auto", "off"):
+        return -1 if text == "auto" else 0
+    if not text.strip().isdigit():
+        raise argparse.ArgumentTypeError(f"expected a count, 0, off or auto, got {text!r}")
+    return int(text)
+
+
+_TYPES = {"max_len": parse_max_len, "buckets": parse_buckets}
+# Presets that ``resolve_config`` replaces for the user's own data (``--data``).
+_WITH_DATA = {"num_words": "0 (all words)", "max_len": "auto"}
+
+
+def _preset_help(name: str) -> str:
+    presets = {m: {**PRESET_DEFAULTS, **PRESETS[m]} for m in MODEL_NAMES}
+    return ", ".join(f"{m}: {presets[m][name]}" for m in MODEL_NAMES if name in presets[m])
+
+
+def _add_option(group: argparse._ArgumentGroup, f: dataclasses.Field) -> None:
+    meta = dict(f.metadata)
+    help_text = meta["help"]
+    kw: dict = {"dest": f.name}
+    if meta.get("append"):  # repeatable; the config turns None into ()
+        kw["action"] = "append"
+    elif meta.get("type") is bool:
+        kw["action"] = argparse.BooleanOptionalAction
+    elif meta.get("type") is not None:
+        kw["type"] = _TYPES.get(meta["type"], meta["type"])
+    if "choices" in meta:
+        if meta.get("metavar") or len(meta["choices"]) > 3 or f.name == "data_parallel":
+            kw["metavar"] = "{" + ",".join(map(str, meta["choices"])) + "}"
+        kw["choices"] = meta["choices"]
+    if "metavar" in meta:
+        kw["metavar"] = meta["metavar"]
+    if f.default is None and meta.get("preset", True):
+        with_data = _WITH_DATA.get(f.name)
+        help_text += f" [preset: {_preset_help(f.name)}" + (
+            f"; with --data: {with_data}]" if with_data else "]")  # fmt: skip
+    elif f.default is not None and not meta.get("append"):
+        help_text += f" [{meta.get('shown', f.default)}]"
+        kw["default"] = f.default
+    group.add_argument(flag_name(f), help=help_text, **kw)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The parser of ``python -m jaxrnn.train``."""
+    p = Parser(
+        prog="python -m jaxrnn.train",
+        description="Train a recurrent text classifier (the bundled sentiment data unless "
+        "--data is given). Unset flags take the chosen model's preset, shown in brackets.",
+    )
+    groups = {
+        "model": p.add_argument_group("model and training"),
+        "data": p.add_argument_group("data"),
+    }
+    for f in dataclasses.fields(TrainConfig):
+        _add_option(groups[f.metadata.get("group", "model")], f)
+    g = groups["model"]
+    g.add_argument("--seeds", type=int, default=1, metavar="N",
+                   help="train N seeds (seed .. seed+N-1) at once, in one program [1]")  # fmt: skip
+
+    m = p.add_argument_group("multi-host (see jaxrnn.training.distributed)")
+    m.add_argument("--coordinator", metavar="HOST:PORT",
+                   help="process 0's address; starts jax.distributed (env JAX_COORDINATOR_ADDRESS)")
+    m.add_argument("--num-processes", type=int, metavar="N", help="env JAX_NUM_PROCESSES")
+    m.add_argument("--process-id", type=int, metavar="I", help="0..N-1, env JAX_PROCESS_ID")
+
+    o = p.add_argument_group("output and checkpoints")
+    o.add_argument("--json", metavar="PATH", help="write config, history and timings as JSON")
+    o.add_argument("--save", metavar="PATH",
+                   help="write a checkpoint here (at the end, and see --save-every)")
+    o.add_argument("--save-every", type=int, metavar="N", help="also checkpoint every N epochs")
+    o.add_argument("--resume", metavar="PATH", help="continue training from this checkpoint: "
+                   "its model, data and seeds are used (flags that would change them are "
+                   "refused); --epochs and --lr may change; saved only with --save (give the "
+                   "same PATH to continue in place)")
+    o.add_argument("--confusion-png", metavar="PATH",
+                   help="draw the test confusion matrix (first seed) to this PNG")
+    o.add_argument("--log-every", type=int, metavar="N",
+                   help="log every N epochs (default: every epoch up to 20, else epochs/10)")
+    o.add_argument("--quiet", action="store_true", help="no per-epoch lines, no progress bar")
+    o.add_argument("--no-compile-cache", action="store_true",
+                   help="do not keep compiled programs on disk (see JAXRNN_CACHE_DIR)")
+    return p  # fmt: skip
+
+
+def config_from_args(args: argparse.Namespace) -> TrainConfig:
+    """The ``TrainConfig`` the parsed flags describe (unset preset fields stay ``None``)."""
+    names = {f.name for f in dataclasses.fields(TrainConfig)}
+    return TrainConfig(**{k: v for k, v in vars(args).items() if k in names})
+
+
+def given_on_command_line(argv: Sequence[str] | None) -> set[str]:
+    """The ``dest`` of every flag written in ``argv``, whatever its value: the parser again,
+    with every default suppressed, so only what was typed lands in the namespace."""
+    p = build_parser()
+    for a in p._actions:
+        a.default = argparse.SUPPRESS
+    return set(vars(p.parse_args(argv)))
+
+
+def _out_of_memory(e: BaseException) -> bool:
+    """An XLA allocation failure (``RESOURCE_EXHAUSTED``) at compile or run time."""
+    text = f"{type(e).__name__}: {e}"
+    return "RESOURCE_EXHAUSTED" in text or "Out of memory" in text
+
+
+def _note(line: str) -> None:
+    print(line, file=sys.stderr)
+
+
+def host_devices(cfg: TrainConfig, seeds: int, environ: Mapping[str, str],
+                 cores: int | None) -> int:  # fmt: skip
+    """CPU devices to ask XLA for before JAX starts (0: leave it alone): one per core when
+    ``--data-parallel auto`` would split this run's batches with ``shard_map`` (one model
+    trained with the JAX backend, at least ``SHARD_MAP_ROWS_PER_DEVICE`` rows per core), on
+    the CPU, and the user has set no device count of their own."""
+    cores = cores or 1
+    if (cfg.backend != "jax" or cfg.data_parallel != "auto" or seeds != 1 or cores < 2
+            or cfg.devices == 1 or cfg.task == "lm"
+            or "xla_force_host_platform_device_count" in environ.get("XLA_FLAGS", "")
+            or environ.get("JAX_PLATFORMS", "cpu") not in ("", "cpu")):  # fmt: skip
+        return 0
+    n = cfg.devices or cores
+    return n if cfg.batch_size >= SHARD_MAP_ROWS_PER_DEVICE * n else 0
+
+
+def _use_all_cores(args: argparse.Namespace) -> None:
+    """Before JAX starts: one CPU device per core where ``--data-parallel auto`` pays."""
+    if args.resume is not None or args.coordinator is not None or "jax" in sys.modules:
+        return
+    try:
+        cfg = resolve_config(config_from_args(args))
+    except UsageError:  # reported once, below
+        return
+    n = host_devices(cfg, args.seeds, os.environ, os.cpu_count())
+    if n:
+        flags = os.environ.get("XLA_FLAGS", "")
+        os.environ["XLA_FLAGS"] = f"{flags} --xla_force_host_platform_device_count={n}".strip()
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """``python -m jaxrnn.train``; returns the exit code."""
+    args = build_parser().parse_args(argv)
+    _use_all_cores(args)
+    memory.limit_arenas()  # before JAX starts its threads
+    cfg = None
+    try:
+        if not args.no_compile_cache and args.backend != "numpy":  # numpy: no JAX import
+            _cache.enable()
+        dist = distributed.settings(args.coordinator, args.num_processes, args.process_id)
+        if dist is not None:
+            distributed.initialize(*dist)
+            if not distributed.is_main_process():  # one process speaks and writes
+                args.quiet, args.json, args.confusion_png = True, None, None
+        cfg = config_from_args(args)
+        given = None
+        if args.resume is None:
+            cfg = resolve_config(cfg)
+        else:
+            given = given_on_command_line(argv)
+            if "seeds" in given:
+                raise ConfigError("--seeds cannot change on --resume: the checkpoint holds its "
+                                  "seeds; train afresh for others")  # fmt: skip
+        for flag, v in (("--log-every", args.log_every), ("--save-every", args.save_every)):
+            if v is not None and v < 1:
+                raise ConfigError(f"{flag} must be at least 1, got {v}")
+        if args.confusion_png and cfg.task != "classify":
+            raise ConfigError(f"--confusion-png draws a classifier's confusion matrix: not "
+                              f"for --task {cfg.task}")  # fmt: skip
+        if args.save_every and not args.save:
+            raise ConfigError("--save-every needs --save PATH")
+        result = fit(cfg, seeds=args.seeds, log=None if args.quiet else print,
+                     log_every=args.log_every, progress=not args.quiet, save=args.save,
+                     save_every=args.save_every, resume=args.resume, given=given,
+                     note=_note)  # fmt: skip
+    except UsageError as e:
+        print(e if isinstance(e, Interrupted) else f"error: {e}", file=sys.stderr)
+        return e.exit_code
+    except KeyboardInterrupt:  # Ctrl-C outside the chunk loop (loading, compiling), or twice
+        print("interrupted", file=sys.stderr)
+        return Interrupted.exit_code
+    except Exception as e:
+        if not _out_of_memory(e):
+            raise
+        max_len = (cfg.max_len or "auto") if cfg is not None else "?"
+        batch = cfg.batch_size if cfg is not None else "?"
+        print(f"error: out of memory (XLA RESOURCE_EXHAUSTED) for --max-len {max_len} and "
+              f"--batch-size {batch}: lower --max-len or --batch-size",
+              file=sys.stderr)  # fmt: skip
+        return 2
+    cfg, f = result.config, result.final
+    if not args.quiet and result.extra.get("truncated"):
+        n = result.extra["truncated"]
+        used = getattr(result.tokenizer, "max_len", None)
+        shown = cfg.max_len or (f"{used} (auto)" if used else "auto")
+        print(f"note: {n} {'text was' if n == 1 else 'texts were'} longer than max_len "
+              f"{shown} and {'was' if n == 1 else 'were'} truncated")  # fmt: skip
+    # The final line stays under --quiet: it is the run's result.
+    seeds = f", mean of {len(result.seeds)} seeds" if len(result.seeds) > 1 else ""
+    def shown(k: str, v: float) -> str:
+        if k == "best_epoch" and len(result.seeds) == 1:
+            return f"best epoch {v:g}"
+        return f"{k.replace('_', ' ')} {v:{'.3f' if 'acc' in k or 'f1' in k else '.4g'}}"
+
+    scores = ", ".join(shown(k, v) for k, v in f.items() if not k.endswith("loss"))
+    if cfg.task == "lm":  # nats per token first, the training throughput last
+        scores = f"test loss {f['test_loss']:.4f}, {scores}"
+        if "tokens_per_s" in result.extra:
+            scores += f", {result.extra['tokens_per_s']:,.0f} tokens/s"
+    print(f"{cfg.model} ({cfg.backend}, {result.num_params} params{seeds}): {scores}, "
+          f"{result.wall_s:.2f} s (compile {result.compile_s:.2f} s)")  # fmt: skip
+    if len(result.seeds) > 1:
+        summary = result.final_summary()
+        print(f"over {len(result.seeds)} seeds, mean [95% interval of the mean]: "
+              + ", ".join(format_summary(k, v) for k, v in summary.items()))  # fmt: skip
+    if result.reports:
+        # (classify: no spec lookup, so the NumPy backend's run imports no JAX)
+        show = format_report if cfg.task == "classify" else get_spec(cfg).format_report
+        if not args.quiet:
+            which = f" (seed {result.seeds[0]})" if len(result.seeds) > 1 else ""
+            print(f"test set{which}:\n{show(result.reports[0])}")
+        if args.confusion_png:
+            plot_confusion(result.reports[0], args.confusion_png,
+                           title=f"{cfg.model}: test confusion matrix")  # fmt: skip
+    if args.json:
+        write_json(args.json, result.to_json())
+    return 0
+
+
+if __name__ == "__main__":
+    from jaxrnn.util.pipes import run_main
+
+    sys.exit(run_main(main))

@@ -1,0 +1,334 @@
+"""Text classifiers: token ids -> embedding (or one-hot) -> recurrent stack -> readout.
+
+Every model has the same two pure functions::
+
+    params = model.init(key)
+    logits = model.apply(params, ids, lengths, key=None)   # ids [B, T] int, lengths [B]
+    # logits [B, K]: K = 1 means one sigmoid unit (binary), K > 1 a softmax over K classes
+
+Token ids follow ``jaxrnn.data.Tokenizer``: 0 is padding, words are ``1..V``.
+
+``StudyRNN`` is the study's scratch RNN: one-hot inputs over the ``V`` words
+(column ``j`` of ``w_xh`` is word id ``j + 1``), params named exactly as in
+``jaxrnn.scratch`` so one params dict runs in both. ``Classifier`` is the
+general model built from ``jaxrnn.nn.sequence`` layers.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from jaxrnn.nn.cells import CellParams
+from jaxrnn.nn.sequence import DEFAULT_IMPL, RecurrentLayer, _check_impl, dropout, unroll
+from jaxrnn.weights.init import keras_params
+
+Array = jax.Array
+Params = Any
+
+
+@dataclass(frozen=True)
+class StudyRNN:
+    """The study's RNN: ``h_t = tanh(w_xh x_t + w_hh h_{t-1} + b_h)``, logits ``w_hy h_T + b_y``.
+
+    ``h_T`` is the state after each sequence's last valid token (``lengths``).
+    Params: ``w_xh [H, V]``, ``w_hh [H, H]``, ``b_h [H]``, ``w_hy [C, H]``, ``b_y [C]``.
+    ``impl`` picks the backward pass, as ``jaxrnn.nn.sequence.unroll``'s: ``"custom_vjp"``
+    (default, ``jaxrnn.nn.bptt``'s hand-written one; ``"bptt"`` is accepted for it) or
+    ``"autodiff"`` (``jax.grad`` of the plain masked ``lax.scan``: the reference the tests
+    check the hand-written passes against).
+    """
+
+    vocab_size: int  # V: real words, padding excluded
+    hidden_size: int = 128
+    num_classes: int = 2
+    impl: str = DEFAULT_IMPL
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "impl", _check_impl(self.impl))
+
+    @property
+    def num_outputs(self) -> int:
+        return self.num_classes
+
+    def init(self, key: Array, dtype=jnp.float32) -> dict[str, Array]:
+        """The study's init: weights N(0, 1) / 1000, biases zero."""
+        k1, k2, k3 = jax.random.split(key, 3)
+        h, v, c = self.hidden_size, self.vocab_size, self.num_classes
+        return {
+            "w_xh": jax.random.normal(k1, (h, v), dtype) / 1000,
+            "w_hh": jax.random.normal(k2, (h, h), dtype) / 1000,
+            "b_h": jnp.zeros((h,), dtype),
+            "w_hy": jax.random.normal(k3, (c, h), dtype) / 1000,
+            "b_y": jnp.zeros((c,), dtype),
+        }
+
+    def hidden_states(self, params: dict, ids: Array, lengths: Array) -> tuple[Array, Array]:
+        """``(h_t for every step [B, T, H] (zero past the end), h_T [B, H])``."""
+        # w_xh @ one_hot(id - 1) is a column gather; padding (id 0) is masked anyway.
+        xp = params["w_xh"].T[jnp.maximum(ids - 1, 0)] + params["b_h"]  # [B, T, H]
+        cell = CellParams(params["w_xh"], params["w_hh"], params["b_h"], None)
+        h0 = jnp.zeros((ids.shape[0], self.hidden_size), xp.dtype)
+        return unroll("rnn", cell, xp, lengths, h0, impl=self.impl)
+
+    def apply(self, params: dict, ids: Array, lengths: Array, *, key: Array | None = None) -> Array:
+        """``ids [B, T]``, ``lengths [B]`` -> logits ``[B, C]``. ``key`` is unused (no dropout)."""
+        _, h = self.hidden_states(params, ids, lengths)
+        return h @ params["w_hy"].T + params["b_y"]
+
+
+@dataclass(frozen=True)
+class Classifier:
+    """Embedding (or one-hot) -> ``RecurrentLayer`` -> dropout -> dense.
+
+    The readout is the final state of the last layer: the forward direction's
+    state after the last valid token, concatenated for a bidirectional layer
+    with the backward direction's final state (after reading the first token).
+    With ``mask=False`` the padding is fed to the cell like real tokens, as a
+    Keras layer without ``mask_zero`` does; the readout is then the state
+    after step ``T``.
+
+    Params: ``{"embed": [V, E]`` (absent for one-hot), ``"rnn": LayerParams``,
+    ``"w_out": [K, F]``, ``"b_out": [K]}`` with ``F = num_directions * H``.
+
+    The readout has ``K = num_classes`` logits, to be read with softmax
+    cross-entropy, also for two classes. ``binary_readout="sigmoid"`` (what the
+    study's Keras models had: ``Dense(1, sigmoid)``, and what ``jaxrnn.runs``
+    builds for two classes) gives two classes one logit ``[B, 1]`` instead, read
+    with sigmoid binary cross-entropy. ``jaxrnn.training.tasks.losses`` and
+    ``jaxrnn.training.tasks.probabilities`` pick the right form from the logits' width, so
+    use them rather than choosing a loss by hand.
+    """
+
+    layer: RecurrentLayer
+    vocab_size: int  # ids 0..vocab_size-1, padding (0) included
+    embed_dim: int | None = 16  # None: one-hot inputs over vocab_size
+    num_classes: int = 2
+    dropout: float = 0.0  # before the dense readout
+    mask: bool = True
+    binary_readout: str = "softmax"  # 2 classes: "softmax" (2 logits) or "sigmoid" (1 logit)
+
+    def __post_init__(self) -> None:
+        if self.binary_readout not in ("softmax", "sigmoid"):
+            raise ValueError(
+                f"binary_readout must be 'softmax' or 'sigmoid', got {self.binary_readout!r}"
+            )
+        if self.num_classes < 2:
+            raise ValueError(f"num_classes must be at least 2, got {self.num_classes}")
+
+    @property
+    def num_outputs(self) -> int:
+        """K, the readout's width: 1 for two classes with ``binary_readout="sigmoid"``."""
+        sigmoid = self.num_classes == 2 and self.binary_readout == "sigmoid"
+        return 1 if sigmoid else self.num_classes
+
+    def init(self, key: Array, dtype=jnp.float32) -> dict[str, Any]:
+        """Parameters drawn with JAX (Keras' initialisers: embedding uniform(-0.05, 0.05),
+        the layer's as ``RecurrentLayer.init``, Glorot-uniform readout, zero bias); see the
+        class docstring for the structure. ``init_params_numpy`` draws the same
+        distributions on the host."""
+        k_emb, k_rnn, k_out = jax.random.split(key, 3)
+        params: dict[str, Any] = {}
+        if self.embed_dim is not None:
+            # Keras' Embedding default: uniform(-0.05, 0.05).
+            params["embed"] = jax.random.uniform(
+                k_emb, (self.vocab_size, self.embed_dim), dtype, -0.05, 0.05
+            )
+            d_in = self.embed_dim
+        else:
+            d_in = self.vocab_size
+        params["rnn"] = self.layer.init(k_rnn, d_in, dtype)
+        f, k = self.layer.output_size, self.num_outputs
+        limit = (6.0 / (f + k)) ** 0.5  # Glorot uniform, as Keras' Dense
+        params["w_out"] = jax.random.uniform(k_out, (k, f), dtype, -limit, limit)
+        params["b_out"] = jnp.zeros((k,), dtype)
+        return params
+
+    def features(
+        self, params: dict, ids: Array, lengths: Array, *, key: Array | None = None
+    ) -> Array:
+        """The readout features ``[B, F]`` (before dropout and the dense layer)."""
+        if "embed" in params:
+            x = params["embed"][ids]  # [B, T, E]
+        else:
+            x = jax.nn.one_hot(ids, self.vocab_size, dtype=params["w_out"].dtype)
+        _, final = self.layer.apply(params["rnn"], x, lengths if self.mask else None, key=key)
+        h = final.h if hasattr(final, "h") else final  # [L * dirs, B, H]
+        nd = self.layer.num_directions
+        return jnp.concatenate([h[-nd + d] for d in range(nd)], axis=-1)
+
+    def apply(self, params: dict, ids: Array, lengths: Array, *, key: Array | None = None) -> Array:
+        """``ids [B, T]``, ``lengths [B]`` -> logits ``[B, K]``; dropout only with a ``key``."""
+        k_rnn = k_out = None
+        if key is not None:
+            k_rnn, k_out = jax.random.split(key)
+        feats = self.features(params, ids, lengths, key=k_rnn)
+        # A traced rate (``jaxrnn.cli.sweep`` vmaps over it) always takes the dropout path.
+        traced = not isinstance(self.dropout, int | float)
+        if k_out is not None and (traced or self.dropout > 0.0):
+            feats = dropout(k_out, feats, self.dropout)
+        return feats @ params["w_out"].T + params["b_out"]
+
+
+def count_params(params: Params) -> int:
+    """Number of scalar parameters in a pytree."""
+    return int(sum(x.size for x in jax.tree.leaves(params)))
+
+
+def init_params_numpy(model: StudyRNN | Classifier, seed: int, dtype=np.float32) -> dict:
+    """``model``'s parameters drawn with NumPy (``np.random.default_rng(seed)``).
+
+    Same structure, shapes and distributions as ``model.init`` (Keras-style: Glorot
+    uniform input weights, orthogonal recurrent blocks, zero biases, LSTM forget bias
+    1, uniform(-0.05, 0.05) embedding), but no JAX program to compile: the trainer
+    uses it so that a short run does not spend a second compiling its initialiser.
+    ``StudyRNN`` gets the study's ``jaxrnn.weights.init.study_rnn_params(seed)``.
+    """
+    if hasattr(model, "init_numpy"):  # a model that draws its own (jaxrnn.nn.lm.LanguageModel)
+        return model.init_numpy(seed, dtype)
+    if isinstance(model, StudyRNN):
+        from jaxrnn.weights.init import study_rnn_params
+
+        p = study_rnn_params(model.vocab_size, model.hidden_size, model.num_classes, seed)
+        return {k: v.astype(dtype) for k, v in p.items()}
+    layer = model.layer  # the same draws as the NumPy backend's (no JAX there)
+    params = keras_params(cell=layer.cell, hidden=layer.hidden_size, num_layers=layer.num_layers,
+                          bidirectional=layer.bidirectional, vocab_size=model.vocab_size,
+                          embed_dim=model.embed_dim, num_outputs=model.num_outputs, seed=seed,
+                          bias=layer.bias)  # fmt: skip
+    params["rnn"] = tuple(tuple(CellParams(*c) for c in cells) for cells in params["rnn"])
+    return jax.tree.map(lambda a: np.asarray(a, dtype), params)
+
+
+# ----------------------------------------------------------------------------- sequence models
+#
+# ``SequenceTagger`` and ``Regressor`` keep the params layout of ``Classifier`` and of the
+# NumPy reference ``jaxrnn.scratch.seq`` (``embed``, ``rnn``, ``w_out``, ``b_out``), so one
+# params dict runs in both, and ``init_params_numpy`` draws them (it reads ``layer``,
+# ``vocab_size``, ``embed_dim`` and ``num_outputs``).
+
+
+def _readout_features(model_layer: RecurrentLayer, final: Any) -> Array:
+    """The last layer's final states, forward then backward: ``[B, num_directions * H]``."""
+    h = final.h if hasattr(final, "h") else final  # [L * dirs, B, H]
+    nd = model_layer.num_directions
+    return jnp.concatenate([h[-nd + d] for d in range(nd)], axis=-1)
+
+
+@dataclass(frozen=True)
+class SequenceTagger:
+    """A tag at every token: embedding -> ``RecurrentLayer`` -> dropout -> dense, per step.
+
+    ``apply(params, ids [B, T], lengths [B]) -> logits [B, T, K]``: the readout reads the
+    last layer's output at each step (forward and backward concatenated for a
+    bidirectional layer, so each token sees its left and right context). Past each
+    sequence's end the outputs are zero and the logits are just ``b_out``: the loss must be
+    masked (``jaxrnn.training.tasks.tagging`` weighs padding 0).
+
+    Params: ``{"embed": [V, E]`` (absent for one-hot), ``"rnn"``, ``"w_out": [K, F]``,
+    ``"b_out": [K]}`` with ``F = num_directions * H``: ``jaxrnn.scratch.seq``'s
+    ``tag_loss_and_grads`` layout.
+    """
+
+    layer: RecurrentLayer
+    vocab_size: int  # ids 0..vocab_size-1: 0 = padding, 1 = OOV (jaxrnn.data.conll)
+    num_tags: int
+    embed_dim: int | None = 32  # None: one-hot inputs over vocab_size
+    dropout: float = 0.0  # on the features before the readout (training only)
+
+    @property
+    def num_outputs(self) -> int:
+        """K, the readout's width: one logit per tag."""
+        return self.num_tags
+
+    def init(self, key: Array, dtype=jnp.float32) -> dict[str, Any]:
+        """Keras-style initial params (as ``Classifier.init``); ``init_params_numpy`` draws the
+        same distributions on the host."""
+        k_emb, k_rnn, k_out = jax.random.split(key, 3)
+        params: dict[str, Any] = {}
+        d_in = self.vocab_size
+        if self.embed_dim is not None:
+            params["embed"] = jax.random.uniform(
+                k_emb, (self.vocab_size, self.embed_dim), dtype, -0.05, 0.05
+            )
+            d_in = self.embed_dim
+        params["rnn"] = self.layer.init(k_rnn, d_in, dtype)
+        f, k = self.layer.output_size, self.num_tags
+        limit = (6.0 / (f + k)) ** 0.5
+        params["w_out"] = jax.random.uniform(k_out, (k, f), dtype, -limit, limit)
+        params["b_out"] = jnp.zeros((k,), dtype)
+        return params
+
+    def apply(self, params: dict, ids: Array, lengths: Array, *, key: Array | None = None) -> Array:
+        """``ids [B, T]``, ``lengths [B]`` -> logits ``[B, T, K]``; dropout only with a ``key``."""
+        k_rnn = k_out = None
+        if key is not None:
+            k_rnn, k_out = jax.random.split(key)
+        if "embed" in params:
+            x = params["embed"][ids]  # [B, T, E]
+        else:
+            x = jax.nn.one_hot(ids, self.vocab_size, dtype=params["w_out"].dtype)
+        outs, _ = self.layer.apply(params["rnn"], x, lengths, key=k_rnn)  # [B, T, F]
+        if k_out is not None and self.dropout > 0.0:
+            outs = dropout(k_out, outs, self.dropout)
+        return outs @ params["w_out"].T + params["b_out"]
+
+
+@dataclass(frozen=True)
+class Regressor:
+    """Real-valued forecasts from a window of features: ``RecurrentLayer`` -> dense.
+
+    ``apply(params, x [B, T, D], lengths=None) -> [B, H]`` from the last layer's final
+    states (forward, then backward: ``Classifier``'s readout), or with ``per_step``
+    ``[B, T, H]`` from the output at every step. A bidirectional layer reads the
+    whole window, so per-step forecasts would see the values they forecast:
+    ``per_step`` needs a forward-only layer (``ValueError``).
+
+    Params: ``{"rnn", "w_out": [H, F], "b_out": [H]}``, ``jaxrnn.scratch.seq``'s
+    ``regress_loss_and_grads`` layout. ``vocab_size`` and ``embed_dim`` (None) are the
+    names ``init_params_numpy`` reads for the input width: here ``vocab_size`` is ``D``.
+    """
+
+    layer: RecurrentLayer
+    input_size: int  # D, features per step
+    horizon: int = 1  # H, values forecast
+    per_step: bool = False
+
+    def __post_init__(self) -> None:
+        if self.per_step and self.layer.bidirectional:
+            raise ValueError("per-step forecasts need a forward-only layer: a bidirectional "
+                             "one would read the values it forecasts")  # fmt: skip
+
+    embed_dim = None  # no embedding: the features go to the layer as they are
+
+    @property
+    def vocab_size(self) -> int:
+        """The layer's input width ``D`` (the name ``init_params_numpy`` reads)."""
+        return self.input_size
+
+    @property
+    def num_outputs(self) -> int:
+        return self.horizon
+
+    def init(self, key: Array, dtype=jnp.float32) -> dict[str, Any]:
+        """The layer's init and a Glorot-uniform readout with zero bias."""
+        k_rnn, k_out = jax.random.split(key)
+        f, k = self.layer.output_size, self.horizon
+        limit = (6.0 / (f + k)) ** 0.5
+        return {
+            "rnn": self.layer.init(k_rnn, self.input_size, dtype),
+            "w_out": jax.random.uniform(k_out, (k, f), dtype, -limit, limit),
+            "b_out": jnp.zeros((k,), dtype),
+        }
+
+    def apply(
+        self, params: dict, x: Array, lengths: Array | None = None, *, key: Array | None = None
+    ) -> Array:
+        """``x [B, T, D]`` -> ``[B, H]`` (or ``[B, T, H]`` per step); ``key``: layer dropout."""
+        outs, final = self.layer.apply(params["rnn"], x, lengths, key=key)
+        feats = outs if self.per_step else _readout_features(self.layer, final)
+        return feats @ params["w_out"].T + params["b_out"]

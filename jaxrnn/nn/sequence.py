@@ -1,0 +1,371 @@
+"""Sequence layers: masked ``lax.scan`` unrolling, reversal, bidirectional, stacking.
+
+The public layer factories (``rnn``, ``lstm``, ``gru``) return a
+``RecurrentLayer`` with two pure functions, optax-style::
+
+    layer = jaxrnn.lstm(128, num_layers=2, bidirectional=True, dropout=0.1)
+    params = layer.init(key, input_size)                      # pytree
+    outputs, final = layer.apply(params, x, lengths, key=dropout_key)
+    # x [B, T, D] -> outputs [B, T, num_directions * H]
+    # final: h [L * num_directions, B, H] (LSTMState(h, c) for LSTM), PyTorch's order:
+    #        layer 0 forward, layer 0 backward, layer 1 forward, ...
+
+Masking by ``lengths [B]`` (None: every sequence is full length):
+
+* past a sequence's end the carry is frozen, so the final state is the state
+  after its last valid step, and the outputs there are zero;
+* the backward direction reverses only the valid part of each sequence
+  (``reverse_padded``), so it starts on the last real token, never on padding;
+* layers are stacked with dropout between them (not after the last), applied
+  only when a ``key`` is passed (training).
+
+Two implementations give the same numbers (``impl=``):
+
+* ``"custom_vjp"`` (default; ``"bptt"`` is accepted for it): ``jaxrnn.nn.bptt``'s
+  hand-written backward pass as a ``jax.custom_vjp`` (reverse scan carrying only
+  ``dh``/``dc``, weight and input gradients as single large matmuls after the loop),
+  run time-major through the whole stack. Faster on CPU; see ``benchmarks/vs_peers.py``.
+* ``"autodiff"``: ``jax.grad`` of the plain masked ``lax.scan`` (the reference the
+  tests check the other against).
+
+``params`` is a tuple over layers of tuples over directions of ``CellParams``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import partial
+from typing import Any, NamedTuple
+
+import jax
+import jax.numpy as jnp
+from jax import lax
+
+from jaxrnn.nn import bptt
+from jaxrnn.nn._vma import vary_like
+from jaxrnn.nn.cells import Carry, CellParams, LSTMState, get_cell, init_cell_params, project_inputs
+
+Array = jax.Array
+LayerParams = tuple[tuple[CellParams, ...], ...]
+
+IMPLS = ("custom_vjp", "autodiff")
+# Earlier name of "custom_vjp", still accepted.
+_ALIASES = {"bptt": "custom_vjp"}
+DEFAULT_IMPL = "custom_vjp"  # measured faster on CPU at every benchmarked shape (vs_peers.py)
+
+
+def _check_impl(impl: str) -> str:
+    """The canonical name of ``impl`` (``"bptt"`` is ``"custom_vjp"``); ValueError if unknown."""
+    impl = _ALIASES.get(impl, impl)
+    if impl not in IMPLS:
+        raise ValueError(f"impl must be one of {IMPLS}, got {impl!r}")
+    return impl
+
+
+def time_mask(lengths: Array, max_len: int) -> Array:
+    """``[B]`` lengths -> ``[B, T]`` bool mask, True on valid steps."""
+    return jnp.arange(max_len)[None, :] < lengths[:, None]
+
+
+def reverse_padded(x: Array, lengths: Array | None, time_axis: int = 1) -> Array:
+    """Reverse each sequence of ``x`` within its valid length, along ``time_axis``.
+
+    ``x`` is ``[B, T, ...]`` (``time_axis=1``) or time-major ``[T, B, ...]`` (``0``).
+    ``[a, b, c, pad, pad]`` with length 3 becomes ``[c, b, a, pad, pad]``. Applying
+    it twice gives back ``x``. With ``lengths=None`` it is a plain flip of the time axis.
+    """
+    if lengths is None:
+        return jnp.flip(x, axis=time_axis)
+    return _reverse_padded(x, lengths, time_axis)
+
+
+@partial(jax.custom_vjp, nondiff_argnums=(2,))
+def _reverse_padded(x: Array, lengths: Array, time_axis: int) -> Array:
+    """``reverse_padded`` with lengths. A permutation, so its VJP is itself (a gather): the
+    VJP of the gather autodiff would take is a scatter-add, which on XLA:CPU cost a 3x128
+    BiLSTM's training step at 100 padded steps about a sixth of its time."""
+    t = jnp.arange(x.shape[time_axis])
+    t, n = (t[None, :], lengths[:, None]) if time_axis == 1 else (t[:, None], lengths[None, :])
+    src = jnp.where(t < n, n - 1 - t, t)  # [B, T] or [T, B]
+    src = src.reshape(src.shape + (1,) * (x.ndim - 2))
+    return jnp.take_along_axis(x, src, axis=time_axis)
+
+
+def _reverse_fwd(x: Array, lengths: Array, time_axis: int) -> tuple[Array, Array]:
+    return _reverse_padded(x, lengths, time_axis), lengths
+
+
+def _reverse_bwd(time_axis: int, lengths: Array, g: Array) -> tuple[Array, None]:
+    return _reverse_padded(g, lengths, time_axis), None
+
+
+_reverse_padded.defvjp(_reverse_fwd, _reverse_bwd)
+
+
+def _scan_tm(
+    cell: str,
+    params: CellParams,
+    xs: Array,
+    lengths: Array | None,
+    carry: Carry,
+    use_scan: bool = True,
+    unroll_steps: int = 1,
+) -> tuple[Array, Carry]:
+    """The plain masked scan (what ``jax.grad`` differentiates) over time-major projected
+    inputs ``xs [T, B, G*H]``: ``(outputs [T, B, H], final carry)``."""
+    step = get_cell(cell).step
+    if lengths is None:
+
+        def body(c, x):
+            return step(params, c, x)
+
+        inputs: Any = xs
+    else:
+        mask = jnp.swapaxes(time_mask(lengths, xs.shape[0]), 0, 1)[..., None]  # [T, B, 1]
+
+        def body(c, inp):
+            x, m = inp
+            new, h = step(params, c, x)
+            c = jax.tree.map(lambda n, o: jnp.where(m, n, o), new, c)
+            return c, jnp.where(m, h, jnp.zeros_like(h))
+
+        inputs = (xs, mask)
+
+    if use_scan:
+        carry = vary_like(carry, params, inputs)  # inside shard_map (see jaxrnn.nn._vma)
+        return lax.scan(body, carry, inputs, unroll=unroll_steps)[::-1]
+    outs = []
+    for t in range(xs.shape[0]):
+        carry, y = body(carry, jax.tree.map(lambda a, t=t: a[t], inputs))
+        outs.append(y)
+    return jnp.stack(outs), carry
+
+
+def unroll(
+    cell: str,
+    params: CellParams,
+    xp: Array,
+    lengths: Array | None,
+    carry: Carry,
+    *,
+    use_scan: bool = True,
+    unroll_steps: int = 1,
+    impl: str = DEFAULT_IMPL,
+) -> tuple[Array, Carry]:
+    """Run one cell over projected inputs ``xp [B, T, G*H]`` (see ``project_inputs``).
+
+    Returns ``(outputs [B, T, H], final_carry)``. With ``lengths``, the carry is
+    frozen past each sequence's end and outputs there are zero. ``use_scan=False``
+    runs the same body in a Python loop (a check on the scan, and for debugging).
+    ``impl="custom_vjp"`` differentiates with ``jaxrnn.nn.bptt``'s hand-written VJP,
+    ``"autodiff"`` with ``jax.grad`` of the scan; same numbers (``params.w_ih`` and
+    ``params.b_ih`` are not used: they are already in ``xp``).
+    """
+    impl = _check_impl(impl)
+    if impl == "custom_vjp" and use_scan:
+        return bptt.scan_projected(
+            get_cell(cell).name, params.w_hh, params.b_hh, xp, lengths, carry, unroll=unroll_steps
+        )
+    ys, carry = _scan_tm(cell, params, jnp.swapaxes(xp, 0, 1), lengths, carry, use_scan,
+                         unroll_steps)  # fmt: skip
+    return jnp.swapaxes(ys, 0, 1), carry
+
+
+def dropout(key: Array, x: Array, rate: float, time_major: bool = False) -> Array:
+    """Inverted dropout of ``x`` (``[B, ...]``, or ``[T, B, ...]`` when ``time_major``): keep
+    each entry with probability ``1 - rate`` and scale it by ``1 / (1 - rate)``. The mask
+    is drawn batch-major in both layouts, so both give the same numbers for one key."""
+    shape = (x.shape[1], x.shape[0], *x.shape[2:]) if time_major else x.shape
+    keep = jax.random.bernoulli(key, 1.0 - rate, shape)
+    if time_major:
+        keep = jnp.swapaxes(keep, 0, 1)
+    return jnp.where(keep, x / (1.0 - rate), jnp.zeros_like(x))
+
+
+class _Options(NamedTuple):
+    """Speed knobs of a ``RecurrentLayer`` (same numbers whatever they are; benchmarks set
+    them): ``stack_directions`` runs both directions of a bidirectional custom-VJP layer
+    in one loop, vmapped over the direction (batched matmuls), instead of two loops;
+    ``chunk`` > 0 runs the custom-VJP loops in chunks of that many steps, only as many as
+    the batch's longest sequence needs (``jaxrnn.nn.bptt.layer``; what length buckets use)."""
+
+    stack_directions: bool = False
+    chunk: int = 0
+
+
+@dataclass(frozen=True)
+class RecurrentLayer:
+    """A (possibly stacked, possibly bidirectional) recurrent layer. Use the factories.
+
+    Hashable, so it can be a static argument of ``jax.jit``. ``impl`` picks the
+    backward pass (``"custom_vjp"``: ``jaxrnn.nn.bptt``'s hand-written one, ``"autodiff"``:
+    ``jax.grad`` of the plain scan); both give the same numbers. ``"bptt"`` is accepted
+    for ``"custom_vjp"``.
+    """
+
+    cell: str
+    hidden_size: int
+    num_layers: int = 1
+    bidirectional: bool = False
+    dropout: float = 0.0
+    bias: bool = True
+    impl: str = DEFAULT_IMPL
+    _options: _Options = _Options()
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "impl", _check_impl(self.impl))
+
+    @property
+    def num_directions(self) -> int:
+        return 2 if self.bidirectional else 1
+
+    @property
+    def output_size(self) -> int:
+        return self.num_directions * self.hidden_size
+
+    def init(self, key: Array, input_size: int, dtype=jnp.float32) -> LayerParams:
+        """Params: a tuple over layers of tuples over directions of ``CellParams``."""
+        keys = jax.random.split(key, self.num_layers * self.num_directions)
+        layers = []
+        for layer in range(self.num_layers):
+            d_in = input_size if layer == 0 else self.output_size
+            layers.append(
+                tuple(
+                    init_cell_params(
+                        keys[layer * self.num_directions + d],
+                        self.cell,
+                        d_in,
+                        self.hidden_size,
+                        self.bias,
+                        dtype,
+                    )
+                    for d in range(self.num_directions)
+                )
+            )
+        return tuple(layers)
+
+    def zero_state(self, batch_size: int, dtype=jnp.float32) -> Carry:
+        """Zero initial state ``[L * num_directions, B, H]`` (``LSTMState`` for LSTM)."""
+        z = jnp.zeros((self.num_layers * self.num_directions, batch_size, self.hidden_size), dtype)
+        return LSTMState(z, z) if self.cell == "lstm" else z
+
+    def apply(
+        self,
+        params: LayerParams,
+        x: Array,
+        lengths: Array | None = None,
+        *,
+        key: Array | None = None,
+        initial_state: Carry | None = None,
+        use_scan: bool = True,
+    ) -> tuple[Array, Carry]:
+        """Run the stack over ``x [B, T, D]``.
+
+        Args:
+          params: from ``init``.
+          x: batch-major inputs ``[B, T, D]``.
+          lengths: ``[B]`` valid lengths, or None for all ``T``.
+          key: PRNG key for dropout between layers; None disables dropout.
+          initial_state: ``[L * num_directions, B, H]`` (``LSTMState`` for LSTM),
+            zeros if None.
+          use_scan: False unrolls in a Python loop (same numbers; for tests).
+
+        Returns:
+          ``(outputs [B, T, num_directions * H], final_state)``, final state shaped
+          like ``initial_state``.
+
+        The stack runs time-major (``[T, B, .]``) from the first layer to the last.
+        """
+        if initial_state is None:
+            initial_state = self.zero_state(x.shape[0], x.dtype)
+        xt = jnp.swapaxes(x, 0, 1)  # [T, B, D]
+        finals = []
+        for layer, layer_params in enumerate(params):
+            nd = len(layer_params)
+            idx = slice(layer * nd, (layer + 1) * nd)
+            carry0 = jax.tree.map(lambda s, idx=idx: s[idx], initial_state)  # [dirs, B, H]
+            inps = [xt] if nd == 1 else [xt, reverse_padded(xt, lengths, time_axis=0)]
+            results = self._directions(layer_params, inps, lengths, carry0, use_scan)
+            outs = []
+            for d, (ys, carry) in enumerate(results):
+                outs.append(ys if d == 0 else reverse_padded(ys, lengths, time_axis=0))
+                finals.append(carry)
+            xt = outs[0] if len(outs) == 1 else jnp.concatenate(outs, axis=-1)
+            if key is not None and self.dropout > 0.0 and layer < self.num_layers - 1:
+                key, sub = jax.random.split(key)
+                xt = dropout(sub, xt, self.dropout, time_major=True)
+        final = jax.tree.map(lambda *s: jnp.stack(s), *finals)
+        return jnp.swapaxes(xt, 0, 1), final
+
+    def _directions(
+        self,
+        layer_params: tuple[CellParams, ...],
+        inps: list[Array],
+        lengths: Array | None,
+        carry0: Carry,
+        use_scan: bool,
+    ) -> list[tuple[Array, Carry]]:
+        """One layer's directions over time-major inputs: ``[(outputs [T, B, H], carry)]``."""
+        cell = get_cell(self.cell).name
+
+        def carry(d):
+            return jax.tree.map(lambda a: a[d], carry0)
+
+        if self.impl == "autodiff" or not use_scan:
+            return [
+                _scan_tm(self.cell, p, project_inputs(p, inp), lengths, carry(d), use_scan)
+                for d, (p, inp) in enumerate(zip(layer_params, inps, strict=True))
+            ]
+        chunk = self._options.chunk
+        if self._options.stack_directions and len(layer_params) == 2:
+            stacked = jax.tree.map(lambda *a: jnp.stack(a), *layer_params)
+
+            def run(p, x, c):
+                return bptt.layer(cell, p, x, lengths, c, chunk=chunk, time_major=True)
+
+            ys2, c2 = jax.vmap(run)(stacked, jnp.stack(inps), carry0)
+            return [(ys2[d], jax.tree.map(lambda a, d=d: a[d], c2)) for d in range(2)]
+        return [
+            bptt.layer(cell, p, inp, lengths, carry(d), chunk=chunk, time_major=True)
+            for d, (p, inp) in enumerate(zip(layer_params, inps, strict=True))
+        ]
+
+
+def rnn(
+    hidden_size: int,
+    num_layers: int = 1,
+    bidirectional: bool = False,
+    dropout: float = 0.0,
+    nonlinearity: str = "tanh",
+    bias: bool = True,
+    impl: str = DEFAULT_IMPL,
+) -> RecurrentLayer:
+    """An Elman RNN layer (``h' = tanh(W_ih x + b_ih + W_hh h + b_hh)``)."""
+    if nonlinearity not in ("tanh", "relu"):
+        raise ValueError(f"nonlinearity must be 'tanh' or 'relu', got {nonlinearity!r}")
+    cell = "rnn" if nonlinearity == "tanh" else "rnn_relu"
+    return RecurrentLayer(cell, hidden_size, num_layers, bidirectional, dropout, bias, impl)
+
+
+def lstm(
+    hidden_size: int,
+    num_layers: int = 1,
+    bidirectional: bool = False,
+    dropout: float = 0.0,
+    bias: bool = True,
+    impl: str = DEFAULT_IMPL,
+) -> RecurrentLayer:
+    """An LSTM layer (gates i, f, g, o; see ``jaxrnn.nn.cells``)."""
+    return RecurrentLayer("lstm", hidden_size, num_layers, bidirectional, dropout, bias, impl)
+
+
+def gru(
+    hidden_size: int,
+    num_layers: int = 1,
+    bidirectional: bool = False,
+    dropout: float = 0.0,
+    bias: bool = True,
+    impl: str = DEFAULT_IMPL,
+) -> RecurrentLayer:
+    """A GRU layer (gates r, z, n, PyTorch convention; see ``jaxrnn.nn.cells``)."""
+    return RecurrentLayer("gru", hidden_size, num_layers, bidirectional, dropout, bias, impl)

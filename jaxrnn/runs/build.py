@@ -1,0 +1,85 @@
+"""What a config builds: the model, the optimizer, and the initial parameters per seed."""
+
+from __future__ import annotations
+
+import jax
+import numpy as np
+import optax
+
+from jaxrnn.nn import models, sequence
+from jaxrnn.nn.cells import CellParams
+from jaxrnn.runs.config import MODEL_CELLS, TrainConfig
+from jaxrnn.nn.models import init_params_numpy
+
+# Steps per chunk of a model trained on length buckets (``sequence._Options.chunk``): each
+# batch runs ceil(longest / CHUNK) chunks, so it pays at most CHUNK - 1 steps of padding.
+BUCKET_CHUNK = 8
+
+
+def recurrent_layer(cfg: TrainConfig) -> sequence.RecurrentLayer:
+    """The stack ``--model``, ``--hidden``, ``--layers`` and ``--layer-dropout`` name; with
+    length buckets (``cfg.buckets >= 2``) its loops run in chunks of ``BUCKET_CHUNK`` steps."""
+    cell, bidirectional = MODEL_CELLS[cfg.model]
+    options = sequence._Options(chunk=BUCKET_CHUNK if cfg.buckets >= 2 else 0)
+    return sequence.RecurrentLayer(cell, cfg.hidden, cfg.layers, bidirectional,
+                                   cfg.layer_dropout, _options=options)  # fmt: skip
+
+
+def build_model(cfg: TrainConfig, vocab_size: int, num_classes: int):
+    """The model a resolved config names. ``vocab_size`` counts padding (ids ``0..V``).
+
+    Two classes get one sigmoid logit, as the study's Keras models (``Dense(1, sigmoid)``),
+    except ``rnn2``: the study's scratch softmax over two logits. The stack is
+    ``recurrent_layer(cfg)``.
+    """
+    if cfg.model == "rnn":
+        return models.StudyRNN(vocab_size - 1, cfg.hidden, num_classes)
+    layer = recurrent_layer(cfg)
+    # Keras' Embedding(num_words, E) has num_words rows even if fewer words were seen.
+    rows = max(vocab_size, cfg.num_words or 0) if cfg.embed_dim else vocab_size
+    return models.Classifier(
+        layer, rows, cfg.embed_dim or None, num_classes, dropout=cfg.dropout, mask=cfg.mask,
+        binary_readout="softmax" if cfg.model == "rnn2" else "sigmoid",  # rnn2: the study's
+    )  # fmt: skip
+
+
+OPTIMIZERS = {"sgd": optax.sgd, "adam": optax.adam, "adagrad": optax.adagrad,
+              "rmsprop": optax.rmsprop}  # optax's defaults for everything but the rate
+
+
+def make_optimizer(cfg: TrainConfig) -> optax.GradientTransformation:
+    """optax: an optional element-wise clip (the study's ``np.clip(g, -1, 1)``), an optional
+    clip by global norm (``torch.nn.utils.clip_grad_norm_``), then the optimizer (with
+    ``weight_decay``: ``optax.adamw`` for adam, else ``add_decayed_weights`` before it)."""
+    clips = [optax.clip(cfg.clip)] if cfg.clip > 0 else []
+    if cfg.clip_norm > 0:
+        clips.append(optax.clip_by_global_norm(cfg.clip_norm))
+    wd = cfg.weight_decay or 0.0  # None: a checkpoint from before the option
+    if wd > 0 and cfg.optimizer == "adam":
+        opt = optax.adamw(cfg.lr, weight_decay=wd)  # decoupled, as torch.optim.AdamW
+    elif wd > 0:  # L2: the decay joins the gradient, as torch.optim.SGD(weight_decay=...)
+        opt = optax.chain(optax.add_decayed_weights(wd), OPTIMIZERS[cfg.optimizer](cfg.lr))
+    else:
+        opt = OPTIMIZERS[cfg.optimizer](cfg.lr)
+    return optax.chain(*clips, opt) if clips else opt
+
+
+def initial_params(model, cfg: TrainConfig, seeds: list[int]):
+    """Initial params per seed, stacked ``[S, ...]``: ``jaxrnn.nn.models.init_params_numpy``.
+
+    The study's RNN gets ``jaxrnn.scratch.init_params(seed)``, ``rnn2`` the same scheme
+    for its stack (``jaxrnn.weights.init.study_params``), so the JAX and NumPy backends
+    begin from identical weights (the NumPy backend draws the others with
+    ``jaxrnn.weights.init.keras_params``, the JAX-free twin of ``init_params_numpy``).
+    """
+    if cfg.model == "rnn2":
+        from jaxrnn.weights.init import study_params
+
+        ps = [study_params(hidden=cfg.hidden, num_layers=cfg.layers, vocab_size=model.vocab_size,
+                           num_outputs=model.num_outputs, seed=s, dtype=np.dtype(cfg.dtype))
+              for s in seeds]  # fmt: skip
+        for p in ps:  # the JAX model's own CellParams type, as init_params_numpy's
+            p["rnn"] = tuple(tuple(CellParams(*c) for c in layer) for layer in p["rnn"])
+        return jax.tree.map(lambda *a: np.stack(a), *ps)
+    ps = [init_params_numpy(model, s, np.dtype(cfg.dtype)) for s in seeds]
+    return jax.tree.map(lambda *a: np.stack(a), *ps)

@@ -1,0 +1,392 @@
+"""Run configuration: every hyperparameter in one dataclass, the named presets, validation.
+
+``TrainConfig`` fields left ``None`` take the chosen model's preset
+(``PRESETS``); ``resolve_config`` fills them and checks every value, raising
+``ConfigError`` with one line that names the flag and the problem.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+from jaxrnn.errors import ConfigError
+
+METRIC_NAMES = ("train_loss", "train_acc", "test_loss", "test_acc")
+MODEL_NAMES = ("rnn", "rnn2", "simple_rnn", "lstm", "gru", "bilstm", "bilstm_tuned")
+TASK_NAMES = ("classify", "lm", "tag", "regress")
+# --data-parallel auto splits a batch with shard_map from this many rows per device: measured
+# (benchmarks/devices.py, 2 CPU devices) an LSTM epoch at batch 64 x 50 tokens took 0.81x
+# the one-device time with shard_map, while batches of 4-32 short sentences did not gain.
+SHARD_MAP_ROWS_PER_DEVICE = 32
+# The recurrent cell (a name of jaxrnn.weights.layout.GATES) and directions of each named model.
+MODEL_CELLS: dict[str, tuple[str, bool]] = {
+    "rnn": ("rnn", False),
+    "rnn2": ("rnn", False),
+    "simple_rnn": ("rnn", False),
+    "lstm": ("lstm", False),
+    "gru": ("gru", False),
+    "bilstm": ("lstm", True),
+    "bilstm_tuned": ("lstm", True),
+}
+
+
+def option(default: Any, help: str, **flag: Any) -> Any:
+    """A ``TrainConfig`` field and its command-line flag, written once.
+
+    ``help`` is the flag's help; ``flag`` holds what else ``argparse`` needs (``choices``,
+    ``metavar``, ``type``, ``flag`` for a name other than ``--field-name``). A field
+    whose default is ``None`` takes the model's preset; ``--help`` shows the presets.
+    The parser (``jaxrnn.cli.train``) and the validation of choices (``resolve_config``)
+    are generated from these.
+    """
+    return field(default=default, metadata={"help": help, **flag})
+
+
+@dataclass
+class TrainConfig:
+    """Every hyperparameter of a run. ``None`` fields are filled from the model's preset."""
+
+    task: str = option("classify", "what is learned: classify (a label per text), lm (the next "
+                       "token of a text), tag (a label per token), regress (forecast a series)",
+                       choices=TASK_NAMES)  # fmt: skip
+    model: str = option("rnn", "rnn = the study's scratch RNN; rnn2 = its second draft (2 "
+                        "tanh layers of 128); simple_rnn = the study's Keras model; lstm, gru; "
+                        "bilstm = 3 bidirectional LSTM layers of 128",
+                        choices=MODEL_NAMES)  # fmt: skip
+    backend: str = option("jax", "numpy = the scratch NumPy reference: every model, forward, "
+                          "backward and optimizer written by hand (float64, imports no JAX)",
+                          choices=("jax", "numpy"))  # fmt: skip
+    optimizer: str | None = option(None, "optax optimizer",
+                                   choices=("sgd", "adam", "adagrad", "rmsprop"))  # fmt: skip
+    lr: float | None = option(None, "learning rate", type=float)
+    epochs: int | None = option(None, "training epochs", type=int)
+    batch_size: int | None = option(None, "1 = per-sample updates", type=int)
+    hidden: int | None = option(None, "hidden units per direction", type=int)
+    layers: int | None = option(None, "stacked recurrent layers", type=int)
+    embed_dim: int | None = option(None, "embedding size, 0 = one-hot", type=int)
+    dropout: float | None = option(None, "dropout before the readout", type=float)
+    layer_dropout: float | None = option(None, "dropout between stacked layers", type=float)
+    clip: float | None = option(None, "element-wise gradient clip, 0 = none", type=float)
+    weight_decay: float | None = option(
+        None, "weight decay: decoupled (AdamW) with adam, added to the gradient (L2) with the "
+        "other optimizers; 0 = none", type=float,
+    )  # fmt: skip
+    clip_norm: float = option(0.0, "clip the gradient by its global norm (as torch's "
+                              "clip_grad_norm_), 0 = none", type=float)  # fmt: skip
+    num_words: int | None = option(
+        None, "keep word ids below this (Keras num_words), 0 = all", type=int, group="data"
+    )
+    max_len: int | None = option(
+        None, "pad/truncate to N tokens; auto (0) = the longest training text, or 1.5x the 99%% "
+        "quantile of training lengths where the longest is beyond that (the count cut is "
+        "reported)", type="max_len", metavar="N|auto", group="data",
+    )  # fmt: skip
+    buckets: int = option(
+        -1, "length buckets (--task classify, tag): batches drawn from texts of similar length, "
+        "each run only as far as its longest text (the loops run in chunks of 8 steps), "
+        "batches shuffled across buckets every epoch; N buckets, 0 = off, auto = up to 8 "
+        "where it pays by estimate (not with vmapped seeds)", type="buckets",
+        metavar="N|auto", group="data", shown="auto",
+    )  # fmt: skip
+    oov_token: str | None = option(
+        None, "map words unseen in training to this token (default: drop them)",
+        metavar="TOKEN", group="data", preset=False,
+    )  # fmt: skip
+    mask: bool | None = option(
+        None, "mask the padding (the cells stop at each text's length); --no-mask feeds it to "
+        "the cells as Keras does without mask_zero", type=bool,
+    )  # fmt: skip
+    bptt: str = option("exact", "numpy backend: exact gradient, or the study's W_hh·delta "
+                       "propagation", choices=("exact", "study"))  # fmt: skip
+    loop: str = option("auto", "auto: hand-written-BPTT fast path for --model rnn with "
+                       "per-sample SGD; generic: jax.grad + optax for everything",
+                       choices=("auto", "generic"))  # fmt: skip
+    seed: int = option(0, "seeds init, shuffling and dropout", type=int)
+    dtype: str = option("float32", "floating-point type of params and data",
+                        choices=("float32", "float64"))  # fmt: skip
+    devices: int = option(
+        0, "spread training over the first N JAX devices, 0 = all (several seeds: seeds are "
+        "split; one model: each batch is split)", type=int, metavar="N",
+    )  # fmt: skip
+    data_parallel: str = option(
+        "auto", "how a batch is split over devices: xla (sharded inputs, XLA partitions the "
+        "step; the same numbers as one device, dropout included) or shard_map (each device "
+        "runs the step on its slice, gradients summed; dropout masks drawn per device; faster "
+        "on CPU devices for larger batches); auto: shard_map for batches of at least "
+        f"{SHARD_MAP_ROWS_PER_DEVICE} rows per device, else xla, and on a CPU "
+        "`python -m jaxrnn.train` then gives itself one device per core",
+        choices=("auto", "xla", "shard_map"),
+    )  # fmt: skip
+    seed_group: int = option(
+        0, "with --seeds: train K seeds at a time vmapped, the groups one after another in "
+        "the same compiled program (lax.map); K >= seeds vmaps them all. 0 = auto: all at "
+        "once, except on CPU where one seed's steps already fill the cores (per-sample SGD, "
+        "LSTM/GRU/BiLSTM presets), which run one seed at a time", type=int, metavar="K",
+    )  # fmt: skip
+    compile_mode: str = option(
+        "auto", "XLA optimisation of the training program: fast (backend level 0, classic CPU "
+        "loop emitters) compiles in 0.28-0.61x the time and runs 2.6-3.7x slower, worth it for "
+        "short runs; auto picks fast on CPU when the estimated training work is under a "
+        "quarter of a second", choices=("auto", "fast", "full"), flag="--compile",
+    )  # fmt: skip
+    eval_batch_size: int = option(
+        256, "rows per evaluation batch (evaluation streams the splits in batches of this "
+        "size, so its memory does not grow with the data)", type=int, metavar="N",
+    )  # fmt: skip
+    # Data: the bundled sentiment set unless a file is given.
+    data: str | None = option(None, "CSV, TSV or JSONL with a text and a label column",
+                              metavar="PATH", group="data", preset=False)  # fmt: skip
+    test_data: str | None = option(None, "test file (else a stratified split of --data)",
+                                   metavar="PATH", group="data", preset=False)  # fmt: skip
+    test_fraction: float = option(0.2, "test share when splitting --data", type=float,
+                                  group="data")  # fmt: skip
+    resplit: bool = option(False, "with --seeds: split --data anew for every seed (seed S "
+                           "splits with S), to see how much the split alone moves the scores; "
+                           "default: one split (--seed) for all seeds", type=bool,
+                           group="data")  # fmt: skip
+    text_column: str = option("text", "name of the text column / JSON key", group="data")
+    label_column: str = option("label", "name of the label column / JSON key", group="data")
+    val_fraction: float | None = option(
+        None, "hold out this share of the training data (a seeded stratified split, seed "
+        "--seed) as a validation split, 0 = none; its loss and accuracy are logged per epoch",
+        type=float, metavar="F", group="data",
+    )  # fmt: skip
+    early_stopping: int | None = option(
+        None, "stop a seed when its validation loss has not improved for N epochs and keep "
+        "its best parameters (needs --val-fraction), 0 = off", type=int, metavar="N",
+    )  # fmt: skip
+    eval_data: tuple[str, ...] = option(
+        (), "also evaluate the trained model on this labelled file (CSV, TSV or JSONL, same "
+        "columns as --data; repeatable): loss and accuracy per file, and per construction "
+        "where the file has a 'construction' column", metavar="PATH", group="data",
+        append=True,
+    )  # fmt: skip
+    # --task lm
+    level: str = option("char", "lm: tokens are characters or words", choices=("char", "word"),
+                        group="data")  # fmt: skip
+    seq_len: int | None = option(None, "lm: tokens per chunk (truncated BPTT; the state is "
+                                 "carried from chunk to chunk) [25 for --model rnn, as "
+                                 "min-char-rnn; else 64]", type=int, group="data",
+                                 preset=False)  # fmt: skip
+    # --task regress
+    target: str | None = option(None, "regress: the column to forecast", metavar="COLUMN",
+                                group="data", preset=False)  # fmt: skip
+    features: str | None = option(None, "regress: comma-separated input columns (default: "
+                                  "every numeric column)", metavar="COLS", group="data",
+                                  preset=False)  # fmt: skip
+    window: int = option(24, "regress: input steps per window", type=int, group="data")
+    horizon: int = option(1, "regress: values forecast after each window", type=int,
+                          group="data")  # fmt: skip
+    per_step: bool = option(False, "regress: predict the next value at every step "
+                            "(many-to-many) instead of after the window", type=bool,
+                            group="data")  # fmt: skip
+    data_format: str | None = option(
+        None, "file format (default: from the extension: .csv, .tsv/.tab, .jsonl/.ndjson)",
+        choices=("csv", "tsv", "jsonl"), flag="--format", group="data", preset=False,
+    )  # fmt: skip
+
+
+    def __post_init__(self) -> None:
+        # A list from a checkpoint's JSON or the command line: keep one (hashable) type.
+        self.eval_data = tuple(self.eval_data or ())
+
+
+# Fields a preset may leave out: their value when neither the preset nor a flag sets them.
+PRESET_DEFAULTS: dict[str, Any] = {"weight_decay": 0.0, "val_fraction": 0.0,
+                                   "early_stopping": 0}  # fmt: skip
+
+
+def flag_name(f: dataclasses.Field) -> str:
+    """The command-line flag of a ``TrainConfig`` field (``--batch-size`` for ``batch_size``)."""
+    return f.metadata.get("flag", "--" + f.name.replace("_", "-"))
+
+
+def preset_fields() -> list[str]:
+    """The fields a model's preset fills (``None`` by default)."""
+    return [f.name for f in dataclasses.fields(TrainConfig) if f.metadata.get("preset", True)
+            and f.default is None]  # fmt: skip
+
+
+_KERAS_LIKE = dict(
+    optimizer="adam", epochs=10, batch_size=8, layers=1, embed_dim=16, dropout=0.3,
+    layer_dropout=0.0, clip=0.0, num_words=25, max_len=15, mask=True,
+)  # fmt: skip
+
+# What each named model means; flags override any field.
+PRESETS: dict[str, dict[str, Any]] = {
+    # The study's scratch RNN: one-hot inputs, 2-way softmax, per-sample SGD, clipped.
+    "rnn": dict(
+        optimizer="sgd",
+        lr=2e-2,
+        epochs=500,
+        batch_size=1,
+        hidden=128,
+        layers=1,
+        embed_dim=0,
+        dropout=0.0,
+        layer_dropout=0.0,
+        clip=1.0,
+        num_words=25,
+        max_len=0,
+        mask=True,
+    ),  # fmt: skip
+    # The study's Keras model: Embedding(25, 16) -> SimpleRNN(32) -> Dropout(0.3) -> Dense(1).
+    # The study's Keras model as it ran: no mask_zero, so the cell also reads the post-padding
+    # (masked, the same model scores lower at these 80 Adam steps: see the study's results).
+    # The study's second draft: "2 hidden layer blocks with the size of 128", the same
+    # one-hot inputs, N(0, 1)/1000 init and per-sample SGD as "rnn", a 2-way softmax.
+    "rnn2": dict(
+        optimizer="sgd", lr=2e-2, epochs=500, batch_size=1, hidden=128, layers=2, embed_dim=0,
+        dropout=0.0, layer_dropout=0.0, clip=1.0, num_words=25, max_len=0, mask=True,
+    ),  # fmt: skip
+    "simple_rnn": {**_KERAS_LIKE, "lr": 1e-3, "hidden": 32, "mask": False},
+    "lstm": {**_KERAS_LIKE, "lr": 1e-2, "hidden": 64},
+    "gru": {**_KERAS_LIKE, "lr": 1e-2, "hidden": 64},
+    # The study's announced BiLSTM: 3 bidirectional layers of 128, 10 epochs. The study
+    # measured Keras' masked BiLSTM at 0.63 / 0.78 / 0.90 test accuracy for Adam 1e-3 /
+    # 3e-3 / 1e-2 over 10 epochs of batch 8 (80 steps): 1e-3 is too slow for 80 steps.
+    # Batch 4 (160 steps) rather than 8: at batch 8 the 3x128 BiLSTM underfits in 10 epochs
+    # (20 seeds: train accuracy 0.79, test 0.74 +- 0.12; at batch 4: train 0.90, test 0.87).
+    "bilstm": {**_KERAS_LIKE, "lr": 1e-2, "hidden": 128, "layers": 3, "batch_size": 4},
+    # Chosen by python -m jaxrnn.sweep on validation loss only (docs/sweep/results.md: 216
+    # points x 3 seeds; hidden 16/32/64, 1/2 layers, lr, weight decay, dropout, clip), trained
+    # on the 47 training sentences left after holding out a 20% validation split; the
+    # compositional set was never used to choose.
+    "bilstm_tuned": {**_KERAS_LIKE, "lr": 3e-2, "hidden": 64, "layers": 2, "batch_size": 4,
+                     "epochs": 60, "dropout": 0.3, "clip": 1.0, "weight_decay": 0.0,
+                     "val_fraction": 0.2, "early_stopping": 10},
+}
+
+
+# What the models mean for a task other than classification: these fields replace the
+# model's preset (flags still override them). A tagger or forecaster is not the study's
+# sentiment model: every model is an embedding (tag) -> recurrent layer -> dense readout
+# trained with Adam, and ``--model`` picks the cell and the directions. Chosen on
+# validation data (docs/readme/tag.md), never on a test split.
+_SEQ_PRESET = dict(optimizer="adam", lr=1e-2, layers=1, dropout=0.0, layer_dropout=0.0,
+                   clip=0.0, num_words=0, max_len=0, mask=True)  # fmt: skip
+TASK_PRESETS: dict[str, dict[str, Any]] = {
+    "tag": {**_SEQ_PRESET, "epochs": 10, "batch_size": 32, "embed_dim": 32, "hidden": 64},
+    "regress": {**_SEQ_PRESET, "epochs": 10, "batch_size": 32, "embed_dim": 0, "hidden": 32},
+}
+
+
+# --task lm: what each named model means for a language model (over PRESETS[model]).
+# rnn is Karpathy's min-char-rnn (one-hot, tanh RNN 100, Adagrad 0.1, element-wise clip 5,
+# one stream, chunks of 25, the gradient of each chunk's summed loss); the others the
+# character LSTM of the issue's PyTorch anchor (embedding 32, hidden 256, batch 32, Adam 2e-3;
+# its clip by global norm 5 is --clip-norm 5).
+_LM_COMMON = dict(layers=1, dropout=0.0, layer_dropout=0.0, clip=0.0, num_words=0, max_len=0,
+                  mask=True)  # fmt: skip
+LM_PRESETS: dict[str, dict[str, Any]] = {
+    "rnn": {**_LM_COMMON, "optimizer": "adagrad", "lr": 0.1, "epochs": 10, "batch_size": 1,
+            "hidden": 100, "embed_dim": 0, "clip": 5.0},
+    **{m: {**_LM_COMMON, "optimizer": "adam", "lr": 2e-3, "epochs": 20, "batch_size": 32,
+           "hidden": 256, "embed_dim": 32} for m in ("simple_rnn", "lstm", "gru")},
+}  # fmt: skip
+LM_SEQ_LEN = {"rnn": 25}  # else 64
+
+
+def resolve_config(cfg: TrainConfig) -> TrainConfig:
+    """Fill ``None`` fields from the model's preset and validate everything."""
+    if cfg.model not in PRESETS:
+        raise ConfigError(f"unknown model {cfg.model!r}; choose from {', '.join(MODEL_NAMES)}")
+    if cfg.task == "lm" and cfg.model not in LM_PRESETS:
+        raise ConfigError(f"--task lm predicts the next token from the past only: --model "
+                          f"{cfg.model} reads the text both ways; use one of "
+                          f"{', '.join(LM_PRESETS)}")  # fmt: skip
+    preset = dict(PRESETS[cfg.model])
+    preset.update(TASK_PRESETS.get(cfg.task, {}))
+    if cfg.task == "lm":
+        preset.update(LM_PRESETS[cfg.model])
+    if cfg.seq_len is None:
+        cfg = dataclasses.replace(cfg, seq_len=LM_SEQ_LEN.get(cfg.model, 64))
+    if cfg.data is not None:
+        # The study's 25-word vocabulary and 15-token padding are for its own data set.
+        preset["num_words"] = preset["max_len"] = 0
+    preset = {**PRESET_DEFAULTS, **preset}
+    filled = {k: (preset[k] if getattr(cfg, k) is None else getattr(cfg, k)) for k in preset}
+    cfg = dataclasses.replace(cfg, **filled)
+
+    def finite(x):
+        return isinstance(x, int | float) and math.isfinite(x)
+
+    checks = [
+        (getattr(cfg, f.name) in f.metadata["choices"]
+         or (getattr(cfg, f.name) is None and f.default is None),
+         f"{flag_name(f)} must be one of {', '.join(map(str, f.metadata['choices']))}, "
+         f"got {getattr(cfg, f.name)!r}")
+        for f in dataclasses.fields(TrainConfig) if "choices" in f.metadata
+    ] + [
+        (finite(cfg.lr) and cfg.lr > 0, f"--lr must be a positive number, got {cfg.lr}"),
+        (cfg.epochs >= 1, f"--epochs must be at least 1, got {cfg.epochs}"),
+        (cfg.batch_size >= 1, f"--batch-size must be at least 1, got {cfg.batch_size}"),
+        (cfg.hidden >= 1, f"--hidden must be at least 1, got {cfg.hidden}"),
+        (cfg.layers >= 1, f"--layers must be at least 1, got {cfg.layers}"),
+        (cfg.embed_dim >= 0, f"--embed-dim must be >= 0 (0 = one-hot), got {cfg.embed_dim}"),
+        (
+            finite(cfg.dropout) and 0 <= cfg.dropout < 1,
+            f"--dropout must be in [0, 1): {cfg.dropout}",
+        ),
+        (
+            finite(cfg.layer_dropout) and 0 <= cfg.layer_dropout < 1,
+            f"--layer-dropout must be in [0, 1), got {cfg.layer_dropout}",
+        ),
+        (finite(cfg.clip) and cfg.clip >= 0, f"--clip must be >= 0 (0 = none), got {cfg.clip}"),
+        (
+            cfg.num_words == 0 or cfg.num_words >= 2,
+            f"--num-words must be 0 or >= 2: {cfg.num_words}",
+        ),
+        (
+            finite(cfg.weight_decay) and cfg.weight_decay >= 0,
+            f"--weight-decay must be >= 0 (0 = none), got {cfg.weight_decay}",
+        ),
+        (
+            finite(cfg.val_fraction) and 0 <= cfg.val_fraction < 1,
+            f"--val-fraction must be in [0, 1) (0 = no validation split), got {cfg.val_fraction}",
+        ),
+        (
+            cfg.early_stopping >= 0,
+            f"--early-stopping must be >= 0 (0 = off), got {cfg.early_stopping}",
+        ),
+        (cfg.max_len >= 0, f"--max-len must be a positive integer or 'auto', got {cfg.max_len}"),
+        (cfg.devices >= 0, f"--devices must be >= 0 (0 = all), got {cfg.devices}"),
+        (cfg.buckets >= -1, f"--buckets must be a count, 0 (off) or auto, got {cfg.buckets}"),
+        (cfg.seed_group >= 0, f"--seed-group must be >= 0 (0 = auto), got {cfg.seed_group}"),
+        (cfg.eval_batch_size >= 1, f"--eval-batch-size must be at least 1: {cfg.eval_batch_size}"),
+        (
+            finite(cfg.test_fraction) and 0 < cfg.test_fraction < 1,
+            f"--test-fraction must be between 0 and 1, got {cfg.test_fraction}",
+        ),
+    ]
+    for ok, msg in checks:
+        if not ok:
+            raise ConfigError(msg)
+    if cfg.backend == "numpy" and cfg.task == "lm" and cfg.model != "rnn":
+        raise ConfigError("--backend numpy --task lm runs min-char-rnn's NumPy reference: "
+                          "use it with --model rnn")  # fmt: skip
+    if cfg.backend == "numpy" and cfg.task in TASK_PRESETS:
+        raise ConfigError(f"--backend numpy runs the scratch classifier: --task {cfg.task} "
+                          "needs --backend jax")  # fmt: skip
+    if cfg.bptt == "study" and (cfg.model != "rnn" or cfg.optimizer != "sgd"
+                                or cfg.batch_size != 1):  # fmt: skip
+        raise ConfigError("--bptt study replays the study's per-sample SGD of --model rnn: use "
+                          "it with --model rnn --optimizer sgd --batch-size 1")  # fmt: skip
+    for name in ("seq_len", "window", "horizon"):
+        if getattr(cfg, name) < 1:
+            raise ConfigError(f"--{name.replace('_', '-')} must be at least 1, got "
+                              f"{getattr(cfg, name)}")  # fmt: skip
+    if not (math.isfinite(cfg.clip_norm) and cfg.clip_norm >= 0):
+        raise ConfigError(f"--clip-norm must be >= 0 (0 = none), got {cfg.clip_norm}")
+    if cfg.early_stopping and not cfg.val_fraction:
+        raise ConfigError("--early-stopping needs a validation split: add --val-fraction F "
+                          "(e.g. 0.2)")  # fmt: skip
+    if (cfg.val_fraction or cfg.eval_data) and (cfg.task != "classify" or cfg.backend != "jax"):
+        raise ConfigError("--val-fraction, --early-stopping and --eval-data work with --task "
+                          "classify on the jax backend")  # fmt: skip
+    if cfg.model == "rnn" and cfg.layers != 1:
+        raise ConfigError("--model rnn is the study's single-layer RNN: --layers must be 1")
+    return cfg

@@ -1,0 +1,261 @@
+"""``fit``: train as a config says, on the JAX or the NumPy backend, fresh or resumed.
+
+JAX is imported only for the JAX backend, so ``--backend numpy`` runs without it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import time
+from collections.abc import Callable, Collection
+
+import numpy as np
+
+from jaxrnn.runs.config import TrainConfig, flag_name, resolve_config
+from jaxrnn.errors import ConfigError
+from jaxrnn.runs.results import RunResult
+from jaxrnn.runs.prepare import Prepared, prepare_data
+from jaxrnn.runs.registry import get_spec
+from jaxrnn.runs.report import default_log_every
+
+
+def fit(
+    cfg: TrainConfig,
+    data: Prepared | None = None,
+    *,
+    seeds: int = 1,
+    log: Callable[[str], None] | None = None,
+    log_every: int | None = None,
+    progress: bool = False,
+    save: str | None = None,
+    save_every: int | None = None,
+    resume: str | None = None,
+    given: Collection[str] | None = None,
+    note: Callable[[str], None] | None = None,
+) -> RunResult:
+    """Train as ``cfg`` says (resolved here) and return histories, weights and timings.
+
+    Args:
+      cfg: the configuration; ``None`` fields take the model's preset.
+      data: encoded data (default: ``prepare_data(cfg)``).
+      seeds: train seeds ``cfg.seed .. cfg.seed + seeds - 1`` in one program.
+      log: receives a line per logged epoch (every ``log_every`` epochs).
+      progress: show a progress bar on a terminal.
+      save, save_every: write a checkpoint to ``save`` every ``save_every`` epochs
+        and at the end.
+      resume: continue from this checkpoint. Its model, data and seeds are kept: a field of
+        ``cfg`` that would change them raises ``ConfigError``; the schedule (``epochs``,
+        ``lr``) and how the run executes (``RESUME_RUNTIME``) may change. Nothing is written
+        unless ``save`` is given (``save=resume`` continues the file in place).
+      given: the ``cfg`` fields set on the command line (``--resume`` checks those); None:
+        the fields that differ from ``TrainConfig``'s defaults.
+      note: receives one-line notes and warnings for the user (data summary warnings, empty
+        texts, a padding length far above the median, what a resume changes).
+
+    Returns:
+      A ``RunResult``; ``result.predictor()`` classifies new texts in memory.
+    """
+    if resume is not None:
+        return _resume(resume, cfg, log=log, log_every=log_every, progress=progress, save=save,
+                       save_every=save_every, given=given, note=note)  # fmt: skip
+    cfg = resolve_config(cfg)
+    if seeds < 1:
+        raise ConfigError(f"--seeds must be at least 1, got {seeds}")
+    t0 = time.perf_counter()
+    seed_list = [cfg.seed + i for i in range(seeds)]
+    if cfg.task == "lm":  # what a language model cannot do, said before anything is loaded
+        from jaxrnn.runs.prepare_lm import check
+
+        check(cfg)
+    if cfg.backend == "numpy" and cfg.task == "lm":  # min-char-rnn in NumPy, no JAX
+        from jaxrnn.runs.prepare_lm import prepare_lm
+        from jaxrnn.runs.numpy_lm import fit_numpy_lm
+
+        data = data if data is not None else prepare_lm(cfg)
+        return fit_numpy_lm(cfg, data, seed_list, log, log_every or default_log_every(cfg.epochs),
+                            progress, t0)  # fmt: skip
+    if cfg.resplit:
+        if cfg.data is None or cfg.test_data is not None or data is not None:
+            raise ConfigError("--resplit needs --data without --test-data: a split to redraw")
+        if save:
+            raise ConfigError("--resplit trains one model per split: it cannot --save one "
+                              "checkpoint")  # fmt: skip
+        return _fit_resplit(cfg, seed_list, log, log_every, note, t0)
+    if cfg.backend == "numpy":  # the study's scratch RNN: classification, no JAX
+        from jaxrnn.runs.numpy_run import fit_numpy
+
+        data = data if data is not None else prepare_data(cfg)
+        _check_batch(cfg.batch_size, data)
+        data_notes(cfg, data, log, note)
+
+        return fit_numpy(cfg, data, seed_list, log, log_every or default_log_every(cfg.epochs),
+                         progress, t0)  # fmt: skip
+    from jaxrnn.runs.jax_run import JaxRun
+
+    spec = get_spec(cfg)
+    data = data if data is not None else spec.prepare(cfg, None)
+    _check_batch(spec.rows_per_step(cfg) if spec.rows_per_step else cfg.batch_size, data)
+    if cfg.task == "classify":
+        data_notes(cfg, data, log, note)
+    run = JaxRun(cfg, data, seed_list)
+    del data  # the run holds what it still needs (e.g. not the training ids it put on a device)
+    return run.train(0, [[] for _ in seed_list], t0, log, log_every, progress, save, save_every)
+
+
+def _fit_resplit(cfg: TrainConfig, seed_list: list[int], log, log_every, note, t0: float
+                 ) -> RunResult:  # fmt: skip
+    """``--resplit``: seed ``s`` trains with init seed ``s`` on the split drawn with ``s``; one
+    run per seed (each split has its own vocabulary, so no shared program or params)."""
+    runs = []
+    for i, s in enumerate(seed_list):
+        r = fit(dataclasses.replace(cfg, seed=s, resplit=False), log=None, log_every=log_every,
+                note=note if i == 0 else None)  # fmt: skip
+        runs.append(r)
+        if log is not None:
+            scores = ", ".join(f"{k.replace('_', ' ')} {v:.3f}" for k, v in r.final.items()
+                               if not k.endswith("loss"))  # fmt: skip
+            log(f"seed {s} (split {s}): {scores}")
+    first = runs[0]
+    extra = {"resplit": True, "truncated": sum(r.extra.get("truncated", 0) for r in runs),
+             "num_params_per_seed": [r.num_params for r in runs],
+             "device": first.extra.get("device")}  # fmt: skip
+    derived = [r.derived[0] for r in runs] if first.derived else None
+    return RunResult(cfg, seed_list, [r.histories[0] for r in runs], time.perf_counter() - t0,
+                     sum(r.compile_s for r in runs), first.num_params, None, extra,
+                     [r.reports[0] for r in runs if r.reports], label_names=first.label_names,
+                     metric_names=first.metric_names, derived=derived)  # fmt: skip
+
+
+def _check_batch(rows_per_step: int, data: Prepared) -> None:
+    rows = len(data.train[0])
+    if rows_per_step > rows:
+        raise ConfigError(
+            f"--batch-size {rows_per_step} is larger than the {rows} training examples: lower it"
+        )
+
+
+# What ``--resume`` may change: the schedule, and how the run executes (not what it computes).
+RESUME_SCHEDULE = ("epochs", "lr")
+RESUME_RUNTIME = ("compile_mode", "eval_batch_size", "devices", "data_parallel", "seed_group",
+                  "eval_data")
+
+
+def resume_config(saved: TrainConfig, override: TrainConfig, given: Collection[str] | None
+                  ) -> tuple[TrainConfig, list[str]]:  # fmt: skip
+    """The checkpoint's config ``saved`` with the changes ``override`` may make, and a
+    ``"name old -> new"`` line per change. Raises ``ConfigError`` (one line, naming the
+    flags) for any other field set in ``override`` to a value other than the saved one."""
+    defaults = TrainConfig()
+    if given is None:
+        given = [f.name for f in dataclasses.fields(TrainConfig)
+                 if getattr(override, f.name) is not None
+                 and getattr(override, f.name) != getattr(defaults, f.name)]  # fmt: skip
+    fields = {f.name: f for f in dataclasses.fields(TrainConfig)}
+    refused, changes, applied = [], {}, []
+    for name in (n for n in fields if n in given):  # in field order
+        new, old = getattr(override, name), getattr(saved, name)
+        if new is None or new == old or (name == "buckets" and new == -1):  # auto: as saved
+            continue
+        if name in RESUME_SCHEDULE or name in RESUME_RUNTIME:
+            changes[name] = new
+            applied.append(f"{name} {old} -> {new}")
+        else:
+            refused.append(f"{flag_name(fields[name])} {new}")
+    if refused:
+        fixed = ", ".join(f"{flag_name(fields[n])}" for n in RESUME_SCHEDULE + RESUME_RUNTIME)
+        raise ConfigError(
+            f"{', '.join(refused)}: cannot change on --resume (the checkpoint fixes the model, "
+            f"the data and the seeds; it may change {fixed}): drop it, or train afresh"
+        )
+    return dataclasses.replace(saved, **changes), applied
+
+
+def _resume(path, cfg_override, *, log, log_every, progress, save, save_every, given, note
+            ) -> RunResult:  # fmt: skip
+    import jax
+
+    from jaxrnn.runs.checkpoints import load_checkpoint
+    from jaxrnn.runs.jax_run import JaxRun
+
+    t0 = time.perf_counter()
+    r = load_checkpoint(path)
+    cfg, applied = resume_config(r.config, cfg_override, given)
+    resolve_config(cfg)  # the new values are checked as a fresh run's would be
+    if cfg.epochs < r.epoch:
+        raise ConfigError(f"--epochs {cfg.epochs} is below the {r.epoch} epochs already trained")
+    if r.epoch == cfg.epochs:
+        raise ConfigError(f"{path} already has all {cfg.epochs} epochs: pass a larger --epochs")
+    if note is not None:
+        changed = f": {', '.join(applied)}" if applied else ""
+        kept = (f"saving to {save}" if save else
+                f"not saving (--save PATH keeps it; --save {path} continues that file)")
+        note(f"resuming {path} at epoch {r.epoch}{changed}; {kept}")
+    data = get_spec(cfg).prepare(cfg, r.tokenizer)
+    state = r.state if len(r.seeds) > 1 else jax.tree.map(lambda a: a[None], r.state)
+    run = JaxRun(cfg, data, r.seeds, state=state)
+    histories = [list(h) for h in r.histories]
+    return run.train(r.epoch, histories, t0, log, log_every, progress, save, save_every)
+
+
+def data_notes(cfg: TrainConfig, data: Prepared, log: Callable[[str], None] | None,
+               note: Callable[[str], None] | None) -> None:  # fmt: skip
+    """Before a classification run: the data summary of the user's files (rows, per-class
+    counts) to ``log``; label warnings (``jaxrnn.data.checks``), texts with no known token
+    and a padding length far above the median to ``note``."""
+    from jaxrnn.data.checks import class_counts, data_summary, label_warnings
+
+    n = len(data.label_names)
+    train = class_counts(data.train.labels, n)
+    test = class_counts(data.test.labels, n)
+    if log is not None and cfg.data is not None:
+        log(data_summary(data.label_names, train, test))
+    if note is None:
+        return
+    for w in label_warnings(data.label_names, train, test):
+        note(f"warning: {w}")
+    empty = [(split, int((a.lengths == 0).sum()), len(a.lengths))
+             for split, a in (("training", data.train), ("test", data.test))]  # fmt: skip
+    if any(k for _, k, _ in empty):
+        which = " and ".join(f"{k} of {m} {split} texts" for split, k, m in empty if k)
+        one = sum(k for _, k, _ in empty) == 1
+        note(f"warning: {which} {'has' if one else 'have'} no known token (unseen or filtered "
+             f"words, or beyond --num-words): {'it is' if one else 'they are'} classified from "
+             "padding alone")  # fmt: skip
+    if not cfg.max_len and data.longest > int(data.tokenizer.max_len or 0):
+        note(auto_truncation_note(data))
+    lengths = np.asarray(data.train.lengths)
+    median = float(np.median(lengths)) if len(lengths) else 0.0
+    max_len = int(data.tokenizer.max_len or 0)
+    if max_len >= 64 and max_len >= 4 * max(median, 1.0) and not _bucketed(cfg, data):
+        # The shortest length that keeps at least 95% of the training texts whole.
+        p95 = int(np.sort(lengths)[math.ceil(0.95 * len(lengths)) - 1])
+        whole = float(np.mean(lengths <= p95))
+        hint = (f": --max-len {p95} keeps {whole:.0%} of the training texts whole"
+                if p95 < max_len else "")  # fmt: skip
+        note(f"note: every text is padded to {max_len} tokens, {max_len / max(median, 1):.0f}x "
+             f"the median training text ({median:g} tokens); time and memory grow with "
+             f"it{hint}")  # fmt: skip
+
+
+def auto_truncation_note(data: Prepared) -> str:
+    """What ``--max-len auto`` cut: the length it chose, why, and how many texts it truncated."""
+    from jaxrnn.runs.prepare import AUTO_HEADROOM, AUTO_QUANTILE
+
+    max_len = int(data.tokenizer.max_len)
+    test = data.truncated - data.truncated_train
+    return (f"note: --max-len auto padded to {max_len} tokens ({AUTO_HEADROOM:g}x the "
+            f"{AUTO_QUANTILE:.0%} quantile of training lengths), not to the longest training "
+            f"text ({data.longest} tokens): {data.truncated_train} training and {test} test "
+            f"{'text' if data.truncated == 1 else 'texts'} truncated (--max-len N keeps "
+            "more)")  # fmt: skip
+
+
+def _bucketed(cfg: TrainConfig, data: Prepared) -> bool:
+    """Whether a classification run will use length buckets (most batches padded far less
+    than ``max_len``); the NumPy backend never does (and imports no JAX)."""
+    if cfg.backend != "jax" or not cfg.buckets:
+        return False
+    from jaxrnn.runs.plan import plan_buckets
+
+    return plan_buckets(cfg, data) is not None

@@ -1,0 +1,69 @@
+"""``--task lm``: the next token of a text (``jaxrnn.nn.lm``), state carried across chunks.
+
+Rows are chunks of all streams (``jaxrnn.runs.prepare_lm``): one chunk per optimizer step,
+read in order (no shuffle), the state reset at each epoch's start. Final metrics add
+``test_ppl`` (``exp(test_loss)``); the top level of the JSON gets ``tokens_per_s`` and
+``train_tokens``.
+"""
+
+from __future__ import annotations
+
+import math
+
+from jaxrnn.nn import lm
+from jaxrnn.training import tasks
+from jaxrnn.runs.config import MODEL_CELLS, TrainConfig
+from jaxrnn.data.text import TextVocab
+from jaxrnn.nn.sequence import RecurrentLayer
+from jaxrnn.runs.prepare_lm import check, num_tokens, prepare_lm
+from jaxrnn.runs.registry import TaskSpec, register
+
+
+def build_model(cfg: TrainConfig, vocab: TextVocab, label_names=None) -> lm.LanguageModel:
+    """``--model rnn``: min-char-rnn's model; the others: embedding -> stack -> dense."""
+    check(cfg)
+    cell, _ = MODEL_CELLS[cfg.model]
+    min_char = cfg.model == "rnn"
+    layer = RecurrentLayer(cell, cfg.hidden, cfg.layers, False, cfg.layer_dropout,
+                           bias=True)  # fmt: skip
+    return lm.LanguageModel(layer, vocab.size, cfg.embed_dim or None, cfg.dropout,
+                            "min_char" if min_char else "keras")  # fmt: skip
+
+
+def reduction(cfg: TrainConfig) -> str:
+    """min-char-rnn (``--model rnn``) steps on the gradient of the chunk's summed loss."""
+    return "sum" if cfg.model == "rnn" else "mean"
+
+
+def make_task(cfg: TrainConfig, model: lm.LanguageModel):
+    """The LM task over ``cfg.batch_size`` streams (no ``bpc`` at word level)."""
+    task = tasks.lm_task(model, cfg.batch_size, reduction(cfg))
+    return task if cfg.level == "char" else tasks.word_level(task)
+
+
+def derived(final: dict) -> dict:
+    """``test_ppl`` = ``exp(test_loss)`` (perplexity per token)."""
+    return {"test_ppl": math.exp(min(final["test_loss"], 700.0))}
+
+
+def run_extra(run, run_s: float) -> dict:
+    """Training throughput: tokens of the epochs trained / seconds they took (compile
+    excluded; the per-epoch evaluation of both splits and logging included)."""
+    per_epoch = num_tokens(run.data.train)
+    epochs = run.cfg.epochs - run.start_epoch
+    return {"train_tokens": per_epoch, "tokens_per_s": per_epoch * epochs * len(run.seeds)
+            / max(run_s, 1e-9)}  # fmt: skip
+
+
+SPEC = register(TaskSpec(
+    "lm",
+    prepare=prepare_lm,
+    build_model=build_model,
+    task=make_task,
+    vocab_from_dict=TextVocab.from_dict,
+    test_report=None,
+    rows_per_step=lambda cfg: 1,
+    shuffle=False,
+    derived=derived,
+    run_extra=run_extra,
+))  # fmt: skip

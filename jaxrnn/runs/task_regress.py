@@ -1,0 +1,177 @@
+"""``--task regress``: forecast a column of a time series (``jaxrnn.data.series``).
+
+::
+
+    python -m jaxrnn.train --task regress --model lstm --data series.csv --target load \\
+        [--features temp,season] --window 24 [--horizon 1] [--per-step] [--test-data FILE]
+
+Windows of ``--window`` rows predict the next ``--horizon`` target values (many-to-one),
+or with ``--per-step`` the next values after every step (many-to-many). Without
+``--test-data`` the last ``--test-fraction`` of the rows is the test part (chronological,
+windows never straddle the cut). Every column is standardised with the training rows'
+mean and standard deviation, which the checkpoint keeps (``SeriesVocab``) so that
+``python -m jaxrnn.predict`` scales new data the same way.
+
+The loss and the per-epoch metrics (``loss``, ``mae_std``) are in standardised units; the
+test report (and the JSON ``final`` keys ``test_mse``, ``test_mae``, ``test_naive_mse``) is
+in the target's own units, with the last-value forecast's errors on the same windows for comparison.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from jaxrnn.nn import models, sequence
+from jaxrnn.training import tasks
+from jaxrnn.runs.config import MODEL_CELLS, TrainConfig
+from jaxrnn.data.series import (
+    Standardizer,
+    chronological_split,
+    load_series_csv,
+    make_windows,
+    naive_forecast,
+)
+from jaxrnn.errors import ConfigError, DataError
+from jaxrnn.runs.prepare import Prepared
+from jaxrnn.runs.registry import TaskSpec, register
+
+
+class SeriesVocab:
+    """What a forecaster needs to read new data: the input ``columns`` in order, which one is
+    the ``target``, and the training statistics (``Standardizer``, one mean/std per column)."""
+
+    def __init__(self, columns: list[str], target: str, scaler: Standardizer):
+        if target not in columns:
+            raise ValueError(f"target {target!r} is not one of the columns {columns}")
+        self.columns, self.target, self.scaler = list(columns), target, scaler
+
+    @property
+    def target_index(self) -> int:
+        return self.columns.index(self.target)
+
+    @property
+    def features(self) -> list[str]:
+        """The input columns other than the target."""
+        return [c for c in self.columns if c != self.target]
+
+    def to_dict(self) -> dict:
+        return {"kind": "series_vocab", "version": 1, "columns": self.columns,
+                "target": self.target, "scaler": self.scaler.to_dict()}  # fmt: skip
+
+    @classmethod
+    def from_dict(cls, d: dict) -> SeriesVocab:
+        if not isinstance(d, dict) or d.get("kind") != "series_vocab" or d.get("version") != 1:
+            raise ValueError("not a series vocabulary (expected kind 'series_vocab', version 1)")
+        return cls(list(d["columns"]), str(d["target"]), Standardizer.from_dict(d["scaler"]))
+
+
+def _features(cfg: TrainConfig) -> list[str] | None:
+    if cfg.features is None:
+        return None
+    cols = [c.strip() for c in cfg.features.split(",") if c.strip()]
+    if not cols:
+        raise ConfigError(f"--features must name columns (comma-separated), got {cfg.features!r}")
+    return cols
+
+
+def windows(cfg: TrainConfig, rows: np.ndarray, vocab: SeriesVocab, part: str
+            ) -> tasks.SeriesRows:  # fmt: skip
+    """Standardised windows of ``rows`` (original units, ``[N, D]``)."""
+    try:
+        w = make_windows(vocab.scaler.transform(rows), vocab.target_index, cfg.window,
+                         cfg.horizon, cfg.per_step)  # fmt: skip
+    except DataError:
+        raise DataError(f"the {part} part has {len(rows)} rows, too few for --window "
+                        f"{cfg.window} and --horizon {cfg.horizon}: shorten them or give "
+                        "more data") from None  # fmt: skip
+    return tasks.SeriesRows(w.inputs, w.targets)
+
+
+def _check_model(cfg: TrainConfig) -> None:
+    if MODEL_CELLS[cfg.model][1] and cfg.per_step:
+        raise ConfigError(f"--per-step needs a forward-only model: --model {cfg.model} reads "
+                          "each window backwards too, so it would see the values it forecasts")
+
+
+def prepare(cfg: TrainConfig, vocab: SeriesVocab | None) -> Prepared:
+    """Load the CSV(s), split, standardise with the training rows' statistics, window."""
+    _check_model(cfg)
+    if cfg.data is None or cfg.target is None:
+        raise ConfigError("--task regress needs --data FILE.csv and --target COLUMN (python -m "
+                          "jaxrnn.data.series writes an example series)")  # fmt: skip
+    feats = vocab.features if vocab is not None else _features(cfg)
+    series = load_series_csv(cfg.data, cfg.target, feats)
+    if cfg.test_data is not None:
+        test_series = load_series_csv(cfg.test_data, cfg.target,
+                                      [c for c in series.columns if c != cfg.target])
+        if test_series.columns != series.columns:
+            raise DataError(f"{cfg.test_data} has the columns {test_series.columns}, but "
+                            f"{cfg.data} has {series.columns}")  # fmt: skip
+        train_rows, test_rows = series.values, test_series.values
+    else:
+        parts = chronological_split(series.values, cfg.test_fraction)
+        train_rows, test_rows = parts.train, parts.test
+    if vocab is None:
+        vocab = SeriesVocab(series.columns, cfg.target, Standardizer.fit(train_rows,
+                                                                         series.columns))
+    elif vocab.columns != series.columns:
+        raise DataError(f"{cfg.data} has the columns {series.columns}, the checkpoint "
+                        f"{vocab.columns}")  # fmt: skip
+    return Prepared(windows(cfg, train_rows, vocab, "train"),
+                    windows(cfg, test_rows, vocab, "test"), vocab, [cfg.target], 0)  # fmt: skip
+
+
+def build_model(cfg: TrainConfig, vocab: SeriesVocab, labels: Any = None) -> models.Regressor:
+    """``Regressor``: ``--model``'s cell and directions, ``--hidden``, ``--layers``."""
+    _check_model(cfg)
+    cell, bidirectional = MODEL_CELLS[cfg.model]
+    layer = sequence.RecurrentLayer(cell, cfg.hidden, cfg.layers, bidirectional,
+                                    cfg.layer_dropout)  # fmt: skip
+    return models.Regressor(layer, len(vocab.columns), cfg.horizon, cfg.per_step)
+
+
+def errors(pred: np.ndarray, data: Prepared) -> dict:
+    """MSE and MAE of forecasts ``pred`` (standardised, shaped as ``data.test.y``) and of the
+    last-value forecast on the same windows, in the target's units."""
+    vocab: SeriesVocab = data.tokenizer
+    t = vocab.target_index
+    per_step = np.ndim(data.test.y) == 3
+    naive = naive_forecast(data.test.x, t, np.shape(data.test.y)[-1], per_step)
+    y = vocab.scaler.inverse_target(data.test.y, t)
+    out: dict[str, Any] = {"target": vocab.target, "windows": int(len(y))}
+    for name, p in (("", pred), ("naive_", naive)):
+        e = vocab.scaler.inverse_target(p, t) - y
+        out[f"{name}mse"] = float(np.mean(e * e))
+        out[f"{name}mae"] = float(np.mean(np.abs(e)))
+    out["naive_over_model_mse"] = out["naive_mse"] / out["mse"] if out["mse"] > 0 else None
+    return out
+
+
+def report_final(report: dict) -> dict:
+    """``test_mse``, ``test_mae``, ``test_naive_mse`` (the target's units)."""
+    return {"test_mse": report["mse"], "test_mae": report["mae"],
+            "test_naive_mse": report["naive_mse"]}  # fmt: skip
+
+
+def format_report(report: dict) -> str:
+    ratio = report["naive_over_model_mse"]
+    return "\n".join([
+        f"{'':<22} {'MSE':>10} {'MAE':>10}   ({report['windows']} windows, {report['target']})",
+        f"{'model':<22} {report['mse']:>10.4f} {report['mae']:>10.4f}",
+        f"{'last value (naive)':<22} {report['naive_mse']:>10.4f} {report['naive_mae']:>10.4f}",
+        f"naive MSE / model MSE: {ratio:.2f}" if ratio is not None else "model MSE is 0",
+    ])  # fmt: skip
+
+
+SPEC = register(TaskSpec(
+    "regress",
+    prepare=prepare,
+    build_model=build_model,
+    task=lambda cfg, model: tasks.regression(standardized=True),
+    vocab_from_dict=SeriesVocab.from_dict,
+    test_report=errors,
+    report_final=report_final,
+    format_report=format_report,
+))  # fmt: skip

@@ -1,0 +1,132 @@
+"""``--task tag``: a tag per token, from CoNLL-style files (``jaxrnn.data.conll``).
+
+::
+
+    python -m jaxrnn.train --task tag --model bilstm --data train.conll [--test-data test.conll]
+
+Words are indexed on the training sentences (``TagVocab``: 0 = padding, 1 = an unknown
+word, so positions always line up with the words); tags are every tag of both files.
+Without ``--test-data`` a seeded random ``--test-fraction`` of the sentences is the test
+split. Training sentences are padded to the longest (``--max-len N`` cuts them, counted
+as truncated); test sentences are never cut. The test report has token accuracy and,
+when every tag is ``O`` or ``B-``/``I-``/``E-``/``S-TYPE``, conlleval's entity-span
+precision, recall and F1 per type (``jaxrnn.evaluation.spans``); the JSON ``final`` gets
+``test_token_acc`` and ``test_span_f1`` from it.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from jaxrnn.nn import models
+from jaxrnn.evaluation import spans
+from jaxrnn.training import tasks
+from jaxrnn.runs.config import TrainConfig
+from jaxrnn.data.conll import Sentence, TagVocab, load_conll
+from jaxrnn.errors import ConfigError
+from jaxrnn.runs.build import recurrent_layer
+from jaxrnn.runs.prepare import Prepared
+from jaxrnn.runs.registry import TaskSpec, register
+
+
+def is_bio(tags: list[str]) -> bool:
+    """Whether every tag is ``O`` or ``B-``/``I-``/``E-``/``S-TYPE`` (span scores apply)."""
+    try:
+        spans.extract_chunks(tags)
+    except ValueError:
+        return False
+    return True
+
+
+def split_sentences(sentences: list[Sentence], fraction: float, seed: int
+                    ) -> tuple[list[Sentence], list[Sentence]]:  # fmt: skip
+    """A seeded random split: ``round(fraction * N)`` (at least 1) test sentences."""
+    if len(sentences) < 2:
+        raise ConfigError(f"--data has {len(sentences)} sentence: give at least 2, or "
+                          "--test-data")  # fmt: skip
+    n_test = min(max(int(fraction * len(sentences) + 0.5), 1), len(sentences) - 1)
+    perm = np.random.default_rng(seed).permutation(len(sentences))
+    test = set(perm[:n_test].tolist())
+    return ([s for i, s in enumerate(sentences) if i not in test],
+            [s for i, s in enumerate(sentences) if i in test])  # fmt: skip
+
+
+def encode(vocab: TagVocab, sentences: list[Sentence], max_len: int | None) -> tasks.TagRows:
+    """``TagRows`` of ``sentences`` (``max_len`` None: the longest, nothing cut)."""
+    e = vocab.encode(sentences, max_len)
+    return tasks.TagRows(e.ids, e.lengths, e.tags)
+
+
+def prepare(cfg: TrainConfig, vocab: TagVocab | None) -> Prepared:
+    """Read the CoNLL files, index words and tags (unless ``vocab``), encode both splits."""
+    if cfg.data is None:
+        raise ConfigError("--task tag needs --data FILE: a CoNLL file, one 'token tag' line "
+                          "per word, a blank line between sentences (python -m "
+                          "jaxrnn.data.tagging writes one)")  # fmt: skip
+    train = load_conll(cfg.data)
+    if cfg.test_data is not None:
+        test = load_conll(cfg.test_data)
+    else:
+        train, test = split_sentences(train, cfg.test_fraction, cfg.seed)
+    if vocab is None:
+        vocab = TagVocab.fit(train, extra_tags=[t for s in test for t in s.tags])
+        if cfg.num_words:  # keep the num_words - 2 most frequent words (+ padding and OOV)
+            vocab = TagVocab(vocab.words[: max(cfg.num_words - 2, 0)], vocab.tags)
+    max_len = cfg.max_len or None
+    truncated = sum(len(s.tokens) > max_len for s in train) if max_len else 0
+    return Prepared(encode(vocab, train, max_len), encode(vocab, test, None), vocab,
+                    list(vocab.tags), truncated)  # fmt: skip
+
+
+def build_model(cfg: TrainConfig, vocab: TagVocab, labels: list[str]) -> models.SequenceTagger:
+    """``SequenceTagger``: ``--model``'s cell and directions, ``--hidden``, ``--layers``,
+    ``--embed-dim`` (0: one-hot), ``--dropout`` before the readout (the stack:
+    ``build.recurrent_layer``, chunked with length buckets)."""
+    return models.SequenceTagger(recurrent_layer(cfg), vocab.vocab_size, vocab.num_tags,
+                                 cfg.embed_dim or None, cfg.dropout)  # fmt: skip
+
+
+def report_from(gold: list[list[str]], pred: list[list[str]]) -> dict:
+    """``{"token_accuracy", "tokens", "spans"}``; ``spans`` is ``SpanReport.to_dict()`` or
+    None when the tags are not a BIO scheme."""
+    tokens = sum(len(g) for g in gold)
+    same = sum(a == b for g, p in zip(gold, pred, strict=True) for a, b in zip(g, p, strict=True))
+    all_tags = sorted({t for s in gold for t in s} | {t for s in pred for t in s})
+    span = spans.span_report(gold, pred).to_dict() if is_bio(all_tags) else None
+    return {"token_accuracy": same / max(tokens, 1), "tokens": tokens, "spans": span}
+
+
+def test_report(pred: np.ndarray, data: Prepared) -> dict:
+    """The report of test predictions ``[N_test, T]`` (see ``report_from``)."""
+    vocab, test = data.tokenizer, data.test
+    return report_from(vocab.decode_tags(test.tags, test.lengths),
+                       vocab.decode_tags(pred, test.lengths))  # fmt: skip
+
+
+def report_final(report: dict) -> dict:
+    """``test_token_acc`` and (BIO tags) ``test_span_f1``."""
+    out = {"test_token_acc": report["token_accuracy"]}
+    if report["spans"] is not None:
+        out["test_span_f1"] = report["spans"]["f1"]
+    return out
+
+
+def format_report(report: dict) -> str:
+    """conlleval's table (``jaxrnn.evaluation.spans.format_span_report``), or the token accuracy."""
+    s = report["spans"]
+    if s is None:
+        return f"token accuracy {report['token_accuracy']:.4f} over {report['tokens']} tokens"
+    per_type = {k: spans.TypeScore(**v) for k, v in s["per_type"].items()}
+    return spans.format_span_report(spans.SpanReport(**{**s, "per_type": per_type}))
+
+
+SPEC = register(TaskSpec(
+    "tag",
+    prepare=prepare,
+    build_model=build_model,
+    task=lambda cfg, model: tasks.tagging(),
+    vocab_from_dict=TagVocab.from_dict,
+    test_report=test_report,
+    report_final=report_final,
+    format_report=format_report,
+))  # fmt: skip

@@ -1,0 +1,200 @@
+"""Initial parameters of the ``Classifier`` twin, drawn with NumPy (imports no JAX).
+
+Two schemes, both returning ``Classifier``'s params structure (``embed [V, E]`` unless
+one-hot, ``rnn``: layers x directions of ``CellParams``, ``w_out [K, F]``, ``b_out [K]``):
+
+* ``keras_params``: what ``jaxrnn.nn.models.init_params_numpy`` draws for a ``Classifier``
+  (same generator, same draws in the same order, so the same numbers; the tests check
+  it): Glorot-uniform ``w_ih``, orthogonal ``w_hh`` per gate block, zero biases, LSTM
+  forget-gate bias 1, embedding uniform(-0.05, 0.05), Glorot-uniform readout. The NumPy
+  backend cannot call the JAX module's function (it imports JAX), hence this twin.
+* ``study_params``: the study's scratch initialisation (``jaxrnn.scratch.init_params``)
+  for a stack: every weight ``N(0, 1) / 1000``, biases zero. The ``rnn2`` preset (the
+  study's second draft, two tanh layers) starts here in both backends.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from jaxrnn.weights.layout import CellParams, num_gates
+
+
+def orthogonal(rng: np.random.Generator, n: int) -> np.ndarray:
+    """A uniformly random ``[n, n]`` orthogonal matrix: Gram-Schmidt (twice, for accuracy)
+    on a Gaussian matrix's columns, i.e. the QR factor with a positive diagonal.
+
+    Written out rather than ``np.linalg.qr``: LAPACK's QR may start a BLAS thread pool,
+    which on a busy 2-core machine was measured 150x slower (7.5 s for 24 matrices).
+    """
+    a = rng.standard_normal((n, n))
+    q = np.zeros((n, n))
+    for j in range(n):
+        v = a[:, j]
+        for _ in range(2):
+            v = v - q[:, :j] @ (q[:, :j].T @ v)
+        q[:, j] = v / np.linalg.norm(v)
+    return q
+
+
+def keras_params(
+    *,
+    cell: str,
+    hidden: int,
+    num_layers: int,
+    bidirectional: bool,
+    vocab_size: int,
+    embed_dim: int | None,
+    num_outputs: int,
+    seed: int,
+    bias: bool = True,
+    dtype=np.float64,
+) -> dict:
+    """``init_params_numpy(Classifier(...), seed)`` without JAX.
+
+    ``vocab_size`` counts padding (ids ``0..V-1`` index ``embed``'s rows, or the one-hot
+    columns when ``embed_dim`` is None); ``num_outputs`` is ``K`` (1: one sigmoid logit).
+    """
+    rng = np.random.default_rng(seed)
+    gates, h = num_gates(cell), hidden
+    dirs = 2 if bidirectional else 1
+    params: dict = {}
+    if embed_dim is not None:
+        params["embed"] = rng.uniform(-0.05, 0.05, (vocab_size, embed_dim))
+        d_in = embed_dim
+    else:
+        d_in = vocab_size
+    layers = []
+    for i in range(num_layers):
+        cells = []
+        for _ in range(dirs):
+            d = d_in if i == 0 else dirs * h
+            limit = (6.0 / (d + gates * h)) ** 0.5
+            w_ih = rng.uniform(-limit, limit, (gates * h, d))
+            w_hh = np.concatenate([orthogonal(rng, h) for _ in range(gates)])
+            if not bias:
+                cells.append(CellParams(w_ih, w_hh, None, None))
+                continue
+            b_ih = np.zeros(gates * h)
+            if cell == "lstm":
+                b_ih[h : 2 * h] = 1.0  # Keras' unit_forget_bias
+            cells.append(CellParams(w_ih, w_hh, b_ih, np.zeros(gates * h)))
+        layers.append(tuple(cells))
+    params["rnn"] = tuple(layers)
+    f = dirs * h
+    limit = (6.0 / (f + num_outputs)) ** 0.5
+    params["w_out"] = rng.uniform(-limit, limit, (num_outputs, f))
+    params["b_out"] = np.zeros(num_outputs)
+    return cast(params, dtype)
+
+
+def study_params(
+    *,
+    hidden: int,
+    num_layers: int,
+    vocab_size: int,
+    num_outputs: int,
+    seed: int,
+    dtype=np.float64,
+) -> dict:
+    """The study's init for a one-hot tanh stack (the ``rnn2`` preset): ``N(0, 1) / 1000``
+    weights, zero biases, drawn from ``np.random.default_rng(seed)`` layer by layer
+    (``w_ih``, then ``w_hh``), then ``w_out``.
+
+    ``vocab_size`` counts padding: one-hot column 0 is the padding id, whose weights start
+    at zero (the study's one-hot covers the words only; with masking the column is never
+    read). The cells keep both bias vectors (``b_ih``, ``b_hh``), as every cell here.
+    """
+    rng = np.random.default_rng(seed)
+    layers = []
+    d_in = vocab_size
+    for i in range(num_layers):
+        w_ih = rng.standard_normal((hidden, d_in if i == 0 else hidden)) / 1000
+        if i == 0:
+            w_ih[:, 0] = 0.0  # the padding id
+        w_hh = rng.standard_normal((hidden, hidden)) / 1000
+        layers.append((CellParams(w_ih, w_hh, np.zeros(hidden), np.zeros(hidden)),))
+    params = {
+        "rnn": tuple(layers),
+        "w_out": rng.standard_normal((num_outputs, hidden)) / 1000,
+        "b_out": np.zeros(num_outputs),
+    }
+    return cast(params, dtype)
+
+
+def cast(params: dict, dtype) -> dict:
+    """Every array of a Classifier params dict as ``dtype`` (None biases stay None)."""
+
+    def c(a):
+        return None if a is None else np.asarray(a, dtype)
+
+    out = {k: c(v) for k, v in params.items() if k != "rnn"}
+    out["rnn"] = tuple(tuple(CellParams(*(c(a) for a in p)) for p in layer)
+                       for layer in params["rnn"])  # fmt: skip
+    return {k: out[k] for k in params}
+
+
+def study_rnn_to_classifier(p: dict) -> dict:
+    """The study RNN's params (``w_xh [H, V]``, ``w_hh``, ``b_h``, ``w_hy``, ``b_y``) as the
+    Classifier twin's (one-hot over ids ``0..V``, one tanh layer, one bias, softmax readout):
+    the same function of the ids, so any optimizer or batch size can train it."""
+    w_xh = p["w_xh"]
+    w_ih = np.concatenate([np.zeros((w_xh.shape[0], 1), w_xh.dtype), w_xh], axis=1)
+    return {"rnn": ((CellParams(w_ih, p["w_hh"], p["b_h"], None),),),
+            "w_out": p["w_hy"], "b_out": p["b_y"]}  # fmt: skip
+
+
+def classifier_to_study_rnn(q: dict) -> dict:
+    """Inverse of ``study_rnn_to_classifier``."""
+    c = q["rnn"][0][0]
+    return {"w_xh": c.w_ih[:, 1:], "w_hh": c.w_hh, "b_h": c.b_ih, "w_hy": q["w_out"],
+            "b_y": q["b_out"]}  # fmt: skip
+
+
+__all__ = [
+    "cast",
+    "classifier_to_study_rnn",
+    "keras_params",
+    "orthogonal",
+    "study_params",
+    "study_rnn_to_classifier",
+]
+
+def study_rnn_params(
+    vocab_size: int, hidden_size: int, num_classes: int = 2, seed: int = 0, dtype=np.float64
+) -> dict[str, np.ndarray]:
+    """The study's initialisation: weights ~ N(0, 1) / 1000, biases zero.
+
+    Returns ``{"w_xh": [H, V], "w_hh": [H, H], "b_h": [H], "w_hy": [C, H], "b_y": [C]}``.
+    """
+    rng = np.random.default_rng(seed)
+    h, v, c = hidden_size, vocab_size, num_classes
+    return {
+        "w_xh": (rng.standard_normal((h, v)) / 1000).astype(dtype),
+        "w_hh": (rng.standard_normal((h, h)) / 1000).astype(dtype),
+        "b_h": np.zeros(h, dtype),
+        "w_hy": (rng.standard_normal((c, h)) / 1000).astype(dtype),
+        "b_y": np.zeros(c, dtype),
+    }
+
+
+def min_char_init(vocab_size: int, hidden: int = 100, seed: int = 0) -> dict:
+    """min-char-rnn's initial weights, as an LM params dict (one-hot inputs, one tanh layer).
+
+    ``rng = np.random.default_rng(seed)``; drawn in this order::
+
+        w_ih  = Wxh = rng.standard_normal((H, V)) * 0.01
+        w_hh  = Whh = rng.standard_normal((H, H)) * 0.01
+        w_out = Why = rng.standard_normal((V, H)) * 0.01
+        b_ih  = bh  = zeros(H),  b_hh = None (min-char-rnn has one hidden bias),
+        b_out = by  = zeros(V)
+
+    Returns ``{"rnn": ((CellParams(w_ih, w_hh, b_ih, None),),), "w_out", "b_out"}``
+    (float64), the layout of ``lm_loss_and_grads`` with ``cell="rnn"`` and no embed.
+    """
+    rng = np.random.default_rng(seed)
+    w_ih = rng.standard_normal((hidden, vocab_size)) * 0.01
+    w_hh = rng.standard_normal((hidden, hidden)) * 0.01
+    w_out = rng.standard_normal((vocab_size, hidden)) * 0.01
+    cell = CellParams(w_ih=w_ih, w_hh=w_hh, b_ih=np.zeros(hidden), b_hh=None)
+    return {"rnn": ((cell,),), "w_out": w_out, "b_out": np.zeros(vocab_size)}

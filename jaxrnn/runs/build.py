@@ -8,7 +8,8 @@ import optax
 
 from jaxrnn.nn import models, sequence
 from jaxrnn.nn.cells import CellParams
-from jaxrnn.runs.config import MODEL_CELLS, TrainConfig
+from jaxrnn.errors import ConfigError
+from jaxrnn.runs.config import MODEL_CELLS, TrainConfig, init_scheme
 from jaxrnn.nn.models import init_params_numpy
 
 # Steps per chunk of a model trained on length buckets (``sequence._Options.chunk``): each
@@ -65,21 +66,34 @@ def make_optimizer(cfg: TrainConfig) -> optax.GradientTransformation:
 
 
 def initial_params(model, cfg: TrainConfig, seeds: list[int]):
-    """Initial params per seed, stacked ``[S, ...]``: ``jaxrnn.nn.models.init_params_numpy``.
+    """Initial params per seed, stacked ``[S, ...]``, drawn with NumPy as ``--init`` says.
 
-    The study's RNN gets ``jaxrnn.scratch.init_params(seed)``, ``rnn2`` the same scheme
-    for its stack (``jaxrnn.weights.init.study_params``), so the JAX and NumPy backends
-    begin from identical weights (the NumPy backend draws the others with
-    ``jaxrnn.weights.init.keras_params``, the JAX-free twin of ``init_params_numpy``).
+    The study's RNN gets ``jaxrnn.weights.init.study_rnn_params(seed)``, ``rnn2`` the same
+    scheme for its stack (``jaxrnn.weights.init.study_params``), the other models
+    ``jaxrnn.nn.models.init_params_numpy`` (Keras' scheme); ``--init study|glorot|orthogonal``
+    picks ``jaxrnn.weights.init.scheme_params`` instead. The NumPy backend draws the same
+    numbers (``jaxrnn.runs.numpy_run.initial_params``), so both begin from identical weights.
     """
-    if cfg.model == "rnn2":
-        from jaxrnn.weights.init import study_params
-
-        ps = [study_params(hidden=cfg.hidden, num_layers=cfg.layers, vocab_size=model.vocab_size,
-                           num_outputs=model.num_outputs, seed=s, dtype=np.dtype(cfg.dtype))
-              for s in seeds]  # fmt: skip
-        for p in ps:  # the JAX model's own CellParams type, as init_params_numpy's
-            p["rnn"] = tuple(tuple(CellParams(*c) for c in layer) for layer in p["rnn"])
+    scheme = init_scheme(cfg)
+    own = "study" if isinstance(model, models.StudyRNN) else None
+    if hasattr(model, "init_numpy") or own:  # models that draw their own weights
+        if cfg.init not in ("auto", own):
+            raise ConfigError(f"--init {cfg.init}: this model starts from its own weights "
+                              "(the study's RNN, or a language model): leave --init auto")
+        ps = [init_params_numpy(model, s, np.dtype(cfg.dtype)) for s in seeds]
         return jax.tree.map(lambda *a: np.stack(a), *ps)
-    ps = [init_params_numpy(model, s, np.dtype(cfg.dtype)) for s in seeds]
+    if scheme == "orthogonal":
+        ps = [init_params_numpy(model, s, np.dtype(cfg.dtype)) for s in seeds]
+        return jax.tree.map(lambda *a: np.stack(a), *ps)
+    from jaxrnn.weights.init import scheme_params
+
+    layer = model.layer
+    ps = [scheme_params(scheme, cell=layer.cell, hidden=layer.hidden_size,
+                        num_layers=layer.num_layers, bidirectional=layer.bidirectional,
+                        vocab_size=model.vocab_size, embed_dim=model.embed_dim,
+                        num_outputs=model.num_outputs, seed=s, bias=layer.bias,
+                        dtype=np.dtype(cfg.dtype))
+          for s in seeds]  # fmt: skip
+    for p in ps:  # the JAX model's own CellParams type, as init_params_numpy's
+        p["rnn"] = tuple(tuple(CellParams(*c) for c in layer) for layer in p["rnn"])
     return jax.tree.map(lambda *a: np.stack(a), *ps)

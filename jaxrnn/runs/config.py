@@ -99,6 +99,13 @@ class TrainConfig:
         None, "mask the padding (the cells stop at each text's length); --no-mask feeds it to "
         "the cells as Keras does without mask_zero", type=bool,
     )  # fmt: skip
+    init: str = option(
+        "auto", "initial weights: study = N(0, 1)/1000 everywhere (the study's drafts); glorot "
+        "= Glorot-uniform input and recurrent weights; orthogonal = Glorot-uniform inputs and "
+        "an orthogonal recurrent block per gate (Keras' default); auto = the model's own "
+        "(study for rnn and rnn2, orthogonal for the others)",
+        choices=("auto", "study", "glorot", "orthogonal"),
+    )  # fmt: skip
     bptt: str = option("exact", "numpy backend: exact gradient, or the study's W_hh·delta "
                        "propagation", choices=("exact", "study"))  # fmt: skip
     loop: str = option("auto", "auto: hand-written-BPTT fast path for --model rnn with "
@@ -288,6 +295,15 @@ LM_PRESETS: dict[str, dict[str, Any]] = {
            "hidden": 256, "embed_dim": 32} for m in ("simple_rnn", "lstm", "gru")},
 }  # fmt: skip
 LM_SEQ_LEN = {"rnn": 25}  # else 64
+
+
+def init_scheme(cfg: TrainConfig) -> str:
+    """``cfg.init`` with ``auto`` resolved: the study's for ``rnn`` and ``rnn2``, else
+    ``orthogonal`` (Keras' scheme, what ``init_params_numpy`` draws); both backends
+    read it."""
+    if cfg.init != "auto":
+        return cfg.init
+    return "study" if cfg.model in ("rnn", "rnn2") else "orthogonal"
 
 
 def resolve_config(cfg: TrainConfig) -> TrainConfig:

@@ -30,7 +30,7 @@ from typing import Any
 import numpy as np
 
 from jaxrnn import scratch
-from jaxrnn.runs.config import MODEL_CELLS, TrainConfig
+from jaxrnn.runs.config import MODEL_CELLS, TrainConfig, init_scheme
 from jaxrnn.errors import ConfigError, Interrupted
 from jaxrnn.runs.results import RunResult
 from jaxrnn.scratch import classifier_train as ct
@@ -69,17 +69,18 @@ def initial_params(cfg: TrainConfig, data: Prepared, seed: int) -> dict:
     (float64), in the twin's structure (``--model rnn``: the study RNN's names)."""
     vocab, classes = data.tokenizer.vocab_size, num_classes(data)
     if cfg.model == "rnn":
+        if init_scheme(cfg) != "study":
+            raise ConfigError(f"--init {cfg.init}: this model starts from its own weights "
+                              "(the study's RNN, or a language model): leave --init auto")
         return scratch.init_params(vocab - 1, cfg.hidden, classes, seed, DTYPE)
     outputs = classes if cfg.model == "rnn2" or classes > 2 else 1  # build_model's readout
-    if cfg.model == "rnn2":
-        return sinit.study_params(hidden=cfg.hidden, num_layers=cfg.layers, vocab_size=vocab,
-                                  num_outputs=outputs, seed=seed, dtype=DTYPE)  # fmt: skip
     cell, bidirectional = MODEL_CELLS[cfg.model]
     rows = max(vocab, cfg.num_words or 0) if cfg.embed_dim else vocab  # as build_model
-    return sinit.keras_params(cell=cell, hidden=cfg.hidden, num_layers=cfg.layers,
-                              bidirectional=bidirectional, vocab_size=rows,
-                              embed_dim=cfg.embed_dim or None, num_outputs=outputs, seed=seed,
-                              dtype=DTYPE)  # fmt: skip
+    return sinit.scheme_params(init_scheme(cfg), cell=cell,
+                               hidden=cfg.hidden, num_layers=cfg.layers,
+                               bidirectional=bidirectional, vocab_size=rows,
+                               embed_dim=cfg.embed_dim or None, num_outputs=outputs, seed=seed,
+                               dtype=DTYPE)  # fmt: skip
 
 
 OPTIMIZERS = {"sgd": optim.sgd, "adam": optim.adam, "adagrad": optim.adagrad,

@@ -49,12 +49,17 @@ def keras_params(
     seed: int,
     bias: bool = True,
     dtype=np.float64,
+    recurrent: str = "orthogonal",
 ) -> dict:
     """``init_params_numpy(Classifier(...), seed)`` without JAX.
 
     ``vocab_size`` counts padding (ids ``0..V-1`` index ``embed``'s rows, or the one-hot
     columns when ``embed_dim`` is None); ``num_outputs`` is ``K`` (1: one sigmoid logit).
+    ``recurrent="glorot"``: ``w_hh`` Glorot-uniform over ``[G*H, H]`` (fan-in H, fan-out
+    G*H) instead of an orthogonal block per gate (the same draws otherwise).
     """
+    if recurrent not in ("orthogonal", "glorot"):
+        raise ValueError(f"recurrent must be 'orthogonal' or 'glorot', got {recurrent!r}")
     rng = np.random.default_rng(seed)
     gates, h = num_gates(cell), hidden
     dirs = 2 if bidirectional else 1
@@ -71,7 +76,11 @@ def keras_params(
             d = d_in if i == 0 else dirs * h
             limit = (6.0 / (d + gates * h)) ** 0.5
             w_ih = rng.uniform(-limit, limit, (gates * h, d))
-            w_hh = np.concatenate([orthogonal(rng, h) for _ in range(gates)])
+            if recurrent == "orthogonal":
+                w_hh = np.concatenate([orthogonal(rng, h) for _ in range(gates)])
+            else:
+                lim_hh = (6.0 / (h + gates * h)) ** 0.5
+                w_hh = rng.uniform(-lim_hh, lim_hh, (gates * h, h))
             if not bias:
                 cells.append(CellParams(w_ih, w_hh, None, None))
                 continue
@@ -96,30 +105,73 @@ def study_params(
     num_outputs: int,
     seed: int,
     dtype=np.float64,
+    cell: str = "rnn",
+    bidirectional: bool = False,
+    embed_dim: int | None = None,
 ) -> dict:
-    """The study's init for a one-hot tanh stack (the ``rnn2`` preset): ``N(0, 1) / 1000``
-    weights, zero biases, drawn from ``np.random.default_rng(seed)`` layer by layer
-    (``w_ih``, then ``w_hh``), then ``w_out``.
+    """The study's init for a stack (the ``rnn2`` preset): ``N(0, 1) / 1000`` weights, zero
+    biases, drawn from ``np.random.default_rng(seed)`` layer by layer and direction by
+    direction (``w_ih``, then ``w_hh``), then ``w_out``, then (with ``embed_dim``) the
+    embedding, so a one-hot tanh stack draws exactly what the study's second draft did.
 
-    ``vocab_size`` counts padding: one-hot column 0 is the padding id, whose weights start
-    at zero (the study's one-hot covers the words only; with masking the column is never
-    read). The cells keep both bias vectors (``b_ih``, ``b_hh``), as every cell here.
+    ``vocab_size`` counts padding: one-hot column 0 (or embedding row 0) is the padding id,
+    whose weights start at zero (the study's one-hot covers the words only; with masking
+    the column is never read). The cells keep both bias vectors (``b_ih``, ``b_hh``).
     """
     rng = np.random.default_rng(seed)
+    gates, dirs = num_gates(cell), 2 if bidirectional else 1
     layers = []
-    d_in = vocab_size
+    d_in = vocab_size if embed_dim is None else embed_dim
     for i in range(num_layers):
-        w_ih = rng.standard_normal((hidden, d_in if i == 0 else hidden)) / 1000
-        if i == 0:
-            w_ih[:, 0] = 0.0  # the padding id
-        w_hh = rng.standard_normal((hidden, hidden)) / 1000
-        layers.append((CellParams(w_ih, w_hh, np.zeros(hidden), np.zeros(hidden)),))
+        cells = []
+        for _ in range(dirs):
+            w_ih = rng.standard_normal((gates * hidden, d_in if i == 0 else dirs * hidden)) / 1000
+            if i == 0 and embed_dim is None:
+                w_ih[:, 0] = 0.0  # the padding id
+            w_hh = rng.standard_normal((gates * hidden, hidden)) / 1000
+            zeros = np.zeros(gates * hidden)
+            cells.append(CellParams(w_ih, w_hh, zeros, zeros.copy()))
+        layers.append(tuple(cells))
     params = {
         "rnn": tuple(layers),
-        "w_out": rng.standard_normal((num_outputs, hidden)) / 1000,
+        "w_out": rng.standard_normal((num_outputs, dirs * hidden)) / 1000,
         "b_out": np.zeros(num_outputs),
     }
+    if embed_dim is not None:
+        embed = rng.standard_normal((vocab_size, embed_dim)) / 1000
+        embed[0] = 0.0
+        params = {"embed": embed, **params}
     return cast(params, dtype)
+
+
+# ``--init``: how a recurrent stack's weights start (``TrainConfig.init``; "auto" is each
+# model's own: the study's for ``rnn`` and ``rnn2``, "orthogonal" for the others).
+INIT_SCHEMES = ("study", "glorot", "orthogonal")
+
+
+def scheme_params(scheme: str, *, cell: str, hidden: int, num_layers: int,
+                  bidirectional: bool, vocab_size: int, embed_dim: int | None,
+                  num_outputs: int, seed: int, bias: bool = True, dtype=np.float64) -> dict:
+    """A ``Classifier``-layout params dict drawn by ``scheme`` (one of ``INIT_SCHEMES``):
+
+    * ``study``: ``N(0, 1) / 1000`` everywhere, zero biases (``study_params``);
+    * ``glorot``: Glorot-uniform input *and* recurrent weights (``keras_params(recurrent=
+      "glorot")``);
+    * ``orthogonal``: Glorot-uniform inputs, an orthogonal block per gate of ``w_hh``,
+      Keras' default (``keras_params``, what every model but the study's starts from).
+    """
+    if scheme == "study":
+        if not bias:
+            raise ValueError("the study's init keeps both bias vectors (bias=True)")
+        return study_params(hidden=hidden, num_layers=num_layers, vocab_size=vocab_size,
+                            num_outputs=num_outputs, seed=seed, dtype=dtype, cell=cell,
+                            bidirectional=bidirectional, embed_dim=embed_dim)  # fmt: skip
+    if scheme not in INIT_SCHEMES:
+        raise ValueError(f"unknown init {scheme!r}; choose from {', '.join(INIT_SCHEMES)}")
+    return keras_params(cell=cell, hidden=hidden, num_layers=num_layers,
+                        bidirectional=bidirectional, vocab_size=vocab_size, embed_dim=embed_dim,
+                        num_outputs=num_outputs, seed=seed, bias=bias, dtype=dtype,
+                        recurrent=scheme)  # fmt: skip
 
 
 def cast(params: dict, dtype) -> dict:

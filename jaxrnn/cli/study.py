@@ -7,6 +7,11 @@ Parts (``--part``, default ``all``):
 * ``gradients``: ``|dL/dh_t|`` against ``t`` for the RNN, LSTM and GRU cells at init
   and after training, on the bundled data and on the generated long-range task, and
   test accuracy against sequence length on that task (``jaxrnn.study.longrange``).
+* ``bidirectional``: forward LSTM vs BiLSTM on per-token tagging
+  (``jaxrnn.study.bidirectional``; ``bidirectional.md``).
+* ``depth``: the second draft ``rnn2`` from the study's, Glorot and orthogonal initial
+  weights: accuracy over ``--seeds`` seeds and per-layer gradient norms over training
+  (``jaxrnn.study.depth``; ``depth.md``, ``depth_grad_norms.png``).
 
 ``results.json`` keys: ``schema``, ``created``, ``command``, ``elapsed_s``,
 ``environment`` (versions, CPU count, load average at start and end), ``settings``,
@@ -36,12 +41,12 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
-from jaxrnn.study import bidirectional, compare, figures, longrange, report
+from jaxrnn.study import bidirectional, compare, depth, figures, longrange, report
 from jaxrnn.util.atomic import atomic_write
 
 SCHEMA = "jaxrnn.study/1"
 PART_SECTIONS = {"compare": ("models", "data"), "gradients": ("gradients", "long_range"),
-                 "bidirectional": ("bidirectional",)}
+                 "bidirectional": ("bidirectional",), "depth": ("depth",)}
 GRAD_CELL_MODELS = {"rnn": "simple_rnn_masked", "lstm": "lstm", "gru": "gru"}  # all masked
 QUICK_SWEEP = dict(
     lengths=(10, 30), seeds=2, n_train=64, n_test=32, hidden=8, embed_dim=4, epochs=2,
@@ -369,7 +374,7 @@ def build_parser() -> argparse.ArgumentParser:
         "figures to --out.",
         formatter_class=_DefaultsFormatter,
     )
-    p.add_argument("--part", choices=("all", "compare", "gradients", "bidirectional"),
+    p.add_argument("--part", choices=("all", "compare", "gradients", "bidirectional", "depth"),
                    default="all", help="all = compare and gradients; bidirectional (run on its "
                    "own): BiLSTM vs forward LSTM on per-token tagging, bidirectional.md")
     p.add_argument("--seeds", type=_positive, help="seeds per model [20; --quick: 2]")
@@ -529,12 +534,14 @@ def main(argv: Sequence[str] | None = None) -> int:
             )
         if "bidirectional" in parts:
             res["bidirectional"] = bidirectional.run(seeds, quick, display.line)
+        if "depth" in parts:
+            res["depth"] = depth.run(seeds, quick, display.line)
     except StudyInterrupted as e:  # keep the models that finished
         res["models"] = e.summaries
         interrupted = f"interrupted after {len(e.summaries)} of {len(names)} models"
     except KeyboardInterrupt:  # in the gradients or bidirectional part: keep the comparison
         interrupted = "interrupted after the comparison"
-        for k in ("gradients", "long_range", "bidirectional"):
+        for k in ("gradients", "long_range", "bidirectional", "depth"):
             res.pop(k, None)
     finally:
         display.close()
@@ -548,6 +555,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     if res.get("bidirectional"):
         paths.append(os.path.join(args.out, "bidirectional.md"))
         atomic_write(paths[-1], bidirectional.markdown(res["bidirectional"]), fsync=False)
+    if res.get("depth"):
+        paths.append(os.path.join(args.out, "depth.md"))
+        atomic_write(paths[-1], depth.markdown(res["depth"]), fsync=False)
+        if not interrupted:
+            paths.append(os.path.join(args.out, "depth_grad_norms.png"))
+            depth.figure(res["depth"], paths[-1])
     if interrupted:
         print(f"{interrupted}; kept in {', '.join(paths)}", file=sys.stderr)
         return 130

@@ -35,7 +35,7 @@ import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from _common import finish, header, parser, table  # noqa: E402
+from _common import QuietCheck, finish, header, parser, table  # noqa: E402
 from _timing import bench  # noqa: E402
 
 EMBED, HIDDEN, LR, BATCH = 32, 64, 1e-2, 32
@@ -188,6 +188,7 @@ def main() -> int:
     ap.add_argument("--torch-threads", type=int, help="torch.set_num_threads (default: torch's)")
     args = ap.parse_args()
     t0 = time.perf_counter()
+    check = QuietCheck()
     import torch
 
     if args.torch_threads:
@@ -207,7 +208,7 @@ def main() -> int:
     payload = {"machine": info, "settings": {"sentences": n, "embed": EMBED, "hidden": HIDDEN,
                "lr": LR, "batch": BATCH, "max_len": int(enc.ids.shape[1]), "reps": reps,
                "torch_threads": torch.get_num_threads()}, "cases": rows}  # fmt: skip
-    finish(args, payload, t0)
+    finish(args, payload, t0, check)
     return 0
 
 

@@ -22,7 +22,9 @@ timed in alternation (``_timing.bench``), and tokens/s counts real tokens only.
 JSON (``--json``): ``machine``, ``settings``, ``cases`` (per model: ``check``
 {loss_ours, loss_torch, loss_after_step_ours, loss_after_step_torch}, ``ours_ms``,
 ``torch_ms`` (per epoch: median, min, samples), ``tokens_per_epoch``,
-``ours_tokens_per_s``, ``torch_tokens_per_s``, ``speedup``), ``script_wall_s``.
+``ours_tokens_per_s``, ``torch_tokens_per_s``, ``speedup``), ``script_wall_s``; at the top,
+whether the machine was quiet (``quiet``, ``load``, ``cpus``, ``others_cores``,
+``quiet_check``: README, "Quiet machines").
 """
 
 from __future__ import annotations

@@ -1,7 +1,8 @@
-"""Helpers shared by ``vs_keras.py``, ``seeds.py``, ``compile_time.py`` and ``devices.py``.
+"""Helpers shared by the benchmark scripts.
 
 On top of ``_timing`` (which belongs to ``vs_peers.py``'s author and is not edited
-here): a common command line (``--json``, ``--quick``), round-robin end-to-end
+here): a common command line (``--json``, ``--quick``), the check that the machine was
+quiet during a run (``QuietCheck``, used by every script), round-robin end-to-end
 runs that keep each call's return value, compiled training programs built the
 way ``jaxrnn.runs.fit`` builds them (so their timings are the library's), XLA
 compiler options, fusion counts, and the JSON payload skeleton.
@@ -12,10 +13,12 @@ from __future__ import annotations
 import argparse
 import os
 import re
+import resource
 import statistics
 import sys
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -109,8 +112,195 @@ def _git_state() -> dict[str, Any] | None:
     return {"head": head, "jaxrnn_uncommitted": [ln[3:] for ln in dirty.splitlines()]}
 
 
-def finish(args: argparse.Namespace, payload: dict[str, Any], t0: float) -> dict[str, Any]:
-    """Stamp the total wall time and the final load average; write ``--json`` if asked."""
+# ----------------------------------------------------------------------------- quiet machines
+#
+# Figures taken while other work shares the cores measure the sharing, not the code. Every
+# script reads the machine before and after its run (``QuietCheck``) and says in its JSON
+# whether the run had the machine to itself; benchmarks/README.md, "Quiet machines".
+
+LOAD_MARGIN = 0.5  # a 1-minute load above usable cores + this: threads queued for a core
+MAX_OTHERS_CORES = 0.5  # other processes busier than this on average: the cores were shared
+
+
+@dataclass(frozen=True)
+class Reading:
+    """One look at the machine (``read_machine``); ``None`` where the OS does not tell.
+
+    ``load``: the 1-, 5- and 15-minute load averages; ``cpu_count``: the machine's CPUs;
+    ``cpus``: those this process may run on (``os.sched_getaffinity``); ``busy_s``:
+    CPU-seconds all CPUs have spent busy since boot, every process together
+    (``/proc/stat``: user, nice, system, irq, softirq, steal); ``own_s``: CPU-seconds of
+    this process and of its children that have been waited for (``getrusage``);
+    ``t``: ``time.monotonic()`` seconds.
+    """
+
+    load: tuple[float, float, float] | None
+    cpu_count: int | None
+    cpus: int | None
+    busy_s: float | None
+    own_s: float
+    t: float
+
+
+def _busy_s(path: str = "/proc/stat") -> float | None:
+    """CPU-seconds spent busy since boot by all CPUs (the ``cpu`` line of ``/proc/stat``)."""
+    try:
+        with open(path) as f:
+            fields = f.readline().split()
+        ticks = [int(x) for x in fields[1:9]] + [0] * 8  # older kernels have fewer columns
+        tick_s = 1.0 / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError):
+        return None
+    if not fields or fields[0] != "cpu":
+        return None
+    user, nice, system, _idle, _iowait, irq, softirq, steal = ticks[:8]
+    # guest time is already inside user; steal is time a hypervisor gave another machine
+    return (user + nice + system + irq + softirq + steal) * tick_s
+
+
+def _own_cpu_s() -> float:
+    """CPU-seconds (user + system) of this process and its waited-for children."""
+    total = 0.0
+    for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN):
+        r = resource.getrusage(who)
+        total += r.ru_utime + r.ru_stime
+    return total
+
+
+def read_machine() -> Reading:
+    """Load averages, CPU counts, all processes' and this process tree's CPU time, now."""
+    load = os.getloadavg() if hasattr(os, "getloadavg") else None
+    usable = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None
+    return Reading(load=load, cpu_count=os.cpu_count(), cpus=usable or os.cpu_count(),
+                   busy_s=_busy_s(), own_s=_own_cpu_s(), t=time.monotonic())  # fmt: skip
+
+
+def judge(
+    load_before: Sequence[float] | None,
+    load_after: Sequence[float] | None,
+    cpus: int | None,
+    others_cores: float | None,
+) -> tuple[bool, list[str]]:
+    """The rule: ``(quiet, reasons)``; not quiet when the 1-minute load before or after the run
+    is above ``cpus + LOAD_MARGIN``, when other processes used more than
+    ``MAX_OTHERS_CORES`` cores on average during it, or when nothing could be read."""
+    reasons = []
+    if cpus:
+        for when, load in (("before", load_before), ("after", load_after)):
+            if load is not None and load[0] > cpus + LOAD_MARGIN:
+                reasons.append(f"1-minute load {load[0]:.2f} {when} the run is above "
+                               f"{cpus} usable cores + {LOAD_MARGIN:g}")  # fmt: skip
+    if others_cores is not None and others_cores > MAX_OTHERS_CORES:
+        reasons.append(f"other processes used {others_cores:.2f} cores on average, "
+                       f"above {MAX_OTHERS_CORES:g}")  # fmt: skip
+    if (not cpus or (load_before is None and load_after is None)) and others_cores is None:
+        reasons.append("neither the load average nor the CPU time of other processes "
+                       "could be read")  # fmt: skip
+    return not reasons, reasons
+
+
+def quiet_verdict(before: Reading, after: Reading) -> dict[str, Any]:
+    """The JSON fields that say whether the run between two readings had the machine alone.
+
+    ``others_cores``: CPU time all processes spent busy, less this process tree's own,
+    over the wall time: the cores other processes kept busy on average (clipped at 0;
+    ``/proc/stat`` counts in ticks of 10 ms). Top-level keys: ``quiet``, ``load``
+    (``before``/``after``: 1-, 5-, 15-minute), ``cpus`` (usable; the fewer of the two
+    readings), ``others_cores``; the rest under ``quiet_check``.
+    """
+    wall = after.t - before.t
+    own = after.own_s - before.own_s
+    others = None
+    if before.busy_s is not None and after.busy_s is not None and wall > 0:
+        others = max(0.0, (after.busy_s - before.busy_s - own) / wall)
+    counts = [c for c in (before.cpus, after.cpus) if c]
+    cpus = min(counts) if counts else None
+    quiet, reasons = judge(before.load, after.load, cpus, others)
+    loads = [r.load[0] for r in (before, after) if r.load is not None]
+    return {
+        "quiet": quiet,
+        "load": {"before": list(before.load) if before.load else None,
+                 "after": list(after.load) if after.load else None},
+        "cpus": cpus,
+        "others_cores": others,
+        "quiet_check": {
+            "reasons": reasons,
+            "max_load_1min": max(loads) if loads else None,
+            "load_limit": cpus + LOAD_MARGIN if cpus else None,
+            "others_cores_limit": MAX_OTHERS_CORES,
+            "cpu_count": {"before": before.cpu_count, "after": after.cpu_count},
+            "cpus": {"before": before.cpus, "after": after.cpus},
+            "wall_s": wall,
+            "own_cpu_s": own,
+            "all_busy_cpu_s": (after.busy_s - before.busy_s
+                               if before.busy_s is not None and after.busy_s is not None
+                               else None),
+        },
+    }  # fmt: skip
+
+
+def busy_warning(fields: dict[str, Any]) -> str:
+    """The one-line warning for a run that was not quiet (``quiet_verdict``'s fields)."""
+    load = fields["quiet_check"]["max_load_1min"]
+    others = fields["others_cores"]
+    return (f"warning: the machine was busy (load {'?' if load is None else f'{load:.1f}'} on "
+            f"{fields['cpus'] or '?'} cores, others used "
+            f"{'?' if others is None else f'{others:.1f}'} cores): "
+            "figures from this run are not results")  # fmt: skip
+
+
+class QuietCheck:
+    """Did this run have the machine to itself? Read at creation (before the run) and at
+    ``stop()`` (after it); the verdict goes to the script's JSON at the top level::
+
+        check = QuietCheck()              # first thing in main
+        ...                               # the run
+        payload = check.stamp(payload)    # or finish(args, payload, t0, check)
+
+    Also a context manager (``with QuietCheck() as check: ...``, then ``check.result``).
+    ``read`` replaces ``read_machine`` (tests inject readings); a run that was not quiet
+    prints ``busy_warning`` to ``stream`` (stderr), once.
+    """
+
+    def __init__(self, read: Callable[[], Reading] = read_machine, stream: Any = None):
+        self._read = read
+        self._stream = stream
+        self.before = read()
+        self.result: dict[str, Any] | None = None
+
+    def stop(self) -> dict[str, Any]:
+        """Take the "after" reading (once; later calls return the same fields) and judge."""
+        if self.result is None:
+            self.result = quiet_verdict(self.before, self._read())
+            if not self.result["quiet"]:
+                print(busy_warning(self.result), file=self._stream or sys.stderr, flush=True)
+        return self.result
+
+    def stamp(self, payload: dict[str, Any]) -> dict[str, Any]:
+        """``payload`` with the verdict's keys first (a key it already has is an error)."""
+        fields = self.stop()
+        clash = sorted(set(fields) & set(payload))
+        if clash:
+            raise ValueError(f"payload already has the quiet-check keys {clash}")
+        return {**fields, **payload}
+
+    def __enter__(self) -> QuietCheck:
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.stop()
+
+
+def finish(
+    args: argparse.Namespace,
+    payload: dict[str, Any],
+    t0: float,
+    check: QuietCheck | None = None,
+) -> dict[str, Any]:
+    """Stamp the total wall time, the final load average and ``check``'s verdict; write
+    ``--json`` if asked."""
+    if check is not None:
+        payload = check.stamp(payload)
     payload["script_wall_s"] = time.perf_counter() - t0
     payload["loadavg_end"] = os.getloadavg() if hasattr(os, "getloadavg") else None
     if args.json:

@@ -45,6 +45,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from _common import (  # noqa: E402
     XLA_OPTION_SETS,
     Program,
+    QuietCheck,
     count_fusions,
     finish,
     header,
@@ -159,6 +160,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     ap.add_argument("--reps", type=int, default=None, help="compiles per case (default 3)")
     args = ap.parse_args(argv)
     t0 = time.perf_counter()
+    check = QuietCheck()
     info = header()  # also switches JAX's persistent cache off: every compile is real
     models = [m for m in args.models.split(",") if m]
     lengths = [int(x) for x in args.lengths.split(",") if x]
@@ -209,7 +211,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         "programs": results,
         "optimization_levels": levels,
     }
-    return finish(args, payload, t0)
+    return finish(args, payload, t0, check)
 
 
 if __name__ == "__main__":

@@ -46,6 +46,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from _common import (  # noqa: E402
     FLAG,
     Program,
+    QuietCheck,
     finish,
     force_host_devices,
     header,
@@ -134,6 +135,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                     help="no 1-device baseline in a process without simulated devices")  # fmt: skip
     args = ap.parse_args(argv)
     t0 = time.perf_counter()
+    check = QuietCheck()
     force_host_devices(args.host_devices)
     import jax
 
@@ -188,7 +190,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         "overrides": overrides,
         "results": results,
     }
-    return finish(args, payload, t0)
+    return finish(args, payload, t0, check)
 
 
 if __name__ == "__main__":

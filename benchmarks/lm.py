@@ -47,7 +47,7 @@ _HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, _HERE)
 sys.path.insert(0, os.path.dirname(_HERE))  # this checkout's jaxrnn, not an installed one
 
-from _common import finish, header, parser, table  # noqa: E402
+from _common import QuietCheck, finish, header, parser, table  # noqa: E402
 
 
 def main() -> None:
@@ -55,6 +55,7 @@ def main() -> None:
     ap.add_argument("--steps", type=int, default=None, help="optimizer steps per side [600]")
     args = ap.parse_args()
     t0 = time.perf_counter()
+    check = QuietCheck()
 
     import jax
     import jax.numpy as jnp
@@ -279,7 +280,7 @@ def main() -> None:
         "ratios": ratios,
         "sample": sample_text,
     }  # fmt: skip
-    finish(args, payload, t0)
+    finish(args, payload, t0, check)
 
 
 if __name__ == "__main__":

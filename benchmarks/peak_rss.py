@@ -26,7 +26,7 @@ from typing import Any
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from _common import parser  # noqa: E402
+from _common import QuietCheck, parser  # noqa: E402
 from _timing import machine_info, write_json  # noqa: E402
 
 
@@ -59,6 +59,7 @@ def main() -> int:
     ap.add_argument("--lr", help="jaxrnn.runs --lr (default: the preset's)")
     args = ap.parse_args()
     n = 100 if args.quick else args.n_per_class
+    check = QuietCheck()
     t_start = time.perf_counter()
     with tempfile.TemporaryDirectory() as d:
         data = os.path.join(d, "emotions.csv")
@@ -95,10 +96,11 @@ def main() -> int:
         print(f"{r['eval_batch_size']:>10} {r['buckets']:>8} {r['peak_rss_mb']:>12.0f} "
               f"{r['process_wall_s']:>10.1f} {r['run_s']:>8.2f} {r['compile_s']:>10.2f} "
               f"{r['test_acc']:>9.3f}  {r['bounds']}")  # fmt: skip
+    payload = check.stamp({"script": "peak_rss", "machine": machine_info(), "rows": rows,
+                           "model": args.model, "batch_size": args.batch_size,
+                           "script_wall_s": time.perf_counter() - t_start})  # fmt: skip
     if args.json:
-        write_json(args.json, {"script": "peak_rss", "machine": machine_info(), "rows": rows,
-                               "model": args.model, "batch_size": args.batch_size,
-                               "script_wall_s": time.perf_counter() - t_start})  # fmt: skip
+        write_json(args.json, payload)
     return 0
 
 

@@ -41,7 +41,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import jax  # noqa: E402
 import jax.numpy as jnp  # noqa: E402
 import numpy as np  # noqa: E402
-from _common import finish, header, parser, table  # noqa: E402
+from _common import QuietCheck, finish, header, parser, table  # noqa: E402
 from _timing import bench, with_torch_threads  # noqa: E402
 from jax import lax  # noqa: E402
 
@@ -202,6 +202,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     ap.add_argument("--steps", type=int, default=10, help="profiled train steps")
     args = ap.parse_args(argv)
     t0 = time.perf_counter()
+    check = QuietCheck()
     info = header(extra_modules=("torch",))
     B, T, D, H = (int(v) for v in args.shape.split(","))
     reps = 3 if args.quick else 30
@@ -237,7 +238,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         "weight_grad_products": wg,
         "square_gemms": gemm,
     }
-    return finish(args, payload, t0)
+    return finish(args, payload, t0, check)
 
 
 if __name__ == "__main__":

@@ -27,7 +27,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from _common import parser  # noqa: E402
+from _common import QuietCheck, parser  # noqa: E402
 from _timing import machine_info, write_json  # noqa: E402
 
 HERE = os.path.abspath(__file__)
@@ -97,6 +97,7 @@ def main() -> int:
     if args.worker:
         return worker(rest, args.worker)
     n = 100 if args.quick else args.n_per_class
+    check = QuietCheck()
     t_start = time.perf_counter()
     with tempfile.TemporaryDirectory() as d:
         path, out = os.path.join(d, "emotions.csv"), os.path.join(d, "marks.json")
@@ -116,10 +117,11 @@ def main() -> int:
     print(f"{'stage':>26} {'s':>6} {'RSS MB':>7} {'peak MB':>8}")
     for m in marks:
         print(f"{m['stage']:>26} {m['s']:>6.1f} {m['rss_mb']:>7.0f} {m['peak_mb']:>8.0f}")
+    payload = check.stamp({"script": "rss_stages", "machine": machine_info(),
+                           "texts": 6 * n, "buckets": args.buckets, "marks": marks,
+                           "script_wall_s": time.perf_counter() - t_start})  # fmt: skip
     if args.json:
-        write_json(args.json, {"script": "rss_stages", "machine": machine_info(),
-                               "texts": 6 * n, "buckets": args.buckets, "marks": marks,
-                               "script_wall_s": time.perf_counter() - t_start})
+        write_json(args.json, payload)
     return 0
 
 

@@ -20,3 +20,10 @@ echo "== devices, shard_map vs xla at batch 64 x 50 tokens on 2 CPU devices" >&2
 python benchmarks/devices.py --models lstm,gru --devices 1,2 --host-devices 2 --batch-size 64 \
     --max-len 50 --axes batch,batch_shard_map --no-baseline --reps 15 \
     --json "$out/devices_b64.json" 2>&1 | tee "$out/devices_b64.txt"
+# which runs had the machine to themselves (benchmarks/README.md, "Quiet machines")
+python - "$out" <<'EOF'
+import json, pathlib, sys
+for p in sorted(pathlib.Path(sys.argv[1]).glob("*.json")):
+    q = json.loads(p.read_text()).get("quiet")
+    print(f"{p.name}: {'quiet' if q else 'NOT quiet, do not quote' if q is False else 'no verdict'}")
+EOF

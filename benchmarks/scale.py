@@ -39,7 +39,7 @@ from typing import Any
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from _common import parser  # noqa: E402
+from _common import QuietCheck, parser  # noqa: E402
 from _timing import machine_info, write_json  # noqa: E402
 from peak_rss import measure  # noqa: E402
 
@@ -213,6 +213,7 @@ def main() -> int:
                                args.threads, args.max_batches)  # fmt: skip
         json.dump(res, open(args.out, "w"))
         return 0
+    check = QuietCheck()  # after the worker branch: a worker is part of this run
     sizes = [600] if args.quick else [int(s) for s in args.sizes.split(",")]
     names = args.sides.split(",")
     sides = []
@@ -254,11 +255,12 @@ def main() -> int:
                 print(f"{size} texts: ours' epoch is {r['epoch_s'] / ours['epoch_s']:.2f}x "
                       f"faster than {key[0]} ({key[1] or ''} threads); peak RSS "
                       f"{ours['peak_rss_mb'] / r['peak_rss_mb']:.2f}x theirs")  # fmt: skip
+    payload = check.stamp({"script": "scale", "machine": machine_info(["torch", "keras"]),
+                           "rows": rows, "epochs": args.epochs,
+                           "max_batches": args.max_batches,
+                           "script_wall_s": time.perf_counter() - t_start})  # fmt: skip
     if args.json:
-        write_json(args.json, {"script": "scale", "machine": machine_info(["torch", "keras"]),
-                               "rows": rows, "epochs": args.epochs,
-                               "max_batches": args.max_batches,
-                               "script_wall_s": time.perf_counter() - t_start})  # fmt: skip
+        write_json(args.json, payload)
     return 0
 
 

@@ -47,7 +47,15 @@ from typing import Any
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import numpy as np  # noqa: E402
-from _common import Program, finish, header, parser, sentiment_data, table  # noqa: E402
+from _common import (  # noqa: E402
+    Program,
+    QuietCheck,
+    finish,
+    header,
+    parser,
+    sentiment_data,
+    table,
+)
 from _timing import bench  # noqa: E402
 
 MODELS = ("simple_rnn", "lstm", "rnn")
@@ -239,6 +247,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     ap.add_argument("--reps", type=int, default=None, help="timed calls per side (default 10)")
     args = ap.parse_args(argv)
     t0 = time.perf_counter()
+    check = QuietCheck()
     info = header()
     models = [m for m in args.models.split(",") if m]
     ns = sorted({int(s) for s in args.seeds.split(",")} | {1})
@@ -275,7 +284,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
               f"state {a['state_bytes_per_seed'] / 1024:.0f} KiB per seed "
               "(L2 2048 KiB per core)")  # fmt: skip
     payload = {"machine": info, "reps": reps, "results": results}
-    return finish(args, payload, t0)
+    return finish(args, payload, t0, check)
 
 
 if __name__ == "__main__":

@@ -22,7 +22,9 @@ timed in alternation (``_timing.bench``), and tokens/s counts real tokens only.
 JSON (``--json``): ``machine``, ``settings``, ``cases`` (per model: ``check``
 {loss_ours, loss_torch, loss_after_step_ours, loss_after_step_torch}, ``ours_ms``,
 ``torch_ms`` (per epoch: median, min, samples), ``tokens_per_epoch``,
-``ours_tokens_per_s``, ``torch_tokens_per_s``, ``speedup``), ``script_wall_s``.
+``ours_tokens_per_s``, ``torch_tokens_per_s``, ``speedup``), ``script_wall_s``; at the top,
+whether the machine was quiet (``quiet``, ``load``, ``cpus``, ``others_cores``,
+``quiet_check``: README, "Quiet machines").
 """
 
 from __future__ import annotations
@@ -35,7 +37,7 @@ import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from _common import finish, header, parser, table  # noqa: E402
+from _common import QuietCheck, finish, header, parser, table  # noqa: E402
 from _timing import bench  # noqa: E402
 
 EMBED, HIDDEN, LR, BATCH = 32, 64, 1e-2, 32
@@ -188,6 +190,7 @@ def main() -> int:
     ap.add_argument("--torch-threads", type=int, help="torch.set_num_threads (default: torch's)")
     args = ap.parse_args()
     t0 = time.perf_counter()
+    check = QuietCheck()
     import torch
 
     if args.torch_threads:
@@ -207,7 +210,7 @@ def main() -> int:
     payload = {"machine": info, "settings": {"sentences": n, "embed": EMBED, "hidden": HIDDEN,
                "lr": LR, "batch": BATCH, "max_len": int(enc.ids.shape[1]), "reps": reps,
                "torch_threads": torch.get_num_threads()}, "cases": rows}  # fmt: skip
-    finish(args, payload, t0)
+    finish(args, payload, t0, check)
     return 0
 
 

@@ -61,6 +61,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from _common import (  # noqa: E402
     Program,
+    QuietCheck,
     alternate,
     finish,
     header,
@@ -294,6 +295,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     ap.add_argument("--persistent-cache", metavar="DIR", help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     t0 = time.perf_counter()
+    check = QuietCheck()
     if args.persistent_cache:
         import jax
 
@@ -353,7 +355,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     want_cache = args.cache_variant if args.cache_variant is not None else not args.quick
     if want_cache and not args.persistent_cache:
         payload["with_persistent_cache"] = _cache_child(args)
-    return finish(args, payload, t0)
+    return finish(args, payload, t0, check)
 
 
 if __name__ == "__main__":

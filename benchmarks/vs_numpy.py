@@ -42,6 +42,7 @@ import time
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from _common import QuietCheck  # noqa: E402
 from _timing import bench, machine_info, print_table, write_json  # noqa: E402
 
 
@@ -291,6 +292,7 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     quick = args.quick
     epochs = 10 if quick else 500
+    check = QuietCheck()
     t_start = time.perf_counter()
 
     study = procs = rows = None
@@ -305,11 +307,12 @@ def main(argv: list[str] | None = None) -> int:
     proc_rows = [preset_processes(m, 1 if quick else None) for m in models]
     print_table(proc_rows, ["model", "numpy_process_s", "jax_process_s", "speedup_process",
                             "numpy_test_acc", "jax_test_acc"])  # fmt: skip
+    payload = check.stamp({"machine": machine_info(), "study_training": study,
+                           "processes": procs, "per_batch": rows, "quick": quick,
+                           "presets": {"per_epoch": preset_rows, "processes": proc_rows},
+                           "script_wall_s": time.perf_counter() - t_start})  # fmt: skip
     if args.json:
-        write_json(args.json, {"machine": machine_info(), "study_training": study,
-                               "processes": procs, "per_batch": rows, "quick": quick,
-                               "presets": {"per_epoch": preset_rows, "processes": proc_rows},
-                               "script_wall_s": time.perf_counter() - t_start})  # fmt: skip
+        write_json(args.json, payload)
     return 0
 
 

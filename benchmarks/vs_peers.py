@@ -66,6 +66,7 @@ if __name__ == "__main__":
 import jax  # noqa: E402
 import jax.numpy as jnp  # noqa: E402
 import numpy as np  # noqa: E402
+from _common import QuietCheck  # noqa: E402
 from _timing import (  # noqa: E402
     bench,
     machine_info,
@@ -380,6 +381,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         "autodiff) per shape and cell, and the BiLSTM direction layouts",
     )
     args = ap.parse_args(argv)
+    check = QuietCheck()
 
     import torch
 
@@ -427,6 +429,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         print_table(flat, list(flat[0]))
         payload = {"machine": info, "reps": reps, "warmup": warmup, "variants": rows}
         payload["wall_s"] = time.perf_counter() - t0
+        payload = check.stamp(payload)
         if args.json:
             write_json(args.json, payload)
             print(f"wrote {args.json}")
@@ -462,6 +465,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         "flops_formula": matmul_flops.__doc__,
         "results": rows,
     }
+    payload = check.stamp(payload)
     if args.json:
         write_json(args.json, payload)
         print(f"wrote {args.json}")

@@ -19,6 +19,10 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 BENCH = ROOT / "benchmarks"
+sys.path.insert(0, str(BENCH))
+
+import _common  # noqa: E402
+
 FAST_XLA = (
     "--xla_backend_optimization_level=0 --xla_llvm_disable_expensive_passes=true "
     "--xla_cpu_use_fusion_emitters=false"
@@ -41,6 +45,7 @@ def run_quick(script: str, tmp_path: Path, *extra: str) -> dict:
     )
     assert proc.returncode == 0, f"{script} failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}"
     payload = json.loads(out.read_text())
+    check_quiet_keys(payload, proc.stderr)
     machine = payload["machine"]
     for key in ("cpu_model", "cpu_count", "loadavg", "versions", "jax_devices"):
         assert key in machine
@@ -51,6 +56,22 @@ def run_quick(script: str, tmp_path: Path, *extra: str) -> dict:
 
 def positive(x) -> bool:
     return isinstance(x, int | float) and x > 0
+
+
+def check_quiet_keys(payload: dict, stderr: str) -> None:
+    """The quiet-machine verdict is at the top level of a script's JSON, and the warning is on
+    stderr exactly when the verdict is ``quiet: false`` (these tests share the machine, so
+    either verdict may come)."""
+    assert isinstance(payload["quiet"], bool)
+    for when in ("before", "after"):
+        load = payload["load"][when]
+        assert len(load) == 3 and all(x >= 0 for x in load), load
+    assert isinstance(payload["cpus"], int) and payload["cpus"] >= 1
+    assert payload["others_cores"] is None or payload["others_cores"] >= 0
+    assert payload["quiet_check"]["wall_s"] > 0
+    warned = "warning: the machine was busy" in stderr
+    assert warned == (not payload["quiet"]), (payload["quiet_check"], stderr[-500:])
+    assert list(payload)[0] == "quiet"  # first in the file, before the figures
 
 
 def test_vs_keras_quick(tmp_path):
@@ -204,3 +225,104 @@ def test_rss_stages_quick(tmp_path):
                                            "end"]  # fmt: skip
     assert all(m["peak_mb"] >= m["rss_mb"] > 0 for m in marks)
     assert [m["peak_mb"] for m in marks] == sorted(m["peak_mb"] for m in marks)
+
+
+# ----------------------------------------------------------------------------- quiet machines
+# The rule with injected readings: no test has to load the machine to see a busy verdict.
+
+
+def reading(load1: float | None, busy_s: float | None, own_s: float, t: float, cpus: int = 2,
+            cpu_count: int = 2) -> _common.Reading:  # fmt: skip
+    load = None if load1 is None else (load1, load1 / 2, load1 / 4)
+    return _common.Reading(load=load, cpu_count=cpu_count, cpus=cpus, busy_s=busy_s, own_s=own_s,
+                           t=t)  # fmt: skip
+
+
+def check_from(before: _common.Reading, after: _common.Reading):
+    """A ``QuietCheck`` fed ``before`` then ``after``, its warnings into a string buffer."""
+    import io
+
+    readings = iter([before, after])
+    stream = io.StringIO()
+    return _common.QuietCheck(read=lambda: next(readings), stream=stream), stream
+
+
+def test_busy_reading_is_not_quiet_and_warns_once():
+    # 10 s of wall time: all processes busy 19 CPU-s, 5 of them ours: others 1.4 cores
+    check, stream = check_from(reading(3.2, 1000.0, 10.0, 0.0), reading(3.0, 1019.0, 15.0, 10.0))
+    payload = check.stamp({"machine": {}, "rows": [1, 2]})
+    assert payload["quiet"] is False
+    assert payload["others_cores"] == pytest.approx(1.4)
+    assert payload["load"] == {"before": [3.2, 1.6, 0.8], "after": [3.0, 1.5, 0.75]}
+    assert payload["cpus"] == 2 and payload["rows"] == [1, 2]
+    assert len(payload["quiet_check"]["reasons"]) == 3  # the load before and after, the others
+    check.stop()  # a second look changes nothing and does not warn again
+    assert stream.getvalue() == (
+        "warning: the machine was busy (load 3.2 on 2 cores, others used 1.4 cores): "
+        "figures from this run are not results\n"
+    )
+
+
+def test_quiet_reading_is_quiet_and_silent():
+    check, stream = check_from(reading(0.4, 500.0, 1.0, 0.0), reading(1.9, 520.0, 20.0, 10.0))
+    payload = check.stamp({"machine": {}})
+    assert payload["quiet"] is True and stream.getvalue() == ""
+    assert payload["others_cores"] == pytest.approx(0.1)
+    assert list(payload)[:4] == ["quiet", "load", "cpus", "others_cores"]
+    assert payload["quiet_check"]["reasons"] == []
+
+
+@pytest.mark.parametrize(
+    ("before", "after", "others", "quiet"),
+    [
+        (0.5, 0.5, 0.0, True),
+        (2.5, 2.5, 0.5, True),  # at the limits (2 cores + 0.5; half a core): still quiet
+        (2.51, 0.5, 0.0, False),  # busy before the run only
+        (0.5, 2.51, 0.0, False),  # busy after it only
+        (0.5, 0.5, 0.51, False),  # others used the cores, the load average did not show it
+        (None, None, 0.1, True),  # no load average on this OS: the CPU time decides
+        (0.5, 0.5, None, True),  # no /proc/stat: the load decides
+        (None, None, None, False),  # nothing read: not quiet
+    ],
+)
+def test_quiet_rule(before, after, others, quiet):
+    load = {x: None if x is None else (x, 0.0, 0.0) for x in (before, after)}
+    got, reasons = _common.judge(load[before], load[after], 2, others)
+    assert got is quiet and bool(reasons) is (not quiet)
+
+
+def test_rule_counts_usable_cores_not_the_machines():
+    # 8 CPUs in the machine, this process may use 2: a load of 3 is too much for it
+    check, _ = check_from(reading(3.0, 0.0, 0.0, 0.0, cpus=2, cpu_count=8),
+                          reading(3.0, 1.0, 1.0, 10.0, cpus=2, cpu_count=8))  # fmt: skip
+    r = check.stop()
+    assert r["quiet"] is False and r["cpus"] == 2
+    assert r["quiet_check"]["cpu_count"] == {"before": 8, "after": 8}
+
+
+def test_own_time_above_the_tick_count_clips_to_zero():
+    # /proc/stat counts 10 ms ticks, getrusage microseconds: ours can exceed "all"
+    check, _ = check_from(reading(0.1, 100.0, 0.0, 0.0), reading(0.1, 100.5, 0.52, 1.0))
+    assert check.stop()["others_cores"] == 0.0
+
+
+def test_stamp_refuses_a_payload_with_the_keys():
+    check, _ = check_from(reading(0.1, 1.0, 0.0, 0.0), reading(0.1, 1.0, 0.0, 1.0))
+    with pytest.raises(ValueError, match="quiet"):
+        check.stamp({"quiet": True})
+
+
+def test_busy_ticks_from_proc_stat(tmp_path):
+    stat = tmp_path / "stat"
+    stat.write_text("cpu  100 2 50 1000 20 5 6 7 3 0\ncpu0 1 2 3 4 5 6 7 8 9 10\n")
+    tick = os.sysconf("SC_CLK_TCK")
+    # user + nice + system + irq + softirq + steal; idle and iowait are not busy
+    assert _common._busy_s(str(stat)) == pytest.approx((100 + 2 + 50 + 5 + 6 + 7) / tick)
+    assert _common._busy_s(str(tmp_path / "missing")) is None
+
+
+def test_read_machine_here():
+    r = _common.read_machine()
+    assert r.cpus >= 1 and r.cpu_count >= r.cpus and r.own_s > 0
+    if sys.platform.startswith("linux"):
+        assert len(r.load) == 3 and r.busy_s > 0

@@ -21,3 +21,13 @@ def test_both_sides_compute_the_same_loss_then_time():
     assert c["loss_after_step_ours"] < c["loss_ours"]  # the step moved the weights downhill
     assert row["tokens_per_epoch"] == int(enc.lengths.sum())
     assert row["ours_tokens_per_s"] > 0 and row["torch_tokens_per_s"] > 0
+
+
+def test_tagging_quick(tmp_path):
+    # the script as a user runs it: its JSON has the figures and the quiet-machine verdict
+    from test_benchmarks import positive, run_quick
+
+    p = run_quick("tagging", tmp_path)
+    (case,) = p["cases"]
+    assert case["case"] == "bilstm" and p["settings"]["sentences"] == 256
+    assert positive(case["ours_tokens_per_s"]) and positive(case["torch_tokens_per_s"])

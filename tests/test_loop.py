@@ -72,3 +72,54 @@ def test_init_states_stack_single_seed_states():
         one = loop.init_state(model, opt, s)
         for a, b in zip(jax.tree.leaves(many), jax.tree.leaves(one), strict=True):
             np.testing.assert_array_equal(a[i], b)
+
+
+def test_running_train_metrics_are_the_steps_own_scores():
+    """``eval_train=False``: the train columns are the means over the epoch's steps of each
+    batch's loss and accuracy from the forward pass that took its gradient (computed here
+    one step at a time with ``model.apply`` before each update), weighted by the batch's
+    real rows; the test columns are unchanged."""
+    from jaxrnn.data.arrays import Arrays
+    from jaxrnn.training import tasks
+
+    rng = np.random.default_rng(0)
+    n, t, v = 11, 6, 9
+    lengths = rng.integers(1, t + 1, n)
+    ids = np.where(np.arange(t) < lengths[:, None], rng.integers(1, v, (n, t)), 0)
+    train = Arrays(jnp.asarray(ids), jnp.asarray(lengths), jnp.asarray(rng.integers(0, 2, n)))
+    test = Arrays(train.ids[:5], train.lengths[:5], train.labels[:5])
+    model = models.Classifier(sequence.gru(5), vocab_size=v, embed_dim=4, num_classes=2)
+    opt = optax.adam(0.05)
+    state0 = loop.init_state(model, opt, 0, jnp.float64)
+    orders = jnp.asarray(np.stack([rng.permutation(n) for _ in range(2)]))  # [E, N]
+    kw = dict(task=tasks.classification())
+    run_eval = jax.jit(loop.make_run_epochs(model, opt, 4, 2, **kw))
+    run_mean = jax.jit(loop.make_run_epochs(model, opt, 4, 2, eval_train=False, **kw))
+    _, m_eval = run_eval(state0, train, test, orders)
+    state, m_mean = run_mean(state0, train, test, orders)
+    np.testing.assert_allclose(m_mean[:, 2:], m_eval[:, 2:], rtol=1e-12)  # test columns
+    assert not np.allclose(m_mean[:, :2], m_eval[:, :2])  # a different figure
+
+    step = jax.jit(loop.train_step(model, opt))
+    apply = jax.jit(model.apply)
+    s = state0
+    for e in range(2):
+        loss_sum = correct = rows = 0.0
+        for b in range(0, n, 4):
+            idx = np.asarray(orders[e, b : b + 4])
+            x = Arrays(train.ids[idx], train.lengths[idx], train.labels[idx])
+            logits = apply(s.params, x.ids, x.lengths)
+            losses = tasks.losses(logits, x.labels)
+            loss_sum += float(jnp.sum(losses))
+            correct += float(jnp.sum(tasks.predictions(logits) == x.labels))
+            rows += len(idx)
+            w = jnp.ones(len(idx))
+            if len(idx) < 4:  # the epoch's last, partial batch: zero-weight slots
+                pad = np.asarray(orders[e, : 4 - len(idx)])
+                x = Arrays(*(jnp.concatenate([a, a2[pad]]) for a, a2 in zip(x, train, strict=True)))
+                w = jnp.concatenate([w, jnp.zeros(4 - len(idx))])
+            s, _ = step(s, tasks.Batch(x, w), None)
+        np.testing.assert_allclose(m_mean[e, :2], [loss_sum / rows, correct / rows],
+                                   rtol=1e-9)  # fmt: skip
+    for a, b in zip(jax.tree.leaves(s.params), jax.tree.leaves(state.params), strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-9)

@@ -165,20 +165,24 @@ def batch_loss(model, task: Task, params, batch: Batch, carry, key, total=None):
 
 
 def _local_grad(model, task: Task) -> Callable:
-    """``grad(params, batch, carry, key) -> (grads, (loss, carry))`` on one device."""
+    """``grad(params, batch, carry, key) -> (grads, (loss, carry, (sums, counts)))`` on one
+    device; ``sums, counts`` are ``task.stats`` of the same forward pass (the batch's
+    metrics before the step, what a running mean over an epoch is made of)."""
 
     def grad(params, batch, carry, key):
-        (loss, (carry, _)), g = jax.value_and_grad(
+        (loss, (carry, out)), g = jax.value_and_grad(
             lambda p: batch_loss(model, task, p, batch, carry, key), has_aux=True
         )(params)
-        return g, (loss, carry)
+        return g, (loss, carry, task.stats(jax.lax.stop_gradient(out), batch))
 
     return grad
 
 
 def data_parallel_grad(model, mesh, task: Task | None = None, axis: str = "data") -> Callable:
-    """``grad(params, batch, carry, key) -> (grads, (loss, carry))`` of the weighted mean
-    loss, with the batch's rows split over ``mesh``'s ``axis`` by ``jax.shard_map``.
+    """``grad(params, batch, carry, key) -> (grads, (loss, carry, (sums, counts)))`` of the
+    weighted mean loss, with the batch's rows split over ``mesh``'s ``axis`` by
+    ``jax.shard_map`` (``sums, counts``: ``task.stats`` of the forward pass, summed over
+    devices).
 
     Each device computes its rows' share of the loss (their weighted sum over the batch's
     total weight) and the gradient of that; inside ``shard_map`` the gradient of the
@@ -196,21 +200,24 @@ def data_parallel_grad(model, mesh, task: Task | None = None, axis: str = "data"
         def loss(p):  # this device's weighted sum of losses, and of weights
             out, _ = task.apply(model, p, batch, (), key)
             losses, w = task.loss(out, batch)
-            return jnp.sum(w * losses), jnp.sum(w)
+            return jnp.sum(w * losses), (jnp.sum(w), out)
 
-        (value, wsum), g = jax.value_and_grad(loss, has_aux=True)(params)
+        (value, (wsum, out)), g = jax.value_and_grad(loss, has_aux=True)(params)
         total = jax.lax.psum(wsum, axis)  # the whole batch's weight
+        sums, counts = task.stats(jax.lax.stop_gradient(out), batch)
         # g of the replicated params is already summed over devices (shard_map's transpose)
-        return jax.tree.map(lambda x: x / total, g), jax.lax.psum(value, axis) / total
+        return (jax.tree.map(lambda x: x / total, g), jax.lax.psum(value, axis) / total,
+                (jax.lax.psum(sums, axis), jax.lax.psum(counts, axis)))  # fmt: skip
 
     split = P(axis)
-    sharded = jax.shard_map(local, mesh=mesh, in_specs=(P(), split, P()), out_specs=(P(), P()))
+    sharded = jax.shard_map(local, mesh=mesh, in_specs=(P(), split, P()),
+                            out_specs=(P(), P(), P()))  # fmt: skip
 
     def grad(params, batch, carry, key):
         if jax.tree.leaves(carry):
             raise ValueError("shard_map data parallelism does not split a task's carry")
-        g, loss = sharded(params, batch, key)
-        return g, (loss, carry)
+        g, loss, stats = sharded(params, batch, key)
+        return g, (loss, carry, stats)
 
     return grad
 
@@ -220,20 +227,28 @@ def train_step(
 ) -> Callable:
     """``step(state, batch, key) -> (state, metrics)``: one optimizer step on one batch.
 
-    ``state`` is a ``TrainState``; ``batch`` a ``jaxrnn.training.tasks.Batch``; ``key`` the dropout
-    key of this step (a typed key, ``jax.random.key``). ``metrics`` is ``{"loss": the
-    batch's weighted mean loss before the step}``. Pure: jit it (and vmap it) as you like.
-    ``task`` defaults to ``jaxrnn.training.tasks.classification()``; ``grad_fn`` replaces the
-    one-device gradient (``data_parallel_grad``).
+    ``state`` is a ``TrainState``; ``batch`` a ``jaxrnn.training.tasks.Batch``; ``key`` the
+    dropout key of this step (a typed key, ``jax.random.key``). ``metrics`` is ``{"loss": the
+    batch's weighted mean loss before the step, "sums": [M], "counts": [M]}``, the
+    ``task.stats`` of that forward pass (``sums / counts`` are the batch's metrics,
+    ``task.metric_names``; added up over an epoch's steps they give its running means).
+    Pure: jit it (and vmap it) as you like. ``task`` defaults to
+    ``jaxrnn.training.tasks.classification()``; ``grad_fn`` replaces the one-device gradient
+    (``data_parallel_grad``; one of your own may return ``(grads, (loss, carry))`` only: the
+    metrics then hold the loss alone).
     """
     task = task or tasks.classification()
     grad_fn = grad_fn or _local_grad(model, task)
 
     def step(state: TrainState, batch: Batch, key) -> tuple[TrainState, dict[str, Array]]:
-        grads, (loss, carry) = grad_fn(state.params, batch, state.carry, key)
+        grads, aux = grad_fn(state.params, batch, state.carry, key)
+        loss, carry = aux[0], aux[1]
         updates, opt_state = optimizer.update(grads, state.opt_state, state.params)
         params = optax.apply_updates(state.params, updates)
-        return state._replace(params=params, opt_state=opt_state, carry=carry), {"loss": loss}
+        metrics = {"loss": loss}
+        if len(aux) > 2:
+            metrics["sums"], metrics["counts"] = aux[2]
+        return state._replace(params=params, opt_state=opt_state, carry=carry), metrics
 
     return step
 
@@ -467,6 +482,7 @@ def make_run_epochs(
     grad_mesh=None,
     early_stopping: int = 0,
     total_epochs: int | None = None,
+    eval_train: bool = True,
 ) -> Callable:
     """Build ``run(state, train, test, orders=None, val=None, count=None) -> (state, metrics
     [E, 2M])``.
@@ -479,6 +495,13 @@ def make_run_epochs(
     the train split's ``task.metric_names``, then the test split's (classification:
     train_loss, train_acc, test_loss, test_acc). Not jitted here: wrap it with
     ``jax.jit`` (and ``jax.vmap`` over seeds).
+
+    ``eval_train=False``: the train split's metrics are the running means of the epoch's
+    training steps (each batch scored by the forward pass that took its gradient, before
+    its update, dropout on: what Keras and the usual PyTorch loops report) instead of a
+    second pass over the split with the epoch's final params; the same columns, no
+    evaluation of the train split (except with ``early_stopping``, where a stopped seed,
+    which trains no batch, reports the evaluation of its kept params).
 
     Data parallelism: with ``batch_sharding`` (a ``NamedSharding`` over the
     batch axis) every batch is constrained to it, so XLA splits the forward and
@@ -541,14 +564,17 @@ def make_run_epochs(
                     idx = jnp.concatenate([idx, jnp.full((idx.shape[0], padded - batch_size),
                                                          -1, idx.dtype)], 1)  # fmt: skip
 
-                def body(state, xs):
+                def body(carry, xs):
+                    state, acc = carry
                     part, bidx, bkey = xs
                     w, bidx = (bidx >= 0).astype(dtype), jnp.maximum(bidx, 0)
                     branches = [lambda s, rows=rows: one_step(s, _take(rows, bidx), w, bkey)
                                 for rows in train.parts]  # fmt: skip
                     if len(branches) == 1:  # one part (sorted rows for a chunked model)
-                        return branches[0](state), None
-                    return jax.lax.switch(part, branches, state), None
+                        state, stats = branches[0](state)
+                    else:
+                        state, stats = jax.lax.switch(part, branches, state)
+                    return (state, _add(acc, stats)), None
 
                 return (order.part, idx), body, idx.shape[0]
             perm = jax.random.permutation(k_perm, n) if order is None else order
@@ -558,9 +584,11 @@ def make_run_epochs(
                 idx = jnp.concatenate([idx, jnp.zeros((nb, padded - batch_size), idx.dtype)], 1)
                 w = jnp.concatenate([w, jnp.zeros((nb, padded - batch_size), dtype)], 1)
 
-            def body(state, xs):
+            def body(carry, xs):
+                state, acc = carry
                 bidx, bw, bkey = xs
-                return one_step(state, _take(train, bidx), bw, bkey), None
+                state, stats = one_step(state, _take(train, bidx), bw, bkey)
+                return (state, _add(acc, stats)), None
 
             return (idx, w), body, nb
 
@@ -568,29 +596,45 @@ def make_run_epochs(
             batch = Batch(rows, w)
             if batch_sharding is not None:
                 batch = jax.lax.with_sharding_constraint(batch, batch_sharding)
-            return step(state, batch, key)[0]
+            state, m = step(state, batch, key)
+            return state, (m["sums"], m["counts"])
+
+        m = len(task.metric_names)
 
         def epoch(state, order):
             key, k_perm, k_drop = jax.random.split(jax.random.wrap_key_data(state.key), 3)
             xs, body, num = batches(order, k_perm)
+            zero = (jnp.zeros(m, dtype), jnp.zeros(m, dtype))
 
             def train_epoch(state):
                 state = state._replace(carry=task.init_carry(model, state.params, padded))
-                state, _ = jax.lax.scan(body, state, (*xs, jax.random.split(k_drop, num)))
-                return state._replace(carry=())
+                (state, acc), _ = jax.lax.scan(body, (state, zero),
+                                               (*xs, jax.random.split(k_drop, num)))  # fmt: skip
+                return state._replace(carry=()), acc
 
             if early_stopping:  # a stopped seed keeps its params (vmapped: a select)
-                state = jax.lax.cond(state.best.stopped, lambda s: s, train_epoch, state)
+                state, acc = jax.lax.cond(state.best.stopped, lambda s: (s, zero), train_epoch,
+                                          state)  # fmt: skip
             else:
-                state = train_epoch(state)
+                state, acc = train_epoch(state)
             params = state.params
-            splits = [test, train] + ([val] if val is not None else [])
+            # A seed stopped early trains no batch: its train metrics stay an evaluation of
+            # its kept params, so with early stopping the train split is still evaluated.
+            score_train = eval_train or bool(early_stopping)
+            splits = [test] + ([train] if score_train else []) + ([val] if val is not None else [])
             evals = evaluate_splits(model, task, params, splits, eval_batch_size,
                                     mesh=grad_mesh)  # fmt: skip
-            (test_metrics, pred), (train_metrics, _) = evals[:2]
+            test_metrics, pred = evals[0]
+            if eval_train:
+                train_metrics = evals[1][0]
+            elif early_stopping:
+                train_metrics = jnp.where(state.best.stopped, evals[1][0],
+                                          acc[0] / jnp.maximum(acc[1], 1))  # fmt: skip
+            else:
+                train_metrics = acc[0] / acc[1]
             metrics = jnp.concatenate([train_metrics, test_metrics])
             if val is not None:
-                val_metrics = evals[2][0]
+                val_metrics = evals[-1][0]
                 metrics = jnp.concatenate([metrics, val_metrics])
                 if early_stopping:
                     state = early_stop_update(state, val_metrics[0], early_stopping, total)
@@ -601,6 +645,10 @@ def make_run_epochs(
         return loop_epochs(epoch, state, orders, num_epochs, count, with_predictions)
 
     return run
+
+
+def _add(acc: tuple[Array, Array], stats: tuple[Array, Array]) -> tuple[Array, Array]:
+    return acc[0] + stats[0], acc[1] + stats[1]
 
 
 def loop_epochs(

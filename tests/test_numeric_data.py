@@ -170,6 +170,7 @@ def _write(tmp_path, name, text):
         ("o.tsv", "1 2 3\n2\n", ["line 2", "no values"]),
         ("i.tsv", "1 2 NaN 3\n", ["line 1", "step 2", "inside the series"]),
         ("a.tsv", "1 NaN NaN\n", ["line 1", "no values"]),
+        ("f.tsv", "1 2 3\n2 5 inf\n", ["line 2", "infinite", "step 2"]),
         ("d.ts", "@classLabel true a b\n@data\n1,2:3,4:a\n1,2:b\n",
          ["line 4", "1 dimension(s)", "has 2"]),
         ("u.ts", "@univariate true\n@classLabel true a b\n@data\n1,2:3,4:a\n",
@@ -267,6 +268,13 @@ def test_test_labels_follow_the_training_order(tmp_path):
     with pytest.raises(DataError) as e:
         align_labels(train, load_numeric(tmp_path / "bad.tsv"))
     assert "'z'" in _one_line(e) and "series 2" in str(e.value)
+
+
+def test_same_file_for_train_and_test_is_rejected(tmp_path):
+    (tmp_path / "tr.tsv").write_text("b 1 2\nc 3 4\n")
+    with pytest.raises(DataError) as e:
+        load_numeric_split(tmp_path / "tr.tsv", tmp_path / "." / "tr.tsv")
+    assert "same file" in _one_line(e)
 
 
 def test_split_without_test_file_is_stratified_and_seeded(tmp_path):

@@ -46,6 +46,7 @@ per channel on the real (non-padding) steps of the training set only;
 
 from __future__ import annotations
 
+import io
 import math
 import os
 import re
@@ -55,9 +56,19 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from jaxrnn.data.files import _fail, _q, _qlist, encode_labels, read_utf8, stratified_split
+from jaxrnn.data.files import (
+    _fail,
+    _q,
+    _qlist,
+    _same_file,
+    encode_labels,
+    read_utf8,
+    stratified_split,
+    write_text_atomic,
+)
 from jaxrnn.data.series import Standardizer
 from jaxrnn.errors import DataError
+from jaxrnn.util.atomic import atomic_write
 
 __all__ = [
     "NUMERIC_FORMATS",
@@ -184,6 +195,14 @@ def _value(cell: str, shown: str, where: str, step: int) -> float:
         raise _fail(f"{shown}: {where}: step {step} has {what}; every value must be a number "
                     "(NaN or ? only at the end of a series)")
     return float(cell)
+
+
+def _values(cells: list[str], shown: str, where: str) -> np.ndarray:
+    """``[len(cells)]`` float64 with NaN for missing (``?``, ``NaN``); one-line errors."""
+    try:  # fast path: NumPy parses plain numbers and NaN
+        return np.array(cells, dtype=np.float64)
+    except ValueError:
+        return np.array([_value(c, shown, where, k) for k, c in enumerate(cells, 1)])
 
 
 def _int_label(cell: str) -> str:
@@ -357,8 +376,7 @@ def load_ucr(path: str | os.PathLike) -> NumericSet:
         if len(fields) < 2:
             raise _fail(f"{shown}: {where}: only a label ({_q(label)}), no values; each line "
                         "needs the label first, then the series' values")
-        values = np.array([_value(c, shown, where, k) for k, c in enumerate(fields[1:], 1)])
-        values = _trim_missing(values[:, None], shown, where)
+        values = _trim_missing(_values(fields[1:], shown, where)[:, None], shown, where)
         _check_finite(values, shown, where)
         rows.append(values)
         raw.append(_int_label(label))
@@ -440,11 +458,8 @@ def load_ts(path: str | os.PathLike) -> NumericSet:
                         f"@classLabel values {_qlist(classes)}")
         chans = []
         for d, part in enumerate(parts[:-1]):
-            cells = [c for c in part.split(",")]
-            if not part.strip():
-                cells = []
-            vals = np.array([_value(c, shown, f"{where}, dimension {d + 1}", k)
-                             for k, c in enumerate(cells, 1)])
+            cells = part.split(",") if part.strip() else []
+            vals = _values(cells, shown, f"{where}, dimension {d + 1}")
             chans.append(_trim_missing(vals[:, None], shown, f"{where}, dimension {d + 1}")[:, 0]
                          if len(vals) else vals)
         lens = [len(c) for c in chans]
@@ -476,10 +491,9 @@ def write_npz(path: str | os.PathLike, data: NumericSet) -> Path:
     }
     if data.feature_names is not None:
         arrays["feature_names"] = np.asarray(data.feature_names)
-    p = Path(os.fspath(path))
-    with p.open("wb") as fh:
-        np.savez(fh, **arrays)
-    return p
+    buf = io.BytesIO()
+    np.savez(buf, **arrays)
+    return atomic_write(path, buf.getvalue())
 
 
 def _fmt(v: float) -> str:
@@ -493,9 +507,7 @@ def write_ucr(path: str | os.PathLike, data: NumericSet, sep: str = "\t") -> Pat
     lines = []
     for row, k, name in zip(data.x[:, :, 0], data.lengths, _raw_names(data), strict=True):
         lines.append(sep.join([name, *(_fmt(v) for v in row[: int(k)])]))
-    p = Path(os.fspath(path))
-    p.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    return p
+    return write_text_atomic(path, "\n".join(lines) + "\n")
 
 
 def write_ts(path: str | os.PathLike, data: NumericSet, problem: str = "data") -> Path:
@@ -517,9 +529,7 @@ def write_ts(path: str | os.PathLike, data: NumericSet, problem: str = "data") -
     for row, k, name in zip(data.x, data.lengths, _raw_names(data), strict=True):
         dims = [",".join(_fmt(v) for v in row[: int(k), c]) for c in range(f)]
         lines.append(":".join([*dims, name]))
-    p = Path(os.fspath(path))
-    p.write_text("\n".join(head + lines) + "\n", encoding="utf-8")
-    return p
+    return write_text_atomic(path, "\n".join(head + lines) + "\n")
 
 
 # ----------------------------------------------------------------------------- train / test
@@ -583,6 +593,9 @@ def load_numeric_split(
         raise _fail(f"{train.source}: every series has the label {_q(train.label_names[0])}; "
                     "a classifier needs at least 2 classes")
     if test_path is not None:
+        if _same_file(os.fspath(train_path), os.fspath(test_path)):
+            raise _fail(f"the training and test files are the same file ({train.source}); pass "
+                        "a separate test file, or none to split the training file")
         test = load_numeric(test_path, data_format)
         check_compatible(train, test)
         return align_labels(train, test)

@@ -127,8 +127,8 @@ def test_ucr_text_variants(tmp_path):
 def test_ts_header_variants_and_missing_values(tmp_path):
     text = (
         "# a comment\n"
-        "@problemName toy\n@timeStamps false\n@missing true\n@univariate false\n"
-        "@equalLength false\n@classLabel true yes no\n@data\n"
+        "@problemName toy\n@TIMESTAMPS False\n@missing true\n@univariate false\n"
+        "@equalLength false\n@ClassLabel True yes no\n@DATA\n"
         "1,2,3:4,5,6:yes\n"
         "7,?:8,?:no\n"
     )
@@ -171,10 +171,12 @@ def _write(tmp_path, name, text):
         ("i.tsv", "1 2 NaN 3\n", ["line 1", "step 2", "inside the series"]),
         ("a.tsv", "1 NaN NaN\n", ["line 1", "no values"]),
         ("f.tsv", "1 2 3\n2 5 inf\n", ["line 2", "infinite", "step 2"]),
+        ("g.tsv", "1 1e39 3\n", ["line 1", "too large for float32", "step 1"]),
         ("d.ts", "@classLabel true a b\n@data\n1,2:3,4:a\n1,2:b\n",
          ["line 4", "1 dimension(s)", "has 2"]),
         ("u.ts", "@univariate true\n@classLabel true a b\n@data\n1,2:3,4:a\n",
          ["line 4", "2 dimension(s)", "has 1"]),
+        ("v.ts", "@dimensions 3\n@classLabel true a\n@data\n1:2:a\n", ["line 4", "has 3"]),
         ("m.ts", "@classLabel true a b\n@data\n1,2,3\n", ["line 3", "label is missing"]),
         ("k.ts", "@classLabel true a b\n@data\n1,2,3:\n", ["line 3", "label is missing"]),
         ("c.ts", "@classLabel true a b\n@data\n1,2,3:c\n", ["line 3", "'c'", "declared"]),

@@ -168,7 +168,7 @@ def _trim_missing(values: np.ndarray, shown: str, where: str) -> np.ndarray:
     inside = np.argwhere(missing[:length])
     if len(inside):
         t, c = (int(v) for v in inside[0])
-        chan = f" of channel {c}" if values.shape[1] > 1 else ""
+        chan = f" of channel {c + 1}" if values.shape[1] > 1 else ""
         raise _fail(
             f"{shown}: {where}: missing value at step {t + 1}{chan} inside the series; "
             "missing values (NaN, ?) may only pad the end: fill or interpolate it first"
@@ -176,10 +176,17 @@ def _trim_missing(values: np.ndarray, shown: str, where: str) -> np.ndarray:
     return values[:length]
 
 
+_F32_MAX = float(np.finfo(np.float32).max)
+
+
 def _check_finite(values: np.ndarray, shown: str, where: str) -> None:
-    bad = np.argwhere(np.isinf(values))
+    """Infinite values, or values that overflow float32 (``x`` is float32), are errors."""
+    bad = np.argwhere(np.abs(values) > _F32_MAX)
     if len(bad):
-        raise _fail(f"{shown}: {where}: infinite value at step {int(bad[0][0]) + 1}; "
+        t, c = (int(v) for v in bad[0])
+        v = values[t, c]
+        what = "an infinite value" if np.isinf(v) else f"{v!r}, too large for float32,"
+        raise _fail(f"{shown}: {where}: {what} at step {t + 1}; "
                     "every value must be a finite number")
 
 

@@ -258,3 +258,41 @@ def test_data_layer_imports_no_jax():
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                           timeout=120)  # fmt: skip
     assert proc.returncode == 0, proc.stderr[-2000:]
+
+
+# ----------------------------------------------------------------------------- files for the CLI
+
+
+def test_written_files_read_back_unchanged(tmp_path, monkeypatch, mnist, treebank, offline):
+    from jaxrnn.data.conll import load_conll
+    from jaxrnn.data.numeric import load_numeric
+    from jaxrnn.data.series import load_series_csv
+    from jaxrnn.data.text import load_text
+    from jaxrnn.datasets import export
+
+    monkeypatch.setattr(export, "mnist1d", lambda: mnist)  # generated once, in the fixture
+    monkeypatch.setattr(export, "turkish_web_treebank", lambda tag: treebank)
+    paths = {p.name: p for n in export.NAMES for p in export.write_dataset(n, tmp_path)}
+    assert sorted(paths) == sorted(["mnist1d_train.npz", "mnist1d_test.npz",
+                                    "twt_web_train.conll", "twt_web_validation.conll",
+                                    "twt_web_test.conll", "python_manual.txt", "sunspots.csv"])
+    for part, want in zip(("train", "test"), mnist, strict=True):
+        got = load_numeric(paths[f"mnist1d_{part}.npz"])
+        np.testing.assert_array_equal(got.x, want.x)
+        np.testing.assert_array_equal(got.labels, want.labels)
+        assert got.label_names == want.label_names
+    for part in ("train", "validation", "test"):
+        assert load_conll(paths[f"twt_web_{part}.conll"]) == getattr(treebank, part)
+    assert load_text(paths["python_manual.txt"]) == python_manual_text()
+    series = load_series_csv(paths["sunspots.csv"], "SUNACTIVITY")
+    np.testing.assert_array_equal(series.values, sunspots().values)
+
+
+def test_export_command_line(tmp_path, capsys, offline):
+    from jaxrnn.datasets.export import main
+
+    assert main(["sunspots", "--out", str(tmp_path)]) == 0
+    assert "sunspots.csv" in capsys.readouterr().out
+    with pytest.raises(SystemExit) as e:
+        main(["nope", "--out", str(tmp_path)])
+    assert e.value.code == 2

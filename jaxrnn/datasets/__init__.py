@@ -8,9 +8,11 @@ text for ``--task lm`` (:func:`python_manual_text`) and a series for ``--task re
     pip install "jaxrnn[datasets]"
 
 A loader whose package is missing raises :class:`jaxrnn.errors.UsageError`, one line
-naming that command.
+naming that command. ``python -m jaxrnn.datasets NAME --out DIR`` writes a data set as the
+files the commands read (:mod:`jaxrnn.datasets.export`).
 """
 
+from jaxrnn.datasets.export import NAMES, write_dataset
 from jaxrnn.datasets.public import (
     NumericSplits,
     TreebankSplits,
@@ -22,6 +24,7 @@ from jaxrnn.datasets.public import (
 )
 
 __all__ = [
+    "NAMES",
     "NumericSplits",
     "TreebankSplits",
     "mnist1d",
@@ -29,4 +32,5 @@ __all__ = [
     "sunspots",
     "turkish_web_treebank",
     "turkish_web_treebank_path",
+    "write_dataset",
 ]

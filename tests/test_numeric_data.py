@@ -128,7 +128,7 @@ def test_ts_header_variants_and_missing_values(tmp_path):
     text = (
         "# a comment\n"
         "@problemName toy\n@TIMESTAMPS False\n@missing true\n@univariate false\n"
-        "@equalLength false\n@ClassLabel True yes no\n@DATA\n"
+        "@equalLength false\n@targetLabel false\n@ClassLabel True yes no\n@DATA\n"
         "1,2,3:4,5,6:yes\n"
         "7,?:8,?:no\n"
     )
@@ -184,6 +184,8 @@ def _write(tmp_path, name, text):
         ("r.ts", "@classLabel true a\n@data\n1,2,3:1,2:a\n", ["line 3", "different lengths"]),
         ("s.ts", "@timeStamps true\n@classLabel true a\n@data\n", ["line 1", "not supported"]),
         ("q.ts", "@classLabel false\n@data\n1,2\n", ["line 1", "no class labels"]),
+        ("t.ts", "@targetLabel true\n@data\n1,2:0.5\n", ["line 1", "regression"]),
+        ("b.ts", "@missing maybe\n@data\n", ["line 1", "true or false", "'maybe'"]),
         ("p.ts", "@problemName p\n1,2:a\n", ["line 2", "before @data"]),
         ("h.ts", "@problemName p\n@classLabel true a\n", ["no @data"]),
     ],

@@ -25,8 +25,8 @@ Formats (:func:`load_numeric` picks one from the extension or ``data_format=``):
   case-insensitive), then ``@data`` and one case per line: the dimensions separated by
   ``:`` (values within one separated by commas, ``?`` or ``NaN`` for missing), the class
   label last. Variable lengths are fine; all dimensions of one case must have the same
-  length. Time-stamped (``@timeStamps true``) and regression (``@targetLabel``) files
-  are not supported.
+  length. Time-stamped (``@timeStamps true``) and regression (``@targetLabel true``)
+  files are not supported.
 
 Missing values (NaN, ``?``) may only pad the end of a series: one inside a series is an
 error naming the line and step (fill or interpolate it first). Every problem with a file
@@ -391,6 +391,7 @@ def load_ucr(path: str | os.PathLike) -> NumericSet:
 
 
 _TS_BOOL = {"true": True, "false": False}
+_TS_FLAGS = ("timestamps", "classlabel", "univariate", "equallength", "missing", "targetlabel")
 
 
 def load_ts(path: str | os.PathLike) -> NumericSet:
@@ -425,7 +426,7 @@ def load_ts(path: str | os.PathLike) -> NumericSet:
                         raise _fail(f"{shown}: @dimensions {_q(d)} is not a positive integer")
                     dims = int(d)
                 continue
-            if key in ("timestamps", "classlabel", "univariate", "equallength", "missing"):
+            if key in _TS_FLAGS:
                 word = rest.split()[0].lower() if rest else ""
                 if word not in _TS_BOOL:
                     raise _fail(f"{shown}: {where}: @{key} must be followed by true or false, "
@@ -441,9 +442,9 @@ def load_ts(path: str | os.PathLike) -> NumericSet:
                     if not classes:
                         raise _fail(f"{shown}: {where}: @classLabel true lists no labels; "
                                     "write @classLabel true followed by the class labels")
-            elif key == "targetlabel":
-                raise _fail(f"{shown}: {where}: @targetLabel (a regression file) is not "
-                            "supported; numeric sequence files need class labels")
+                if key == "targetlabel" and _TS_BOOL[word]:
+                    raise _fail(f"{shown}: {where}: @targetLabel true (a regression file) is not "
+                                "supported; numeric sequence files need class labels")
             header[key] = rest
             continue
         if not in_data:

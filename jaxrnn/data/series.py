@@ -308,17 +308,32 @@ class Standardizer:
         self.columns = None if columns is None else list(columns)
 
     @classmethod
-    def fit(cls, train_values: Any, columns: Sequence[str] | None = None) -> Standardizer:
-        """Mean and population std of each column of the training rows ``[N, D]``."""
-        a = _matrix(train_values)
+    def fit(
+        cls, train_values: Any, columns: Sequence[str] | None = None, *, lengths: Any = None
+    ) -> Standardizer:
+        """Mean and population std of each column of the training rows ``[N, D]``.
+
+        With ``lengths`` ``[N]``, ``train_values`` are padded sequences ``[N, T, D]`` and only
+        the real steps (``t < lengths[i]``) count; padding is ignored.
+        """
+        if lengths is None:
+            a = _matrix(train_values)
+        else:
+            a = _real_steps(train_values, lengths)
         if len(a) == 0:
             raise ValueError("cannot fit a Standardizer on 0 rows")
         std = a.std(axis=0)
         return cls(a.mean(axis=0), np.where(std > 1e-12, std, 1.0), columns)
 
-    def transform(self, values: Any) -> np.ndarray:
-        """``[..., D]`` -> standardized ``[..., D]`` (float64)."""
-        return (np.asarray(values, np.float64) - self.mean) / self.std
+    def transform(self, values: Any, *, lengths: Any = None) -> np.ndarray:
+        """``[..., D]`` -> standardized ``[..., D]`` (float64).
+
+        With ``lengths`` ``[N]`` (``values`` ``[N, T, D]``), padded steps are set to 0.
+        """
+        out = (np.asarray(values, np.float64) - self.mean) / self.std
+        if lengths is not None:
+            out[~_step_mask(out, lengths)] = 0.0
+        return out
 
     def inverse_transform(self, values: Any) -> np.ndarray:
         """Standardized ``[..., D]`` -> original units."""
@@ -345,6 +360,20 @@ class Standardizer:
         if not isinstance(d, dict) or d.get("kind") != "standardizer" or d.get("version") != 1:
             raise ValueError("not a standardizer (expected kind 'standardizer', version 1)")
         return cls(d["mean"], d["std"], d.get("columns"))
+
+
+def _step_mask(x: np.ndarray, lengths: Any) -> np.ndarray:
+    """``[N, T]`` True on the real steps of padded sequences ``x`` ``[N, T, D]``."""
+    lens = np.asarray(lengths).reshape(-1)
+    if x.ndim != 3 or lens.shape != (x.shape[0],):
+        raise ValueError(f"need values [N, T, D] and lengths [N], got {x.shape} and {lens.shape}")
+    return np.arange(x.shape[1])[None, :] < lens[:, None]
+
+
+def _real_steps(values: Any, lengths: Any) -> np.ndarray:
+    """The real steps of padded sequences ``[N, T, D]`` as rows ``[sum(lengths), D]``."""
+    x = np.asarray(values, np.float64)
+    return x[_step_mask(x, lengths)]
 
 
 class ForecastData(NamedTuple):

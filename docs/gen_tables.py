@@ -234,8 +234,17 @@ def _peers(name: str) -> str:
                 sig(ms["torch"] / ms["ours_dp"], max_decimals=2) + "x"
                 if "torch" in ms and "ours_dp" in ms else ""]  # fmt: skip
         rows.append(row)
-    header = ["case", "ours ms", "ours, 2 devices ms", "jax.grad of the scan ms", "torch ms",
-              "torch 1 thread ms", "flax ms", "torch / ours", "torch / ours 2 devices"]
+    header = [
+        "case",
+        "ours ms",
+        "ours, 2 devices ms",
+        "jax.grad of the scan ms",
+        "torch ms",
+        "torch 1 thread ms",
+        "flax ms",
+        "torch / ours",
+        "torch / ours 2 devices",
+    ]
     return table(header, rows) + source(name) + " Medians of the step time."
 
 

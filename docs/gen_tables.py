@@ -263,11 +263,42 @@ def devices_b64() -> str:
     return table(header, rows, "llrrrr") + source("devices_b64")
 
 
+def seeds() -> str:
+    d = load("seeds")
+    rows = [
+        [r["model"], str(r["seeds"]), sig(r["vmapped_s"]), sig(r["sequential_s"]),
+         str(r["fit_seed_group"]), sig(r["fit_s"]), sig(r["fit_ratio_vs_1"]) + "x"]
+        for res in d["results"] for r in res["rows"]
+    ]  # fmt: skip
+    header = ["model", "seeds", "vmapped s", "one after another s", "fit's group", "fit s",
+              "fit time / one seed's"]  # fmt: skip
+    epochs = d["results"][0]["epochs"]
+    return table(header, rows, "lrrrrrr") + source("seeds") + f" {epochs} epochs, medians."
+
+
+def vs_keras() -> str:
+    d = load("vs_keras")
+    rows = []
+    for r in d["results"]:
+        for side, v in r["sides"].items():
+            keras_wall = r["sides"]["keras"]["wall_s"]
+            rows.append([
+                r["model"], side, sig(v["wall_s"]),
+                sig(v["compile_s"] if "compile_s" in v else v["compile_est_s"]),
+                fixed(v["test_acc_mean"]), f"{v['params']:,}", sig(keras_wall / v["wall_s"]) + "x",
+            ])  # fmt: skip
+    header = ["model", "side", "wall s (median)", "compile s", "test acc (mean)", "params",
+              "Keras' time / this"]  # fmt: skip
+    return (table(header, rows, "llrrrrr") + source("vs_keras")
+            + f" {d['epochs']} epochs, {d['reps']} fresh runs each; Keras' compile time is"
+            " its first epoch less a later one.")  # fmt: skip
+
+
 TABLES: dict[str, Callable[[], str]] = {
     f.__name__: f
     for f in (vs_numpy_presets_epoch, vs_numpy_presets_process, vs_numpy_study, scale,
               scale_200k, peak_rss, peak_rss_buckets, rss_stages, lm, tagging, vs_peers_lstm,
-              devices_b64)
+              devices_b64, seeds, vs_keras)
 }  # fmt: skip
 
 

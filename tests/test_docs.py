@@ -2,6 +2,7 @@
 committed JSON, and every Python block of its pages runs as written (in a fresh process:
 float32, as users run it)."""
 
+import ast
 import importlib.util
 import json
 import os
@@ -88,6 +89,57 @@ def test_python_block_runs(key):
         assert "(512, 128)" in out  # the gradients of the LSTM's weights came back whole
     if key == "guides/interop.md:0":
         assert out.split()[0] == "LSTM" and "(4, 7, 64)" in out
+
+
+def test_blocks_import_the_new_paths():
+    """The pages teach the package's paths, not the aliases kept for old code."""
+    from jaxrnn import _aliases
+
+    old = set(_aliases.MODULES)
+    used = []
+    for key, code in python_blocks().items():
+        for node in ast.walk(ast.parse(code)):
+            if isinstance(node, ast.Import):
+                used += [(key, a.name) for a in node.names if a.name in old]
+            elif isinstance(node, ast.ImportFrom):
+                names = [node.module] + [f"{node.module}.{a.name}" for a in node.names]
+                used += [(key, n) for n in names if n in old]
+    assert used == []
+
+
+def _resolves(dotted: str) -> bool:
+    """``jaxrnn.a.b.c``: the longest importable module prefix, then attributes."""
+    parts = dotted.split(".")
+    for i in range(len(parts), 0, -1):
+        try:
+            obj = importlib.import_module(".".join(parts[:i]))
+        except ImportError:
+            continue
+        try:
+            for attr in parts[i:]:
+                obj = getattr(obj, attr)
+        except AttributeError:
+            return False
+        return True
+    return False
+
+
+def test_names_and_paths_in_the_pages_exist():
+    """Every `jaxrnn.x.y` the pages name resolves (and is no alias of an old path, but
+    where the layout paragraph names the aliases), every `jaxrnn/...` file exists."""
+    from jaxrnn import _aliases
+
+    bad = []
+    for page in [*pages(), ROOT / "README.md"]:
+        text = page.read_text()
+        for name in set(re.findall(r"`(jaxrnn(?:\.[A-Za-z_]\w*)+)", text)):
+            alias_ok = page.name == "index.md" and name in ("jaxrnn.loop", "jaxrnn.train.cli")
+            if not _resolves(name) or (name in _aliases.MODULES and not alias_ok):
+                bad.append(f"{page.name}: {name}")
+        for path in set(re.findall(r"`(jaxrnn/[\w./]+)`", text)):
+            if not (ROOT / path).exists():
+                bad.append(f"{page.name}: {path}")
+    assert bad == []
 
 
 def test_mkdocs_build_strict(tmp_path):

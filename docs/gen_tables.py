@@ -1,0 +1,319 @@
+"""Markdown tables rendered from the committed benchmark JSON in ``docs/benchmarks/``.
+
+The documentation pages hold a marker line ``<!-- table: NAME -->`` where a table goes;
+``docs/hooks.py`` (an mkdocs hook) replaces it at build time with ``render(NAME)``, so every
+number in these tables is read from the JSON the benchmark scripts wrote, never retyped.
+
+    python docs/gen_tables.py              # every table, printed (a check by eye)
+    python docs/gen_tables.py lm           # one table
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import pathlib
+import re
+import sys
+from collections.abc import Callable
+
+BENCHMARKS = pathlib.Path(__file__).resolve().parent / "benchmarks"
+MARKER = re.compile(r"^<!-- table: ([a-z0-9_]+) -->$", re.M)
+
+
+def load(name: str) -> dict:
+    """``docs/benchmarks/<name>.json``."""
+    return json.loads((BENCHMARKS / f"{name}.json").read_text())
+
+
+def sig(x: float, n: int = 3, max_decimals: int | None = None) -> str:
+    """``x`` to ``n`` significant figures, thousands separated (4305.6 -> ``4,310``)."""
+    if x == 0 or not math.isfinite(x):
+        return f"{x:g}"
+    decimals = n - 1 - math.floor(math.log10(abs(x)))
+    if max_decimals is not None:
+        decimals = min(decimals, max_decimals)
+    if decimals <= 0:
+        return f"{round(x, decimals):,.0f}"
+    return f"{x:,.{decimals}f}"
+
+
+def fixed(x: float, decimals: int = 2) -> str:
+    return f"{x:,.{decimals}f}"
+
+
+def table(header: list[str], rows: list[list[str]], align: str | None = None) -> str:
+    """A markdown table; ``align`` has one letter per column: ``l`` or ``r``."""
+    align = align or "l" + "r" * (len(header) - 1)
+    rule = ["--" if a == "l" else "--:" for a in align]
+    lines = [header, rule, *rows]
+    return "\n".join("| " + " | ".join(cells) + " |" for cells in lines)
+
+
+def machine(d: dict) -> str:
+    """One line naming the machine and versions the JSON records."""
+    m = d.get("machine", {})
+    versions = ", ".join(f"{k} {v}" for k, v in m.get("versions", {}).items() if v)
+    load_avg = m.get("loadavg")
+    load_txt = f", load average {load_avg[0]:.1f} at the start" if load_avg else ""
+    head = (m.get("git") or {}).get("head")
+    at = f"; jaxrnn at {head[:7]}" if head else ""
+    cpus = m.get("cpu_count")
+    return f"{m.get('cpu_model', '?')}, {cpus} CPUs{load_txt}; {versions}{at}"
+
+
+def source(name: str) -> str:
+    d = load(name)
+    return f"\n\n*From `docs/benchmarks/{name}.json` ({machine(d)}).*"
+
+
+def vs_numpy_presets_epoch() -> str:
+    rows = [
+        [f"`{r['model']}`", sig(r["numpy_ms_per_epoch"]), sig(r["jax_ms_per_epoch"]),
+         sig(r["speedup_per_epoch"]) + "x", fixed(r["jax_compile_s"])]
+        for r in load("vs_numpy")["presets"]["per_epoch"]
+    ]  # fmt: skip
+    header = ["preset", "NumPy ms/epoch", "JAX ms/epoch", "JAX speed-up per epoch",
+              "JAX compile s"]  # fmt: skip
+    return table(header, rows) + source("vs_numpy")
+
+
+def vs_numpy_presets_process() -> str:
+    rows = [
+        [f"`{r['model']}`", sig(r["numpy_process_s"], max_decimals=2),
+         sig(r["jax_process_s"], max_decimals=2), sig(r["speedup_process"], max_decimals=2) + "x",
+         fixed(r["numpy_test_acc"]), fixed(r["jax_test_acc"])]
+        for r in load("vs_numpy")["presets"]["processes"]
+    ]  # fmt: skip
+    header = ["preset", "NumPy process s", "JAX process s", "speed-up", "NumPy test acc",
+              "JAX test acc"]  # fmt: skip
+    return table(header, rows) + source("vs_numpy")
+
+
+def vs_numpy_study() -> str:
+    d = load("vs_numpy")
+    s, p = d["study_training"], d["processes"]
+    rows = [
+        ["per epoch once compiled (ms)", sig(s["numpy_ms_per_epoch"]), sig(s["jax_ms_per_epoch"]),
+         sig(s["speedup_per_epoch"]) + "x"],
+        [f"whole run, {s['epochs']} epochs (s)", sig(s["numpy_run_s"]), sig(s["jax_run_s"]),
+         sig(s["speedup_whole_run"]) + "x"],
+        ["`python -m jaxrnn.train` process, compile cache empty (s, median)",
+         sig(p["median_s"]["numpy"]), sig(p["median_s"]["jax_cold"]), sig(p["speedup_cold"]) + "x"],
+        ["the same, compile cache filled (s, median)", sig(p["median_s"]["numpy"]),
+         sig(p["median_s"]["jax_warm"]), sig(p["speedup_warm"]) + "x"],
+    ]  # fmt: skip
+    return table(["study RNN", "NumPy", "JAX", "JAX speed-up"], rows) + source("vs_numpy")
+
+
+def _scale_rows(name: str) -> str:
+    d = load(name)
+    ours = next(r for r in d["rows"] if r["name"] == "ours")
+    rows = []
+    for r in d["rows"]:
+        peer = r is not ours
+        rows.append([
+            f"{r['texts']:,}", r["name"], str(r.get("threads", "")), fixed(r["epoch_s"]),
+            fixed(r["train_s"]) if "train_s" in r else "", fixed(r["compile_s"]),
+            f"{r['peak_rss_mb']:,.0f}", fixed(r["test_acc"], 3),
+            sig(r["epoch_s"] / ours["epoch_s"]) + "x" if peer else "",
+            fixed(ours["peak_rss_mb"] / r["peak_rss_mb"]) + "x" if peer else "",
+        ])  # fmt: skip
+    header = ["texts", "side", "threads", "epoch s", "train s", "compile s", "peak RSS MB",
+              "test acc", "ours' epoch faster by", "ours' peak RSS / theirs"]  # fmt: skip
+    return table(header, rows, "rlrrrrrrrr") + source(name)
+
+
+def scale() -> str:
+    return _scale_rows("scale")
+
+
+def scale_200k() -> str:
+    return _scale_rows("scale_200k")
+
+
+def _peak_rss_rows(name: str, with_buckets: bool) -> str:
+    d = load(name)
+    rows = []
+    for r in d["rows"]:
+        row = [str(r["eval_batch_size"])]
+        if with_buckets:
+            row.append(str(r["buckets"]))
+        row += [f"{r['peak_rss_mb']:,.0f}", fixed(r["process_wall_s"], 1)]
+        if with_buckets:
+            row.append(fixed(r["run_s"]))
+        row += [fixed(r["compile_s"]), fixed(r["test_acc"], 3)]
+        if with_buckets:
+            row.append(str(r["bounds"]))
+        rows.append(row)
+    header = ["eval batch", "peak RSS MB", "process s", "compile s", "test acc"]
+    if with_buckets:
+        header = ["eval batch", "buckets", "peak RSS MB", "process s", "epoch s", "compile s",
+                  "test acc", "bounds"]  # fmt: skip
+    caption = f"{d['model']}, batch {d['batch_size']}, 1 epoch, {d['rows'][0]['texts']:,} texts"
+    return f"{caption}:\n\n" + table(header, rows) + source(name)
+
+
+def peak_rss() -> str:
+    return _peak_rss_rows("peak_rss", with_buckets=False)
+
+
+def peak_rss_buckets() -> str:
+    return _peak_rss_rows("peak_rss_buckets", with_buckets=True)
+
+
+def rss_stages() -> str:
+    before, now = load("rss_stages_8827f4b"), load("rss_stages")
+    rows = []
+    for b, n in zip(before["marks"], now["marks"], strict=True):
+        assert b["stage"] == n["stage"], (b["stage"], n["stage"])
+        rows.append([n["stage"]] + [
+            v for m in (b, n) for v in (fixed(m["s"], 1), f"{m['rss_mb']:,.0f}",
+                                        f"{m['peak_mb']:,.0f}")
+        ])  # fmt: skip
+    header = ["stage", "8827f4b: s", "RSS MB", "peak MB", "now: s", "RSS MB", "peak MB"]
+    return (table(header, rows) + source("rss_stages")
+            + "\n*8827f4b: `docs/benchmarks/rss_stages_8827f4b.json`.*")  # fmt: skip
+
+
+def lm() -> str:
+    d = load("lm")
+    ours, torch, numpy, ratios = d["ours"], d["torch"], d["numpy"], d["ratios"]
+    by_threads = torch["tokens_per_s_by_threads"]
+    steps = d["config"]["steps"]
+
+    def k(x: float) -> str:  # tokens/s to 3 significant figures
+        return sig(x)
+
+    rows = [
+        ["training tokens/s (median pass)", k(ours["tokens_per_s"]), k(by_threads["1"]),
+         k(by_threads["2"]), k(numpy["tokens_per_s"]), ""],
+        ["ratio jaxrnn / other", "", f"**{fixed(ratios['tokens_per_s_ours_over_torch'])}x**",
+         f"{sig(ours['tokens_per_s'] / by_threads['2'])}x",
+         f"**{sig(ratios['tokens_per_s_ours_over_numpy'])}x**",
+         ">= 1.2x PyTorch, >= 20x NumPy"],
+        [f"test bits/char after {steps} steps", fixed(ours["test_bpc"], 3),
+         fixed(torch["test_bpc"], 3), "", "",
+         f"within 0.05 of PyTorch ({ratios['test_bpc_ours_minus_torch']:+.4f})"],
+        ["compile", f"{ours['compile_s']:.1f} s", "", "", "", ""],
+    ]  # fmt: skip
+    header = ["", "jaxrnn", "PyTorch (1 thread)", "PyTorch (2 threads)", "NumPy reference",
+              "target"]  # fmt: skip
+    gen = d["generation"]
+    gen_rows = [
+        [str(n), str(g["length"]), sig(g["chars_per_s"]), fixed(g["compile_s"])]
+        for n, g in ((1, gen["samples_1"]), (32, gen["samples_32"]))
+    ]
+    return (table(header, rows, "lrrrrl") + "\n\nGeneration (`jaxrnn.nn.lm.sample`):\n\n"
+            + table(["samples at once", "characters", "chars/s", "compile s"], gen_rows)
+            + source("lm"))  # fmt: skip
+
+
+def tagging() -> str:
+    d = load("tagging")
+    rows = [
+        [c["case"], sig(c["ours_ms"]["median_ms"]), sig(c["torch_ms"]["median_ms"]),
+         sig(c["ours_tokens_per_s"]), sig(c["torch_tokens_per_s"]), sig(c["speedup"]) + "x",
+         f"{c['check']['loss_ours']:.6f} / {c['check']['loss_torch']:.6f}"]
+        for c in d["cases"]
+    ]  # fmt: skip
+    header = ["case", "ours ms", "torch ms", "ours tok/s", "torch tok/s", "speed-up",
+              "loss ours / torch"]  # fmt: skip
+    threads = d["settings"]["torch_threads"]
+    return table(header, rows) + source("tagging") + f" PyTorch at {threads} thread(s)."
+
+
+def _peers(name: str) -> str:
+    d = load(name)
+    impls = ["ours", "ours_dp", "autodiff", "torch", "torch1t", "flax"]
+    rows = []
+    for r in d["results"]:
+        ms = {i: r["impls"][i]["median_ms"] for i in impls if i in r["impls"]}
+        row = [r["case"]] + [sig(ms[i]) if i in ms else "" for i in impls]
+        row += [sig(ms["torch"] / ms["ours"], max_decimals=2) + "x" if "torch" in ms else "",
+                sig(ms["torch"] / ms["ours_dp"], max_decimals=2) + "x"
+                if "torch" in ms and "ours_dp" in ms else ""]  # fmt: skip
+        rows.append(row)
+    header = [
+        "case",
+        "ours ms",
+        "ours, 2 devices ms",
+        "jax.grad of the scan ms",
+        "torch ms",
+        "torch 1 thread ms",
+        "flax ms",
+        "torch / ours",
+        "torch / ours 2 devices",
+    ]
+    return table(header, rows) + source(name) + " Medians of the step time."
+
+
+def vs_peers_lstm() -> str:
+    return _peers("vs_peers_lstm")
+
+
+def devices_b64() -> str:
+    d = load("devices_b64")
+    rows = [
+        [row["model"], row["axis"], str(row["devices"]), sig(row["epoch_ms"]),
+         sig(row["vs_1_device"], max_decimals=2) + "x", fixed(row["compile_s"])]
+        for r in d["results"] for row in r["rows"]
+    ]  # fmt: skip
+    header = ["model", "axis", "devices", "epoch ms", "vs 1 device", "compile s"]
+    return table(header, rows, "llrrrr") + source("devices_b64")
+
+
+def seeds() -> str:
+    d = load("seeds")
+    rows = [
+        [r["model"], str(r["seeds"]), sig(r["vmapped_s"]), sig(r["sequential_s"]),
+         str(r["fit_seed_group"]), sig(r["fit_s"]), sig(r["fit_ratio_vs_1"]) + "x"]
+        for res in d["results"] for r in res["rows"]
+    ]  # fmt: skip
+    header = ["model", "seeds", "vmapped s", "one after another s", "fit's group", "fit s",
+              "fit time / one seed's"]  # fmt: skip
+    epochs = d["results"][0]["epochs"]
+    return table(header, rows, "lrrrrrr") + source("seeds") + f" {epochs} epochs, medians."
+
+
+def vs_keras() -> str:
+    d = load("vs_keras")
+    rows = []
+    for r in d["results"]:
+        for side, v in r["sides"].items():
+            keras_wall = r["sides"]["keras"]["wall_s"]
+            rows.append([
+                r["model"], side, sig(v["wall_s"]),
+                sig(v["compile_s"] if "compile_s" in v else v["compile_est_s"]),
+                fixed(v["test_acc_mean"]), f"{v['params']:,}", sig(keras_wall / v["wall_s"]) + "x",
+            ])  # fmt: skip
+    header = ["model", "side", "wall s (median)", "compile s", "test acc (mean)", "params",
+              "Keras' time / this"]  # fmt: skip
+    return (table(header, rows, "llrrrrr") + source("vs_keras")
+            + f" {d['epochs']} epochs, {d['reps']} fresh runs each; Keras' compile time is"
+            " its first epoch less a later one.")  # fmt: skip
+
+
+TABLES: dict[str, Callable[[], str]] = {
+    f.__name__: f
+    for f in (vs_numpy_presets_epoch, vs_numpy_presets_process, vs_numpy_study, scale,
+              scale_200k, peak_rss, peak_rss_buckets, rss_stages, lm, tagging, vs_peers_lstm,
+              devices_b64, seeds, vs_keras)
+}  # fmt: skip
+
+
+def render(name: str) -> str:
+    """The markdown of table ``name`` (a key of ``TABLES``)."""
+    if name not in TABLES:
+        raise KeyError(f"unknown table {name!r}; known: {', '.join(TABLES)}")
+    return TABLES[name]()
+
+
+def fill(markdown: str) -> str:
+    """``markdown`` with every ``<!-- table: NAME -->`` line replaced by its table."""
+    return MARKER.sub(lambda m: render(m.group(1)), markdown)
+
+
+if __name__ == "__main__":
+    for name in sys.argv[1:] or TABLES:
+        print(f"## {name}\n\n{render(name)}\n")

@@ -294,11 +294,33 @@ def vs_keras() -> str:
             " its first epoch less a later one.")  # fmt: skip
 
 
+def study_depth() -> str:
+    """``python -m jaxrnn.study --part depth``: rnn2 from three initialisations
+    (``docs/study/results.json``, section ``depth``)."""
+    res = json.loads((BENCHMARKS.parent / "study" / "results.json").read_text())
+    d = res["depth"]
+    rows = []
+    for scheme, m in d["inits"].items():
+        s = m["test_acc"]
+        norms = m["grad_norms"]["norms"]
+        first = [math.exp(sum(math.log(v) for v in norms[k][0]) / len(norms[k][0]))
+                 for k in ("layer 1", "layer 2", "readout")]  # fmt: skip
+        rows.append([f"`--init {scheme}`", m["label"],
+                     f"{s['mean']:.3f} ± {s['std']:.3f} [{s['ci95'][0]:.3f}, {s['ci95'][1]:.3f}]",
+                     f"{m['seeds_at_least_0.9']}/{d['seeds']}",
+                     *(f"{x:.1e}" for x in first)])  # fmt: skip
+    header = ["init", "weights", "test accuracy", "seeds >= 0.9", "grad norm, layer 1 at init",
+              "layer 2", "readout"]  # fmt: skip
+    return (table(header, rows, "lllrrrr")
+            + f"\n\nFrom `docs/study/results.json` (`{res['command']}`, {res['created']});"
+            " gradient norms: geometric mean over the first 5 seeds.")  # fmt: skip
+
+
 TABLES: dict[str, Callable[[], str]] = {
     f.__name__: f
     for f in (vs_numpy_presets_epoch, vs_numpy_presets_process, vs_numpy_study, scale,
               scale_200k, peak_rss, peak_rss_buckets, rss_stages, lm, tagging, vs_peers_lstm,
-              devices_b64, seeds, vs_keras)
+              devices_b64, seeds, vs_keras, study_depth)
 }  # fmt: skip
 
 

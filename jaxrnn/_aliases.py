@@ -87,8 +87,10 @@ MODULES: dict[str, str] = {
     "jaxrnn._pipes": "jaxrnn.util.pipes",
 }
 
-# ``python -m OLD`` runs the command module NEW (a package's ``-m`` runs its ``__main__``).
+# ``python -m NAME`` runs the command module NEW (a package's ``-m`` runs its ``__main__``):
+# old names, and new commands whose public name is short (``python -m jaxrnn.plot``).
 COMMANDS: dict[str, str] = {
+    "jaxrnn.plot": "jaxrnn.cli.plot",
     "jaxrnn.train.__main__": "jaxrnn.cli.train",
     "jaxrnn.study.__main__": "jaxrnn.cli.study",
 }

@@ -1,0 +1,54 @@
+"""``python -m jaxrnn.plot RUN.json [--out curves.png]``: draw a run's training curves.
+
+``RUN.json`` is what ``python -m jaxrnn.train --json`` wrote (any task, one seed or
+several): the loss and the task's metric per epoch, train and validation/test splits,
+seeds as a band (``jaxrnn.evaluation.curves``). ``--out`` defaults to the JSON's name with
+``.png``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from collections.abc import Sequence
+
+from jaxrnn.errors import UsageError
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    from jaxrnn.cli.train import Parser
+
+    p = Parser(prog="python -m jaxrnn.plot", description=__doc__.split("\n\n")[0],
+               formatter_class=argparse.RawDescriptionHelpFormatter)  # fmt: skip
+    p.add_argument("run", metavar="RUN.json", help="a run's JSON (python -m jaxrnn.train --json)")
+    p.add_argument("--out", metavar="PNG", help="the figure (default: RUN.png)")
+    p.add_argument("--title", help="the figure's title (default: the model and backend)")
+    args = p.parse_args(argv)
+    out = args.out or os.path.splitext(args.run)[0] + ".png"
+    try:
+        try:
+            with open(args.run, encoding="utf-8") as fh:
+                run = json.load(fh)
+        except OSError as e:
+            raise UsageError(f"cannot read {args.run}: {e.strerror}") from None
+        except ValueError:
+            raise UsageError(f"{args.run} is not a JSON file (python -m jaxrnn.train --json "
+                             "writes one)") from None  # fmt: skip
+        if not isinstance(run, dict) or not (run.get("history") or run.get("per_seed")):
+            raise UsageError(f"{args.run} has no per-epoch history: is it a run's --json?")
+        from jaxrnn.evaluation.curves import plot_curves
+
+        shown = plot_curves(run, out, args.title)
+    except UsageError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return e.exit_code
+    print(f"wrote {out} ({' and '.join(shown)} per epoch)")
+    return 0
+
+
+if __name__ == "__main__":
+    from jaxrnn.util.pipes import run_main
+
+    sys.exit(run_main(main))

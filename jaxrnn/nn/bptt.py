@@ -19,9 +19,11 @@ output is zero; in the backward pass such a step has ``dz_t = 0`` and passes the
 carry gradient through unchanged. Valid steps are a prefix, so the state before a
 valid step ``t > 0`` is the (unmasked) output ``h_{t-1}``.
 
-Backward equations, per valid step ``t`` going backwards, with ``dh`` (and ``dc``)
-the carried gradient and ``dy_t`` the output cotangent. ``s' = s (1 - s)`` for a
-sigmoid output ``s``; ``u' = 1 - u^2`` for a tanh output ``u``::
+The per-cell pieces (the step with its residuals, the reverse step, how many residuals)
+belong to each registered cell (``jaxrnn.nn.cells.CellVJP``); this module runs them and
+never names a cell. Backward equations of the built-in cells, per valid step ``t`` going
+backwards, with ``dh`` (and ``dc``) the carried gradient and ``dy_t`` the output cotangent.
+``s' = s (1 - s)`` for a sigmoid output ``s``; ``u' = 1 - u^2`` for a tanh output ``u``::
 
     rnn   h_t = tanh(a_t):  dh += dy_t;  dz_t = dh * (1 - h_t^2)   (relu: dh * [h_t > 0])
           dh <- dz_t @ w_hh

@@ -66,6 +66,18 @@ def toy():
     unregister_cell(NAME)
 
 
+@pytest.mark.parametrize("name", cell_names())
+def test_every_registered_cell_has_what_its_spec_promises(name):
+    """A JAX ``Cell`` for every spec; a ``CellVJP`` exactly when ``custom_vjp``; a NumPy twin
+    when ``numpy_backward``; the spec's gates are the layout's."""
+    spec, cell = get_spec(name), get_cell(name)
+    assert cell.spec == spec and cell.gates == spec.num_gates == len(GATES[name])
+    assert (cell.vjp is not None) == spec.custom_vjp
+    assert (name in sl.NUMPY_CELLS) == spec.numpy_backward
+    zero = cell.zero_carry((2,), 3)
+    assert [a.shape for a in jax.tree.leaves(zero)] == [(2, 3)] * (1 + spec.has_cell_state)
+
+
 def test_the_registry_sees_the_toy_cell(toy):
     assert toy in cell_names() and toy in cells.CELLS and toy in sl.NUMPY_CELLS
     assert GATES[toy] == ("u", "v") and num_gates(toy) == 2 and get_spec(toy) == SPEC

@@ -12,19 +12,18 @@ and hand-written backward step).
 
 Adding a cell (say ``mingru``):
 
-1. JAX: write its step ``step(params, carry, xp) -> (carry, h)`` (``jaxrnn.nn.cells``'
-   signature) in its own module under ``jaxrnn/nn/`` and register it with one line,
-   ``register_cell(CellSpec("mingru", ("z", "h"), activation="identity"), step)``
-   (``jaxrnn.nn.cells.register_cell``, which also registers the spec here). Without a
-   hand-written VJP (``vjp=None``) the layer differentiates it with autodiff whatever
-   its ``impl`` (documented in ``jaxrnn.nn.sequence``).
-2. NumPy: its forward step and hand-written backward step, registered with
-   ``jaxrnn.scratch.layers.register_numpy_cell("mingru", forward, backward)`` (and
-   ``numpy_backward=True`` in the spec).
-3. Import the module where the package loads (``jaxrnn/nn/cells.py``'s built-ins, or your own
-   code); ``--model`` presets name cells through ``jaxrnn.runs.config.MODEL_CELLS``.
-   The tests parametrised over ``cell_names()`` then cover it;
-   ``tests/test_cell_registry.py`` shows a whole test-only cell.
+1. Spec: one ``CellSpec("mingru", ("z", "h"), activation="identity", ...)`` line in the
+   built-ins at the bottom of this module (JAX-free, so config and the NumPy side see it).
+2. JAX: its step ``step(params, carry, xp) -> (carry, h)`` (and, optionally, its
+   ``CellVJP`` pieces) in its own module ``jaxrnn/nn/mingru.py``, ending with the one
+   registration line ``register_cell("mingru", step)`` (``jaxrnn.nn.cells``); import that
+   module in ``jaxrnn/nn/__init__.py`` so it registers whenever ``jaxrnn.nn`` loads. Without
+   a ``CellVJP`` the layer differentiates it with autodiff whatever ``impl`` says.
+3. NumPy twin: forward and hand-written backward step, ``register_numpy_cell("mingru",
+   forward, backward)`` (``jaxrnn.scratch.layers``; spec ``numpy_backward=True``).
+4. ``--model``: a preset naming it in ``jaxrnn.runs.config.MODEL_CELLS``. The tests
+   parametrised over ``cell_names()`` cover it. Code outside the package passes the
+   ``CellSpec`` itself to ``register_cell`` (``tests/test_cell_registry.py``: a whole cell).
 """
 
 from __future__ import annotations

@@ -34,6 +34,9 @@ _EXPORTS = {
     "rnn_step": "jaxrnn.nn.cells",
     "lstm_step": "jaxrnn.nn.cells",
     "gru_step": "jaxrnn.nn.cells",
+    # the cell registry: a new cell's spec and its one registration call
+    "CellSpec": "jaxrnn.weights.cellspec",
+    "register_cell": "jaxrnn.nn.cells",
     "StudyRNN": "jaxrnn.nn.models",
     "Classifier": "jaxrnn.nn.models",
     # training: the public step, evaluation, tasks (your own loop), and fit (ours)

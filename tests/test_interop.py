@@ -20,9 +20,11 @@ import jax.numpy as jnp  # noqa: E402
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
+from jaxrnn.nn import interop  # noqa: E402
 from jaxrnn.nn.cells import CellParams, LSTMState  # noqa: E402
 from jaxrnn.nn.interop import from_keras, from_torch, to_keras, to_torch  # noqa: E402
 from jaxrnn.nn.sequence import RecurrentLayer  # noqa: E402
+from jaxrnn.weights.cellspec import cell_names  # noqa: E402
 from jaxrnn.weights.layout import num_gates  # noqa: E402
 
 try:
@@ -37,6 +39,9 @@ needs_torch = pytest.mark.skipif(torch is None, reason="needs torch: pip install
 needs_keras = pytest.mark.skipif(keras is None, reason="needs keras: pip install keras")
 
 B, T, D, H = 4, 5, 3, 4
+# Interop covers only the registered cells PyTorch and Keras have, not every registered cell
+# (another one is refused: tests/test_cell_registry.py); the cases below cover each of these.
+INTEROP_CELLS = ("rnn", "rnn_relu", "lstm", "gru")
 LENGTHS = np.array([5, 2, 3, 1], dtype=np.int64)  # unsorted, one full, one of length 1
 TOL = dict(rtol=1e-5, atol=1e-5)
 
@@ -401,3 +406,10 @@ def test_missing_library_is_one_clear_import_error(monkeypatch, fn, missing, pip
     with pytest.raises(ImportError, match=pip) as info:
         fn(None, None) if fn is to_keras else fn(None)
     assert "\n" not in str(info.value)
+
+
+def test_interop_covers_the_cells_torch_and_keras_have():
+    assert interop.INTEROP_CELLS == INTEROP_CELLS
+    assert set(INTEROP_CELLS) <= set(cell_names())
+    assert {case[0] for case in TORCH_CASES} == set(INTEROP_CELLS)
+    assert {case[3] for case in KERAS_CASES} == set(INTEROP_CELLS)

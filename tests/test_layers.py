@@ -17,7 +17,8 @@ import numpy as np
 import pytest
 
 from jaxrnn import scratch
-from jaxrnn.nn.cells import CellParams, LSTMState
+from jaxrnn.nn.cells import CELLS as REGISTERED
+from jaxrnn.nn.cells import CellParams, LSTMState, get_cell
 from jaxrnn.nn.models import Classifier
 from jaxrnn.nn.sequence import RecurrentLayer, _Options, lstm, reverse_padded, rnn
 from jaxrnn.weights.layout import GATES, gate_slice, num_gates
@@ -100,9 +101,17 @@ FLAX_CELLS = {
 }
 
 
+CELLS = tuple(REGISTERED)  # every registered cell
+VJP_CELLS = tuple(c for c in CELLS if get_cell(c).vjp is not None)  # with a hand-written VJP
+
+
+def has_cell_state(cell):
+    return get_cell(cell).spec.has_cell_state
+
+
 def flax_carry(cell, carry):
     """Flax's LSTM carry is ``(c, h)``; ours ``LSTMState(h, c)``. Returned as ``(h, c)``."""
-    return (carry[1], carry[0]) if cell == "lstm" else carry
+    return (carry[1], carry[0]) if has_cell_state(cell) else carry
 
 
 def assert_f32_close(ours, theirs):
@@ -110,7 +119,7 @@ def assert_f32_close(ours, theirs):
     np.testing.assert_allclose(ours, theirs, rtol=1e-6, atol=1e-6)
 
 
-@pytest.mark.parametrize("cell", ["rnn", "lstm", "gru"])
+@pytest.mark.parametrize("cell", list(FLAX_CELLS))  # the cells Flax has
 def test_equals_flax_linen(cell, rng):
     layer = RecurrentLayer(cell, H)
     params = random_params(rng, cell, dtype=np.float32)
@@ -231,7 +240,7 @@ def test_padded_batch_equals_each_sequence_alone(rng):
 
 def random_state(rng, cell, n=4):
     h0 = rng.normal(size=(n, B, H))
-    return LSTMState(h0, rng.normal(size=h0.shape)) if cell == "lstm" else h0
+    return LSTMState(h0, rng.normal(size=h0.shape)) if has_cell_state(cell) else h0
 
 
 @pytest.mark.parametrize(
@@ -306,7 +315,7 @@ def test_classifier_dropout_only_with_a_key(rng):
 # ----------------------------------------------------------------------------- stacking
 
 
-@pytest.mark.parametrize("cell", ["rnn", "rnn_relu", "lstm", "gru"])
+@pytest.mark.parametrize("cell", CELLS)
 @pytest.mark.parametrize("num_layers,bidirectional", [(1, False), (1, True), (3, False), (2, True)])
 def test_shapes(cell, num_layers, bidirectional):
     """Shapes only: ``eval_shape`` traces without compiling or computing."""
@@ -322,7 +331,7 @@ def test_shapes(cell, num_layers, bidirectional):
     x = jax.ShapeDtypeStruct((B, T, D), jnp.float32)
     out, final = jax.eval_shape(layer.apply, params, x, jnp.zeros(B, int))
     assert out.shape == (B, T, nd * H) == (B, T, layer.output_size)
-    assert isinstance(final, LSTMState) == (cell == "lstm")
+    assert isinstance(final, LSTMState) == has_cell_state(cell)
     for s in jax.tree.leaves(final):
         assert s.shape == (num_layers * nd, B, H)
 
@@ -347,7 +356,7 @@ def test_initial_state_is_routed_in_pytorch_order(rng):
     assert moved[0] == 0 and np.all(moved[1:] > 1e-6), moved
 
 
-@pytest.mark.parametrize("cell", ["rnn", "lstm", "gru"])
+@pytest.mark.parametrize("cell", VJP_CELLS)
 def test_grad_dtypes_follow_the_params(cell, rng):
     """jax.grad gives each gradient its primal's dtype and shape, here float32 params and
     inputs with a float64 initial state (possible with x64 enabled: the outputs are then

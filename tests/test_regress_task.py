@@ -94,3 +94,16 @@ def test_bad_input_is_one_line(tmp_path, capsys):
         assert train_main(["--task", "regress", *args]) == 2
         err = capsys.readouterr().err
         assert msg in err and err.count("\n") == 1, err
+
+
+def test_regressor_vocab_size_is_a_deprecated_alias_of_input_size():
+    layer = sequence.RecurrentLayer("gru", 4)
+    model = models.Regressor(layer, input_size=3, horizon=2)
+    with pytest.warns(DeprecationWarning, match="input_size"):
+        old = models.Regressor(layer, vocab_size=3, horizon=2)
+    assert old == model and hash(old) == hash(model)
+    with pytest.warns(DeprecationWarning, match="input_size"):
+        assert model.vocab_size == 3
+    with pytest.raises(ValueError, match="disagree"), pytest.warns(DeprecationWarning):
+        models.Regressor(layer, 3, vocab_size=4)
+    assert models.init_params_numpy(model, 0)["rnn"][0][0].w_ih.shape == (12, 3)

@@ -27,6 +27,7 @@ from jaxrnn.nn.models import Classifier
 from jaxrnn.nn.sequence import RecurrentLayer
 from jaxrnn.nn.sequence import reverse_padded as jax_reverse_padded
 from jaxrnn.scratch import layers as sl
+from jaxrnn.weights.cellspec import cell_names, get_spec
 from jaxrnn.weights.layout import num_gates
 
 B, T, D, H = 4, 7, 3, 5
@@ -35,7 +36,8 @@ RTOL, ATOL = 1e-10, 1e-12  # atol only for entries that are ~0 (cancellation)
 # is most of this file's run time; the numbers agree to rounding either way.
 FAST_COMPILE = {"xla_backend_optimization_level": 0, "xla_cpu_use_fusion_emitters": False}
 
-CELLS = ("rnn", "rnn_relu", "lstm", "gru")
+# Every registered cell with a hand-written NumPy backward (checked against jax.grad).
+CELLS = tuple(c for c in cell_names() if get_spec(c).numpy_backward)
 STRUCTURES = ((1, False), (1, True), (2, True))  # (num_layers, bidirectional)
 OPTIONS = ((True, True), (True, False), (False, True), (False, False))  # (bias, initial state)
 
@@ -97,7 +99,7 @@ def random_inputs(rng, lengths):
 def random_state(rng, cell, n):
     """A random initial state (or a random cotangent for the final state)."""
     h = rng.normal(size=(n, B, H))
-    return LSTMState(h, rng.normal(size=h.shape)) if cell == "lstm" else h
+    return LSTMState(h, rng.normal(size=h.shape)) if get_spec(cell).has_cell_state else h
 
 
 def leaves(tree):
@@ -154,7 +156,7 @@ def test_layer_forward_and_bptt_equal_jax(
         assert out.shape == (B, T, layer.output_size)
         assert_close(out, out_j, "outputs")
         assert_close(final, final_j, "final state")
-        assert isinstance(final, sl.LSTMState) == (cell == "lstm")
+        assert isinstance(final, sl.LSTMState) == get_spec(cell).has_cell_state
         # Same nested structure and NamedTuple type as the params, None biases included.
         assert jax.tree.structure(gp) == jax.tree.structure(params)
         assert_close(gp, gp_j, "param grads")

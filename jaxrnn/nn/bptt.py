@@ -19,9 +19,11 @@ output is zero; in the backward pass such a step has ``dz_t = 0`` and passes the
 carry gradient through unchanged. Valid steps are a prefix, so the state before a
 valid step ``t > 0`` is the (unmasked) output ``h_{t-1}``.
 
-Backward equations, per valid step ``t`` going backwards, with ``dh`` (and ``dc``)
-the carried gradient and ``dy_t`` the output cotangent. ``s' = s (1 - s)`` for a
-sigmoid output ``s``; ``u' = 1 - u^2`` for a tanh output ``u``::
+The per-cell pieces (the step with its residuals, the reverse step, how many residuals)
+belong to each registered cell (``jaxrnn.nn.cells.CellVJP``); this module runs them and
+never names a cell. Backward equations of the built-in cells, per valid step ``t`` going
+backwards, with ``dh`` (and ``dc``) the carried gradient and ``dy_t`` the output cotangent.
+``s' = s (1 - s)`` for a sigmoid output ``s``; ``u' = 1 - u^2`` for a tanh output ``u``::
 
     rnn   h_t = tanh(a_t):  dh += dy_t;  dz_t = dh * (1 - h_t^2)   (relu: dh * [h_t > 0])
           dh <- dz_t @ w_hh
@@ -76,9 +78,10 @@ import jax
 import jax.numpy as jnp
 from jax import lax
 
+from jaxrnn.nn._blocks import cat as _cat
+from jaxrnn.nn._blocks import index as _index
 from jaxrnn.nn._vma import sum_to_primal_type, vary_like
-from jaxrnn.nn.cells import CellParams, LSTMState
-from jaxrnn.weights.layout import GATES, num_gates
+from jaxrnn.nn.cells import BackStep, CellParams, CellVJP, LSTMState, get_cell, hidden
 
 Array = jax.Array
 Carry = Any  # Array [B, H] or LSTMState
@@ -96,23 +99,27 @@ class Options(NamedTuple):
     chunk: int = 0
 
 
-def _split(a: Array, g: int) -> tuple[Array, ...]:
-    """``[.., G*H]`` -> G arrays ``[.., H]``."""
-    return tuple(jnp.split(a, g, axis=-1)) if g > 1 else (a,)
+def _vjp(cell: str) -> CellVJP:
+    """The hand-written VJP pieces of ``cell`` (ValueError if it has none: use autodiff)."""
+    vjp = get_cell(cell).vjp
+    if vjp is None:
+        raise ValueError(f"cell {cell!r} has no hand-written VJP; use impl='autodiff'")
+    return vjp
 
 
-def _cat(blocks: tuple[Array, ...]) -> Array:
-    return jnp.concatenate(blocks, axis=-1) if len(blocks) > 1 else blocks[0]
+def _num_gates(cell: str) -> int:
+    return get_cell(cell).gates
 
 
 def _parts(cell: str, a: Array) -> tuple[Array, ...]:
-    """Split ``[.., G*H]`` into the blocks kept in separate buffers: the whole for rnn and
-    lstm; ``([r, z], n)`` for the GRU, whose n block is used apart (reading a block out of
-    a row of a stacked buffer is slow on XLA:CPU, a whole row is not)."""
-    if cell != "gru":
+    """Split ``[.., G*H]`` into the blocks kept in separate buffers: the whole row, or for a
+    cell with ``split_last`` (the GRU) ``(all but the last block, the last block)``, whose
+    last block is used apart (reading a block out of a row of a stacked buffer is slow on
+    XLA:CPU, a whole row is not)."""
+    if not _vjp(cell).split_last:
         return (a,)
-    h = a.shape[-1] // 3
-    return a[..., : 2 * h], a[..., 2 * h :]
+    h = a.shape[-1] // _num_gates(cell)
+    return a[..., : -h], a[..., -h :]
 
 
 def _rec(h: Array, w: Array, g: int, fused: bool) -> Array:
@@ -120,17 +127,6 @@ def _rec(h: Array, w: Array, g: int, fused: bool) -> Array:
     if fused or g == 1:
         return h @ w.T
     return _cat(tuple(h @ wk.T for wk in jnp.split(w, g, axis=0)))
-
-
-def _rec_back(dz: tuple[Array, ...], w: Array, fused: bool) -> Array:
-    """``cat(dz) [B, G*H] @ w [G*H, K]``: one matmul, or a sum of one per gate block."""
-    if fused or len(dz) == 1:
-        return _cat(dz) @ w
-    ws = jnp.split(w, len(dz), axis=0)
-    out = dz[0] @ ws[0]
-    for d, wk in zip(dz[1:], ws[1:], strict=True):
-        out = out + d @ wk
-    return out
 
 
 # ``transpose_dz=None`` (auto): below this many elements in a gate gradient ``dz``
@@ -174,45 +170,13 @@ def _fwd_step(
 ) -> tuple[Carry, Array, tuple[Array, ...]]:
     """One step from ``xp`` (input part, ``_parts`` of ``[B, G*H]``) and ``hh = h @ w_hh.T``
     (recurrent part, ``[B, G*H]``). Returns ``(new_carry, h, residuals)``, the residuals
-    ``[B, H]`` each.
-
-    The LSTM activations are computed on the whole row, then sliced per gate.
+    ``[B, H]`` each: the cell's ``CellVJP.forward`` after the biases.
     """
     if b_ih is not None:
         xp = tuple(x + b for x, b in zip(xp, _parts(cell, b_ih), strict=True))
     if b_hh is not None:
         hh = hh + b_hh
-    h_prev = carry.h if cell == "lstm" else carry
-    hsize = h_prev.shape[-1]
-    if cell in ("rnn", "rnn_relu"):
-        a = xp[0] + hh
-        h = jnp.tanh(a) if cell == "rnn" else jax.nn.relu(a)
-        return h, h, ()
-    if cell == "lstm":
-        a = xp[0] + hh
-        sig = jax.nn.sigmoid
-        acts = _cat(
-            (
-                sig(a[..., : 2 * hsize]),
-                jnp.tanh(a[..., 2 * hsize : 3 * hsize]),
-                sig(a[..., 3 * hsize :]),
-            )
-        )
-        i, f, g, o = _split(acts, 4)
-        c = f * carry.c + i * g
-        h = o * jnp.tanh(c)
-        return LSTMState(h, c), h, (i, f, g, o, c)
-    # gru: the reset gate multiplies hn = w_hn h + b_hn
-    x_rz, xn = xp
-    r, z = _split(jax.nn.sigmoid(x_rz + hh[..., : 2 * hsize]), 2)
-    hn = hh[..., 2 * hsize :]
-    n = jnp.tanh(xn + r * hn)
-    h = (1.0 - z) * n + z * h_prev
-    return h, h, (r, z, n, hn)
-
-
-def _index(a: Array, t: Array) -> Array:
-    return lax.dynamic_index_in_dim(a, t, keepdims=False)
+    return _vjp(cell).forward(carry, xp, hh)
 
 
 def _put(buf: Array, x: Array, t: Array) -> Array:
@@ -223,9 +187,6 @@ def _buffers(n: int, shape: tuple[int, ...], dtype) -> tuple[Array, ...]:
     """``n`` fresh ``[T, B, H]`` output buffers. Each gets its own fill value, so XLA does
     not merge them into one broadcast and then copy it for every loop output."""
     return tuple(jnp.full(shape, k + 1, dtype) for k in range(n))
-
-
-_NUM_RES = {"rnn": 0, "rnn_relu": 0, "lstm": 5, "gru": 4}
 
 
 def _past_end(new: Carry, y: Array, carry: Carry, lengths: Array | None, t: Array
@@ -254,23 +215,22 @@ def _forward(
     ``xp`` is the hoisted projection, ``_parts`` of ``[T, B, G*H]`` (kept: backward
     reuses its buffers for ``dz``)."""
     cell = opts.cell
-    lstm = cell == "lstm"
-    h0 = carry0.h if lstm else carry0
+    h0 = hidden(carry0)
     steps, (batch, hsize) = xs.shape[0], h0.shape
     in_loop = w_ih is not None and not opts.hoist
-    g = num_gates(cell)
+    g = _num_gates(cell)
     if in_loop:  # dz buffers for backward
         xp = _parts(cell, jnp.full((steps, batch, g * hsize), -1, h0.dtype))
     else:  # [T, B, G*H]: one matmul (then split for the GRU)
         xp = _parts(cell, xs if w_ih is None else xs @ w_ih.T)
-    nres = _NUM_RES[cell] if save else 0
+    nres = _vjp(cell).num_res if save else 0
     bufs = _buffers(nres + 1, (steps, batch, hsize), h0.dtype)  # residuals, then outputs
 
     def body(t, state):
         carry, xp, bufs = state
         x = _parts(cell, _index(xs, t) @ w_ih.T) if in_loop else tuple(_index(a, t) for a in xp)
-        h = carry.h if lstm else carry
-        new, y, res = _fwd_step(cell, carry, x, _rec(h, w_hh, g, opts.fused), b_ih, b_hh)
+        new, y, res = _fwd_step(cell, carry, x, _rec(hidden(carry), w_hh, g, opts.fused), b_ih,
+                                b_hh)  # fmt: skip
         new, y = _past_end(new, y, carry, lengths, t)
         bufs = tuple(_put(b, v, t) for b, v in zip(bufs, (*res[:nres], y), strict=True))
         return new, xp, bufs
@@ -312,11 +272,6 @@ def _shift(first: Array, seq: Array) -> Array:
     return jnp.concatenate([first[None], seq[:-1]], axis=0)
 
 
-def _before(seq: Array, first: Array, t: Array) -> Array:
-    """``seq[t - 1]``, or ``first`` at ``t = 0``."""
-    return jnp.where(t > 0, _index(seq, jnp.maximum(t - 1, 0)), first)
-
-
 def _bwd_step(opts: Options, w_hh: Array, carry0: Carry, ys: Array, res: tuple[Array, ...],
               lengths: Array | None, dcarry: Any, dy: Array, t: Array
               ) -> tuple[Any, tuple[Array, ...], Array | None]:  # fmt: skip
@@ -324,9 +279,10 @@ def _bwd_step(opts: Options, w_hh: Array, carry0: Carry, ys: Array, res: tuple[A
     the forward's outputs ``ys`` and residuals ``res`` (``[T, B, H]`` buffers) at ``t``.
     ``dcarry``: the carried ``dh`` (``(dh, dc)`` for the LSTM); ``dy [B, H]`` the output
     cotangent at ``t``. Returns ``(new dcarry, dxp parts ([B, .] each, as ``_parts``),
-    dhn [B, H] (the GRU's recurrent n-block gradient, else None))``."""
+    dhn [B, H] (the last block's recurrent gradient of a ``split_last`` cell, the GRU's n
+    block, else None))``. The cell's own equations: its ``CellVJP.backward``."""
     cell = opts.cell
-    lstm, gru = cell == "lstm", cell == "gru"
+    vjp = _vjp(cell)
     m = None if lengths is None else t < lengths[:, None]
 
     def keep(x):  # a masked step has no gradient ...
@@ -335,39 +291,10 @@ def _bwd_step(opts: Options, w_hh: Array, carry0: Carry, ys: Array, res: tuple[A
     def pass_on(new, old):  # ... and passes the carry gradient on unchanged
         return new if m is None else jnp.where(m, new, old)
 
-    dh_in = dcarry[0] if lstm else dcarry
-    dh = dh_in + dy
-    dhn = None
-    if lstm:
-        dc_in = dcarry[1]
-        i, f, g, o, c = (_index(r, t) for r in res)
-        tc = jnp.tanh(c)
-        cp = _before(res[4], carry0.c, t)
-        dc = dc_in + dh * o * (1.0 - tc * tc)
-        dz = (
-            keep(dc * g * i * (1.0 - i)),
-            keep(dc * cp * f * (1.0 - f)),
-            keep(dc * i * (1.0 - g * g)),
-            keep(dh * tc * o * (1.0 - o)),
-        )
-        dh_new = pass_on(_rec_back(dz, w_hh, opts.fused), dh_in)
-        new = (dh_new, pass_on(dc * f, dc_in))
-        dxp = dz
-    elif gru:
-        r, z, n, hn = (_index(x, t) for x in res)
-        hp = _before(ys, carry0, t)
-        dan = keep(dh * (1.0 - z) * (1.0 - n * n))
-        dr = keep(dan * hn * r * (1.0 - r))
-        dzz = keep(dh * (hp - n) * z * (1.0 - z))
-        dhn = dan * r
-        new = pass_on(dh * z + _rec_back((dr, dzz, dhn), w_hh, opts.fused), dh_in)
-        dxp = (dr, dzz, dan)
-    else:
-        h = _index(ys, t)
-        da = dh * (1.0 - h * h) if cell == "rnn" else jnp.where(h > 0, dh, jnp.zeros_like(dh))
-        dxp = (keep(da),)
-        new = pass_on(_rec_back(dxp, w_hh, opts.fused), dh_in)
-    dxp_parts = _parts(cell, _cat(dxp)) if not gru else (_cat(dxp[:2]), dxp[2])
+    dh_in = dcarry[0] if isinstance(dcarry, tuple) else dcarry
+    step = BackStep(w_hh, opts.fused, carry0, ys, res, t, dcarry, dh_in + dy, keep, pass_on)
+    new, dxp, dhn = vjp.backward(step)
+    dxp_parts = (_cat(dxp[:-1]), dxp[-1]) if vjp.split_last else (_cat(dxp),)
     return new, dxp_parts, dhn
 
 
@@ -379,10 +306,10 @@ def _grads_after(opts: Options, w_ih: Array | None, dz: tuple[Array, ...], dhn: 
     before each step ``hprev [T, B, H]`` and the inputs ``xs [T, B, D]`` (projected ones,
     ``[T, B, G*H]``, when ``w_ih`` is None: then ``dw_ih`` is None and ``dxs = dz``):
     one matmul or reduction over all ``T * B`` rows each."""
-    gru = opts.cell == "gru"
-    dhh = (dz[0], dhn) if gru else dz
+    split_last = _vjp(opts.cell).split_last
+    dhh = (dz[0], dhn) if split_last else dz
     lhs = tuple(_wgrad_lhs(d, opts.transpose_dz) for d in dz)  # shared by dw_hh and dw_ih
-    lhs_hh = (lhs[0], _wgrad_lhs(dhn, opts.transpose_dz)) if gru else lhs
+    lhs_hh = (lhs[0], _wgrad_lhs(dhn, opts.transpose_dz)) if split_last else lhs
     dw_hh = jnp.concatenate([_wgrad(hprev, d) for d in lhs_hh], axis=0)
     db_hh = jnp.concatenate([jnp.sum(d, axis=(0, 1)) for d in dhh])
     db_ih = jnp.concatenate([jnp.sum(d, axis=(0, 1)) for d in dz])
@@ -401,31 +328,31 @@ def _scan_bwd(opts: Options, saved: tuple, cts: tuple[Array, Carry]) -> tuple:
     w_ih, b_ih, w_hh, b_hh, xs, xp, carry0, lengths, ys, res = saved
     dys, dcarry = cts
     cell = opts.cell
-    lstm, gru = cell == "lstm", cell == "gru"
-    h0 = carry0.h if lstm else carry0
+    hc, split_last = isinstance(carry0, LSTMState), _vjp(cell).split_last
+    h0 = hidden(carry0)
     steps = xs.shape[0]
     # dxp is written step by step into the buffers of the projection (dead by now), in
     # the dtype the loop computed in (ys'): wider than xp's when a float64 initial state
     # meets float32 inputs and params (x64 on), in which case this is a cast copy.
     dz_buf = tuple(b.astype(ys.dtype) for b in xp)
-    dhn_buf = _buffers(1, ys.shape, ys.dtype)[0] if gru else None
+    dhn_buf = _buffers(1, ys.shape, ys.dtype)[0] if split_last else None
 
     def body(j, state):
         t = steps - 1 - j
         dcarry, dz_buf, dhn_buf = state
         new, dxp_parts, dhn = _bwd_step(opts, w_hh, carry0, ys, res, lengths, dcarry,
                                         _index(dys, t), t)  # fmt: skip
-        if gru:
+        if split_last:
             dhn_buf = _put(dhn_buf, dhn, t)
         return new, tuple(_put(b, d, t) for b, d in zip(dz_buf, dxp_parts, strict=True)), dhn_buf
 
-    init = ((dcarry.h, dcarry.c) if lstm else dcarry, dz_buf, dhn_buf)
+    init = ((dcarry.h, dcarry.c) if hc else dcarry, dz_buf, dhn_buf)
     init = vary_like(init, saved, cts)
     dcarry, dz, dhn = lax.fori_loop(0, steps, body, init, unroll=opts.unroll)
-    dcarry0 = LSTMState(*dcarry) if lstm else dcarry
+    dcarry0 = LSTMState(*dcarry) if hc else dcarry
 
     # After the loop: every weight, bias and input gradient is one matmul / reduction
-    # over all T * B rows (one per part for the GRU).
+    # over all T * B rows (one per part for a split_last cell, the GRU).
     grads = _grads_after(opts, w_ih, dz, dhn, _shift(h0, ys), xs)
     return _cotangents(grads, dcarry0, w_ih, b_ih, w_hh, b_hh, xs, carry0)
 
@@ -502,14 +429,13 @@ def _forward_chunked(
     """The forward loop in chunks (see above): ``(ys [T, B, H], carry, residuals)``, the
     residuals ``[T', B, H]`` each (``T'``: ``T`` rounded up to a multiple of the chunk)."""
     cell, size = opts.cell, opts.chunk
-    lstm = cell == "lstm"
-    h0 = carry0.h if lstm else carry0
+    h0 = hidden(carry0)
     steps, (batch, hsize) = xs.shape[0], h0.shape
     lengths = _chunk_lengths(xs, lengths, size)
     total = -(-steps // size) * size
     xs_p = _pad_time(xs, total)
-    g = num_gates(cell)
-    nres = _NUM_RES[cell] if save else 0
+    g = _num_gates(cell)
+    nres = _vjp(cell).num_res if save else 0
     res = _buffers(nres, (total, batch, hsize), h0.dtype)
     ys = jnp.zeros((total, batch, hsize), h0.dtype)  # zero where no chunk runs
 
@@ -520,9 +446,9 @@ def _forward_chunked(
         def body(i, state):
             carry, bufs = state
             t = k * size + i
-            h = carry.h if lstm else carry
             new, y, r = _fwd_step(cell, carry, tuple(_index(a, i) for a in xp),
-                                  _rec(h, w_hh, g, opts.fused), b_ih, b_hh)  # fmt: skip
+                                  _rec(hidden(carry), w_hh, g, opts.fused), b_ih,
+                                  b_hh)  # fmt: skip
             new, y = _past_end(new, y, carry, lengths, t)
             return new, tuple(_put(b, v, t) for b, v in zip(bufs, (*r[:nres], y), strict=True))
 
@@ -539,8 +465,8 @@ def _scan_bwd_chunked(opts: Options, saved: tuple, cts: tuple[Array, Carry]) -> 
     w_ih, b_ih, w_hh, b_hh, xs, carry0, lengths, bufs = saved
     dys, dcarry = cts
     cell, size = opts.cell, opts.chunk
-    lstm, gru = cell == "lstm", cell == "gru"
-    h0 = carry0.h if lstm else carry0
+    hc, split_last = isinstance(carry0, LSTMState), _vjp(cell).split_last
+    h0 = hidden(carry0)
     steps, batch = xs.shape[0], xs.shape[1]
     lengths = _chunk_lengths(xs, lengths, size)
     ys_p, res = bufs[-1], bufs[:-1]
@@ -548,7 +474,7 @@ def _scan_bwd_chunked(opts: Options, saved: tuple, cts: tuple[Array, Carry]) -> 
     hsize = ys_p.shape[-1]
     xs_p, dys_p = _pad_time(xs, total), _pad_time(dys.astype(dtype), total)
     hprev = _shift(h0.astype(dtype), ys_p)  # h_{t-1} at every valid t
-    gh = num_gates(cell) * hsize
+    gh = _num_gates(cell) * hsize
     # dw_ih (None for projected inputs), db_ih, dw_hh, db_hh: summed over the chunks
     acc = (None if w_ih is None else jnp.zeros(w_ih.shape, dtype), jnp.zeros(gh, dtype),
            jnp.zeros(w_hh.shape, dtype), jnp.zeros(gh, dtype))  # fmt: skip
@@ -559,7 +485,7 @@ def _scan_bwd_chunked(opts: Options, saved: tuple, cts: tuple[Array, Carry]) -> 
         k = n - 1 - j
         dcarry, acc, dxs = state
         dz = _parts(cell, jnp.full((size, batch, gh), -1, dtype))  # this chunk's gate gradients
-        dhn = jnp.full((size, batch, hsize), 7, dtype) if gru else None
+        dhn = jnp.full((size, batch, hsize), 7, dtype) if split_last else None
 
         def body(i, inner):
             dcarry, dz, dhn = inner
@@ -567,7 +493,7 @@ def _scan_bwd_chunked(opts: Options, saved: tuple, cts: tuple[Array, Carry]) -> 
             t = k * size + loc
             new, parts, dhn_t = _bwd_step(opts, w_hh, carry0, ys_p, res, lengths, dcarry,
                                           _index(dys_p, t), t)  # fmt: skip
-            if gru:
+            if split_last:
                 dhn = _put(dhn, dhn_t, loc)
             return new, tuple(_put(b, d, loc) for b, d in zip(dz, parts, strict=True)), dhn
 
@@ -580,11 +506,11 @@ def _scan_bwd_chunked(opts: Options, saved: tuple, cts: tuple[Array, Carry]) -> 
                     zip(acc, (d_w_ih, d_b_ih, d_w_hh, d_b_hh), strict=True))  # fmt: skip
         return dcarry, acc, lax.dynamic_update_slice_in_dim(dxs, dx.astype(dtype), k * size, 0)
 
-    init = ((dcarry.h, dcarry.c) if lstm else dcarry, acc, dxs)
+    init = ((dcarry.h, dcarry.c) if hc else dcarry, acc, dxs)
     init = vary_like(init, saved, cts)
     dcarry, (dw_ih, db_ih, dw_hh, db_hh), dxs = lax.fori_loop(0, n, chunk_body, init)
     return _cotangents((dw_ih, db_ih, dw_hh, db_hh, dxs[:steps]),
-                       LSTMState(*dcarry) if lstm else dcarry, w_ih, b_ih, w_hh, b_hh, xs,
+                       LSTMState(*dcarry) if hc else dcarry, w_ih, b_ih, w_hh, b_hh, xs,
                        carry0)  # fmt: skip
 
 
@@ -606,7 +532,8 @@ def scan_projected(
     """Run one cell over projected inputs with the hand-written VJP.
 
     Args:
-      cell: ``rnn``, ``rnn_relu``, ``lstm`` or ``gru``.
+      cell: a registered cell with a hand-written VJP (``rnn``, ``rnn_relu``, ``lstm``,
+        ``gru``; ``jaxrnn.nn.cells``).
       w_hh: ``[G*H, H]``; b_hh: ``[G*H]`` or None.
       xp: ``[B, T, G*H]`` (``[T, B, G*H]`` if ``time_major``): ``x @ w_ih.T + b_ih``.
       lengths: ``[B]`` or None (every sequence full length).
@@ -641,7 +568,8 @@ def layer(
     """One direction of a recurrent layer over raw inputs, hand-written VJP.
 
     Args:
-      cell: ``rnn``, ``rnn_relu``, ``lstm`` or ``gru``.
+      cell: a registered cell with a hand-written VJP (``rnn``, ``rnn_relu``, ``lstm``,
+        ``gru``; ``jaxrnn.nn.cells``).
       params: ``CellParams`` (``w_ih [G*H, D]``, ``w_hh [G*H, H]``, biases ``[G*H]`` or None).
       x: ``[B, T, D]`` (``[T, B, D]`` if ``time_major``).
       lengths: ``[B]`` or None.
@@ -694,5 +622,5 @@ def _empty(xs: Array, carry: Carry, time_major: bool) -> tuple[Array, Carry]:
 
 
 def _check(cell: str) -> None:
-    if cell not in GATES:
-        raise ValueError(f"unknown cell {cell!r}; choose from {list(GATES)}")
+    """ValueError for an unknown cell or one without a hand-written VJP."""
+    _vjp(cell)

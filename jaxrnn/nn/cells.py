@@ -26,6 +26,12 @@ the loop; see ``project_inputs``. With ``a = xp + h @ w_hh.T + b_hh``::
 Every step has the signature of a ``lax.scan`` body once its params are bound:
 ``step(params, carry, xp) -> (carry, h)``, where ``carry`` is ``h [.., H]`` for
 rnn/gru and ``LSTMState(h, c)`` for lstm, with any leading batch shape.
+
+The cells are a registry (``CELLS``, ``get_cell``, ``register_cell``): each is one ``Cell``
+holding its step, its spec (``jaxrnn.weights.cellspec``: gates, carry, init rule), its
+zero carry and, optionally, its pieces of the hand-written VJP (``CellVJP``, run by
+``jaxrnn.nn.bptt``). ``jaxrnn.nn.sequence`` and ``bptt`` dispatch through the ``Cell``,
+never by name. How to add a cell: ``jaxrnn.weights.cellspec``'s docstring.
 """
 
 from __future__ import annotations
@@ -36,7 +42,15 @@ from typing import Any, NamedTuple
 import jax
 import jax.numpy as jnp
 
-from jaxrnn.weights.layout import GATES, CellParams
+from jaxrnn.nn._blocks import before, cat, index, rec_back, split
+from jaxrnn.weights.cellspec import (
+    CellSpec,
+    bias_init_blocks,
+    get_spec,
+    register_spec,
+    unregister_spec,
+)
+from jaxrnn.weights.layout import CellParams
 
 Array = jax.Array
 Carry = Any  # Array [.., H] or LSTMState
@@ -88,37 +102,130 @@ def gru_step(p: CellParams, h: Array, xp: Array) -> tuple[Array, Array]:
     return h, h
 
 
+class CellVJP(NamedTuple):
+    """A cell's pieces of ``jaxrnn.nn.bptt``'s hand-written VJP (equations in its docstring).
+
+    ``num_res``: how many ``[T, B, H]`` residual buffers the forward saves per step.
+    ``forward(carry, xp, hh) -> (new_carry, h, residuals)``: one step from the projected
+    input ``xp`` (a tuple of blocks, see ``split_last``; biases already added) and the
+    recurrent pre-activation ``hh = h @ w_hh.T + b_hh [B, G*H]``; ``residuals``: ``num_res``
+    arrays ``[B, H]``. ``backward(s: BackStep) -> (new_dcarry, dxp, dhh_last)``: one reverse
+    step; ``dxp`` the gate gradients (blocks ``[B, .]``) w.r.t. the input pre-activation,
+    ``dhh_last`` the last block's gradient w.r.t. ``hh`` when it differs (``split_last``),
+    else None. ``split_last``: keep the last gate block in its own buffer because its
+    recurrent gradient differs from its input one (the GRU's n block, reset inside).
+    """
+
+    num_res: int
+    forward: Callable[[Carry, tuple[Array, ...], Array], tuple[Carry, Array, tuple[Array, ...]]]
+    backward: Callable[[BackStep], tuple[Any, tuple[Array, ...], Array | None]]
+    split_last: bool = False
+
+
+class BackStep(NamedTuple):
+    """What a cell's hand-written backward step reads at time ``t`` (``CellVJP.backward``).
+
+    ``ys``, ``res``: the forward's outputs and residuals, ``[T, B, H]`` buffers; ``carry0`` the
+    initial carry; ``dcarry`` the carried gradient (``(dh, dc)`` for an ``(h, c)`` carry);
+    ``dh = dh_in + dy_t`` the hidden gradient at ``t``; ``keep(x)`` zeroes the rows past
+    each sequence's end and ``pass_on(new, old)`` keeps ``old`` there (masking).
+    """
+
+    w_hh: Array
+    fused: bool
+    carry0: Carry
+    ys: Array
+    res: tuple[Array, ...]
+    t: Array
+    dcarry: Any
+    dh: Array
+    keep: Callable[[Array], Array]
+    pass_on: Callable[[Array, Array], Array]
+
+
 class Cell(NamedTuple):
-    """What the sequence code needs to know about a cell kind."""
+    """A registered cell's JAX side: what the sequence code runs (``register_cell``).
+
+    ``gates``: G, its row blocks in ``w_ih`` / ``w_hh``. ``step(params, carry, xp) ->
+    (carry, h)``: one step, the ``lax.scan`` body that ``impl="autodiff"`` differentiates.
+    ``spec``: its ``jaxrnn.weights.cellspec.CellSpec``. ``vjp``: its hand-written VJP pieces
+    (``CellVJP``) for ``impl="custom_vjp"``, or None (then the layer uses autodiff).
+    ``parallel``: reserved for a parallel form, a function computing all ``T`` states at once
+    with ``lax.associative_scan`` (for cells linear in ``h``: minGRU, minLSTM, LRU),
+    ``parallel(params, xp [T, B, G*H], carry0) -> (ys [T, B, H], final carry)``; None: the
+    sequential scan (nothing reads it yet).
+    """
 
     name: str
     gates: int  # G: row blocks in w_ih / w_hh
     step: Callable[[CellParams, Carry, Array], tuple[Carry, Array]]
+    spec: CellSpec | None = None
+    vjp: CellVJP | None = None
+    parallel: Callable | None = None
+
+    def zero_carry(self, batch_shape: tuple[int, ...], hidden_size: int, dtype=jnp.float32
+                   ) -> Carry:  # fmt: skip
+        """Zeros ``[*batch_shape, H]`` (an ``LSTMState`` of two for an ``(h, c)`` carry)."""
+        z = jnp.zeros((*batch_shape, hidden_size), dtype)
+        return LSTMState(z, z) if self.spec is not None and self.spec.has_cell_state else z
 
 
-def _relu_step(p: CellParams, h: Array, xp: Array) -> tuple[Array, Array]:
-    return rnn_step(p, h, xp, "relu")
+def hidden(carry: Carry) -> Array:
+    """The hidden state ``h`` of a carry (``h`` itself, or ``LSTMState.h``)."""
+    return carry.h if isinstance(carry, LSTMState) else carry
 
 
-_STEPS = {"rnn": rnn_step, "rnn_relu": _relu_step, "lstm": lstm_step, "gru": gru_step}
-# One entry per cell of jaxrnn.weights.layout.GATES (the one registry of cell names).
-CELLS: dict[str, Cell] = {n: Cell(n, len(gates), _STEPS[n]) for n, gates in GATES.items()}
+CELLS: dict[str, Cell] = {}  # the JAX side of jaxrnn.weights.cellspec's registry
+_BUILTIN = ("rnn", "rnn_relu", "lstm", "gru")
+
+
+def register_cell(
+    spec: CellSpec | str,
+    step: Callable[[CellParams, Carry, Array], tuple[Carry, Array]],
+    *,
+    vjp: CellVJP | None = None,
+    parallel: Callable | None = None,
+) -> Cell:
+    """Register a cell's JAX side under its spec's name (registering ``spec`` too when it is a
+    ``CellSpec``; a name must already have one). ``vjp`` must be given exactly when
+    ``spec.custom_vjp`` is True. Returns the ``Cell``; ValueError if the name is taken by
+    another cell. How to add a cell: ``jaxrnn.weights.cellspec``."""
+    spec = get_spec(spec) if isinstance(spec, str) else spec
+    if spec.custom_vjp != (vjp is not None):
+        raise ValueError(f"cell {spec.name!r}: spec.custom_vjp={spec.custom_vjp} but vjp is "
+                         f"{'given' if vjp is not None else 'None'}")  # fmt: skip
+    cell = Cell(spec.name, spec.num_gates, step, spec, vjp, parallel)
+    old = CELLS.get(spec.name)
+    if old is not None and old != cell:
+        raise ValueError(f"cell {spec.name!r} is already registered")
+    register_spec(spec)
+    CELLS[spec.name] = cell
+    return cell
+
+
+def unregister_cell(name: str) -> None:
+    """Remove a registered cell (its JAX side and its spec); for tests that register their own.
+    The built-in cells stay."""
+    if name in _BUILTIN:
+        raise ValueError(f"cannot unregister the built-in cell {name!r}")
+    CELLS.pop(name, None)
+    unregister_spec(name)
 
 
 def get_cell(name: str) -> Cell:
-    """Look up a cell kind by name (``rnn``, ``rnn_relu``, ``lstm``, ``gru``)."""
+    """Look up a registered cell by name (``rnn``, ``rnn_relu``, ``lstm``, ``gru``, ...)."""
     try:
         return CELLS[name]
-    except KeyError:
-        raise ValueError(f"unknown cell {name!r}; choose from {sorted(CELLS)}") from None
+    except (KeyError, TypeError):
+        get_spec(name)  # ValueError naming the registered cells
+        raise ValueError(f"cell {name!r} has a spec but no JAX step (register_cell)") from None
 
 
 def zero_carry(
     cell: str, batch_shape: tuple[int, ...], hidden_size: int, dtype=jnp.float32
 ) -> Carry:
     """The zero initial carry for ``cell`` with leading ``batch_shape``."""
-    z = jnp.zeros((*batch_shape, hidden_size), dtype)
-    return LSTMState(z, z) if get_cell(cell).name == "lstm" else z
+    return get_cell(cell).zero_carry(batch_shape, hidden_size, dtype)
 
 
 def init_cell_params(
@@ -132,10 +239,11 @@ def init_cell_params(
     """Keras-style initialisation (what the study's Keras models used).
 
     ``w_ih``: Glorot uniform over the whole ``[D, G*H]`` kernel; ``w_hh``: orthogonal
-    per gate block; biases zero, except the LSTM forget gate's ``b_ih`` block,
-    which is one (Keras' ``unit_forget_bias``).
+    per gate block; biases zero, except the ``b_ih`` blocks the cell's spec starts elsewhere
+    (``CellSpec.bias_init``: the LSTM forget gate's is one, Keras' ``unit_forget_bias``).
     """
-    g = get_cell(cell).gates
+    spec = get_cell(cell).spec
+    g = spec.num_gates
     h = hidden_size
     k_ih, k_hh = jax.random.split(key)
     limit = (6.0 / (input_size + g * h)) ** 0.5
@@ -145,6 +253,95 @@ def init_cell_params(
     if not bias:
         return CellParams(w_ih, w_hh, None, None)
     b_ih = jnp.zeros((g * h,), dtype)
-    if get_cell(cell).name == "lstm":
-        b_ih = b_ih.at[h : 2 * h].set(1.0)
+    for rows, value in bias_init_blocks(spec, h):  # lstm: Keras' unit_forget_bias
+        b_ih = b_ih.at[rows].set(value)
     return CellParams(w_ih, w_hh, b_ih, jnp.zeros((g * h,), dtype))
+
+
+# ----------------------------------------------------------------------------- hand-written VJP
+#
+# The built-in cells' pieces of jaxrnn.nn.bptt's custom VJP (equations in its docstring).
+# Activations are computed on whole [B, G*H] rows and sliced afterwards; residuals are
+# per-gate [B, H] arrays (both measured faster on XLA:CPU, see bptt).
+
+
+def _relu_step(p: CellParams, h: Array, xp: Array) -> tuple[Array, Array]:
+    return rnn_step(p, h, xp, "relu")
+
+
+def _rnn_forward(act: Callable[[Array], Array]):
+    def forward(carry: Array, xp: tuple[Array, ...], hh: Array):
+        h = act(xp[0] + hh)
+        return h, h, ()
+
+    return forward
+
+
+def _rnn_backward(relu: bool):
+    def backward(s: BackStep):
+        h = index(s.ys, s.t)
+        da = jnp.where(h > 0, s.dh, jnp.zeros_like(s.dh)) if relu else s.dh * (1.0 - h * h)
+        dxp = (s.keep(da),)
+        return s.pass_on(rec_back(dxp, s.w_hh, s.fused), s.dcarry), dxp, None
+
+    return backward
+
+
+def _lstm_forward(carry: LSTMState, xp: tuple[Array, ...], hh: Array):
+    hsize = carry.h.shape[-1]
+    a = xp[0] + hh
+    sig = jax.nn.sigmoid
+    acts = cat((sig(a[..., : 2 * hsize]), jnp.tanh(a[..., 2 * hsize : 3 * hsize]),
+                sig(a[..., 3 * hsize :])))  # fmt: skip
+    i, f, g, o = split(acts, 4)
+    c = f * carry.c + i * g
+    h = o * jnp.tanh(c)
+    return LSTMState(h, c), h, (i, f, g, o, c)
+
+
+def _lstm_backward(s: BackStep):
+    dh_in, dc_in = s.dcarry
+    i, f, g, o, c = (index(r, s.t) for r in s.res)
+    tc = jnp.tanh(c)
+    cp = before(s.res[4], s.carry0.c, s.t)
+    dc = dc_in + s.dh * o * (1.0 - tc * tc)
+    keep = s.keep
+    dz = (
+        keep(dc * g * i * (1.0 - i)),
+        keep(dc * cp * f * (1.0 - f)),
+        keep(dc * i * (1.0 - g * g)),
+        keep(s.dh * tc * o * (1.0 - o)),
+    )
+    dh_new = s.pass_on(rec_back(dz, s.w_hh, s.fused), dh_in)
+    return (dh_new, s.pass_on(dc * f, dc_in)), dz, None
+
+
+def _gru_forward(carry: Array, xp: tuple[Array, ...], hh: Array):
+    # the reset gate multiplies hn = w_hn h + b_hn
+    hsize = carry.shape[-1]
+    x_rz, xn = xp
+    r, z = split(jax.nn.sigmoid(x_rz + hh[..., : 2 * hsize]), 2)
+    hn = hh[..., 2 * hsize :]
+    n = jnp.tanh(xn + r * hn)
+    h = (1.0 - z) * n + z * carry
+    return h, h, (r, z, n, hn)
+
+
+def _gru_backward(s: BackStep):
+    r, z, n, hn = (index(x, s.t) for x in s.res)
+    hp = before(s.ys, s.carry0, s.t)
+    dh, keep = s.dh, s.keep
+    dan = keep(dh * (1.0 - z) * (1.0 - n * n))
+    dr = keep(dan * hn * r * (1.0 - r))
+    dzz = keep(dh * (hp - n) * z * (1.0 - z))
+    dhn = dan * r
+    new = s.pass_on(dh * z + rec_back((dr, dzz, dhn), s.w_hh, s.fused), s.dcarry)
+    return new, (dr, dzz, dan), dhn
+
+
+# The built-in cells (their specs: jaxrnn.weights.cellspec); one line registers a cell.
+register_cell("rnn", rnn_step, vjp=CellVJP(0, _rnn_forward(jnp.tanh), _rnn_backward(False)))
+register_cell("rnn_relu", _relu_step,
+              vjp=CellVJP(0, _rnn_forward(jax.nn.relu), _rnn_backward(True)))  # fmt: skip
+register_cell("lstm", lstm_step, vjp=CellVJP(5, _lstm_forward, _lstm_backward))
+register_cell("gru", gru_step, vjp=CellVJP(4, _gru_forward, _gru_backward, split_last=True))

@@ -14,7 +14,9 @@
 numbers as the originals on padded batches: our ``lengths`` semantics (carry frozen
 past each end, backward direction over the valid part only) are exactly PyTorch's
 ``pack_padded_sequence`` and Keras' boolean ``mask`` for right-padded batches.
-Both sides are float32 in practice; ``from_*`` keeps the source dtype.
+Both sides are float32 in practice; ``from_*`` keeps the source dtype. Only the cells
+PyTorch and Keras have convert (``INTEROP_CELLS``: rnn, rnn_relu, lstm, gru); another
+registered cell (``jaxrnn.nn.cells``) is refused with a ValueError.
 
 Our layout (``jaxrnn.weights.layout``) is PyTorch's, per layer ``k`` and direction ``d``
 (``params[k][d]``, ``d = 0`` forward, ``1`` backward), gate rows in blocks of ``H``:
@@ -66,10 +68,33 @@ from jaxrnn.nn.cells import CellParams
 from jaxrnn.nn.sequence import LayerParams, RecurrentLayer
 from jaxrnn.weights.layout import num_gates
 
-__all__ = ["from_keras", "from_torch", "to_keras", "to_torch"]
+__all__ = ["INTEROP_CELLS", "from_keras", "from_torch", "to_keras", "to_torch"]
 
+# The registered cells that PyTorch and Keras have: interop covers these only (any other
+# cell of jaxrnn.nn.cells gets a one-line ValueError). Ours -> (class name, its arguments).
+INTEROP_CELLS = ("rnn", "rnn_relu", "lstm", "gru")
+_TORCH_MODULES: dict[str, tuple[str, dict[str, Any]]] = {
+    "rnn": ("RNN", {"nonlinearity": "tanh"}),
+    "rnn_relu": ("RNN", {"nonlinearity": "relu"}),
+    "lstm": ("LSTM", {}),
+    "gru": ("GRU", {}),
+}
+_KERAS_LAYERS: dict[str, tuple[str, dict[str, Any]]] = {
+    "rnn": ("SimpleRNN", {"activation": "tanh"}),
+    "rnn_relu": ("SimpleRNN", {"activation": "relu"}),
+    "lstm": ("LSTM", {}),
+    "gru": ("GRU", {"reset_after": True}),
+}
 _TORCH_MODES = {"RNN_TANH": "rnn", "RNN_RELU": "rnn_relu", "LSTM": "lstm", "GRU": "gru"}
 _KERAS_GRU_PERM = (1, 0, 2)  # keras z, r, h <-> ours r, z, n (a swap: its own inverse)
+# Keras' gate order where it differs from ours, and the cells whose Keras bias is
+# [2, G*H] (b_ih, b_hh) instead of one summed vector.
+_KERAS_PERMS = {"gru": _KERAS_GRU_PERM}
+_KERAS_TWO_BIASES = ("gru",)
+
+
+def _keras_perm(cell: str) -> tuple[int, ...]:
+    return _KERAS_PERMS.get(cell, tuple(range(num_gates(cell))))
 
 
 # --------------------------------------------------------------------------- helpers
@@ -227,15 +252,12 @@ def to_torch(layer: RecurrentLayer, params: LayerParams, batch_first: bool = Tru
         dropout=layer.dropout,
         bidirectional=layer.bidirectional,
     )
-    if layer.cell in ("rnn", "rnn_relu"):
-        cls = torch.nn.RNN
-        kwargs["nonlinearity"] = "tanh" if layer.cell == "rnn" else "relu"
-    elif layer.cell == "lstm":
-        cls = torch.nn.LSTM
-    elif layer.cell == "gru":
-        cls = torch.nn.GRU
-    else:
-        raise ValueError(f"to_torch: no torch module for cell {layer.cell!r}")
+    if layer.cell not in _TORCH_MODULES:
+        raise ValueError(f"to_torch: no torch module for cell {layer.cell!r} "
+                         f"(PyTorch has {list(_TORCH_MODULES)})")  # fmt: skip
+    cls_name, extra = _TORCH_MODULES[layer.cell]
+    cls = getattr(torch.nn, cls_name)
+    kwargs.update(extra)
     with warnings.catch_warnings():
         # torch warns that dropout does nothing with num_layers=1; we keep the value anyway.
         warnings.filterwarnings("ignore", message=".*dropout option adds dropout")
@@ -355,7 +377,7 @@ def from_keras(layer: Any) -> tuple[RecurrentLayer, LayerParams]:
             stacklevel=2,
         )
     cell, bias = kinds[0], biases[0]
-    perm = _KERAS_GRU_PERM if cell == "gru" else tuple(range(num_gates(cell)))
+    perm = _keras_perm(cell)
     dirs = []
     for p in parts:
         c = p.cell
@@ -363,7 +385,7 @@ def from_keras(layer: Any) -> tuple[RecurrentLayer, LayerParams]:
         w_hh = _blocks(_keras_np(keras, c.recurrent_kernel), perm, axis=1).T
         if not bias:
             b_ih = b_hh = None
-        elif cell == "gru":
+        elif cell in _KERAS_TWO_BIASES:
             b = _blocks(_keras_np(keras, c.bias), perm, axis=1)
             b_ih, b_hh = jnp.asarray(b[0]), jnp.asarray(b[1])
         else:
@@ -417,18 +439,15 @@ def to_keras(
         return_state=return_state,
         **dict.fromkeys(zeros, "zeros"),
     )
-    if layer.cell in ("rnn", "rnn_relu"):
-        base = L.SimpleRNN(activation="tanh" if layer.cell == "rnn" else "relu", **common)
-    elif layer.cell == "lstm":
-        base = L.LSTM(**common)
-    elif layer.cell == "gru":
-        base = L.GRU(reset_after=True, **common)
-    else:
-        raise ValueError(f"to_keras: no Keras layer for cell {layer.cell!r}")
+    if layer.cell not in _KERAS_LAYERS:
+        raise ValueError(f"to_keras: no Keras layer for cell {layer.cell!r} "
+                         f"(Keras has {list(_KERAS_LAYERS)})")  # fmt: skip
+    cls_name, extra = _KERAS_LAYERS[layer.cell]
+    base = getattr(L, cls_name)(**extra, **common)
     out = L.Bidirectional(base, merge_mode="concat") if layer.bidirectional else base
     out.build((None, None, d_in))
     parts = [out.forward_layer, out.backward_layer] if layer.bidirectional else [out]
-    perm = _KERAS_GRU_PERM if layer.cell == "gru" else tuple(range(num_gates(layer.cell)))
+    perm = _keras_perm(layer.cell)
 
     def assign(var: Any, value: np.ndarray) -> None:
         var.assign(np.ascontiguousarray(value, dtype=np.dtype(str(var.dtype))))
@@ -441,7 +460,7 @@ def to_keras(
         assign(c.recurrent_kernel, _blocks(np.asarray(p.w_hh).T, perm, axis=1))
         if layer.bias:
             b_ih, b_hh = np.asarray(p.b_ih), np.asarray(p.b_hh)
-            if layer.cell == "gru":
+            if layer.cell in _KERAS_TWO_BIASES:
                 assign(c.bias, _blocks(np.stack([b_ih, b_hh]), perm, axis=1))
             else:
                 assign(c.bias, b_ih + b_hh)

@@ -16,6 +16,7 @@ general model built from ``jaxrnn.nn.sequence`` layers.
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 from typing import Any
 
@@ -196,8 +197,9 @@ def init_params_numpy(model: StudyRNN | Classifier, seed: int, dtype=np.float32)
         p = study_rnn_params(model.vocab_size, model.hidden_size, model.num_classes, seed)
         return {k: v.astype(dtype) for k, v in p.items()}
     layer = model.layer  # the same draws as the NumPy backend's (no JAX there)
+    width = model.input_size if isinstance(model, Regressor) else model.vocab_size  # layer 0's D
     params = keras_params(cell=layer.cell, hidden=layer.hidden_size, num_layers=layer.num_layers,
-                          bidirectional=layer.bidirectional, vocab_size=model.vocab_size,
+                          bidirectional=layer.bidirectional, vocab_size=width,
                           embed_dim=model.embed_dim, num_outputs=model.num_outputs, seed=seed,
                           bias=layer.bias)  # fmt: skip
     params["rnn"] = tuple(tuple(CellParams(*c) for c in cells) for cells in params["rnn"])
@@ -209,7 +211,7 @@ def init_params_numpy(model: StudyRNN | Classifier, seed: int, dtype=np.float32)
 # ``SequenceTagger`` and ``Regressor`` keep the params layout of ``Classifier`` and of the
 # NumPy reference ``jaxrnn.scratch.seq`` (``embed``, ``rnn``, ``w_out``, ``b_out``), so one
 # params dict runs in both, and ``init_params_numpy`` draws them (it reads ``layer``,
-# ``vocab_size``, ``embed_dim`` and ``num_outputs``).
+# ``vocab_size`` (``Regressor``: ``input_size``), ``embed_dim`` and ``num_outputs``).
 
 
 def _readout_features(model_layer: RecurrentLayer, final: Any) -> Array:
@@ -278,7 +280,7 @@ class SequenceTagger:
         return outs @ params["w_out"].T + params["b_out"]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, init=False)
 class Regressor:
     """Real-valued forecasts from a window of features: ``RecurrentLayer`` -> dense.
 
@@ -289,8 +291,8 @@ class Regressor:
     ``per_step`` needs a forward-only layer (``ValueError``).
 
     Params: ``{"rnn", "w_out": [H, F], "b_out": [H]}``, ``jaxrnn.scratch.seq``'s
-    ``regress_loss_and_grads`` layout. ``vocab_size`` and ``embed_dim`` (None) are the
-    names ``init_params_numpy`` reads for the input width: here ``vocab_size`` is ``D``.
+    ``regress_loss_and_grads`` layout. ``input_size`` is the input width ``D``; its earlier
+    name ``vocab_size`` still works, deprecated (constructor keyword and attribute).
     """
 
     layer: RecurrentLayer
@@ -298,7 +300,20 @@ class Regressor:
     horizon: int = 1  # H, values forecast
     per_step: bool = False
 
-    def __post_init__(self) -> None:
+    def __init__(self, layer: RecurrentLayer, input_size: int | None = None, horizon: int = 1,
+                 per_step: bool = False, *, vocab_size: int | None = None) -> None:  # fmt: skip
+        if vocab_size is not None:
+            warnings.warn("Regressor(vocab_size=...) is deprecated: it is the input width, "
+                          "input_size", DeprecationWarning, stacklevel=2)  # fmt: skip
+            if input_size is not None and input_size != vocab_size:
+                raise ValueError(f"Regressor: input_size={input_size} and its deprecated "
+                                 f"name vocab_size={vocab_size} disagree")  # fmt: skip
+            input_size = vocab_size
+        if input_size is None:
+            raise TypeError("Regressor() missing required argument: 'input_size'")
+        for name, value in (("layer", layer), ("input_size", input_size), ("horizon", horizon),
+                            ("per_step", per_step)):  # fmt: skip
+            object.__setattr__(self, name, value)
         if self.per_step and self.layer.bidirectional:
             raise ValueError("per-step forecasts need a forward-only layer: a bidirectional "
                              "one would read the values it forecasts")  # fmt: skip
@@ -307,7 +322,9 @@ class Regressor:
 
     @property
     def vocab_size(self) -> int:
-        """The layer's input width ``D`` (the name ``init_params_numpy`` reads)."""
+        """Deprecated name of ``input_size``, the layer's input width ``D``."""
+        warnings.warn("Regressor.vocab_size is deprecated: use input_size", DeprecationWarning,
+                      stacklevel=2)  # fmt: skip
         return self.input_size
 
     @property

@@ -28,6 +28,12 @@ Two implementations give the same numbers (``impl=``):
 * ``"autodiff"``: ``jax.grad`` of the plain masked ``lax.scan`` (the reference the
   tests check the other against).
 
+The cell is a name in the registry (``jaxrnn.nn.cells``); the layer runs the registered
+``Cell``'s step and, for ``"custom_vjp"``, its hand-written VJP pieces. A cell registered
+without them (``Cell.vjp`` None) is differentiated with autodiff whatever ``impl`` says:
+``impl="custom_vjp"`` falls back to ``"autodiff"`` for it (``RecurrentLayer.backward``
+says which runs); it never runs another cell's code.
+
 ``params`` is a tuple over layers of tuples over directions of ``CellParams``.
 """
 
@@ -43,7 +49,7 @@ from jax import lax
 
 from jaxrnn.nn import bptt
 from jaxrnn.nn._vma import vary_like
-from jaxrnn.nn.cells import Carry, CellParams, LSTMState, get_cell, init_cell_params, project_inputs
+from jaxrnn.nn.cells import Carry, CellParams, get_cell, init_cell_params, project_inputs
 
 Array = jax.Array
 LayerParams = tuple[tuple[CellParams, ...], ...]
@@ -159,12 +165,13 @@ def unroll(
     runs the same body in a Python loop (a check on the scan, and for debugging).
     ``impl="custom_vjp"`` differentiates with ``jaxrnn.nn.bptt``'s hand-written VJP,
     ``"autodiff"`` with ``jax.grad`` of the scan; same numbers (``params.w_ih`` and
-    ``params.b_ih`` are not used: they are already in ``xp``).
+    ``params.b_ih`` are not used: they are already in ``xp``). A cell without a hand-written
+    VJP runs with autodiff whatever ``impl`` says.
     """
     impl = _check_impl(impl)
-    if impl == "custom_vjp" and use_scan:
+    if impl == "custom_vjp" and use_scan and get_cell(cell).vjp is not None:
         return bptt.scan_projected(
-            get_cell(cell).name, params.w_hh, params.b_hh, xp, lengths, carry, unroll=unroll_steps
+            cell, params.w_hh, params.b_hh, xp, lengths, carry, unroll=unroll_steps
         )
     ys, carry = _scan_tm(cell, params, jnp.swapaxes(xp, 0, 1), lengths, carry, use_scan,
                          unroll_steps)  # fmt: skip
@@ -200,7 +207,8 @@ class RecurrentLayer:
     Hashable, so it can be a static argument of ``jax.jit``. ``impl`` picks the
     backward pass (``"custom_vjp"``: ``jaxrnn.nn.bptt``'s hand-written one, ``"autodiff"``:
     ``jax.grad`` of the plain scan); both give the same numbers. ``"bptt"`` is accepted
-    for ``"custom_vjp"``.
+    for ``"custom_vjp"``. ``cell`` is a registered cell (``jaxrnn.nn.cells``); one without a
+    hand-written VJP runs with autodiff under either ``impl`` (``backward`` says which).
     """
 
     cell: str
@@ -214,6 +222,14 @@ class RecurrentLayer:
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "impl", _check_impl(self.impl))
+
+    @property
+    def backward(self) -> str:
+        """The backward pass that runs: ``"custom_vjp"``, or ``"autodiff"`` (asked for, or the
+        cell has no hand-written VJP)."""
+        if self.impl == "custom_vjp" and get_cell(self.cell).vjp is not None:
+            return "custom_vjp"
+        return "autodiff"
 
     @property
     def num_directions(self) -> int:
@@ -246,8 +262,8 @@ class RecurrentLayer:
 
     def zero_state(self, batch_size: int, dtype=jnp.float32) -> Carry:
         """Zero initial state ``[L * num_directions, B, H]`` (``LSTMState`` for LSTM)."""
-        z = jnp.zeros((self.num_layers * self.num_directions, batch_size, self.hidden_size), dtype)
-        return LSTMState(z, z) if self.cell == "lstm" else z
+        n = self.num_layers * self.num_directions
+        return get_cell(self.cell).zero_carry((n, batch_size), self.hidden_size, dtype)
 
     def apply(
         self,
@@ -306,12 +322,12 @@ class RecurrentLayer:
         use_scan: bool,
     ) -> list[tuple[Array, Carry]]:
         """One layer's directions over time-major inputs: ``[(outputs [T, B, H], carry)]``."""
-        cell = get_cell(self.cell).name
+        cell = self.cell
 
         def carry(d):
             return jax.tree.map(lambda a: a[d], carry0)
 
-        if self.impl == "autodiff" or not use_scan:
+        if self.backward == "autodiff" or not use_scan:
             return [
                 _scan_tm(self.cell, p, project_inputs(p, inp), lengths, carry(d), use_scan)
                 for d, (p, inp) in enumerate(zip(layer_params, inps, strict=True))

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from jaxrnn.errors import ConfigError
+from jaxrnn.weights.cellspec import cell_names
 
 METRIC_NAMES = ("train_loss", "train_acc", "test_loss", "test_acc")
 MODEL_NAMES = ("rnn", "rnn2", "simple_rnn", "lstm", "gru", "bilstm", "bilstm_tuned")
@@ -21,7 +22,8 @@ TASK_NAMES = ("classify", "lm", "tag", "regress")
 # (benchmarks/devices.py, 2 CPU devices) an LSTM epoch at batch 64 x 50 tokens took 0.81x
 # the one-device time with shard_map, while batches of 4-32 short sentences did not gain.
 SHARD_MAP_ROWS_PER_DEVICE = 32
-# The recurrent cell (a name of jaxrnn.weights.layout.GATES) and directions of each named model.
+# The recurrent cell (a registered cell, jaxrnn.weights.cellspec) and directions of each named
+# model; checked against the registry below.
 MODEL_CELLS: dict[str, tuple[str, bool]] = {
     "rnn": ("rnn", False),
     "rnn2": ("rnn", False),
@@ -31,6 +33,11 @@ MODEL_CELLS: dict[str, tuple[str, bool]] = {
     "bilstm": ("lstm", True),
     "bilstm_tuned": ("lstm", True),
 }
+for _model, (_cell, _) in MODEL_CELLS.items():
+    if _cell not in cell_names():
+        raise ValueError(f"MODEL_CELLS[{_model!r}] names cell {_cell!r}, not a registered cell "
+                         f"({', '.join(cell_names())})")  # fmt: skip
+del _model, _cell
 
 
 def option(default: Any, help: str, **flag: Any) -> Any:

@@ -129,7 +129,8 @@ def build_model(cfg: TrainConfig, vocab: SeriesVocab, labels: Any = None) -> mod
     cell, bidirectional = MODEL_CELLS[cfg.model]
     layer = sequence.RecurrentLayer(cell, cfg.hidden, cfg.layers, bidirectional,
                                     cfg.layer_dropout)  # fmt: skip
-    return models.Regressor(layer, len(vocab.columns), cfg.horizon, cfg.per_step)
+    return models.Regressor(layer, input_size=len(vocab.columns), horizon=cfg.horizon,
+                            per_step=cfg.per_step)  # fmt: skip
 
 
 def errors(pred: np.ndarray, data: Prepared) -> dict:

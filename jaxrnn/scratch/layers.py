@@ -6,6 +6,10 @@ stacked, with the same ``lengths`` masking, weight layout and final-state order.
 No autodiff: every gradient below is written out by hand, and the tests check it
 against ``jax.grad`` and against finite differences. This module imports no JAX.
 
+Each cell's forward and backward step is registered in ``NUMPY_CELLS`` under its name in
+``jaxrnn.weights.cellspec``'s registry (``register_numpy_cell``); the layer code below
+dispatches through that table, never by name.
+
 Layout (``jaxrnn.weights.layout``, PyTorch's): one cell (a layer, a direction) has
 ``w_ih [G*H, D]``, ``w_hh [G*H, H]``, ``b_ih [G*H]``, ``b_hh [G*H]`` (biases may
 be None), G = 1 (rnn), 4 (lstm: i, f, g, o) or 3 (gru: r, z, n).
@@ -70,6 +74,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
+from jaxrnn.weights.cellspec import get_spec
 from jaxrnn.weights.layout import CellParams, num_gates
 
 Carry = Any  # np.ndarray [.., H], or LSTMState for the lstm
@@ -108,8 +113,13 @@ def _hidden(carry: Carry) -> np.ndarray:
 
 
 def _check_cell(cell: str) -> str:
-    num_gates(cell)  # raises ValueError for an unknown cell
+    numpy_cell(cell)  # raises ValueError for an unknown cell or one without a NumPy twin
     return cell
+
+
+def _has_cell_state(cell: str) -> bool:
+    """The cell's carry is ``(h, c)`` (an ``LSTMState``), not ``h``."""
+    return get_spec(cell).has_cell_state
 
 
 def time_mask(lengths: np.ndarray, max_len: int) -> np.ndarray:
@@ -234,24 +244,70 @@ def gru_step_backward(
     return dh_new * z + dhh @ p.w_hh, dxp, dhh
 
 
+class NumpyCell(NamedTuple):
+    """A cell's NumPy twin: ``forward(p, carry, xp) -> (new_carry, cache)`` and its hand-written
+    ``backward(p, d_new, cache) -> (d_carry, dxp, dhh)`` (``d_new`` like the carry)."""
+
+    forward: Callable[[Any, Carry, np.ndarray], tuple[Carry, tuple]]
+    backward: Callable[[Any, Carry, tuple], tuple[Carry, np.ndarray, np.ndarray]]
+
+
+# Cell name -> its NumPy step pair; the names are jaxrnn.weights.cellspec's registry.
+NUMPY_CELLS: dict[str, NumpyCell] = {}
+
+
+def register_numpy_cell(name: str, forward: Callable, backward: Callable) -> NumpyCell:
+    """Register the NumPy twin of the registered cell ``name`` (its spec must say
+    ``numpy_backward=True``); how to add a cell: ``jaxrnn.weights.cellspec``."""
+    spec = get_spec(name)
+    if not spec.numpy_backward:
+        raise ValueError(f"cell {name!r}: its spec says numpy_backward=False")
+    entry = NumpyCell(forward, backward)
+    old = NUMPY_CELLS.get(name)
+    if old is not None and old != entry:
+        raise ValueError(f"cell {name!r} already has a NumPy twin")
+    NUMPY_CELLS[name] = entry
+    return entry
+
+
+def unregister_numpy_cell(name: str) -> None:
+    """Remove a cell's NumPy twin (for tests that register a cell of their own)."""
+    NUMPY_CELLS.pop(name, None)
+
+
+def numpy_cell(cell: str) -> NumpyCell:
+    """The NumPy step pair of ``cell``; ValueError if it is unknown or has none."""
+    try:
+        return NUMPY_CELLS[cell]
+    except (KeyError, TypeError):
+        get_spec(cell)  # ValueError naming the registered cells
+        raise ValueError(f"cell {cell!r} has no NumPy twin (register_numpy_cell)") from None
+
+
+def _rnn_pair(nonlinearity: str) -> tuple[Callable, Callable]:
+    def forward(p: Any, h: np.ndarray, xp: np.ndarray) -> tuple[np.ndarray, tuple]:
+        return rnn_step_forward(p, h, xp, nonlinearity)
+
+    return forward, rnn_step_backward
+
+
+register_numpy_cell("rnn", *_rnn_pair("tanh"))
+register_numpy_cell("rnn_relu", *_rnn_pair("relu"))
+register_numpy_cell("lstm", lstm_step_forward, lstm_step_backward)
+register_numpy_cell("gru", gru_step_forward, gru_step_backward)
+
+
 def step_forward(cell: str, p: Any, carry: Carry, xp: np.ndarray) -> tuple[Carry, tuple]:
-    """One step of ``cell`` (``rnn``, ``rnn_relu``, ``lstm``, ``gru``): ``(new_carry, cache)``."""
-    if cell == "lstm":
-        return lstm_step_forward(p, carry, xp)
-    if cell == "gru":
-        return gru_step_forward(p, carry, xp)
-    return rnn_step_forward(p, carry, xp, "relu" if cell == "rnn_relu" else "tanh")
+    """One step of a registered ``cell`` (``rnn``, ``rnn_relu``, ``lstm``, ``gru``, ...):
+    ``(new_carry, cache)``."""
+    return numpy_cell(cell).forward(p, carry, xp)
 
 
 def step_backward(
     cell: str, p: Any, d_new: Carry, cache: tuple
 ) -> tuple[Carry, np.ndarray, np.ndarray]:
     """Backward of ``step_forward``: ``d_new`` (like the carry) -> ``(d_carry, dxp, dhh)``."""
-    if cell == "lstm":
-        return lstm_step_backward(p, d_new, cache)
-    if cell == "gru":
-        return gru_step_backward(p, d_new, cache)
-    return rnn_step_backward(p, d_new, cache)
+    return numpy_cell(cell).backward(p, d_new, cache)
 
 
 # ----------------------------------------------------------------------------- one direction
@@ -309,7 +365,7 @@ def unroll_backward(
         # the step's result was discarded, d_carry goes straight to the previous carry.
         d_new = _map(lambda d, m=m: np.where(m, d, 0.0), d_carry)
         dh_new = _hidden(d_new) + np.where(m, d_ys[:, t], 0.0)
-        d_new = d_new._replace(h=dh_new) if cell == "lstm" else dh_new
+        d_new = d_new._replace(h=dh_new) if isinstance(d_new, LSTMState) else dh_new
         d_prev, dxp[:, t], dhh[:, t] = step_backward(cell, p, d_new, caches[t])
         d_carry = _map(lambda dp, dc, m=m: dp + np.where(m, 0.0, dc), d_prev, d_carry)
     grads = type(p)(
@@ -326,7 +382,7 @@ def unroll_backward(
 
 def _as_state(cell: str, state: Any, shape: tuple[int, ...], dtype) -> Carry:
     """``state`` (None: zeros; for lstm a pair ``(h, c)``, either may be None) as a Carry."""
-    if cell != "lstm":
+    if not _has_cell_state(cell):
         return np.zeros(shape, dtype) if state is None else np.asarray(state)
     h, c = (None, None) if state is None else state
     return LSTMState(
@@ -348,7 +404,7 @@ def layer_forward(
     """Run a stacked, possibly bidirectional recurrent layer, as ``RecurrentLayer.apply``.
 
     Args:
-      cell: ``rnn``, ``rnn_relu``, ``lstm`` or ``gru``.
+      cell: a registered cell with a NumPy twin (``rnn``, ``rnn_relu``, ``lstm``, ``gru``, ...).
       params: layers x directions of cell params (1 direction, or 2: forward, backward).
       x: ``[B, T, D]``.
       lengths: ``[B]`` valid lengths in ``[0, T]``, None for all ``T``.
@@ -609,7 +665,7 @@ def classifier_loss_and_grads(
     dh_final = np.zeros(h_shape, d_feats.dtype)
     for d in range(dirs):
         dh_final[-dirs + d] = d_feats[:, d * hidden : (d + 1) * hidden]
-    d_final = (dh_final, None) if cell == "lstm" else dh_final  # readout uses h only
+    d_final = (dh_final, None) if _has_cell_state(cell) else dh_final  # readout uses h only
     grads["rnn"], dx, _ = layer_backward(cell, rnn, layer_cache, None, d_final)
     if "embed" in params:
         d_embed = np.zeros_like(params["embed"])
@@ -622,6 +678,8 @@ __all__ = [
     "CellParams",
     "DropoutMasks",
     "LSTMState",
+    "NUMPY_CELLS",
+    "NumpyCell",
     "classifier_logits",
     "classifier_loss_and_grads",
     "gru_step_backward",
@@ -630,6 +688,8 @@ __all__ = [
     "layer_forward",
     "lstm_step_backward",
     "lstm_step_forward",
+    "numpy_cell",
+    "register_numpy_cell",
     "reverse_padded",
     "rnn_step_backward",
     "rnn_step_forward",
@@ -639,4 +699,5 @@ __all__ = [
     "time_mask",
     "unroll_backward",
     "unroll_forward",
+    "unregister_numpy_cell",
 ]

@@ -77,6 +77,7 @@ from jaxrnn.scratch.layers import (
     layer_forward,
     time_mask,
 )
+from jaxrnn.weights.cellspec import get_spec
 from jaxrnn.weights.init import min_char_init
 from jaxrnn.weights.layout import CellParams  # noqa: F401 (re-exported: scratch.seq.CellParams)
 
@@ -318,7 +319,7 @@ def regress_loss_and_grads(
         dh = np.zeros(_hidden(final).shape, d_feats.dtype)
         for d in range(dirs):
             dh[-dirs + d] = d_feats[:, d * hidden : (d + 1) * hidden]
-        d_final = (dh, None) if cell == "lstm" else dh  # the readout reads h only
+        d_final = (dh, None) if get_spec(cell).has_cell_state else dh  # the readout reads h only
         grads["rnn"], _, _ = layer_backward(cell, rnn, cache, None, d_final)
     return loss, {key: grads[key] for key in params}
 

@@ -5,8 +5,9 @@ one-hot, ``rnn``: layers x directions of ``CellParams``, ``w_out [K, F]``, ``b_o
 
 * ``keras_params``: what ``jaxrnn.nn.models.init_params_numpy`` draws for a ``Classifier``
   (same generator, same draws in the same order, so the same numbers; the tests check
-  it): Glorot-uniform ``w_ih``, orthogonal ``w_hh`` per gate block, zero biases, LSTM
-  forget-gate bias 1, embedding uniform(-0.05, 0.05), Glorot-uniform readout. The NumPy
+  it): Glorot-uniform ``w_ih``, orthogonal ``w_hh`` per gate block, zero biases except
+  the blocks the cell's spec starts elsewhere (``CellSpec.bias_init``: LSTM forget-gate
+  bias 1), embedding uniform(-0.05, 0.05), Glorot-uniform readout. The NumPy
   backend cannot call the JAX module's function (it imports JAX), hence this twin.
 * ``study_params``: the study's scratch initialisation (``jaxrnn.scratch.init_params``)
   for a stack: every weight ``N(0, 1) / 1000``, biases zero. The ``rnn2`` preset (the
@@ -17,7 +18,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from jaxrnn.weights.layout import CellParams, num_gates
+from jaxrnn.weights.cellspec import bias_init_blocks, get_spec
+from jaxrnn.weights.layout import CellParams
 
 
 def orthogonal(rng: np.random.Generator, n: int) -> np.ndarray:
@@ -61,7 +63,8 @@ def keras_params(
     if recurrent not in ("orthogonal", "glorot"):
         raise ValueError(f"recurrent must be 'orthogonal' or 'glorot', got {recurrent!r}")
     rng = np.random.default_rng(seed)
-    gates, h = num_gates(cell), hidden
+    spec = get_spec(cell)
+    gates, h = spec.num_gates, hidden
     dirs = 2 if bidirectional else 1
     params: dict = {}
     if embed_dim is not None:
@@ -85,8 +88,8 @@ def keras_params(
                 cells.append(CellParams(w_ih, w_hh, None, None))
                 continue
             b_ih = np.zeros(gates * h)
-            if cell == "lstm":
-                b_ih[h : 2 * h] = 1.0  # Keras' unit_forget_bias
+            for rows, value in bias_init_blocks(spec, h):  # lstm: Keras' unit_forget_bias
+                b_ih[rows] = value
             cells.append(CellParams(w_ih, w_hh, b_ih, np.zeros(gates * h)))
         layers.append(tuple(cells))
     params["rnn"] = tuple(layers)

@@ -1,10 +1,11 @@
 """Weight layout and gate order: defined once, here, for the JAX cells, the NumPy
 reference (``jaxrnn.scratch``) and the converters (``jaxrnn.nn.interop``).
 
-This module imports nothing but the standard library, so the NumPy reference can
-use it without importing JAX. ``CellParams`` (below) is the one container for a cell's
-four arrays in both backends (JAX arrays in ``jaxrnn.nn``, NumPy arrays in
-``jaxrnn.scratch``).
+The cells themselves are registered in ``jaxrnn.weights.cellspec`` (``GATES`` below is
+a view of that registry). This module imports nothing but the standard library and that
+registry, so the NumPy reference can use it without importing JAX. ``CellParams`` (below)
+is the one container for a cell's four arrays in both backends (JAX arrays in
+``jaxrnn.nn``, NumPy arrays in ``jaxrnn.scratch``).
 
 Every cell (one layer, one direction) has four arrays, PyTorch's layout, so
 ``torch.nn.RNN/LSTM/GRU`` weights map without reordering::
@@ -29,7 +30,10 @@ directions (forward, then backward); final states stack as
 backward, layer 1 forward, ... (PyTorch's ``h_n``).
 """
 
+from collections.abc import Iterator, Mapping
 from typing import Any, NamedTuple
+
+from jaxrnn.weights.cellspec import SPECS, get_spec
 
 
 class CellParams(NamedTuple):
@@ -41,23 +45,33 @@ class CellParams(NamedTuple):
     b_hh: Any | None  # [G*H]
 
 
-GATES: dict[str, tuple[str, ...]] = {
-    "rnn": ("h",),
-    "rnn_relu": ("h",),
-    "lstm": ("i", "f", "g", "o"),
-    "gru": ("r", "z", "n"),
-}
+class _GatesView(Mapping):
+    """``{cell: gate names}`` for every registered cell: a live view of
+    ``jaxrnn.weights.cellspec.SPECS`` (so a cell registered later appears here too)."""
+
+    def __getitem__(self, cell: str) -> tuple[str, ...]:
+        return SPECS[cell].gates
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(SPECS)
+
+    def __len__(self) -> int:
+        return len(SPECS)
+
+    def __repr__(self) -> str:
+        return repr(dict(self))
+
+
+# The gate names of each cell, in row-block order (the registry's view; public name).
+GATES: Mapping[str, tuple[str, ...]] = _GatesView()
 
 
 def num_gates(cell: str) -> int:
     """G, the number of ``H``-row blocks in ``w_ih`` / ``w_hh`` for ``cell``."""
-    try:
-        return len(GATES[cell])
-    except KeyError:
-        raise ValueError(f"unknown cell {cell!r}; choose from {sorted(GATES)}") from None
+    return get_spec(cell).num_gates
 
 
 def gate_slice(cell: str, gate: str, hidden_size: int) -> slice:
     """Rows of ``w_ih`` / ``w_hh`` / biases that belong to ``gate`` (e.g. ``"f"`` of lstm)."""
-    k = GATES[cell].index(gate)
+    k = get_spec(cell).gates.index(gate)
     return slice(k * hidden_size, (k + 1) * hidden_size)

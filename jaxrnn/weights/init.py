@@ -122,7 +122,7 @@ def study_params(
     the column is never read). The cells keep both bias vectors (``b_ih``, ``b_hh``).
     """
     rng = np.random.default_rng(seed)
-    gates, dirs = num_gates(cell), 2 if bidirectional else 1
+    gates, dirs = get_spec(cell).num_gates, 2 if bidirectional else 1
     layers = []
     d_in = vocab_size if embed_dim is None else embed_dim
     for i in range(num_layers):

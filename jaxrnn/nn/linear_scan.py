@@ -23,11 +23,13 @@ minGRU paper trains (Feng et al. 2024, arXiv:2410.01201, section 3 and appendix)
 ``log h_t = a*_t + logcumsumexp_{s<=t}(log b_s - a*_s)`` with ``a*_t = sum_{s<=t} log a_s``
 (``method="cumsum"``, the paper's), or an associative scan of the log-space operator
 ``(la1, lb1) . (la2, lb2) = (la1 + la2, logaddexp(la2 + lb1, lb2))`` (``"associative"``).
-Numerically (float32 against float64, checked in ``tests/test_parallel_cells.py``): the
+Numerically (float32 against float64; ``tests/test_parallel_cells.py`` checks it): the
 cumsum form subtracts ``a*_t``, which grows like ``t``, so its absolute error in
-``log h`` grows like ``eps * |a*_T|`` (about 1e-4 at T = 2000 with log a ~ -0.7); the
-associative form never forms ``a*`` and stays at a few eps. Both are exact in float64
-to the tests' 1e-10.
+``log h`` grows like ``eps * |a*_T|``: with ``log a ~ U(-1.2, -0.2)`` it was 1e-5 at
+T = 100, 2e-4 at T = 2,000 and 2e-3 at T = 20,000, while the associative and sequential
+log-space forms (and ``linear_scan`` itself) stayed below 7e-7 at every length. Both are
+exact in float64 to the tests' 1e-10. The cells (``jaxrnn.nn.parallel_cells``) therefore
+default to ``"associative"``; ``"cumsum"`` is kept as the paper's.
 """
 
 from __future__ import annotations

@@ -20,7 +20,9 @@ minLSTM (same paper, section 3.2, with its normalised gates)::
     f'_t = f_t / (f_t + i_t),      i'_t = i_t / (f_t + i_t)
     h_t = f'_t * h_{t-1} + i'_t * h~_t
 
-Both are trained in log space, as the paper does (``log_linear_scan``): every term is
+Both run in log space, as the paper trains them (``log_linear_scan``; by default its
+associative form, which float32 keeps accurate at any length, rather than the paper's
+cumsum form, whose error grows with T; see ``jaxrnn.nn.linear_scan``): every term is
 positive, with ``log z = -softplus(-k_z)``, ``log(1 - z) = -softplus(k_z)``,
 ``log g(k) = log(k + 1/2) if k >= 0 else -softplus(-k)``; for minLSTM
 ``f' = 1 / (1 + i/f) = sigmoid(log f - log i)``, so with
@@ -162,7 +164,7 @@ def _min_apply(coeffs: Callable[[Any, Array], tuple[Array, Array]]):
         lengths: Array | None = None,
         reverse: bool = False,
         h0: Array | None = None,
-        method: str = "cumsum",
+        method: str = "associative",
     ) -> tuple[Array, Array]:
         log_a, log_b = coeffs(params, x)
         log_h0 = None if h0 is None else jnp.log(h0)
@@ -177,7 +179,8 @@ def _min_apply(coeffs: Callable[[Any, Array], tuple[Array, Array]]):
       lengths: ``[B]`` valid steps (None: all).
       reverse: run each sequence from its last valid step backwards.
       h0: ``[B, H]`` positive initial state; None: zero (the paper's code).
-      method: ``log_linear_scan``'s (``"cumsum"``, the paper's; ``"associative"``).
+      method: ``log_linear_scan``'s: ``"associative"`` (stable in float32), ``"cumsum"``
+        (the paper's ``a* + logcumsumexp``), ``"sequential"``.
 
     Returns:
       ``(hs [B, T, H], h_T [B, H])``; padded steps hold the last valid state.

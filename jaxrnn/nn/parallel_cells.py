@@ -387,7 +387,9 @@ def stack_apply(
 ) -> tuple[Array, tuple[Array, ...]]:
     """``len(params)`` blocks in turn, dropout ``rate`` between them when ``key`` is given.
 
-    ``x [B, T, D]`` -> ``(y [B, T, D], final states, one per block)``.
+    ``x [B, T, D]`` -> ``(y [B, T, D], final states, one per block)``. ``reverse`` runs every
+    block's cell backwards (a bidirectional stack would pair two such stacks).
+    ``rate`` is a Python float (static under ``jax.jit``).
     """
     finals = []
     for i, p in enumerate(params):

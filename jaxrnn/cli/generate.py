@@ -65,11 +65,13 @@ def generate(args: argparse.Namespace) -> tuple[list[str], float]:
     from jaxrnn.data.text import EOS
     from jaxrnn.nn import lm
     from jaxrnn.runs.checkpoints import load_checkpoint
+    from jaxrnn.runs.registry import task_info
 
     _checked(args)
     r = load_checkpoint(args.checkpoint)
-    if r.config.task != "lm":
-        raise CheckpointError(f"{args.checkpoint}: a --task {r.config.task} checkpoint, not a "
+    info = task_info(r.config)
+    if not info.generates:
+        raise CheckpointError(f"{args.checkpoint}: a --task {info.name} checkpoint, not a "
                               "language model (train one with --task lm)")  # fmt: skip
     vocab, model = r.tokenizer, r.model
     params = r.state.params if len(r.seeds) == 1 else jax.tree.map(lambda a: a[0], r.state.params)

@@ -34,7 +34,7 @@ def save_checkpoint(path: str, run: Any, epoch: int, histories: list[list[dict]]
         "kind": CHECKPOINT_KIND,
         "jaxrnn_version": __version__,
         "config": dataclasses.asdict(run.cfg),
-        "tokenizer": run.data.tokenizer.to_dict(),
+        "tokenizer": run.data.vocab.to_dict(),
         "label_names": run.data.label_names,
         "seeds": run.seeds,
         "epoch": epoch,

@@ -153,7 +153,7 @@ class JaxRun:
         self.bounds = plan_buckets(cfg, data, self.group, self.parallel)
         if cfg.buckets != (len(self.bounds) if self.bounds else 0):
             self.cfg = cfg = dataclasses.replace(cfg, buckets=len(self.bounds or ()))
-        self.model = self.spec.build_model(cfg, data.tokenizer, data.label_names)
+        self.model = self.spec.build_model(cfg, data.vocab, data.label_names)
         self.task = self.spec.task(cfg, self.model)
         self.metric_names = metric_names(self.task)
         if data.val is not None:  # after the test split's, as the loop returns them
@@ -377,7 +377,7 @@ class JaxRun:
                                                                        strict=True)]  # fmt: skip
         result = RunResult(cfg, self.seeds, histories, time.perf_counter() - t0, compile_s,
                            n_params, params, extra, reports,
-                           tokenizer=self.data.tokenizer,
+                           tokenizer=self.data.vocab,
                            label_names=list(self.data.label_names),
                            metric_names=self.metric_names, derived=derived, kept_epochs=kept,
                            evals=evals if self.data.evals else None)  # fmt: skip

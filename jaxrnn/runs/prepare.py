@@ -42,13 +42,19 @@ class Prepared(NamedTuple):
 
     train: Arrays
     test: Arrays
-    tokenizer: Tokenizer
+    # What encoded the data: a Tokenizer (classify), TagVocab, TextVocab, SeriesVocab...
+    vocab: Tokenizer
     label_names: list[str]
     truncated: int  # texts cut at max_len (train + test)
     val: Arrays | None = None  # the validation split held out of training (--val-fraction)
     evals: tuple[EvalSet, ...] = ()  # extra labelled sets evaluated after training
     longest: int = 0  # tokens of the longest training text, before truncation
     truncated_train: int = 0  # training texts cut at max_len (of ``truncated``)
+
+    @property
+    def tokenizer(self) -> Any:
+        """``vocab``, by its old name (read-only)."""
+        return self.vocab
 
 
 class EvalSet(NamedTuple):

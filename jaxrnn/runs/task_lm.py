@@ -62,7 +62,6 @@ SPEC = register(TaskSpec(
     task=make_task,
     vocab_from_dict=TextVocab.from_dict,
     test_report=None,
-    rows_per_step=lambda cfg: 1,
     shuffle=False,
     derived=derived,
     run_extra=run_extra,

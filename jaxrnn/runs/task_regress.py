@@ -135,7 +135,7 @@ def build_model(cfg: TrainConfig, vocab: SeriesVocab, labels: Any = None) -> mod
 def errors(pred: np.ndarray, data: Prepared) -> dict:
     """MSE and MAE of forecasts ``pred`` (standardised, shaped as ``data.test.y``) and of the
     last-value forecast on the same windows, in the target's units."""
-    vocab: SeriesVocab = data.tokenizer
+    vocab: SeriesVocab = data.vocab
     t = vocab.target_index
     per_step = np.ndim(data.test.y) == 3
     naive = naive_forecast(data.test.x, t, np.shape(data.test.y)[-1], per_step)
@@ -173,5 +173,4 @@ SPEC = register(TaskSpec(
     vocab_from_dict=SeriesVocab.from_dict,
     test_report=errors,
     report_final=report_final,
-    format_report=format_report,
 ))  # fmt: skip

@@ -98,7 +98,7 @@ def report_from(gold: list[list[str]], pred: list[list[str]]) -> dict:
 
 def test_report(pred: np.ndarray, data: Prepared) -> dict:
     """The report of test predictions ``[N_test, T]`` (see ``report_from``)."""
-    vocab, test = data.tokenizer, data.test
+    vocab, test = data.vocab, data.test
     return report_from(vocab.decode_tags(test.tags, test.lengths),
                        vocab.decode_tags(pred, test.lengths))  # fmt: skip
 
@@ -128,5 +128,4 @@ SPEC = register(TaskSpec(
     vocab_from_dict=TagVocab.from_dict,
     test_report=test_report,
     report_final=report_final,
-    format_report=format_report,
 ))  # fmt: skip

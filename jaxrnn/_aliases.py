@@ -76,7 +76,8 @@ MODULES: dict[str, str] = {
     # the commands
     "jaxrnn.train.cli": "jaxrnn.cli.train",
     "jaxrnn.predict": "jaxrnn.cli.predict",
-    "jaxrnn.predict_seq": "jaxrnn.cli.predict_seq",
+    "jaxrnn.predict_seq": "jaxrnn.cli.predict",  # the tagger's and forecaster's command
+    "jaxrnn.cli.predict_seq": "jaxrnn.cli.predict",  # joined the classifier's
     "jaxrnn.generate": "jaxrnn.cli.generate",
     "jaxrnn.sweep": "jaxrnn.cli.sweep",
     "jaxrnn.paired": "jaxrnn.cli.paired",

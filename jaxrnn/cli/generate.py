@@ -19,17 +19,13 @@ import sys
 import time
 from collections.abc import Sequence
 
+from jaxrnn.cli._common import Parser, run
 from jaxrnn.errors import CheckpointError, ConfigError, UsageError
-
-
-class _Parser(argparse.ArgumentParser):
-    def error(self, message: str):
-        self.exit(2, f"{self.prog}: error: {message}\n")
 
 
 def build_parser() -> argparse.ArgumentParser:
     """The flags of ``python -m jaxrnn.generate``."""
-    p = _Parser(prog="python -m jaxrnn.generate",
+    p = Parser(prog="python -m jaxrnn.generate",
                 description="Sample text from a language model trained with "
                 "python -m jaxrnn.train --task lm --save CK.")  # fmt: skip
     p.add_argument("--checkpoint", required=True, metavar="CK", help="a --task lm checkpoint")
@@ -115,4 +111,4 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run(main))

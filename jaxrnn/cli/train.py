@@ -13,6 +13,7 @@ import os
 import sys
 from collections.abc import Mapping, Sequence
 
+from jaxrnn.cli._common import Parser, run
 from jaxrnn.errors import ConfigError, Interrupted, UsageError
 from jaxrnn.evaluation.metrics import plot_confusion
 from jaxrnn.runs import memory
@@ -30,13 +31,6 @@ from jaxrnn.runs.results import format_summary, write_json
 from jaxrnn.runs.run import fit
 from jaxrnn.training import distributed
 from jaxrnn.util import cache as _cache
-
-
-class Parser(argparse.ArgumentParser):
-    """``argparse`` with one-line errors (exit code 2, no usage dump)."""
-
-    def error(self, message: str):
-        self.exit(2, f"{self.prog}: error: {message}\n")
 
 
 def parse_max_len(text: str) -> int:
@@ -278,7 +272,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     return 0
 
 
-if __name__ == "__main__":
-    from jaxrnn.util.pipes import run_main
+__all__ = ["Parser", "build_parser", "config_from_args", "main"]  # Parser: jaxrnn.cli._common
 
-    sys.exit(run_main(main))
+if __name__ == "__main__":
+    sys.exit(run(main))

@@ -17,6 +17,7 @@ from jaxrnn.data.text import TextVocab
 from jaxrnn.nn.sequence import RecurrentLayer
 from jaxrnn.runs.prepare_lm import check, num_tokens, prepare_lm
 from jaxrnn.runs.registry import TaskSpec, register
+from jaxrnn.runs.predictor import LanguageModelPredictor
 
 
 def build_model(cfg: TrainConfig, vocab: TextVocab, label_names=None) -> lm.LanguageModel:
@@ -55,6 +56,12 @@ def run_extra(run, run_s: float) -> dict:
             / max(run_s, 1e-9)}  # fmt: skip
 
 
+def predictor(cfg, model, params, vocab, label_names, num_seeds: int, batch_size: int = 1
+              ) -> LanguageModelPredictor:  # fmt: skip
+    """Next-token probabilities after a text, and samples
+    (``jaxrnn.runs.predictor.LanguageModelPredictor``)."""
+    return LanguageModelPredictor.from_parts(model, params, vocab, num_seeds=num_seeds)
+
 SPEC = register(TaskSpec(
     "lm",
     prepare=prepare_lm,
@@ -65,4 +72,5 @@ SPEC = register(TaskSpec(
     shuffle=False,
     derived=derived,
     run_extra=run_extra,
+    predictor=predictor,
 ))  # fmt: skip

@@ -35,6 +35,7 @@ from jaxrnn.data.series import (
 )
 from jaxrnn.errors import ConfigError, DataError
 from jaxrnn.runs.prepare import Prepared
+from jaxrnn.runs.predictor import Forecaster
 from jaxrnn.runs.registry import TaskSpec, register
 
 
@@ -165,6 +166,11 @@ def format_report(report: dict) -> str:
     ])  # fmt: skip
 
 
+def predictor(cfg, model, params, vocab, label_names, num_seeds: int, batch_size: int = 1
+              ) -> Forecaster:  # fmt: skip
+    """The forecast after a series' last window (``jaxrnn.runs.predictor.Forecaster``)."""
+    return Forecaster.from_parts(cfg, model, params, vocab, num_seeds=num_seeds)
+
 SPEC = register(TaskSpec(
     "regress",
     prepare=prepare,
@@ -173,4 +179,5 @@ SPEC = register(TaskSpec(
     vocab_from_dict=SeriesVocab.from_dict,
     test_report=errors,
     report_final=report_final,
+    predictor=predictor,
 ))  # fmt: skip

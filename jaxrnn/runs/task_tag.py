@@ -26,6 +26,7 @@ from jaxrnn.data.conll import Sentence, TagVocab, load_conll
 from jaxrnn.errors import ConfigError
 from jaxrnn.runs.build import recurrent_layer
 from jaxrnn.runs.prepare import Prepared
+from jaxrnn.runs.predictor import Tagger
 from jaxrnn.runs.registry import TaskSpec, register
 
 
@@ -100,7 +101,8 @@ def test_report(pred: np.ndarray, data: Prepared) -> dict:
     """The report of test predictions ``[N_test, T]`` (see ``report_from``)."""
     vocab, test = data.vocab, data.test
     return report_from(vocab.decode_tags(test.tags, test.lengths),
-                       vocab.decode_tags(pred, test.lengths))  # fmt: skip
+                       vocab.decode_tags(pred, test.lengths    predictor=predictor,
+))  # fmt: skip
 
 
 def report_final(report: dict) -> dict:
@@ -120,6 +122,11 @@ def format_report(report: dict) -> str:
     return spans.format_span_report(spans.SpanReport(**{**s, "per_type": per_type}))
 
 
+def predictor(cfg, model, params, vocab, label_names, num_seeds: int, batch_size: int = 256
+              ) -> Tagger:  # fmt: skip
+    """A tag per word of each sentence (``jaxrnn.runs.predictor.Tagger``)."""
+    return Tagger.from_parts(model, params, vocab, num_seeds=num_seeds, batch_size=batch_size)
+
 SPEC = register(TaskSpec(
     "tag",
     prepare=prepare,
@@ -128,4 +135,5 @@ SPEC = register(TaskSpec(
     vocab_from_dict=TagVocab.from_dict,
     test_report=test_report,
     report_final=report_final,
+    predictor=predictor,
 ))  # fmt: skip

@@ -101,8 +101,7 @@ def test_report(pred: np.ndarray, data: Prepared) -> dict:
     """The report of test predictions ``[N_test, T]`` (see ``report_from``)."""
     vocab, test = data.vocab, data.test
     return report_from(vocab.decode_tags(test.tags, test.lengths),
-                       vocab.decode_tags(pred, test.lengths    predictor=predictor,
-))  # fmt: skip
+                       vocab.decode_tags(pred, test.lengths))  # fmt: skip
 
 
 def report_final(report: dict) -> dict:

@@ -87,7 +87,9 @@ def windows(cfg: TrainConfig, rows: np.ndarray, vocab: SeriesVocab, part: str
         raise DataError(f"the {part} part has {len(rows)} rows, too few for --window "
                         f"{cfg.window} and --horizon {cfg.horizon}: shorten them or give "
                         "more data") from None  # fmt: skip
-    return tasks.SeriesRows(w.inputs, w.targets)
+    # in the run's float type (make_windows gives float32; --dtype float64 computes in float64)
+    return tasks.SeriesRows(w.inputs.astype(cfg.dtype, copy=False),
+                            w.targets.astype(cfg.dtype, copy=False))  # fmt: skip
 
 
 def _check_model(cfg: TrainConfig) -> None:

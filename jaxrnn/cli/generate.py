@@ -56,11 +56,8 @@ def _checked(args: argparse.Namespace) -> None:
 
 def generate(args: argparse.Namespace) -> tuple[list[str], float]:
     """The samples (prime included) and the tokens drawn per second (compile excluded)."""
-    import jax
-
-    from jaxrnn.data.text import EOS
-    from jaxrnn.nn import lm
     from jaxrnn.runs.checkpoints import load_checkpoint
+    from jaxrnn.runs.predictor import LanguageModelPredictor
     from jaxrnn.runs.registry import task_info
 
     _checked(args)
@@ -69,25 +66,15 @@ def generate(args: argparse.Namespace) -> tuple[list[str], float]:
     if not info.generates:
         raise CheckpointError(f"{args.checkpoint}: a --task {info.name} checkpoint, not a "
                               "language model (train one with --task lm)")  # fmt: skip
-    vocab, model = r.tokenizer, r.model
-    params = r.state.params if len(r.seeds) == 1 else jax.tree.map(lambda a: a[0], r.state.params)
-    if args.prime:
-        prime = vocab.encode(args.prime)  # DataError naming characters it does not know
-        if prime.size == 0:
-            raise ConfigError("--prime has no tokens at this level: give some text")
-        shown = args.prime
-    else:
-        start = "\n" if vocab.level == "char" else EOS
-        prime = vocab.encode(start) if start in vocab.index else vocab.encode(vocab.tokens[0])
-        shown = ""
-    kw = dict(seed=args.seed, temperature=args.temperature, top_k=min(args.top_k, vocab.size),
+    lm = LanguageModelPredictor.from_parts(r.model, r.state.params, r.tokenizer,
+                                           num_seeds=len(r.seeds))  # fmt: skip
+    kw = dict(seed=args.seed, temperature=args.temperature, top_k=args.top_k,
               num_samples=args.num_samples)  # fmt: skip
-    lm.sample(model, params, prime, args.length, **kw)  # compile (and warm up)
+    lm.sample_ids(args.prime, args.length, **kw)  # compile (and warm up)
     t = time.perf_counter()
-    toks = lm.sample(model, params, prime, args.length, **kw)
+    toks = lm.sample_ids(args.prime, args.length, **kw)
     rate = toks.size / (time.perf_counter() - t)
-    sep = " " if vocab.level == "word" and shown and not shown.endswith("\n") else ""
-    return [shown + sep + vocab.decode(row) for row in toks], rate
+    return lm.decode(args.prime, toks), rate
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -342,7 +342,7 @@ def resolve_config(cfg: TrainConfig) -> TrainConfig:
     check = info.hook("check")
     if check is not None:
         check(cfg)
-    if cfg.backend == "numpy" and info.numpy_fit is None:
+    if cfg.backend not in info.backends:
         raise ConfigError(f"--backend numpy runs the scratch classifier: --task {info.name} "
                           "needs --backend jax")  # fmt: skip
     if cfg.bptt == "study" and (cfg.model != "rnn" or cfg.optimizer != "sgd"

@@ -113,6 +113,11 @@ class TaskInfo:
     # classifier's command), "sentences" (a tag per word), "series" (a forecast from a CSV).
     predict_input: str = "texts"
 
+    @property
+    def backends(self) -> tuple[str, ...]:
+        """The ``--backend`` values the task runs on."""
+        return ("jax", "numpy") if self.numpy_fit is not None else ("jax",)
+
     def hook(self, name: str) -> Callable | None:
         """The hook ``name``, imported if written as ``"module:attribute"``."""
         h = getattr(self, name)

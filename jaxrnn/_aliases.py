@@ -76,7 +76,8 @@ MODULES: dict[str, str] = {
     # the commands
     "jaxrnn.train.cli": "jaxrnn.cli.train",
     "jaxrnn.predict": "jaxrnn.cli.predict",
-    "jaxrnn.predict_seq": "jaxrnn.cli.predict_seq",
+    "jaxrnn.predict_seq": "jaxrnn.cli.predict",  # the tagger's and forecaster's command
+    "jaxrnn.cli.predict_seq": "jaxrnn.cli.predict",  # joined the classifier's
     "jaxrnn.generate": "jaxrnn.cli.generate",
     "jaxrnn.sweep": "jaxrnn.cli.sweep",
     "jaxrnn.paired": "jaxrnn.cli.paired",
@@ -87,20 +88,28 @@ MODULES: dict[str, str] = {
     "jaxrnn._pipes": "jaxrnn.util.pipes",
 }
 
-# ``python -m NAME`` runs the command module NEW (a package's ``-m`` runs its ``__main__``):
-# old names, and new commands whose public name is short (``python -m jaxrnn.plot``).
+# ``python -m NAME`` (an old name, or a short public one such as ``jaxrnn.plot``) runs the
+# command module NEW (a package's ``-m`` runs its ``__main__``), or, for
+# ``"module:function"``, ``sys.exit(jaxrnn.cli._common.run(function))``. Only ``-m`` reads
+# this table where NAME is also in ``MODULES``: ``import NAME`` still gives that module.
 COMMANDS: dict[str, str] = {
     "jaxrnn.plot": "jaxrnn.cli.plot",
     "jaxrnn.train.__main__": "jaxrnn.cli.train",
     "jaxrnn.study.__main__": "jaxrnn.cli.study",
+    # the data generators' commands; not jaxrnn.data.series and jaxrnn.data.text: real
+    # modules, which no alias may answer for (a hook in each forwards to jaxrnn.cli.make_data)
+    "jaxrnn.data.synthetic": "jaxrnn.cli.make_data:synthetic",
+    "jaxrnn.data.compositional": "jaxrnn.cli.make_data:compositional",
+    "jaxrnn.data.tagging": "jaxrnn.cli.make_data:tagging",
 }
 
 
 class _AliasLoader(importlib.abc.Loader):
-    """Imports ``target`` and hands back that module; ``get_code`` serves ``python -m``."""
+    """Imports ``target`` and hands back that module; ``get_code`` serves ``python -m``
+    (``command``, else ``target``)."""
 
-    def __init__(self, target: str):
-        self.target = target
+    def __init__(self, target: str, command: str | None = None):
+        self.target, self.command = target, command
         self.real_spec: importlib.machinery.ModuleSpec | None = None
 
     def create_module(self, spec: importlib.machinery.ModuleSpec) -> ModuleType:
@@ -113,20 +122,27 @@ class _AliasLoader(importlib.abc.Loader):
         module.__spec__ = self.real_spec
 
     def get_code(self, fullname: str) -> CodeType | None:  # runpy: ``python -m old.name``
-        spec = importlib.util.find_spec(self.target)
-        return spec.loader.get_code(self.target)  # type: ignore[union-attr]
+        command = self.command or self.target
+        if ":" in command:  # a function of a command module: run it as an entry point
+            module, function = command.split(":")
+            source = (f"import sys\nfrom jaxrnn.cli._common import run\n"
+                      f"from {module} import {function}\nsys.exit(run({function}))\n")
+            return compile(source, f"<python -m {fullname}>", "exec")
+        spec = importlib.util.find_spec(command)
+        return spec.loader.get_code(command)  # type: ignore[union-attr]
 
 
 class _AliasFinder(importlib.abc.MetaPathFinder):
     def find_spec(self, fullname: str, path=None, target=None):
-        new = COMMANDS.get(fullname) or MODULES.get(fullname)
+        command = COMMANDS.get(fullname)
+        new = MODULES.get(fullname) or (command.split(":")[0] if command else None)
         if new is None:
             return None
         real = importlib.util.find_spec(new)
         if real is None:
             return None
         spec = importlib.machinery.ModuleSpec(
-            fullname, _AliasLoader(new), origin=real.origin,
+            fullname, _AliasLoader(new, command), origin=real.origin,
             is_package=real.submodule_search_locations is not None,
         )
         if real.submodule_search_locations is not None:

@@ -19,17 +19,13 @@ import sys
 import time
 from collections.abc import Sequence
 
+from jaxrnn.cli._common import Parser, run
 from jaxrnn.errors import CheckpointError, ConfigError, UsageError
-
-
-class _Parser(argparse.ArgumentParser):
-    def error(self, message: str):
-        self.exit(2, f"{self.prog}: error: {message}\n")
 
 
 def build_parser() -> argparse.ArgumentParser:
     """The flags of ``python -m jaxrnn.generate``."""
-    p = _Parser(prog="python -m jaxrnn.generate",
+    p = Parser(prog="python -m jaxrnn.generate",
                 description="Sample text from a language model trained with "
                 "python -m jaxrnn.train --task lm --save CK.")  # fmt: skip
     p.add_argument("--checkpoint", required=True, metavar="CK", help="a --task lm checkpoint")
@@ -60,36 +56,25 @@ def _checked(args: argparse.Namespace) -> None:
 
 def generate(args: argparse.Namespace) -> tuple[list[str], float]:
     """The samples (prime included) and the tokens drawn per second (compile excluded)."""
-    import jax
-
-    from jaxrnn.data.text import EOS
-    from jaxrnn.nn import lm
     from jaxrnn.runs.checkpoints import load_checkpoint
+    from jaxrnn.runs.predictor import LanguageModelPredictor
+    from jaxrnn.runs.registry import task_info
 
     _checked(args)
     r = load_checkpoint(args.checkpoint)
-    if r.config.task != "lm":
-        raise CheckpointError(f"{args.checkpoint}: a --task {r.config.task} checkpoint, not a "
+    info = task_info(r.config)
+    if not info.generates:
+        raise CheckpointError(f"{args.checkpoint}: a --task {info.name} checkpoint, not a "
                               "language model (train one with --task lm)")  # fmt: skip
-    vocab, model = r.tokenizer, r.model
-    params = r.state.params if len(r.seeds) == 1 else jax.tree.map(lambda a: a[0], r.state.params)
-    if args.prime:
-        prime = vocab.encode(args.prime)  # DataError naming characters it does not know
-        if prime.size == 0:
-            raise ConfigError("--prime has no tokens at this level: give some text")
-        shown = args.prime
-    else:
-        start = "\n" if vocab.level == "char" else EOS
-        prime = vocab.encode(start) if start in vocab.index else vocab.encode(vocab.tokens[0])
-        shown = ""
-    kw = dict(seed=args.seed, temperature=args.temperature, top_k=min(args.top_k, vocab.size),
+    lm = LanguageModelPredictor.from_parts(r.model, r.state.params, r.tokenizer,
+                                           num_seeds=len(r.seeds))  # fmt: skip
+    kw = dict(seed=args.seed, temperature=args.temperature, top_k=args.top_k,
               num_samples=args.num_samples)  # fmt: skip
-    lm.sample(model, params, prime, args.length, **kw)  # compile (and warm up)
+    lm.sample_ids(args.prime, args.length, **kw)  # compile (and warm up)
     t = time.perf_counter()
-    toks = lm.sample(model, params, prime, args.length, **kw)
+    toks = lm.sample_ids(args.prime, args.length, **kw)
     rate = toks.size / (time.perf_counter() - t)
-    sep = " " if vocab.level == "word" and shown and not shown.endswith("\n") else ""
-    return [shown + sep + vocab.decode(row) for row in toks], rate
+    return lm.decode(args.prime, toks), rate
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -113,4 +98,4 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run(main))

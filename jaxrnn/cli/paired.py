@@ -39,7 +39,8 @@ def _note(line: str) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """``python -m jaxrnn.paired``; returns the exit code."""
-    from jaxrnn.cli.train import Parser, build_parser, config_from_args
+    from jaxrnn.cli._common import Parser
+    from jaxrnn.cli.train import build_parser, config_from_args
 
     p = Parser(prog="python -m jaxrnn.paired", description=__doc__.split("\n\n")[0],
                epilog="Any other flag is a python -m jaxrnn.train flag, applied to both models "
@@ -101,6 +102,6 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    from jaxrnn.util.pipes import run_main
+    from jaxrnn.cli._common import run
 
-    sys.exit(run_main(main))
+    sys.exit(run(main))

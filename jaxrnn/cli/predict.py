@@ -1,18 +1,37 @@
-"""Classify texts with a trained checkpoint: ``python -m jaxrnn.predict``.
+"""Predict with a trained checkpoint: ``python -m jaxrnn.predict``.
 
 ::
 
     python -m jaxrnn.predict --checkpoint run.ckpt "i am not sad" "this is bad"
     cat texts.txt | python -m jaxrnn.predict --checkpoint run.ckpt --json
+    python -m jaxrnn.predict --checkpoint tagger.ckpt "we flew to Jordan ." [--json]
+    python -m jaxrnn.predict --checkpoint forecaster.ckpt --data series.csv [--json]
 
-Texts come from the arguments, or one per line from standard input. Each gets
+What is read and printed follows the checkpoint's task (``TaskInfo.predict_input`` in
+``jaxrnn.runs.registry``; the predictors are ``jaxrnn.runs.predictor``'s).
+
+Classifier: texts come from the arguments, or one per line from standard input. Each gets
 its predicted label and that label's probability; ``--json`` prints one JSON
 object per line (``text``, ``label``, ``probability``, ``probabilities``
 for every class, and ``known_tokens``: how many of its words the model knows; texts
 with none get a warning on stderr). Texts are encoded with the checkpoint's tokenizer (same
 index, same ``max_len`` truncation as in training) and classified in batches
 by one jitted function, so thousands of lines take about as long as one batch.
-A multi-seed checkpoint predicts with the mean probability over its seeds.
+
+Tagger: each sentence (an argument, or one per line from standard input) is split on
+whitespace and printed as ``token/TAG`` pairs; ``--json`` prints one object per line with
+``tokens`` and ``tags``. Words the training data lacked get the OOV id (1) and keep their
+position, so there is a tag for every word. Sentences are never cut, whatever the
+training ``--max-len``.
+
+Forecaster: the file is read with the checkpoint's columns, standardised with the
+training statistics stored in the checkpoint, and its LAST ``window`` rows forecast the
+next ``horizon`` target values (per-step models: the forecast after the last step),
+printed ``t+k<TAB>value`` in the target's units; ``--json``: one object with ``target``,
+``window`` and ``forecast``.
+
+A multi-seed checkpoint predicts with the mean over its seeds (probabilities, or the
+forecasts).
 """
 
 from __future__ import annotations
@@ -22,33 +41,54 @@ import json
 import sys
 from collections.abc import Sequence
 
+from jaxrnn.cli._common import Parser, read_texts, run
 from jaxrnn.errors import UsageError
-from jaxrnn.runs.predictor import Predictor
+from jaxrnn.runs import registry
+from jaxrnn.runs.predictor import Predictor, forecast_file, tag_sentences
+
+__all__ = ["checkpoint_task", "forecast_file", "main", "read_texts", "tag_sentences"]
+
+# The tasks whose checkpoints are not read as texts to classify (``jaxrnn.predict_seq.TASKS``
+# before that module became this one).
+TASKS = tuple(n for n, info in registry.TASKS.items() if info.predict_input != "texts")
 
 
-def read_texts(given: Sequence[str], what: str = "texts") -> list[str]:
-    """The texts given as arguments, else one per line from standard input (``what`` names
-    them in the one-line errors: none given on a terminal, input not UTF-8)."""
-    if given:
-        return list(given)
-    if sys.stdin.isatty():
-        raise UsageError(f"give {what} as arguments, or pipe them in, one per line")
+def checkpoint_task(argv: Sequence[str] | None) -> str | None:
+    """The ``task`` of the checkpoint ``--checkpoint`` names in ``argv`` (None: no readable
+    checkpoint named; the classifier's ``main`` then reports any error)."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    path = None
+    for i, a in enumerate(args):
+        if a == "--checkpoint" and i + 1 < len(args):
+            path = args[i + 1]
+        elif a.startswith("--checkpoint="):
+            path = a.split("=", 1)[1]
+    if path is None:
+        return None
+    from jaxrnn.training import checkpoint_file as checkpoint
+
     try:
-        return [line.rstrip("\r\n") for line in sys.stdin]
-    except UnicodeDecodeError:
-        raise UsageError("standard input is not valid UTF-8 text") from None
+        meta, _ = checkpoint.load(path)
+        return str(meta["config"].get("task", "classify"))
+    except Exception:  # unreadable: the classifier's path prints the one-line error
+        return None
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    from jaxrnn.cli import predict_seq
+def main(argv: Sequence[str] | None = None, task: str | None = None) -> int:
+    """``python -m jaxrnn.predict``; returns the exit code. ``task``: the checkpoint's task
+    (default: read from the checkpoint ``argv`` names)."""
+    task = task if task is not None else checkpoint_task(argv)
+    kind = registry.TASKS[task].predict_input if task in registry.TASKS else "texts"
+    if kind == "texts":
+        return _main_texts(argv)
+    return _main_seq(argv, kind)
 
-    task = predict_seq.checkpoint_task(argv)
-    if task in predict_seq.TASKS:  # a tagger or a forecaster: jaxrnn/predict_seq.py
-        return predict_seq.main(argv, task)
-    from jaxrnn.cli.train import Parser
 
-    p = Parser(prog="python -m jaxrnn.predict", description=__doc__.split("\n\n")[0],
-                formatter_class=argparse.RawDescriptionHelpFormatter)  # fmt: skip
+def _main_texts(argv: Sequence[str] | None) -> int:
+    """The classifier's command (and what any unreadable checkpoint reports through)."""
+    p = Parser(prog="python -m jaxrnn.predict", description="Classify texts with a trained "
+               "checkpoint: ``python -m jaxrnn.predict``.",
+               formatter_class=argparse.RawDescriptionHelpFormatter)  # fmt: skip
     p.add_argument(
         "--checkpoint",
         required=True,
@@ -91,7 +131,48 @@ def main(argv: Sequence[str] | None = None) -> int:
     return 0
 
 
-if __name__ == "__main__":
-    from jaxrnn.util.pipes import run_main
+def _main_seq(argv: Sequence[str] | None, kind: str) -> int:
+    """A tagger's (``kind`` "sentences") or a forecaster's ("series") command."""
+    p = Parser(prog="python -m jaxrnn.predict", description="``python -m jaxrnn.predict`` on "
+               "a tagger or a forecaster checkpoint (``--task tag/regress``).",
+               formatter_class=argparse.RawDescriptionHelpFormatter)  # fmt: skip
+    p.add_argument("--checkpoint", required=True, metavar="PATH")
+    p.add_argument("texts", nargs="*", metavar="TEXT",
+                   help="tag: sentences (default: one per line from standard input); "
+                   "regress: the series file (or --data)")  # fmt: skip
+    p.add_argument("--data", metavar="PATH", help="regress: the CSV to forecast from")
+    p.add_argument("--json", action="store_true", help="JSON output")
+    p.add_argument("--batch-size", type=int, default=256, help="tag: sentences per batch")
+    args = p.parse_args(argv)
+    from jaxrnn.util import cache as _cache
 
-    sys.exit(run_main(main))
+    _cache.enable()
+    try:
+        if args.batch_size < 1:
+            raise UsageError(f"--batch-size must be at least 1, got {args.batch_size}")
+        if kind == "series":
+            files = ([args.data] if args.data else []) + list(args.texts)
+            if len(files) != 1:
+                raise UsageError("a forecaster reads one series file: give --data PATH")
+            result = forecast_file(args.checkpoint, files[0])
+            if args.json:
+                print(json.dumps(result))
+            else:
+                for k, v in enumerate(result["forecast"], 1):
+                    print(f"t+{k}\t{v:.6g}")
+            return 0
+        sentences = read_texts(args.texts, "sentences")
+        rows = tag_sentences(args.checkpoint, sentences, args.batch_size)
+    except UsageError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return e.exit_code
+    for r in rows:
+        if args.json:
+            print(json.dumps(r, ensure_ascii=False))
+        else:
+            print(" ".join(f"{t}/{g}" for t, g in zip(r["tokens"], r["tags"], strict=True)))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(run(main))

@@ -41,6 +41,7 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
+from jaxrnn.cli._common import Parser, run
 from jaxrnn.study import bidirectional, compare, depth, figures, longrange, report
 from jaxrnn.util.atomic import atomic_write
 
@@ -367,7 +368,7 @@ class _DefaultsFormatter(argparse.ArgumentDefaultsHelpFormatter):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
+    p = Parser(
         prog="python -m jaxrnn.study",
         description="The study, done properly: every model over many seeds on the bundled "
         "data, and vanishing gradients measured. Writes results.json, results.md and PNG "
@@ -594,4 +595,4 @@ def _carry_over(res: dict[str, Any], parts: list[str], out: str) -> None:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run(main))

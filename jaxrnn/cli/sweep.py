@@ -36,6 +36,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from jaxrnn.cli._common import Parser, run
 from jaxrnn.errors import ConfigError, UsageError
 from jaxrnn.runs.config import MODEL_NAMES, TrainConfig, resolve_config
 
@@ -76,7 +77,7 @@ def run_grid(cfg: TrainConfig, points: np.ndarray, seeds: list[int], group: int 
     ncls = max(2, len(data.label_names))
     g, s, epochs = len(points), len(seeds), cfg.epochs
     dtype = np.dtype(cfg.dtype)
-    template = build_model(cfg, data.tokenizer.vocab_size, ncls)
+    template = build_model(cfg, data.vocab.vocab_size, ncls)
     params = initial_params(template, cfg, seeds)  # [S, ...], the same starts for every point
     opt0 = sweep_optimizer(jnp.asarray(1e-3, dtype), jnp.asarray(0.0, dtype),
                            jnp.asarray(0.0, dtype))  # fmt: skip
@@ -157,14 +158,9 @@ def _ints(text: str) -> list[int]:
     return [int(v) for v in vals]
 
 
-class _Parser(argparse.ArgumentParser):
-    def error(self, message: str):
-        self.exit(2, f"{self.prog}: error: {message}\n")
-
-
 def build_parser() -> argparse.ArgumentParser:
     """The parser of ``python -m jaxrnn.sweep``."""
-    p = _Parser(prog="python -m jaxrnn.sweep", description=__doc__.split("\n\n")[0])
+    p = Parser(prog="python -m jaxrnn.sweep", description=__doc__.split("\n\n")[0])
     a = p.add_argument
     a("--model", default="bilstm", choices=[m for m in MODEL_NAMES if m != "rnn"],
       help="the preset every point starts from [bilstm]")
@@ -353,6 +349,4 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    from jaxrnn.util.pipes import run_main
-
-    sys.exit(run_main(main))
+    sys.exit(run(main))

@@ -13,8 +13,9 @@ import os
 import sys
 from collections.abc import Mapping, Sequence
 
+from jaxrnn.cli._common import Parser, run
 from jaxrnn.errors import ConfigError, Interrupted, UsageError
-from jaxrnn.evaluation.metrics import format_report, plot_confusion
+from jaxrnn.evaluation.metrics import plot_confusion
 from jaxrnn.runs import memory
 from jaxrnn.runs.config import (
     MODEL_NAMES,
@@ -25,18 +26,11 @@ from jaxrnn.runs.config import (
     flag_name,
     resolve_config,
 )
-from jaxrnn.runs.registry import get_spec
+from jaxrnn.runs.registry import task_info
 from jaxrnn.runs.results import format_summary, write_json
 from jaxrnn.runs.run import fit
 from jaxrnn.training import distributed
 from jaxrnn.util import cache as _cache
-
-
-class Parser(argparse.ArgumentParser):
-    """``argparse`` with one-line errors (exit code 2, no usage dump)."""
-
-    def error(self, message: str):
-        self.exit(2, f"{self.prog}: error: {message}\n")
 
 
 def parse_max_len(text: str) -> int:
@@ -169,7 +163,7 @@ def host_devices(cfg: TrainConfig, seeds: int, environ: Mapping[str, str],
     the CPU, and the user has set no device count of their own."""
     cores = cores or 1
     if (cfg.backend != "jax" or cfg.data_parallel != "auto" or seeds != 1 or cores < 2
-            or cfg.devices == 1 or cfg.task == "lm"
+            or cfg.devices == 1 or not task_info(cfg).host_devices
             or "xla_force_host_platform_device_count" in environ.get("XLA_FLAGS", "")
             or environ.get("JAX_PLATFORMS", "cpu") not in ("", "cpu")):  # fmt: skip
         return 0
@@ -217,9 +211,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         for flag, v in (("--log-every", args.log_every), ("--save-every", args.save_every)):
             if v is not None and v < 1:
                 raise ConfigError(f"{flag} must be at least 1, got {v}")
-        if args.confusion_png and cfg.task != "classify":
+        if args.confusion_png and not task_info(cfg).confusion:
             raise ConfigError(f"--confusion-png draws a classifier's confusion matrix: not "
-                              f"for --task {cfg.task}")  # fmt: skip
+                              f"for --task {task_info(cfg).name}")  # fmt: skip
         if args.save_every and not args.save:
             raise ConfigError("--save-every needs --save PATH")
         result = fit(cfg, seeds=args.seeds, log=None if args.quiet else print,
@@ -256,10 +250,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return f"{k.replace('_', ' ')} {v:{'.3f' if 'acc' in k or 'f1' in k else '.4g'}}"
 
     scores = ", ".join(shown(k, v) for k, v in f.items() if not k.endswith("loss"))
-    if cfg.task == "lm":  # nats per token first, the training throughput last
-        scores = f"test loss {f['test_loss']:.4f}, {scores}"
-        if "tokens_per_s" in result.extra:
-            scores += f", {result.extra['tokens_per_s']:,.0f} tokens/s"
+    info = task_info(cfg)
+    if info.summary is not None:  # e.g. the language model's loss first, tokens/s last
+        scores = info.summary(scores, result)
     print(f"{cfg.model} ({cfg.backend}, {result.num_params} params{seeds}): {scores}, "
           f"{result.wall_s:.2f} s (compile {result.compile_s:.2f} s)")  # fmt: skip
     if len(result.seeds) > 1:
@@ -267,8 +260,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"over {len(result.seeds)} seeds, mean [95% interval of the mean]: "
               + ", ".join(format_summary(k, v) for k, v in summary.items()))  # fmt: skip
     if result.reports:
-        # (classify: no spec lookup, so the NumPy backend's run imports no JAX)
-        show = format_report if cfg.task == "classify" else get_spec(cfg).format_report
+        show = info.hook("format_report")  # (the NumPy backend's run imports no JAX)
         if not args.quiet:
             which = f" (seed {result.seeds[0]})" if len(result.seeds) > 1 else ""
             print(f"test set{which}:\n{show(result.reports[0])}")
@@ -280,7 +272,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     return 0
 
 
-if __name__ == "__main__":
-    from jaxrnn.util.pipes import run_main
+__all__ = ["Parser", "build_parser", "config_from_args", "main"]  # Parser: jaxrnn.cli._common
 
-    sys.exit(run_main(main))
+if __name__ == "__main__":
+    sys.exit(run(main))

@@ -36,7 +36,7 @@
 
 from __future__ import annotations
 
-import argparse
+import importlib
 import os
 import re
 import sys
@@ -47,8 +47,8 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from jaxrnn.data.files import _fail, _q, _qlist, read_utf8, split_tail, write_text_atomic
-from jaxrnn.errors import ConfigError, run_writer
+from jaxrnn.data.files import _fail, _qlist, read_utf8, split_tail
+from jaxrnn.errors import ConfigError
 
 __all__ = [
     "EOS",
@@ -335,23 +335,12 @@ def make_text(seed: int = 0, n_chars: int = 40_000) -> str:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """``python -m jaxrnn.data.text``: write the seeded demo text to a file."""
-    p = argparse.ArgumentParser(
-        prog="python -m jaxrnn.data.text",
-        description="Write seeded English-like prose (for character/word language models).",
-    )
-    p.add_argument("--out", required=True, metavar="PATH", help="output text file")
-    p.add_argument("--seed", type=int, default=0, help="[0]")
-    p.add_argument("--n-chars", type=int, default=40_000, help="at least this many [40000]")
-    args = p.parse_args(argv)
-
-    def write() -> str:
-        text = make_text(args.seed, args.n_chars)
-        write_text_atomic(args.out, text)
-        return f"wrote {len(text)} characters to {args.out} ({_q(text[:30])}...)"
-
-    return run_writer(write, args.out)
+    """``python -m jaxrnn.data.text``: ``jaxrnn.cli.make_data.text``
+    (the command lives there; kept here for code that calls it by this name)."""
+    # By name, at call time: the data layer does not import the commands (jaxrnn/cli).
+    return importlib.import_module("jaxrnn.cli.make_data").text(argv)
 
 
+# python -m jaxrnn.data.text: a real module, so no alias can take its -m; it forwards here.
 if __name__ == "__main__":
     sys.exit(main())

@@ -13,17 +13,21 @@ module                 what it does
 ``train.report``       epoch lines, records, the test report
 ``train.progress``     the progress bar (rich, on a terminal only)
 ``train.cli``          the flags (generated from ``jaxrnn.runs.config.TrainConfig``) and ``main``
-``train.registry``     one ``TaskSpec`` per ``--task``; ``task_classify``, ``task_lm``,
-                       ``task_tag``, ``task_regress`` register theirs
+``train.registry``     what differs between tasks: ``TASKS`` (a ``TaskInfo`` per ``--task``,
+                       no JAX) and ``TaskSpec`` (its JAX parts), which ``task_classify``,
+                       ``task_lm``, ``task_tag``, ``task_regress`` register
+``runs.predictor``     a predictor per task (``Predictor``, ``Tagger``, ``Forecaster``,
+                       ``LanguageModelPredictor``; ``load_predictor`` for a checkpoint)
 ``train.lm_data``      text streams for ``--task lm``; ``numpy_lm``: its NumPy run
 ``train.memory``       a run's peak-memory estimate, checked before compiling
 ``train.interrupt``    Ctrl-C between compiled chunks
 ``train.jax_masks``    the JAX run's dropout masks, for the NumPy twin
 =====================  ==================================================================
 
-The training step and the epoch loop themselves are in ``jaxrnn.training.loop`` (generic:
-``jax.grad`` + optax, any ``jaxrnn.training.tasks.Task``) and ``jaxrnn.training.per_sample_sgd`` (the study
-RNN's per-sample SGD with hand-written BPTT). Names are loaded on first use, so
+The training step and the epoch loop themselves are in ``jaxrnn.training.loop``
+(generic: ``jax.grad`` + optax, any ``jaxrnn.training.tasks.Task``) and
+``jaxrnn.training.per_sample_sgd`` (the study RNN's per-sample SGD with hand-written
+BPTT). Names are loaded on first use, so
 ``--backend numpy`` imports no JAX.
 """
 
@@ -55,6 +59,11 @@ _EXPORTS = {
     "save_checkpoint": "checkpoints",
     "load_checkpoint": "checkpoints",
     "Restored": "checkpoints",
+    "Predictor": "predictor",
+    "Tagger": "predictor",
+    "Forecaster": "predictor",
+    "LanguageModelPredictor": "predictor",
+    "load_predictor": "predictor",
 }
 _ELSEWHERE = {
     "TrainConfig": "jaxrnn.runs.config",

@@ -6,11 +6,11 @@ import jax
 import numpy as np
 import optax
 
+from jaxrnn.errors import ConfigError
 from jaxrnn.nn import models, sequence
 from jaxrnn.nn.cells import CellParams
-from jaxrnn.errors import ConfigError
-from jaxrnn.runs.config import MODEL_CELLS, TrainConfig, init_scheme
 from jaxrnn.nn.models import init_params_numpy
+from jaxrnn.runs.config import MODEL_CELLS, TrainConfig, init_scheme
 
 # Steps per chunk of a model trained on length buckets (``sequence._Options.chunk``): each
 # batch runs ceil(longest / CHUNK) chunks, so it pays at most CHUNK - 1 steps of padding.

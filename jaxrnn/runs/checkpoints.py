@@ -1,4 +1,5 @@
-"""Training checkpoints: the whole state of a run in one file (``jaxrnn.training.checkpoint_file``'s format).
+"""Training checkpoints: the whole state of a run in one file (the format:
+``jaxrnn.training.checkpoint_file``).
 
 ``meta`` holds the configuration, the tokenizer's index, the label names, the seeds, the
 epoch and the history so far; the arrays are the leaves of the ``loop.TrainState``
@@ -16,13 +17,14 @@ import jax.numpy as jnp
 import numpy as np
 
 from jaxrnn import __version__
-from jaxrnn.training import checkpoint_file as checkpoint, loop
-from jaxrnn.runs.config import TrainConfig
-from jaxrnn.training.distributed import is_main_process, to_host
 from jaxrnn.errors import CheckpointError
 from jaxrnn.nn.models import init_params_numpy
 from jaxrnn.runs.build import make_optimizer
+from jaxrnn.runs.config import TrainConfig
 from jaxrnn.runs.registry import get_spec
+from jaxrnn.training import checkpoint_file as checkpoint
+from jaxrnn.training import loop
+from jaxrnn.training.distributed import is_main_process, to_host
 
 CHECKPOINT_KIND = "jaxrnn.train"  # the file format's name, from before runs/ was train/
 
@@ -34,7 +36,7 @@ def save_checkpoint(path: str, run: Any, epoch: int, histories: list[list[dict]]
         "kind": CHECKPOINT_KIND,
         "jaxrnn_version": __version__,
         "config": dataclasses.asdict(run.cfg),
-        "tokenizer": run.data.tokenizer.to_dict(),
+        "tokenizer": run.data.vocab.to_dict(),
         "label_names": run.data.label_names,
         "seeds": run.seeds,
         "epoch": epoch,

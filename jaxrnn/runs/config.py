@@ -13,11 +13,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from jaxrnn.errors import ConfigError
+
+# What differs between tasks (presets, rules) is the registry's; kept importable from here.
+from jaxrnn.runs.registry import LM_PRESETS, TASK_NAMES, TASK_PRESETS, lookup  # noqa: F401
 from jaxrnn.weights.cellspec import cell_names
 
 METRIC_NAMES = ("train_loss", "train_acc", "test_loss", "test_acc")
 MODEL_NAMES = ("rnn", "rnn2", "simple_rnn", "lstm", "gru", "bilstm", "bilstm_tuned")
-TASK_NAMES = ("classify", "lm", "tag", "regress")
 # --data-parallel auto splits a batch with shard_map from this many rows per device: measured
 # (benchmarks/devices.py, 2 CPU devices) an LSTM epoch at batch 64 x 50 tokens took 0.81x
 # the one-device time with shard_map, while batches of 4-32 short sentences did not gain.
@@ -275,32 +277,7 @@ PRESETS: dict[str, dict[str, Any]] = {
 }
 
 
-# What the models mean for a task other than classification: these fields replace the
-# model's preset (flags still override them). A tagger or forecaster is not the study's
-# sentiment model: every model is an embedding (tag) -> recurrent layer -> dense readout
-# trained with Adam, and ``--model`` picks the cell and the directions. Chosen on
-# validation data (docs/readme/tag.md), never on a test split.
-_SEQ_PRESET = dict(optimizer="adam", lr=1e-2, layers=1, dropout=0.0, layer_dropout=0.0,
-                   clip=0.0, num_words=0, max_len=0, mask=True)  # fmt: skip
-TASK_PRESETS: dict[str, dict[str, Any]] = {
-    "tag": {**_SEQ_PRESET, "epochs": 10, "batch_size": 32, "embed_dim": 32, "hidden": 64},
-    "regress": {**_SEQ_PRESET, "epochs": 10, "batch_size": 32, "embed_dim": 0, "hidden": 32},
-}
-
-
-# --task lm: what each named model means for a language model (over PRESETS[model]).
-# rnn is Karpathy's min-char-rnn (one-hot, tanh RNN 100, Adagrad 0.1, element-wise clip 5,
-# one stream, chunks of 25, the gradient of each chunk's summed loss); the others the
-# character LSTM of the issue's PyTorch anchor (embedding 32, hidden 256, batch 32, Adam 2e-3;
-# its clip by global norm 5 is --clip-norm 5).
-_LM_COMMON = dict(layers=1, dropout=0.0, layer_dropout=0.0, clip=0.0, num_words=0, max_len=0,
-                  mask=True)  # fmt: skip
-LM_PRESETS: dict[str, dict[str, Any]] = {
-    "rnn": {**_LM_COMMON, "optimizer": "adagrad", "lr": 0.1, "epochs": 10, "batch_size": 1,
-            "hidden": 100, "embed_dim": 0, "clip": 5.0},
-    **{m: {**_LM_COMMON, "optimizer": "adam", "lr": 2e-3, "epochs": 20, "batch_size": 32,
-           "hidden": 256, "embed_dim": 32} for m in ("simple_rnn", "lstm", "gru")},
-}  # fmt: skip
+# --task lm: tokens per chunk (--seq-len) of each model, as min-char-rnn for rnn.
 LM_SEQ_LEN = {"rnn": 25}  # else 64
 
 
@@ -317,14 +294,12 @@ def resolve_config(cfg: TrainConfig) -> TrainConfig:
     """Fill ``None`` fields from the model's preset and validate everything."""
     if cfg.model not in PRESETS:
         raise ConfigError(f"unknown model {cfg.model!r}; choose from {', '.join(MODEL_NAMES)}")
-    if cfg.task == "lm" and cfg.model not in LM_PRESETS:
-        raise ConfigError(f"--task lm predicts the next token from the past only: --model "
-                          f"{cfg.model} reads the text both ways; use one of "
-                          f"{', '.join(LM_PRESETS)}")  # fmt: skip
+    info = lookup(cfg)  # None: an unknown task, refused with the other choices below
+    if info is not None and info.model_check is not None:
+        info.model_check(cfg)
     preset = dict(PRESETS[cfg.model])
-    preset.update(TASK_PRESETS.get(cfg.task, {}))
-    if cfg.task == "lm":
-        preset.update(LM_PRESETS[cfg.model])
+    if info is not None:
+        preset.update(info.preset_for(cfg.model))
     if cfg.seq_len is None:
         cfg = dataclasses.replace(cfg, seq_len=LM_SEQ_LEN.get(cfg.model, 64))
     if cfg.data is not None:
@@ -388,11 +363,11 @@ def resolve_config(cfg: TrainConfig) -> TrainConfig:
     for ok, msg in checks:
         if not ok:
             raise ConfigError(msg)
-    if cfg.backend == "numpy" and cfg.task == "lm" and cfg.model != "rnn":
-        raise ConfigError("--backend numpy --task lm runs min-char-rnn's NumPy reference: "
-                          "use it with --model rnn")  # fmt: skip
-    if cfg.backend == "numpy" and cfg.task in TASK_PRESETS:
-        raise ConfigError(f"--backend numpy runs the scratch classifier: --task {cfg.task} "
+    check = info.hook("check")
+    if check is not None:
+        check(cfg)
+    if cfg.backend not in info.backends:
+        raise ConfigError(f"--backend numpy runs the scratch classifier: --task {info.name} "
                           "needs --backend jax")  # fmt: skip
     if cfg.bptt == "study" and (cfg.model != "rnn" or cfg.optimizer != "sgd"
                                 or cfg.batch_size != 1):  # fmt: skip
@@ -407,7 +382,7 @@ def resolve_config(cfg: TrainConfig) -> TrainConfig:
     if cfg.early_stopping and not cfg.val_fraction:
         raise ConfigError("--early-stopping needs a validation split: add --val-fraction F "
                           "(e.g. 0.2)")  # fmt: skip
-    if (cfg.val_fraction or cfg.eval_data) and (cfg.task != "classify" or cfg.backend != "jax"):
+    if (cfg.val_fraction or cfg.eval_data) and cfg.backend not in info.validation_backends:
         raise ConfigError("--val-fraction, --early-stopping and --eval-data work with --task "
                           "classify on the jax backend")  # fmt: skip
     if cfg.model == "rnn" and cfg.layers != 1:

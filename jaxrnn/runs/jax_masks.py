@@ -21,10 +21,10 @@ import jax
 import numpy as np
 
 from jaxrnn.runs.config import MODEL_CELLS, TrainConfig
-from jaxrnn.training.loop import seed_key
+from jaxrnn.runs.prepare import Prepared
 from jaxrnn.scratch.classifier_train import Masks
 from jaxrnn.scratch.layers import DropoutMasks
-from jaxrnn.runs.prepare import Prepared
+from jaxrnn.training.loop import seed_key
 
 
 def dropout_masks(cfg: TrainConfig, data: Prepared, seed: int) -> Masks:

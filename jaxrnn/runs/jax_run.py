@@ -20,18 +20,14 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jaxrnn.training import loop, per_sample_sgd
-from jaxrnn.runs.config import TrainConfig
 from jaxrnn.data.buckets import batch_schedule, length_order, sort_by_length, split_buckets
-from jaxrnn.training.distributed import to_host
+from jaxrnn.data.orders import shuffle_orders
 from jaxrnn.errors import Interrupted, TrainingDiverged
 from jaxrnn.nn.models import count_params
-from jaxrnn.runs.results import RunResult
-from jaxrnn.data.orders import shuffle_orders
 from jaxrnn.runs import memory
 from jaxrnn.runs.build import initial_params, make_optimizer
 from jaxrnn.runs.checkpoints import save_checkpoint
-from jaxrnn.runs.prepare import Prepared
+from jaxrnn.runs.config import TrainConfig
 from jaxrnn.runs.interrupt import StopOnSigint, max_chunk_epochs
 from jaxrnn.runs.plan import (
     EPOCHS_PER_CALL,
@@ -45,6 +41,7 @@ from jaxrnn.runs.plan import (
     uses_fast_loop,
     uses_shard_map,
 )
+from jaxrnn.runs.prepare import Prepared
 from jaxrnn.runs.progress import Progress
 from jaxrnn.runs.registry import get_spec, metric_names
 from jaxrnn.runs.report import (
@@ -56,6 +53,9 @@ from jaxrnn.runs.report import (
     mean_record,
     records,
 )
+from jaxrnn.runs.results import RunResult
+from jaxrnn.training import loop, per_sample_sgd
+from jaxrnn.training.distributed import to_host
 
 
 def make_run(
@@ -69,8 +69,9 @@ def make_run(
     task=None,
 ) -> Callable:
     """One seed's epoch runner ``run(state, train, test, orders)``: the study RNN's fast path
-    (``jaxrnn.training.per_sample_sgd``) where it applies, else ``jaxrnn.training.loop.make_run_epochs`` with
-    ``task`` (default: the config's task, ``registry.get_spec(cfg).task``).
+    (``jaxrnn.training.per_sample_sgd``) where it applies, else
+    ``jaxrnn.training.loop.make_run_epochs`` with ``task`` (default: the config's task,
+    ``registry.get_spec(cfg).task``).
 
     ``parallel`` (a ``Parallel``) spreads each batch over devices (generic loop only);
     ``with_predictions`` also returns the test predictions after each epoch.
@@ -153,7 +154,7 @@ class JaxRun:
         self.bounds = plan_buckets(cfg, data, self.group, self.parallel)
         if cfg.buckets != (len(self.bounds) if self.bounds else 0):
             self.cfg = cfg = dataclasses.replace(cfg, buckets=len(self.bounds or ()))
-        self.model = self.spec.build_model(cfg, data.tokenizer, data.label_names)
+        self.model = self.spec.build_model(cfg, data.vocab, data.label_names)
         self.task = self.spec.task(cfg, self.model)
         self.metric_names = metric_names(self.task)
         if data.val is not None:  # after the test split's, as the loop returns them
@@ -377,7 +378,7 @@ class JaxRun:
                                                                        strict=True)]  # fmt: skip
         result = RunResult(cfg, self.seeds, histories, time.perf_counter() - t0, compile_s,
                            n_params, params, extra, reports,
-                           tokenizer=self.data.tokenizer,
+                           tokenizer=self.data.vocab,
                            label_names=list(self.data.label_names),
                            metric_names=self.metric_names, derived=derived, kept_epochs=kept,
                            evals=evals if self.data.evals else None)  # fmt: skip

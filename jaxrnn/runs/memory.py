@@ -20,8 +20,8 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from jaxrnn.runs.config import MODEL_CELLS, TrainConfig
 from jaxrnn.errors import OutOfMemory
+from jaxrnn.runs.config import MODEL_CELLS, TrainConfig
 from jaxrnn.weights.layout import num_gates
 
 # What the process holds besides the program: Python, JAX/XLA's runtime, the texts.

@@ -26,13 +26,13 @@ from collections.abc import Callable
 import numpy as np
 
 from jaxrnn.runs.config import TrainConfig
+from jaxrnn.runs.prepare_lm import Rows, num_tokens
+from jaxrnn.runs.progress import Progress
+from jaxrnn.runs.report import format_epoch
 from jaxrnn.runs.results import RunResult
 from jaxrnn.scratch import optim
 from jaxrnn.scratch.layers import layer_forward
 from jaxrnn.scratch.seq import _embed_forward, lm_loss_and_grads, min_char_init
-from jaxrnn.runs.prepare_lm import Rows, num_tokens
-from jaxrnn.runs.progress import Progress
-from jaxrnn.runs.report import format_epoch
 
 _OPTIMIZERS = {"sgd": optim.sgd, "adam": optim.adam, "adagrad": optim.adagrad,
                "rmsprop": optim.rmsprop}  # fmt: skip
@@ -118,7 +118,7 @@ def fit_numpy_lm(
                     bar.write(format_epoch(rec, cfg.epochs, names), log)
                 bar.update(i * cfg.epochs + e)
 
-            params, history = train_seed(cfg, data.train, data.test, data.tokenizer.size, seed,
+            params, history = train_seed(cfg, data.train, data.test, data.vocab.size, seed,
                                          on_epoch)  # fmt: skip
             histories.append(history)
             all_params.append(params)
@@ -130,5 +130,5 @@ def fit_numpy_lm(
     derived = [{"test_ppl": math.exp(min(h[-1]["test_loss"], 700.0))} for h in histories]
     params = all_params[0] if len(seeds) == 1 else all_params
     return RunResult(cfg, seeds, histories, time.perf_counter() - t0, 0.0, n_params, params,
-                     extra, [], tokenizer=data.tokenizer, label_names=[], metric_names=names,
+                     extra, [], tokenizer=data.vocab, label_names=[], metric_names=names,
                      derived=derived)  # fmt: skip

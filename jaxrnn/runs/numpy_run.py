@@ -30,16 +30,17 @@ from typing import Any
 import numpy as np
 
 from jaxrnn import scratch
-from jaxrnn.runs.config import MODEL_CELLS, TrainConfig, init_scheme
 from jaxrnn.errors import ConfigError, Interrupted
+from jaxrnn.runs.config import MODEL_CELLS, TrainConfig, init_scheme
+from jaxrnn.runs.interrupt import StopOnSigint
+from jaxrnn.runs.prepare import Prepared, num_classes
+from jaxrnn.runs.progress import Progress
+from jaxrnn.runs.registry import task_info
+from jaxrnn.runs.report import format_epoch, test_report
 from jaxrnn.runs.results import RunResult
 from jaxrnn.scratch import classifier_train as ct
-from jaxrnn.weights import init as sinit
 from jaxrnn.scratch import optim
-from jaxrnn.runs.prepare import Prepared, num_classes
-from jaxrnn.runs.interrupt import StopOnSigint
-from jaxrnn.runs.progress import Progress
-from jaxrnn.runs.report import format_epoch, test_report
+from jaxrnn.weights import init as sinit
 
 DTYPE = np.float64  # the NumPy backend computes in float64, whatever --dtype says
 
@@ -67,7 +68,7 @@ def model_options(cfg: TrainConfig) -> dict[str, Any]:
 def initial_params(cfg: TrainConfig, data: Prepared, seed: int) -> dict:
     """The twin's params at ``seed``: the numbers ``build.initial_params`` gives the JAX model
     (float64), in the twin's structure (``--model rnn``: the study RNN's names)."""
-    vocab, classes = data.tokenizer.vocab_size, num_classes(data)
+    vocab, classes = data.vocab.vocab_size, num_classes(data)
     if cfg.model == "rnn":
         if init_scheme(cfg) != "study":
             raise ConfigError(f"--init {cfg.init}: this model starts from its own weights "
@@ -163,8 +164,9 @@ def fit_numpy(
 
     ``masks(seed)``: that seed's dropout masks (see ``train_seed``); None: NumPy's own.
     """
-    if cfg.task != "classify":
-        raise ConfigError(f"--backend numpy does not run --task {cfg.task}: use --backend jax")
+    info = task_info(cfg)
+    if info.numpy_fit != f"{__name__}:fit_numpy":  # the scratch classifier only
+        raise ConfigError(f"--backend numpy does not run --task {info.name}: use --backend jax")
     histories, all_params = [], []
     with StopOnSigint() as stop, Progress(cfg.epochs * len(seeds), "epochs", enabled=progress
                                           ) as bar:  # fmt: skip
@@ -190,4 +192,4 @@ def fit_numpy(
     reports = [test_report(predict(cfg, p, data.test), data) for p in all_params]
     return RunResult(cfg, seeds, histories, time.perf_counter() - t0, 0.0, count(all_params[0]),
                      params, {"device": "cpu", "truncated": data.truncated}, reports,
-                     tokenizer=data.tokenizer, label_names=list(data.label_names))  # fmt: skip
+                     tokenizer=data.vocab, label_names=list(data.label_names))  # fmt: skip

@@ -12,10 +12,11 @@ import jax
 import numpy as np
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
-from jaxrnn.runs.config import MODEL_CELLS, SHARD_MAP_ROWS_PER_DEVICE, TrainConfig
 from jaxrnn.errors import ConfigError
-from jaxrnn.weights.layout import num_gates
+from jaxrnn.runs.config import MODEL_CELLS, SHARD_MAP_ROWS_PER_DEVICE, TrainConfig
 from jaxrnn.runs.prepare import Prepared
+from jaxrnn.runs.registry import task_info
+from jaxrnn.weights.layout import num_gates
 
 # Multiply-adds per second that a 2-core CPU sustains on these small recurrent programs,
 # forward and backward together (measured 2-8e9 on the presets; the low end, so that
@@ -102,9 +103,10 @@ def compile_with(lowered: Any, options: dict[str, Any]) -> tuple[Any, dict[str, 
 
 
 def uses_fast_loop(cfg: TrainConfig) -> bool:
-    """The study RNN with per-sample SGD runs ``jaxrnn.training.per_sample_sgd`` unless ``loop="generic"``
-    (or a validation split or weight decay asks for what only the generic loop does)."""
-    return (cfg.task == "classify" and cfg.loop == "auto" and cfg.model == "rnn"
+    """The study RNN with per-sample SGD runs ``jaxrnn.training.per_sample_sgd`` unless
+    ``loop="generic"`` (or a validation split or weight decay asks for what only the generic
+    loop does)."""
+    return (task_info(cfg).fast_loop and cfg.loop == "auto" and cfg.model == "rnn"
             and cfg.optimizer == "sgd" and cfg.batch_size == 1 and not cfg.val_fraction
             and not cfg.weight_decay)  # fmt: skip
 
@@ -185,11 +187,12 @@ def plan_buckets(cfg: TrainConfig, data: Prepared, group: int = 1,
     the training split's evaluation) most exceeds what compiling for them costs (once for a
     chunked model, ``_COMPILE_S_PER_BUCKET`` per extra bucket for the study RNN), and
     not with vmapped seeds (per-seed schedules turn the bucket switch into a select that runs
-    every bucket). ``--task classify`` (on the generic loop) and ``--task tag`` bucket. The
+    every bucket). Tasks whose ``TaskInfo.buckets`` is set bucket (``--task classify`` on the
+    generic loop, ``--task tag``). The
     last bound is the longest text of any split (the splits share the buckets)."""
     from jaxrnn.data.buckets import bucket_bounds, padded_tokens
 
-    if cfg.task not in ("classify", "tag") or uses_fast_loop(cfg) or cfg.buckets in (0, 1):
+    if not task_info(cfg).buckets or uses_fast_loop(cfg) or cfg.buckets in (0, 1):
         return None
     lengths = np.asarray(data.train.lengths)
     if cfg.buckets > 1:

@@ -10,12 +10,12 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from jaxrnn.runs.config import TrainConfig
 from jaxrnn.data import Tokenizer, load_sentiment
 from jaxrnn.data.arrays import Arrays
 from jaxrnn.data.files import load_dataset, load_table, stratified_split
 from jaxrnn.data.sentiment import Split
 from jaxrnn.errors import ConfigError
+from jaxrnn.runs.config import TrainConfig
 
 # ``--max-len auto``: the longest training text, unless it is more than ``AUTO_HEADROOM``
 # times the ``AUTO_QUANTILE`` quantile of the training lengths; then that many tokens. A
@@ -42,13 +42,19 @@ class Prepared(NamedTuple):
 
     train: Arrays
     test: Arrays
-    tokenizer: Tokenizer
+    # What encoded the data: a Tokenizer (classify), TagVocab, TextVocab, SeriesVocab...
+    vocab: Tokenizer
     label_names: list[str]
     truncated: int  # texts cut at max_len (train + test)
     val: Arrays | None = None  # the validation split held out of training (--val-fraction)
     evals: tuple[EvalSet, ...] = ()  # extra labelled sets evaluated after training
     longest: int = 0  # tokens of the longest training text, before truncation
     truncated_train: int = 0  # training texts cut at max_len (of ``truncated``)
+
+    @property
+    def tokenizer(self) -> Any:
+        """``vocab``, by its old name (read-only)."""
+        return self.vocab
 
 
 class EvalSet(NamedTuple):

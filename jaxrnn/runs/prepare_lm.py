@@ -18,9 +18,9 @@ from typing import NamedTuple
 
 import numpy as np
 
-from jaxrnn.runs.config import TrainConfig
 from jaxrnn.data.text import TextVocab, load_text, make_text, split_text, stream_batches
 from jaxrnn.errors import ConfigError, DataError
+from jaxrnn.runs.config import TrainConfig
 from jaxrnn.runs.prepare import Prepared
 
 DEMO_CHARS = 40_000  # the generated demo text when no --data is given

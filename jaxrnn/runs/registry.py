@@ -1,35 +1,211 @@
-"""The tasks ``python -m jaxrnn.train --task`` runs: what the driver needs to know about each.
+"""The tasks ``python -m jaxrnn.train --task`` runs: everything that differs between them.
 
-A ``TaskSpec`` holds the task-specific parts of a run (data, model, the
-``jaxrnn.training.tasks.Task``, batching, the test report, the vocabulary a checkpoint keeps);
-everything else (the compiled loop, seeds, devices, checkpoints, logging) is shared.
-``SPECS`` maps ``TrainConfig.task`` to its spec; a task's module,
-``jaxrnn/train/task_<name>.py``, registers it with ``register`` when first imported
-(``get_spec`` imports it), so the NumPy backend imports no JAX.
+Two layers, so that ``--backend numpy`` and the configuration import no JAX:
+
+* ``TASKS`` (here): each task's ``TaskInfo``, the facts the configuration, the planner and
+  the commands read: its model presets, validation rule (``check``), which backends and
+  options it supports (buckets, the NumPy backend, validation splits, ``--eval-data``,
+  ``--confusion-png``, batches split over host devices), its notes, the summary line after a
+  run and the report printing. Hooks that live in another module are named
+  ``"module:attribute"`` and imported on first use (``TaskInfo.hook``).
+* ``SPECS``: each task's ``TaskSpec``, the parts that build and run it with JAX (data, model,
+  ``jaxrnn.training.tasks.Task``, batching, the test report, the vocabulary a checkpoint
+  keeps, prediction). A task's module ``jaxrnn/runs/task_<name>.py`` registers it with
+  ``register`` when first imported (``get_spec`` imports it); its ``name`` must be a key of
+  ``TASKS``.
+
+Adding a task: a ``TaskInfo`` row in ``TASKS`` and a ``task_<name>.py`` that registers its
+``TaskSpec``. Nothing else compares task names (``tests/test_task_registry.py`` checks it).
 """
 
 from __future__ import annotations
 
 import importlib
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, NamedTuple
 
-import numpy as np
-
-from jaxrnn.runs.config import TrainConfig
-from jaxrnn.runs import prepare
+from jaxrnn.errors import ConfigError
 
 if TYPE_CHECKING:
+    import numpy as np
+
+    from jaxrnn.runs.config import TrainConfig
+    from jaxrnn.runs.prepare import Prepared
     from jaxrnn.training import tasks
 
 
+# ----------------------------------------------------------------------------- light facts
+
+# What the models mean for a task other than classification: these fields replace the
+# model's preset (flags still override them). A tagger or forecaster is not the study's
+# sentiment model: every model is an embedding (tag) -> recurrent layer -> dense readout
+# trained with Adam, and ``--model`` picks the cell and the directions. Chosen on
+# validation data (docs/readme/tag.md), never on a test split.
+_SEQ_PRESET = dict(optimizer="adam", lr=1e-2, layers=1, dropout=0.0, layer_dropout=0.0,
+                   clip=0.0, num_words=0, max_len=0, mask=True)  # fmt: skip
+TASK_PRESETS: dict[str, dict[str, Any]] = {
+    "tag": {**_SEQ_PRESET, "epochs": 10, "batch_size": 32, "embed_dim": 32, "hidden": 64},
+    "regress": {**_SEQ_PRESET, "epochs": 10, "batch_size": 32, "embed_dim": 0, "hidden": 32},
+}
+
+# --task lm: what each named model means for a language model (over PRESETS[model]).
+# rnn is Karpathy's min-char-rnn (one-hot, tanh RNN 100, Adagrad 0.1, element-wise clip 5,
+# one stream, chunks of 25, the gradient of each chunk's summed loss); the others the
+# character LSTM of the issue's PyTorch anchor (embedding 32, hidden 256, batch 32, Adam 2e-3;
+# its clip by global norm 5 is --clip-norm 5).
+_LM_COMMON = dict(layers=1, dropout=0.0, layer_dropout=0.0, clip=0.0, num_words=0, max_len=0,
+                  mask=True)  # fmt: skip
+LM_PRESETS: dict[str, dict[str, Any]] = {
+    "rnn": {**_LM_COMMON, "optimizer": "adagrad", "lr": 0.1, "epochs": 10, "batch_size": 1,
+            "hidden": 100, "embed_dim": 0, "clip": 5.0},
+    **{m: {**_LM_COMMON, "optimizer": "adam", "lr": 2e-3, "epochs": 20, "batch_size": 32,
+           "hidden": 256, "embed_dim": 32} for m in ("simple_rnn", "lstm", "gru")},
+}  # fmt: skip
+
+
+@dataclass(frozen=True)
+class TaskInfo:
+    """What the configuration, the planner and the commands know about a task (no JAX).
+
+    A hook is a callable, or ``"module:attribute"`` imported on first use (``hook``).
+    """
+
+    name: str
+    # Fields that replace the model's preset for this task (flags still override them).
+    preset: Mapping[str, Any] = field(default_factory=dict)
+    # Per model: fields that replace the model's preset after ``preset``; when given, the
+    # task runs only these models (``model_check(cfg)`` says why not before anything else).
+    model_presets: Mapping[str, Mapping[str, Any]] | None = None
+    model_check: Callable[[TrainConfig], None] | None = None
+    # ``check(cfg)``: the task's own rules on a resolved config (one-line ``ConfigError``).
+    check: Callable[[TrainConfig], None] | str | None = None
+    # ``before_fit(cfg)``: what the task cannot do, said before anything is loaded.
+    before_fit: Callable[[TrainConfig], None] | str | None = None
+    # ``--backend numpy``: ``(cfg, None) -> Prepared`` and the NumPy run
+    # ``(cfg, data, seeds, log, log_every, progress, t0) -> RunResult`` (None: JAX only).
+    numpy_prepare: str | None = None
+    numpy_fit: str | None = None
+    # Rows per optimizer step (None: ``cfg.batch_size``).
+    rows_per_step: Callable[[TrainConfig], int] | None = None
+    # Before training: the data summary and warnings of a labelled text set
+    # (``jaxrnn.runs.run.data_notes``).
+    data_notes: bool = False
+    # The study RNN's per-sample SGD path (``jaxrnn.training.per_sample_sgd``) applies.
+    fast_loop: bool = False
+    # Length buckets (``--buckets``) apply.
+    buckets: bool = False
+    # Backends on which ``--val-fraction``, ``--early-stopping`` and ``--eval-data`` work.
+    validation_backends: tuple[str, ...] = ()
+    # ``--confusion-png`` draws the test confusion matrix.
+    confusion: bool = False
+    # On a CPU, ``python -m jaxrnn.train`` may give itself a device per core to split
+    # batches (``--data-parallel auto``).
+    host_devices: bool = True
+    # ``python -m jaxrnn.generate`` samples from its checkpoints.
+    generates: bool = False
+    # ``(scores, RunResult) -> scores``: the summary line's scores after a run (None: as
+    # given: every final metric but the losses).
+    summary: Callable[[str, Any], str] | None = None
+    # ``(test report) -> str`` printed after a run (None: no report).
+    format_report: Callable[[dict], str] | str | None = None
+    # What ``python -m jaxrnn.predict`` reads for this task's checkpoints: "texts" (the
+    # classifier's command), "sentences" (a tag per word), "series" (a forecast from a CSV).
+    predict_input: str = "texts"
+
+    @property
+    def backends(self) -> tuple[str, ...]:
+        """The ``--backend`` values the task runs on."""
+        return ("jax", "numpy") if self.numpy_fit is not None else ("jax",)
+
+    def hook(self, name: str) -> Callable | None:
+        """The hook ``name``, imported if written as ``"module:attribute"``."""
+        h = getattr(self, name)
+        if isinstance(h, str):
+            module, attr = h.split(":")
+            h = getattr(importlib.import_module(module), attr)
+        return h
+
+    def preset_for(self, model: str) -> dict[str, Any]:
+        """The fields this task puts over ``model``'s preset."""
+        out = dict(self.preset)
+        if self.model_presets is not None:
+            out.update(self.model_presets[model])
+        return out
+
+
+def _lm_model(cfg: TrainConfig) -> None:
+    if cfg.model not in LM_PRESETS:
+        raise ConfigError(f"--task lm predicts the next token from the past only: --model "
+                          f"{cfg.model} reads the text both ways; use one of "
+                          f"{', '.join(LM_PRESETS)}")  # fmt: skip
+
+
+def _lm_check(cfg: TrainConfig) -> None:
+    if cfg.backend == "numpy" and cfg.model != "rnn":
+        raise ConfigError("--backend numpy --task lm runs min-char-rnn's NumPy reference: "
+                          "use it with --model rnn")  # fmt: skip
+
+
+def _lm_summary(scores: str, result: Any) -> str:
+    """Nats per token first, the training throughput last."""
+    out = f"test loss {result.final['test_loss']:.4f}, {scores}"
+    if "tokens_per_s" in result.extra:
+        out += f", {result.extra['tokens_per_s']:,.0f} tokens/s"
+    return out
+
+
+TASKS: dict[str, TaskInfo] = {
+    "classify": TaskInfo(
+        "classify", numpy_prepare="jaxrnn.runs.prepare:prepare_data",
+        numpy_fit="jaxrnn.runs.numpy_run:fit_numpy", data_notes=True, fast_loop=True,
+        buckets=True, validation_backends=("jax",), confusion=True,
+        format_report="jaxrnn.evaluation.metrics:format_report",
+    ),
+    "lm": TaskInfo(
+        "lm", model_presets=LM_PRESETS, model_check=_lm_model, check=_lm_check,
+        before_fit="jaxrnn.runs.prepare_lm:check",
+        numpy_prepare="jaxrnn.runs.prepare_lm:prepare_lm",
+        numpy_fit="jaxrnn.runs.numpy_lm:fit_numpy_lm",
+        rows_per_step=lambda cfg: 1, host_devices=False, generates=True, summary=_lm_summary,
+        predict_input="texts",
+    ),
+    "tag": TaskInfo(
+        "tag", preset=TASK_PRESETS["tag"], buckets=True,
+        format_report="jaxrnn.runs.task_tag:format_report", predict_input="sentences",
+    ),
+    "regress": TaskInfo(
+        "regress", preset=TASK_PRESETS["regress"],
+        format_report="jaxrnn.runs.task_regress:format_report", predict_input="series",
+    ),
+}  # fmt: skip
+TASK_NAMES = tuple(TASKS)
+
+
+def task_info(cfg: TrainConfig | str) -> TaskInfo:
+    """The ``TaskInfo`` of ``cfg.task`` (or of a task's name)."""
+    name = cfg if isinstance(cfg, str) else cfg.task
+    if name not in TASKS:
+        raise ConfigError(f"--task must be one of {', '.join(TASKS)}, got {name!r}")
+    return TASKS[name]
+
+
+def lookup(cfg: TrainConfig) -> TaskInfo | None:
+    """The ``TaskInfo`` of ``cfg.task``, None for a name not in ``TASKS`` (``resolve_config``
+    refuses it with the other flags' choices)."""
+    return TASKS.get(cfg.task)
+
+
+# ----------------------------------------------------------------------------- JAX specs
+
+
 class TaskSpec(NamedTuple):
-    """How the driver runs one task."""
+    """How the driver runs one task with JAX (its light facts: ``info``, from ``TASKS``)."""
 
     name: str
     # (cfg, vocab or None) -> Prepared: load the data the config names and encode it (with
     # ``vocab`` when resuming: the checkpoint's tokenizer / vocabulary).
-    prepare: Callable[[TrainConfig, Any], prepare.Prepared]
+    prepare: Callable[[TrainConfig, Any], Prepared]
     # (cfg, vocab, label_names) -> model (with ``init``/``apply``).
     build_model: Callable[[TrainConfig, Any, list[str]], Any]
     # (cfg, model) -> jaxrnn.training.tasks.Task
@@ -37,37 +213,52 @@ class TaskSpec(NamedTuple):
     # vocab.to_dict() -> vocab: what a checkpoint's "tokenizer" entry turns back into.
     vocab_from_dict: Callable[[dict], Any]
     # (test predictions of one seed, Prepared) -> the report in the JSON (None: no report).
-    test_report: Callable[[np.ndarray, prepare.Prepared], dict] | None = None
-    # Rows per optimizer step (default: cfg.batch_size).
-    rows_per_step: Callable[[TrainConfig], int] | None = None
+    test_report: Callable[[np.ndarray, Prepared], dict] | None = None
     # Visit the training rows in a new order each epoch (False: in order, e.g. text streams).
     shuffle: bool = True
     # (final metrics of one seed) -> more final metrics derived from them (e.g. perplexity).
     derived: Callable[[dict], dict] | None = None
     # (the test report of one seed) -> final metrics read from it (e.g. test_span_f1).
     report_final: Callable[[dict], dict] | None = None
-    # (the test report of one seed) -> the text printed after a run (default: the
-    # classification report, jaxrnn.evaluation.metrics.format_report).
-    format_report: Callable[[dict], str] | None = None
     # (the JaxRun, seconds its compiled epochs took after compiling) -> more top-level JSON
     # keys (e.g. the language model's tokens_per_s).
     run_extra: Callable[[Any, float], dict] | None = None
+    # (cfg, model, params, vocab, label_names, num_seeds, batch_size) -> the task's
+    # predictor for trained weights (params stacked ``[S, ...]`` when num_seeds > 1);
+    # see ``jaxrnn.runs.predictor``.
+    predictor: Callable[..., Any] | None = None
+
+    @property
+    def info(self) -> TaskInfo:
+        """The task's light facts (``TASKS[name]``)."""
+        return TASKS[self.name]
+
+    @property
+    def rows_per_step(self) -> Callable[[TrainConfig], int] | None:
+        return self.info.rows_per_step
+
+    @property
+    def format_report(self) -> Callable[[dict], str] | None:
+        return self.info.hook("format_report")
 
 
 SPECS: dict[str, TaskSpec] = {}
 
 
 def register(spec: TaskSpec) -> TaskSpec:
-    """Make ``spec`` the one ``--task spec.name`` runs."""
+    """Make ``spec`` the one ``--task spec.name`` runs (``spec.name`` must be in ``TASKS``)."""
+    if spec.name not in TASKS:
+        raise ValueError(f"task {spec.name!r} has no TaskInfo in jaxrnn.runs.registry.TASKS")
     SPECS[spec.name] = spec
     return spec
 
 
-def get_spec(cfg: TrainConfig) -> TaskSpec:
-    """The spec of ``cfg.task``."""
-    if cfg.task not in SPECS:  # the task's module registers it (imported on first use)
-        importlib.import_module(f"jaxrnn.runs.task_{cfg.task}")
-    return SPECS[cfg.task]
+def get_spec(cfg: TrainConfig | str) -> TaskSpec:
+    """The spec of ``cfg.task`` (or of a task's name)."""
+    name = task_info(cfg).name
+    if name not in SPECS:  # the task's module registers it (imported on first use)
+        importlib.import_module(f"jaxrnn.runs.task_{name}")
+    return SPECS[name]
 
 
 def metric_names(task: tasks.Task) -> tuple[str, ...]:

@@ -6,8 +6,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from jaxrnn.runs.config import METRIC_NAMES
 from jaxrnn.evaluation.metrics import classification_report
+from jaxrnn.runs.config import METRIC_NAMES
 from jaxrnn.runs.prepare import EvalSet, Prepared, num_classes
 
 

@@ -91,7 +91,8 @@ class RunResult:
     num_params: int
     params: Any = None  # stacked over seeds when len(seeds) > 1
     extra: dict = field(default_factory=dict)
-    reports: list[dict] = field(default_factory=list)  # per seed: jaxrnn.evaluation.metrics on the test split
+    # per seed: jaxrnn.evaluation.metrics on the test split
+    reports: list[dict] = field(default_factory=list)
     tokenizer: Any = None  # jaxrnn.data.Tokenizer the run encoded its texts with
     label_names: list[str] | None = None  # class index -> label
     metric_names: tuple[str, ...] = METRIC_NAMES  # the per-epoch metrics of ``histories``
@@ -101,17 +102,29 @@ class RunResult:
     # Per seed: {set name: report} of the --eval-data sets (jaxrnn.runs.report.eval_report).
     evals: list[dict] | None = None
 
-    def predictor(self, batch_size: int = 512) -> Any:
-        """A ``jaxrnn.runs.predictor.Predictor`` for the trained weights, in memory (no file):
-        ``result.predictor().predict(["i am very happy"])``. Several seeds predict with
-        their mean probability."""
-        from jaxrnn.runs.predictor import Predictor
-        from jaxrnn.runs.build import build_model
+    def predictor(self, batch_size: int | None = None) -> Any:
+        """A predictor for the trained weights, in memory (no file), of the run's task
+        (``jaxrnn.runs.predictor``); several seeds predict with their mean:
 
+        * classify: ``Predictor``: ``result.predictor().predict(["i am very happy"])`` ->
+          a label, its probability and every class's per text;
+        * tag: ``Tagger``: ``.predict(["we flew to Jordan ."])`` -> a tag per word;
+        * regress: ``Forecaster``: ``.predict(rows [N, D] or a CSV path)`` -> the next
+          ``horizon`` target values after the last ``window`` rows, in the target's units;
+        * lm: ``LanguageModelPredictor``: ``.predict(["The "])`` -> the next token's
+          probabilities (``next_token_proba``: all ``[V]``), ``.sample(prime, length)`` ->
+          continuations, as ``python -m jaxrnn.generate`` draws them.
+
+        ``batch_size``: rows per compiled batch (default: the predictor's own, 512 texts).
+        """
+        from jaxrnn.runs.registry import get_spec
+
+        spec = get_spec(self.config)
         names = list(self.label_names or [])
-        model = build_model(self.config, self.tokenizer.vocab_size, max(2, len(names)))
-        return Predictor.from_parts(model, self.params, self.tokenizer, names,
-                                    num_seeds=len(self.seeds), batch_size=batch_size)  # fmt: skip
+        model = spec.build_model(self.config, self.tokenizer, names)
+        kw = {} if batch_size is None else {"batch_size": batch_size}
+        return spec.predictor(self.config, model, self.params, self.tokenizer, names,
+                              len(self.seeds), **kw)  # fmt: skip
 
     @property
     def history(self) -> list[dict]:

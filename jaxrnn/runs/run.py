@@ -12,12 +12,12 @@ from collections.abc import Callable, Collection
 
 import numpy as np
 
-from jaxrnn.runs.config import TrainConfig, flag_name, resolve_config
 from jaxrnn.errors import ConfigError
-from jaxrnn.runs.results import RunResult
-from jaxrnn.runs.prepare import Prepared, prepare_data
-from jaxrnn.runs.registry import get_spec
+from jaxrnn.runs.config import TrainConfig, flag_name, resolve_config
+from jaxrnn.runs.prepare import Prepared
+from jaxrnn.runs.registry import TaskInfo, get_spec, task_info
 from jaxrnn.runs.report import default_log_every
+from jaxrnn.runs.results import RunResult
 
 
 def fit(
@@ -64,17 +64,10 @@ def fit(
         raise ConfigError(f"--seeds must be at least 1, got {seeds}")
     t0 = time.perf_counter()
     seed_list = [cfg.seed + i for i in range(seeds)]
-    if cfg.task == "lm":  # what a language model cannot do, said before anything is loaded
-        from jaxrnn.runs.prepare_lm import check
-
-        check(cfg)
-    if cfg.backend == "numpy" and cfg.task == "lm":  # min-char-rnn in NumPy, no JAX
-        from jaxrnn.runs.prepare_lm import prepare_lm
-        from jaxrnn.runs.numpy_lm import fit_numpy_lm
-
-        data = data if data is not None else prepare_lm(cfg)
-        return fit_numpy_lm(cfg, data, seed_list, log, log_every or default_log_every(cfg.epochs),
-                            progress, t0)  # fmt: skip
+    info = task_info(cfg)
+    before_fit = info.hook("before_fit")
+    if before_fit is not None:  # what the task cannot do, said before anything is loaded
+        before_fit(cfg)
     if cfg.resplit:
         if cfg.data is None or cfg.test_data is not None or data is not None:
             raise ConfigError("--resplit needs --data without --test-data: a split to redraw")
@@ -82,25 +75,34 @@ def fit(
             raise ConfigError("--resplit trains one model per split: it cannot --save one "
                               "checkpoint")  # fmt: skip
         return _fit_resplit(cfg, seed_list, log, log_every, note, t0)
-    if cfg.backend == "numpy":  # the study's scratch RNN: classification, no JAX
-        from jaxrnn.runs.numpy_run import fit_numpy
-
-        data = data if data is not None else prepare_data(cfg)
-        _check_batch(cfg.batch_size, data)
-        data_notes(cfg, data, log, note)
-
-        return fit_numpy(cfg, data, seed_list, log, log_every or default_log_every(cfg.epochs),
-                         progress, t0)  # fmt: skip
+    if cfg.backend == "numpy":  # the task's NumPy reference: no JAX
+        return _fit_numpy(cfg, info, data, seed_list, log, log_every, progress, note, t0)
     from jaxrnn.runs.jax_run import JaxRun
 
     spec = get_spec(cfg)
     data = data if data is not None else spec.prepare(cfg, None)
-    _check_batch(spec.rows_per_step(cfg) if spec.rows_per_step else cfg.batch_size, data)
-    if cfg.task == "classify":
+    _check_batch(rows_per_step(info, cfg), data)
+    if info.data_notes:
         data_notes(cfg, data, log, note)
     run = JaxRun(cfg, data, seed_list)
     del data  # the run holds what it still needs (e.g. not the training ids it put on a device)
     return run.train(0, [[] for _ in seed_list], t0, log, log_every, progress, save, save_every)
+
+
+def rows_per_step(info: TaskInfo, cfg: TrainConfig) -> int:
+    """Rows of the training split one optimizer step reads (default ``cfg.batch_size``)."""
+    return info.rows_per_step(cfg) if info.rows_per_step else cfg.batch_size
+
+
+def _fit_numpy(cfg: TrainConfig, info: TaskInfo, data: Prepared | None, seed_list: list[int],
+               log, log_every, progress: bool, note, t0: float) -> RunResult:  # fmt: skip
+    """``--backend numpy``: the task's NumPy reference run (imports no JAX)."""
+    data = data if data is not None else info.hook("numpy_prepare")(cfg)
+    _check_batch(rows_per_step(info, cfg), data)
+    if info.data_notes:
+        data_notes(cfg, data, log, note)
+    return info.hook("numpy_fit")(cfg, data, seed_list, log,
+                                  log_every or default_log_every(cfg.epochs), progress, t0)
 
 
 def _fit_resplit(cfg: TrainConfig, seed_list: list[int], log, log_every, note, t0: float
@@ -222,11 +224,11 @@ def data_notes(cfg: TrainConfig, data: Prepared, log: Callable[[str], None] | No
         note(f"warning: {which} {'has' if one else 'have'} no known token (unseen or filtered "
              f"words, or beyond --num-words): {'it is' if one else 'they are'} classified from "
              "padding alone")  # fmt: skip
-    if not cfg.max_len and data.longest > int(data.tokenizer.max_len or 0):
+    if not cfg.max_len and data.longest > int(data.vocab.max_len or 0):
         note(auto_truncation_note(data))
     lengths = np.asarray(data.train.lengths)
     median = float(np.median(lengths)) if len(lengths) else 0.0
-    max_len = int(data.tokenizer.max_len or 0)
+    max_len = int(data.vocab.max_len or 0)
     if max_len >= 64 and max_len >= 4 * max(median, 1.0) and not _bucketed(cfg, data):
         # The shortest length that keeps at least 95% of the training texts whole.
         p95 = int(np.sort(lengths)[math.ceil(0.95 * len(lengths)) - 1])
@@ -242,7 +244,7 @@ def auto_truncation_note(data: Prepared) -> str:
     """What ``--max-len auto`` cut: the length it chose, why, and how many texts it truncated."""
     from jaxrnn.runs.prepare import AUTO_HEADROOM, AUTO_QUANTILE
 
-    max_len = int(data.tokenizer.max_len)
+    max_len = int(data.vocab.max_len)
     test = data.truncated - data.truncated_train
     return (f"note: --max-len auto padded to {max_len} tokens ({AUTO_HEADROOM:g}x the "
             f"{AUTO_QUANTILE:.0%} quantile of training lengths), not to the longest training "

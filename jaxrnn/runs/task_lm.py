@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import math
 
-from jaxrnn.nn import lm
-from jaxrnn.training import tasks
-from jaxrnn.runs.config import MODEL_CELLS, TrainConfig
 from jaxrnn.data.text import TextVocab
+from jaxrnn.nn import lm
 from jaxrnn.nn.sequence import RecurrentLayer
+from jaxrnn.runs.config import MODEL_CELLS, TrainConfig
+from jaxrnn.runs.predictor import LanguageModelPredictor
 from jaxrnn.runs.prepare_lm import check, num_tokens, prepare_lm
 from jaxrnn.runs.registry import TaskSpec, register
+from jaxrnn.training import tasks
 
 
 def build_model(cfg: TrainConfig, vocab: TextVocab, label_names=None) -> lm.LanguageModel:
@@ -55,6 +56,12 @@ def run_extra(run, run_s: float) -> dict:
             / max(run_s, 1e-9)}  # fmt: skip
 
 
+def predictor(cfg, model, params, vocab, label_names, num_seeds: int, batch_size: int = 1
+              ) -> LanguageModelPredictor:  # fmt: skip
+    """Next-token probabilities after a text, and samples
+    (``jaxrnn.runs.predictor.LanguageModelPredictor``)."""
+    return LanguageModelPredictor.from_parts(model, params, vocab, num_seeds=num_seeds)
+
 SPEC = register(TaskSpec(
     "lm",
     prepare=prepare_lm,
@@ -62,8 +69,8 @@ SPEC = register(TaskSpec(
     task=make_task,
     vocab_from_dict=TextVocab.from_dict,
     test_report=None,
-    rows_per_step=lambda cfg: 1,
     shuffle=False,
     derived=derived,
     run_extra=run_extra,
+    predictor=predictor,
 ))  # fmt: skip

@@ -23,9 +23,6 @@ from typing import Any
 
 import numpy as np
 
-from jaxrnn.nn import models, sequence
-from jaxrnn.training import tasks
-from jaxrnn.runs.config import MODEL_CELLS, TrainConfig
 from jaxrnn.data.series import (
     Standardizer,
     chronological_split,
@@ -34,8 +31,12 @@ from jaxrnn.data.series import (
     naive_forecast,
 )
 from jaxrnn.errors import ConfigError, DataError
+from jaxrnn.nn import models, sequence
+from jaxrnn.runs.config import MODEL_CELLS, TrainConfig
+from jaxrnn.runs.predictor import Forecaster
 from jaxrnn.runs.prepare import Prepared
 from jaxrnn.runs.registry import TaskSpec, register
+from jaxrnn.training import tasks
 
 
 class SeriesVocab:
@@ -86,7 +87,9 @@ def windows(cfg: TrainConfig, rows: np.ndarray, vocab: SeriesVocab, part: str
         raise DataError(f"the {part} part has {len(rows)} rows, too few for --window "
                         f"{cfg.window} and --horizon {cfg.horizon}: shorten them or give "
                         "more data") from None  # fmt: skip
-    return tasks.SeriesRows(w.inputs, w.targets)
+    # in the run's float type (make_windows gives float32; --dtype float64 computes in float64)
+    return tasks.SeriesRows(w.inputs.astype(cfg.dtype, copy=False),
+                            w.targets.astype(cfg.dtype, copy=False))  # fmt: skip
 
 
 def _check_model(cfg: TrainConfig) -> None:
@@ -136,7 +139,7 @@ def build_model(cfg: TrainConfig, vocab: SeriesVocab, labels: Any = None) -> mod
 def errors(pred: np.ndarray, data: Prepared) -> dict:
     """MSE and MAE of forecasts ``pred`` (standardised, shaped as ``data.test.y``) and of the
     last-value forecast on the same windows, in the target's units."""
-    vocab: SeriesVocab = data.tokenizer
+    vocab: SeriesVocab = data.vocab
     t = vocab.target_index
     per_step = np.ndim(data.test.y) == 3
     naive = naive_forecast(data.test.x, t, np.shape(data.test.y)[-1], per_step)
@@ -166,6 +169,11 @@ def format_report(report: dict) -> str:
     ])  # fmt: skip
 
 
+def predictor(cfg, model, params, vocab, label_names, num_seeds: int, batch_size: int = 1
+              ) -> Forecaster:  # fmt: skip
+    """The forecast after a series' last window (``jaxrnn.runs.predictor.Forecaster``)."""
+    return Forecaster.from_parts(cfg, model, params, vocab, num_seeds=num_seeds)
+
 SPEC = register(TaskSpec(
     "regress",
     prepare=prepare,
@@ -174,5 +182,5 @@ SPEC = register(TaskSpec(
     vocab_from_dict=SeriesVocab.from_dict,
     test_report=errors,
     report_final=report_final,
-    format_report=format_report,
+    predictor=predictor,
 ))  # fmt: skip

@@ -18,15 +18,16 @@ from __future__ import annotations
 
 import numpy as np
 
-from jaxrnn.nn import models
-from jaxrnn.evaluation import spans
-from jaxrnn.training import tasks
-from jaxrnn.runs.config import TrainConfig
 from jaxrnn.data.conll import Sentence, TagVocab, load_conll
 from jaxrnn.errors import ConfigError
+from jaxrnn.evaluation import spans
+from jaxrnn.nn import models
 from jaxrnn.runs.build import recurrent_layer
+from jaxrnn.runs.config import TrainConfig
+from jaxrnn.runs.predictor import Tagger
 from jaxrnn.runs.prepare import Prepared
 from jaxrnn.runs.registry import TaskSpec, register
+from jaxrnn.training import tasks
 
 
 def is_bio(tags: list[str]) -> bool:
@@ -98,7 +99,7 @@ def report_from(gold: list[list[str]], pred: list[list[str]]) -> dict:
 
 def test_report(pred: np.ndarray, data: Prepared) -> dict:
     """The report of test predictions ``[N_test, T]`` (see ``report_from``)."""
-    vocab, test = data.tokenizer, data.test
+    vocab, test = data.vocab, data.test
     return report_from(vocab.decode_tags(test.tags, test.lengths),
                        vocab.decode_tags(pred, test.lengths))  # fmt: skip
 
@@ -120,6 +121,11 @@ def format_report(report: dict) -> str:
     return spans.format_span_report(spans.SpanReport(**{**s, "per_type": per_type}))
 
 
+def predictor(cfg, model, params, vocab, label_names, num_seeds: int, batch_size: int = 256
+              ) -> Tagger:  # fmt: skip
+    """A tag per word of each sentence (``jaxrnn.runs.predictor.Tagger``)."""
+    return Tagger.from_parts(model, params, vocab, num_seeds=num_seeds, batch_size=batch_size)
+
 SPEC = register(TaskSpec(
     "tag",
     prepare=prepare,
@@ -128,5 +134,5 @@ SPEC = register(TaskSpec(
     vocab_from_dict=TagVocab.from_dict,
     test_report=test_report,
     report_final=report_final,
-    format_report=format_report,
+    predictor=predictor,
 ))  # fmt: skip

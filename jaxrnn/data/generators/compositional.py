@@ -73,8 +73,8 @@ File format (JSONL, readable by ``jaxrnn.data.files.load_table`` and
 
 from __future__ import annotations
 
-import argparse
 import csv
+import importlib
 import io
 import itertools
 import json
@@ -334,27 +334,11 @@ def load_compositional(path: str | os.PathLike | None = None) -> CompositionalSe
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """``python -m jaxrnn.data.compositional``: write the compositional test set to a file."""
-    p = argparse.ArgumentParser(
-        prog="python -m jaxrnn.data.compositional",
-        description="Write held-out sentences composed from the training words by the "
-        "training data's constructions (text,label,construction rows).",
-    )
-    p.add_argument("--out", required=True, metavar="PATH", help="output file (.jsonl/.csv/.tsv)")
-    p.add_argument("--seed", type=int, default=DEFAULT_SEED, help=f"[{DEFAULT_SEED}]")
-    p.add_argument("--n", type=int, default=DEFAULT_N, help=f"number of sentences [{DEFAULT_N}]")
-    p.add_argument("--format", choices=("csv", "tsv", "jsonl"), help="[from the extension]")
-    args = p.parse_args(argv)
-    try:
-        data = make_compositional(args.n, args.seed)
-        out = write_compositional(data, args.out, args.format)
-    except (UsageError, DataError) as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
-    neg = data.split.labels.count(0)
-    print(f"wrote {len(data.split.texts)} sentences ({neg} negative) to {out}")
-    return 0
+    """``python -m jaxrnn.data.compositional``: ``jaxrnn.cli.make_data.compositional``
+    (the command lives there; kept here for code that calls it by this name)."""
+    # By name, at call time: the data layer does not import the commands (jaxrnn/cli).
+    return importlib.import_module("jaxrnn.cli.make_data").compositional(argv)
 
 
-if __name__ == "__main__":  # pragma: no cover
+if __name__ == "__main__":  # python -m jaxrnn.data.generators.compositional
     sys.exit(main())

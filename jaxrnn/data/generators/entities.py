@@ -43,7 +43,7 @@ sentence may occur in both splits: the grammar is small). Nothing is downloaded.
 
 from __future__ import annotations
 
-import argparse
+import importlib
 import sys
 from collections.abc import Sequence
 from numbers import Integral, Real
@@ -52,7 +52,7 @@ from typing import NamedTuple
 import numpy as np
 
 from jaxrnn.data.conll import write_conll
-from jaxrnn.errors import ConfigError, run_writer
+from jaxrnn.errors import ConfigError
 
 __all__ = [
     "AMBIGUOUS",
@@ -218,34 +218,11 @@ def make_tagging(
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """``python -m jaxrnn.data.tagging``: write the entity-tagging task as CoNLL files."""
-    p = argparse.ArgumentParser(
-        prog="python -m jaxrnn.data.tagging",
-        description="Write a seeded entity-tagging task (IOB2, token<TAB>tag lines) whose "
-        "ambiguous names are typed by a cue before or after them.",
-    )
-    p.add_argument("--out", required=True, metavar="PATH", help="output CoNLL file")
-    p.add_argument("--n", type=int, default=2000, help="sentences [2000]")
-    p.add_argument("--seed", type=int, default=0, help="[0]")
-    p.add_argument("--cue-after", type=float, default=0.5, help="fraction with the cue after [0.5]")
-    p.add_argument("--ambiguous", type=float, default=0.5, help="fraction of ambiguous names [0.5]")
-    p.add_argument("--test-out", metavar="PATH", help="also write a test split here")
-    p.add_argument("--n-test", type=int, default=500, help="test sentences [500]")
-    args = p.parse_args(argv)
-
-    def write() -> str:
-        common = dict(seed=args.seed, cue_after=args.cue_after, ambiguous=args.ambiguous)
-        train = make_tagging(args.n, **common)
-        test = make_tagging(args.n_test, split="test", **common) if args.test_out else None
-        write_conll(args.out, train)
-        msg = f"wrote {len(train)} sentences to {args.out}"
-        if test is not None:
-            write_conll(args.test_out, test)
-            msg += f" and {len(test)} to {args.test_out}"
-        return msg
-
-    return run_writer(write, args.out)
+    """``python -m jaxrnn.data.tagging``: ``jaxrnn.cli.make_data.tagging``
+    (the command lives there; kept here for code that calls it by this name)."""
+    # By name, at call time: the data layer does not import the commands (jaxrnn/cli).
+    return importlib.import_module("jaxrnn.cli.make_data").tagging(argv)
 
 
-if __name__ == "__main__":
+if __name__ == "__main__":  # python -m jaxrnn.data.generators.entities
     sys.exit(main())

@@ -34,8 +34,8 @@ Everything is generated locally; nothing is downloaded.
 
 from __future__ import annotations
 
-import argparse
 import csv
+import importlib
 import io
 import json
 import os
@@ -48,7 +48,7 @@ import numpy as np
 
 from jaxrnn.data.files import detect_format, stratified_split
 from jaxrnn.data.sentiment import Split, TextDataset
-from jaxrnn.errors import ConfigError, DataError, run_writer
+from jaxrnn.errors import ConfigError, DataError
 from jaxrnn.util.atomic import atomic_write
 
 __all__ = ["EMOTIONS", "main", "make_emotions", "spread_lengths", "write_table"]
@@ -428,57 +428,11 @@ def write_table(
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """``python -m jaxrnn.data.synthetic``: write a synthetic emotion data set to a file."""
-    p = argparse.ArgumentParser(
-        prog="python -m jaxrnn.data.synthetic",
-        description="Write a seeded synthetic emotion data set (text,label rows) to CSV/TSV/JSONL.",
-    )
-    p.add_argument("--out", required=True, metavar="PATH", help="output file (.csv/.tsv/.jsonl)")
-    p.add_argument(
-        "--test-out",
-        metavar="PATH",
-        help="write the test split here and only the training split to --out "
-        "(default: both splits to --out, for load_dataset to split)",
-    )
-    p.add_argument("--n-per-class", type=int, default=200, help="sentences per class [200]")
-    p.add_argument("--seed", type=int, default=0, help="[0]")
-    p.add_argument("--noise", type=float, default=0.0, help="training label noise in [0, 1) [0]")
-    p.add_argument(
-        "--classes", default=",".join(EMOTIONS), help=f"comma-separated subset of {EMOTIONS}"
-    )
-    p.add_argument("--test-fraction", type=float, default=0.2, help="[0.2]")
-    p.add_argument("--format", choices=("csv", "tsv", "jsonl"), help="[from the extension]")
-    p.add_argument("--length-spread", action="store_true",
-                   help="texts of spread lengths (log-normal, median --median-words, clipped "
-                   "to 5..--max-words: a long tail), as real data; see spread_lengths")
-    p.add_argument("--median-words", type=int, default=15, help="with --length-spread [15]")
-    p.add_argument("--max-words", type=int, default=100, help="with --length-spread [100]")
-    p.add_argument("--outliers", type=int, default=0, metavar="N",
-                   help="add N training rows of --outlier-words words each [0]")
-    p.add_argument("--outlier-words", type=int, default=20_000, help="[20000]")
-    args = p.parse_args(argv)
-
-    def write() -> str:
-        ds = make_emotions(
-            args.n_per_class, args.seed, args.classes, args.noise, args.test_fraction
-        )
-        if args.length_spread or args.outliers:
-            ds = spread_lengths(ds, args.seed, args.median_words if args.length_spread else 1,
-                                5 if args.length_spread else 1,
-                                args.max_words if args.length_spread else 1, args.outliers,
-                                args.outlier_words)  # fmt: skip
-        if args.test_out:
-            write_table(ds.train, args.out, args.format, label_names=ds.label_names)
-            write_table(ds.test, args.test_out, args.format, label_names=ds.label_names)
-            where = f"{len(ds.train.texts)} training rows to {args.out} and "
-            where += f"{len(ds.test.texts)} test rows to {args.test_out}"
-        else:
-            write_table(ds, args.out, args.format)
-            where = f"{len(ds.train.texts) + len(ds.test.texts)} rows to {args.out}"
-        return f"wrote {where} ({len(ds.label_names)} classes: {', '.join(ds.label_names)})"
-
-    return run_writer(write, args.out)
+    """``python -m jaxrnn.data.synthetic``: ``jaxrnn.cli.make_data.synthetic``
+    (the command lives there; kept here for code that calls it by this name)."""
+    # By name, at call time: the data layer does not import the commands (jaxrnn/cli).
+    return importlib.import_module("jaxrnn.cli.make_data").synthetic(argv)
 
 
-if __name__ == "__main__":
+if __name__ == "__main__":  # python -m jaxrnn.data.generators.synthetic
     sys.exit(main())

@@ -8,3 +8,6 @@ a ``custom_vjp``), ``models`` (embedding + recurrent stack + readout), ``lm`` (t
 language model and its sampler), ``interop`` (PyTorch and Keras weights in and out).
 Nothing here imports ``jaxrnn.scratch``.
 """
+
+# Registers the parallel-in-time cells (minGRU, minLSTM, LRU) whenever jaxrnn.nn loads.
+from jaxrnn.nn import parallel_cells as _parallel_cells  # noqa: E402, F401

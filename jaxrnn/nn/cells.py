@@ -1,4 +1,5 @@
-"""Recurrent cells as pure step functions: simple RNN, LSTM, GRU.
+"""Recurrent cells as pure step functions: simple RNN, LSTM, GRU (and, registered by
+``jaxrnn.nn.parallel_cells``, the parallel-in-time minGRU, minLSTM and LRU).
 
 Weight layout and gate order are defined in ``jaxrnn.weights.layout`` (JAX-free, shared
 with the NumPy reference). They follow PyTorch, so ``torch.nn.LSTM`` weights map
@@ -150,10 +151,12 @@ class Cell(NamedTuple):
     (carry, h)``: one step, the ``lax.scan`` body that ``impl="autodiff"`` differentiates.
     ``spec``: its ``jaxrnn.weights.cellspec.CellSpec``. ``vjp``: its hand-written VJP pieces
     (``CellVJP``) for ``impl="custom_vjp"``, or None (then the layer uses autodiff).
-    ``parallel``: reserved for a parallel form, a function computing all ``T`` states at once
-    with ``lax.associative_scan`` (for cells linear in ``h``: minGRU, minLSTM, LRU),
-    ``parallel(params, xp [T, B, G*H], carry0) -> (ys [T, B, H], final carry)``; None: the
-    sequential scan (nothing reads it yet).
+    ``parallel``: the cell's parallel form (a ``jaxrnn.nn.parallel_cells.LayerForm``: its
+    NumPy initialiser, zero carry, ``step`` and ``run(params, x [B, T, D], lengths, reverse,
+    carry0, sequential) -> (ys [B, T, H], final carry)``, all ``T`` states in one linear scan)
+    for cells whose gates read the input only (minGRU, minLSTM, LRU; spec ``parallel=True``);
+    then ``step`` takes the raw input ``x_t [.., D]`` (no ``w_ih`` projection) and the params
+    are the cell's own NamedTuple. None: a recurrent cell, run by the sequential scan.
     """
 
     name: str
@@ -165,7 +168,10 @@ class Cell(NamedTuple):
 
     def zero_carry(self, batch_shape: tuple[int, ...], hidden_size: int, dtype=jnp.float32
                    ) -> Carry:  # fmt: skip
-        """Zeros ``[*batch_shape, H]`` (an ``LSTMState`` of two for an ``(h, c)`` carry)."""
+        """Zeros ``[*batch_shape, H]`` (an ``LSTMState`` of two for an ``(h, c)`` carry; a
+        parallel cell's own zero carry)."""
+        if self.parallel is not None:
+            return self.parallel.zero_carry(batch_shape, hidden_size, dtype)
         z = jnp.zeros((*batch_shape, hidden_size), dtype)
         return LSTMState(z, z) if self.spec is not None and self.spec.has_cell_state else z
 

@@ -14,13 +14,17 @@ Training reads a text as ``B`` parallel streams cut into chunks of ``T`` tokens
 (``jaxrnn.data.text.stream_batches``): a row of the data is one chunk of all
 ``B`` streams, ``LMRows(inputs [K, B, T], targets [K, B, T], mask [K, B, T])``,
 and a step takes one row. The task's carry is the streams' recurrent state
-``[L, B, H]`` (``LSTMState`` for LSTM): each chunk starts from the state the
-previous chunk ended in, passed as a constant (``lax.stop_gradient``: truncated
+``[L, B, H]`` (``LSTMState`` for LSTM, ``LRUState`` for the LRU): each chunk starts from
+the state the previous chunk ended in, passed as a constant (``lax.stop_gradient``: truncated
 BPTT, as min-char-rnn's ``hprev`` and Keras' ``stateful=True``). ``apply`` on
 several rows runs them one after another, carrying the state (evaluation of a
 whole split); a row of weight 0 (padding) leaves the state as it was. A split
 laid out with fewer streams than the carry holds (the test text, one stream) uses
 the carry's first rows.
+
+With a parallel cell (``jaxrnn.lstm`` replaced by ``jaxrnn.nn.sequence.mingru``, ``minlstm``,
+``lru``; ``--model mingru``) a chunk runs in parallel over time from the carried state (the
+linear scan takes ``h0``) and ``sample`` steps one token at a time with the cell's step.
 
 Params (the layout of ``jaxrnn.scratch.seq.lm_loss_and_grads``, so one params
 dict runs in both): ``embed [V, E]`` (absent: one-hot inputs), ``rnn`` (layers of
@@ -37,7 +41,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jaxrnn.nn.cells import CellParams, get_cell, project_inputs
+from jaxrnn.nn.cells import CellParams
 from jaxrnn.nn.sequence import RecurrentLayer, dropout
 
 Array = jax.Array
@@ -133,16 +137,10 @@ class LanguageModel:
     def step(self, params: dict, state: Any, ids: Array) -> tuple[Array, Any]:
         """One token per stream: ``ids [B]``, ``state [L, B, H]`` -> ``(logits [B, V], state)``.
 
-        The cells' step functions directly (no scan of length 1): what sampling runs.
+        The cells' step functions directly (no scan of length 1; ``RecurrentLayer.step``, the
+        sequential step for a parallel cell too): what sampling runs.
         """
-        step = get_cell(self.layer.cell).step
-        x = self._inputs(params, ids)  # [B, E]
-        new = []
-        for i, (p,) in enumerate(params["rnn"]):
-            carry = jax.tree.map(lambda s, i=i: s[i], state)
-            carry, x = step(p, carry, project_inputs(p, x))
-            new.append(carry)
-        state = jax.tree.map(lambda *s: jnp.stack(s), *new)
+        state, x = self.layer.step(params["rnn"], state, self._inputs(params, ids))
         return x @ params["w_out"].T + params["b_out"], state
 
 

@@ -202,7 +202,8 @@ def init_params_numpy(model: StudyRNN | Classifier, seed: int, dtype=np.float32)
                           bidirectional=layer.bidirectional, vocab_size=width,
                           embed_dim=model.embed_dim, num_outputs=model.num_outputs, seed=seed,
                           bias=layer.bias)  # fmt: skip
-    params["rnn"] = tuple(tuple(CellParams(*c) for c in cells) for cells in params["rnn"])
+    if layer.parallel is None:  # a parallel cell's params keep their own NamedTuple type
+        params["rnn"] = tuple(tuple(CellParams(*c) for c in cells) for cells in params["rnn"])
     return jax.tree.map(lambda a: np.asarray(a, dtype), params)
 
 

@@ -66,13 +66,14 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 from jax import lax
 
-from jaxrnn.nn.linear_scan import hold_last, linear_scan, log_linear_scan
+from jaxrnn.nn.linear_scan import LOG_ZERO, hold_last, linear_scan, log_linear_scan
 from jaxrnn.nn.sequence import dropout, reverse_padded, time_mask
 from jaxrnn.weights import parallel_init as pinit
 from jaxrnn.weights.parallel_init import (
@@ -89,6 +90,8 @@ __all__ = [
     "CELLS",
     "LRUBlockParams",
     "LRUParams",
+    "LRUState",
+    "LayerForm",
     "MinBlockParams",
     "MinGRUParams",
     "MinLSTMParams",
@@ -157,6 +160,13 @@ def minlstm_log_coeffs(p: MinLSTMParams, x: Array) -> tuple[Array, Array]:
     return -jax.nn.softplus(diff), log_b
 
 
+def _safe_log(h: Array) -> Array:
+    """``log h`` for ``h >= 0``, with ``log 0 = LOG_ZERO`` (finite: a zero state, e.g. a language
+    model's first chunk, must not put ``-inf`` into ``logaddexp``'s gradient)."""
+    pos = h > 0
+    return jnp.where(pos, jnp.log(jnp.where(pos, h, 1.0)), LOG_ZERO)
+
+
 def _min_apply(coeffs: Callable[[Any, Array], tuple[Array, Array]]):
     def apply(
         params: Any,
@@ -167,7 +177,7 @@ def _min_apply(coeffs: Callable[[Any, Array], tuple[Array, Array]]):
         method: str = "associative",
     ) -> tuple[Array, Array]:
         log_a, log_b = coeffs(params, x)
-        log_h0 = None if h0 is None else jnp.log(h0)
+        log_h0 = None if h0 is None else _safe_log(h0)
         log_hs, log_last = log_linear_scan(log_a, log_b, log_h0, lengths, reverse, method)
         return jnp.exp(log_hs), jnp.exp(log_last)
 
@@ -178,7 +188,7 @@ def _min_apply(coeffs: Callable[[Any, Array], tuple[Array, Array]]):
       x: ``[B, T, D]`` inputs.
       lengths: ``[B]`` valid steps (None: all).
       reverse: run each sequence from its last valid step backwards.
-      h0: ``[B, H]`` positive initial state; None: zero (the paper's code).
+      h0: ``[B, H]`` non-negative initial state; None: zero (the paper's code).
       method: ``log_linear_scan``'s: ``"associative"`` (stable in float32), ``"cumsum"``
         (the paper's ``a* + logcumsumexp``), ``"sequential"``.
 
@@ -222,8 +232,10 @@ def lru_step(p: LRUParams, x: Array, u_t: Array) -> Array:
 
 
 def lru_output(p: LRUParams, x: Array, u: Array) -> Array:
-    """``y = Re(C x) + d * u``: ``x [..., N]`` complex, ``u [..., D]`` -> ``[..., D]``."""
-    return jnp.real(x) @ p.c_re.T - jnp.imag(x) @ p.c_im.T + p.d * u
+    """``y = Re(C x) + d * u``: ``x [..., N]`` complex, ``u [..., D]`` -> ``[..., O]`` (``O = D``
+    for the paper's diagonal ``d [D]``; a dense ``d [O, D]`` adds ``u @ d.T``)."""
+    skip = u @ p.d.T if p.d.ndim == 2 else p.d * u
+    return jnp.real(x) @ p.c_re.T - jnp.imag(x) @ p.c_im.T + skip
 
 
 def lru_apply(
@@ -399,3 +411,93 @@ def stack_apply(
         x, h_last = block_apply(cell, p, x, lengths, reverse, method)
         finals.append(h_last)
     return x, tuple(finals)
+
+
+# ---------------------------------------------------------------------------- as layer cells
+#
+# The three cells in the cell registry (``jaxrnn.nn.cells.register_cell``), so that
+# ``jaxrnn.nn.sequence.RecurrentLayer`` stacks them, runs them in both directions and masks
+# them like the other cells. ``Cell.parallel`` holds the ``LayerForm`` below; the layer
+# dispatches on "the cell has a parallel form", never on a name.
+
+
+class LRUState(NamedTuple):
+    """The LRU layer's carry: ``h [.., H]`` its (real) output at the last step taken, what a
+    readout reads (as ``LSTMState.h``); ``x [.., N]`` its complex state, what carries on."""
+
+    h: Array
+    x: Array
+
+
+@dataclass(frozen=True)
+class LayerForm:
+    """A parallel cell as a layer cell (``Cell.parallel``): in a ``RecurrentLayer`` of hidden
+    width ``H`` it maps ``[B, T, D]`` to ``[B, T, H]``.
+
+    minGRU/minLSTM: hidden size ``H``, carry ``h [.., H]`` (non-negative). LRU: state size
+    ``N = H`` and output width ``H`` (``C [H, N]`` and a dense feedthrough ``d [H, D]``,
+    ``jaxrnn.weights.parallel_init.lru_params(output_size=H)``), carry ``LRUState(h, x)``.
+    """
+
+    cell: ParallelCell
+    has_lru_state: bool = False  # the carry is LRUState(h, x) rather than h
+
+    def init(self, rng: np.random.Generator, input_size: int, hidden_size: int,
+             dtype=np.float64) -> Any:  # fmt: skip
+        """NumPy params of one layer and direction (``jaxrnn.weights.parallel_init``)."""
+        return pinit.layer_params(rng, self.cell.name, input_size, hidden_size, dtype)
+
+    def zero_carry(self, batch_shape: tuple[int, ...], hidden_size: int, dtype=jnp.float32):
+        """Zeros ``[*batch_shape, H]`` (the LRU: ``LRUState`` of a real and a complex one)."""
+        z = jnp.zeros((*batch_shape, hidden_size), dtype)
+        if not self.has_lru_state:
+            return z
+        return LRUState(z, jnp.zeros(z.shape, jnp.result_type(dtype, jnp.complex64)))
+
+    def step(self, params: Any, carry: Any, x_t: Array) -> tuple[Any, Array]:
+        """One step on the raw input ``x_t [B, D]``: ``(carry, y [B, H])``."""
+        c = self.cell
+        if not self.has_lru_state:
+            h = c.step(params, carry, x_t)
+            return h, h
+        x = c.step(params, carry.x, x_t)
+        y = c.output(params, x, x_t)
+        return LRUState(y, x), y
+
+    def run(
+        self,
+        params: Any,
+        x: Array,
+        lengths: Array | None,
+        reverse: bool,
+        carry0: Any,
+        sequential: bool = False,
+    ) -> tuple[Array, Any]:
+        """One direction over ``x [B, T, D]`` from ``carry0``: ``(ys [B, T, H], final carry)``.
+
+        ``sequential=False``: the cell's parallel ``apply``; True: ``scan_steps`` (``lax.scan``
+        of ``step``), the same numbers. Outputs past each sequence's end are zero (the layer's
+        convention); the final carry is the state after the last step taken.
+        """
+        h0 = carry0.x if self.has_lru_state else carry0
+        if sequential:
+            ys, h_last = scan_steps(self.cell.name, params, x, lengths, reverse, h0)
+        else:
+            ys, h_last = self.cell.apply(params, x, lengths, reverse, h0)
+        if self.has_lru_state:  # a padded step repeats the last step's output
+            h_last = LRUState(ys[:, 0] if reverse else ys[:, -1], h_last)
+        if lengths is not None:
+            ys = jnp.where(time_mask(jnp.asarray(lengths), x.shape[1])[..., None], ys,
+                           jnp.zeros_like(ys))  # fmt: skip
+        return ys, h_last
+
+
+def _register() -> None:
+    from jaxrnn.nn.cells import register_cell
+
+    for name, cell in CELLS.items():
+        form = LayerForm(cell, has_lru_state=cell.params_type is LRUParams)
+        register_cell(name, form.step, parallel=form)
+
+
+_register()

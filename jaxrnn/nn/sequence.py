@@ -35,6 +35,20 @@ without them (``Cell.vjp`` None) is differentiated with autodiff whatever ``impl
 says which runs); it never runs another cell's code.
 
 ``params`` is a tuple over layers of tuples over directions of ``CellParams``.
+
+Parallel cells (a ``Cell`` with a ``parallel`` form: minGRU, minLSTM, LRU, registered by
+``jaxrnn.nn.parallel_cells``; ``--model mingru|minlstm|lru``): their gates read the input
+only, so each layer and direction runs as one linear scan over time (``LayerForm.run``, the
+cell's parallel ``apply``; the backward direction with ``reverse=True``), batch-major, with
+the same stacking, masking (outputs past the end zero, the final carry the state after the
+last step taken), direction order and dropout between layers as above, differentiated by
+autodiff. ``scan="sequential"`` (``_Options.scan``; the factories' ``scan=``) runs the same
+cells as a ``lax.scan`` of their step, the same numbers (streaming, and the reference). Their
+params are the cells' own NamedTuples (``jaxrnn.weights.parallel_init``), drawn by ``init``
+with the cells' NumPy initialisers from a seed taken from the key (``bias`` must be True).
+The LRU layer maps ``D`` to ``H`` (state ``N = H``, see ``LayerForm``) and its final state is
+``LRUState(h, x)``: ``h`` the real output at the last step taken (what a readout reads, as
+``LSTMState.h``), ``x`` the complex state.
 """
 
 from __future__ import annotations
@@ -45,6 +59,7 @@ from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 from jax import lax
 
 from jaxrnn.nn import bptt
@@ -57,6 +72,7 @@ LayerParams = tuple[tuple[CellParams, ...], ...]
 IMPLS = ("custom_vjp", "autodiff")
 # Earlier name of "custom_vjp", still accepted.
 _ALIASES = {"bptt": "custom_vjp"}
+SCANS = ("parallel", "sequential")  # how a parallel cell runs over time (_Options.scan)
 DEFAULT_IMPL = "custom_vjp"  # measured faster on CPU at every benchmarked shape (vs_peers.py)
 
 
@@ -198,6 +214,7 @@ class _Options(NamedTuple):
 
     stack_directions: bool = False
     chunk: int = 0
+    scan: str = "parallel"  # parallel cells: "parallel" (linear scan) or "sequential" (lax.scan)
 
 
 @dataclass(frozen=True)
@@ -222,6 +239,15 @@ class RecurrentLayer:
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "impl", _check_impl(self.impl))
+        if self._options.scan not in SCANS:
+            raise ValueError(f"scan must be one of {SCANS}, got {self._options.scan!r}")
+        if self.parallel is not None and not self.bias:
+            raise ValueError(f"cell {self.cell!r} always has its biases: bias must be True")
+
+    @property
+    def parallel(self) -> Any:
+        """The cell's parallel form (``Cell.parallel``), None for a recurrent cell."""
+        return get_cell(self.cell).parallel
 
     @property
     def backward(self) -> str:
@@ -240,7 +266,13 @@ class RecurrentLayer:
         return self.num_directions * self.hidden_size
 
     def init(self, key: Array, input_size: int, dtype=jnp.float32) -> LayerParams:
-        """Params: a tuple over layers of tuples over directions of ``CellParams``."""
+        """Params: a tuple over layers of tuples over directions of ``CellParams`` (a parallel
+        cell: its NamedTuple, drawn with NumPy from a seed taken from ``key``)."""
+        if self.parallel is not None:
+            seed = int(jax.random.randint(key, (), 0, 2**31 - 1))
+            rng = np.random.default_rng(seed)
+            return jax.tree.map(lambda a: jnp.asarray(a, dtype),
+                                self.init_numpy(rng, input_size))  # fmt: skip
         keys = jax.random.split(key, self.num_layers * self.num_directions)
         layers = []
         for layer in range(self.num_layers):
@@ -259,6 +291,17 @@ class RecurrentLayer:
                 )
             )
         return tuple(layers)
+
+    def init_numpy(self, rng: np.random.Generator, input_size: int) -> tuple:
+        """A parallel cell's params drawn with NumPy from ``rng``, layer by layer, direction by
+        direction (float64; ``jaxrnn.weights.init.keras_params`` draws the same)."""
+        from jaxrnn.weights.parallel_init import layer_params
+
+        return tuple(
+            tuple(layer_params(rng, self.cell, input_size if i == 0 else self.output_size,
+                               self.hidden_size) for _ in range(self.num_directions))
+            for i in range(self.num_layers)
+        )  # fmt: skip
 
     def zero_state(self, batch_size: int, dtype=jnp.float32) -> Carry:
         """Zero initial state ``[L * num_directions, B, H]`` (``LSTMState`` for LSTM)."""
@@ -294,6 +337,8 @@ class RecurrentLayer:
         """
         if initial_state is None:
             initial_state = self.zero_state(x.shape[0], x.dtype)
+        if self.parallel is not None:
+            return self._apply_parallel(params, x, lengths, key, initial_state, use_scan)
         xt = jnp.swapaxes(x, 0, 1)  # [T, B, D]
         finals = []
         for layer, layer_params in enumerate(params):
@@ -312,6 +357,48 @@ class RecurrentLayer:
                 xt = dropout(sub, xt, self.dropout, time_major=True)
         final = jax.tree.map(lambda *s: jnp.stack(s), *finals)
         return jnp.swapaxes(xt, 0, 1), final
+
+    def _apply_parallel(
+        self,
+        params: LayerParams,
+        x: Array,
+        lengths: Array | None,
+        key: Array | None,
+        initial_state: Carry,
+        use_scan: bool,
+    ) -> tuple[Array, Carry]:
+        """``apply`` for a parallel cell, batch-major (module docstring)."""
+        form = self.parallel
+        sequential = self._options.scan == "sequential" or not use_scan
+        finals = []
+        for layer, layer_params in enumerate(params):
+            nd = len(layer_params)
+            outs = []
+            for d, p in enumerate(layer_params):
+                carry0 = jax.tree.map(lambda s, i=layer * nd + d: s[i], initial_state)
+                ys, carry = form.run(p, x, lengths, d == 1, carry0, sequential)
+                outs.append(ys)
+                finals.append(carry)
+            x = outs[0] if nd == 1 else jnp.concatenate(outs, axis=-1)
+            if key is not None and self.dropout > 0.0 and layer < self.num_layers - 1:
+                key, sub = jax.random.split(key)
+                x = dropout(sub, x, self.dropout)
+        return x, jax.tree.map(lambda *s: jnp.stack(s), *finals)
+
+    def step(self, params: LayerParams, state: Carry, x: Array) -> tuple[Carry, Array]:
+        """One time step of a unidirectional stack (streaming, sampling): ``x [B, D]``,
+        ``state [L, B, H]`` -> ``(state, y [B, H])``, the cells' step functions directly."""
+        if self.bidirectional:
+            raise ValueError("step runs a unidirectional layer (a bidirectional one reads the "
+                             "whole sequence)")  # fmt: skip
+        cell = get_cell(self.cell)
+        new = []
+        for i, (p,) in enumerate(params):
+            carry = jax.tree.map(lambda s, i=i: s[i], state)
+            carry, x = cell.step(p, carry, x if cell.parallel is not None else
+                                 project_inputs(p, x))  # fmt: skip
+            new.append(carry)
+        return jax.tree.map(lambda *s: jnp.stack(s), *new), x
 
     def _directions(
         self,
@@ -385,3 +472,29 @@ def gru(
 ) -> RecurrentLayer:
     """A GRU layer (gates r, z, n, PyTorch convention; see ``jaxrnn.nn.cells``)."""
     return RecurrentLayer("gru", hidden_size, num_layers, bidirectional, dropout, bias, impl)
+
+
+def _parallel_layer(cell: str, hidden_size: int, num_layers: int, bidirectional: bool,
+                    dropout: float, scan: str) -> RecurrentLayer:  # fmt: skip
+    return RecurrentLayer(cell, hidden_size, num_layers, bidirectional, dropout,
+                          _options=_Options(scan=scan))  # fmt: skip
+
+
+def mingru(hidden_size: int, num_layers: int = 1, bidirectional: bool = False,
+           dropout: float = 0.0, scan: str = "parallel") -> RecurrentLayer:  # fmt: skip
+    """A minGRU layer (Feng et al. 2024; ``jaxrnn.nn.parallel_cells``), run in parallel over
+    time (``scan="sequential"``: ``lax.scan`` of its step, the same numbers)."""
+    return _parallel_layer("mingru", hidden_size, num_layers, bidirectional, dropout, scan)
+
+
+def minlstm(hidden_size: int, num_layers: int = 1, bidirectional: bool = False,
+            dropout: float = 0.0, scan: str = "parallel") -> RecurrentLayer:  # fmt: skip
+    """A minLSTM layer (Feng et al. 2024, normalised gates; ``jaxrnn.nn.parallel_cells``)."""
+    return _parallel_layer("minlstm", hidden_size, num_layers, bidirectional, dropout, scan)
+
+
+def lru(hidden_size: int, num_layers: int = 1, bidirectional: bool = False,
+        dropout: float = 0.0, scan: str = "parallel") -> RecurrentLayer:  # fmt: skip
+    """An LRU layer (Orvieto et al. 2023; state size and output width ``hidden_size``, see
+    ``jaxrnn.nn.parallel_cells.LayerForm``)."""
+    return _parallel_layer("lru", hidden_size, num_layers, bidirectional, dropout, scan)

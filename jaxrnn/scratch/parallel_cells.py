@@ -164,8 +164,10 @@ def lru_step_backward(gx: np.ndarray, cache: tuple) -> tuple[np.ndarray, LRUPara
 
 
 def lru_output(p: LRUParams, x: np.ndarray, u: np.ndarray) -> np.ndarray:
-    """``y = Re(C x) + d u``: ``x [..., N]`` complex, ``u [..., D]`` -> ``[..., D]``."""
-    return x.real @ p.c_re.T - x.imag @ p.c_im.T + p.d * u
+    """``y = Re(C x) + d u``: ``x [..., N]`` complex, ``u [..., D]`` -> ``[..., O]`` (a dense
+    ``d [O, D]`` when the output width differs from ``D``: ``u @ d.T``)."""
+    skip = u @ p.d.T if p.d.ndim == 2 else p.d * u
+    return x.real @ p.c_re.T - x.imag @ p.c_im.T + skip
 
 
 # ---------------------------------------------------------------------------- sequences
@@ -281,9 +283,14 @@ def backward(dhs: np.ndarray, dh_T: np.ndarray | None, cache: Cache) -> tuple[Pa
         s = cache.states
         grads[p._fields.index("c_re")] = np.einsum("btd,btn->dn", d_run, s.real)
         grads[p._fields.index("c_im")] = -np.einsum("btd,btn->dn", d_run, s.imag)
-        grads[p._fields.index("d")] = (d_run * u_held).sum(axis=(0, 1))
+        if p.d.ndim == 2:  # dense feedthrough d [O, D]
+            grads[p._fields.index("d")] = np.einsum("bto,btd->od", d_run, u_held)
+            d_u = (d_run @ p.d) * keep
+        else:
+            grads[p._fields.index("d")] = (d_run * u_held).sum(axis=(0, 1))
+            d_u = d_run * p.d * keep
         # u_held gathers x_run at src: its adjoint scatters back.
-        np.add.at(dx_run, (np.arange(batch)[:, None], src), d_run * p.d * keep)
+        np.add.at(dx_run, (np.arange(batch)[:, None], src), d_u)
         d_states = d_run @ (p.c_re - 1j * p.c_im)
     else:
         d_states = d_run

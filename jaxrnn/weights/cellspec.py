@@ -42,6 +42,10 @@ class CellSpec(NamedTuple):
     of 0 (the LSTM's forget gate: ``(("f", 1.0),)``, Keras' ``unit_forget_bias``).
     ``custom_vjp``: ``jaxrnn.nn`` has a hand-written VJP for it (``impl="custom_vjp"`` runs
     it); ``numpy_backward``: ``jaxrnn.scratch`` has a hand-written backward step.
+    ``parallel``: its gates read the input only, so the whole sequence runs as one linear
+    scan (``jaxrnn.nn.parallel_cells``); its params are that module's NamedTuples
+    (``jaxrnn.weights.parallel_init``), not ``CellParams``, and ``gates`` name its input
+    projections (no ``w_hh``).
     """
 
     name: str
@@ -51,6 +55,7 @@ class CellSpec(NamedTuple):
     bias_init: tuple[tuple[str, float], ...] = ()
     custom_vjp: bool = False
     numpy_backward: bool = False
+    parallel: bool = False
 
     @property
     def num_gates(self) -> int:
@@ -124,6 +129,11 @@ for _spec in (
     CellSpec("lstm", ("i", "f", "g", "o"), carry="hc", bias_init=(("f", 1.0),),
              custom_vjp=True, numpy_backward=True),  # fmt: skip
     CellSpec("gru", ("r", "z", "n"), custom_vjp=True, numpy_backward=True),
+    # Parallel-in-time cells (jaxrnn.nn.parallel_cells): minGRU and minLSTM (Feng et al. 2024),
+    # the LRU (Orvieto et al. 2023; "B" its complex input projection, "C" its readout).
+    CellSpec("mingru", ("z", "h"), activation="g", numpy_backward=True, parallel=True),
+    CellSpec("minlstm", ("f", "i", "h"), activation="g", numpy_backward=True, parallel=True),
+    CellSpec("lru", ("B", "C"), activation="identity", numpy_backward=True, parallel=True),
 ):
     register_spec(_spec)
 del _spec

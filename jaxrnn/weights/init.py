@@ -20,6 +20,7 @@ import numpy as np
 
 from jaxrnn.weights.cellspec import bias_init_blocks, get_spec
 from jaxrnn.weights.layout import CellParams
+from jaxrnn.weights.parallel_init import layer_params
 
 
 def orthogonal(rng: np.random.Generator, n: int) -> np.ndarray:
@@ -58,7 +59,10 @@ def keras_params(
     ``vocab_size`` counts padding (ids ``0..V-1`` index ``embed``'s rows, or the one-hot
     columns when ``embed_dim`` is None); ``num_outputs`` is ``K`` (1: one sigmoid logit).
     ``recurrent="glorot"``: ``w_hh`` Glorot-uniform over ``[G*H, H]`` (fan-in H, fan-out
-    G*H) instead of an orthogonal block per gate (the same draws otherwise).
+    G*H) instead of an orthogonal block per gate (the same draws otherwise). A parallel cell
+    (spec ``parallel``: minGRU, minLSTM, LRU) draws its own params per layer and direction
+    (``jaxrnn.weights.parallel_init.layer_params``) from the same generator, in the same
+    place (``recurrent`` does not apply to it).
     """
     if recurrent not in ("orthogonal", "glorot"):
         raise ValueError(f"recurrent must be 'orthogonal' or 'glorot', got {recurrent!r}")
@@ -77,6 +81,9 @@ def keras_params(
         cells = []
         for _ in range(dirs):
             d = d_in if i == 0 else dirs * h
+            if spec.parallel:  # minGRU, minLSTM, LRU: their own initialisers (parallel_init)
+                cells.append(layer_params(rng, cell, d, h))
+                continue
             limit = (6.0 / (d + gates * h)) ** 0.5
             w_ih = rng.uniform(-limit, limit, (gates * h, d))
             if recurrent == "orthogonal":
@@ -184,7 +191,8 @@ def cast(params: dict, dtype) -> dict:
         return None if a is None else np.asarray(a, dtype)
 
     out = {k: c(v) for k, v in params.items() if k != "rnn"}
-    out["rnn"] = tuple(tuple(CellParams(*(c(a) for a in p)) for p in layer)
+    # type(p): CellParams, or a parallel cell's own NamedTuple (jaxrnn.weights.parallel_init)
+    out["rnn"] = tuple(tuple(type(p)(*(c(a) for a in p)) for p in layer)
                        for layer in params["rnn"])  # fmt: skip
     return {k: out[k] for k in params}
 

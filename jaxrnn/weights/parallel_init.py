@@ -9,7 +9,10 @@ Shapes, ``D`` the input size and ``H`` the hidden (minGRU, minLSTM) or state (LR
 * ``MinGRUParams``: ``w_z, w_h [H, D]``, ``b_z, b_h [H]``.
 * ``MinLSTMParams``: ``w_f, w_i, w_h [H, D]``, ``b_f, b_i, b_h [H]``.
 * ``LRUParams``: ``nu_log, theta_log, gamma_log [H]``, ``b_re, b_im [H, D]``,
-  ``c_re, c_im [D, H]``, ``d [D]`` (the LRU maps ``[B, T, D]`` to ``[B, T, D]``).
+  ``c_re, c_im [D, H]``, ``d [D]`` (the LRU maps ``[B, T, D]`` to ``[B, T, D]``). With an
+  ``output_size`` ``O`` other than ``D`` (the LRU as a layer of ``jaxrnn.nn.sequence``, which
+  maps ``D`` to its hidden width): ``c_re, c_im [O, H]`` and a dense feedthrough ``d [O, D]``
+  (``y = Re(C x) + d @ u``) in place of the paper's diagonal one.
 
 Schemes:
 
@@ -21,7 +24,8 @@ Schemes:
   ring ``r_min <= |lambda| <= r_max`` with phase in ``[0, max_phase]``:
   ``nu_log = log(-log(u1 (r_max^2 - r_min^2) + r_min^2) / 2)``,
   ``theta_log = log(max_phase u2)``, ``gamma_log = log(sqrt(1 - |lambda|^2))``;
-  ``B ~ N(0, 1/(2D))`` (real and imaginary parts), ``C ~ N(0, 1/H)``, ``D ~ N(0, 1)``.
+  ``B ~ N(0, 1/(2D))`` (real and imaginary parts), ``C ~ N(0, 1/H)``, ``D ~ N(0, 1)``
+  (a dense ``D [O, D]``: ``N(0, 1/D)``, so ``d @ u`` keeps the diagonal one's scale).
   Defaults 0.9 / 0.999 / 2 pi, the paper's long-range settings (its appendix code's
   own defaults are 0 / 1 / 6.28).
 
@@ -62,7 +66,8 @@ class MinLSTMParams(NamedTuple):
 
 class LRUParams(NamedTuple):
     """LRU weights (all real): ``nu_log, theta_log, gamma_log [N]``, ``b_re, b_im [N, D]``,
-    ``c_re, c_im [D, N]``, ``d [D]``."""
+    ``c_re, c_im [O, N]``, ``d [D]`` (``O = D``, the paper's diagonal feedthrough) or
+    ``d [O, D]`` (dense, when the output width ``O`` differs from ``D``)."""
 
     nu_log: np.ndarray
     theta_log: np.ndarray
@@ -148,9 +153,13 @@ def lru_params(
     r_min: float = 0.9,
     r_max: float = 0.999,
     max_phase: float = 2 * np.pi,
+    output_size: int | None = None,
 ) -> LRUParams:
-    """LRU weights with ring initialisation; ``hidden_size`` is the state size ``N``."""
+    """LRU weights with ring initialisation; ``hidden_size`` is the state size ``N``,
+    ``output_size`` the output width ``O`` (None: ``input_size``, the paper's LRU)."""
     _check_sizes(input_size, hidden_size)
+    out = input_size if output_size is None else output_size
+    _check_sizes(input_size, out)
     if not 0.0 <= r_min < r_max <= 1.0:
         raise ValueError(f"need 0 <= r_min < r_max <= 1, got r_min={r_min}, r_max={r_max}")
     n, d = hidden_size, input_size
@@ -161,9 +170,9 @@ def lru_params(
     gamma_log = 0.5 * np.log(-np.expm1(-2.0 * np.exp(nu_log)))
     b_re = rng.standard_normal((n, d)) / np.sqrt(2 * d)
     b_im = rng.standard_normal((n, d)) / np.sqrt(2 * d)
-    c_re = rng.standard_normal((d, n)) / np.sqrt(n)
-    c_im = rng.standard_normal((d, n)) / np.sqrt(n)
-    d_skip = rng.standard_normal(d)
+    c_re = rng.standard_normal((out, n)) / np.sqrt(n)
+    c_im = rng.standard_normal((out, n)) / np.sqrt(n)
+    d_skip = rng.standard_normal(d) if out == d else rng.standard_normal((out, d)) / np.sqrt(d)
     arrays = (nu_log, theta_log, gamma_log, b_re, b_im, c_re, c_im, d_skip)
     return LRUParams(*(np.asarray(x, dtype) for x in arrays))
 
@@ -183,6 +192,18 @@ def init_params(
 ):
     """The ``cell``'s weights (``MinGRUParams``, ``MinLSTMParams`` or ``LRUParams``)."""
     return _INIT[check_cell(cell)](rng, input_size, hidden_size, dtype)
+
+
+def layer_params(
+    rng: np.random.Generator, cell: str, input_size: int, hidden_size: int, dtype=np.float64
+):
+    """One layer and direction of ``cell`` in a ``jaxrnn.nn.sequence.RecurrentLayer`` of hidden
+    width ``H = hidden_size``: ``init_params``, except that the LRU's output width is ``H``
+    (state size ``N = H``, ``c [H, N]``, dense feedthrough ``d [H, D]``; the paper's diagonal
+    ``d [D]`` when ``D = H``)."""
+    if check_cell(cell) == "lru":
+        return lru_params(rng, input_size, hidden_size, dtype, output_size=hidden_size)
+    return init_params(rng, cell, input_size, hidden_size, dtype)
 
 
 def block_params(

@@ -494,9 +494,10 @@ class LayerForm:
 
 def _register() -> None:
     from jaxrnn.nn.cells import register_cell
+    from jaxrnn.weights.cellspec import get_spec
 
     for name, cell in CELLS.items():
-        form = LayerForm(cell, has_lru_state=cell.params_type is LRUParams)
+        form = LayerForm(cell, has_lru_state=get_spec(name).carry == "hx")
         register_cell(name, form.step, parallel=form)
 
 

@@ -41,6 +41,7 @@ import numpy as np
 from jaxrnn.scratch import optim
 from jaxrnn.scratch.layers import (
     DropoutMasks,
+    _sizes,
     classifier_logits,
     classifier_loss_and_grads,
     sigmoid,
@@ -233,7 +234,7 @@ def train_classifier(
         shape = {
             "batch": batch_size,
             "steps": ids.shape[1],
-            "features": len(rnn[0]) * rnn[0][0].w_hh.shape[1],
+            "features": len(rnn[0]) * _sizes(cell, rnn[0][0])[1],
             "num_layers": len(rnn),
         }
 

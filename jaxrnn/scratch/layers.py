@@ -101,15 +101,30 @@ def _affine(x: np.ndarray, w: np.ndarray, b: np.ndarray | None) -> np.ndarray:
     return y if b is None else y + b
 
 
+class LRUState(NamedTuple):
+    """The LRU layer's state (``jaxrnn.nn.parallel_cells.LRUState``): its real output ``h`` at
+    the last step taken and its complex state ``x``, each ``[.., H]``."""
+
+    h: np.ndarray
+    x: np.ndarray
+
+
 def _map(fn: Callable[..., np.ndarray], *carries: Carry) -> Carry:
-    """Apply ``fn`` to a carry leaf-wise: to ``h`` and ``c`` of an LSTMState, or to the array."""
-    if isinstance(carries[0], LSTMState):
-        return LSTMState(*(fn(*leaves) for leaves in zip(*carries, strict=True)))
+    """Apply ``fn`` to a carry leaf-wise: to the fields of an LSTMState (LRUState), or to the
+    array."""
+    if isinstance(carries[0], LSTMState | LRUState):
+        return type(carries[0])(*(fn(*leaves) for leaves in zip(*carries, strict=True)))
     return fn(*carries)
 
 
 def _hidden(carry: Carry) -> np.ndarray:
-    return carry.h if isinstance(carry, LSTMState) else carry
+    return carry.h if isinstance(carry, LSTMState | LRUState) else carry
+
+
+def _sizes(cell: str, p: Any) -> tuple[int, int]:
+    """``(D, H)``: a cell's input and hidden sizes, read from its params."""
+    sizes = numpy_cell(cell).sizes
+    return sizes(p) if sizes is not None else (p.w_ih.shape[1], p.w_hh.shape[1])
 
 
 def _check_cell(cell: str) -> str:
@@ -118,8 +133,9 @@ def _check_cell(cell: str) -> str:
 
 
 def _has_cell_state(cell: str) -> bool:
-    """The cell's carry is ``(h, c)`` (an ``LSTMState``), not ``h``."""
-    return get_spec(cell).has_cell_state
+    """The cell's carry is ``(h, c)`` (an ``LSTMState``) or ``(h, x)`` (``LRUState``), not
+    ``h``."""
+    return get_spec(cell).carry != "h"
 
 
 def time_mask(lengths: np.ndarray, max_len: int) -> np.ndarray:
@@ -246,23 +262,38 @@ def gru_step_backward(
 
 class NumpyCell(NamedTuple):
     """A cell's NumPy twin: ``forward(p, carry, xp) -> (new_carry, cache)`` and its hand-written
-    ``backward(p, d_new, cache) -> (d_carry, dxp, dhh)`` (``d_new`` like the carry)."""
+    ``backward(p, d_new, cache) -> (d_carry, dxp, dhh)`` (``d_new`` like the carry).
 
-    forward: Callable[[Any, Carry, np.ndarray], tuple[Carry, tuple]]
-    backward: Callable[[Any, Carry, tuple], tuple[Carry, np.ndarray, np.ndarray]]
+    A parallel cell (spec ``parallel``: minGRU, minLSTM, LRU; ``jaxrnn.scratch.parallel_cells``
+    registers them) runs a whole direction itself: ``unroll`` is its pair
+    ``(unroll_forward, unroll_backward)`` with the contracts of this module's functions of
+    those names (which dispatch to it), and ``sizes(p) -> (D, H)`` reads its sizes (its
+    params have no ``w_ih``/``w_hh``); ``forward``/``backward`` are then its step pair.
+    """
+
+    forward: Callable[..., Any]
+    backward: Callable[..., Any]
+    unroll: tuple[Callable, Callable] | None = None
+    sizes: Callable[[Any], tuple[int, int]] | None = None
 
 
 # Cell name -> its NumPy step pair; the names are jaxrnn.weights.cellspec's registry.
 NUMPY_CELLS: dict[str, NumpyCell] = {}
 
 
-def register_numpy_cell(name: str, forward: Callable, backward: Callable) -> NumpyCell:
+def register_numpy_cell(name: str, forward: Callable, backward: Callable, *,
+                        unroll: tuple[Callable, Callable] | None = None,
+                        sizes: Callable | None = None) -> NumpyCell:  # fmt: skip
     """Register the NumPy twin of the registered cell ``name`` (its spec must say
-    ``numpy_backward=True``); how to add a cell: ``jaxrnn.weights.cellspec``."""
+    ``numpy_backward=True``; a parallel cell gives ``unroll`` and ``sizes``, see
+    ``NumpyCell``); how to add a cell: ``jaxrnn.weights.cellspec``."""
     spec = get_spec(name)
     if not spec.numpy_backward:
         raise ValueError(f"cell {name!r}: its spec says numpy_backward=False")
-    entry = NumpyCell(forward, backward)
+    if spec.parallel != (unroll is not None and sizes is not None):
+        raise ValueError(f"cell {name!r}: unroll and sizes go with a parallel cell "
+                         f"(spec.parallel={spec.parallel})")  # fmt: skip
+    entry = NumpyCell(forward, backward, unroll, sizes)
     old = NUMPY_CELLS.get(name)
     if old is not None and old != entry:
         raise ValueError(f"cell {name!r} already has a NumPy twin")
@@ -321,6 +352,9 @@ def unroll_forward(
     Returns ``(outputs [B, T, H], final_carry, cache)``: outputs are zero and the
     carry frozen past each sequence's end.
     """
+    unroll = numpy_cell(cell).unroll
+    if unroll is not None:  # a parallel cell runs its direction itself
+        return unroll[0](p, x, _check_lengths(lengths, x.shape[0], x.shape[1]), carry)
     batch, steps, _ = x.shape
     mask = time_mask(_check_lengths(lengths, batch, steps), steps)  # [B, T]
     xp = _affine(x, p.w_ih, p.b_ih)  # [B, T, G*H]: one matmul for all steps
@@ -352,6 +386,9 @@ def unroll_backward(
     Returns:
       ``(grads, dx [B, T, D], d_initial_carry)``, ``grads`` of the type of ``p``.
     """
+    unroll = numpy_cell(cell).unroll
+    if unroll is not None:
+        return unroll[1](p, cache, d_ys, d_carry)
     x, mask, h_prev, caches = cache
     batch, steps = mask.shape
     if d_ys is None:
@@ -385,6 +422,11 @@ def _as_state(cell: str, state: Any, shape: tuple[int, ...], dtype) -> Carry:
     if not _has_cell_state(cell):
         return np.zeros(shape, dtype) if state is None else np.asarray(state)
     h, c = (None, None) if state is None else state
+    if get_spec(cell).carry == "hx":  # the LRU: (h, x), x complex
+        return LRUState(
+            np.zeros(shape, dtype) if h is None else np.asarray(h),
+            np.zeros(shape, np.result_type(dtype, 1j)) if c is None else np.asarray(c),
+        )
     return LSTMState(
         np.zeros(shape, dtype) if h is None else np.asarray(h),
         np.zeros(shape, dtype) if c is None else np.asarray(c),
@@ -424,8 +466,8 @@ def layer_forward(
     batch, steps, _ = x.shape
     lengths = _check_lengths(lengths, batch, steps)
     dirs = len(params[0])
-    hidden = params[0][0].w_hh.shape[1]
-    dtype = np.result_type(x, params[0][0].w_hh)
+    hidden = _sizes(cell, params[0][0])[1]
+    dtype = np.result_type(x, *(a for a in params[0][0] if a is not None))
     state = _as_state(cell, initial_state, (len(params) * dirs, batch, hidden), dtype)
     keeps: tuple = ()
     if dropout_keep is not None and dropout > 0.0:
@@ -441,7 +483,12 @@ def layer_forward(
             raise ValueError("every layer must have the same number of directions")
         outs, layer_caches = [], []
         for d, p in enumerate(layer_params):
-            if p.w_ih.shape != (num_gates(cell) * hidden, x.shape[-1]):
+            if numpy_cell(cell).sizes is not None:  # a parallel cell: its sizes
+                if _sizes(cell, p) != (x.shape[-1], hidden):
+                    raise ValueError(f"layer {layer} direction {d}: {cell} params of sizes "
+                                     f"(D, H) = {_sizes(cell, p)}, expected "
+                                     f"{(x.shape[-1], hidden)}")  # fmt: skip
+            elif p.w_ih.shape != (num_gates(cell) * hidden, x.shape[-1]):
                 raise ValueError(
                     f"layer {layer} direction {d}: w_ih is {p.w_ih.shape}, expected "
                     f"{(num_gates(cell) * hidden, x.shape[-1])} for {cell}"
@@ -484,7 +531,7 @@ def layer_backward(
     """
     cell = _check_cell(cell)
     lengths, steps, dtype, caches, keeps, rate = cache
-    batch, dirs, hidden = lengths.shape[0], len(params[0]), params[0][0].w_hh.shape[1]
+    batch, dirs, hidden = lengths.shape[0], len(params[0]), _sizes(cell, params[0][0])[1]
     d_x = (
         np.zeros((batch, steps, dirs * hidden), dtype)
         if d_outputs is None
@@ -550,7 +597,7 @@ def _classifier_forward(
     if "embed" in params:
         x = params["embed"][ids]  # [B, T, E]
     else:  # one-hot over the vocabulary, whose size is layer 0's input size
-        x = np.eye(rnn[0][0].w_ih.shape[1], dtype=w_out.dtype)[ids]
+        x = np.eye(_sizes(cell, rnn[0][0])[0], dtype=w_out.dtype)[ids]
     _, final, layer_cache = layer_forward(
         cell,
         rnn,
@@ -661,7 +708,7 @@ def classifier_loss_and_grads(
     if keep is not None:
         d_feats = _dropout(d_feats, keep, dropout)
     rnn = params["rnn"]
-    dirs, hidden = len(rnn[0]), rnn[0][0].w_hh.shape[1]
+    dirs, hidden = len(rnn[0]), _sizes(cell, rnn[0][0])[1]
     dh_final = np.zeros(h_shape, d_feats.dtype)
     for d in range(dirs):
         dh_final[-dirs + d] = d_feats[:, d * hidden : (d + 1) * hidden]
@@ -701,3 +748,6 @@ __all__ = [
     "unroll_forward",
     "unregister_numpy_cell",
 ]
+
+# The parallel cells' NumPy twins register themselves (they import this module's helpers).
+from jaxrnn.scratch import parallel_cells as _parallel_cells  # noqa: E402, F401

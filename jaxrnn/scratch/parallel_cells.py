@@ -44,7 +44,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from jaxrnn.scratch.layers import reverse_padded, sigmoid, time_mask
+from jaxrnn.scratch.layers import (
+    LRUState,
+    register_numpy_cell,
+    reverse_padded,
+    sigmoid,
+    time_mask,
+)
 from jaxrnn.weights.parallel_init import LRUParams, MinGRUParams, MinLSTMParams
 
 Params = MinGRUParams | MinLSTMParams | LRUParams
@@ -256,7 +262,8 @@ def forward(
     return hs, cache
 
 
-def backward(dhs: np.ndarray, dh_T: np.ndarray | None, cache: Cache) -> tuple[Params, np.ndarray]:
+def backward(dhs: np.ndarray, dh_T: np.ndarray | None, cache: Cache, *,
+             with_dh0: bool = False) -> tuple:  # fmt: skip
     """Hand-written BPTT through ``forward``.
 
     Args:
@@ -265,7 +272,8 @@ def backward(dhs: np.ndarray, dh_T: np.ndarray | None, cache: Cache) -> tuple[Pa
       cache: from ``forward``.
 
     Returns:
-      ``(grads, dx)``: grads shaped like the params, ``dx [B, T, D]``.
+      ``(grads, dx)``: grads shaped like the params, ``dx [B, T, D]``; with ``with_dh0`` also
+      the gradient w.r.t. ``h0`` ``[B, H]`` (the LRU's in the complex convention).
     """
     p = cache.params
     _, step_backward = _steps(p)
@@ -304,4 +312,62 @@ def backward(dhs: np.ndarray, dh_T: np.ndarray | None, cache: Cache) -> tuple[Pa
         dx_run[:, t] += dx_t
         dh = np.where(m, dh_prev, dh)
     dx = reverse_padded(dx_run, lengths) if cache.reverse else dx_run
-    return type(p)(*grads), dx
+    return (type(p)(*grads), dx, dh) if with_dh0 else (type(p)(*grads), dx)
+
+
+# ---------------------------------------------------------------------------- as layer cells
+#
+# The twins of ``jaxrnn.nn.parallel_cells.LayerForm``: one direction of a layer of
+# ``jaxrnn.scratch.layers`` (which reverses the backward direction's input itself), with that
+# module's conventions: outputs zero past each sequence's end, the final carry the state after
+# the last step taken (the LRU: ``LRUState(h, x)``, ``h`` its output then).
+
+
+def unroll_forward(p: Params, x: np.ndarray, lengths: np.ndarray | None, carry) -> tuple:
+    """``x [B, T, D]`` from ``carry`` -> ``(outputs [B, T, H], final carry, cache)``."""
+    lru = isinstance(p, LRUParams)
+    batch, steps, _ = x.shape
+    if carry is None:
+        h0 = None
+    else:
+        h0 = carry[1] if lru else np.asarray(carry)
+    hs, cache = forward(p, x, lengths, False, h0)
+    mask = np.ones((batch, steps), bool) if lengths is None else time_mask(lengths, steps)
+    ys = np.where(mask[..., None], hs, 0.0)
+    final = LRUState(hs[:, -1], cache.h_T) if lru else cache.h_T  # hs holds the last output
+    return ys, final, (cache, mask)
+
+
+def unroll_backward(p: Params, ucache: tuple, d_ys: np.ndarray | None, d_carry) -> tuple:
+    """Backward of ``unroll_forward``: ``(grads, dx [B, T, D], d_initial_carry)``."""
+    cache, mask = ucache
+    lru = isinstance(p, LRUParams)
+    out_width = p.c_re.shape[0] if lru else cache.states.shape[-1]
+    d_hs = np.zeros(mask.shape + (out_width,))
+    if d_ys is not None:
+        d_hs = np.where(mask[..., None], d_ys, 0.0)
+    if lru:
+        dh, dx_T = (None, None) if d_carry is None else d_carry
+        if dh is not None:  # the final output is the held output at the last position
+            d_hs[:, -1] += dh
+        dh_T = dx_T
+    else:
+        dh_T = d_carry
+    grads, dx, dh0 = backward(d_hs, dh_T, cache, with_dh0=True)
+    if lru:
+        dh0 = LRUState(np.zeros(dh0.shape, d_hs.dtype), dh0)
+    return grads, dx, dh0
+
+
+def _sizes(p: Params) -> tuple[int, int]:
+    """``(D, H)`` of one layer cell's params."""
+    if isinstance(p, LRUParams):
+        return p.b_re.shape[1], p.c_re.shape[0]
+    return p.w_h.shape[1], p.w_h.shape[0]
+
+
+for _name, _pair in (("mingru", (mingru_step_forward, mingru_step_backward)),
+                     ("minlstm", (minlstm_step_forward, minlstm_step_backward)),
+                     ("lru", (lru_step_forward, lru_step_backward))):  # fmt: skip
+    register_numpy_cell(_name, *_pair, unroll=(unroll_forward, unroll_backward), sizes=_sizes)
+del _name, _pair

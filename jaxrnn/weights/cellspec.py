@@ -30,13 +30,16 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
-CARRIES = ("h", "hc")  # the carry: h [.., H], or (h, c) (an LSTMState in both backends)
+# The carry: h [.., H], (h, c) (an LSTMState in both backends), or (h, x) (the LRU's LRUState:
+# its real output h at the last step taken and its complex state x).
+CARRIES = ("h", "hc", "hx")
 
 
 class CellSpec(NamedTuple):
     """What a cell is, backend-free (see the module docstring).
 
-    ``gates``: the names of its ``G`` row blocks, in order. ``carry``: ``"h"`` or ``"hc"``.
+    ``gates``: the names of its ``G`` row blocks, in order. ``carry``: ``"h"``, ``"hc"`` or
+    ``"hx"`` (``CARRIES``).
     ``activation``: the nonlinearity of its output/candidate (``"tanh"``, ``"relu"``, ...).
     ``bias_init``: ``(gate, value)`` pairs: the ``b_ih`` blocks that start at ``value`` instead
     of 0 (the LSTM's forget gate: ``(("f", 1.0),)``, Keras' ``unit_forget_bias``).
@@ -133,7 +136,8 @@ for _spec in (
     # the LRU (Orvieto et al. 2023; "B" its complex input projection, "C" its readout).
     CellSpec("mingru", ("z", "h"), activation="g", numpy_backward=True, parallel=True),
     CellSpec("minlstm", ("f", "i", "h"), activation="g", numpy_backward=True, parallel=True),
-    CellSpec("lru", ("B", "C"), activation="identity", numpy_backward=True, parallel=True),
+    CellSpec("lru", ("B", "C"), carry="hx", activation="identity", numpy_backward=True,
+             parallel=True),  # fmt: skip
 ):
     register_spec(_spec)
 del _spec

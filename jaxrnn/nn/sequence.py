@@ -45,7 +45,8 @@ last step taken), direction order and dropout between layers as above, different
 autodiff. ``scan="sequential"`` (``_Options.scan``; the factories' ``scan=``) runs the same
 cells as a ``lax.scan`` of their step, the same numbers (streaming, and the reference). Their
 params are the cells' own NamedTuples (``jaxrnn.weights.parallel_init``), drawn by ``init``
-with the cells' NumPy initialisers from a seed taken from the key (``bias`` must be True).
+with the cells' NumPy initialisers from a seed drawn from the key (a ``pure_callback``, so
+``init`` traces; ``bias`` must be True).
 The LRU layer maps ``D`` to ``H`` (state ``N = H``, see ``LayerForm``) and its final state is
 ``LRUState(h, x)``: ``h`` the real output at the last step taken (what a readout reads, as
 ``LSTMState.h``), ``x`` the complex state.
@@ -269,10 +270,7 @@ class RecurrentLayer:
         """Params: a tuple over layers of tuples over directions of ``CellParams`` (a parallel
         cell: its NamedTuple, drawn with NumPy from a seed taken from ``key``)."""
         if self.parallel is not None:
-            seed = int(jax.random.randint(key, (), 0, 2**31 - 1))
-            rng = np.random.default_rng(seed)
-            return jax.tree.map(lambda a: jnp.asarray(a, dtype),
-                                self.init_numpy(rng, input_size))  # fmt: skip
+            return self._init_parallel(key, input_size, dtype)
         keys = jax.random.split(key, self.num_layers * self.num_directions)
         layers = []
         for layer in range(self.num_layers):
@@ -291,6 +289,21 @@ class RecurrentLayer:
                 )
             )
         return tuple(layers)
+
+    def _init_parallel(self, key: Array, input_size: int, dtype) -> LayerParams:
+        """A parallel cell's params from its NumPy initialiser, seeded by 32 bits drawn from
+        ``key``; a ``pure_callback``, so ``init`` still traces (``jit``, ``eval_shape``)."""
+        template = self.init_numpy(np.random.default_rng(0), input_size)  # the structure
+        leaves, treedef = jax.tree.flatten(template)
+        shapes = [jax.ShapeDtypeStruct(a.shape, dtype) for a in leaves]
+
+        def draw(seed):
+            p = self.init_numpy(np.random.default_rng(int(seed)), input_size)
+            return [np.asarray(a, dtype) for a in jax.tree.leaves(p)]
+
+        seed = jax.random.bits(key, (), jnp.uint32)
+        drawn = jax.pure_callback(draw, shapes, seed, vmap_method="sequential")
+        return jax.tree.unflatten(treedef, drawn)
 
     def init_numpy(self, rng: np.random.Generator, input_size: int) -> tuple:
         """A parallel cell's params drawn with NumPy from ``rng``, layer by layer, direction by

@@ -16,10 +16,11 @@ from jaxrnn.errors import ConfigError
 
 # What differs between tasks (presets, rules) is the registry's; kept importable from here.
 from jaxrnn.runs.registry import LM_PRESETS, TASK_NAMES, TASK_PRESETS, lookup  # noqa: F401
-from jaxrnn.weights.cellspec import cell_names
+from jaxrnn.weights.cellspec import cell_names, get_spec
 
 METRIC_NAMES = ("train_loss", "train_acc", "test_loss", "test_acc")
-MODEL_NAMES = ("rnn", "rnn2", "simple_rnn", "lstm", "gru", "bilstm", "bilstm_tuned")
+MODEL_NAMES = ("rnn", "rnn2", "simple_rnn", "lstm", "gru", "bilstm", "bilstm_tuned",
+               "mingru", "minlstm", "lru", "bimingru", "biminlstm", "bilru")
 # --data-parallel auto splits a batch with shard_map from this many rows per device: measured
 # (benchmarks/devices.py, 2 CPU devices) an LSTM epoch at batch 64 x 50 tokens took 0.81x
 # the one-device time with shard_map, while batches of 4-32 short sentences did not gain.
@@ -34,6 +35,14 @@ MODEL_CELLS: dict[str, tuple[str, bool]] = {
     "gru": ("gru", False),
     "bilstm": ("lstm", True),
     "bilstm_tuned": ("lstm", True),
+    # Parallel-in-time cells (jaxrnn.nn.parallel_cells): minGRU, minLSTM (Feng et al. 2024,
+    # "Were RNNs All We Needed?"), the LRU (Orvieto et al. 2023); bi-: both directions.
+    "mingru": ("mingru", False),
+    "minlstm": ("minlstm", False),
+    "lru": ("lru", False),
+    "bimingru": ("mingru", True),
+    "biminlstm": ("minlstm", True),
+    "bilru": ("lru", True),
 }
 for _model, (_cell, _) in MODEL_CELLS.items():
     if _cell not in cell_names():
@@ -63,7 +72,10 @@ class TrainConfig:
                        choices=TASK_NAMES)  # fmt: skip
     model: str = option("rnn", "rnn = the study's scratch RNN; rnn2 = its second draft (2 "
                         "tanh layers of 128); simple_rnn = the study's Keras model; lstm, gru; "
-                        "bilstm = 3 bidirectional LSTM layers of 128",
+                        "bilstm = 3 bidirectional LSTM layers of 128; mingru, minlstm, lru = "
+                        "parallel-in-time cells (gates read the input only: one linear scan "
+                        "over the sequence), bimingru, biminlstm, bilru their bidirectional "
+                        "layers",
                         choices=MODEL_NAMES)  # fmt: skip
     backend: str = option("jax", "numpy = the scratch NumPy reference: every model, forward, "
                           "backward and optimizer written by hand (float64, imports no JAX)",
@@ -274,6 +286,9 @@ PRESETS: dict[str, dict[str, Any]] = {
     "bilstm_tuned": {**_KERAS_LIKE, "lr": 3e-2, "hidden": 64, "layers": 2, "batch_size": 4,
                      "epochs": 60, "dropout": 0.3, "clip": 1.0, "weight_decay": 0.0,
                      "val_fraction": 0.2, "early_stopping": 10},
+    # The parallel cells with lstm's Keras-like defaults (not tuned).
+    **{m: {**_KERAS_LIKE, "lr": 1e-2, "hidden": 64}
+       for m in ("mingru", "minlstm", "lru", "bimingru", "biminlstm", "bilru")},
 }
 
 
@@ -385,6 +400,10 @@ def resolve_config(cfg: TrainConfig) -> TrainConfig:
     if (cfg.val_fraction or cfg.eval_data) and cfg.backend not in info.validation_backends:
         raise ConfigError("--val-fraction, --early-stopping and --eval-data work with --task "
                           "classify on the jax backend")  # fmt: skip
+    if get_spec(MODEL_CELLS[cfg.model][0]).parallel and cfg.init != "auto":
+        raise ConfigError(f"--init {cfg.init} sets recurrent weight matrices: --model {cfg.model} "
+                          "has none (it starts from its cell's own initialiser): leave "
+                          "--init auto")  # fmt: skip
     if cfg.model == "rnn" and cfg.layers != 1:
         raise ConfigError("--model rnn is the study's single-layer RNN: --layers must be 1")
     return cfg

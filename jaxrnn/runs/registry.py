@@ -60,7 +60,8 @@ LM_PRESETS: dict[str, dict[str, Any]] = {
     "rnn": {**_LM_COMMON, "optimizer": "adagrad", "lr": 0.1, "epochs": 10, "batch_size": 1,
             "hidden": 100, "embed_dim": 0, "clip": 5.0},
     **{m: {**_LM_COMMON, "optimizer": "adam", "lr": 2e-3, "epochs": 20, "batch_size": 32,
-           "hidden": 256, "embed_dim": 32} for m in ("simple_rnn", "lstm", "gru")},
+           "hidden": 256, "embed_dim": 32}
+       for m in ("simple_rnn", "lstm", "gru", "mingru", "minlstm", "lru")},
 }  # fmt: skip
 
 

@@ -19,7 +19,7 @@ import pytest
 from jaxrnn.errors import ConfigError
 from jaxrnn.nn.models import init_params_numpy
 from jaxrnn.runs import TrainConfig, build_model, fit, prepare_data, resolve_config
-from jaxrnn.runs.config import PRESETS
+from jaxrnn.runs.config import MODEL_NAMES, PRESETS
 from jaxrnn.runs.jax_masks import dropout_masks
 from jaxrnn.runs.numpy_run import fit_numpy, initial_params
 from jaxrnn.scratch import optim
@@ -27,7 +27,8 @@ from jaxrnn.weights import init as sinit
 
 RTOL, ATOL = 1e-8, 1e-10
 METRICS = ("train_loss", "train_acc", "test_loss", "test_acc")
-SMALL = {"rnn": 16, "rnn2": 16, "simple_rnn": 8, "lstm": 8, "gru": 8, "bilstm": 6}
+SMALL = {"rnn": 16, "rnn2": 16, "simple_rnn": 8, "lstm": 8, "gru": 8, "bilstm": 6,
+         "mingru": 6, "minlstm": 6, "lru": 6, "bimingru": 4, "biminlstm": 4, "bilru": 4}
 
 
 def config(model: str, backend: str = "jax", **kw) -> TrainConfig:
@@ -46,6 +47,12 @@ def assert_same(hist_a, hist_b):
 
 def numpy_leaves(params):
     return [np.asarray(a) for a in optim.tree_leaves(params)]
+
+
+def test_every_preset_is_checked():
+    """A new ``--model`` joins ``SMALL`` (bilstm_tuned holds out a validation split, which
+    the NumPy backend does not run)."""
+    assert set(SMALL) == set(MODEL_NAMES) - {"bilstm_tuned"}
 
 
 @pytest.mark.parametrize("model", list(SMALL))
@@ -98,7 +105,7 @@ def test_dropout_same_history_with_the_jax_masks(model, kw):
 @pytest.mark.parametrize(
     "model,kw",
     [("bilstm", {"layers": 2}), ("gru", {"embed_dim": 0}), ("rnn2", {}),
-     ("simple_rnn", {"data": None})],
+     ("simple_rnn", {"data": None}), ("bilru", {"layers": 2}), ("minlstm", {"embed_dim": 0})],
 )  # fmt: skip
 def test_initial_params_are_the_jax_runs(model, kw):
     """The JAX-free init equals ``build.initial_params`` bit for bit (keras and study)."""

@@ -64,7 +64,7 @@ import numpy as np
 from jax import lax
 
 from jaxrnn.nn import bptt
-from jaxrnn.nn._vma import vary_like
+from jaxrnn.nn._vma import sum_to_primal_type, vary_like
 from jaxrnn.nn.cells import Carry, CellParams, get_cell, init_cell_params, project_inputs
 
 Array = jax.Array
@@ -114,12 +114,16 @@ def _reverse_padded(x: Array, lengths: Array, time_axis: int) -> Array:
     return jnp.take_along_axis(x, src, axis=time_axis)
 
 
-def _reverse_fwd(x: Array, lengths: Array, time_axis: int) -> tuple[Array, Array]:
-    return _reverse_padded(x, lengths, time_axis), lengths
+def _reverse_fwd(x: Array, lengths: Array, time_axis: int) -> tuple[Array, tuple]:
+    # An empty slice of x keeps its shard_map type (the mesh axes it varies over) for bwd.
+    return _reverse_padded(x, lengths, time_axis), (lengths, x.reshape(-1)[:0])
 
 
-def _reverse_bwd(time_axis: int, lengths: Array, g: Array) -> tuple[Array, None]:
-    return _reverse_padded(g, lengths, time_axis), None
+def _reverse_bwd(time_axis: int, res: tuple, g: Array) -> tuple[Array, None]:
+    lengths, x_type = res
+    # Inside shard_map an input that does not vary over the mesh (the LRU's lambda, from the
+    # weights only) gets the sum of the shards' gradients, of its own type.
+    return sum_to_primal_type(_reverse_padded(g, lengths, time_axis), x_type), None
 
 
 _reverse_padded.defvjp(_reverse_fwd, _reverse_bwd)

@@ -196,7 +196,8 @@ SHARD_MAP = textwrap.dedent("""
     x = np.random.default_rng(0).normal(size=(4, 6, 3))
     lengths = np.array([6, 2, 0, 5])
     for cell, bidir, kw in [("lstm", True, {}), ("gru", False, {"impl": "autodiff"}),
-                            ("rnn", True, {"_options": _Options(stack_directions=True)})]:
+                            ("rnn", True, {"_options": _Options(stack_directions=True)}),
+                            ("lru", True, {}), ("minlstm", True, {})]:  # parallel cells
         layer = jaxrnn.RecurrentLayer(cell, 5, 2, bidir, **kw)
         params = layer.init(jax.random.key(0), 3, jnp.float64)
 

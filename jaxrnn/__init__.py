@@ -26,6 +26,10 @@ _EXPORTS = {
     "rnn": "jaxrnn.nn.sequence",
     "lstm": "jaxrnn.nn.sequence",
     "gru": "jaxrnn.nn.sequence",
+    # parallel-in-time cells (jaxrnn.nn.parallel_cells) as layers
+    "mingru": "jaxrnn.nn.sequence",
+    "minlstm": "jaxrnn.nn.sequence",
+    "lru": "jaxrnn.nn.sequence",
     "RecurrentLayer": "jaxrnn.nn.sequence",
     "reverse_padded": "jaxrnn.nn.sequence",
     "unroll": "jaxrnn.nn.sequence",

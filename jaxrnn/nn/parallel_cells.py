@@ -60,6 +60,21 @@ Blocks (for stacking, ``block_apply``/``stack_apply``), following the papers' co
 Parameters are the NamedTuples of ``jaxrnn.weights.parallel_init`` (NumPy-initialised;
 convert with ``to_jax``). Every function is pure; ``CELLS`` maps a name to its
 ``ParallelCell`` (params type, initialiser, ``step``, ``output``, ``apply``).
+
+As layer cells (``LayerForm``, registered in ``jaxrnn.nn.cells`` under the same names, so
+``jaxrnn.nn.sequence.RecurrentLayer`` and every task run them; ``--model mingru``,
+``minlstm``, ``lru`` and ``bimingru``, ``biminlstm``, ``bilru`` for both directions): a layer
+of hidden width ``H`` maps ``[B, T, D]`` to ``[B, T, H]``, stacked and bidirectional like
+the other cells, outputs zero past each sequence's end, differentiated by autodiff of the
+parallel form (no hand-written VJP; the NumPy twin in ``jaxrnn.scratch.parallel_cells`` has a
+hand-written BPTT). minGRU/minLSTM: carry ``h [.., H]`` (non-negative; a zero initial state
+is exact in log space). LRU: state size ``N = H``, readout ``C [H, N]`` and, since the
+layer's input width ``D`` differs from ``H`` in general, a dense feedthrough ``d [H, D]``
+(``y = Re(C x) + d @ u``; the paper's diagonal ``d [D]`` when ``D = H``); carry
+``LRUState(h, x)``: ``h [.., H]`` the real output at the last step taken (what the
+classifier's readout reads, like ``LSTMState.h``), ``x [.., N]`` the complex state (what a
+language model carries from chunk to chunk). Parameter counts per layer and direction:
+minGRU ``2 H (D + 1)``, minLSTM ``3 H (D + 1)``, LRU ``3 N + 2 N D + 2 H N + H D``.
 """
 
 from __future__ import annotations

@@ -152,8 +152,9 @@ def _histories_equal(a, b):
     [
         dict(model="rnn", hidden=16, epochs=6),  # the hand-written-BPTT fast path
         dict(model="simple_rnn", hidden=8, epochs=6, dropout=0.3),  # Adam state + dropout keys
+        dict(model="bilru", hidden=4, epochs=6, dropout=0.3),  # a parallel cell's own params
     ],
-    ids=["rnn", "simple_rnn"],
+    ids=["rnn", "simple_rnn", "bilru"],
 )
 def test_resume_reproduces_the_uninterrupted_run_bit_for_bit(tmp_path, kw):
     # Both runs checkpoint, so --compile auto compiles both in full (plan.compiler_options).

@@ -225,6 +225,17 @@ def test_classify_with_mingru_learns():
     assert _falls(res) > 0.0
 
 
+def test_buckets_and_seeds_run_the_parallel_form():
+    """Length buckets need no chunking (the chunk option is a recurrent loop's): a bucketed
+    run and a vmapped-seeds run train with finite losses."""
+    kw = dict(hidden=4, epochs=1, dtype="float64", compile_mode="fast")
+    bucketed = fit(TrainConfig(model="bimingru", buckets=2, **kw))
+    seeds = fit(TrainConfig(model="lru", **kw), seeds=2)
+    assert len(seeds.histories) == 2
+    for h in (*bucketed.histories, *seeds.histories):
+        assert np.isfinite(h[-1]["train_loss"]) and np.isfinite(h[-1]["test_loss"])
+
+
 def test_tag_with_mingru_learns(tmp_path):
     tr = tmp_path / "train.conll"
     write_conll(tr, make_tagging(40, seed=0))

@@ -413,3 +413,15 @@ def test_interop_covers_the_cells_torch_and_keras_have():
     assert set(INTEROP_CELLS) <= set(cell_names())
     assert {case[0] for case in TORCH_CASES} == set(INTEROP_CELLS)
     assert {case[3] for case in KERAS_CASES} == set(INTEROP_CELLS)
+
+
+@pytest.mark.parametrize("cell", ["mingru", "minlstm", "lru"])
+def test_parallel_cells_have_no_counterpart_one_line_error(cell):
+    """PyTorch and Keras have no minGRU, minLSTM or LRU: refused before any library loads."""
+    from jaxrnn.nn.sequence import RecurrentLayer
+
+    layer = RecurrentLayer(cell, 3)
+    params = layer.init(jax.random.key(0), 2)
+    with pytest.raises(ValueError, match="has no PyTorch or Keras counterpart") as info:
+        interop._check_params(layer, params)
+    assert "\n" not in str(info.value)

@@ -190,6 +190,9 @@ def unroll(
     VJP runs with autodiff whatever ``impl`` says.
     """
     impl = _check_impl(impl)
+    if get_cell(cell).parallel is not None:
+        raise ValueError(f"unroll runs a recurrent cell over projected inputs: {cell!r} is a "
+                         "parallel cell (run it with RecurrentLayer)")  # fmt: skip
     if impl == "custom_vjp" and use_scan and get_cell(cell).vjp is not None:
         return bptt.scan_projected(
             cell, params.w_hh, params.b_hh, xp, lengths, carry, unroll=unroll_steps

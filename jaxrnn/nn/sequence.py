@@ -65,7 +65,14 @@ from jax import lax
 
 from jaxrnn.nn import bptt
 from jaxrnn.nn._vma import sum_to_primal_type, vary_like
-from jaxrnn.nn.cells import Carry, CellParams, get_cell, init_cell_params, project_inputs
+from jaxrnn.nn.cells import (
+    CELLS,
+    Carry,
+    CellParams,
+    get_cell,
+    init_cell_params,
+    project_inputs,
+)
 
 Array = jax.Array
 LayerParams = tuple[tuple[CellParams, ...], ...]
@@ -254,8 +261,10 @@ class RecurrentLayer:
 
     @property
     def parallel(self) -> Any:
-        """The cell's parallel form (``Cell.parallel``), None for a recurrent cell."""
-        return get_cell(self.cell).parallel
+        """The cell's parallel form (``Cell.parallel``), None for a recurrent cell (or a name
+        not registered yet: the layer's functions then name the registered cells)."""
+        cell = CELLS.get(self.cell)
+        return None if cell is None else cell.parallel
 
     @property
     def backward(self) -> str:

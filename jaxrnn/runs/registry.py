@@ -53,7 +53,8 @@ TASK_PRESETS: dict[str, dict[str, Any]] = {
 # rnn is Karpathy's min-char-rnn (one-hot, tanh RNN 100, Adagrad 0.1, element-wise clip 5,
 # one stream, chunks of 25, the gradient of each chunk's summed loss); the others the
 # character LSTM of the PyTorch anchor (embedding 32, hidden 256, batch 32, Adam 2e-3;
-# its clip by global norm 5 is --clip-norm 5).
+# its clip by global norm 5 is --clip-norm 5). The parallel cells (mingru, minlstm, lru) take
+# the LSTM's (not tuned); their bidirectional models are refused, as bilstm.
 _LM_COMMON = dict(layers=1, dropout=0.0, layer_dropout=0.0, clip=0.0, num_words=0, max_len=0,
                   mask=True)  # fmt: skip
 LM_PRESETS: dict[str, dict[str, Any]] = {

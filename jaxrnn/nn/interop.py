@@ -130,7 +130,7 @@ def _check_params(layer: RecurrentLayer, params: LayerParams) -> int:
     """Check ``params`` fits ``layer`` (structure, biases, shapes); return the input size D."""
     if not isinstance(layer, RecurrentLayer):
         raise ValueError(f"expected a jaxrnn RecurrentLayer, got {type(layer).__name__}")
-    if layer.cell not in INTEROP_CELLS:  # e.g. minGRU, minLSTM, LRU: neither library has them
+    if layer.parallel is not None:  # minGRU, minLSTM, LRU: neither library has them
         raise ValueError(f"cell {layer.cell!r} has no PyTorch or Keras counterpart; interop "
                          f"covers {', '.join(INTEROP_CELLS)}")  # fmt: skip
     g, h, dirs = num_gates(layer.cell), layer.hidden_size, layer.num_directions

@@ -378,6 +378,10 @@ def resolve_config(cfg: TrainConfig) -> TrainConfig:
     for ok, msg in checks:
         if not ok:
             raise ConfigError(msg)
+    if get_spec(MODEL_CELLS[cfg.model][0]).parallel and cfg.init != "auto":
+        raise ConfigError(f"--init {cfg.init} sets recurrent weight matrices: --model {cfg.model} "
+                          "has none (it starts from its cell's own initialiser): leave "
+                          "--init auto")  # fmt: skip
     check = info.hook("check")
     if check is not None:
         check(cfg)
@@ -400,10 +404,6 @@ def resolve_config(cfg: TrainConfig) -> TrainConfig:
     if (cfg.val_fraction or cfg.eval_data) and cfg.backend not in info.validation_backends:
         raise ConfigError("--val-fraction, --early-stopping and --eval-data work with --task "
                           "classify on the jax backend")  # fmt: skip
-    if get_spec(MODEL_CELLS[cfg.model][0]).parallel and cfg.init != "auto":
-        raise ConfigError(f"--init {cfg.init} sets recurrent weight matrices: --model {cfg.model} "
-                          "has none (it starts from its cell's own initialiser): leave "
-                          "--init auto")  # fmt: skip
     if cfg.model == "rnn" and cfg.layers != 1:
         raise ConfigError("--model rnn is the study's single-layer RNN: --layers must be 1")
     return cfg

@@ -110,7 +110,8 @@ class TaskInfo:
     # ``(test report) -> str`` printed after a run (None: no report).
     format_report: Callable[[dict], str] | str | None = None
     # What ``python -m jaxrnn.predict`` reads for this task's checkpoints: "texts" (the
-    # classifier's command), "sentences" (a tag per word), "series" (a forecast from a CSV).
+    # classifier's command), "sentences" (a tag per word), "series" (a forecast from a CSV),
+    # "prefixes" (the next token after each text; continuations: ``python -m jaxrnn.generate``).
     predict_input: str = "texts"
 
     @property
@@ -168,7 +169,7 @@ TASKS: dict[str, TaskInfo] = {
         numpy_prepare="jaxrnn.runs.prepare_lm:prepare_lm",
         numpy_fit="jaxrnn.runs.numpy_lm:fit_numpy_lm",
         rows_per_step=lambda cfg: 1, host_devices=False, generates=True, summary=_lm_summary,
-        predict_input="texts",
+        predict_input="prefixes",
     ),
     "tag": TaskInfo(
         "tag", preset=TASK_PRESETS["tag"], buckets=True,

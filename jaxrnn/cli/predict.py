@@ -18,8 +18,10 @@ with none get a warning on stderr). Texts are encoded with the checkpoint's toke
 index, same ``max_len`` truncation as in training) and classified in batches
 by one jitted function, so thousands of lines take about as long as one batch.
 
-Tagger: each sentence (an argument, or one per line from standard input) is split on
-whitespace and printed as ``token/TAG`` pairs; ``--json`` prints one object per line with
+Tagger: each sentence (an argument, or one per line from standard input) is split into
+tokens as CoNLL files hold them (punctuation split off: ``Berlin.`` is ``Berlin`` and
+``.``; ``--tokens``: the input is already tokenised, split on whitespace only) and printed
+as ``token/TAG`` pairs; ``--json`` prints one object per line with
 ``tokens`` and ``tags``. Words the training data lacked get the OOV id (1) and keep their
 position, so there is a tag for every word. Sentences are never cut, whatever the
 training ``--max-len``.
@@ -149,6 +151,8 @@ def _main_seq(argv: Sequence[str] | None, kind: str) -> int:
     p.add_argument("--data", metavar="PATH", help="regress: the CSV to forecast from")
     p.add_argument("--json", action="store_true", help="JSON output")
     p.add_argument("--batch-size", type=int, default=256, help="tag: sentences per batch")
+    p.add_argument("--tokens", action="store_true",
+                   help="tag: the sentences are already tokenised (split on whitespace only)")
     p.add_argument("--top", type=int, default=5, metavar="K",
                    help="lm: the K most likely next tokens [5]")
     args = p.parse_args(argv)
@@ -180,7 +184,7 @@ def _main_seq(argv: Sequence[str] | None, kind: str) -> int:
                     print(f"{r['next']!r}\t{r['probability']:.4f}\t{r['text']}")
             return 0
         sentences = read_texts(args.texts, "sentences")
-        rows = tag_sentences(args.checkpoint, sentences, args.batch_size)
+        rows = tag_sentences(args.checkpoint, sentences, args.batch_size, args.tokens)
     except UsageError as e:
         print(f"error: {e}", file=sys.stderr)
         return e.exit_code

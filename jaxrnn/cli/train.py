@@ -220,7 +220,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                               f"for --task {task_info(cfg).name}")  # fmt: skip
         if args.save_every and not args.save:
             raise ConfigError("--save-every needs --save PATH")
-        for flag, path in (("--plot", args.plot), ("--json", args.json)):
+        for flag, path in (("--plot", args.plot), ("--json", args.json),
+                           ("--bad-rows", getattr(args, "bad_rows", None))):
             folder = os.path.dirname(os.path.abspath(path)) if path else None
             if folder and not os.path.isdir(folder):  # said now, not after the training
                 raise ConfigError(f"{flag} {path}: no such folder {folder}")

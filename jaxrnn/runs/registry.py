@@ -99,6 +99,9 @@ class TaskInfo:
     validation_backends: tuple[str, ...] = ()
     # ``--confusion-png`` draws the test confusion matrix.
     confusion: bool = False
+    # Reads labelled CSV / TSV / JSONL tables (``jaxrnn.data.files``): ``--skip-bad-rows``,
+    # ``--bad-rows``.
+    tables: bool = False
     # On a CPU, ``python -m jaxrnn.train`` may give itself a device per core to split
     # batches (``--data-parallel auto``).
     host_devices: bool = True
@@ -160,7 +163,7 @@ TASKS: dict[str, TaskInfo] = {
     "classify": TaskInfo(
         "classify", numpy_prepare="jaxrnn.runs.prepare:prepare_data",
         numpy_fit="jaxrnn.runs.numpy_run:fit_numpy", data_notes=True, fast_loop=True,
-        buckets=True, validation_backends=("jax",), confusion=True,
+        buckets=True, validation_backends=("jax",), confusion=True, tables=True,
         format_report="jaxrnn.evaluation.metrics:format_report",
     ),
     "lm": TaskInfo(

@@ -1,13 +1,49 @@
-"""A trained classifier ready to label texts: ``Predictor(checkpoint_path)``,
-``RunResult.predictor()`` or ``Predictor.from_parts``. The command is
-``python -m jaxrnn.predict`` (``jaxrnn.cli.predict``).
+"""A predictor per task for trained weights, from a checkpoint (``load_predictor(path)``) or
+in memory (``RunResult.predictor()``, ``X.from_parts``); the command is
+``python -m jaxrnn.predict`` (``jaxrnn.cli.predict``). A multi-seed model predicts with the
+mean over its seeds (probabilities, or the forecasts).
+
+* ``Predictor`` (``--task classify``): a label and every class's probability per text;
+* ``Tagger`` (``--task tag``): a tag per word of each sentence;
+* ``Forecaster`` (``--task regress``): the next ``horizon`` target values after a
+  series' last ``window`` rows, in the target's units;
+* ``LanguageModelPredictor`` (``--task lm``): the next token's probabilities after a text
+  (read from the zero state, as the test split is scored), the most likely next tokens,
+  and samples as ``python -m jaxrnn.generate`` draws them.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
+
+from jaxrnn.errors import ConfigError, UsageError
+
+
+def _stacked(params: Any, num_seeds: int) -> Any:
+    """``params`` with a leading seed axis ``[S, ...]`` (one seed's get ``S = 1``)."""
+    import jax
+
+    return params if num_seeds > 1 else jax.tree.map(lambda a: np.asarray(a)[None], params)
+
+
+def _rows(n: int) -> int:
+    """A padded batch size for ``n`` rows: few shapes, few compiles."""
+    return 1 << max(3, (n - 1).bit_length())
+
+
+def load_predictor(path: str, batch_size: int | None = None) -> Any:
+    """The predictor of a checkpoint's task (``Predictor``, ``Tagger``, ``Forecaster`` or
+    ``LanguageModelPredictor``) for its trained weights."""
+    from jaxrnn.runs.checkpoints import load_checkpoint
+    from jaxrnn.runs.registry import get_spec
+
+    r = load_checkpoint(path)
+    kw = {} if batch_size is None else {"batch_size": batch_size}
+    return get_spec(r.config).predictor(r.config, r.model, r.state.params, r.tokenizer,
+                                        list(r.label_names or []), len(r.seeds), **kw)  # fmt: skip
 
 
 class Predictor:
@@ -79,3 +115,177 @@ class Predictor:
                 "known_tokens": int(n),
             })  # fmt: skip
         return rows
+
+
+class Tagger:
+    """A trained tagger: ``Tagger.from_parts(model, params, vocab)`` (or
+    ``load_predictor(path)``); ``predict(sentences)`` splits each on whitespace and tags
+    every word (words the training data lacked get the OOV id and keep their place)."""
+
+    @classmethod
+    def from_parts(cls, model, params, vocab, *, num_seeds: int = 1, batch_size: int = 256
+                   ) -> Tagger:  # fmt: skip
+        import jax
+
+        self = cls.__new__(cls)
+        self.vocab, self.batch_size = vocab, batch_size
+        self._params = _stacked(params, num_seeds)
+
+        @jax.jit
+        def predict(params, ids, lengths):  # mean tag probability over the seeds -> [B, T]
+            probs = jax.vmap(lambda p: jax.nn.softmax(model.apply(p, ids, lengths), -1))(params)
+            return probs.mean(0).argmax(-1)
+
+        self._predict = predict
+        return self
+
+    def predict(self, sentences: Sequence[str]) -> list[dict]:
+        """``[{"tokens": [...], "tags": [...]}]``, one per sentence."""
+        token_lists = [s.split() for s in sentences]
+        out: list[dict] = []
+        for s in range(0, len(token_lists), self.batch_size):
+            chunk = token_lists[s : s + self.batch_size]
+            n, longest = len(chunk), max([len(t) for t in chunk] + [1])
+            cols = _rows(longest)
+            enc = self.vocab.encode([(t, None) for t in chunk], cols)
+            ids = np.pad(enc.ids, ((0, _rows(n) - n), (0, 0)))
+            lengths = np.pad(enc.lengths, (0, _rows(n) - n))
+            pred = np.asarray(self._predict(self._params, ids, lengths))[:n]
+            out += [{"tokens": t, "tags": self.vocab.decode_tags(p[None], [len(t)])[0]}
+                    for t, p in zip(chunk, pred, strict=True)]  # fmt: skip
+        return out
+
+
+class Forecaster:
+    """A trained forecaster: ``Forecaster.from_parts(cfg, model, params, vocab)`` (or
+    ``load_predictor(path)``); ``predict(rows [N, D] or a CSV path)`` forecasts after the
+    last ``window`` rows (standardised with the training statistics it keeps)."""
+
+    @classmethod
+    def from_parts(cls, cfg, model, params, vocab, *, num_seeds: int = 1, batch_size: int = 1
+                   ) -> Forecaster:  # fmt: skip
+        import jax
+
+        self = cls.__new__(cls)
+        self.config, self.vocab = cfg, vocab
+        self._params = _stacked(params, num_seeds)
+        self._dtype = np.asarray(jax.tree.leaves(self._params)[0]).dtype  # the weights' type
+        self._apply = jax.jit(lambda ps, x: jax.vmap(lambda p: model.apply(p, x))(ps).mean(0))
+        return self
+
+    def predict(self, data: Any) -> dict:
+        """``{"target", "window", "forecast": [horizon values, target's units]}`` after the
+        last ``window`` rows of ``data`` (``[N, D]`` in the checkpoint's column order:
+        as ``load_series_csv`` reads them, the target first; or a CSV path)."""
+        from jaxrnn.data.series import load_series_csv
+
+        cfg, vocab = self.config, self.vocab
+        if isinstance(data, str):
+            data = load_series_csv(data, vocab.target, vocab.features).values
+        rows = np.asarray(data, dtype=float)
+        if rows.ndim != 2 or rows.shape[1] != len(vocab.columns):
+            raise UsageError(f"the series needs {len(vocab.columns)} columns "
+                             f"({', '.join(vocab.columns)}), got shape {rows.shape}")  # fmt: skip
+        if len(rows) < cfg.window:
+            raise UsageError(f"the series has {len(rows)} rows; the model reads windows of "
+                             f"{cfg.window}")  # fmt: skip
+        x = vocab.scaler.transform(rows[-cfg.window :])[None].astype(self._dtype)  # [1, W, D]
+        pred = np.asarray(self._apply(self._params, x))[0]  # [H] or [W, H]
+        last = pred if pred.ndim == 1 else pred[-1]
+        values = vocab.scaler.inverse_target(last, vocab.target_index)
+        return {"target": vocab.target, "window": cfg.window,
+                "forecast": np.asarray(values).tolist()}  # fmt: skip
+
+
+class LanguageModelPredictor:
+    """A trained language model: ``LanguageModelPredictor.from_parts(model, params, vocab)``
+    (or ``load_predictor(path)``). ``next_token_proba(text)``: ``[V]`` probabilities of the
+    token after ``text``, read from the zero state (the mean over seeds);
+    ``predict(texts, top=5)``; ``sample(prime, length, ...)`` as ``python -m
+    jaxrnn.generate`` (the first seed's weights)."""
+
+    @classmethod
+    def from_parts(cls, model, params, vocab, *, num_seeds: int = 1, batch_size: int = 1
+                   ) -> LanguageModelPredictor:  # fmt: skip
+        import jax
+
+        self = cls.__new__(cls)
+        self.model, self.vocab = model, vocab
+        self._params = _stacked(params, num_seeds)
+        self._first = jax.tree.map(lambda a: a[0], self._params)
+
+        @jax.jit
+        def probs(params, ids, last):  # ids [1, T] -> [V] after position ``last``
+            def one(p):
+                state = model.zero_state(1, jax.tree.leaves(p)[0].dtype)
+                logits, _ = model.apply(p, ids, state)
+                return jax.nn.softmax(logits[0, last], -1)
+
+            return jax.vmap(one)(params).mean(0)
+
+        self._probs = probs
+        return self
+
+    def _ids(self, text: str) -> np.ndarray:
+        ids = self.vocab.encode(text)  # a DataError names the tokens it does not know
+        if ids.size == 0:
+            raise ConfigError("the text has no tokens at this level: give some text")
+        return np.asarray(ids, np.int32)
+
+    def next_token_proba(self, text: str) -> np.ndarray:
+        """Probabilities ``[V]`` of the token that follows ``text``."""
+        ids = self._ids(text)
+        n = ids.size
+        padded = np.pad(ids, (0, _rows(n) - n))[None]  # later positions do not reach ``n - 1``
+        return np.asarray(self._probs(self._params, padded, n - 1))
+
+    def predict(self, texts: Sequence[str], top: int = 5) -> list[dict]:
+        """Per text: ``text``, the most likely ``next`` token, its ``probability``, and the
+        ``top`` most likely as ``(token, probability)`` pairs."""
+        rows = []
+        for text in texts:
+            p = self.next_token_proba(text)
+            order = np.argsort(-p)[:top]
+            rows.append({"text": text, "next": self.vocab.tokens[int(order[0])],
+                         "probability": float(p[order[0]]),
+                         "top": [(self.vocab.tokens[int(k)], float(p[k])) for k in order]})
+        return rows
+
+    def sample_ids(self, prime: str | None, length: int, *, seed: int = 0,
+                   temperature: float = 1.0, top_k: int = 0, num_samples: int = 1
+                   ) -> np.ndarray:  # fmt: skip
+        """``[num_samples, length]`` token ids drawn after ``prime`` (None or "": a line
+        break, or the end-of-sentence token for words)."""
+        from jaxrnn.data.text import EOS
+        from jaxrnn.nn import lm
+
+        vocab = self.vocab
+        if prime:
+            ids = self._ids(prime)
+        else:
+            start = "\n" if vocab.level == "char" else EOS
+            ids = vocab.encode(start) if start in vocab.index else vocab.encode(vocab.tokens[0])
+        return lm.sample(self.model, self._first, ids, length, seed=seed,
+                         temperature=temperature, top_k=min(top_k, vocab.size),
+                         num_samples=num_samples)  # fmt: skip
+
+    def decode(self, prime: str | None, toks: np.ndarray) -> list[str]:
+        """The samples as text, each after its prime."""
+        shown = prime or ""
+        sep = " " if self.vocab.level == "word" and shown and not shown.endswith("\n") else ""
+        return [shown + sep + self.vocab.decode(row) for row in toks]
+
+    def sample(self, prime: str | None, length: int, **kw: Any) -> list[str]:
+        """``num_samples`` continuations of ``length`` tokens after ``prime`` (seeded)."""
+        return self.decode(prime, self.sample_ids(prime, length, **kw))
+
+
+def tag_sentences(path: str, sentences: Sequence[str], batch_size: int = 256) -> list[dict]:
+    """``[{"tokens": [...], "tags": [...]}]`` per sentence, from a tagger's checkpoint."""
+    return load_predictor(path, batch_size).predict(sentences)
+
+
+def forecast_file(path: str, data: str) -> dict:
+    """The forecast after the last window of the CSV ``data``, from a forecaster's checkpoint
+    (``Forecaster.predict``)."""
+    return load_predictor(path).predict(data)

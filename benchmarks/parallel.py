@@ -486,6 +486,30 @@ def same_first_loss(first: dict[str, float], rtol: float) -> dict[str, Any]:
 # ----------------------------------------------------------------------------- main
 
 
+def skip_reason(
+    prev: tuple[int, float] | None,
+    T: int,
+    reps: int,
+    max_seconds: float,
+    warm_s: float | None = None,
+) -> str | None:
+    """Why a side is not timed at length ``T`` (None: it is): its ``reps`` steps would take
+    longer than ``max_seconds``, judged from its warm-up step at this T (``warm_s``) or, before
+    that, from ``prev = (T', median step s)`` at its previous length, scaled by ``T / T'``
+    (every side's step grows at least linearly in T)."""
+    if warm_s is not None:
+        if warm_s * reps > max_seconds:
+            return f"warm-up step {warm_s:.3g} s x {reps} reps > --max-seconds {max_seconds:g}"
+        return None
+    if prev is not None:
+        t_prev, s_prev = prev
+        est = s_prev * T / t_prev * reps
+        if est > max_seconds:
+            return (f"predicted {est:.3g} s for {reps} reps (median {s_prev:.3g} s at T "
+                    f"{t_prev}, scaled by length) > --max-seconds {max_seconds:g}")  # fmt: skip
+    return None
+
+
 def _ints(s: str) -> list[int]:
     try:
         vals = [int(v) for v in s.split(",") if v.strip()]
@@ -554,18 +578,12 @@ def main() -> None:
             if n in dropped:
                 results[n][key] = {"skipped": "skipped at a shorter T"}
                 continue
-            if n in last_median:
-                t_prev, s_prev = last_median[n]
-                est = s_prev * T / t_prev * reps
-                if est > args.max_seconds:
-                    why = (
-                        f"predicted {est:.0f} s for {reps} reps (median {s_prev:.3g} s at "
-                        f"T {t_prev}, scaled by length) > --max-seconds {args.max_seconds:g}"
-                    )
-                    results[n][key] = {"skipped": why}
-                    notes.append(f"{n} skipped from T {T}: {why}")
-                    dropped.add(n)
-                    continue
+            why = skip_reason(last_median.get(n), T, reps, args.max_seconds)
+            if why:
+                results[n][key] = {"skipped": why}
+                notes.append(f"{n} skipped from T {T}: {why}")
+                dropped.add(n)
+                continue
             todo.append(n)
         print(f"\nT {T}: compiling and warming up {len(todo)} sides", flush=True)
         sides = build_sides(todo, B, T, D, H, np.float32)
@@ -575,9 +593,8 @@ def main() -> None:
             t = time.perf_counter()
             first[n] = float(side.step())
             warm = time.perf_counter() - t
-            if warm * reps > args.max_seconds:
-                why = (f"warm-up step {warm:.3g} s x {reps} reps > --max-seconds "
-                       f"{args.max_seconds:g}")  # fmt: skip
+            why = skip_reason(None, T, reps, args.max_seconds, warm)
+            if why:
                 results[n][key] = {"skipped": why, "compile_s": side.compile_s}
                 notes.append(f"{n} skipped from T {T}: {why}")
                 dropped.add(n)
@@ -593,7 +610,8 @@ def main() -> None:
         if bad:
             raise SystemExit(f"error: the sides of {bad} do not compute the same first-step "
                              f"loss from the same weights at T {T}")  # fmt: skip
-        stats = bench({n: s.step for n, s in timed_sides.items()}, reps=reps, warmup=0)
+        timed = {n: s.step for n, s in timed_sides.items()}
+        stats = bench(timed, reps=reps, warmup=0) if timed else {}  # warmed up above
         for n, st in stats.items():
             med = st.median_ms / 1e3
             last_median[n] = (T, med)

@@ -100,3 +100,24 @@ def test_unknown_side_is_a_one_line_error():
     )
     assert proc.returncode != 0
     assert proc.stderr.strip().startswith("error: unknown sides") and "Traceback" not in proc.stderr
+
+
+def test_skip_reason():
+    assert parallel.skip_reason(None, 64, 10, 20.0) is None  # nothing known yet
+    assert parallel.skip_reason((64, 0.5), 256, 10, 20.0) is None  # 0.5 x 4 x 10 = 20 s
+    assert "predicted 40" in parallel.skip_reason((64, 0.5), 512, 10, 20.0)
+    assert parallel.skip_reason((64, 9.0), 256, 10, 20.0, warm_s=1.9) is None  # warm-up rules
+    assert "warm-up step 2.1" in parallel.skip_reason(None, 256, 10, 20.0, warm_s=2.1)
+
+
+def test_sides_over_the_time_limit_are_skipped_with_a_note(tmp_path):
+    two = "ours_mingru_parallel,torch_mingru_loop"
+    p = run_quick("parallel", tmp_path, "--lengths", "4,8", "--sides", two, "--reps", "1",
+                  "--max-seconds", "1e-9")  # fmt: skip
+    assert p["sides"] == two.split(",")
+    for side in p["sides"]:
+        assert p["results"][side]["4"]["skipped"].startswith("warm-up step")
+        assert p["results"][side]["8"] == {"skipped": "skipped at a shorter T"}
+    # skipped sides still ran their first step: the loss check covers them
+    assert p["same_first_loss"]["4"]["mingru"]["equal"]
+    assert len(p["notes"]) == 2

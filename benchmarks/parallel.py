@@ -63,8 +63,9 @@ Peak float32 FLOP/s = usable cores x clock x FLOPs per cycle per core: 64 with A
 (``avx512f`` in ``/proc/cpuinfo`` flags: two 16-lane FMA units, 2 FLOPs each), 32 with
 AVX2 + FMA, 16 otherwise; the clock is ``cpu MHz`` from ``/proc/cpuinfo`` (the first
 core's), else the ``CPU max MHz`` of ``lscpu``; where neither is readable the peak is
-``null`` and the JSON says so. (AMD Zen 4 runs 512-bit instructions as two 256-bit halves:
-there the rule's peak is twice what the chip can do; ``peak.note`` says so when it applies.)
+``null`` and the JSON says so. (AMD Zen 4, CPU family 25 with AVX-512, runs 512-bit
+instructions as two 256-bit halves: there the rule's peak is twice what the chip can do;
+``peak.note`` says so when it applies.)
 
 Memory-traffic floor of a parallel cell: every ``[B, T, H]`` float32 tensor its forward
 pass makes (the gate pre-activations, ``k`` of them: minGRU 2, minLSTM 3, LRU 2 real =
@@ -73,9 +74,9 @@ count twice) is written once and read once forward, and in the backward pass rea
 more, its gradient written once and read once: ``5 x 4 bytes x B T H x n`` with ``n`` =
 minGRU 2 + 2 + 1 = 5, minLSTM 3 + 2 + 1 = 6, LRU 2 + 4 + 2 (+ 1 for its ``[B, T, D]``
 output) = 9, over the bandwidth of a large ``numpy`` copy measured at the start (read +
-write bytes / time, one thread). A floor, not a prediction: the associative scan reads and
-writes its tensors about twice (a tree of halving levels), and XLA may fuse some tensors
-away.
+write bytes / time, one thread). An estimate of the least traffic of an unfused program,
+not a prediction: the associative scan reads and writes its tensors about twice (a tree of
+halving levels), while XLA may fuse some of them away.
 """
 
 from __future__ import annotations
@@ -162,9 +163,9 @@ MEMORY_FORMULA = ("5 x 4 bytes x B T H x n: each [B, T, H] float32 tensor writte
 
 
 def _cpuinfo() -> tuple[set[str], float | None, str]:
-    """``(flags, cpu MHz, vendor_id)`` of the first core in ``/proc/cpuinfo``."""
+    """``(flags, cpu MHz, "vendor_id family")`` of the first core in ``/proc/cpuinfo``."""
     flags: set[str] = set()
-    mhz, vendor = None, ""
+    mhz, vendor, family = None, "", ""
     try:
         with open("/proc/cpuinfo") as f:
             for line in f:
@@ -176,9 +177,11 @@ def _cpuinfo() -> tuple[set[str], float | None, str]:
                     mhz = float(val)
                 elif key == "vendor_id" and not vendor:
                     vendor = val.strip()
+                elif key == "cpu family" and not family:
+                    family = val.strip()
     except (OSError, ValueError):
         pass
-    return flags, mhz, vendor
+    return flags, mhz, f"{vendor} {family}".strip()
 
 
 def _lscpu_max_mhz() -> float | None:
@@ -209,7 +212,7 @@ def float32_peak(cores: int) -> dict[str, Any]:
             f"clock not readable (neither cpu MHz in /proc/cpuinfo nor lscpu's max MHz): "
             f"no peak; {cores} cores x {per_cycle} FLOP/cycle ({isa})")  # fmt: skip
     note = None
-    if vendor == "AuthenticAMD" and isa == "avx512f":
+    if vendor == "AuthenticAMD 25" and isa == "avx512f":
         note = ("AMD Zen 4 executes 512-bit instructions as two 256-bit halves: its real "
                 "float32 peak is likely half of this")  # fmt: skip
     return {"gflops": gflops, "cores": cores, "clock_mhz": mhz, "clock_source": source if mhz
@@ -242,8 +245,8 @@ def copy_bandwidth(mbytes: int, reps: int) -> dict[str, Any]:
 
 @dataclass
 class Side:
-    """One implementation at one shape: ``step()`` trains one step and returns its loss
-    (computed before the update; a float on the first call, then whatever is cheapest)."""
+    """One implementation at one shape: ``step()`` trains one step (blocking) and returns
+    its loss, computed before the update, as a 0-d array or tensor."""
 
     name: str
     step: Callable[[], Any]

@@ -121,3 +121,17 @@ def test_sides_over_the_time_limit_are_skipped_with_a_note(tmp_path):
     # skipped sides still ran their first step: the loss check covers them
     assert p["same_first_loss"]["4"]["mingru"]["equal"]
     assert len(p["notes"]) == 2
+
+
+def test_peak_from_flags_and_clock(monkeypatch):
+    monkeypatch.setattr(parallel, "_cpuinfo", lambda: ({"avx2", "fma"}, None, "GenuineIntel 6"))
+    monkeypatch.setattr(parallel, "_lscpu_max_mhz", lambda: 3000.0)
+    peak = parallel.float32_peak(2)
+    assert peak["gflops"] == 2 * 3000.0 * 32 / 1e3 and "lscpu" in peak["clock_source"]
+    assert peak["note"] is None
+    monkeypatch.setattr(parallel, "_lscpu_max_mhz", lambda: None)
+    peak = parallel.float32_peak(2)
+    assert peak["gflops"] is None and "clock not readable" in peak["description"]
+    monkeypatch.setattr(parallel, "_cpuinfo", lambda: ({"avx512f"}, 2600.0, "AuthenticAMD 25"))
+    peak = parallel.float32_peak(4)
+    assert peak["gflops"] == 4 * 2600.0 * 64 / 1e3 and "Zen 4" in peak["note"]

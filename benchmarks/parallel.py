@@ -22,11 +22,15 @@ initial state, one layer. The sides, each with its own parameters and optimizer 
   ``parallel_scan_log`` (``a* = cumsum(log a)``, ``log h = a* + logcumsumexp(log b - a*)``;
   ``h_0 = 0`` drops its first slot);
 * ``torch_<cell>_loop``: the same gates, then a Python loop ``h = a_t * h + b_t``
-  (the paper's sequential mode, projection hoisted out of the loop).
+  (the paper's sequential mode, projection hoisted out of the loop);
+* ``torch_lru_scan``: the LRU in plain PyTorch complex ops (``lambda``, ``gamma B u`` as
+  ours), all states by a doubling (Hillis-Steele) scan of ``(a, b)`` pairs, ``log2 T``
+  rounds of ``b[t] += a[t] b[t - d]``, ``a[t] *= a[t - d]`` (PyTorch has no associative
+  scan; ``O(T log T)`` work where ours is ``O(T)``); ``torch_lru_loop``: a Python loop.
 
 All sides of one cell start from the same weights (ours, copied into the torch modules):
 the script checks that they compute the same loss on their first step (rtol 1e-3; it
-stops if they do not) before anything is timed. The LRU has no PyTorch side.
+stops if they do not) before anything is timed.
 
 What is timed, per T, in one process: every side compiled (JAX: ``jit(...).lower(...)
 .compile()``, reported apart as ``compile_s``), one warm-up step, then ``--reps`` steps
@@ -100,7 +104,9 @@ from _common import QuietCheck, finish, header, parser, table  # noqa: E402
 CLASSES = 16
 LR = 1e-3
 PAR_CELLS = ("mingru", "minlstm", "lru")
-TORCH_CELLS = ("mingru", "minlstm")
+TORCH_CELLS = ("mingru", "minlstm", "lru")
+# the torch sides' parallel form per cell (the other is "loop")
+TORCH_PARALLEL = {"mingru": "logcumsumexp", "minlstm": "logcumsumexp", "lru": "scan"}
 GATES = {"mingru": 2, "minlstm": 3}  # gate blocks of the fused projection
 FULL_LENGTHS = (64, 256, 1024, 4096)
 QUICK_LENGTHS = (16, 64)
@@ -114,7 +120,7 @@ def all_sides() -> list[str]:
     for c in PAR_CELLS:
         sides += [f"ours_{c}_parallel", f"ours_{c}_sequential"]
     for c in TORCH_CELLS:
-        sides += [f"torch_{c}_logcumsumexp", f"torch_{c}_loop"]
+        sides += [f"torch_{c}_{TORCH_PARALLEL[c]}", f"torch_{c}_loop"]
     return sides
 
 
@@ -403,6 +409,38 @@ def torch_min_module(torch, cell: str, params, form: str, dtype=None):
     return MinCell()
 
 
+def torch_lru_module(torch, params, form: str, dtype=None):
+    """The LRU in plain PyTorch ops from our weights: ``u [B, T, D] -> y [B, T, D]``.
+
+    ``form="scan"``: a doubling scan over time; ``"loop"``: a Python loop. ``dtype``: the
+    real parameters' torch dtype (float32 if None); the state is complex."""
+
+    class LRU(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            for k, v in params._asdict().items():
+                setattr(self, k, torch.nn.Parameter(torch.tensor(v, dtype=dtype)))
+
+        def forward(self, u):
+            lam = torch.exp(torch.complex(-torch.exp(self.nu_log), torch.exp(self.theta_log)))
+            bu = torch.complex(u @ self.b_re.T, u @ self.b_im.T) * torch.exp(self.gamma_log)
+            if form == "scan":
+                a, xs, d = lam.expand_as(bu), bu, 1
+                while d < xs.shape[1]:  # after the round for d, xs[t] sums steps t-2d+1..t
+                    xs = torch.cat([xs[:, :d], a[:, d:] * xs[:, :-d] + xs[:, d:]], dim=1)
+                    a = torch.cat([a[:, :d], a[:, d:] * a[:, :-d]], dim=1)
+                    d *= 2
+            else:
+                x, out = torch.zeros_like(bu[:, 0]), []
+                for t in range(bu.shape[1]):
+                    x = lam * x + bu[:, t]
+                    out.append(x)
+                xs = torch.stack(out, dim=1)
+            return xs.real @ self.c_re.T - xs.imag @ self.c_im.T + self.d * u
+
+    return LRU()
+
+
 def torch_side(name: str, w: dict[str, Any], x, y, lstm_params=None, H: int = 0,
                dtype=None) -> Side:  # fmt: skip
     """PyTorch's side ``name`` (float32 unless ``dtype`` is float64) on ``(x, y)``."""
@@ -422,6 +460,9 @@ def torch_side(name: str, w: dict[str, Any], x, y, lstm_params=None, H: int = 0,
             return rnn(x)[0]
 
         core = rnn
+    elif cell == "lru":
+        core = torch_lru_module(torch, w[cell], name.rsplit("_", 1)[1], tdtype)
+        body = core
     else:
         core = torch_min_module(torch, cell, w[cell], name.rsplit("_", 1)[1], tdtype)
         body = core
@@ -627,7 +668,7 @@ def main() -> None:
                 "step_ms": st.to_json(),
             }  # fmt: skip
             cell = side_cell(n)
-            if n.endswith("_parallel") or n.endswith("_logcumsumexp"):
+            if n.endswith(("_parallel", "_logcumsumexp", "_scan")):
                 fb = floor_bytes(cell, B, T, D, H)
                 floor_s = fb / (bw["gb_per_s"] * 1e9)
                 row.update(floor_bytes=fb, floor_s=floor_s, over_floor=med / floor_s)

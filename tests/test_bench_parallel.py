@@ -31,7 +31,7 @@ def test_parallel_quick(tmp_path):
                 assert positive(r["peak_share"]) and r["peak_share"] < 1
             if side.startswith("ours_"):
                 assert positive(r["compile_s"])
-            if side.endswith(("_parallel", "_logcumsumexp")):
+            if side.endswith(("_parallel", "_logcumsumexp", "_scan")):
                 assert positive(r["floor_s"]) and math.isclose(
                     r["over_floor"], r["step_s"] / r["floor_s"]
                 )
@@ -80,7 +80,7 @@ def test_timed_steps_compute_the_same_first_loss_float64():
     second = {n: float(s.step()) for n, s in sides.items()}
     for cell in ("mingru", "minlstm", "lru"):
         vals = {n: v for n, v in first.items() if parallel.side_cell(n) == cell}
-        assert len(vals) == (2 if cell == "lru" else 4)
+        assert len(vals) == 4
         ref = vals[f"ours_{cell}_sequential"]
         for n, v in vals.items():
             assert math.isclose(v, ref, rel_tol=1e-10), (n, v, ref)

@@ -37,7 +37,8 @@ What is timed, per T, in one process: every side compiled (JAX: ``jit(...).lower
 each, round-robin with rotating order; the median step. A side whose warm-up step
 predicts more than ``--max-seconds`` for its reps at this T, or whose previous T's median
 does (scaled by the length ratio), is skipped at this T and every longer one (noted in the
-table and JSON). PyTorch runs with ``torch.set_num_threads(usable cores)`` (recorded).
+table and JSON). PyTorch runs with ``torch.set_num_threads(usable cores)`` (recorded;
+``--torch-threads`` sets another count: on a busy machine its threads wait on each other).
 
 Reported per side and T: median step time, tokens/s (``B * T`` / step), GFLOP/s of the
 matmuls (formulas below, per cell) and its share of the float32 peak, ratios against
@@ -574,6 +575,8 @@ def main() -> None:
     ap.add_argument("--reps", type=int, default=None, help="timed steps per side [10; quick 3]")
     ap.add_argument("--max-seconds", type=float, default=20.0,
                     help="skip a side at a T whose reps would take longer [20]")  # fmt: skip
+    ap.add_argument("--torch-threads", type=int, default=None,
+                    help="torch.set_num_threads [the usable cores]")  # fmt: skip
     ap.add_argument("--sides", help=f"comma-separated subset of {','.join(all_sides())}")
     args = ap.parse_args()
     quick = args.quick
@@ -589,9 +592,9 @@ def main() -> None:
         bad = [s for s in names if s not in all_sides()]
         if bad:
             raise SystemExit(f"error: unknown sides {bad}; choose from {','.join(all_sides())}")
-    if min(B, H, D, reps) < 1 or args.max_seconds <= 0:
-        raise SystemExit("error: --batch, --width, --input-width, --reps and --max-seconds "
-                         "must be positive")  # fmt: skip
+    if min(B, H, D, reps, args.torch_threads or 1) < 1 or args.max_seconds <= 0:
+        raise SystemExit("error: --batch, --width, --input-width, --reps, --max-seconds and "
+                         "--torch-threads must be positive")  # fmt: skip
 
     t0 = time.perf_counter()
     check = QuietCheck()
@@ -602,12 +605,12 @@ def main() -> None:
 
     info = header(("torch",))
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    torch.set_num_threads(cores)
+    torch.set_num_threads(args.torch_threads or cores)
     peak = float32_peak(cores)
     bw = copy_bandwidth(64 if quick else 512, 3 if quick else 5)
     print(f"peak: {peak['description']}" + (f" ({peak['note']})" if peak["note"] else ""))
     print(f"bandwidth: {bw['gb_per_s']:.1f} GB/s ({bw['description']})")
-    print(f"B {B}, D {D}, H {H}, T {lengths}, {reps} reps, torch threads {cores}")
+    print(f"B {B}, D {D}, H {H}, T {lengths}, {reps} reps, torch threads {torch.get_num_threads()}")
 
     results: dict[str, dict[str, Any]] = {n: {} for n in names}
     first_losses: dict[str, dict[str, float]] = {}

@@ -90,16 +90,25 @@ def test_timed_steps_compute_the_same_first_loss_float64():
     assert all(second[n] != first[n] for n in first)
 
 
-def test_unknown_side_is_a_one_line_error():
+@pytest.mark.parametrize(
+    "bad, message",
+    [
+        (["--sides", "ours_gru"], "error: unknown sides"),
+        (["--torch-threads", "0"], "error: --batch"),
+        (["--lengths", "4,x"], "error: expected comma-separated integers"),
+    ],
+)
+def test_bad_input_is_a_one_line_error(bad, message):
     proc = subprocess.run(
-        [sys.executable, str(BENCH / "parallel.py"), "--quick", "--sides", "ours_gru"],
+        [sys.executable, str(BENCH / "parallel.py"), "--quick", *bad],
         cwd=ROOT,
         capture_output=True,
         text=True,
         timeout=60,
     )
     assert proc.returncode != 0
-    assert proc.stderr.strip().startswith("error: unknown sides") and "Traceback" not in proc.stderr
+    assert proc.stderr.strip().startswith(message) and "Traceback" not in proc.stderr
+    assert len(proc.stderr.strip().splitlines()) == 1
 
 
 def test_skip_reason():

@@ -42,9 +42,19 @@ table and JSON). PyTorch runs with ``torch.set_num_threads(usable cores)`` (reco
 ``--torch-threads`` sets another count: on a busy machine its threads wait on each other).
 
 Reported per side and T: median step time, tokens/s (``B * T`` / step), GFLOP/s of the
-matmuls (formulas below, per cell) and its share of the float32 peak, ratios against
-``ours_lstm`` and ``torch_lstm``, and, for the parallel cells, the memory-traffic floor
-and the step's multiple of it.
+matmuls (formulas below, per cell) and its share of the float32 peak, ratios of its
+tokens/s to ``ours_lstm``'s and ``torch_lstm``'s (> 1: faster than that LSTM), and, for
+the parallel forms, the memory-traffic floor and the step's multiple of it.
+
+JSON (``--json``), after ``QuietCheck``'s keys and ``machine``: ``config``, ``sides``,
+``torch_threads``, ``peak`` (``gflops``, ``description``, ``clock_mhz``, ``clock_source``,
+``isa``, ``flops_per_cycle``, ``note``), ``bandwidth`` (``gb_per_s``, ``description``),
+``flop_formulas`` (per cell), ``memory_floor_formula``, ``results[side][str(T)]``
+(``step_s``, ``tokens_per_s``, ``matmul_gflop``, ``gflops_per_s``, ``peak_share``,
+``compile_s``, ``first_loss``, ``step_ms`` (samples), ``floor_bytes``/``floor_s``/
+``over_floor`` for the parallel forms, ``tokens_over_ours_lstm``/``tokens_over_torch_lstm``;
+or ``skipped`` with the reason), ``first_loss[str(T)][side]``,
+``same_first_loss[str(T)][cell]`` and ``notes``.
 
 Matmul FLOPs of one training step (forward + backward), ``B`` streams, ``T`` steps,
 input width ``D``, width ``H`` (the LRU's state ``N = H``), readout to ``C`` classes from

@@ -18,11 +18,18 @@ with none get a warning on stderr). Texts are encoded with the checkpoint's toke
 index, same ``max_len`` truncation as in training) and classified in batches
 by one jitted function, so thousands of lines take about as long as one batch.
 
-Tagger: each sentence (an argument, or one per line from standard input) is split on
-whitespace and printed as ``token/TAG`` pairs; ``--json`` prints one object per line with
+Tagger: each sentence (an argument, or one per line from standard input) is split into
+tokens as CoNLL files hold them (punctuation split off: ``Berlin.`` is ``Berlin`` and
+``.``; ``--tokens``: the input is already tokenised, split on whitespace only) and printed
+as ``token/TAG`` pairs; ``--json`` prints one object per line with
 ``tokens`` and ``tags``. Words the training data lacked get the OOV id (1) and keep their
 position, so there is a tag for every word. Sentences are never cut, whatever the
 training ``--max-len``.
+
+Language model: each text (an argument, or one per line from standard input) gets the
+token most likely to follow it, its probability and the next most likely ones
+(``--top K``), read from the zero state; ``--json`` prints one object per line (``text``,
+``next``, ``probability``, ``top``). Continuations are ``python -m jaxrnn.generate``'s.
 
 Forecaster: the file is read with the checkpoint's columns, standardised with the
 training statistics stored in the checkpoint, and its LAST ``window`` rows forecast the
@@ -44,7 +51,7 @@ from collections.abc import Sequence
 from jaxrnn.cli._common import Parser, read_texts, run
 from jaxrnn.errors import UsageError
 from jaxrnn.runs import registry
-from jaxrnn.runs.predictor import Predictor, forecast_file, tag_sentences
+from jaxrnn.runs.predictor import Predictor, forecast_file, load_predictor, tag_sentences
 
 __all__ = ["checkpoint_task", "forecast_file", "main", "read_texts", "tag_sentences"]
 
@@ -132,7 +139,8 @@ def _main_texts(argv: Sequence[str] | None) -> int:
 
 
 def _main_seq(argv: Sequence[str] | None, kind: str) -> int:
-    """A tagger's (``kind`` "sentences") or a forecaster's ("series") command."""
+    """A tagger's (``kind`` "sentences"), a forecaster's ("series") or a language model's
+    ("prefixes") command."""
     p = Parser(prog="python -m jaxrnn.predict", description="``python -m jaxrnn.predict`` on "
                "a tagger or a forecaster checkpoint (``--task tag/regress``).",
                formatter_class=argparse.RawDescriptionHelpFormatter)  # fmt: skip
@@ -143,6 +151,10 @@ def _main_seq(argv: Sequence[str] | None, kind: str) -> int:
     p.add_argument("--data", metavar="PATH", help="regress: the CSV to forecast from")
     p.add_argument("--json", action="store_true", help="JSON output")
     p.add_argument("--batch-size", type=int, default=256, help="tag: sentences per batch")
+    p.add_argument("--tokens", action="store_true",
+                   help="tag: the sentences are already tokenised (split on whitespace only)")
+    p.add_argument("--top", type=int, default=5, metavar="K",
+                   help="lm: the K most likely next tokens [5]")
     args = p.parse_args(argv)
     from jaxrnn.util import cache as _cache
 
@@ -161,8 +173,18 @@ def _main_seq(argv: Sequence[str] | None, kind: str) -> int:
                 for k, v in enumerate(result["forecast"], 1):
                     print(f"t+{k}\t{v:.6g}")
             return 0
+        if kind == "prefixes":
+            if args.top < 1:
+                raise UsageError(f"--top must be at least 1, got {args.top}")
+            texts = read_texts(args.texts, "texts")
+            for r in load_predictor(args.checkpoint).predict(texts, top=args.top):
+                if args.json:
+                    print(json.dumps(r, ensure_ascii=False))
+                else:
+                    print(f"{r['next']!r}\t{r['probability']:.4f}\t{r['text']}")
+            return 0
         sentences = read_texts(args.texts, "sentences")
-        rows = tag_sentences(args.checkpoint, sentences, args.batch_size)
+        rows = tag_sentences(args.checkpoint, sentences, args.batch_size, args.tokens)
     except UsageError as e:
         print(f"error: {e}", file=sys.stderr)
         return e.exit_code

@@ -179,6 +179,21 @@ def build_parser() -> argparse.ArgumentParser:
     a("--early-stopping", type=int, default=10, help="patience in epochs, 0 = off [10]")
     a("--eval-data", action="append", default=None, metavar="PATH",
       help="also report accuracy on this labelled file (never used to choose; repeatable)")
+    d = p.add_argument_group("data (as python -m jaxrnn.train takes it; default: the bundled "
+                             "sentences)")
+    d.add_argument("--task", default="classify", help="what is learned: the sweep runs "
+                   "--task classify [classify]")
+    for flag, kw in (("--data", dict(metavar="PATH", help="CSV, TSV or JSONL with a text and "
+                                     "a label column")),
+                     ("--test-data", dict(metavar="PATH", help="test file (else a stratified "
+                                          "split of --data)")),
+                     ("--test-fraction", dict(type=float, default=0.2, help="test share when "
+                                              "splitting --data [0.2]")),
+                     ("--format", dict(dest="data_format", choices=("csv", "tsv", "jsonl"),
+                                       help="[from the extension]")),
+                     ("--text-column", dict(default="text", help="[text]")),
+                     ("--label-column", dict(default="label", help="[label]"))):
+        d.add_argument(flag, **kw)
     a("--group", type=int, default=0, help="runs vmapped at a time (lax.map over groups); "
       "0 = all [0]")
     a("--out", default="sweep", help="output directory [sweep]")
@@ -192,7 +207,14 @@ def _row_name(shape: dict, point: Sequence[float]) -> dict:
 
 def sweep(args: argparse.Namespace, log=print) -> dict:
     """Run the sweep ``args`` describe; returns what ``results.json`` holds."""
+    if args.task != "classify":
+        raise ConfigError(f"python -m jaxrnn.sweep chooses classifiers on a validation split: "
+                          f"--task {args.task} is not swept; train it with python -m "
+                          "jaxrnn.train")  # fmt: skip
     base = TrainConfig(model=args.model, seed=args.seed, epochs=args.epochs,
+                       data=args.data, test_data=args.test_data,
+                       test_fraction=args.test_fraction, data_format=args.data_format,
+                       text_column=args.text_column, label_column=args.label_column,
                        batch_size=args.batch_size, optimizer="adam",
                        val_fraction=args.val_fraction, early_stopping=args.early_stopping,
                        eval_data=tuple(args.eval_data or ()), clip=0.0,
@@ -252,7 +274,23 @@ def train_command(args, row: dict, base: TrainConfig) -> str:
             f"{row['layers']} --optimizer adam --lr {row['lr']:g} --weight-decay "
             f"{row['weight_decay']:g} --dropout {row['dropout']:g} --clip {row['clip']:g} "
             f"--epochs {base.epochs} --batch-size {base.batch_size} --val-fraction "
-            f"{base.val_fraction:g} --early-stopping {base.early_stopping}")  # fmt: skip
+            f"{base.val_fraction:g} --early-stopping {base.early_stopping}"
+            + _data_flags(base))  # fmt: skip
+
+
+def _data_flags(cfg: TrainConfig) -> str:
+    """The data flags of ``cfg`` that differ from the defaults, as command-line text."""
+    import shlex
+
+    out = []
+    for flag, value, default in (("--data", cfg.data, None), ("--test-data", cfg.test_data, None),
+                                 ("--test-fraction", cfg.test_fraction, 0.2),
+                                 ("--format", cfg.data_format, None),
+                                 ("--text-column", cfg.text_column, "text"),
+                                 ("--label-column", cfg.label_column, "label")):  # fmt: skip
+        if value != default:
+            out.append(f" {flag} {shlex.quote(str(value))}")
+    return "".join(out)
 
 
 def markdown(res: dict) -> str:

@@ -120,6 +120,10 @@ def build_parser() -> argparse.ArgumentParser:
                    "its model, data and seeds are used (flags that would change them are "
                    "refused); --epochs and --lr may change; saved only with --save (give the "
                    "same PATH to continue in place)")
+    o.add_argument("--plot", metavar="PNG",
+                   help="draw the loss and the task's metric per epoch (train and validation/"
+                   "test; several seeds as a band) to this PNG; python -m jaxrnn.plot RUN.json "
+                   "draws the same from a saved --json")
     o.add_argument("--confusion-png", metavar="PATH",
                    help="draw the test confusion matrix (first seed) to this PNG")
     o.add_argument("--log-every", type=int, metavar="N",
@@ -198,7 +202,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if dist is not None:
             distributed.initialize(*dist)
             if not distributed.is_main_process():  # one process speaks and writes
-                args.quiet, args.json, args.confusion_png = True, None, None
+                args.quiet, args.json, args.confusion_png, args.plot = True, None, None, None
         cfg = config_from_args(args)
         given = None
         if args.resume is None:
@@ -216,6 +220,11 @@ def main(argv: Sequence[str] | None = None) -> int:
                               f"for --task {task_info(cfg).name}")  # fmt: skip
         if args.save_every and not args.save:
             raise ConfigError("--save-every needs --save PATH")
+        for flag, path in (("--plot", args.plot), ("--json", args.json),
+                           ("--bad-rows", getattr(args, "bad_rows", None))):
+            folder = os.path.dirname(os.path.abspath(path)) if path else None
+            if folder and not os.path.isdir(folder):  # said now, not after the training
+                raise ConfigError(f"{flag} {path}: no such folder {folder}")
         result = fit(cfg, seeds=args.seeds, log=None if args.quiet else print,
                      log_every=args.log_every, progress=not args.quiet, save=args.save,
                      save_every=args.save_every, resume=args.resume, given=given,
@@ -267,8 +276,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.confusion_png:
             plot_confusion(result.reports[0], args.confusion_png,
                            title=f"{cfg.model}: test confusion matrix")  # fmt: skip
-    if args.json:
-        write_json(args.json, result.to_json())
+    if args.json or args.plot:
+        record = result.to_json()
+        if args.json:
+            write_json(args.json, record)
+        if args.plot:
+            from jaxrnn.evaluation.curves import plot_curves
+
+            plot_curves(record, args.plot)
     return 0
 
 

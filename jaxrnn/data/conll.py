@@ -41,6 +41,7 @@ Encoding conventions (:class:`TagVocab`):
 from __future__ import annotations
 
 import os
+import re
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from numbers import Integral
@@ -52,6 +53,7 @@ import numpy as np
 from jaxrnn.data.files import _fail, _q, _qlist, read_utf8, write_text_atomic
 
 __all__ = [
+    "split_words",
     "OOV",
     "PAD",
     "TAG_PAD",
@@ -96,6 +98,21 @@ class EncodedTags(NamedTuple):
 
 
 # ----------------------------------------------------------------------------- reading
+
+
+# A number with inner separators ("3.5", "1,000", "10:30"), a word with inner apostrophes or
+# hyphens ("o'neil", "well-known"); any other non-space character is a token of its own,
+# as CoNLL files hold punctuation.
+_WORD = re.compile(r"\d+(?:[.,:]\d+)+|\w+(?:['\u2019-]\w+)*|[^\w\s]")
+
+
+def split_words(text: str) -> list[str]:
+    """The tokens of a raw sentence as CoNLL files hold them: split on whitespace, and
+    every punctuation character split off as a token of its own, case kept (``"Maria
+    visited Berlin."`` -> ``["Maria", "visited", "Berlin", "."]``). Where it overlaps the
+    classifier's Keras tokenizer (``jaxrnn.data.tokenizer``) it agrees on the word
+    boundaries; that tokenizer drops the punctuation and lowercases, a tagger keeps both."""
+    return _WORD.findall(text)
 
 
 def load_conll(path: str | os.PathLike) -> list[Sentence]:

@@ -60,6 +60,7 @@ __all__ = [
     "encode_labels",
     "load_dataset",
     "load_table",
+    "merge_case_variants",
     "read_utf8",
     "stratified_split",
     "write_text_atomic",
@@ -85,6 +86,8 @@ class RawTable(NamedTuple):
     columns: list[str]
     path: str
     fmt: str
+    # Rows left out under ``skip_bad_rows``: ``(line, reason, the row's text or fields)``.
+    skipped: tuple[tuple[int, str, str], ...] = ()
 
 
 # ----------------------------------------------------------------------------- messages
@@ -272,7 +275,8 @@ def _csv_rows(text: str, shown: str, fmt: str) -> list[tuple[int, list[str]]]:
 
 
 def _load_csv(
-    text: str, shown: str, fmt: str, text_column: str, label_column: str
+    text: str, shown: str, fmt: str, text_column: str, label_column: str,
+    skip: list | None = None,
 ) -> tuple[list[str], list[str | int], list[int], list[str]]:
     rows = _csv_rows(text, shown, fmt)
     if not rows:  # pragma: no cover - _read_text already rejects blank files
@@ -302,6 +306,9 @@ def _load_csv(
     texts, labels, lines = [], [], []
     for line, fields in rows[1:]:
         if len(fields) != len(header):
+            if skip is not None:
+                skip.append((line, "wrong number of fields", "\t".join(fields)))
+                continue
             raise _fail(
                 f"{shown}: line {line} has {len(fields)} fields but the header has "
                 f"{len(header)} ({_qlist(header)}); quote fields that contain {sep} "
@@ -324,8 +331,22 @@ def _json_type(v: object) -> str:
     return _JSON_TYPES.get(type(v), type(v).__name__)
 
 
+def _json_line_error(e: BaseException, line: str, lineno: int, shown: str) -> None:
+    """Raise the one-line ``DataError`` for a JSONL line that is not JSON."""
+    if isinstance(e, json.JSONDecodeError):
+        hint = " (a pretty-printed .json file?)" if line in ("{", "[") else ""
+        raise _fail(
+            f"{shown}: line {lineno} is not valid JSON ({e.msg} at column {e.colno}){hint}; "
+            "JSONL needs one complete JSON object per line"
+        ) from None
+    raise _fail(
+        f"{shown}: line {lineno} cannot be read as JSON ({_reason(e)[:80]}); "
+        "JSONL needs one JSON object per line"
+    ) from None
+
+
 def _load_jsonl(
-    text: str, shown: str, text_column: str, label_column: str
+    text: str, shown: str, text_column: str, label_column: str, skip: list | None = None
 ) -> tuple[list[str], list[str | int], list[int], list[str]]:
     objs: list[tuple[int, dict]] = []
     keys: dict[str, None] = {}
@@ -336,17 +357,14 @@ def _load_jsonl(
             continue
         try:
             obj = json.loads(line)
-        except json.JSONDecodeError as e:
-            hint = " (a pretty-printed .json file?)" if line in ("{", "[") else ""
-            raise _fail(
-                f"{shown}: line {lineno} is not valid JSON ({e.msg} at column {e.colno}){hint}; "
-                "JSONL needs one complete JSON object per line"
-            ) from None
+            if skip is not None and not isinstance(obj, dict):
+                skip.append((lineno, "not a JSON object", line))
+                continue
         except (ValueError, RecursionError) as e:
-            raise _fail(
-                f"{shown}: line {lineno} cannot be read as JSON ({_reason(e)[:80]}); "
-                "JSONL needs one JSON object per line"
-            ) from None
+            if skip is not None:
+                skip.append((lineno, "not valid JSON", line))
+                continue
+            _json_line_error(e, line, lineno, shown)
         if not isinstance(obj, dict):
             raise _fail(
                 f"{shown}: line {lineno} is a JSON {_json_type(obj)}, not an object; each line "
@@ -366,11 +384,24 @@ def _load_jsonl(
     labels: list[str | int] = []
     lines: list[int] = []
     for lineno, obj in objs:
+        if skip is not None:  # a row that cannot be read is left out, with its reason
+            t, v = obj.get(text_column), obj.get(label_column)
+            why = ("text is not a string" if t is not None and not isinstance(t, str)
+                   else "label is not a string or integer"
+                   if v is not None and not (isinstance(v, str | int) or (
+                       isinstance(v, float) and math.isfinite(v) and v.is_integer()))
+                   else None)  # fmt: skip
+            if why is not None:
+                skip.append((lineno, why, json.dumps(obj, ensure_ascii=False)))
+                continue
         if text_column not in obj:
-            raise _fail(
-                f"{shown}: line {lineno} has no {_q(text_column)} key (its keys: "
-                f"{_qlist(list(obj))}); give every line a text"
-            )
+            if skip is not None:  # no text: an empty text, left out below
+                obj = {**obj, text_column: ""}
+            else:
+                raise _fail(
+                    f"{shown}: line {lineno} has no {_q(text_column)} key (its keys: "
+                    f"{_qlist(list(obj))}); give every line a text"
+                )
         t = obj[text_column]
         if t is None:
             t = ""
@@ -409,6 +440,7 @@ def load_table(
     text_column: str = "text",
     label_column: str = "label",
     fmt: str | None = None,
+    skip_bad_rows: bool = False,
 ) -> RawTable:
     """Read one CSV/TSV/JSONL file into texts and raw labels, checking every row.
 
@@ -416,6 +448,10 @@ def load_table(
     directory, an empty or header-only file, undecodable bytes, bad quoting,
     a malformed or non-object JSON line, missing columns (listing those that
     exist), rows with the wrong number of fields, empty texts or missing labels.
+    ``skip_bad_rows``: the row-level problems (empty text, missing label, wrong number of
+    fields, a JSONL line that is not a JSON object or holds a text or label of the wrong
+    type) leave that row out instead, recorded in ``RawTable.skipped``; a file-level
+    problem (missing columns, bad quoting, undecodable bytes) still raises.
     """
     shown = os.fspath(path)
     kind = detect_format(path, fmt)
@@ -425,10 +461,26 @@ def load_table(
             "pass different --text-column and --label-column"
         )
     text = _read_text(path, kind)
+    skip: list | None = [] if skip_bad_rows else None
     if kind == "jsonl":
-        texts, labels, lines, columns = _load_jsonl(text, shown, text_column, label_column)
+        texts, labels, lines, columns = _load_jsonl(text, shown, text_column, label_column,
+                                                    skip)  # fmt: skip
     else:
-        texts, labels, lines, columns = _load_csv(text, shown, kind, text_column, label_column)
+        texts, labels, lines, columns = _load_csv(text, shown, kind, text_column, label_column,
+                                                  skip)  # fmt: skip
+    if skip is not None:
+        keep = []
+        for i, (t, lab, ln) in enumerate(zip(texts, labels, lines, strict=True)):
+            if not t.strip():
+                skip.append((ln, "empty text", f"{lab}"))
+            elif lab == "":
+                skip.append((ln, "missing label", t))
+            else:
+                keep.append(i)
+        texts, labels, lines = ([a[i] for i in keep] for a in (texts, labels, lines))
+        if not texts:
+            raise _fail(f"{shown}: every row was left out by --skip-bad-rows "
+                        f"({_skip_counts(skip)}); fix the file")  # fmt: skip
 
     empty = [ln for t, ln in zip(texts, lines, strict=True) if not t.strip()]
     if empty:
@@ -443,7 +495,16 @@ def load_table(
             f"{shown}: {_rows(len(missing))} of {len(labels)} with no label in "
             f"{_q(label_column)} (first at line {missing[0]}); label those rows or remove them"
         )
-    return RawTable(texts, labels, lines, columns, shown, kind)
+    return RawTable(texts, labels, lines, columns, shown, kind,
+                    tuple(sorted(skip)) if skip else ())  # fmt: skip
+
+
+def _skip_counts(skipped: Sequence[tuple[int, str, str]]) -> str:
+    """``"2 empty text, 1 missing label"``: rows left out, counted by reason."""
+    counts: dict[str, int] = {}
+    for _, why, _ in skipped:
+        counts[why] = counts.get(why, 0) + 1
+    return ", ".join(f"{n} {why}" for why, n in sorted(counts.items(), key=lambda kv: -kv[1]))
 
 
 # ----------------------------------------------------------------------------- labels and splits
@@ -484,6 +545,33 @@ def encode_labels(
     tr = [index[k] for k in keys[: len(train)]]
     te = [index.get(k, -1) for k in keys[len(train) :]]
     return tr, te, names
+
+
+def merge_case_variants(train: Sequence[str | int], test: Sequence[str | int] = ()
+                        ) -> tuple[list[str | int], list[str | int], list[str]]:  # fmt: skip
+    """Labels that differ only by case (surrounding whitespace is stripped on reading) are
+    one class, everywhere: each spelling becomes the one most frequent in ``train`` (ties:
+    the first in sorted order). Returns the relabelled ``train`` and ``test`` and one note
+    per merged class. Integer labels are left as they are."""
+    if all(_as_int(v) is not None for v in [*train, *test]):
+        return list(train), list(test), []
+    counts: dict[str, dict[str, int]] = {}
+    for v in [*train, *test]:
+        s = str(v).strip()
+        counts.setdefault(s.casefold(), {}).setdefault(s, 0)
+    for v in train:
+        s = str(v).strip()
+        counts[s.casefold()][s] += 1
+    canon, notes = {}, []
+    for spellings in counts.values():
+        best = sorted(spellings, key=lambda s: (-spellings[s], s))[0]
+        canon.update(dict.fromkeys(spellings, best))
+        if len(spellings) > 1:
+            shown = " and ".join(f"{_q(s)} ({_rows(spellings[s])} in training)"
+                                 for s in sorted(spellings))  # fmt: skip
+            notes.append(f"labels {shown} differ only by case: merged as {_q(best)}")
+    return ([canon[str(v).strip()] for v in train], [canon[str(v).strip()] for v in test],
+            notes)  # fmt: skip
 
 
 def _check_fraction(test_fraction: object) -> float:
@@ -549,18 +637,23 @@ def load_dataset(
     text_column: str = "text",
     label_column: str = "label",
     fmt: str | None = None,
+    skip_bad_rows: bool = False,
 ) -> TextDataset:
     """Load a labelled text file (and optionally a separate test file) as a ``TextDataset``.
 
     Without ``test_path`` the training file is split by :func:`stratified_split`
     with ``test_fraction`` and ``seed``. Labels become class indices ``0..C-1``
     (see the module docstring for the order); ``label_names[i]`` names class ``i``.
-    ``fmt`` forces the format of both files. Every problem raises ``DataError``.
+    ``fmt`` forces the format of both files. Every problem raises ``DataError``, except
+    row-level ones under ``skip_bad_rows`` (``load_table``): those rows are left out and
+    listed in ``TextDataset.skipped``, counted in ``TextDataset.notes``. Labels that differ
+    only by case are one class (``merge_case_variants``; a note says so).
     """
     if test_path is None:  # check the flags before reading anything
         _check_fraction(test_fraction)
         _check_seed(seed)
-    cols = dict(text_column=text_column, label_column=label_column, fmt=fmt)
+    cols = dict(text_column=text_column, label_column=label_column, fmt=fmt,
+                skip_bad_rows=skip_bad_rows)  # fmt: skip
     train = load_table(train_path, **cols)
     test = load_table(test_path, **cols) if test_path is not None else None
     if test is not None and _same_file(train.path, test.path):
@@ -569,7 +662,15 @@ def load_dataset(
             "pass a separate test file, or none to split the training file"
         )
 
-    tr, te, names = encode_labels(train.labels, test.labels if test is not None else ())
+    raw_tr, raw_te, notes = merge_case_variants(train.labels,
+                                                test.labels if test is not None else ())
+    tr, te, names = encode_labels(raw_tr, raw_te)
+    skipped = tuple((t.path, *row) for t in (train, test) if t is not None for row in t.skipped)
+    for t in (train, test):
+        if t is not None and t.skipped:
+            notes.append(f"{t.path}: left out {_rows(len(t.skipped))} (--skip-bad-rows): "
+                         f"{_skip_counts(t.skipped)}")  # fmt: skip
+    extra = dict(notes=tuple(notes), skipped=skipped)
     if len(names) < 2:
         raise _fail(
             f"{train.path}: every training row has the label {_q(names[0])}; a classifier "
@@ -588,7 +689,7 @@ def load_dataset(
                 f"{' ...' if len(parts) > 8 else ''}; the training classes are "
                 f"{_qlist(names)}: fix the test labels or add training rows for them"
             )
-        return TextDataset(Split(train.texts, tr), Split(test.texts, te), names)
+        return TextDataset(Split(train.texts, tr), Split(test.texts, te), names, **extra)
 
     tr_idx, te_idx = stratified_split(tr, test_fraction, seed)
     if len(te_idx) == 0:
@@ -600,7 +701,7 @@ def load_dataset(
     def take(idx: np.ndarray) -> Split:
         return Split([train.texts[i] for i in idx], [tr[i] for i in idx])
 
-    return TextDataset(take(tr_idx), take(te_idx), names)
+    return TextDataset(take(tr_idx), take(te_idx), names, **extra)
 
 
 # ----------------------------------------------------------------------------- writing

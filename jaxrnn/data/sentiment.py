@@ -24,6 +24,10 @@ class TextDataset(NamedTuple):
     train: Split
     test: Split
     label_names: list[str]
+    # One-line notes about how the files were read (labels merged, rows left out).
+    notes: tuple[str, ...] = ()
+    # Rows left out by ``skip_bad_rows``: ``(file, line, reason, the row)``.
+    skipped: tuple[tuple[str, int, str, str], ...] = ()
 
 
 def load_sentiment() -> TextDataset:

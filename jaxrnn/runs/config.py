@@ -175,6 +175,16 @@ class TrainConfig:
                            "splits with S), to see how much the split alone moves the scores; "
                            "default: one split (--seed) for all seeds", type=bool,
                            group="data")  # fmt: skip
+    skip_bad_rows: bool = option(
+        False, "leave out rows that cannot be used (empty text, missing label, wrong number of "
+        "fields, a JSONL line that is not an object or has a text or label of the wrong type) "
+        "instead of stopping; they are counted by reason in a note (default: stop at the "
+        "first, with its line)", type=bool, group="data",
+    )  # fmt: skip
+    bad_rows: str | None = option(
+        None, "with --skip-bad-rows: also write the rows left out (file, line, reason, row) to "
+        "this TSV", metavar="PATH", group="data", preset=False,
+    )  # fmt: skip
     text_column: str = option("text", "name of the text column / JSON key", group="data")
     label_column: str = option("label", "name of the label column / JSON key", group="data")
     val_fraction: float | None = option(
@@ -404,6 +414,12 @@ def resolve_config(cfg: TrainConfig) -> TrainConfig:
     if (cfg.val_fraction or cfg.eval_data) and cfg.backend not in info.validation_backends:
         raise ConfigError("--val-fraction, --early-stopping and --eval-data work with --task "
                           "classify on the jax backend")  # fmt: skip
+    if (cfg.skip_bad_rows or cfg.bad_rows) and not info.tables:
+        raise ConfigError(f"--skip-bad-rows and --bad-rows read labelled tables (--task "
+                          f"classify), not --task {info.name}'s data")  # fmt: skip
+    if cfg.bad_rows and not cfg.skip_bad_rows:
+        raise ConfigError("--bad-rows PATH writes the rows --skip-bad-rows leaves out: add "
+                          "--skip-bad-rows")  # fmt: skip
     if cfg.model == "rnn" and cfg.layers != 1:
         raise ConfigError("--model rnn is the study's single-layer RNN: --layers must be 1")
     return cfg

@@ -119,8 +119,10 @@ class Predictor:
 
 class Tagger:
     """A trained tagger: ``Tagger.from_parts(model, params, vocab)`` (or
-    ``load_predictor(path)``); ``predict(sentences)`` splits each on whitespace and tags
-    every word (words the training data lacked get the OOV id and keep their place)."""
+    ``load_predictor(path)``); ``predict(sentences)`` splits each into tokens as CoNLL
+    files hold them (``jaxrnn.data.conll.split_words``: punctuation split off; with
+    ``pretokenized=True`` on whitespace only) and tags every token (tokens the training
+    data lacked get the OOV id and keep their place)."""
 
     @classmethod
     def from_parts(cls, model, params, vocab, *, num_seeds: int = 1, batch_size: int = 256
@@ -139,9 +141,11 @@ class Tagger:
         self._predict = predict
         return self
 
-    def predict(self, sentences: Sequence[str]) -> list[dict]:
+    def predict(self, sentences: Sequence[str], pretokenized: bool = False) -> list[dict]:
         """``[{"tokens": [...], "tags": [...]}]``, one per sentence."""
-        token_lists = [s.split() for s in sentences]
+        from jaxrnn.data.conll import split_words
+
+        token_lists = [s.split() if pretokenized else split_words(s) for s in sentences]
         out: list[dict] = []
         for s in range(0, len(token_lists), self.batch_size):
             chunk = token_lists[s : s + self.batch_size]
@@ -280,9 +284,10 @@ class LanguageModelPredictor:
         return self.decode(prime, self.sample_ids(prime, length, **kw))
 
 
-def tag_sentences(path: str, sentences: Sequence[str], batch_size: int = 256) -> list[dict]:
+def tag_sentences(path: str, sentences: Sequence[str], batch_size: int = 256,
+                  pretokenized: bool = False) -> list[dict]:  # fmt: skip
     """``[{"tokens": [...], "tags": [...]}]`` per sentence, from a tagger's checkpoint."""
-    return load_predictor(path, batch_size).predict(sentences)
+    return load_predictor(path, batch_size).predict(sentences, pretokenized)
 
 
 def forecast_file(path: str, data: str) -> dict:

@@ -50,6 +50,8 @@ class Prepared(NamedTuple):
     evals: tuple[EvalSet, ...] = ()  # extra labelled sets evaluated after training
     longest: int = 0  # tokens of the longest training text, before truncation
     truncated_train: int = 0  # training texts cut at max_len (of ``truncated``)
+    notes: tuple[str, ...] = ()  # how the files were read (``TextDataset.notes``)
+    skipped: tuple[tuple[str, int, str, str], ...] = ()  # rows left out (--skip-bad-rows)
 
     @property
     def tokenizer(self) -> Any:
@@ -80,6 +82,7 @@ def load_texts(cfg: TrainConfig) -> Any:
         text_column=cfg.text_column,
         label_column=cfg.label_column,
         fmt=cfg.data_format,
+        skip_bad_rows=cfg.skip_bad_rows,
     )
 
 
@@ -119,6 +122,8 @@ def prepare_data(cfg: TrainConfig, dataset: Any = None, tokenizer: Tokenizer | N
         tuple(load_eval_sets(cfg.eval_data, list(ds.label_names), enc, cfg)),
         max((len(s) for s in seqs_tr), default=0),
         truncated_train,
+        tuple(getattr(ds, "notes", ())),
+        tuple(getattr(ds, "skipped", ())),
     )
 
 

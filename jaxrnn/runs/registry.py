@@ -101,6 +101,9 @@ class TaskInfo:
     validation_backends: tuple[str, ...] = ()
     # ``--confusion-png`` draws the test confusion matrix.
     confusion: bool = False
+    # Reads labelled CSV / TSV / JSONL tables (``jaxrnn.data.files``): ``--skip-bad-rows``,
+    # ``--bad-rows``.
+    tables: bool = False
     # On a CPU, ``python -m jaxrnn.train`` may give itself a device per core to split
     # batches (``--data-parallel auto``).
     host_devices: bool = True
@@ -112,7 +115,8 @@ class TaskInfo:
     # ``(test report) -> str`` printed after a run (None: no report).
     format_report: Callable[[dict], str] | str | None = None
     # What ``python -m jaxrnn.predict`` reads for this task's checkpoints: "texts" (the
-    # classifier's command), "sentences" (a tag per word), "series" (a forecast from a CSV).
+    # classifier's command), "sentences" (a tag per word), "series" (a forecast from a CSV),
+    # "prefixes" (the next token after each text; continuations: ``python -m jaxrnn.generate``).
     predict_input: str = "texts"
 
     @property
@@ -161,7 +165,7 @@ TASKS: dict[str, TaskInfo] = {
     "classify": TaskInfo(
         "classify", numpy_prepare="jaxrnn.runs.prepare:prepare_data",
         numpy_fit="jaxrnn.runs.numpy_run:fit_numpy", data_notes=True, fast_loop=True,
-        buckets=True, validation_backends=("jax",), confusion=True,
+        buckets=True, validation_backends=("jax",), confusion=True, tables=True,
         format_report="jaxrnn.evaluation.metrics:format_report",
     ),
     "lm": TaskInfo(
@@ -170,7 +174,7 @@ TASKS: dict[str, TaskInfo] = {
         numpy_prepare="jaxrnn.runs.prepare_lm:prepare_lm",
         numpy_fit="jaxrnn.runs.numpy_lm:fit_numpy_lm",
         rows_per_step=lambda cfg: 1, host_devices=False, generates=True, summary=_lm_summary,
-        predict_input="texts",
+        predict_input="prefixes",
     ),
     "tag": TaskInfo(
         "tag", preset=TASK_PRESETS["tag"], buckets=True,

@@ -200,6 +200,20 @@ def _resume(path, cfg_override, *, log, log_every, progress, save, save_every, g
     return run.train(r.epoch, histories, t0, log, log_every, progress, save, save_every)
 
 
+def write_bad_rows(path: str, rows: tuple[tuple[str, int, str, str], ...]) -> None:
+    """The rows ``--skip-bad-rows`` left out, as a TSV: file, line, reason, row."""
+    import csv
+    import io
+
+    from jaxrnn.util.atomic import atomic_write
+
+    buf = io.StringIO(newline="")
+    w = csv.writer(buf, delimiter="\t", lineterminator="\n")
+    w.writerow(["file", "line", "reason", "row"])
+    w.writerows(rows)
+    atomic_write(path, buf.getvalue(), fsync=False)
+
+
 def data_notes(cfg: TrainConfig, data: Prepared, log: Callable[[str], None] | None,
                note: Callable[[str], None] | None) -> None:  # fmt: skip
     """Before a classification run: the data summary of the user's files (rows, per-class
@@ -212,8 +226,14 @@ def data_notes(cfg: TrainConfig, data: Prepared, log: Callable[[str], None] | No
     test = class_counts(data.test.labels, n)
     if log is not None and cfg.data is not None:
         log(data_summary(data.label_names, train, test))
+    if cfg.bad_rows and data.skipped:  # written whether or not notes are shown
+        write_bad_rows(cfg.bad_rows, data.skipped)
     if note is None:
         return
+    for line in data.notes:  # labels merged by case, rows left out (--skip-bad-rows)
+        note(f"note: {line}")
+    if cfg.bad_rows and data.skipped:
+        note(f"note: the {len(data.skipped)} rows left out are in {cfg.bad_rows}")
     for w in label_warnings(data.label_names, train, test):
         note(f"warning: {w}")
     empty = [(split, int((a.lengths == 0).sum()), len(a.lengths))

@@ -1,0 +1,44 @@
+"""``python -m jaxrnn.sweep`` on the user's own data (issue 30, item 4): the grid reads the
+file the data flags name, and the command it prints trains that point on the same file."""
+
+import json
+import shlex
+
+import numpy as np
+import pytest
+
+from jaxrnn.cli import sweep
+from jaxrnn.data import make_emotions, write_table
+from jaxrnn.runs import fit
+from jaxrnn.runs.config import TrainConfig, resolve_config
+
+
+def test_sweep_reads_the_data_and_names_it_in_its_command(tmp_path):
+    data = tmp_path / "emo.csv"
+    write_table(make_emotions(n_per_class=8, seed=0), data)
+    out = tmp_path / "sw"
+    argv = ["--data", str(data), "--model", "gru", "--hidden", "4", "--lr", "0.05",
+            "--dropout", "0", "--seeds", "1", "--epochs", "2", "--early-stopping", "0",
+            "--out", str(out), "--quiet"]  # fmt: skip
+    assert sweep.main(argv) == 0
+    res = json.loads((out / "results.json").read_text())
+    command = res["command"]
+    assert f"--data {shlex.quote(str(data))}" in command
+    flags = shlex.split(command)[3:]  # python -m jaxrnn.train ...
+    kw = {f[2:].replace("-", "_"): v for f, v in zip(flags[::2], flags[1::2], strict=True)}
+    cfg = TrainConfig(model=kw["model"], hidden=4, layers=1, optimizer="adam", lr=0.05,
+                      weight_decay=0.0, dropout=0.0, clip=0.0, epochs=2,
+                      batch_size=int(kw["batch_size"]), val_fraction=0.2, early_stopping=0,
+                      data=kw["data"])  # fmt: skip
+    r = fit(resolve_config(cfg))
+    assert len(r.label_names) == 6  # the file's six emotions, not the bundled two classes
+    chosen = res["chosen"]
+    assert chosen["test_acc"]["mean"] == pytest.approx(r.final["test_acc"], abs=1e-6)
+    assert chosen["val_loss"]["mean"] == pytest.approx(r.final["val_loss"], rel=1e-4)
+    assert np.isfinite(chosen["val_acc"]["mean"])
+
+
+def test_other_tasks_are_refused_in_one_line(capsys):
+    assert sweep.main(["--task", "lm", "--out", "/tmp/never"]) == 2
+    err = capsys.readouterr().err
+    assert "--task lm is not swept" in err and len(err.strip().splitlines()) == 1

@@ -41,4 +41,4 @@ def test_sweep_reads_the_data_and_names_it_in_its_command(tmp_path):
 def test_other_tasks_are_refused_in_one_line(capsys):
     assert sweep.main(["--task", "lm", "--out", "/tmp/never"]) == 2
     err = capsys.readouterr().err
-    assert "--task lm is not swept" in err and len(err.strip().splitlines()) == 1
+    assert "--task lm has not" in err and len(err.strip().splitlines()) == 1

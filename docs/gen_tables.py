@@ -294,6 +294,32 @@ def vs_keras() -> str:
             " its first epoch less a later one.")  # fmt: skip
 
 
+def parallel() -> str:
+    """``benchmarks/parallel.py``: training tokens/s per side against T (parallel cells)."""
+    d = load("parallel")
+    lengths = [str(t) for t in d["config"]["lengths"]]
+    rows = []
+    for side, per_t in d["results"].items():
+        cells = []
+        for t in lengths:
+            r = per_t.get(t) if isinstance(per_t, dict) else None
+            if not r or "tokens_per_s" not in r:
+                cells.append("skipped")
+                continue
+            cells.append(f"{sig(r['tokens_per_s'] / 1000, 3)}k "
+                         f"({fixed(r['tokens_over_ours_lstm'], 2)}x, "
+                         f"{fixed(r['tokens_over_torch_lstm'], 2)}x)")  # fmt: skip
+        rows.append([f"`{side}`", *cells])
+    header = ["side", *(f"T = {t}" for t in lengths)]
+    c = d["config"]
+    return (table(header, rows, "l" + "r" * len(lengths))
+            + f"\n\nTraining tokens/s (thousands) at {c['batch']} streams, width {c['width']}, "
+            f"input width {c['input_width']}, {c['dtype']}, and in brackets the ratio to our "
+            "LSTM and to PyTorch's `nn.LSTM` in the same process; `skipped`: a side whose 10 "
+            f"steps would pass {c['max_seconds']:g} s. {source('parallel')}"
+            f" Peak: {d['peak']['description']}; {d['peak'].get('note', '')}.")  # fmt: skip
+
+
 def study_depth() -> str:
     """``python -m jaxrnn.study --part depth``: rnn2 from three initialisations
     (``docs/study/results.json``, section ``depth``)."""
@@ -320,7 +346,7 @@ TABLES: dict[str, Callable[[], str]] = {
     f.__name__: f
     for f in (vs_numpy_presets_epoch, vs_numpy_presets_process, vs_numpy_study, scale,
               scale_200k, peak_rss, peak_rss_buckets, rss_stages, lm, tagging, vs_peers_lstm,
-              devices_b64, seeds, vs_keras, study_depth)
+              devices_b64, seeds, vs_keras, study_depth, parallel)
 }  # fmt: skip
 
 

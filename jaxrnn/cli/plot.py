@@ -14,12 +14,11 @@ import os
 import sys
 from collections.abc import Sequence
 
+from jaxrnn.cli._common import Parser, run
 from jaxrnn.errors import UsageError
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    from jaxrnn.cli.train import Parser
-
     p = Parser(prog="python -m jaxrnn.plot", description=__doc__.split("\n\n")[0],
                formatter_class=argparse.RawDescriptionHelpFormatter)  # fmt: skip
     p.add_argument("run", metavar="RUN.json", help="a run's JSON (python -m jaxrnn.train --json)")
@@ -49,6 +48,4 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    from jaxrnn.util.pipes import run_main
-
-    sys.exit(run_main(main))
+    sys.exit(run(main))

@@ -80,9 +80,7 @@ def initial_params(model, cfg: TrainConfig, seeds: list[int]):
         if cfg.init not in ("auto", own):
             raise ConfigError(f"--init {cfg.init}: this model starts from its own weights "
                               "(the study's RNN, or a language model): leave --init auto")
-        ps = [init_params_numpy(model, s, np.dtype(cfg.dtype)) for s in seeds]
-        return jax.tree.map(lambda *a: np.stack(a), *ps)
-    if scheme == "orthogonal":
+    if hasattr(model, "init_numpy") or own or scheme == "orthogonal":  # the model's own draw
         ps = [init_params_numpy(model, s, np.dtype(cfg.dtype)) for s in seeds]
         return jax.tree.map(lambda *a: np.stack(a), *ps)
     from jaxrnn.weights.init import scheme_params

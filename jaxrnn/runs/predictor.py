@@ -88,9 +88,7 @@ class Predictor:
         for s in range(0, len(texts), self.batch_size):
             b_ids, b_len = ids[s : s + self.batch_size], lengths[s : s + self.batch_size]
             n = len(b_len)
-            size = min(
-                self.batch_size, 1 << max(3, (n - 1).bit_length())
-            )  # few shapes: few compiles
+            size = min(self.batch_size, _rows(n))  # few shapes: few compiles
             b_ids = np.pad(b_ids, ((0, size - n), (0, 0)))
             b_len = np.pad(b_len, (0, size - n))
             out.append(np.asarray(self._probs(self._params, b_ids, b_len))[:n])

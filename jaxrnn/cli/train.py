@@ -18,6 +18,7 @@ from jaxrnn.errors import ConfigError, Interrupted, UsageError
 from jaxrnn.evaluation.metrics import plot_confusion
 from jaxrnn.runs import memory
 from jaxrnn.runs.config import (
+    AUTO_BATCH,
     MODEL_NAMES,
     PRESET_DEFAULTS,
     PRESETS,
@@ -28,7 +29,7 @@ from jaxrnn.runs.config import (
 )
 from jaxrnn.runs.registry import task_info
 from jaxrnn.runs.results import format_summary, write_json
-from jaxrnn.runs.run import fit
+from jaxrnn.runs.run import auto_note, fit
 from jaxrnn.training import distributed
 from jaxrnn.util import cache as _cache
 
@@ -52,7 +53,16 @@ def parse_buckets(text: str) -> int:
     return int(text)
 
 
-_TYPES = {"max_len": parse_max_len, "buckets": parse_buckets}
+def parse_batch_size(text: str) -> int:
+    """``--batch-size``: a positive integer, or ``auto`` (0: sized from the training rows)."""
+    if text == "auto":
+        return AUTO_BATCH
+    if not text.strip().isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer or 'auto', got {text!r}")
+    return int(text)
+
+
+_TYPES = {"max_len": parse_max_len, "buckets": parse_buckets, "batch_size": parse_batch_size}
 # Presets that ``resolve_config`` replaces for the user's own data (``--data``).
 _WITH_DATA = {"num_words": "0 (all words)", "max_len": "auto"}
 
@@ -206,6 +216,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         cfg = config_from_args(args)
         given = None
         if args.resume is None:
+            if cfg.model == "auto" and not args.quiet:
+                chosen = auto_note(cfg)
+                if chosen:
+                    _note(chosen)
             cfg = resolve_config(cfg)
         else:
             given = given_on_command_line(argv)

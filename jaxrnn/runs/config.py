@@ -21,6 +21,12 @@ from jaxrnn.weights.cellspec import cell_names, get_spec
 METRIC_NAMES = ("train_loss", "train_acc", "test_loss", "test_acc")
 MODEL_NAMES = ("rnn", "rnn2", "simple_rnn", "lstm", "gru", "bilstm", "bilstm_tuned",
                "mingru", "minlstm", "lru", "bimingru", "biminlstm", "bilru")
+# --model's choices: ``auto`` (the default) picks one of MODEL_NAMES (``auto_model``).
+MODEL_CHOICES = ("auto", *MODEL_NAMES)
+# --batch-size auto: enough optimizer steps per epoch on a small file (``auto_batch_size``).
+AUTO_BATCH = 0
+AUTO_BATCH_STEPS = 10
+AUTO_BATCH_MAX = 32
 # --data-parallel auto splits a batch with shard_map from this many rows per device: measured
 # (benchmarks/devices.py, 2 CPU devices) an LSTM epoch at batch 64 x 50 tokens took 0.81x
 # the one-device time with shard_map, while batches of 4-32 short sentences did not gain.
@@ -70,13 +76,15 @@ class TrainConfig:
     task: str = option("classify", "what is learned: classify (a label per text), lm (the next "
                        "token of a text), tag (a label per token), regress (forecast a series)",
                        choices=TASK_NAMES)  # fmt: skip
-    model: str = option("rnn", "rnn = the study's scratch RNN; rnn2 = its second draft (2 "
+    model: str = option("auto", "auto = the study's RNN (rnn) on the bundled data, a model "
+                        "chosen for the task on your own --data (said in one line); "
+                        "rnn = the study's scratch RNN; rnn2 = its second draft (2 "
                         "tanh layers of 128); simple_rnn = the study's Keras model; lstm, gru; "
                         "bilstm = 3 bidirectional LSTM layers of 128; mingru, minlstm, lru = "
                         "parallel-in-time cells (gates read the input only: one linear scan "
                         "over the sequence), bimingru, biminlstm, bilru their bidirectional "
                         "layers",
-                        choices=MODEL_NAMES)  # fmt: skip
+                        choices=MODEL_CHOICES)  # fmt: skip
     backend: str = option("jax", "numpy = the scratch NumPy reference: every model, forward, "
                           "backward and optimizer written by hand (float64, imports no JAX)",
                           choices=("jax", "numpy"))  # fmt: skip
@@ -84,7 +92,10 @@ class TrainConfig:
                                    choices=("sgd", "adam", "adagrad", "rmsprop"))  # fmt: skip
     lr: float | None = option(None, "learning rate", type=float)
     epochs: int | None = option(None, "training epochs", type=int)
-    batch_size: int | None = option(None, "1 = per-sample updates", type=int)
+    batch_size: int | None = option(
+        None, "1 = per-sample updates; auto = the largest power of two that leaves at least "
+        "10 steps per epoch, at most 32 (the default on your own --data)",
+        type="batch_size", metavar="N|auto")  # fmt: skip
     hidden: int | None = option(None, "hidden units per direction", type=int)
     layers: int | None = option(None, "stacked recurrent layers", type=int)
     embed_dim: int | None = option(None, "embedding size, 0 = one-hot", type=int)
@@ -315,8 +326,34 @@ def init_scheme(cfg: TrainConfig) -> str:
     return "study" if cfg.model in ("rnn", "rnn2") else "orthogonal"
 
 
+def auto_batch_size(rows: int) -> int:
+    """``--batch-size auto`` for ``rows`` training examples: the largest power of two that
+    leaves at least ``AUTO_BATCH_STEPS`` optimizer steps per epoch, at most ``AUTO_BATCH_MAX``
+    (a 40-row file trained at batch 32 takes one step per epoch)."""
+    b = 1
+    while b * 2 <= min(AUTO_BATCH_MAX, rows // AUTO_BATCH_STEPS):
+        b *= 2
+    return b
+
+
+def auto_model(cfg: TrainConfig) -> tuple[str, dict[str, Any], str]:
+    """What ``--model auto`` means for ``cfg``: ``(model, fields over its preset, why)``.
+
+    Without ``--data`` it is the study's ``rnn`` (the bundled data and every task's demo
+    reproduce); on the user's own data it is the task's ``TaskInfo.own_data``."""
+    info = lookup(cfg)
+    if cfg.data is None or info is None or info.own_data is None:
+        return "rnn", {}, ""
+    model, fields, why = info.own_data
+    return model, dict(fields), why
+
+
 def resolve_config(cfg: TrainConfig) -> TrainConfig:
     """Fill ``None`` fields from the model's preset and validate everything."""
+    if cfg.model == "auto":
+        model, fields, _ = auto_model(cfg)
+        fields = {k: v for k, v in fields.items() if getattr(cfg, k) is None}
+        cfg = dataclasses.replace(cfg, model=model, **fields)
     if cfg.model not in PRESETS:
         raise ConfigError(f"unknown model {cfg.model!r}; choose from {', '.join(MODEL_NAMES)}")
     info = lookup(cfg)  # None: an unknown task, refused with the other choices below
@@ -346,7 +383,8 @@ def resolve_config(cfg: TrainConfig) -> TrainConfig:
     ] + [
         (finite(cfg.lr) and cfg.lr > 0, f"--lr must be a positive number, got {cfg.lr}"),
         (cfg.epochs >= 1, f"--epochs must be at least 1, got {cfg.epochs}"),
-        (cfg.batch_size >= 1, f"--batch-size must be at least 1, got {cfg.batch_size}"),
+        (cfg.batch_size >= 1 or cfg.batch_size == AUTO_BATCH,
+         f"--batch-size must be at least 1 or auto, got {cfg.batch_size}"),
         (cfg.hidden >= 1, f"--hidden must be at least 1, got {cfg.hidden}"),
         (cfg.layers >= 1, f"--layers must be at least 1, got {cfg.layers}"),
         (cfg.embed_dim >= 0, f"--embed-dim must be >= 0 (0 = one-hot), got {cfg.embed_dim}"),
@@ -420,6 +458,9 @@ def resolve_config(cfg: TrainConfig) -> TrainConfig:
     if cfg.bad_rows and not cfg.skip_bad_rows:
         raise ConfigError("--bad-rows PATH writes the rows --skip-bad-rows leaves out: add "
                           "--skip-bad-rows")  # fmt: skip
+    if cfg.batch_size == AUTO_BATCH and info.rows_per_step is not None:
+        raise ConfigError(f"--batch-size auto sizes batches of examples: --task {info.name} "
+                          "reads its text as --batch-size streams; give a number")  # fmt: skip
     if cfg.model == "rnn" and cfg.layers != 1:
         raise ConfigError("--model rnn is the study's single-layer RNN: --layers must be 1")
     return cfg

@@ -118,6 +118,11 @@ class TaskInfo:
     # classifier's command), "sentences" (a tag per word), "series" (a forecast from a CSV),
     # "prefixes" (the next token after each text; continuations: ``python -m jaxrnn.generate``).
     predict_input: str = "texts"
+    # --model auto (the default) on the user's own --data: the model, the fields put over its
+    # preset (flags still override them; ``batch_size: 0`` = ``--batch-size auto``) and the
+    # one line that says why. None: ``rnn``, as without --data. Chosen on held-out files
+    # (docs/guides/defaults.md, benchmarks/defaults.py), never on a test split.
+    own_data: tuple[str, Mapping[str, Any], str] | None = None
 
     @property
     def backends(self) -> tuple[str, ...]:

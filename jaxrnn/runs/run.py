@@ -13,7 +13,16 @@ from collections.abc import Callable, Collection
 import numpy as np
 
 from jaxrnn.errors import ConfigError
-from jaxrnn.runs.config import TrainConfig, flag_name, resolve_config
+from jaxrnn.runs.config import (
+    AUTO_BATCH,
+    AUTO_BATCH_MAX,
+    AUTO_BATCH_STEPS,
+    TrainConfig,
+    auto_batch_size,
+    auto_model,
+    flag_name,
+    resolve_config,
+)
 from jaxrnn.runs.prepare import Prepared
 from jaxrnn.runs.registry import TaskInfo, get_spec, task_info
 from jaxrnn.runs.report import default_log_every
@@ -59,6 +68,10 @@ def fit(
     if resume is not None:
         return _resume(resume, cfg, log=log, log_every=log_every, progress=progress, save=save,
                        save_every=save_every, given=given, note=note)  # fmt: skip
+    if cfg.model == "auto" and note is not None:
+        chosen = auto_note(cfg)
+        if chosen:
+            note(chosen)
     cfg = resolve_config(cfg)
     if seeds < 1:
         raise ConfigError(f"--seeds must be at least 1, got {seeds}")
@@ -81,12 +94,36 @@ def fit(
 
     spec = get_spec(cfg)
     data = data if data is not None else spec.prepare(cfg, None)
+    cfg = resolve_batch(cfg, data, note)
     _check_batch(rows_per_step(info, cfg), data)
     if info.data_notes:
         data_notes(cfg, data, log, note)
     run = JaxRun(cfg, data, seed_list)
     del data  # the run holds what it still needs (e.g. not the training ids it put on a device)
     return run.train(0, [[] for _ in seed_list], t0, log, log_every, progress, save, save_every)
+
+
+def auto_note(cfg: TrainConfig) -> str:
+    """The line that says what ``--model auto`` chose for the user's own data ('' for the
+    study's RNN on the bundled data)."""
+    model, _, why = auto_model(cfg)
+    if not why:
+        return ""
+    return (f"note: --model not given: training {model} on your data ({why}); --model NAME "
+            "picks another (--model rnn: the study's RNN)")
+
+
+def resolve_batch(cfg: TrainConfig, data: Prepared, note: Callable[[str], None] | None
+                  ) -> TrainConfig:  # fmt: skip
+    """``--batch-size auto`` made a number once the training rows are known (said in a note)."""
+    if cfg.batch_size != AUTO_BATCH:
+        return cfg
+    rows = len(data.train[0])
+    b = auto_batch_size(rows)
+    if note is not None:
+        note(f"note: batch size {b} (auto: at least {AUTO_BATCH_STEPS} steps per epoch on "
+             f"{rows} training examples, at most {AUTO_BATCH_MAX}; --batch-size N sets it)")
+    return dataclasses.replace(cfg, batch_size=b)
 
 
 def rows_per_step(info: TaskInfo, cfg: TrainConfig) -> int:
@@ -98,6 +135,7 @@ def _fit_numpy(cfg: TrainConfig, info: TaskInfo, data: Prepared | None, seed_lis
                log, log_every, progress: bool, note, t0: float) -> RunResult:  # fmt: skip
     """``--backend numpy``: the task's NumPy reference run (imports no JAX)."""
     data = data if data is not None else info.hook("numpy_prepare")(cfg)
+    cfg = resolve_batch(cfg, data, note)
     _check_batch(rows_per_step(info, cfg), data)
     if info.data_notes:
         data_notes(cfg, data, log, note)

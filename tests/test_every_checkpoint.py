@@ -135,7 +135,8 @@ def test_predict_refuses_wrong_input_and_ignored_options(task, argv, needle, mad
 # anything is loaded; on --resume the task is the checkpoint's, whatever --task says.
 @pytest.mark.parametrize("argv,needle", [
     (["--task", "regress", "--num-words", "5"], "--num-words: --task regress does not use it"),
-    (["--task", "regress", "--buckets", "4", "--mask"], "--buckets, --mask: --task regress"),
+    (["--task", "regress", "--mask", "--buckets", "4", "--max-len", "9"],
+     "--max-len, --buckets, --mask: --task regress does not use them"),
     (["--task", "classify", "--window", "5"], "--window: --task classify"),
     (["--task", "lm", "--max-len", "5"], "--max-len: --task lm"),
     (["--task", "tag", "--level", "word"], "--level: --task tag"),

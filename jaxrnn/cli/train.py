@@ -155,7 +155,7 @@ def refuse_ignored(task: str, given: Collection[str]) -> None:
     ignored = ignored_options(task, given)
     if ignored:
         fields = {f.name: f for f in dataclasses.fields(TrainConfig)}
-        flags = ", ".join(flag_name(fields[n]) for n in ignored)
+        flags = ", ".join(flag_name(f) for n, f in fields.items() if n in ignored)
         raise ConfigError(f"{flags}: --task {task} does not use "
                           f"{'it' if len(ignored) == 1 else 'them'}; drop "
                           f"{'it' if len(ignored) == 1 else 'them'}")  # fmt: skip
@@ -311,7 +311,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     return 0
 
 
-__all__ = ["Parser", "build_parser", "config_from_args", "main", "refuse_ignored"]  # Parser: jaxrnn.cli._common
+# Parser: jaxrnn.cli._common's
+__all__ = ["Parser", "build_parser", "config_from_args", "main", "refuse_ignored"]
 
 if __name__ == "__main__":
     sys.exit(run(main))

@@ -154,3 +154,19 @@ def test_paired_refuses_options_the_task_ignores(made, capsys, monkeypatch):
     argv = ["gru", "lstm", "--seeds", "2", "--task", "lm", "--window", "3"]
     rc, out, err = call("paired", argv, capsys, monkeypatch)
     refused(rc, err, "--window: --task lm does not use it")
+
+
+def test_the_registry_s_facts_name_real_fields_and_inputs():
+    """``TaskInfo.ignores`` names ``TrainConfig`` fields (a typo would refuse nothing) and
+    never the fields that define the task's data; every ``predict_input`` has its line."""
+    import dataclasses
+
+    from jaxrnn.runs.registry import PREDICT_INPUTS, ignored_options
+
+    fields = {f.name for f in dataclasses.fields(TrainConfig)}
+    for name, info in TASKS.items():
+        assert set(info.ignores) <= fields, name
+        assert not {"data", "test_data", "model", "epochs", "lr"} & set(info.ignores), name
+        assert info.predict_input in PREDICT_INPUTS, name
+    assert ignored_options("regress", ["window", "target", "buckets"]) == ["buckets"]
+    assert ignored_options("tag", ["buckets", "max_len"]) == []

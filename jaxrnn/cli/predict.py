@@ -38,7 +38,9 @@ printed ``t+k<TAB>value`` in the target's units; ``--json``: one object with ``t
 ``window`` and ``forecast``.
 
 A multi-seed checkpoint predicts with the mean over its seeds (probabilities, or the
-forecasts).
+forecasts). A flag that the checkpoint's task does not use (``--data`` on a tagger,
+``--tokens`` on a forecaster, ...) is refused in one line that says what the command does
+with it (``jaxrnn.runs.registry.PREDICT_INPUTS``).
 """
 
 from __future__ import annotations

@@ -59,6 +59,26 @@ def check_fit_predictor(out: str) -> None:
     assert lines[2].startswith("positive ") and lines[2].endswith("this is very good")
 
 
+def check_python_guide(out: str) -> None:
+    lines = out.strip().splitlines()
+    assert lines[0] == "0.01 [0, 1]" and "2 4" in lines  # the preset's lr; 2 seeds x 4 epochs
+    assert lines[-1].split()[0] == "Predictor"  # load_predictor picked the classifier's
+
+
+def check_python_dataset(out: str) -> None:
+    assert out.startswith("['bad', 'good'] 16 4\n"), out  # a stratified 80/20 split of 20
+
+
+def check_python_from_parts(out: str) -> None:
+    assert "'negative'" in out and "'positive'" in out and "\n3 " in out, out
+
+
+def check_python_tasks(out: str) -> None:
+    assert "'tokens': ['we', 'flew', 'to', 'Berlin', '.'], 'tags': [" in out
+    assert "{'target': 'load', 'window': 12, 'forecast': [" in out
+    assert out.strip().splitlines()[-1].startswith("the ")  # a sample after its prime
+
+
 # Every block the pages hold, with what its output must show (None: it must run cleanly).
 # A block added, moved or removed without this table changing fails test_blocks_are_known.
 BLOCKS = {
@@ -69,6 +89,10 @@ BLOCKS = {
     "guides/scaling.md:0": ("print(jax.tree.map(jnp.shape, g))", None),
     "scratch.md:0": ("print(res.history[-1])", None),
     "guides/interop.md:0": ("print(type(back).__name__, outputs.shape)", None),
+    "guides/python.md:0": ("", check_python_guide),
+    "guides/python.md:1": ("", check_python_dataset),
+    "guides/python.md:2": ("", check_python_from_parts),
+    "guides/python.md:3": ("", check_python_tasks),
 }
 
 

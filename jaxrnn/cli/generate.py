@@ -58,14 +58,16 @@ def generate(args: argparse.Namespace) -> tuple[list[str], float]:
     """The samples (prime included) and the tokens drawn per second (compile excluded)."""
     from jaxrnn.runs.checkpoints import load_checkpoint
     from jaxrnn.runs.predictor import LanguageModelPredictor
-    from jaxrnn.runs.registry import task_info
+    from jaxrnn.runs.registry import PREDICT_INPUTS, task_info
 
     _checked(args)
     r = load_checkpoint(args.checkpoint)
     info = task_info(r.config)
     if not info.generates:
-        raise CheckpointError(f"{args.checkpoint}: a --task {info.name} checkpoint, not a "
-                              "language model (train one with --task lm)")  # fmt: skip
+        # one line that names the command that serves it
+        raise CheckpointError(f"{args.checkpoint} is a --task {info.name} checkpoint, not a "
+                              f"language model (--task lm): "
+                              f"{PREDICT_INPUTS[info.predict_input][0]}")  # fmt: skip
     lm = LanguageModelPredictor.from_parts(r.model, r.state.params, r.tokenizer,
                                            num_seeds=len(r.seeds))  # fmt: skip
     kw = dict(seed=args.seed, temperature=args.temperature, top_k=args.top_k,

@@ -40,7 +40,12 @@ def _note(line: str) -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     """``python -m jaxrnn.paired``; returns the exit code."""
     from jaxrnn.cli._common import Parser
-    from jaxrnn.cli.train import build_parser, config_from_args
+    from jaxrnn.cli.train import (
+        build_parser,
+        config_from_args,
+        given_on_command_line,
+        refuse_ignored,
+    )
 
     p = Parser(prog="python -m jaxrnn.paired", description=__doc__.split("\n\n")[0],
                epilog="Any other flag is a python -m jaxrnn.train flag, applied to both models "
@@ -56,7 +61,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             raise ConfigError("give the two models as A B, not --model")
         for flag in ("save", "resume", "confusion_png"):
             if getattr(train_args, flag):
-                raise ConfigError(f"--{flag.replace('_', '-')} is not supported by a comparison")
+                hint = ("; it trains two new models: python -m jaxrnn.train --resume CK "
+                        "continues a checkpoint" if flag == "resume" else "")  # fmt: skip
+                raise ConfigError(f"--{flag.replace('_', '-')} is not supported by a "
+                                  f"comparison{hint}")  # fmt: skip
+        refuse_ignored(train_args.task, given_on_command_line(rest))
         if train_args.seeds < 2:
             raise ConfigError("a paired comparison needs --seeds N with N >= 2")
         from jaxrnn.runs.run import fit

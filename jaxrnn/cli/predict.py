@@ -38,7 +38,9 @@ printed ``t+k<TAB>value`` in the target's units; ``--json``: one object with ``t
 ``window`` and ``forecast``.
 
 A multi-seed checkpoint predicts with the mean over its seeds (probabilities, or the
-forecasts).
+forecasts). A flag that the checkpoint's task does not use (``--data`` on a tagger,
+``--tokens`` on a forecaster, ...) is refused in one line that says what the command does
+with it (``jaxrnn.runs.registry.PREDICT_INPUTS``).
 """
 
 from __future__ import annotations
@@ -88,7 +90,7 @@ def main(argv: Sequence[str] | None = None, task: str | None = None) -> int:
     kind = registry.TASKS[task].predict_input if task in registry.TASKS else "texts"
     if kind == "texts":
         return _main_texts(argv)
-    return _main_seq(argv, kind)
+    return _main_seq(argv, kind, task)
 
 
 def _main_texts(argv: Sequence[str] | None) -> int:
@@ -138,9 +140,9 @@ def _main_texts(argv: Sequence[str] | None) -> int:
     return 0
 
 
-def _main_seq(argv: Sequence[str] | None, kind: str) -> int:
+def _main_seq(argv: Sequence[str] | None, kind: str, task: str = "") -> int:
     """A tagger's (``kind`` "sentences"), a forecaster's ("series") or a language model's
-    ("prefixes") command."""
+    ("prefixes") command; a flag that does not apply to ``kind`` is refused (one line)."""
     p = Parser(prog="python -m jaxrnn.predict", description="``python -m jaxrnn.predict`` on "
                "a tagger or a forecaster checkpoint (``--task tag/regress``).",
                formatter_class=argparse.RawDescriptionHelpFormatter)  # fmt: skip
@@ -150,16 +152,25 @@ def _main_seq(argv: Sequence[str] | None, kind: str) -> int:
                    "regress: the series file (or --data)")  # fmt: skip
     p.add_argument("--data", metavar="PATH", help="regress: the CSV to forecast from")
     p.add_argument("--json", action="store_true", help="JSON output")
-    p.add_argument("--batch-size", type=int, default=256, help="tag: sentences per batch")
+    p.add_argument("--batch-size", type=int, help="tag: sentences per batch [256]")
     p.add_argument("--tokens", action="store_true",
                    help="tag: the sentences are already tokenised (split on whitespace only)")
-    p.add_argument("--top", type=int, default=5, metavar="K",
+    p.add_argument("--top", type=int, metavar="K",
                    help="lm: the K most likely next tokens [5]")
     args = p.parse_args(argv)
     from jaxrnn.util import cache as _cache
 
     _cache.enable()
+    what, applies = registry.PREDICT_INPUTS[kind]
     try:
+        # None / False: not given (the defaults below), so only what was typed is refused.
+        for name, v in (("data", args.data), ("batch_size", args.batch_size),
+                        ("tokens", args.tokens or None), ("top", args.top)):  # fmt: skip
+            if v is not None and name not in applies:
+                raise UsageError(f"--{name.replace('_', '-')} does not apply to a --task "
+                                 f"{task} checkpoint: {what}")  # fmt: skip
+        args.batch_size = 256 if args.batch_size is None else args.batch_size
+        args.top = 5 if args.top is None else args.top
         if args.batch_size < 1:
             raise UsageError(f"--batch-size must be at least 1, got {args.batch_size}")
         if kind == "series":

@@ -11,7 +11,7 @@ import argparse
 import dataclasses
 import os
 import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 
 from jaxrnn.cli._common import Parser, run
 from jaxrnn.errors import ConfigError, Interrupted, UsageError
@@ -27,7 +27,7 @@ from jaxrnn.runs.config import (
     flag_name,
     resolve_config,
 )
-from jaxrnn.runs.registry import task_info
+from jaxrnn.runs.registry import ignored_options, task_info
 from jaxrnn.runs.results import format_summary, write_json
 from jaxrnn.runs.run import auto_note, fit
 from jaxrnn.training import distributed
@@ -159,6 +159,27 @@ def given_on_command_line(argv: Sequence[str] | None) -> set[str]:
     return set(vars(p.parse_args(argv)))
 
 
+def refuse_ignored(task: str, given: Collection[str]) -> None:
+    """``ConfigError`` (one line) naming the flags in ``given`` (``TrainConfig`` fields set
+    on the command line) that ``--task task`` never reads (``TaskInfo.ignores``)."""
+    ignored = ignored_options(task, given)
+    if ignored:
+        fields = {f.name: f for f in dataclasses.fields(TrainConfig)}
+        flags = ", ".join(flag_name(f) for n, f in fields.items() if n in ignored)
+        raise ConfigError(f"{flags}: --task {task} does not use "
+                          f"{'it' if len(ignored) == 1 else 'them'}; drop "
+                          f"{'it' if len(ignored) == 1 else 'them'}")  # fmt: skip
+
+
+def _saved_task(path: str) -> str:
+    """The task of the checkpoint at ``path`` (``CheckpointError`` if unreadable)."""
+    from jaxrnn.training import checkpoint_file
+
+    meta, _ = checkpoint_file.load(path)
+    config = meta.get("config")
+    return str(config.get("task", "classify")) if isinstance(config, dict) else "classify"
+
+
 def _out_of_memory(e: BaseException) -> bool:
     """An XLA allocation failure (``RESOURCE_EXHAUSTED``) at compile or run time."""
     text = f"{type(e).__name__}: {e}"
@@ -229,9 +250,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         for flag, v in (("--log-every", args.log_every), ("--save-every", args.save_every)):
             if v is not None and v < 1:
                 raise ConfigError(f"{flag} must be at least 1, got {v}")
-        if args.confusion_png and not task_info(cfg).confusion:
+        # On --resume the task is the checkpoint's, whatever --task says.
+        info = task_info(cfg if args.resume is None else _saved_task(args.resume))
+        refuse_ignored(info.name, given_on_command_line(argv))
+        if args.confusion_png and not info.confusion:
             raise ConfigError(f"--confusion-png draws a classifier's confusion matrix: not "
-                              f"for --task {task_info(cfg).name}")  # fmt: skip
+                              f"for --task {info.name}")  # fmt: skip
         if args.save_every and not args.save:
             raise ConfigError("--save-every needs --save PATH")
         for flag, path in (("--plot", args.plot), ("--json", args.json),
@@ -301,7 +325,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     return 0
 
 
-__all__ = ["Parser", "build_parser", "config_from_args", "main"]  # Parser: jaxrnn.cli._common
+# Parser: jaxrnn.cli._common's
+__all__ = ["Parser", "build_parser", "config_from_args", "main", "refuse_ignored"]
 
 if __name__ == "__main__":
     sys.exit(run(main))

@@ -21,7 +21,7 @@ Adding a task: a ``TaskInfo`` row in ``TASKS`` and a ``task_<name>.py`` that reg
 from __future__ import annotations
 
 import importlib
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, NamedTuple
 
@@ -123,6 +123,10 @@ class TaskInfo:
     # one line that says why. None: ``rnn``, as without --data. Chosen on held-out files
     # (docs/guides/defaults.md, benchmarks/defaults.py), never on a test split.
     own_data: tuple[str, Mapping[str, Any], str] | None = None
+    # ``TrainConfig`` fields the task never reads: ``python -m jaxrnn.train`` (and
+    # ``paired``) refuse them when given on the command line rather than drop them (a
+    # default that does not apply is fine). ``--buckets`` follows ``buckets``.
+    ignores: tuple[str, ...] = ()
 
     @property
     def backends(self) -> tuple[str, ...]:
@@ -143,6 +147,22 @@ class TaskInfo:
         if self.model_presets is not None:
             out.update(self.model_presets[model])
         return out
+
+
+# What ``python -m jaxrnn.predict`` does with each ``predict_input``, and the flags of its
+# own that apply to it (beyond ``--checkpoint`` and ``--json``): the one-line refusals of a
+# flag that does not apply, or of a command that does not serve a checkpoint, name these.
+PREDICT_INPUTS: dict[str, tuple[str, tuple[str, ...]]] = {
+    "texts": ("python -m jaxrnn.predict labels texts", ("texts", "batch_size")),
+    "sentences": ("python -m jaxrnn.predict tags sentences", ("texts", "batch_size", "tokens")),
+    "series": ("python -m jaxrnn.predict --data SERIES.csv forecasts", ("data", "texts")),
+    "prefixes": ("python -m jaxrnn.predict gives the next token after texts, python -m "
+                 "jaxrnn.generate samples continuations", ("texts", "top")),
+}  # fmt: skip
+# Fields only one kind of task reads (``TaskInfo.ignores`` of the others).
+_LM_ONLY = ("level", "seq_len")
+_REGRESS_ONLY = ("target", "features", "window", "horizon", "per_step")
+_CLASSIFY_ONLY = ("oov_token", "mask", "text_column", "label_column", "data_format")
 
 
 def _lm_model(cfg: TrainConfig) -> None:
@@ -172,6 +192,7 @@ TASKS: dict[str, TaskInfo] = {
         numpy_fit="jaxrnn.runs.numpy_run:fit_numpy", data_notes=True, fast_loop=True,
         buckets=True, validation_backends=("jax",), confusion=True, tables=True,
         format_report="jaxrnn.evaluation.metrics:format_report",
+        ignores=_LM_ONLY + _REGRESS_ONLY,
     ),
     "lm": TaskInfo(
         "lm", model_presets=LM_PRESETS, model_check=_lm_model, check=_lm_check,
@@ -180,14 +201,19 @@ TASKS: dict[str, TaskInfo] = {
         numpy_fit="jaxrnn.runs.numpy_lm:fit_numpy_lm",
         rows_per_step=lambda cfg: 1, host_devices=False, generates=True, summary=_lm_summary,
         predict_input="prefixes",
+        ignores=("num_words", "max_len") + _CLASSIFY_ONLY + _REGRESS_ONLY,
     ),
     "tag": TaskInfo(
         "tag", preset=TASK_PRESETS["tag"], buckets=True,
         format_report="jaxrnn.runs.task_tag:format_report", predict_input="sentences",
+        ignores=_CLASSIFY_ONLY + _LM_ONLY + _REGRESS_ONLY,
     ),
     "regress": TaskInfo(
         "regress", preset=TASK_PRESETS["regress"],
         format_report="jaxrnn.runs.task_regress:format_report", predict_input="series",
+        # the windows come in order (a chronological split): --resplit has nothing to redraw
+        ignores=("num_words", "max_len", "embed_dim", "dropout", "resplit") + _CLASSIFY_ONLY
+        + _LM_ONLY,
     ),
 }  # fmt: skip
 TASK_NAMES = tuple(TASKS)
@@ -199,6 +225,14 @@ def task_info(cfg: TrainConfig | str) -> TaskInfo:
     if name not in TASKS:
         raise ConfigError(f"--task must be one of {', '.join(TASKS)}, got {name!r}")
     return TASKS[name]
+
+
+def ignored_options(name: str, given: Collection[str]) -> list[str]:
+    """The fields of ``given`` (``TrainConfig`` field names set by the user) that task
+    ``name`` never reads: ``TaskInfo.ignores``, and ``buckets`` where it has none."""
+    info = task_info(name)
+    ignored = set(info.ignores) | ({"buckets"} if not info.buckets else set())
+    return [g for g in given if g in ignored]
 
 
 def lookup(cfg: TrainConfig) -> TaskInfo | None:

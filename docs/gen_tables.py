@@ -342,11 +342,33 @@ def study_depth() -> str:
             " gradient norms: geometric mean over the first 5 seeds.")  # fmt: skip
 
 
+def defaults() -> str:
+    """``benchmarks/defaults.py``: ``--model auto`` against ``lstm`` and the study's ``rnn`` on
+    held-out files of several sizes and tasks."""
+    d = load("defaults")
+    cases: dict[str, dict] = {}
+    for r in d["rows"]:
+        cases.setdefault(r["case"], {"task": r["task"], "metric": r["metric"]})[r["model"]] = r
+    rows = []
+    for case, per in cases.items():
+        auto = per["auto"]
+        cells = [f"{fixed(per[m]['mean'], 3)} [{fixed(per[m]['min'], 3)}, "
+                 f"{fixed(per[m]['max'], 3)}]" for m in d["models"]]  # fmt: skip
+        rows.append([case, per["task"], f"`{per['metric']}`",
+                     f"`{auto['chosen']}`, batch {auto['batch_size']}", *cells])
+    header = ["file", "task", "metric", "auto chose",
+              *(f"`--model {m}`" for m in d["models"])]  # fmt: skip
+    return (table(header, rows, "llll" + "r" * len(d["models"]))
+            + f"\n\nMean [min, max] over {d['seeds']} seeds of the test metric (for "
+            "`test_mse_vs_last`: the last value's test MSE over the model's, higher is better; "
+            f"bits per character: lower is better). {source('defaults')}")  # fmt: skip
+
+
 TABLES: dict[str, Callable[[], str]] = {
     f.__name__: f
     for f in (vs_numpy_presets_epoch, vs_numpy_presets_process, vs_numpy_study, scale,
               scale_200k, peak_rss, peak_rss_buckets, rss_stages, lm, tagging, vs_peers_lstm,
-              devices_b64, seeds, vs_keras, study_depth, parallel)
+              devices_b64, seeds, vs_keras, study_depth, parallel, defaults)
 }  # fmt: skip
 
 

@@ -29,7 +29,7 @@ from jaxrnn.runs.config import (
 )
 from jaxrnn.runs.registry import ignored_options, task_info
 from jaxrnn.runs.results import format_summary, write_json
-from jaxrnn.runs.run import auto_note, fit
+from jaxrnn.runs.run import fit
 from jaxrnn.training import distributed
 from jaxrnn.util import cache as _cache
 
@@ -225,7 +225,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     _use_all_cores(args)
     memory.limit_arenas()  # before JAX starts its threads
-    cfg = None
+    cfg = shown_cfg = None
     try:
         if not args.no_compile_cache and args.backend != "numpy":  # numpy: no JAX import
             _cache.enable()
@@ -237,11 +237,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         cfg = config_from_args(args)
         given = None
         if args.resume is None:
-            if cfg.model == "auto" and not args.quiet:
-                chosen = auto_note(cfg)
-                if chosen:
-                    _note(chosen)
-            cfg = resolve_config(cfg)
+            # every flag checked now; fit resolves again (and says what --model auto chose)
+            shown_cfg = resolve_config(cfg)
         else:
             given = given_on_command_line(argv)
             if "seeds" in given:
@@ -276,8 +273,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception as e:
         if not _out_of_memory(e):
             raise
-        max_len = (cfg.max_len or "auto") if cfg is not None else "?"
-        batch = cfg.batch_size if cfg is not None else "?"
+        shown_cfg = shown_cfg or cfg
+        max_len = (shown_cfg.max_len or "auto") if shown_cfg is not None else "?"
+        batch = (shown_cfg.batch_size or "auto") if shown_cfg is not None else "?"
         print(f"error: out of memory (XLA RESOURCE_EXHAUSTED) for --max-len {max_len} and "
               f"--batch-size {batch}: lower --max-len or --batch-size",
               file=sys.stderr)  # fmt: skip

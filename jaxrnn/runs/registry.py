@@ -193,6 +193,9 @@ TASKS: dict[str, TaskInfo] = {
         buckets=True, validation_backends=("jax",), confusion=True, tables=True,
         format_report="jaxrnn.evaluation.metrics:format_report",
         ignores=_LM_ONLY + _REGRESS_ONLY,
+        own_data=("lstm", {"batch_size": 0, "epochs": 20},
+                  "an embedding of 16 and an LSTM of 64, Adam 1e-2, 20 epochs, --batch-size auto; "
+                  "chosen on held-out files, docs/guides/defaults.md"),
     ),
     "lm": TaskInfo(
         "lm", model_presets=LM_PRESETS, model_check=_lm_model, check=_lm_check,
@@ -202,11 +205,17 @@ TASKS: dict[str, TaskInfo] = {
         rows_per_step=lambda cfg: 1, host_devices=False, generates=True, summary=_lm_summary,
         predict_input="prefixes",
         ignores=("num_words", "max_len") + _CLASSIFY_ONLY + _REGRESS_ONLY,
+        own_data=("lstm", {}, "the character LSTM of PyTorch's example settings: embedding 32, "
+                  "LSTM 256, Adam 2e-3, 32 streams, 20 epochs; chosen on held-out text, "
+                  "docs/guides/defaults.md"),
     ),
     "tag": TaskInfo(
         "tag", preset=TASK_PRESETS["tag"], buckets=True,
         format_report="jaxrnn.runs.task_tag:format_report", predict_input="sentences",
         ignores=_CLASSIFY_ONLY + _LM_ONLY + _REGRESS_ONLY,
+        own_data=("bilstm", {"batch_size": 0, "epochs": 20},
+                  "an embedding of 32 and a BiLSTM of 64 per direction, Adam 1e-2, 20 epochs, "
+                  "--batch-size auto; chosen on held-out files, docs/guides/defaults.md"),
     ),
     "regress": TaskInfo(
         "regress", preset=TASK_PRESETS["regress"],
@@ -214,6 +223,9 @@ TASKS: dict[str, TaskInfo] = {
         # the windows come in order (a chronological split): --resplit has nothing to redraw
         ignores=("num_words", "max_len", "embed_dim", "dropout", "resplit") + _CLASSIFY_ONLY
         + _LM_ONLY,
+        own_data=("lstm", {"batch_size": 0},
+                  "an LSTM of 32, Adam 1e-2, 10 epochs, --batch-size auto; chosen on held-out "
+                  "series, docs/guides/defaults.md"),
     ),
 }  # fmt: skip
 TASK_NAMES = tuple(TASKS)

@@ -68,10 +68,8 @@ def fit(
     if resume is not None:
         return _resume(resume, cfg, log=log, log_every=log_every, progress=progress, save=save,
                        save_every=save_every, given=given, note=note)  # fmt: skip
-    if cfg.model == "auto" and note is not None:
-        chosen = auto_note(cfg)
-        if chosen:
-            note(chosen)
+    # said once the data have loaded (a bad file's error stays the only line)
+    chosen = auto_note(cfg) if cfg.model == "auto" else ""
     cfg = resolve_config(cfg)
     if seeds < 1:
         raise ConfigError(f"--seeds must be at least 1, got {seeds}")
@@ -89,13 +87,13 @@ def fit(
                               "checkpoint")  # fmt: skip
         return _fit_resplit(cfg, seed_list, log, log_every, note, t0)
     if cfg.backend == "numpy":  # the task's NumPy reference: no JAX
-        return _fit_numpy(cfg, info, data, seed_list, log, log_every, progress, note, t0)
+        return _fit_numpy(cfg, info, data, seed_list, log, log_every, progress, note, t0,
+                          chosen)  # fmt: skip
     from jaxrnn.runs.jax_run import JaxRun
 
     spec = get_spec(cfg)
     data = data if data is not None else spec.prepare(cfg, None)
-    cfg = resolve_batch(cfg, data, note)
-    _check_batch(rows_per_step(info, cfg), data)
+    cfg = resolve_batch(cfg, data, note, chosen)
     if info.data_notes:
         data_notes(cfg, data, log, note)
     run = JaxRun(cfg, data, seed_list)
@@ -113,13 +111,18 @@ def auto_note(cfg: TrainConfig) -> str:
             "picks another (--model rnn: the study's RNN)")
 
 
-def resolve_batch(cfg: TrainConfig, data: Prepared, note: Callable[[str], None] | None
-                  ) -> TrainConfig:  # fmt: skip
-    """``--batch-size auto`` made a number once the training rows are known (said in a note)."""
+def resolve_batch(cfg: TrainConfig, data: Prepared, note: Callable[[str], None] | None,
+                  chosen: str = "") -> TrainConfig:  # fmt: skip
+    """``--batch-size auto`` made a number once the training rows are known (said in a note,
+    after ``chosen``: what ``--model auto`` chose, if it did); a batch larger than the
+    training split refused."""
+    rows = len(data.train[0])
+    b = auto_batch_size(rows) if cfg.batch_size == AUTO_BATCH else cfg.batch_size
+    _check_batch(rows_per_step(task_info(cfg), dataclasses.replace(cfg, batch_size=b)), data)
+    if chosen and note is not None:  # after the data's own errors: those stay one line
+        note(chosen)
     if cfg.batch_size != AUTO_BATCH:
         return cfg
-    rows = len(data.train[0])
-    b = auto_batch_size(rows)
     if note is not None:
         note(f"note: batch size {b} (auto: at least {AUTO_BATCH_STEPS} steps per epoch on "
              f"{rows} training examples, at most {AUTO_BATCH_MAX}; --batch-size N sets it)")
@@ -132,11 +135,11 @@ def rows_per_step(info: TaskInfo, cfg: TrainConfig) -> int:
 
 
 def _fit_numpy(cfg: TrainConfig, info: TaskInfo, data: Prepared | None, seed_list: list[int],
-               log, log_every, progress: bool, note, t0: float) -> RunResult:  # fmt: skip
+               log, log_every, progress: bool, note, t0: float, chosen: str = ""
+               ) -> RunResult:  # fmt: skip
     """``--backend numpy``: the task's NumPy reference run (imports no JAX)."""
     data = data if data is not None else info.hook("numpy_prepare")(cfg)
-    cfg = resolve_batch(cfg, data, note)
-    _check_batch(rows_per_step(info, cfg), data)
+    cfg = resolve_batch(cfg, data, note, chosen)
     if info.data_notes:
         data_notes(cfg, data, log, note)
     return info.hook("numpy_fit")(cfg, data, seed_list, log,

@@ -342,10 +342,10 @@ def study_depth() -> str:
             " gradient norms: geometric mean over the first 5 seeds.")  # fmt: skip
 
 
-def defaults() -> str:
+def defaults(name: str = "defaults") -> str:
     """``benchmarks/defaults.py``: ``--model auto`` against ``lstm`` and the study's ``rnn`` on
     held-out files of several sizes and tasks."""
-    d = load("defaults")
+    d = load(name)
     cases: dict[str, dict] = {}
     for r in d["rows"]:
         cases.setdefault(r["case"], {"task": r["task"], "metric": r["metric"]})[r["model"]] = r
@@ -353,15 +353,18 @@ def defaults() -> str:
     for case, per in cases.items():
         auto = per["auto"]
         cells = [f"{fixed(per[m]['mean'], 3)} [{fixed(per[m]['min'], 3)}, "
-                 f"{fixed(per[m]['max'], 3)}]" for m in d["models"]]  # fmt: skip
+                 f"{fixed(per[m]['max'], 3)}]" if m in per else "—"
+                 for m in d["models"]]  # fmt: skip
         rows.append([case, per["task"], f"`{per['metric']}`",
                      f"`{auto['chosen']}`, batch {auto['batch_size']}", *cells])
     header = ["file", "task", "metric", "auto chose",
-              *(f"`--model {m}`" for m in d["models"])]  # fmt: skip
+              *(f"`{m}`" for m in d["models"])]  # fmt: skip
     return (table(header, rows, "llll" + "r" * len(d["models"]))
             + f"\n\nMean [min, max] over {d['seeds']} seeds of the test metric (for "
             "`test_mse_vs_last`: the last value's test MSE over the model's, higher is better; "
-            f"bits per character: lower is better). {source('defaults')}")  # fmt: skip
+            "bits per character: lower is better; `—`: not run for that task). `lstm_auto_es`: "
+            "`--model lstm --batch-size auto --epochs 60 --val-fraction 0.2 --early-stopping "
+            f"10`. {source(name)}")  # fmt: skip
 
 
 TABLES: dict[str, Callable[[], str]] = {

@@ -222,8 +222,11 @@ class TrainConfig:
                             "(many-to-many) instead of after the window", type=bool,
                             group="data")  # fmt: skip
     data_format: str | None = option(
-        None, "file format (default: from the extension: .csv, .tsv/.tab, .jsonl/.ndjson)",
-        choices=("csv", "tsv", "jsonl"), flag="--format", group="data", preset=False,
+        None, "file format (default: from the extension: .csv, .tsv/.tab, .jsonl/.ndjson "
+        "text tables; numeric sequences for classify: .npz, .ts (UEA), .txt (UCR), and a "
+        ".tsv/.csv whose first line is all numbers (UCR); docs/guides/numeric.md)",
+        choices=("csv", "tsv", "jsonl", "npz", "ucr", "ts"), flag="--format",
+        aliases=("--data-format",), group="data", preset=False,
     )  # fmt: skip
 
 

@@ -167,6 +167,7 @@ TASKS: dict[str, TaskInfo] = {
         numpy_fit="jaxrnn.runs.numpy_run:fit_numpy", data_notes=True, fast_loop=True,
         buckets=True, validation_backends=("jax",), confusion=True, tables=True,
         format_report="jaxrnn.evaluation.metrics:format_report",
+        check="jaxrnn.runs.prepare_numeric:check",  # numeric sequences: what they cannot do
     ),
     "lm": TaskInfo(
         "lm", model_presets=LM_PRESETS, model_check=_lm_model, check=_lm_check,

@@ -2,9 +2,9 @@
 
 Which files are numeric (``numeric_format``): ``--format npz|ucr|ts`` says so; without
 ``--format``, ``.npz`` and ``.ts`` files are, and so are ``.txt`` files (the UCR archive's
-2015 release); a ``.tsv``, ``.tab`` or ``.csv`` file is read as UCR when every field of its
-first non-empty line is a number (or ``NaN``/``?``), else as a text table (a text table has
-a header of column names, and texts hold words). ``--format csv|tsv|jsonl`` always reads
+2015 release); a ``.tsv``, ``.tab`` or ``.csv`` file is read as UCR when every field after
+the first (the label) of its first non-empty line is a number (or ``NaN``/``?``), else as a
+text table (a text table's first line is its header of column names). ``--format csv|tsv|jsonl`` always reads
 a text table.
 
 ``prepare_numeric``: read the training file (and ``--test-data``, or split
@@ -60,14 +60,14 @@ def _is_number(cell: str) -> bool:
 
 
 def sniff_ucr(path: str | os.PathLike) -> bool:
-    """Whether every field of the first non-empty line of ``path`` is a number (UCR's
-    label-then-values lines; a text table starts with a header of names)."""
+    """Whether every field after the first of the first non-empty line of ``path`` is a
+    number (UCR's label-then-values lines; a text table starts with a header of names)."""
     try:
         with open(path, encoding="utf-8", errors="replace") as f:
             for line in f:
                 if line.strip():
                     fields = _split_fields(line.rstrip("\r\n"))
-                    return len(fields) >= 2 and all(_is_number(c) for c in fields)
+                    return len(fields) >= 2 and all(_is_number(c) for c in fields[1:])
     except OSError:  # missing or unreadable: the text reader says so in one line
         return False
     return False

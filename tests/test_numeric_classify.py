@@ -15,7 +15,14 @@ import pytest
 
 from jaxrnn.cli.predict import main as predict_main
 from jaxrnn.cli.train import main as train_main
-from jaxrnn.data.numeric import NumericSet, from_arrays, load_numeric, write_npz, write_ts, write_ucr
+from jaxrnn.data.numeric import (
+    NumericSet,
+    from_arrays,
+    load_numeric,
+    write_npz,
+    write_ts,
+    write_ucr,
+)
 from jaxrnn.runs import build
 from jaxrnn.runs.config import MODEL_CELLS, TrainConfig, resolve_config
 from jaxrnn.runs.predictor import load_predictor

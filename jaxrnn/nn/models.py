@@ -198,7 +198,8 @@ def init_params_numpy(model: StudyRNN | Classifier, seed: int, dtype=np.float32)
         return {k: v.astype(dtype) for k, v in p.items()}
     layer = model.layer  # the same draws as the NumPy backend's (no JAX there)
     # layer 0's input width D: the features of a float-input model, else the vocabulary
-    width = model.input_size if isinstance(model, Regressor | NumericClassifier) else model.vocab_size
+    floats = isinstance(model, Regressor | NumericClassifier)
+    width = model.input_size if floats else model.vocab_size
     params = keras_params(cell=layer.cell, hidden=layer.hidden_size, num_layers=layer.num_layers,
                           bidirectional=layer.bidirectional, vocab_size=width,
                           embed_dim=model.embed_dim, num_outputs=model.num_outputs, seed=seed,

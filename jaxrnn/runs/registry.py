@@ -118,6 +118,9 @@ class TaskInfo:
     # classifier's command), "sentences" (a tag per word), "series" (a forecast from a CSV),
     # "prefixes" (the next token after each text; continuations: ``python -m jaxrnn.generate``).
     predict_input: str = "texts"
+    # Also reads numeric sequences (``.npz``/UCR/``.ts`` files, ``NumericSet`` data in ``fit``:
+    # ``jaxrnn.runs.prepare_numeric``).
+    numeric: bool = False
 
     @property
     def backends(self) -> tuple[str, ...]:
@@ -167,7 +170,7 @@ TASKS: dict[str, TaskInfo] = {
         numpy_fit="jaxrnn.runs.numpy_run:fit_numpy", data_notes=True, fast_loop=True,
         buckets=True, validation_backends=("jax",), confusion=True, tables=True,
         format_report="jaxrnn.evaluation.metrics:format_report",
-        check="jaxrnn.runs.prepare_numeric:check",  # numeric sequences: what they cannot do
+        check="jaxrnn.runs.prepare_numeric:check", numeric=True,
     ),
     "lm": TaskInfo(
         "lm", model_presets=LM_PRESETS, model_check=_lm_model, check=_lm_check,

@@ -67,7 +67,7 @@ def fit(
     t0 = time.perf_counter()
     seed_list = [cfg.seed + i for i in range(seeds)]
     info = task_info(cfg)
-    data = _numeric_data(cfg, data)
+    data = _numeric_data(cfg, info, data)
     before_fit = info.hook("before_fit")
     if before_fit is not None:  # what the task cannot do, said before anything is loaded
         before_fit(cfg)
@@ -92,7 +92,7 @@ def fit(
     return run.train(0, [[] for _ in seed_list], t0, log, log_every, progress, save, save_every)
 
 
-def _numeric_data(cfg: TrainConfig, data):
+def _numeric_data(cfg: TrainConfig, info: TaskInfo, data):
     """``data`` given as numeric sequences (a ``jaxrnn.data.numeric.NumericSet``, or a
     ``(train, test)`` pair of them) -> the run's ``Prepared`` (``prepare_numeric``: test split
     when no test set, validation split, standardiser); anything else as it is."""
@@ -101,7 +101,7 @@ def _numeric_data(cfg: TrainConfig, data):
     sets = data if isinstance(data, tuple) and not isinstance(data, NumericSet) else (data,)
     if not sets or not all(isinstance(s, NumericSet) for s in sets):
         return data
-    if cfg.task != "classify" or len(sets) > 2:
+    if not info.numeric or len(sets) > 2:
         raise ConfigError("numeric sequences (NumericSet) train --task classify: pass "
                           "data=train_set or data=(train_set, test_set)")  # fmt: skip
     from jaxrnn.runs.prepare_numeric import prepare_numeric

@@ -164,6 +164,9 @@ def check_config(cfg: TrainConfig) -> None:
 def load_sets(cfg: TrainConfig) -> tuple[NumericSet, NumericSet, str]:
     """The training and test sets a config names (one class order: the training file's)
     and the training file's format."""
+    if cfg.data is None:  # e.g. resuming a run that fit() trained from arrays in memory
+        raise ConfigError("numeric sequences are read from --data FILE (.npz, UCR .tsv/.txt, "
+                          ".ts); this run has no file to read")  # fmt: skip
     fmt = numeric_format(cfg.data, cfg.data_format)
     if fmt is None:
         raise ConfigError(f"{cfg.data} is not numeric data: give .npz, .ts or UCR .tsv/.txt "

@@ -37,6 +37,14 @@ next ``horizon`` target values (per-step models: the forecast after the last ste
 printed ``t+k<TAB>value`` in the target's units; ``--json``: one object with ``target``,
 ``window`` and ``forecast``.
 
+Numeric sequences (a classifier trained on ``.npz``, UCR ``.tsv``/``.txt`` or UEA ``.ts``
+files): ``python -m jaxrnn.predict --checkpoint ck.ckpt FILE...`` [``--format npz|ucr|ts``]
+reads every series of each file (the labels in it are ignored, and shown as ``file_label``
+with ``--json``), scales it with the training split's statistics the checkpoint keeps and
+prints ``FILE:ROW<TAB>label<TAB>probability``; ``--json``: one object per series (``file``,
+``row``, ``label``, ``probability``, ``probabilities``, ``length``, ``file_label``). A file
+with another number of channels than training had is refused (one line).
+
 A multi-seed checkpoint predicts with the mean over its seeds (probabilities, or the
 forecasts). A flag that the checkpoint's task does not use (``--data`` on a tagger,
 ``--tokens`` on a forecaster, ...) is refused in one line that says what the command does
@@ -83,11 +91,34 @@ def checkpoint_task(argv: Sequence[str] | None) -> str | None:
         return None
 
 
+def _numeric_checkpoint(argv: Sequence[str] | None) -> bool:
+    """Whether ``--checkpoint`` in ``argv`` names a classifier of numeric sequences (its
+    vocabulary is a ``NumericVocab``)."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    path = None
+    for i, a in enumerate(args):
+        if a == "--checkpoint" and i + 1 < len(args):
+            path = args[i + 1]
+        elif a.startswith("--checkpoint="):
+            path = a.split("=", 1)[1]
+    if path is None:
+        return False
+    from jaxrnn.training import checkpoint_file as checkpoint
+
+    try:
+        meta, _ = checkpoint.load(path)
+        return meta["tokenizer"].get("kind") == "numeric_vocab"
+    except Exception:  # unreadable: the classifier's path prints the one-line error
+        return False
+
+
 def main(argv: Sequence[str] | None = None, task: str | None = None) -> int:
     """``python -m jaxrnn.predict``; returns the exit code. ``task``: the checkpoint's task
     (default: read from the checkpoint ``argv`` names)."""
     task = task if task is not None else checkpoint_task(argv)
     kind = registry.TASKS[task].predict_input if task in registry.TASKS else "texts"
+    if kind == "texts" and _numeric_checkpoint(argv):
+        return _main_numeric(argv)
     if kind == "texts":
         return _main_texts(argv)
     return _main_seq(argv, kind, task)
@@ -137,6 +168,39 @@ def _main_texts(argv: Sequence[str] | None) -> int:
             print(json.dumps(r, ensure_ascii=False))
         else:
             print(f"{r['label']}\t{r['probability']:.4f}\t{r['text']}")
+    return 0
+
+
+def _main_numeric(argv: Sequence[str] | None) -> int:
+    """A classifier of numeric sequences: every series of each file gets a label."""
+    p = Parser(prog="python -m jaxrnn.predict", description="Classify the numeric sequences "
+               "of .npz, UCR (.tsv/.txt) or UEA (.ts) files with a checkpoint trained on such "
+               "data (python -m jaxrnn.train --task classify --data FILE.npz ...).")  # fmt: skip
+    p.add_argument("--checkpoint", required=True, metavar="PATH")
+    p.add_argument("files", nargs="+", metavar="FILE",
+                   help="files of series (the labels they hold are shown beside, not used)")
+    p.add_argument("--format", "--data-format", dest="data_format", choices=("npz", "ucr", "ts"),
+                   help="the files' format (default: from the extension, as for training)")
+    p.add_argument("--json", action="store_true", help="one JSON object per series")
+    p.add_argument("--batch-size", type=int, default=512, help="series per compiled batch")
+    args = p.parse_args(argv)
+    from jaxrnn.util import cache as _cache
+
+    _cache.enable()
+    try:
+        if args.batch_size < 1:
+            raise UsageError(f"--batch-size must be at least 1, got {args.batch_size}")
+        predictor = load_predictor(args.checkpoint, args.batch_size)
+        results = [(f, predictor.predict_file(f, args.data_format)) for f in args.files]
+    except UsageError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return e.exit_code
+    for f, rows in results:
+        for r in rows:
+            if args.json:
+                print(json.dumps({"file": f, **r}, ensure_ascii=False))
+            else:
+                print(f"{f}:{r['row']}\t{r['label']}\t{r['probability']:.4f}")
     return 0
 
 

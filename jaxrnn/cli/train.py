@@ -95,7 +95,7 @@ def _add_option(group: argparse._ArgumentGroup, f: dataclasses.Field) -> None:
     elif f.default is not None and not meta.get("append"):
         help_text += f" [{meta.get('shown', f.default)}]"
         kw["default"] = f.default
-    group.add_argument(flag_name(f), help=help_text, **kw)
+    group.add_argument(flag_name(f), *meta.get("aliases", ()), help=help_text, **kw)
 
 
 def build_parser() -> argparse.ArgumentParser:

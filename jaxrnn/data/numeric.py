@@ -77,6 +77,7 @@ __all__ = [
     "check_compatible",
     "detect_numeric_format",
     "fit_standardizer",
+    "from_arrays",
     "load_npz",
     "load_numeric",
     "load_numeric_split",
@@ -287,7 +288,23 @@ def load_npz(path: str | os.PathLike) -> NumericSet:
         x, y = get("x"), get("y")
         lengths = get("lengths") if "lengths" in keys else None
         feats = get("feature_names") if "feature_names" in keys else None
+    return _from_arrays(x, y, lengths, feats, shown)
 
+
+def from_arrays(x: Any, y: Any, lengths: Any = None, feature_names: Any = None,
+                source: str = "arrays") -> NumericSet:  # fmt: skip
+    """A :class:`NumericSet` from arrays in memory, checked as a ``.npz`` file's are.
+
+    ``x`` ``[N, T, F]`` (or ``[N, T]``, ``F = 1``) numbers, NaN only to pad a row's end;
+    ``y`` ``[N]`` integer or string labels; ``lengths`` ``[N]`` (default: each row up to its
+    first all-NaN step); ``source`` names the data in error messages.
+    """
+    arrays = [np.asarray(a) if a is not None else None for a in (x, y, lengths, feature_names)]
+    return _from_arrays(*arrays, source)
+
+
+def _from_arrays(x: np.ndarray, y: np.ndarray, lengths: np.ndarray | None,
+                 feats: np.ndarray | None, shown: str) -> NumericSet:  # fmt: skip
     if x.ndim == 2:
         x = x[:, :, None]
     if x.ndim != 3:

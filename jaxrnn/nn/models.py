@@ -197,7 +197,9 @@ def init_params_numpy(model: StudyRNN | Classifier, seed: int, dtype=np.float32)
         p = study_rnn_params(model.vocab_size, model.hidden_size, model.num_classes, seed)
         return {k: v.astype(dtype) for k, v in p.items()}
     layer = model.layer  # the same draws as the NumPy backend's (no JAX there)
-    width = model.input_size if isinstance(model, Regressor) else model.vocab_size  # layer 0's D
+    # layer 0's input width D: the features of a float-input model, else the vocabulary
+    floats = isinstance(model, Regressor | NumericClassifier)
+    width = model.input_size if floats else model.vocab_size
     params = keras_params(cell=layer.cell, hidden=layer.hidden_size, num_layers=layer.num_layers,
                           bidirectional=layer.bidirectional, vocab_size=width,
                           embed_dim=model.embed_dim, num_outputs=model.num_outputs, seed=seed,
@@ -349,4 +351,65 @@ class Regressor:
         """``x [B, T, D]`` -> ``[B, H]`` (or ``[B, T, H]`` per step); ``key``: layer dropout."""
         outs, final = self.layer.apply(params["rnn"], x, lengths, key=key)
         feats = outs if self.per_step else _readout_features(self.layer, final)
+        return feats @ params["w_out"].T + params["b_out"]
+
+
+@dataclass(frozen=True)
+class NumericClassifier:
+    """A label per numeric sequence: features ``[B, T, F]`` -> ``RecurrentLayer`` -> dropout ->
+    dense, for sensor readings, ECG, motion (``jaxrnn.data.numeric``).
+
+    ``Classifier`` without the embedding: the standardised features go straight into the
+    recurrent stack (``input_size = F``), always masked by ``lengths`` (steps past a row's
+    length are padding and change nothing), and the readout is ``Classifier``'s: the last
+    layer's final states, forward then backward. Two classes get one sigmoid logit with
+    ``binary_readout="sigmoid"``, as ``Classifier``.
+
+    Params: ``{"rnn", "w_out": [K, F_out], "b_out": [K]}`` (``Regressor``'s layout).
+    """
+
+    layer: RecurrentLayer
+    input_size: int  # F, features per step
+    num_classes: int = 2
+    dropout: float = 0.0  # before the dense readout
+    binary_readout: str = "softmax"  # 2 classes: "softmax" (2 logits) or "sigmoid" (1 logit)
+
+    embed_dim = None  # no embedding
+
+    def __post_init__(self) -> None:
+        if self.binary_readout not in ("softmax", "sigmoid"):
+            raise ValueError(
+                f"binary_readout must be 'softmax' or 'sigmoid', got {self.binary_readout!r}"
+            )
+        if self.num_classes < 2:
+            raise ValueError(f"num_classes must be at least 2, got {self.num_classes}")
+
+    @property
+    def num_outputs(self) -> int:
+        """K, the readout's width: 1 for two classes with ``binary_readout="sigmoid"``."""
+        sigmoid = self.num_classes == 2 and self.binary_readout == "sigmoid"
+        return 1 if sigmoid else self.num_classes
+
+    def init(self, key: Array, dtype=jnp.float32) -> dict[str, Any]:
+        """The layer's init and a Glorot-uniform readout with zero bias."""
+        k_rnn, k_out = jax.random.split(key)
+        f, k = self.layer.output_size, self.num_outputs
+        limit = (6.0 / (f + k)) ** 0.5
+        return {
+            "rnn": self.layer.init(k_rnn, self.input_size, dtype),
+            "w_out": jax.random.uniform(k_out, (k, f), dtype, -limit, limit),
+            "b_out": jnp.zeros((k,), dtype),
+        }
+
+    def apply(self, params: dict, x: Array, lengths: Array, *, key: Array | None = None) -> Array:
+        """``x [B, T, F]``, ``lengths [B]`` -> logits ``[B, K]``; dropout only with a ``key``."""
+        k_rnn = k_out = None
+        if key is not None:
+            k_rnn, k_out = jax.random.split(key)
+        x = x.astype(params["w_out"].dtype)
+        _, final = self.layer.apply(params["rnn"], x, lengths, key=k_rnn)
+        feats = _readout_features(self.layer, final)
+        traced = not isinstance(self.dropout, int | float)
+        if k_out is not None and (traced or self.dropout > 0.0):
+            feats = dropout(k_out, feats, self.dropout)
         return feats @ params["w_out"].T + params["b_out"]

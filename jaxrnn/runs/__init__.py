@@ -17,7 +17,8 @@ module                 what it does
                        no JAX) and ``TaskSpec`` (its JAX parts), which ``task_classify``,
                        ``task_lm``, ``task_tag``, ``task_regress`` register
 ``runs.predictor``     a predictor per task (``Predictor``, ``Tagger``, ``Forecaster``,
-                       ``LanguageModelPredictor``; ``load_predictor`` for a checkpoint)
+                       ``LanguageModelPredictor``, ``NumericPredictor``; ``load_predictor``
+                       for a checkpoint); numeric sequences' data: ``prepare_numeric``
 ``train.lm_data``      text streams for ``--task lm``; ``numpy_lm``: its NumPy run
 ``train.memory``       a run's peak-memory estimate, checked before compiling
 ``train.interrupt``    Ctrl-C between compiled chunks
@@ -63,7 +64,10 @@ _EXPORTS = {
     "Tagger": "predictor",
     "Forecaster": "predictor",
     "LanguageModelPredictor": "predictor",
+    "NumericPredictor": "predictor",
     "load_predictor": "predictor",
+    "NumericVocab": "prepare_numeric",
+    "prepare_numeric": "prepare_numeric",
 }
 _ELSEWHERE = {
     "TrainConfig": "jaxrnn.runs.config",

@@ -44,6 +44,17 @@ def build_model(cfg: TrainConfig, vocab_size: int, num_classes: int):
     )  # fmt: skip
 
 
+def build_numeric_model(cfg: TrainConfig, num_features: int, num_classes: int
+                        ) -> models.NumericClassifier:  # fmt: skip
+    """The classifier of numeric sequences ``[B, T, num_features]`` a resolved config names:
+    ``recurrent_layer(cfg)`` on the raw (standardised) features, no embedding; two classes
+    get one sigmoid logit (``rnn2``: two softmax logits), as ``build_model``'s."""
+    return models.NumericClassifier(
+        recurrent_layer(cfg), num_features, num_classes, dropout=cfg.dropout,
+        binary_readout="softmax" if cfg.model == "rnn2" else "sigmoid",
+    )  # fmt: skip
+
+
 OPTIMIZERS = {"sgd": optax.sgd, "adam": optax.adam, "adagrad": optax.adagrad,
               "rmsprop": optax.rmsprop}  # optax's defaults for everything but the rate
 
@@ -88,7 +99,8 @@ def initial_params(model, cfg: TrainConfig, seeds: list[int]):
     layer = model.layer
     ps = [scheme_params(scheme, cell=layer.cell, hidden=layer.hidden_size,
                         num_layers=layer.num_layers, bidirectional=layer.bidirectional,
-                        vocab_size=model.vocab_size, embed_dim=model.embed_dim,
+                        vocab_size=getattr(model, "input_size", None) or model.vocab_size,
+                        embed_dim=model.embed_dim,
                         num_outputs=model.num_outputs, seed=s, bias=layer.bias,
                         dtype=np.dtype(cfg.dtype))
           for s in seeds]  # fmt: skip

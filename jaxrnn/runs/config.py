@@ -176,7 +176,8 @@ class TrainConfig:
         "size, so its memory does not grow with the data)", type=int, metavar="N",
     )  # fmt: skip
     # Data: the bundled sentiment set unless a file is given.
-    data: str | None = option(None, "CSV, TSV or JSONL with a text and a label column",
+    data: str | None = option(None, "CSV, TSV or JSONL with a text and a label column "
+                              "(classify: or numeric sequences, .npz, UCR .tsv/.txt, .ts)",
                               metavar="PATH", group="data", preset=False)  # fmt: skip
     test_data: str | None = option(None, "test file (else a stratified split of --data)",
                                    metavar="PATH", group="data", preset=False)  # fmt: skip
@@ -233,8 +234,11 @@ class TrainConfig:
                             "(many-to-many) instead of after the window", type=bool,
                             group="data")  # fmt: skip
     data_format: str | None = option(
-        None, "file format (default: from the extension: .csv, .tsv/.tab, .jsonl/.ndjson)",
-        choices=("csv", "tsv", "jsonl"), flag="--format", group="data", preset=False,
+        None, "file format (default: from the extension: .csv, .tsv/.tab, .jsonl/.ndjson "
+        "text tables; numeric sequences for classify: .npz, .ts (UEA), .txt (UCR), and a "
+        ".tsv/.csv whose first line is a label, then numbers (UCR); docs/guides/numeric.md)",
+        choices=("csv", "tsv", "jsonl", "npz", "ucr", "ts"), flag="--format",
+        aliases=("--data-format",), group="data", preset=False,
     )  # fmt: skip
 
 

@@ -215,7 +215,8 @@ class JaxRun:
             return arrays
         if self.chunked:
             rows, inverse = sort_by_length(arrays)
-            if int(rows.ids.max(initial=0)) < 2**16:  # half the memory of int32 on the device
+            ids = rows.ids  # token ids (numeric sequences' features stay floats)
+            if ids.dtype.kind in "iu" and int(ids.max(initial=0)) < 2**16:  # half of int32
                 rows = rows._replace(ids=rows.ids.astype(np.uint16))
             return loop.Bucketed((rows,), inverse)
         parts, inverse = split_buckets(arrays, self.bounds)

@@ -4,6 +4,7 @@ in memory (``RunResult.predictor()``, ``X.from_parts``); the command is
 mean over its seeds (probabilities, or the forecasts).
 
 * ``Predictor`` (``--task classify``): a label and every class's probability per text;
+* ``NumericPredictor`` (``--task classify`` on numeric sequences): the same per series;
 * ``Tagger`` (``--task tag``): a tag per word of each sentence;
 * ``Forecaster`` (``--task regress``): the next ``horizon`` target values after a
   series' last ``window`` rows, in the target's units;
@@ -112,6 +113,87 @@ class Predictor:
                 "probabilities": {n: float(v) for n, v in zip(self.label_names, p, strict=True)},
                 "known_tokens": int(n),
             })  # fmt: skip
+        return rows
+
+
+class NumericPredictor:
+    """A trained classifier of numeric sequences (``--task classify`` on ``.npz``/UCR/``.ts``
+    data): ``load_predictor(path)`` or ``RunResult.predictor()``. ``predict_proba(x, lengths)``
+    and ``predict(x, lengths)`` take raw (unscaled) features ``[N, T, F]`` (or ``[N, T]`` for
+    one channel), standardised with the training split's statistics the checkpoint keeps;
+    ``predict_file(path)`` reads a file in the training formats."""
+
+    @classmethod
+    def from_parts(cls, model, params, vocab, label_names: Sequence[str], *,
+                   num_seeds: int = 1, batch_size: int = 512) -> NumericPredictor:  # fmt: skip
+        import jax
+
+        from jaxrnn.training.tasks import probabilities
+
+        self = cls.__new__(cls)
+        self.vocab, self.label_names, self.batch_size = vocab, list(label_names), batch_size
+        self._params = _stacked(params, num_seeds)
+        self._dtype = np.asarray(jax.tree.leaves(self._params)[0]).dtype  # the weights' type
+
+        @jax.jit
+        def probs(params, x, lengths):  # mean probability over the seeds -> [B, C]
+            return jax.vmap(lambda p: probabilities(model.apply(p, x, lengths)))(params).mean(0)
+
+        self._probs = probs
+        return self
+
+    def _set(self, x: Any, lengths: Any = None) -> Any:
+        """``x`` (and ``lengths``) as a checked ``NumericSet``; a ``NumericSet`` as it is."""
+        from jaxrnn.data.numeric import NumericSet, from_arrays
+
+        if isinstance(x, NumericSet):
+            return x
+        x = np.asarray(x, dtype=float)
+        return from_arrays(x, np.zeros(len(x), np.int64), lengths, source="the input")
+
+    def predict_proba(self, x: Any, lengths: Any = None) -> np.ndarray:
+        """Class probabilities ``[N, C]`` for raw features ``x [N, T, F]`` (or ``[N, T]``),
+        each row read up to ``lengths [N]`` (default: up to its first all-NaN step, else
+        all ``T`` steps), or for a ``NumericSet``."""
+        data = self.vocab.scale(self._set(x, lengths), self._dtype)
+        out = []
+        for s in range(0, len(data.lengths), self.batch_size):
+            b_x, b_len = data.x[s : s + self.batch_size], data.lengths[s : s + self.batch_size]
+            n = len(b_len)
+            size = min(self.batch_size, _rows(n))  # few shapes: few compiles
+            b_x = np.pad(b_x, ((0, size - n), (0, 0), (0, 0)))
+            b_len = np.pad(b_len.astype(np.int32), (0, size - n), constant_values=1)
+            out.append(np.asarray(self._probs(self._params, b_x, b_len))[:n])
+        if not out:
+            return np.zeros((0, len(self.label_names)))
+        return np.concatenate(out)
+
+    def predict(self, x: Any, lengths: Any = None) -> list[dict]:
+        """One dict per row: ``row`` (from 1), ``label``, ``probability`` (the label's),
+        ``probabilities`` (every class's), ``length`` (steps read)."""
+        data = self._set(x, lengths)
+        probs = self.predict_proba(data)
+        rows = []
+        for i, (p, n) in enumerate(zip(probs, data.lengths, strict=True)):
+            k = int(np.argmax(p))
+            rows.append({"row": i + 1, "label": self.label_names[k], "probability": float(p[k]),
+                         "probabilities": {c: float(v) for c, v in zip(self.label_names, p,
+                                                                       strict=True)},
+                         "length": int(n)})  # fmt: skip
+        return rows
+
+    def predict_file(self, path: str, data_format: str | None = None) -> list[dict]:
+        """``predict`` on the series of a numeric file (``jaxrnn.data.numeric.load_numeric``;
+        format by ``data_format``, else as for training), each row with ``file_label``: the
+        label the file gives it."""
+        from jaxrnn.data.numeric import load_numeric
+        from jaxrnn.runs.prepare_numeric import numeric_format
+
+        fmt = numeric_format(path, data_format) or data_format
+        data = load_numeric(path, fmt)
+        rows = self.predict(data)
+        for r, k in zip(rows, data.labels, strict=True):
+            r["file_label"] = data.label_names[int(k)]
         return rows
 
 

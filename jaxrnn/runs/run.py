@@ -47,7 +47,9 @@ def fit(
 
     Args:
       cfg: the configuration; ``None`` fields take the model's preset.
-      data: encoded data (default: ``prepare_data(cfg)``).
+      data: encoded data (default: ``prepare_data(cfg)``); for ``--task classify`` also
+        numeric sequences: a ``jaxrnn.data.numeric.NumericSet`` (``from_arrays(x, y,
+        lengths)``; a ``--test-fraction`` split is held out) or a ``(train, test)`` pair.
       seeds: train seeds ``cfg.seed .. cfg.seed + seeds - 1`` in one program.
       log: receives a line per logged epoch (every ``log_every`` epochs).
       progress: show a progress bar on a terminal.
@@ -76,6 +78,7 @@ def fit(
     t0 = time.perf_counter()
     seed_list = [cfg.seed + i for i in range(seeds)]
     info = task_info(cfg)
+    data = _numeric_data(cfg, info, data)
     before_fit = info.hook("before_fit")
     if before_fit is not None:  # what the task cannot do, said before anything is loaded
         before_fit(cfg)
@@ -101,6 +104,7 @@ def fit(
     return run.train(0, [[] for _ in seed_list], t0, log, log_every, progress, save, save_every)
 
 
+<<<<<<< HEAD
 def auto_note(cfg: TrainConfig) -> str:
     """The line that says what ``--model auto`` chose for the user's own data ('' for the
     study's RNN on the bundled data)."""
@@ -127,6 +131,23 @@ def resolve_batch(cfg: TrainConfig, data: Prepared, note: Callable[[str], None] 
         note(f"note: batch size {b} (auto: at least {AUTO_BATCH_STEPS} steps per epoch on "
              f"{rows} training examples, at most {AUTO_BATCH_MAX}; --batch-size N sets it)")
     return dataclasses.replace(cfg, batch_size=b)
+=======
+def _numeric_data(cfg: TrainConfig, info: TaskInfo, data):
+    """``data`` given as numeric sequences (a ``jaxrnn.data.numeric.NumericSet``, or a
+    ``(train, test)`` pair of them) -> the run's ``Prepared`` (``prepare_numeric``: test split
+    when no test set, validation split, standardiser); anything else as it is."""
+    from jaxrnn.data.numeric import NumericSet
+
+    sets = data if isinstance(data, tuple) and not isinstance(data, NumericSet) else (data,)
+    if not sets or not all(isinstance(s, NumericSet) for s in sets):
+        return data
+    if not info.numeric or len(sets) > 2:
+        raise ConfigError("numeric sequences (NumericSet) train --task classify: pass "
+                          "data=train_set or data=(train_set, test_set)")  # fmt: skip
+    from jaxrnn.runs.prepare_numeric import prepare_numeric
+
+    return prepare_numeric(cfg, train=sets[0], test=sets[1] if len(sets) == 2 else None)
+>>>>>>> hC
 
 
 def rows_per_step(info: TaskInfo, cfg: TrainConfig) -> int:
@@ -285,6 +306,8 @@ def data_notes(cfg: TrainConfig, data: Prepared, log: Callable[[str], None] | No
         note(f"warning: {which} {'has' if one else 'have'} no known token (unseen or filtered "
              f"words, or beyond --num-words): {'it is' if one else 'they are'} classified from "
              "padding alone")  # fmt: skip
+    if getattr(data.vocab, "kind", None) == "numeric":  # the rest is about tokenised texts
+        return
     if not cfg.max_len and data.longest > int(data.vocab.max_len or 0):
         note(auto_truncation_note(data))
     lengths = np.asarray(data.train.lengths)

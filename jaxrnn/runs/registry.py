@@ -118,7 +118,6 @@ class TaskInfo:
     # classifier's command), "sentences" (a tag per word), "series" (a forecast from a CSV),
     # "prefixes" (the next token after each text; continuations: ``python -m jaxrnn.generate``).
     predict_input: str = "texts"
-<<<<<<< HEAD
     # --model auto (the default) on the user's own --data: the model, the fields put over its
     # preset (flags still override them; ``batch_size: 0`` = ``--batch-size auto``) and the
     # one line that says why. None: ``rnn``, as without --data. Chosen on held-out files
@@ -128,11 +127,9 @@ class TaskInfo:
     # ``paired``) refuse them when given on the command line rather than drop them (a
     # default that does not apply is fine). ``--buckets`` follows ``buckets``.
     ignores: tuple[str, ...] = ()
-=======
     # Also reads numeric sequences (``.npz``/UCR/``.ts`` files, ``NumericSet`` data in ``fit``:
     # ``jaxrnn.runs.prepare_numeric``).
     numeric: bool = False
->>>>>>> hC
 
     @property
     def backends(self) -> tuple[str, ...]:
@@ -198,14 +195,12 @@ TASKS: dict[str, TaskInfo] = {
         numpy_fit="jaxrnn.runs.numpy_run:fit_numpy", data_notes=True, fast_loop=True,
         buckets=True, validation_backends=("jax",), confusion=True, tables=True,
         format_report="jaxrnn.evaluation.metrics:format_report",
-<<<<<<< HEAD
         ignores=_LM_ONLY + _REGRESS_ONLY,
         own_data=("lstm", {"batch_size": 0, "epochs": 20},
-                  "an embedding of 16 and an LSTM of 64, Adam 1e-2, 20 epochs, --batch-size auto; "
+                  "an LSTM of 64 (over an embedding of 16 for texts), Adam 1e-2, 20 epochs, "
+                  "--batch-size auto; "
                   "chosen on held-out files, docs/guides/defaults.md"),
-=======
         check="jaxrnn.runs.prepare_numeric:check", numeric=True,
->>>>>>> hC
     ),
     "lm": TaskInfo(
         "lm", model_presets=LM_PRESETS, model_check=_lm_model, check=_lm_check,

@@ -72,6 +72,12 @@ def fit(
                        save_every=save_every, given=given, note=note)  # fmt: skip
     # said once the data have loaded (a bad file's error stays the only line)
     chosen = auto_note(cfg) if cfg.model == "auto" else ""
+    if cfg.model == "auto" and cfg.data is None and _numeric_data(cfg, task_info(cfg), data,
+                                                                   check=True):  # fmt: skip
+        # arrays passed in Python are the user's own data too: auto as for a --data file
+        own = dataclasses.replace(cfg, data="(arrays)")
+        chosen = auto_note(own)
+        cfg = dataclasses.replace(resolve_config(own), data=None)
     cfg = resolve_config(cfg)
     if seeds < 1:
         raise ConfigError(f"--seeds must be at least 1, got {seeds}")
@@ -104,7 +110,6 @@ def fit(
     return run.train(0, [[] for _ in seed_list], t0, log, log_every, progress, save, save_every)
 
 
-<<<<<<< HEAD
 def auto_note(cfg: TrainConfig) -> str:
     """The line that says what ``--model auto`` chose for the user's own data ('' for the
     study's RNN on the bundled data)."""
@@ -131,23 +136,26 @@ def resolve_batch(cfg: TrainConfig, data: Prepared, note: Callable[[str], None] 
         note(f"note: batch size {b} (auto: at least {AUTO_BATCH_STEPS} steps per epoch on "
              f"{rows} training examples, at most {AUTO_BATCH_MAX}; --batch-size N sets it)")
     return dataclasses.replace(cfg, batch_size=b)
-=======
-def _numeric_data(cfg: TrainConfig, info: TaskInfo, data):
+
+
+def _numeric_data(cfg: TrainConfig, info: TaskInfo, data, check: bool = False):
     """``data`` given as numeric sequences (a ``jaxrnn.data.numeric.NumericSet``, or a
     ``(train, test)`` pair of them) -> the run's ``Prepared`` (``prepare_numeric``: test split
-    when no test set, validation split, standardiser); anything else as it is."""
+    when no test set, validation split, standardiser); anything else as it is.
+    ``check``: only whether ``data`` is numeric sequences."""
     from jaxrnn.data.numeric import NumericSet
 
     sets = data if isinstance(data, tuple) and not isinstance(data, NumericSet) else (data,)
     if not sets or not all(isinstance(s, NumericSet) for s in sets):
-        return data
+        return False if check else data
+    if check:
+        return True
     if not info.numeric or len(sets) > 2:
         raise ConfigError("numeric sequences (NumericSet) train --task classify: pass "
                           "data=train_set or data=(train_set, test_set)")  # fmt: skip
     from jaxrnn.runs.prepare_numeric import prepare_numeric
 
     return prepare_numeric(cfg, train=sets[0], test=sets[1] if len(sets) == 2 else None)
->>>>>>> hC
 
 
 def rows_per_step(info: TaskInfo, cfg: TrainConfig) -> int:

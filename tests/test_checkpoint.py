@@ -220,3 +220,24 @@ def test_nan_stops_training_and_keeps_the_last_good_checkpoint(tmp_path, monkeyp
         )
     assert e.value.exit_code == 1
     assert T.load_checkpoint(str(ck)).epoch == 2
+
+
+def test_resume_with_early_stopping_trains_on_unless_patience_stopped_it(tmp_path):
+    """A run that reached its last epoch (not a patience stop) resumes for more epochs and
+    trains them; one stopped by patience stays stopped. A stopped seed trains no batch, so
+    its train loss (then an evaluation of the kept params) stays put."""
+    kw = dict(model="gru", hidden=4, embed_dim=4, batch_size=8, val_fraction=0.2, lr=1e-2)
+    ck = tmp_path / "es.ckpt"
+    T.fit(T.TrainConfig(**kw, epochs=2, early_stopping=50), save=str(ck))
+    resumed = T.fit(T.TrainConfig(epochs=4), resume=str(ck))
+    loss = [h["train_loss"] for h in resumed.history]
+    assert len(loss) == 4 and len({loss[1], loss[2], loss[3]}) == 3  # epochs 3, 4 trained
+    # a rate too small to improve the validation loss: patience 1 stops it, it stays stopped
+    ck2 = tmp_path / "es2.ckpt"
+    T.fit(T.TrainConfig(**{**kw, "lr": 1e-12}, epochs=4, early_stopping=1), save=str(ck2))
+    saved = T.load_checkpoint(str(ck2))
+    assert int(np.asarray(saved.state.best.epochs).reshape(-1)[0]) < 4  # stopped by patience
+    again = T.fit(T.TrainConfig(epochs=6), resume=str(ck2))
+    for a, b in zip(jax.tree.leaves(again.params), jax.tree.leaves(saved.state.params),
+                    strict=True):  # fmt: skip
+        assert np.array_equal(np.asarray(a).reshape(-1), np.asarray(b).reshape(-1))

@@ -265,6 +265,10 @@ def _resume(path, cfg_override, *, log, log_every, progress, save, save_every, g
         note(f"resuming {path} at epoch {r.epoch}{changed}; {kept}")
     data = get_spec(cfg).prepare(cfg, r.tokenizer)
     state = r.state if len(r.seeds) > 1 else jax.tree.map(lambda a: a[None], r.state)
+    if cfg.early_stopping:  # the saved run's last epoch stopped it: more epochs train on
+        from jaxrnn.training.loop import reopen_early_stop
+
+        state = reopen_early_stop(state, cfg.early_stopping)
     run = JaxRun(cfg, data, r.seeds, state=state)
     histories = [list(h) for h in r.histories]
     return run.train(r.epoch, histories, t0, log, log_every, progress, save, save_every)

@@ -465,6 +465,15 @@ def early_stop_update(state: TrainState, val_loss: Array, patience: int, total_e
     return state._replace(params=params, best=best)
 
 
+def reopen_early_stop(state: TrainState, patience: int) -> TrainState:
+    """A saved state resumed for more epochs: a seed that stopped only because its run's last
+    epoch came (not ``patience`` epochs without improvement) trains on, from the best params
+    the stop put back; a seed stopped by patience stays stopped."""
+    b: Best = state.best
+    by_patience = (b.epochs - b.epoch) >= patience
+    return state._replace(best=b._replace(stopped=jnp.logical_and(b.stopped, by_patience)))
+
+
 # ----------------------------------------------------------------------------- epochs
 
 

@@ -107,3 +107,14 @@ def test_explicit_model_on_own_data_is_silent_and_unchanged(small_csv, capsys):
                            "--epochs", "1", "--hidden", "4", "--quiet"])
     assert code == 0
     assert "--model not given" not in capsys.readouterr().err
+
+
+def test_eval_train_flag_and_the_json_says_which_train_figures(small_csv, tmp_path):
+    train, test = small_csv
+    for flag, kind in (([], "running_mean"), (["--eval-train"], "evaluated")):
+        out = tmp_path / f"{kind}.json"
+        assert train_cli.main(["--model", "gru", "--data", train, "--test-data", test,
+                               "--epochs", "1", "--hidden", "4", "--quiet", "--json", str(out),
+                               *flag]) == 0  # fmt: skip
+        rec = json.loads(out.read_text())
+        assert rec["train_metrics"] == kind and rec["config"]["eval_train"] == bool(flag)

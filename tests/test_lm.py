@@ -148,8 +148,9 @@ def corpus(tmp_path_factory):
 def test_numpy_backend_and_jax_twin_same_loss_curve(corpus):
     from jaxrnn.runs.run import fit
 
+    # --eval-train: the JAX run scores the training text after every epoch, as NumPy's does
     kw = dict(task="lm", model="rnn", data=corpus, epochs=3, hidden=8, seq_len=7,
-              batch_size=2, dtype="float64", test_fraction=0.25)  # fmt: skip
+              batch_size=2, dtype="float64", test_fraction=0.25, eval_train=True)  # fmt: skip
     r_np = fit(TrainConfig(backend="numpy", **kw))
     r_jax = fit(TrainConfig(backend="jax", **kw))
     assert r_np.metric_names == r_jax.metric_names

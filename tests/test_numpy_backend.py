@@ -32,7 +32,9 @@ SMALL = {"rnn": 16, "rnn2": 16, "simple_rnn": 8, "lstm": 8, "gru": 8, "bilstm": 
 
 
 def config(model: str, backend: str = "jax", **kw) -> TrainConfig:
-    kw = {"hidden": SMALL[model], "epochs": 2, **kw}
+    # --eval-train: the JAX run scores the training split after every epoch, as the NumPy
+    # backend always does (its default reports running means of the batches instead)
+    kw = {"hidden": SMALL[model], "epochs": 2, "eval_train": True, **kw}
     return resolve_config(TrainConfig(model=model, backend=backend, dtype="float64",
                                       compile_mode="fast", **kw))  # fmt: skip
 
@@ -71,6 +73,20 @@ def test_every_preset_same_history_as_jax(model):
     for a, b in zip(leaves_n, leaves_j, strict=True):
         np.testing.assert_allclose(a, b, rtol=1e-7, atol=1e-10)
     assert res_n.reports[0]["accuracy"] == pytest.approx(res_n.final["test_acc"])
+
+
+def test_running_means_by_default_and_final_train_figures_evaluate_the_final_params():
+    """Without --eval-train the JAX history's train figures are running means (not the NumPy
+    backend's evaluations), but the final ones score the final params: equal to NumPy's."""
+    cfg_j = config("lstm", eval_train=False, dropout=0.0)
+    data = prepare_data(cfg_j)
+    res_j = fit(cfg_j, data)
+    res_n = fit(config("lstm", "numpy", dropout=0.0), data)
+    assert res_j.extra["train_metrics"] == "running_mean"
+    assert abs(res_j.history[-1]["train_loss"] - res_n.history[-1]["train_loss"]) > 1e-6
+    for k in METRICS:
+        np.testing.assert_allclose(res_j.final[k], res_n.final[k], rtol=RTOL, atol=ATOL,
+                                   err_msg=k)  # fmt: skip
 
 
 def test_rnn_with_adam_minibatch_runs_as_the_twin():

@@ -175,6 +175,13 @@ class TrainConfig:
         256, "rows per evaluation batch (evaluation streams the splits in batches of this "
         "size, so its memory does not grow with the data)", type=int, metavar="N",
     )  # fmt: skip
+    eval_train: bool = option(
+        False, "score the whole training split again after every epoch; without it the "
+        "per-epoch train figures are running means over the epoch's batches (each scored by "
+        "the forward pass that took its gradient, dropout on, as Keras reports them) and only "
+        "the final train figures evaluate the final params (jax backend; the numpy backend "
+        "and the study RNN's per-sample path always evaluate)", type=bool,
+    )  # fmt: skip
     # Data: the bundled sentiment set unless a file is given.
     data: str | None = option(None, "CSV, TSV or JSONL with a text and a label column "
                               "(classify: or numeric sequences, .npz, UCR .tsv/.txt, .ts)",

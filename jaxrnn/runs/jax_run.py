@@ -86,7 +86,7 @@ def make_run(
                           "eval_batch_size": cfg.eval_batch_size,
                           "task": task or spec.task(cfg, model),
                           "early_stopping": cfg.early_stopping or 0,
-                          "total_epochs": cfg.epochs}  # fmt: skip
+                          "total_epochs": cfg.epochs, "eval_train": cfg.eval_train}  # fmt: skip
     if parallel is not None and parallel.axis == "batch":
         kw.update(batch_sharding=parallel.sharded, pad_multiple=parallel.size)
         if uses_shard_map(cfg, parallel):
@@ -365,7 +365,13 @@ class JaxRun:
             extra["memory"] = mem
         if self.spec.run_extra is not None:
             extra.update(self.spec.run_extra(self, run_s))
-        derived = [self.spec.derived(h[-1]) if self.spec.derived else {} for h in histories]
+        # The per-epoch train figures are running means unless --eval-train: the final ones
+        # score the params the run keeps on the whole training split.
+        running = not (cfg.eval_train or uses_fast_loop(cfg))
+        extra["train_metrics"] = "running_mean" if running else "evaluated"
+        train_eval = self.evaluate_train() if running else [{} for _ in histories]
+        derived = [{**(self.spec.derived({**h[-1], **t}) if self.spec.derived else {}), **t}
+                   for h, t in zip(histories, train_eval, strict=True)]  # fmt: skip
         if self.data.val is not None:
             for i, (d, h) in enumerate(zip(derived, histories, strict=True)):
                 # The kept epoch with early stopping; else where validation loss was lowest.
@@ -436,6 +442,19 @@ class JaxRun:
                                           self.data.label_names)  # fmt: skip
             reports.append(rep)
         return reports
+
+    def evaluate_train(self) -> list[dict]:
+        """Per seed: the task's metrics of the whole training split (``train_<name>``),
+        scored with the params the run keeps, in one compiled call over the seeds."""
+        model, task, bs = self.model, self.task, self.cfg.eval_batch_size
+        params, train = self.state.params, self.train_arrays
+        if self.parallel is not None:  # the evaluation is small: one device does it
+            params, train = to_host(params), to_host(train)
+        out = jax.jit(lambda p, a: jax.lax.map(
+            lambda q: loop.evaluate_splits(model, task, q, [a], bs)[0][0], p))(params, train)
+        out = np.asarray(to_host(out))
+        names = self.metric_names[: out.shape[1]]
+        return [{k: float(v) for k, v in zip(names, row, strict=True)} for row in out]
 
     def test_reports(self) -> list[dict]:
         """Per seed: accuracy, macro-F1, per-class precision/recall, confusion on the test split

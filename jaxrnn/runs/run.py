@@ -210,7 +210,7 @@ def _check_batch(rows_per_step: int, data: Prepared) -> None:
 # What ``--resume`` may change: the schedule, and how the run executes (not what it computes).
 RESUME_SCHEDULE = ("epochs", "lr")
 RESUME_RUNTIME = ("compile_mode", "eval_batch_size", "devices", "data_parallel", "seed_group",
-                  "eval_data")
+                  "eval_data", "eval_train")
 
 
 def resume_config(saved: TrainConfig, override: TrainConfig, given: Collection[str] | None

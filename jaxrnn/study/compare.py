@@ -51,8 +51,10 @@ class ModelSpec:
     quick_epochs: int  # epochs under --quick
 
     def config(self, seed: int = 0, epochs: int | None = None) -> TrainConfig:
-        """The resolved config (preset filled in) for ``seed``."""
-        return resolve_config(TrainConfig(**self.overrides, seed=seed, epochs=epochs))
+        """The resolved config (preset filled in) for ``seed``; the training split scored
+        after every epoch (``--eval-train``), as the study's curves and epoch counts read it."""
+        return resolve_config(TrainConfig(**{"eval_train": True, **self.overrides}, seed=seed,
+                                          epochs=epochs))  # fmt: skip
 
     @property
     def is_numpy(self) -> bool:

@@ -117,7 +117,7 @@ def run(seeds: int, quick: bool, on_line: Callable[[str], None] = print) -> dict
                                "inits": {}}  # fmt: skip
     for scheme, label in SCHEMES.items():
         cfg = resolve_config(TrainConfig(model="rnn2", init=scheme, epochs=settings["epochs"],
-                                         hidden=settings["hidden"]))  # fmt: skip
+                                         hidden=settings["hidden"], eval_train=True))  # fmt: skip
         data = prepare_data(cfg)
         t0 = time.perf_counter()
         result = fit(cfg, data, seeds=seeds)

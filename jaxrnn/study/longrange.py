@@ -134,6 +134,7 @@ class SweepSettings:
             model=CELL_MODELS[cell], optimizer="adam", lr=self.lr, epochs=self.epochs,
             batch_size=self.batch_size, hidden=self.hidden, layers=1, embed_dim=self.embed_dim,
             dropout=0.0, layer_dropout=0.0, clip=0.0, num_words=0, max_len=length, mask=True,
+            eval_train=True,
         )  # fmt: skip
 
 

@@ -15,6 +15,7 @@ from jaxrnn.runs.config import (
     TrainConfig,
     auto_batch_size,
     auto_model,
+    preset_batch_size,
     resolve_config,
 )
 from jaxrnn.runs.registry import TASKS
@@ -41,14 +42,19 @@ def test_own_data_takes_the_tasks_choice_and_flags_still_win(task):
     assert auto_model(TrainConfig(task=task)) == ("rnn", {}, "")
 
 
-def test_auto_batch_size_leaves_ten_steps_per_epoch():
-    assert [auto_batch_size(n) for n in (1, 19, 20, 40, 47, 80, 319, 320, 10_000)] == [
-        1, 1, 2, 4, 4, 8, 16, 32, 32]  # fmt: skip
-    for n in range(1, 400):
-        b = auto_batch_size(n)
-        assert b & (b - 1) == 0 and 1 <= b <= 32  # a power of two, at most 32
-        assert b == 1 or n // b >= 10  # at least 10 full batches an epoch
-        assert b == 32 or n // (2 * b) < 10  # and the largest such
+def test_auto_batch_size_is_the_preset_lowered_to_leave_ten_steps_per_epoch():
+    assert [auto_batch_size(n, 8) for n in (1, 19, 20, 40, 47, 79, 80, 10_000)] == [
+        1, 1, 2, 4, 4, 4, 8, 8]  # fmt: skip
+    assert auto_batch_size(40, 32) == 4 and auto_batch_size(320, 32) == 32
+    for preset in (1, 8, 32):
+        for n in range(1, 400):
+            b = auto_batch_size(n, preset)
+            assert 1 <= b <= preset
+            assert b == preset or b & (b - 1) == 0  # the preset, or a power of two below it
+            assert b == 1 or n // b >= 10  # at least 10 full batches an epoch
+            assert b == preset or n // (2 * b) < 10  # and the largest such
+    cfg = resolve_config(TrainConfig(data="x"))
+    assert preset_batch_size(cfg) == 8  # lstm's preset: auto never exceeds it
 
 
 def test_batch_size_auto_flag_and_its_refusals(capsys):
@@ -95,7 +101,8 @@ def test_cli_on_own_data_says_what_it_chose_and_records_the_batch(small_csv, tmp
     (line,) = [x for x in err if x.startswith("note: batch size")]
     rows = int(line.split(" training examples")[0].rsplit(" ", 1)[1])
     assert rows == 40 - round(40 * rec["config"]["val_fraction"])
-    assert rec["config"]["batch_size"] == auto_batch_size(rows) == int(line.split()[3])
+    b = auto_batch_size(rows, preset_batch_size(resolve_config(TrainConfig(data=train))))
+    assert rec["config"]["batch_size"] == b == int(line.split()[3])
 
 
 def test_explicit_model_on_own_data_is_silent_and_unchanged(small_csv, capsys):

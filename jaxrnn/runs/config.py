@@ -23,10 +23,10 @@ MODEL_NAMES = ("rnn", "rnn2", "simple_rnn", "lstm", "gru", "bilstm", "bilstm_tun
                "mingru", "minlstm", "lru", "bimingru", "biminlstm", "bilru")
 # --model's choices: ``auto`` (the default) picks one of MODEL_NAMES (``auto_model``).
 MODEL_CHOICES = ("auto", *MODEL_NAMES)
-# --batch-size auto: enough optimizer steps per epoch on a small file (``auto_batch_size``).
+# --batch-size auto: the model's preset batch, lowered on a small file to leave enough
+# optimizer steps per epoch (``auto_batch_size``).
 AUTO_BATCH = 0
 AUTO_BATCH_STEPS = 10
-AUTO_BATCH_MAX = 32
 # --data-parallel auto splits a batch with shard_map from this many rows per device: measured
 # (benchmarks/devices.py, 2 CPU devices) an LSTM epoch at batch 64 x 50 tokens took 0.81x
 # the one-device time with shard_map, while batches of 4-32 short sentences did not gain.
@@ -93,8 +93,9 @@ class TrainConfig:
     lr: float | None = option(None, "learning rate", type=float)
     epochs: int | None = option(None, "training epochs", type=int)
     batch_size: int | None = option(
-        None, "1 = per-sample updates; auto = the largest power of two that leaves at least "
-        "10 steps per epoch, at most 32 (the default on your own --data)",
+        None, "1 = per-sample updates; auto = the model's preset batch size, lowered on a small "
+        "file to the largest power of two that leaves at least 10 steps per epoch (the "
+        "default on your own --data)",
         type="batch_size", metavar="N|auto")  # fmt: skip
     hidden: int | None = option(None, "hidden units per direction", type=int)
     layers: int | None = option(None, "stacked recurrent layers", type=int)
@@ -337,14 +338,25 @@ def init_scheme(cfg: TrainConfig) -> str:
     return "study" if cfg.model in ("rnn", "rnn2") else "orthogonal"
 
 
-def auto_batch_size(rows: int) -> int:
-    """``--batch-size auto`` for ``rows`` training examples: the largest power of two that
-    leaves at least ``AUTO_BATCH_STEPS`` optimizer steps per epoch, at most ``AUTO_BATCH_MAX``
-    (a 40-row file trained at batch 32 takes one step per epoch)."""
+def auto_batch_size(rows: int, preset: int) -> int:
+    """``--batch-size auto`` for ``rows`` training examples: the model's ``preset`` batch size,
+    or the largest power of two below it that leaves at least ``AUTO_BATCH_STEPS`` optimizer
+    steps per epoch (a 40-row file at batch 32 takes one step per epoch)."""
+    if rows // preset >= AUTO_BATCH_STEPS:
+        return preset
     b = 1
-    while b * 2 <= min(AUTO_BATCH_MAX, rows // AUTO_BATCH_STEPS):
+    while b * 2 <= min(preset, rows // AUTO_BATCH_STEPS):
         b *= 2
     return b
+
+
+def preset_batch_size(cfg: TrainConfig) -> int:
+    """The batch size of ``cfg.model``'s preset for ``cfg.task`` (what ``auto`` may lower)."""
+    preset = dict(PRESETS[cfg.model])
+    info = lookup(cfg)
+    if info is not None:
+        preset.update(info.preset_for(cfg.model))
+    return int(preset["batch_size"])
 
 
 def auto_model(cfg: TrainConfig) -> tuple[str, dict[str, Any], str]:

@@ -15,12 +15,12 @@ import numpy as np
 from jaxrnn.errors import ConfigError
 from jaxrnn.runs.config import (
     AUTO_BATCH,
-    AUTO_BATCH_MAX,
     AUTO_BATCH_STEPS,
     TrainConfig,
     auto_batch_size,
     auto_model,
     flag_name,
+    preset_batch_size,
     resolve_config,
 )
 from jaxrnn.runs.prepare import Prepared
@@ -126,15 +126,17 @@ def resolve_batch(cfg: TrainConfig, data: Prepared, note: Callable[[str], None] 
     after ``chosen``: what ``--model auto`` chose, if it did); a batch larger than the
     training split refused."""
     rows = len(data.train[0])
-    b = auto_batch_size(rows) if cfg.batch_size == AUTO_BATCH else cfg.batch_size
+    preset = preset_batch_size(cfg)
+    b = auto_batch_size(rows, preset) if cfg.batch_size == AUTO_BATCH else cfg.batch_size
     _check_batch(rows_per_step(task_info(cfg), dataclasses.replace(cfg, batch_size=b)), data)
     if chosen and note is not None:  # after the data's own errors: those stay one line
         note(chosen)
     if cfg.batch_size != AUTO_BATCH:
         return cfg
     if note is not None:
-        note(f"note: batch size {b} (auto: at least {AUTO_BATCH_STEPS} steps per epoch on "
-             f"{rows} training examples, at most {AUTO_BATCH_MAX}; --batch-size N sets it)")
+        note(f"note: batch size {b} (auto: {cfg.model}'s {preset}, or less to leave at least "
+             f"{AUTO_BATCH_STEPS} steps per epoch on {rows} training examples; --batch-size N "
+             "sets it)")
     return dataclasses.replace(cfg, batch_size=b)
 
 

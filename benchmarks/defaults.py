@@ -163,7 +163,7 @@ def main(argv: list[str] | None = None) -> int:
     models = MODELS + tuple(EXPLORE) if args.explore else MODELS
     t0 = time.perf_counter()
     check = QuietCheck()
-    payload = header()
+    payload = {"machine": header()}
     seeds = 1 if args.quick else args.seeds
     rows = []
     with tempfile.TemporaryDirectory() as tmp:

@@ -364,7 +364,9 @@ class JaxRun:
             extra["memory"] = mem
         if self.spec.run_extra is not None:
             extra.update(self.spec.run_extra(self, run_s))
-        derived = [self.spec.derived(h[-1]) if self.spec.derived else {} for h in histories]
+        # From the epoch whose params are kept (early stopping), else the last.
+        derived = [self.spec.derived(h[kept[i] - 1] if kept else h[-1]) if self.spec.derived
+                   else {} for i, h in enumerate(histories)]  # fmt: skip
         if self.data.val is not None:
             for i, (d, h) in enumerate(zip(derived, histories, strict=True)):
                 # The kept epoch with early stopping; else where validation loss was lowest.

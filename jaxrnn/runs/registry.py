@@ -99,6 +99,9 @@ class TaskInfo:
     buckets: bool = False
     # Backends on which ``--val-fraction``, ``--early-stopping`` and ``--eval-data`` work.
     validation_backends: tuple[str, ...] = ()
+    # ``--eval-data`` reads extra labelled sets (classify's text tables); the other tasks
+    # refuse it (their validation split is ``--val-fraction``).
+    eval_sets: bool = False
     # ``--confusion-png`` draws the test confusion matrix.
     confusion: bool = False
     # Reads labelled CSV / TSV / JSONL tables (``jaxrnn.data.files``): ``--skip-bad-rows``,
@@ -165,23 +168,23 @@ TASKS: dict[str, TaskInfo] = {
     "classify": TaskInfo(
         "classify", numpy_prepare="jaxrnn.runs.prepare:prepare_data",
         numpy_fit="jaxrnn.runs.numpy_run:fit_numpy", data_notes=True, fast_loop=True,
-        buckets=True, validation_backends=("jax",), confusion=True, tables=True,
-        format_report="jaxrnn.evaluation.metrics:format_report",
+        buckets=True, validation_backends=("jax",), eval_sets=True, confusion=True,
+        tables=True, format_report="jaxrnn.evaluation.metrics:format_report",
     ),
     "lm": TaskInfo(
         "lm", model_presets=LM_PRESETS, model_check=_lm_model, check=_lm_check,
         before_fit="jaxrnn.runs.prepare_lm:check",
         numpy_prepare="jaxrnn.runs.prepare_lm:prepare_lm",
         numpy_fit="jaxrnn.runs.numpy_lm:fit_numpy_lm",
-        rows_per_step=lambda cfg: 1, host_devices=False, generates=True, summary=_lm_summary,
-        predict_input="prefixes",
+        rows_per_step=lambda cfg: 1, validation_backends=("jax",), host_devices=False,
+        generates=True, summary=_lm_summary, predict_input="prefixes",
     ),
     "tag": TaskInfo(
-        "tag", preset=TASK_PRESETS["tag"], buckets=True,
+        "tag", preset=TASK_PRESETS["tag"], buckets=True, validation_backends=("jax",),
         format_report="jaxrnn.runs.task_tag:format_report", predict_input="sentences",
     ),
     "regress": TaskInfo(
-        "regress", preset=TASK_PRESETS["regress"],
+        "regress", preset=TASK_PRESETS["regress"], validation_backends=("jax",),
         format_report="jaxrnn.runs.task_regress:format_report", predict_input="series",
     ),
 }  # fmt: skip

@@ -2,8 +2,8 @@
 
 Rows are chunks of all streams (``jaxrnn.runs.prepare_lm``): one chunk per optimizer step,
 read in order (no shuffle), the state reset at each epoch's start. Final metrics add
-``test_ppl`` (``exp(test_loss)``); the top level of the JSON gets ``tokens_per_s`` and
-``train_tokens``.
+``test_ppl`` (``exp(test_loss)``; ``val_ppl`` with ``--val-fraction``); the top level of
+the JSON gets ``tokens_per_s`` and ``train_tokens``.
 """
 
 from __future__ import annotations
@@ -43,8 +43,10 @@ def make_task(cfg: TrainConfig, model: lm.LanguageModel):
 
 
 def derived(final: dict) -> dict:
-    """``test_ppl`` = ``exp(test_loss)`` (perplexity per token)."""
-    return {"test_ppl": math.exp(min(final["test_loss"], 700.0))}
+    """``test_ppl`` = ``exp(test_loss)`` (perplexity per token), and ``val_ppl`` with a
+    validation split."""
+    return {f"{split}_ppl": math.exp(min(final[f"{split}_loss"], 700.0))
+            for split in ("test", "val") if f"{split}_loss" in final}  # fmt: skip
 
 
 def run_extra(run, run_s: float) -> dict:

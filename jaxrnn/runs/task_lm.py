@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
+
 from jaxrnn.data.text import TextVocab
 from jaxrnn.nn import lm
 from jaxrnn.nn.sequence import RecurrentLayer
@@ -53,9 +55,10 @@ def run_extra(run, run_s: float) -> dict:
     """Training throughput: tokens of the epochs trained / seconds they took (compile
     excluded; the per-epoch evaluation of both splits and logging included)."""
     per_epoch = num_tokens(run.data.train)
-    epochs = run.cfg.epochs - run.start_epoch
-    return {"train_tokens": per_epoch, "tokens_per_s": per_epoch * epochs * len(run.seeds)
-            / max(run_s, 1e-9)}  # fmt: skip
+    epochs = (run.cfg.epochs - run.start_epoch) * len(run.seeds)
+    if run.cfg.early_stopping:  # a stopped seed trains no more: count the epochs it trained
+        epochs = int(np.sum(np.asarray(run.state.best.epochs) - run.start_epoch))
+    return {"train_tokens": per_epoch, "tokens_per_s": per_epoch * epochs / max(run_s, 1e-9)}
 
 
 def predictor(cfg, model, params, vocab, label_names, num_seeds: int, batch_size: int = 1

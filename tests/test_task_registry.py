@@ -72,8 +72,13 @@ def test_task_rules_read_from_the_table():
     with pytest.raises(ConfigError, match="--backend numpy runs the scratch classifier: "
                        "--task regress needs --backend jax"):  # fmt: skip
         resolve_config(TrainConfig(task="regress", backend="numpy"))
-    with pytest.raises(ConfigError, match="work with --task classify on the jax backend"):
-        resolve_config(TrainConfig(task="tag", val_fraction=0.2))
+    # validation splits: every task on JAX; --eval-data (labelled texts) classify's only
+    assert resolve_config(TrainConfig(task="tag", val_fraction=0.2)).val_fraction == 0.2
+    with pytest.raises(ConfigError, match="--task regress has no extra evaluation sets"):
+        resolve_config(TrainConfig(task="regress", eval_data=("x.csv",)))
+    with pytest.raises(ConfigError, match="work with --task classify, lm, tag, regress on the "
+                       "jax backend"):  # fmt: skip
+        resolve_config(TrainConfig(task="lm", model="rnn", backend="numpy", val_fraction=0.2))
     with pytest.raises(ConfigError, match="--task must be one of classify, lm, tag, regress"):
         resolve_config(TrainConfig(task="nope"))
 

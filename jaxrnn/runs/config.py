@@ -15,7 +15,7 @@ from typing import Any
 from jaxrnn.errors import ConfigError
 
 # What differs between tasks (presets, rules) is the registry's; kept importable from here.
-from jaxrnn.runs.registry import LM_PRESETS, TASK_NAMES, TASK_PRESETS, lookup  # noqa: F401
+from jaxrnn.runs.registry import LM_PRESETS, TASK_NAMES, TASK_PRESETS, TASKS, lookup  # noqa: F401
 from jaxrnn.weights.cellspec import cell_names, get_spec
 
 METRIC_NAMES = ("train_loss", "train_acc", "test_loss", "test_acc")
@@ -474,7 +474,12 @@ def resolve_config(cfg: TrainConfig) -> TrainConfig:
                           "(e.g. 0.2)")  # fmt: skip
     if (cfg.val_fraction or cfg.eval_data) and cfg.backend not in info.validation_backends:
         raise ConfigError("--val-fraction, --early-stopping and --eval-data work with --task "
-                          "classify on the jax backend")  # fmt: skip
+                          f"{', '.join(n for n, t in TASKS.items() if t.validation_backends)} "
+                          "on the jax backend")  # fmt: skip
+    if cfg.eval_data and not info.eval_sets:
+        raise ConfigError(f"--eval-data reads labelled texts for --task classify; --task "
+                          f"{info.name} has no extra evaluation sets: hold out a validation "
+                          "split with --val-fraction")  # fmt: skip
     if (cfg.skip_bad_rows or cfg.bad_rows) and not info.tables:
         raise ConfigError(f"--skip-bad-rows and --bad-rows read labelled tables (--task "
                           f"classify), not --task {info.name}'s data")  # fmt: skip

@@ -370,8 +370,10 @@ class JaxRun:
         running = not (cfg.eval_train or uses_fast_loop(cfg))
         extra["train_metrics"] = "running_mean" if running else "evaluated"
         train_eval = self.evaluate_train() if running else [{} for _ in histories]
-        derived = [{**(self.spec.derived({**h[-1], **t}) if self.spec.derived else {}), **t}
-                   for h, t in zip(histories, train_eval, strict=True)]  # fmt: skip
+        # From the epoch whose params are kept (early stopping), else the last.
+        last = [h[kept[i] - 1] if kept else h[-1] for i, h in enumerate(histories)]
+        derived = [{**(self.spec.derived({**r, **t}) if self.spec.derived else {}), **t}
+                   for r, t in zip(last, train_eval, strict=True)]  # fmt: skip
         if self.data.val is not None:
             for i, (d, h) in enumerate(zip(derived, histories, strict=True)):
                 # The kept epoch with early stopping; else where validation loss was lowest.

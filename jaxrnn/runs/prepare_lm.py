@@ -9,7 +9,9 @@
   ``--seq-len`` tokens, ``[K, B, T]``, read in order, the state carried;
 * test rows: the whole test text as ONE stream, cut into chunks of ``--seq-len``, the
   last chunk padded (mask 0): ``[K_test, 1, T]``, so every test token but the first is
-  predicted once, with the state carried from the first token to the last.
+  predicted once, with the state carried from the first token to the last;
+* validation rows (``--val-fraction F``): the last F of the training text (after the test
+  part is cut off), as one stream like the test rows; the training streams stop before it.
 """
 
 from __future__ import annotations
@@ -85,8 +87,14 @@ def prepare_lm(cfg: TrainConfig, vocab: TextVocab | None = None) -> Prepared:
         train_ids, test_ids = ids, vocab.encode(test_text)
     if len(test_ids) < 2:
         test_ids = np.concatenate([train_ids[-1:], test_ids])  # one prediction at least
+    val = None
+    if cfg.val_fraction:  # the end of the training text, before the test part
+        train_ids, val_ids = split_text(train_ids, cfg.val_fraction)
+        if len(val_ids) < 2:
+            val_ids = np.concatenate([train_ids[-1:], val_ids])  # an input, never a target
+        val = one_stream_rows(val_ids, cfg.seq_len)
     return Prepared(train_rows(train_ids, cfg.batch_size, cfg.seq_len),
-                    one_stream_rows(test_ids, cfg.seq_len), vocab, [], 0)  # fmt: skip
+                    one_stream_rows(test_ids, cfg.seq_len), vocab, [], 0, val)  # fmt: skip
 
 
 def num_tokens(rows: Rows) -> int:

@@ -99,6 +99,9 @@ class TaskInfo:
     buckets: bool = False
     # Backends on which ``--val-fraction``, ``--early-stopping`` and ``--eval-data`` work.
     validation_backends: tuple[str, ...] = ()
+    # ``--eval-data`` reads extra labelled sets (classify's text tables); the other tasks
+    # refuse it (their validation split is ``--val-fraction``).
+    eval_sets: bool = False
     # ``--confusion-png`` draws the test confusion matrix.
     confusion: bool = False
     # Reads labelled CSV / TSV / JSONL tables (``jaxrnn.data.files``): ``--skip-bad-rows``,
@@ -193,8 +196,8 @@ TASKS: dict[str, TaskInfo] = {
     "classify": TaskInfo(
         "classify", numpy_prepare="jaxrnn.runs.prepare:prepare_data",
         numpy_fit="jaxrnn.runs.numpy_run:fit_numpy", data_notes=True, fast_loop=True,
-        buckets=True, validation_backends=("jax",), confusion=True, tables=True,
-        format_report="jaxrnn.evaluation.metrics:format_report",
+        buckets=True, validation_backends=("jax",), eval_sets=True, confusion=True,
+        tables=True, format_report="jaxrnn.evaluation.metrics:format_report",
         ignores=_LM_ONLY + _REGRESS_ONLY,
         own_data=("lstm", {"batch_size": 0, "epochs": 20},
                   "an LSTM of 64 (over an embedding of 16 for texts), Adam 1e-2, 20 epochs, "
@@ -207,15 +210,15 @@ TASKS: dict[str, TaskInfo] = {
         before_fit="jaxrnn.runs.prepare_lm:check",
         numpy_prepare="jaxrnn.runs.prepare_lm:prepare_lm",
         numpy_fit="jaxrnn.runs.numpy_lm:fit_numpy_lm",
-        rows_per_step=lambda cfg: 1, host_devices=False, generates=True, summary=_lm_summary,
-        predict_input="prefixes",
+        rows_per_step=lambda cfg: 1, validation_backends=("jax",), host_devices=False,
+        generates=True, summary=_lm_summary, predict_input="prefixes",
         ignores=("num_words", "max_len") + _CLASSIFY_ONLY + _REGRESS_ONLY,
         own_data=("lstm", {}, "the character LSTM of PyTorch's example settings: embedding 32, "
                   "LSTM 256, Adam 2e-3, 32 streams, 20 epochs; chosen on held-out text, "
                   "docs/guides/defaults.md"),
     ),
     "tag": TaskInfo(
-        "tag", preset=TASK_PRESETS["tag"], buckets=True,
+        "tag", preset=TASK_PRESETS["tag"], buckets=True, validation_backends=("jax",),
         format_report="jaxrnn.runs.task_tag:format_report", predict_input="sentences",
         ignores=_CLASSIFY_ONLY + _LM_ONLY + _REGRESS_ONLY,
         own_data=("bilstm", {"batch_size": 0, "epochs": 20},
@@ -223,7 +226,7 @@ TASKS: dict[str, TaskInfo] = {
                   "--batch-size auto; chosen on held-out files, docs/guides/defaults.md"),
     ),
     "regress": TaskInfo(
-        "regress", preset=TASK_PRESETS["regress"],
+        "regress", preset=TASK_PRESETS["regress"], validation_backends=("jax",),
         format_report="jaxrnn.runs.task_regress:format_report", predict_input="series",
         # the windows come in order (a chronological split): --resplit has nothing to redraw
         ignores=("num_words", "max_len", "embed_dim", "dropout", "resplit") + _CLASSIFY_ONLY

@@ -2,13 +2,15 @@
 
 Rows are chunks of all streams (``jaxrnn.runs.prepare_lm``): one chunk per optimizer step,
 read in order (no shuffle), the state reset at each epoch's start. Final metrics add
-``test_ppl`` (``exp(test_loss)``); the top level of the JSON gets ``tokens_per_s`` and
-``train_tokens``.
+``test_ppl`` (``exp(test_loss)``; ``val_ppl`` with ``--val-fraction``); the top level of
+the JSON gets ``tokens_per_s`` and ``train_tokens``.
 """
 
 from __future__ import annotations
 
 import math
+
+import numpy as np
 
 from jaxrnn.data.text import TextVocab
 from jaxrnn.nn import lm
@@ -43,17 +45,20 @@ def make_task(cfg: TrainConfig, model: lm.LanguageModel):
 
 
 def derived(final: dict) -> dict:
-    """``test_ppl`` = ``exp(test_loss)`` (perplexity per token)."""
-    return {"test_ppl": math.exp(min(final["test_loss"], 700.0))}
+    """``test_ppl`` = ``exp(test_loss)`` (perplexity per token), and ``val_ppl`` with a
+    validation split."""
+    return {f"{split}_ppl": math.exp(min(final[f"{split}_loss"], 700.0))
+            for split in ("test", "val") if f"{split}_loss" in final}  # fmt: skip
 
 
 def run_extra(run, run_s: float) -> dict:
     """Training throughput: tokens of the epochs trained / seconds they took (compile
     excluded; the per-epoch evaluation of both splits and logging included)."""
     per_epoch = num_tokens(run.data.train)
-    epochs = run.cfg.epochs - run.start_epoch
-    return {"train_tokens": per_epoch, "tokens_per_s": per_epoch * epochs * len(run.seeds)
-            / max(run_s, 1e-9)}  # fmt: skip
+    epochs = (run.cfg.epochs - run.start_epoch) * len(run.seeds)
+    if run.cfg.early_stopping:  # a stopped seed trains no more: count the epochs it trained
+        epochs = int(np.sum(np.asarray(run.state.best.epochs) - run.start_epoch))
+    return {"train_tokens": per_epoch, "tokens_per_s": per_epoch * epochs / max(run_s, 1e-9)}
 
 
 def predictor(cfg, model, params, vocab, label_names, num_seeds: int, batch_size: int = 1

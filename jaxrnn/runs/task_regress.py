@@ -5,11 +5,13 @@
     python -m jaxrnn.train --task regress --model lstm --data series.csv --target load \\
         [--features temp,season] --window 24 [--horizon 1] [--per-step] [--test-data FILE]
 
-Windows of ``--window`` rows predict the next ``--horizon`` target values (many-to-one),
-or with ``--per-step`` the next values after every step (many-to-many). Without
-``--test-data`` the last ``--test-fraction`` of the rows is the test part (chronological,
-windows never straddle the cut). Every column is standardised with the training rows'
-mean and standard deviation, which the checkpoint keeps (``SeriesVocab``) so that
+Windows of ``--window`` rows predict the next ``--horizon`` target values (many-to-one), or
+with ``--per-step`` the next values after every step (many-to-many). Without ``--test-data``
+the last ``--test-fraction`` of the rows is the test part (chronological, windows never
+straddle the cut). ``--val-fraction F`` holds out the last F of the training rows the same
+way (the validation part, for ``--early-stopping N`` on its loss); the statistics are then
+the remaining training rows'. Every column is standardised with the training rows' mean and
+standard deviation, which the checkpoint keeps (``SeriesVocab``) so that
 ``python -m jaxrnn.predict`` scales new data the same way.
 
 The loss and the per-epoch metrics (``loss``, ``mae_std``) are in standardised units; the
@@ -116,14 +118,29 @@ def prepare(cfg: TrainConfig, vocab: SeriesVocab | None) -> Prepared:
     else:
         parts = chronological_split(series.values, cfg.test_fraction)
         train_rows, test_rows = parts.train, parts.test
-    if vocab is None:
+    val_rows = None
+    if cfg.val_fraction:
+        # The validation rows are the last val_fraction of the training rows, cut as the test
+        # part is cut: windows are made in each part on its own, so every training window
+        # (inputs and targets) lies before the cut and every validation window (inputs and
+        # targets) after it; no validation target is a training target or input. The price:
+        # the first --window validation rows are inputs only, never forecast.
+        try:
+            held = chronological_split(train_rows, cfg.val_fraction)
+        except DataError:
+            raise DataError(f"the training part has {len(train_rows)} rows: too few to hold "
+                            f"out --val-fraction {cfg.val_fraction:g}") from None  # fmt: skip
+        train_rows, val_rows = held.train, held.test
+    if vocab is None:  # the statistics of the rows trained on (not the validation rows)
         vocab = SeriesVocab(series.columns, cfg.target, Standardizer.fit(train_rows,
                                                                          series.columns))
     elif vocab.columns != series.columns:
         raise DataError(f"{cfg.data} has the columns {series.columns}, the checkpoint "
                         f"{vocab.columns}")  # fmt: skip
+    val = None if val_rows is None else windows(cfg, val_rows, vocab, "validation")
     return Prepared(windows(cfg, train_rows, vocab, "train"),
-                    windows(cfg, test_rows, vocab, "test"), vocab, [cfg.target], 0)  # fmt: skip
+                    windows(cfg, test_rows, vocab, "test"), vocab, [cfg.target], 0,
+                    val)  # fmt: skip
 
 
 def build_model(cfg: TrainConfig, vocab: SeriesVocab, labels: Any = None) -> models.Regressor:

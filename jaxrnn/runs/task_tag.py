@@ -7,11 +7,14 @@
 Words are indexed on the training sentences (``TagVocab``: 0 = padding, 1 = an unknown
 word, so positions always line up with the words); tags are every tag of both files.
 Without ``--test-data`` a seeded random ``--test-fraction`` of the sentences is the test
-split. Training sentences are padded to the longest (``--max-len N`` cuts them, counted
-as truncated); test sentences are never cut. The test report has token accuracy and,
-when every tag is ``O`` or ``B-``/``I-``/``E-``/``S-TYPE``, conlleval's entity-span
-precision, recall and F1 per type (``jaxrnn.evaluation.spans``); the JSON ``final`` gets
-``test_token_acc`` and ``test_span_f1`` from it.
+split; ``--val-fraction F`` holds out a seeded random F of the training sentences as the
+validation split (before the words are indexed, so its words may be unknown), which
+``--early-stopping N`` watches (validation loss). Training sentences are padded to the
+longest (``--max-len N`` cuts them, counted as truncated); test sentences are never cut.
+The test report has token accuracy and, when every tag is ``O`` or
+``B-``/``I-``/``E-``/``S-TYPE``, conlleval's entity-span precision, recall and F1 per type
+(``jaxrnn.evaluation.spans``); the JSON ``final`` gets ``test_token_acc`` and
+``test_span_f1`` from it.
 """
 
 from __future__ import annotations
@@ -39,7 +42,7 @@ def is_bio(tags: list[str]) -> bool:
     return True
 
 
-def split_sentences(sentences: list[Sentence], fraction: float, seed: int
+def split_sentences(sentences: list[Sentence], fraction: float, seed: int | list[int]
                     ) -> tuple[list[Sentence], list[Sentence]]:  # fmt: skip
     """A seeded random split: ``round(fraction * N)`` (at least 1) test sentences."""
     if len(sentences) < 2:
@@ -50,6 +53,17 @@ def split_sentences(sentences: list[Sentence], fraction: float, seed: int
     test = set(perm[:n_test].tolist())
     return ([s for i, s in enumerate(sentences) if i not in test],
             [s for i, s in enumerate(sentences) if i in test])  # fmt: skip
+
+
+def hold_out(sentences: list[Sentence], fraction: float, seed: int
+             ) -> tuple[list[Sentence], list[Sentence]]:  # fmt: skip
+    """``--val-fraction``: a seeded random ``round(fraction * N)`` (at least 1) of the training
+    sentences, held out as ``(train, val)``. Its own random stream (not the test split's), so
+    the two draws are independent."""
+    if len(sentences) < 2:
+        raise ConfigError(f"--val-fraction {fraction:g} needs at least 2 training sentences, "
+                          f"the training split has {len(sentences)}")  # fmt: skip
+    return split_sentences(sentences, fraction, [seed, 1])
 
 
 def encode(vocab: TagVocab, sentences: list[Sentence], max_len: int | None) -> tasks.TagRows:
@@ -69,14 +83,18 @@ def prepare(cfg: TrainConfig, vocab: TagVocab | None) -> Prepared:
         test = load_conll(cfg.test_data)
     else:
         train, test = split_sentences(train, cfg.test_fraction, cfg.seed)
+    val: list[Sentence] = []
+    if cfg.val_fraction:  # held out before the words are indexed: its words may be unknown
+        train, val = hold_out(train, cfg.val_fraction, cfg.seed)
     if vocab is None:
-        vocab = TagVocab.fit(train, extra_tags=[t for s in test for t in s.tags])
+        vocab = TagVocab.fit(train, extra_tags=[t for s in test + val for t in s.tags])
         if cfg.num_words:  # keep the num_words - 2 most frequent words (+ padding and OOV)
             vocab = TagVocab(vocab.words[: max(cfg.num_words - 2, 0)], vocab.tags)
     max_len = cfg.max_len or None
     truncated = sum(len(s.tokens) > max_len for s in train) if max_len else 0
     return Prepared(encode(vocab, train, max_len), encode(vocab, test, None), vocab,
-                    list(vocab.tags), truncated)  # fmt: skip
+                    list(vocab.tags), truncated,
+                    encode(vocab, val, None) if val else None)  # fmt: skip
 
 
 def build_model(cfg: TrainConfig, vocab: TagVocab, labels: list[str]) -> models.SequenceTagger:

@@ -351,7 +351,7 @@ def auto_batch_size(rows: int, preset: int) -> int:
 
 
 def preset_batch_size(cfg: TrainConfig) -> int:
-    """The batch size of ``cfg.model``'s preset for ``cfg.task`` (what ``auto`` may lower)."""
+    """The batch size of ``cfg.model``'s preset for its task (what ``auto`` may lower)."""
     preset = dict(PRESETS[cfg.model])
     info = lookup(cfg)
     if info is not None:

@@ -70,9 +70,9 @@ __all__ = ["checkpoint_task", "forecast_file", "main", "read_texts", "tag_senten
 TASKS = tuple(n for n, info in registry.TASKS.items() if info.predict_input != "texts")
 
 
-def checkpoint_task(argv: Sequence[str] | None) -> str | None:
-    """The ``task`` of the checkpoint ``--checkpoint`` names in ``argv`` (None: no readable
-    checkpoint named; the classifier's ``main`` then reports any error)."""
+def _checkpoint_meta(argv: Sequence[str] | None) -> dict | None:
+    """The metadata of the checkpoint ``--checkpoint`` names in ``argv`` (None: none named,
+    or unreadable: the classifier's ``main`` then reports the one-line error)."""
     args = list(sys.argv[1:] if argv is None else argv)
     path = None
     for i, a in enumerate(args):
@@ -85,31 +85,23 @@ def checkpoint_task(argv: Sequence[str] | None) -> str | None:
     from jaxrnn.training import checkpoint_file as checkpoint
 
     try:
-        meta, _ = checkpoint.load(path)
-        return str(meta["config"].get("task", "classify"))
+        return checkpoint.load(path)[0]
     except Exception:  # unreadable: the classifier's path prints the one-line error
         return None
+
+
+def checkpoint_task(argv: Sequence[str] | None) -> str | None:
+    """The ``task`` of the checkpoint ``--checkpoint`` names in ``argv`` (None: no readable
+    checkpoint named; the classifier's ``main`` then reports any error)."""
+    meta = _checkpoint_meta(argv)
+    return None if meta is None else str(meta["config"].get("task", "classify"))
 
 
 def _numeric_checkpoint(argv: Sequence[str] | None) -> bool:
     """Whether ``--checkpoint`` in ``argv`` names a classifier of numeric sequences (its
     vocabulary is a ``NumericVocab``)."""
-    args = list(sys.argv[1:] if argv is None else argv)
-    path = None
-    for i, a in enumerate(args):
-        if a == "--checkpoint" and i + 1 < len(args):
-            path = args[i + 1]
-        elif a.startswith("--checkpoint="):
-            path = a.split("=", 1)[1]
-    if path is None:
-        return False
-    from jaxrnn.training import checkpoint_file as checkpoint
-
-    try:
-        meta, _ = checkpoint.load(path)
-        return meta["tokenizer"].get("kind") == "numeric_vocab"
-    except Exception:  # unreadable: the classifier's path prints the one-line error
-        return False
+    meta = _checkpoint_meta(argv)
+    return meta is not None and (meta.get("tokenizer") or {}).get("kind") == "numeric_vocab"
 
 
 def main(argv: Sequence[str] | None = None, task: str | None = None) -> int:

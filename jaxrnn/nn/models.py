@@ -82,8 +82,30 @@ class StudyRNN:
         return h @ params["w_hy"].T + params["b_y"]
 
 
+class _ClassReadout:
+    """What both classifiers' readouts share: the checks of ``num_classes`` and
+    ``binary_readout``, and the readout's width."""
+
+    num_classes: int
+    binary_readout: str
+
+    def __post_init__(self) -> None:
+        if self.binary_readout not in ("softmax", "sigmoid"):
+            raise ValueError(
+                f"binary_readout must be 'softmax' or 'sigmoid', got {self.binary_readout!r}"
+            )
+        if self.num_classes < 2:
+            raise ValueError(f"num_classes must be at least 2, got {self.num_classes}")
+
+    @property
+    def num_outputs(self) -> int:
+        """K, the readout's width: 1 for two classes with ``binary_readout="sigmoid"``."""
+        sigmoid = self.num_classes == 2 and self.binary_readout == "sigmoid"
+        return 1 if sigmoid else self.num_classes
+
+
 @dataclass(frozen=True)
-class Classifier:
+class Classifier(_ClassReadout):
     """Embedding (or one-hot) -> ``RecurrentLayer`` -> dropout -> dense.
 
     The readout is the final state of the last layer: the forward direction's
@@ -112,20 +134,6 @@ class Classifier:
     dropout: float = 0.0  # before the dense readout
     mask: bool = True
     binary_readout: str = "softmax"  # 2 classes: "softmax" (2 logits) or "sigmoid" (1 logit)
-
-    def __post_init__(self) -> None:
-        if self.binary_readout not in ("softmax", "sigmoid"):
-            raise ValueError(
-                f"binary_readout must be 'softmax' or 'sigmoid', got {self.binary_readout!r}"
-            )
-        if self.num_classes < 2:
-            raise ValueError(f"num_classes must be at least 2, got {self.num_classes}")
-
-    @property
-    def num_outputs(self) -> int:
-        """K, the readout's width: 1 for two classes with ``binary_readout="sigmoid"``."""
-        sigmoid = self.num_classes == 2 and self.binary_readout == "sigmoid"
-        return 1 if sigmoid else self.num_classes
 
     def init(self, key: Array, dtype=jnp.float32) -> dict[str, Any]:
         """Parameters drawn with JAX (Keras' initialisers: embedding uniform(-0.05, 0.05),
@@ -355,7 +363,7 @@ class Regressor:
 
 
 @dataclass(frozen=True)
-class NumericClassifier:
+class NumericClassifier(_ClassReadout):
     """A label per numeric sequence: features ``[B, T, F]`` -> ``RecurrentLayer`` -> dropout ->
     dense, for sensor readings, ECG, motion (``jaxrnn.data.numeric``).
 
@@ -375,20 +383,6 @@ class NumericClassifier:
     binary_readout: str = "softmax"  # 2 classes: "softmax" (2 logits) or "sigmoid" (1 logit)
 
     embed_dim = None  # no embedding
-
-    def __post_init__(self) -> None:
-        if self.binary_readout not in ("softmax", "sigmoid"):
-            raise ValueError(
-                f"binary_readout must be 'softmax' or 'sigmoid', got {self.binary_readout!r}"
-            )
-        if self.num_classes < 2:
-            raise ValueError(f"num_classes must be at least 2, got {self.num_classes}")
-
-    @property
-    def num_outputs(self) -> int:
-        """K, the readout's width: 1 for two classes with ``binary_readout="sigmoid"``."""
-        sigmoid = self.num_classes == 2 and self.binary_readout == "sigmoid"
-        return 1 if sigmoid else self.num_classes
 
     def init(self, key: Array, dtype=jnp.float32) -> dict[str, Any]:
         """The layer's init and a Glorot-uniform readout with zero bias."""

@@ -41,7 +41,6 @@ import dataclasses
 import math
 import os
 import tempfile
-import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -51,7 +50,7 @@ MODELS = ("lstm", "gru", "mingru", "minlstm", "lru")
 TASKS = ("sentences", "held_out", "long_range", "char_lm")
 TRAINED = ("sentences", "long_range", "char_lm")  # tasks with a training run of their own
 TOLERANCE = 0.10  # parameter counts within 10% of the LSTM's
-CHUNK = 16  # epochs per dispatch of a real run (jaxrnn.runs.plan.EPOCHS_PER_CALL)
+CHUNK = 16  # epochs per dispatch at most (jaxrnn.runs.plan.EPOCHS_PER_CALL)
 PROBE_SHARE = 0.2  # the most probe 2 may take, as a share of the budget
 MAX_CURVE_POINTS = 60
 TASK_INFO = {
@@ -171,48 +170,39 @@ def curve(histories: list[list[dict]], metric: str, epoch_s: float) -> dict[str,
             "max": v.max(axis=0)[keep].tolist()}  # fmt: skip
 
 
-def _timed_fit(cfg: Any, data: Any, seeds: int, epochs: int, log_every: int) -> tuple[Any, list]:
-    """``fit`` for ``epochs`` in chunks of ``log_every`` epochs, and the times its epoch log
-    lines arrived (one or two per chunk, after the chunk)."""
-    import re
+def train_budgeted(cfg: Any, data: Any, seeds: int, budget: float) -> dict[str, Any]:
+    """Measure the seconds per epoch, then train the epochs that fill ``budget`` seconds.
+    Returns the real run's ``RunResult`` and the timings.
 
+    Every run here dispatches ``CHUNK`` epochs at a time (``log_every``), so the probes run
+    in the real run's regime. Probe A trains 2 epochs: ``run_s_a / 2`` bounds an epoch from
+    above, since a run's fixed cost (first dispatch, transfers) is charged to its 2 epochs,
+    and on small data it is most of them. Probe B trains ``2 + k`` epochs, ``k`` the most
+    (up to ``2 * CHUNK``) that fit in ``PROBE_SHARE`` of the budget by that bound; the
+    slope ``(run_s_b - run_s_a) / k`` is the seconds per epoch with the fixed cost taken
+    out, and the fixed cost ``run_s_a - 2 * slope`` is taken out of the budget. Where not
+    even ``k = 2`` fits, an epoch is long beside the fixed cost and the bound stands."""
     from jaxrnn.runs.run import fit
 
-    stamps: list[float] = []
+    def timed(epochs: int) -> Any:
+        return fit(dataclasses.replace(cfg, epochs=epochs), data, seeds=seeds, log_every=CHUNK)
 
-    def log(line: str) -> None:
-        if re.match(r"\s*Epoch\s+\d+/", line):
-            stamps.append(time.perf_counter())
-
-    r = fit(dataclasses.replace(cfg, epochs=epochs), data, seeds=seeds, log=log,
-            log_every=log_every)  # fmt: skip
-    return r, stamps
-
-
-def train_budgeted(cfg: Any, data: Any, seeds: int, budget: float) -> dict[str, Any]:
-    """Measure the seconds per epoch, then train the epochs that fill ``budget`` seconds in
-    chunks of ``CHUNK`` epochs per dispatch. Returns the real run's ``RunResult`` and timings.
-
-    Probe 1 runs 2 epochs, one per dispatch, and times the second (after the compile and
-    the first dispatch): an upper bound, since a dispatch's fixed cost (transfers, the
-    host's slicing, the log) is charged to one epoch, and on small data it is most of it.
-    Probe 2 then times a whole second chunk of ``L`` epochs, ``L`` the largest up to
-    ``CHUNK`` whose two chunks fit in ``PROBE_SHARE`` of the budget by probe 1's bound;
-    where not even ``L = 2`` fits, an epoch is long beside the dispatch and probe 1
-    stands."""
-    probe, stamps = _timed_fit(cfg, data, seeds, 2, 1)
-    epoch_s = stamps[-1] - stamps[-2] if len(stamps) >= 2 else probe.extra["run_s"] / 2
-    how = "probe 1: the second epoch alone"
-    compile_s = probe.compile_s
-    chunk = min(CHUNK, math.floor(PROBE_SHARE * budget / max(2 * epoch_s, 1e-9)))
-    if chunk >= 2:
-        _, stamps = _timed_fit(cfg, data, seeds, 2 * chunk, chunk)
-        epoch_s = (stamps[-1] - stamps[-2]) / chunk
-        how = f"probe 2: the second chunk of {chunk} epochs / {chunk}"
-    epochs = max(1, math.floor(budget / max(epoch_s, 1e-9)))
-    r, _ = _timed_fit(cfg, data, seeds, epochs, CHUNK)
-    return {"result": r, "epochs": epochs, "probe_epoch_s": epoch_s, "probe": how,
-            "compile_s": compile_s, "compile_again_s": r.compile_s,
+    probe = timed(2)
+    run_a = probe.extra["run_s"]
+    epoch_s, fixed_s, how = run_a / 2, 0.0, "probe A: 2 epochs' run / 2"
+    k = min(2 * CHUNK, math.floor(PROBE_SHARE * budget / max(epoch_s, 1e-9)))
+    if k >= 2:
+        run_b = timed(2 + k).extra["run_s"]
+        slope = (run_b - run_a) / k
+        if slope > 0:  # else noise swamped the probe: keep probe B's mean
+            epoch_s, fixed_s = slope, max(0.0, run_a - 2 * slope)
+            how = f"slope between probe A (2 epochs) and probe B ({2 + k} epochs)"
+        else:
+            epoch_s, how = run_b / (2 + k), f"probe B: {2 + k} epochs' run / {2 + k}"
+    epochs = max(1, math.floor((budget - fixed_s) / max(epoch_s, 1e-9)))
+    r = timed(epochs)
+    return {"result": r, "epochs": epochs, "probe_epoch_s": epoch_s, "probe_fixed_s": fixed_s,
+            "probe": how, "compile_s": probe.compile_s, "compile_again_s": r.compile_s,
             "trained_s": r.extra["run_s"], "epoch_s": r.extra["run_s"] / epochs}  # fmt: skip
 
 

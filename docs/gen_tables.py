@@ -363,7 +363,8 @@ def study_parallel() -> str:
               "compile s", "score: mean [min, max]"]  # fmt: skip
     load = d["loadavg"]
     return (table(header, rows, "llrrrrrr")
-            + f"\n\nFrom `docs/study/results.json` (`{res['command']}`, {res['created']}); "
+            + f"\n\nFrom `docs/study/results.json` (`{d.get('command', res['command'])}`, "
+            f"{d.get('created', res['created'])}); "
             f"{d['seeds']} seeds; score: last-epoch test accuracy, bits/char for the character "
             f"LM (lower is better). Load average {load['start'][0]:.2f} at the start and "
             f"{load['end'][0]:.2f} at the end: not a quiet machine.")  # fmt: skip

@@ -367,11 +367,40 @@ def defaults(name: str = "defaults") -> str:
             f"10`. {source(name)}")  # fmt: skip
 
 
+def study_parallel() -> str:
+    """``python -m jaxrnn.study --part parallel``: the parallel cells against LSTM and GRU at
+    equal parameters and equal wall-clock (``docs/study/results.json``, section ``parallel``)."""
+    res = json.loads((BENCHMARKS.parent / "study" / "results.json").read_text())
+    d = res.get("parallel")
+    if not d:
+        return "*Not run yet: `docs/study/results.json` has no `parallel` section.*"
+    rows = []
+    for task, info in d["tasks"].items():
+        for m, r in info["models"].items():
+            sc = r["score"]
+            trained = ("(the sentences' run)" if task == "held_out"
+                       else f"{r['trained_s']:.1f} ({info['budget_s']:g})")
+            rows.append([info["label"], f"`{m}`", str(r["hidden"]),
+                         f"{r['num_params']:,} ({r['param_ratio']:.2f}x)", str(r["epochs"]),
+                         trained, f"{r['compile_s']:.1f}",
+                         f"{sc['mean']:.3f} [{sc['min']:.3f}, {sc['max']:.3f}]"])  # fmt: skip
+    header = ["task", "model", "hidden", "params (x LSTM)", "epochs", "trained s (budget)",
+              "compile s", "score: mean [min, max]"]  # fmt: skip
+    load = d["loadavg"]
+    return (table(header, rows, "llrrrrrr")
+            + f"\n\nFrom `docs/study/results.json` (`{d.get('command', res['command'])}`, "
+            f"{d.get('created', res['created'])}); "
+            f"{d['seeds']} seeds; score: last-epoch test accuracy, bits/char for the character "
+            f"LM (lower is better). Load average {load['start'][0]:.2f} at the start and "
+            f"{load['end'][0]:.2f} at the end: not a quiet machine.")  # fmt: skip
+
+
 TABLES: dict[str, Callable[[], str]] = {
     f.__name__: f
     for f in (vs_numpy_presets_epoch, vs_numpy_presets_process, vs_numpy_study, scale,
               scale_200k, peak_rss, peak_rss_buckets, rss_stages, lm, tagging, vs_peers_lstm,
-              devices_b64, seeds, vs_keras, study_depth, parallel, defaults)
+              devices_b64, seeds, vs_keras, study_depth, parallel, defaults,
+              study_parallel)
 }  # fmt: skip
 
 

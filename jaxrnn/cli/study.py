@@ -12,6 +12,9 @@ Parts (``--part``, default ``all``):
 * ``depth``: the second draft ``rnn2`` from the study's, Glorot and orthogonal initial
   weights: accuracy over ``--seeds`` seeds and per-layer gradient norms over training
   (``jaxrnn.study.depth``; ``depth.md``, ``depth_grad_norms.png``).
+* ``parallel``: minGRU, minLSTM and LRU against LSTM and GRU at equal parameters and equal
+  wall-clock on four tasks, over ``--seeds`` seeds [3; --quick: 1]
+  (``jaxrnn.study.parallel``; ``parallel.md``, ``parallel.png``, the table printed).
 
 ``results.json`` keys: ``schema``, ``created``, ``command``, ``elapsed_s``,
 ``environment`` (versions, CPU count, load average at start and end), ``settings``,
@@ -42,12 +45,13 @@ from collections.abc import Sequence
 from typing import Any
 
 from jaxrnn.cli._common import Parser, run
-from jaxrnn.study import bidirectional, compare, depth, figures, longrange, report
+from jaxrnn.study import bidirectional, compare, depth, figures, longrange, parallel, report
 from jaxrnn.util.atomic import atomic_write
 
 SCHEMA = "jaxrnn.study/1"
 PART_SECTIONS = {"compare": ("models", "data"), "gradients": ("gradients", "long_range"),
-                 "bidirectional": ("bidirectional",), "depth": ("depth",)}
+                 "bidirectional": ("bidirectional",), "depth": ("depth",),
+                 "parallel": ("parallel",)}
 GRAD_CELL_MODELS = {"rnn": "simple_rnn_masked", "lstm": "lstm", "gru": "gru"}  # all masked
 QUICK_SWEEP = dict(
     lengths=(10, 30), seeds=2, n_train=64, n_test=32, hidden=8, embed_dim=4, epochs=2,
@@ -357,6 +361,16 @@ def _positive(text: str) -> int:
     return v
 
 
+def _positive_float(text: str) -> float:
+    try:
+        v = float(text)
+    except ValueError:
+        v = 0.0
+    if not v > 0 or v == float("inf"):
+        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}")
+    return v
+
+
 class _DefaultsFormatter(argparse.ArgumentDefaultsHelpFormatter):
     """Shows ``(default: X)`` only where there is a default to show: not after ``None``
     (those flags say their defaults in brackets) nor after a switch's ``False``."""
@@ -375,10 +389,12 @@ def build_parser() -> argparse.ArgumentParser:
         "figures to --out.",
         formatter_class=_DefaultsFormatter,
     )
-    p.add_argument("--part", choices=("all", "compare", "gradients", "bidirectional", "depth"),
+    p.add_argument("--part", choices=("all", "compare", "gradients", "bidirectional", "depth",
+                                      "parallel"),
                    default="all", help="all = compare and gradients; bidirectional (run on its "
                    "own): BiLSTM vs forward LSTM on per-token tagging, bidirectional.md")
-    p.add_argument("--seeds", type=_positive, help="seeds per model [20; --quick: 2]")
+    p.add_argument("--seeds", type=_positive,
+                   help="seeds per model [20; --quick: 2; --part parallel: 3, quick 1]")
     p.add_argument(
         "--models", default=",".join(compare.DEFAULT_MODELS), help="comma list of models"
     )
@@ -401,6 +417,9 @@ def build_parser() -> argparse.ArgumentParser:
         type=_positive,
         help="long-range length for the gradient profiles [100 if swept, else the longest]",
     )
+    g = p.add_argument_group("parallel part")
+    g.add_argument("--budget-scale", type=_positive_float, default=1.0,
+                   help="multiply every task's training-seconds budget by this")
     p.add_argument(
         "--replot", metavar="DIR", help="only redraw figures and results.md from DIR/results.json"
     )
@@ -476,6 +495,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             res = json.load(fh)
         for path in write_outputs(res, args.replot)[1:]:
             print(path)
+        if res.get("parallel"):
+            parallel.figure(res["parallel"], os.path.join(args.replot, "parallel.png"))
+            print(os.path.join(args.replot, "parallel.png"))
         return 0
     try:
         names = compare.parse_models(args.models)
@@ -486,6 +508,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.error(f"--cells must be a comma list of rnn, lstm, gru: {args.cells!r}")
     quick = args.quick
     seeds = args.seeds or (2 if quick else 20)
+    if args.part == "parallel":  # equal wall-clock runs: fewer seeds fit
+        seeds = args.seeds or (1 if quick else 3)
     sweep_kw: dict[str, Any] = dict(QUICK_SWEEP) if quick else {}
     if args.lengths:
         sweep_kw["lengths"] = args.lengths
@@ -537,12 +561,14 @@ def main(argv: Sequence[str] | None = None) -> int:
             res["bidirectional"] = bidirectional.run(seeds, quick, display.line)
         if "depth" in parts:
             res["depth"] = depth.run(seeds, quick, display.line)
+        if "parallel" in parts:
+            res["parallel"] = parallel.run(seeds, quick, display.line, args.budget_scale)
     except StudyInterrupted as e:  # keep the models that finished
         res["models"] = e.summaries
         interrupted = f"interrupted after {len(e.summaries)} of {len(names)} models"
     except KeyboardInterrupt:  # in the gradients or bidirectional part: keep the comparison
         interrupted = "interrupted after the comparison"
-        for k in ("gradients", "long_range", "bidirectional", "depth"):
+        for k in ("gradients", "long_range", "bidirectional", "depth", "parallel"):
             res.pop(k, None)
     finally:
         display.close()
@@ -562,6 +588,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         if not interrupted:
             paths.append(os.path.join(args.out, "depth_grad_norms.png"))
             depth.figure(res["depth"], paths[-1])
+    if res.get("parallel"):
+        paths.append(os.path.join(args.out, "parallel.md"))
+        atomic_write(paths[-1], parallel.markdown(res["parallel"]), fsync=False)
+        if not interrupted:
+            paths.append(os.path.join(args.out, "parallel.png"))
+            parallel.figure(res["parallel"], paths[-1])
+        if not args.json and "parallel" in parts:
+            parallel.print_table(res["parallel"])
     if interrupted:
         print(f"{interrupted}; kept in {', '.join(paths)}", file=sys.stderr)
         return 130

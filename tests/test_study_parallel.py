@@ -1,0 +1,69 @@
+"""``python -m jaxrnn.study --part parallel``: every model on every task at matched parameter
+counts within the wall-clock budget, with its table and figure."""
+
+import json
+import math
+
+import pytest
+
+from jaxrnn.cli import study as cli
+from jaxrnn.runs.plan import EPOCHS_PER_CALL
+from jaxrnn.study import parallel
+
+
+def test_match_width_finds_the_nearest_count():
+    count = lambda h: 3 * h * h + 10  # noqa: E731
+    assert parallel.match_width(count, 310) == 10  # exact
+    assert parallel.match_width(count, 320) == 10  # 310 is nearer than 373
+    assert parallel.match_width(count, 360) == 11
+    assert parallel.match_width(count, 1) == 1
+
+
+def test_chunk_is_the_planners():
+    assert parallel.CHUNK == EPOCHS_PER_CALL
+
+
+@pytest.fixture(scope="module")
+def quick_run(tmp_path_factory):
+    out = tmp_path_factory.mktemp("parallel")
+    assert cli.main(["--part", "parallel", "--quick", "--out", str(out), "--quiet"]) == 0
+    return out, json.loads((out / "results.json").read_text())
+
+
+def test_every_model_and_task_within_tolerance_and_budget(quick_run):
+    out, res = quick_run
+    assert res["settings"]["parts"] == ["parallel"] and res["settings"]["seeds"] == 1
+    sec = res["parallel"]
+    assert sec["models"] == list(parallel.MODELS)
+    assert list(sec["tasks"]) == list(parallel.TASKS)
+    assert len(sec["loadavg"]["start"]) == 3
+    for name, task in sec["tasks"].items():
+        assert list(task["models"]) == list(parallel.MODELS), name
+        for m, r in task["models"].items():
+            assert abs(r["param_ratio"] - 1) <= parallel.TOLERANCE, (name, m)
+            assert r["num_params"] > 0 and r["hidden"] >= 1 and r["epochs"] >= 1
+            assert math.isfinite(r["score"]["mean"]) and r["score"]["n"] == 1
+            assert all(math.isfinite(v) for v in r["per_seed"])
+            if name == "held_out":
+                continue
+            budget = task["budget_s"]
+            assert 0 < r["trained_s"] <= budget * 1.2 + r["epoch_s"], (name, m, r["trained_s"])
+            assert r["compile_s"] > 0
+            c = r["curve"]
+            assert len(c["seconds"]) == len(c["mean"]) <= parallel.MAX_CURVE_POINTS
+            assert c["mean"][-1] == pytest.approx(r["score"]["mean"])
+            assert all(math.isfinite(v) for v in c["mean"] + c["min"] + c["max"])
+    # the parallel cells have no recurrent matrix: matched counts need wider states
+    widths = {m: r["hidden"] for m, r in sec["tasks"]["long_range"]["models"].items()}
+    assert widths["mingru"] > widths["lstm"]
+    assert sec["tasks"]["char_lm"]["metric"] == "test_bpc"
+    assert (out / "parallel.png").stat().st_size > 10_000
+    md = (out / "parallel.md").read_text()
+    assert md.count("| `mingru` |") == len(parallel.TASKS)
+
+
+def test_bad_budget_scale_is_one_line(capsys):
+    with pytest.raises(SystemExit) as e:
+        cli.main(["--part", "parallel", "--budget-scale", "0"])
+    assert e.value.code == 2
+    assert "expected a positive number" in capsys.readouterr().err

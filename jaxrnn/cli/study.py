@@ -420,10 +420,23 @@ def build_parser() -> argparse.ArgumentParser:
     g = p.add_argument_group("parallel part")
     g.add_argument("--budget-scale", type=_positive_float, default=1.0,
                    help="multiply every task's training-seconds budget by this")
+    g.add_argument("--parallel-models", type=_model_list, default=None, metavar="M1,M2",
+                   help=f"train only these models ({','.join(parallel.MODELS)}; lstm first: "
+                   "the others match its parameter count)")
     p.add_argument(
         "--replot", metavar="DIR", help="only redraw figures and results.md from DIR/results.json"
     )
     return p
+
+
+def _model_list(text: str) -> tuple[str, ...]:
+    """``--parallel-models``: known names, ``lstm`` among them (the reference)."""
+    names = tuple(n.strip() for n in text.split(",") if n.strip())
+    bad = [n for n in names if n not in parallel.MODELS]
+    if bad or "lstm" not in names:
+        raise argparse.ArgumentTypeError(f"expected names from {','.join(parallel.MODELS)} "
+                                         f"including lstm, got {text!r}")  # fmt: skip
+    return tuple(m for m in parallel.MODELS if m in names)
 
 
 def _environment() -> dict[str, Any]:
@@ -562,7 +575,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         if "depth" in parts:
             res["depth"] = depth.run(seeds, quick, display.line)
         if "parallel" in parts:
-            res["parallel"] = parallel.run(seeds, quick, display.line, args.budget_scale)
+            res["parallel"] = parallel.run(seeds, quick, display.line, args.budget_scale,
+                                           args.parallel_models or parallel.MODELS)
     except StudyInterrupted as e:  # keep the models that finished
         res["models"] = e.summaries
         interrupted = f"interrupted after {len(e.summaries)} of {len(names)} models"

@@ -234,9 +234,10 @@ def _lm_text_file(directory: str, chars: int) -> str:
 
 
 def run(seeds: int, quick: bool, on_line: Callable[[str], None] = print,
-        budget_scale: float = 1.0) -> dict[str, Any]:  # fmt: skip
-    """The JSON section ``parallel``: per task and model the width, parameter count, epochs,
-    timings, final score over ``seeds`` seeds and the score-against-seconds curve."""
+        budget_scale: float = 1.0, models: tuple[str, ...] = MODELS) -> dict[str, Any]:  # fmt: skip
+    """The JSON section ``parallel``: per task and model (``models``, default every one) the
+    width, parameter count, epochs, timings, final score over ``seeds`` seeds and the
+    score-against-seconds curve."""
     from jaxrnn.study.compare import held_out_summary
 
     s = (QUICK if quick else FULL).scaled(budget_scale)
@@ -254,7 +255,7 @@ def run(seeds: int, quick: bool, on_line: Callable[[str], None] = print,
             info = tasks[task]
             target = num_params(task_config(task, "lstm", s.widths[task], 1, s, lm_path), data)
             info["lstm_params"] = target
-            for m in MODELS:
+            for m in models:
                 width = match_width(lambda h, m=m, t=task, d=data: num_params(
                     task_config(t, m, h, 1, s, lm_path), d), target)  # fmt: skip
                 cfg = task_config(task, m, width, 1, s, lm_path)
@@ -279,7 +280,7 @@ def run(seeds: int, quick: bool, on_line: Callable[[str], None] = print,
     return {
         "question": "what does a parallel recurrence cost in accuracy, and what does it buy in "
                     "time?",
-        "models": list(MODELS),
+        "models": list(models),
         "seeds": seeds,
         "quick": quick,
         "settings": {**dataclasses.asdict(s), "tolerance": TOLERANCE,

@@ -75,7 +75,7 @@ def test_both_backends_start_from_the_same_weights(model, init):
 
 def test_same_history_in_both_backends_with_another_init():
     kw = dict(model="lstm", init="glorot", hidden=4, epochs=2, dropout=0.0, dtype="float64",
-              compile_mode="fast")  # fmt: skip
+              compile_mode="fast", eval_train=True)  # fmt: skip  (NumPy's train figures)
     cfg = resolve_config(TrainConfig(**kw))
     data = prepare_data(cfg)
     a = fit(cfg, data).history

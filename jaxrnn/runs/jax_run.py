@@ -454,7 +454,8 @@ class JaxRun:
             params, train = to_host(params), to_host(train)
         out = jax.jit(lambda p, a: jax.lax.map(
             lambda q: loop.evaluate_splits(model, task, q, [a], bs)[0][0], p))(params, train)
-        out = np.asarray(to_host(out))
+        # (across processes the gather tiles each process's replica: the first S rows)
+        out = np.asarray(to_host(out))[: len(self.seeds)]
         names = self.metric_names[: out.shape[1]]
         return [{k: float(v) for k, v in zip(names, row, strict=True)} for row in out]
 

@@ -138,6 +138,49 @@ def test_sampling_top1_is_greedy_and_seeded():
     assert a.shape == (3, 30) and (a == b).all() and (a != c).any()
 
 
+# chi-square 0.999 quantiles by degrees of freedom (a correct sampler fails 1 seed in 1000)
+CHI2_999 = {2: 13.816, 6: 22.458}
+
+
+def _chi2(draws: np.ndarray, p: np.ndarray) -> tuple[float, int]:
+    """Pearson's statistic of ``draws`` against probabilities ``p [V]``, and its df."""
+    support = p > 0
+    assert np.isin(draws, np.flatnonzero(support)).all()  # nothing drawn outside the support
+    counts = np.bincount(draws, minlength=len(p))[support]
+    expect = len(draws) * p[support]
+    return float(((counts - expect) ** 2 / expect).sum()), int(support.sum()) - 1
+
+
+def test_sampling_follows_the_temperature_and_top_k_distributions():
+    """The first drawn token against ``softmax(logits / temperature)`` over the ``top_k``
+    most likely (4000 draws, chi-square); along whole samples no token is outside the k most
+    likely at its step; a temperature near 0 is the greedy continuation."""
+    model, params = model_and_params("gru", True)
+    prime = np.array([1, 4, 2])
+    logits = np.asarray(jax.jit(model.apply)(params, jnp.asarray(prime[None]))[0][0, -1])
+    assert len(set(np.round(logits, 6))) == V  # no ties: "the k most likely" is one set
+    for temperature, top_k in [(1.0, 0), (0.4, 0), (2.5, 3)]:
+        z = logits / temperature
+        if top_k:
+            z = np.where(z >= np.sort(z)[-top_k], z, -np.inf)
+        p = np.exp(z - z.max())
+        p /= p.sum()
+        draws = lm.sample(model, params, prime, 1, seed=7, temperature=temperature,
+                          top_k=top_k, num_samples=4000)[:, 0]  # fmt: skip
+        stat, df = _chi2(draws, p)
+        assert stat < CHI2_999[df], (temperature, top_k, stat)
+    # top-k along 40 samples of 12 tokens: each token among its step's 2 most likely
+    toks = lm.sample(model, params, prime, 12, seed=3, temperature=3.0, top_k=2, num_samples=40)
+    ids = np.concatenate([np.broadcast_to(prime, (40, 3)), toks], 1)
+    step = np.asarray(jax.jit(model.apply)(params, jnp.asarray(ids))[0])[:, 2:-1]  # [40, 12, V]
+    rank = (step > np.take_along_axis(step, toks[..., None], -1)).sum(-1)  # 0: the arg-max
+    assert rank.max() == 1 and (rank == 1).mean() > 0.3  # the second is drawn, the third never
+    # temperature -> 0: the arg-max path (as top-k 1)
+    cold = lm.sample(model, params, prime, 12, seed=3, temperature=1e-4, num_samples=5)
+    greedy = lm.sample(model, params, prime, 12, seed=0, top_k=1)
+    assert (cold == greedy).all()
+
+
 @pytest.fixture(scope="module")
 def corpus(tmp_path_factory):
     path = tmp_path_factory.mktemp("lm") / "corpus.txt"

@@ -11,6 +11,7 @@
 
 import json
 import math
+import re
 
 import jax
 import jax.numpy as jnp
@@ -252,6 +253,35 @@ def test_numpy_backend_is_min_char_rnn(corpus):
                               initial_accumulator_value=0.1, eps=1e-7)  # fmt: skip
     for a, b in zip(tree_leaves(params), tree_leaves(ref), strict=True):
         np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-14)
+
+
+def _hand_word_ppl(params: dict, tokens: list[str]) -> float:
+    """min-char-rnn read by hand over the test words of ``TEXT`` (the last 20%, one stream
+    from a zero state): ``exp`` of the mean cross-entropy of each next word."""
+    words = [w for line in TEXT.split("\n")[:-1] for w in [*re.findall(r"\w+|[^\w\s]", line),
+                                                           "<eos>"]]  # fmt: skip
+    assert len(words) == 76
+    ids = [tokens.index(w) for w in words[-round(0.2 * len(words)):]]
+    cell = params["rnn"][0][0]
+    h, nll = np.zeros(cell.w_hh.shape[0]), []
+    for x, y in zip(ids[:-1], ids[1:], strict=True):
+        h = np.tanh(cell.w_ih[:, x] + cell.w_hh @ h + cell.b_ih)
+        z = params["w_out"] @ h + params["b_out"]
+        nll.append(np.log(np.exp(z - z.max()).sum()) + z.max() - z[y])
+    return math.exp(np.mean(nll))
+
+
+@pytest.mark.parametrize("backend", ["numpy", "jax"])
+def test_word_level_perplexity_is_the_hand_computed_one(corpus, backend):
+    from jaxrnn.runs.run import fit
+
+    r = fit(TrainConfig(task="lm", model="rnn", backend=backend, data=corpus, level="word",
+                        epochs=1, hidden=4, seq_len=5, dtype="float64"))  # fmt: skip
+    params = jax.tree.map(np.asarray, r.params)
+    ppl = _hand_word_ppl(params, r.tokenizer.tokens)
+    assert r.final["test_ppl"] == pytest.approx(ppl, rel=1e-9)
+    assert r.final["test_loss"] == pytest.approx(math.log(ppl), rel=1e-9)
+    assert 2 < ppl < len(r.tokenizer.tokens) + 1  # trained one epoch: near uniform, not it
 
 
 def test_word_level_and_one_line_errors(corpus, tmp_path, capsys):

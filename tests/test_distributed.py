@@ -39,6 +39,10 @@ FOUR_DEVICES = textwrap.dedent("""
     r = T.fit(T.TrainConfig(dtype="float64", devices=4, model="gru", hidden=6, epochs=2,
                             dropout=0.3, batch_size=6, **shard_map))
     out["shard_map_dropout"] = r.histories[0]
+    # the same run with (next to) no steps: the untrained model's losses
+    r = T.fit(T.TrainConfig(dtype="float64", devices=4, model="gru", hidden=6, epochs=2,
+                            dropout=0.3, batch_size=6, lr=1e-12, **shard_map))
+    out["shard_map_dropout_untrained"] = r.histories[0]
     print(json.dumps(out))
 """)
 
@@ -85,13 +89,18 @@ def test_four_devices_equal_one(four_device_runs, name, axis):
 
 def test_shard_map_split_with_dropout_trains(four_device_runs):
     """``--data-parallel shard_map`` with dropout: each device draws its own masks, so the
-    run differs from one device's; it trains and its numbers are finite."""
+    run differs from one device's; its numbers are finite and its loss falls."""
     hist = four_device_runs["shard_map_dropout"]
     assert [r["epoch"] for r in hist] == [1, 2]
     for r in hist:
         assert all(np.isfinite(r[k]) for k in ("train_loss", "test_loss"))
     one = four_device_runs["batch"]["histories"][0][0]  # the same config on one device
     assert abs(hist[-1]["train_loss"] - one[-1]["train_loss"]) > 1e-12
+    # ... and it learns: the train split's loss (evaluated without dropout) falls epoch by
+    # epoch from the untrained model's (a step of zero gradients would keep it there)
+    untrained = four_device_runs["shard_map_dropout_untrained"][0]["train_loss"]
+    losses = [untrained] + [r["train_loss"] for r in hist]
+    assert all(b < a - 1e-3 for a, b in zip(losses[:-1], losses[1:], strict=True)), losses
 
 
 def _free_port() -> int:

@@ -39,9 +39,19 @@ def test_early_stop_update_keeps_the_best_params_and_stops_after_patience():
     assert float(b.loss) == 0.4
     # After the stop a lower loss changes nothing: the kept params stay epoch 2's.
     np.testing.assert_array_equal(b.params["w"], [2.0, 2.0])
-    # The stop put the best params back (epoch 6 "trained" params were overwritten below).
-    state = state._replace(params=b.params)
-    np.testing.assert_array_equal(state.params["w"], [2.0, 2.0])
+
+
+def test_a_patience_stop_puts_the_best_params_back_in_the_state():
+    """The state's own params (what is trained on, saved and reported), read right after the
+    epoch that stops on patience, well before the last epoch: the best epoch's, not that
+    epoch's."""
+    state = loop.TrainState({"w": jnp.zeros(2)}, (), jnp.zeros(2, jnp.uint32))
+    state = state._replace(best=loop.init_best(state.params))
+    for e, v in enumerate([0.5, 0.4, 0.45, 0.4, 0.47], start=1):
+        state = state._replace(params={"w": jnp.full(2, float(e))})  # "trained" params
+        state = loop.early_stop_update(state, jnp.asarray(v), patience=3, total_epochs=10)
+        assert bool(state.best.stopped) == (e == 5)
+    np.testing.assert_array_equal(state.params["w"], [2.0, 2.0])  # epoch 2's, not epoch 5's
 
 
 def test_last_epoch_restores_the_best_params_without_a_stop():
@@ -83,6 +93,28 @@ def test_early_stopping_keeps_the_best_epoch_per_seed(two_seeds):
             assert f[k] == h[best - 1][k]
     # The seeds stop independently (their best epochs differ here).
     assert r.seed_final(0)["best_epoch"] != r.seed_final(1)["best_epoch"]
+
+
+def test_a_run_stopped_on_patience_returns_the_best_epochs_params(two_seeds):
+    """Scored afresh (``loop.evaluate`` on the validation split), the params ``fit`` returns
+    have the validation loss the history recorded at the best epoch, for a seed that stopped
+    on patience before the last epoch: the best params were put back, not the last trained."""
+    from jaxrnn.runs import build_model
+    from jaxrnn.runs.prepare import num_classes
+
+    cfg, r = two_seeds
+    data = prepare_data(r.config)
+    model = build_model(r.config, data.vocab.vocab_size, num_classes(data))
+    patience_stops = 0
+    for i in range(2):
+        h, best = r.histories[i], r.seed_final(i)["best_epoch"]
+        patience_stops += best + cfg.early_stopping < cfg.epochs
+        metrics, _ = loop.evaluate(model, None, jax_index(r.params, i), data.val)
+        assert float(metrics[0]) == pytest.approx(h[best - 1]["val_loss"], rel=1e-9)
+        # ... which the epochs trained after it had not: the check tells the params apart
+        after = [x["val_loss"] for x in h[best : best + cfg.early_stopping]]
+        assert all(abs(v - h[best - 1]["val_loss"]) > 1e-6 for v in after)
+    assert patience_stops >= 1  # not only the last epoch's restore
 
 
 def test_eval_data_scores_the_kept_params(two_seeds):

@@ -11,6 +11,7 @@
 
 import json
 import math
+import re
 
 import jax
 import jax.numpy as jnp
@@ -138,6 +139,49 @@ def test_sampling_top1_is_greedy_and_seeded():
     assert a.shape == (3, 30) and (a == b).all() and (a != c).any()
 
 
+# chi-square 0.999 quantiles by degrees of freedom (a correct sampler fails 1 seed in 1000)
+CHI2_999 = {2: 13.816, 6: 22.458}
+
+
+def _chi2(draws: np.ndarray, p: np.ndarray) -> tuple[float, int]:
+    """Pearson's statistic of ``draws`` against probabilities ``p [V]``, and its df."""
+    support = p > 0
+    assert np.isin(draws, np.flatnonzero(support)).all()  # nothing drawn outside the support
+    counts = np.bincount(draws, minlength=len(p))[support]
+    expect = len(draws) * p[support]
+    return float(((counts - expect) ** 2 / expect).sum()), int(support.sum()) - 1
+
+
+def test_sampling_follows_the_temperature_and_top_k_distributions():
+    """The first drawn token against ``softmax(logits / temperature)`` over the ``top_k``
+    most likely (4000 draws, chi-square); along whole samples no token is outside the k most
+    likely at its step; a temperature near 0 is the greedy continuation."""
+    model, params = model_and_params("gru", True)
+    prime = np.array([1, 4, 2])
+    logits = np.asarray(jax.jit(model.apply)(params, jnp.asarray(prime[None]))[0][0, -1])
+    assert len(set(np.round(logits, 6))) == V  # no ties: "the k most likely" is one set
+    for temperature, top_k in [(1.0, 0), (0.4, 0), (2.5, 3)]:
+        z = logits / temperature
+        if top_k:
+            z = np.where(z >= np.sort(z)[-top_k], z, -np.inf)
+        p = np.exp(z - z.max())
+        p /= p.sum()
+        draws = lm.sample(model, params, prime, 1, seed=7, temperature=temperature,
+                          top_k=top_k, num_samples=4000)[:, 0]  # fmt: skip
+        stat, df = _chi2(draws, p)
+        assert stat < CHI2_999[df], (temperature, top_k, stat)
+    # top-k along 40 samples of 12 tokens: each token among its step's 2 most likely
+    toks = lm.sample(model, params, prime, 12, seed=3, temperature=3.0, top_k=2, num_samples=40)
+    ids = np.concatenate([np.broadcast_to(prime, (40, 3)), toks], 1)
+    step = np.asarray(jax.jit(model.apply)(params, jnp.asarray(ids))[0])[:, 2:-1]  # [40, 12, V]
+    rank = (step > np.take_along_axis(step, toks[..., None], -1)).sum(-1)  # 0: the arg-max
+    assert rank.max() == 1 and (rank == 1).mean() > 0.3  # the second is drawn, the third never
+    # temperature -> 0: the arg-max path (as top-k 1)
+    cold = lm.sample(model, params, prime, 12, seed=3, temperature=1e-4, num_samples=5)
+    greedy = lm.sample(model, params, prime, 12, seed=0, top_k=1)
+    assert (cold == greedy).all()
+
+
 @pytest.fixture(scope="module")
 def corpus(tmp_path_factory):
     path = tmp_path_factory.mktemp("lm") / "corpus.txt"
@@ -210,6 +254,35 @@ def test_numpy_backend_is_min_char_rnn(corpus):
                               initial_accumulator_value=0.1, eps=1e-7)  # fmt: skip
     for a, b in zip(tree_leaves(params), tree_leaves(ref), strict=True):
         np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-14)
+
+
+def _hand_word_ppl(params: dict, tokens: list[str]) -> float:
+    """min-char-rnn read by hand over the test words of ``TEXT`` (the last 20%, one stream
+    from a zero state): ``exp`` of the mean cross-entropy of each next word."""
+    words = [w for line in TEXT.split("\n")[:-1] for w in [*re.findall(r"\w+|[^\w\s]", line),
+                                                           "<eos>"]]  # fmt: skip
+    assert len(words) == 76
+    ids = [tokens.index(w) for w in words[-round(0.2 * len(words)):]]
+    cell = params["rnn"][0][0]
+    h, nll = np.zeros(cell.w_hh.shape[0]), []
+    for x, y in zip(ids[:-1], ids[1:], strict=True):
+        h = np.tanh(cell.w_ih[:, x] + cell.w_hh @ h + cell.b_ih)
+        z = params["w_out"] @ h + params["b_out"]
+        nll.append(np.log(np.exp(z - z.max()).sum()) + z.max() - z[y])
+    return math.exp(np.mean(nll))
+
+
+@pytest.mark.parametrize("backend", ["numpy", "jax"])
+def test_word_level_perplexity_is_the_hand_computed_one(corpus, backend):
+    from jaxrnn.runs.run import fit
+
+    r = fit(TrainConfig(task="lm", model="rnn", backend=backend, data=corpus, level="word",
+                        epochs=1, hidden=4, seq_len=5, dtype="float64"))  # fmt: skip
+    params = jax.tree.map(np.asarray, r.params)
+    ppl = _hand_word_ppl(params, r.tokenizer.tokens)
+    assert r.final["test_ppl"] == pytest.approx(ppl, rel=1e-9)
+    assert r.final["test_loss"] == pytest.approx(math.log(ppl), rel=1e-9)
+    assert 2 < ppl < len(r.tokenizer.tokens) + 1  # trained one epoch: near uniform, not it
 
 
 def test_word_level_and_one_line_errors(corpus, tmp_path, capsys):

@@ -70,6 +70,13 @@ def test_train_save_predict(tmp_path, capsys):
     np.testing.assert_allclose(r.tokenizer.scaler.mean, rows.mean(0))
     np.testing.assert_allclose(r.tokenizer.scaler.std, rows.std(0))
     assert r.tokenizer.columns == ["load", "temp", "season"]
+    # test_mse and test_mae: the saved model's forecasts of the m test windows, scored here
+    test = (load_series_csv(csv, "load").values[-60:] - rows.mean(0)) / rows.std(0)
+    windows = np.stack([test[i : i + 12] for i in range(m)])  # [m, 12, 3]
+    p = np.asarray(r.model.apply(r.state.params, jnp.asarray(windows, jnp.float32)))  # [m, 2]
+    forecast = p * rows[:, 0].std() + rows[:, 0].mean()
+    assert final["test_mse"] == pytest.approx(np.mean((forecast - truth) ** 2), rel=1e-5)
+    assert final["test_mae"] == pytest.approx(np.mean(np.abs(forecast - truth)), rel=1e-5)
 
     capsys.readouterr()
     assert predict_main(["--checkpoint", str(ckpt), "--data", str(csv), "--json"]) == 0

@@ -125,20 +125,28 @@ def _conlleval_counts(gold: list[list[str]], pred: list[list[str]]) -> tuple[int
     """conlleval.pl's streaming count, re-stated independently of jaxrnn.evaluation.spans: its
     startOfChunk/endOfChunk tag-pair rules, and a correct chunk tracked from a token
     where both sequences start a chunk of one type until both end it at the same
-    token; sentence ends are boundary lines read as O."""
+    token; sentence ends are boundary lines read as O. A bare tag (``B``) has the empty
+    type, as conlleval's ``^([^-]*)-(.*)$`` split leaves it. ``S`` (not conlleval's) as the
+    module documents the extension: a chunk of one token, so it starts one and ends the
+    one before it, and whatever follows it ends it and (unless O) starts the next."""
 
     def split(t: str) -> tuple[str, str]:
-        return ("O", "") if t == "O" else tuple(t.split("-", 1))  # type: ignore[return-value]
+        if t == "O":
+            return "O", ""
+        prefix, _, typ = t.partition("-")
+        return prefix, typ
 
     def end(pt, t, ptype, typ):
         pairs = {("B", "B"), ("B", "O"), ("I", "B"), ("I", "O"), ("E", "E"), ("E", "I"),
                  ("E", "O")}
-        return (pt, t) in pairs or (pt != "O" and ptype != typ)
+        s_rule = pt == "S" or (t == "S" and pt != "O")
+        return (pt, t) in pairs or (pt != "O" and ptype != typ) or s_rule
 
     def start(pt, t, ptype, typ):
         pairs = {("B", "B"), ("I", "B"), ("O", "B"), ("O", "I"), ("E", "E"), ("E", "I"),
                  ("O", "E")}
-        return (pt, t) in pairs or (t != "O" and ptype != typ)
+        s_rule = t == "S" or (pt == "S" and t != "O")
+        return (pt, t) in pairs or (t != "O" and ptype != typ) or s_rule
 
     stream_g = [t for s in gold for t in [*s, "O"]]
     stream_p = [t for s in pred for t in [*s, "O"]]
@@ -173,3 +181,22 @@ def test_matches_conlleval_counting_on_random_tags():
         pred = [[rng.choice(tags) for _ in range(k)] for k in lens]
         r = span_report(gold, pred)
         assert (r.gold, r.predicted, r.correct) == _conlleval_counts(gold, pred), (gold, pred)
+
+
+def test_matches_conlleval_counting_with_s_and_bare_tags():
+    """The same count with IOBES ``S-`` tags and bare (typeless) tags mixed in."""
+    rng = random.Random(1)
+    tags = ["O", "O", "B-PER", "I-PER", "E-PER", "S-PER", "S-LOC", "I-LOC", "B", "I", "E", "S"]
+    seen_s = 0
+    for _ in range(400):
+        lens = [rng.randint(0, 7) for _ in range(rng.randint(0, 4))]
+        gold = [[rng.choice(tags) for _ in range(k)] for k in lens]
+        pred = [[rng.choice(tags) for _ in range(k)] for k in lens]
+        r = span_report(gold, pred)
+        assert (r.gold, r.predicted, r.correct) == _conlleval_counts(gold, pred), (gold, pred)
+        seen_s += r.correct > 0 and any(t.startswith("S") for s in gold for t in s)
+    assert seen_s > 20  # correct chunks next to S tags were counted, not only misses
+    # hand cases: S closes an I chunk of its own type; a bare S next to typed tags
+    assert chunks("I-PER S-PER I-PER") == [("PER", 0, 1), ("PER", 1, 2), ("PER", 2, 3)]
+    assert chunks("S B-X I-X S-X") == [("", 0, 1), ("X", 1, 3), ("X", 3, 4)]
+    assert chunks("B I S I") == [("", 0, 2), ("", 2, 3), ("", 3, 4)]

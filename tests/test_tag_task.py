@@ -62,8 +62,16 @@ def test_report_scores_spans_and_skips_them_for_other_tags():
     pred = [["B-PER", "I-PER", "O", "B-ORG"], ["O", "B-ORG"]]
     r = report_from(gold, pred)
     assert r["token_accuracy"] == pytest.approx(5 / 6)
-    assert r["spans"] == spans.span_report(gold, pred).to_dict()
     assert r["spans"]["f1"] == pytest.approx(2 / 3)  # 2 of 3 right, 3 found
+    # by hand, precision apart from recall: gold PER LOC ORG, found PER ORG ORG (LOC missed)
+    r = report_from([["B-PER", "I-PER", "O", "S-LOC"], ["O", "B-ORG"]],
+                    [["B-PER", "I-PER", "O", "O"], ["B-ORG", "I-ORG"]])  # fmt: skip
+    s = r["spans"]
+    assert (s["gold"], s["predicted"], s["correct"]) == (3, 2, 1)
+    assert (s["precision"], s["recall"]) == (pytest.approx(1 / 2), pytest.approx(1 / 3))
+    assert s["per_type"]["LOC"] == {"precision": 0.0, "recall": 0.0, "f1": 0.0, "gold": 1,
+                                    "predicted": 0, "correct": 0}  # fmt: skip
+    assert s["per_type"]["ORG"]["predicted"] == 1 and s["per_type"]["ORG"]["correct"] == 0
     pos = report_from([["NN", "VB"]], [["NN", "NN"]])
     assert pos["spans"] is None and pos["token_accuracy"] == 0.5
 
@@ -102,6 +110,21 @@ def test_train_save_predict(tmp_path, capsys):
     pred = [r["tags"] for r in rows]
     assert spans.span_report([s.tags for s in sents], pred).f1 == pytest.approx(
         final["test_span_f1"])
+    # ... and counted here: the test file's chunks against those of predict's tags
+    gold = {(i, *c) for i, s in enumerate(sents) for c in spans.extract_chunks(s.tags)}
+    found = {(i, *c) for i, tags in enumerate(pred) for c in spans.extract_chunks(tags)}
+    assert len(gold) > len(sents)  # some sentences name two entities
+    ok = len(gold & found)
+    p_, r_ = ok / len(found), ok / len(gold)
+    assert (report["spans"]["gold"], report["spans"]["predicted"], report["spans"]["correct"]) \
+        == (len(gold), len(found), ok)
+    for kind, row in report["spans"]["per_type"].items():
+        g, f = {c for c in gold if c[1] == kind}, {c for c in found if c[1] == kind}
+        assert (row["gold"], row["predicted"], row["correct"]) == (len(g), len(f), len(g & f))
+    assert final["test_span_f1"] == pytest.approx(2 * p_ * r_ / (p_ + r_), rel=1e-12)
+    same = [a == b for s, tags in zip(sents, pred, strict=True)
+            for a, b in zip(s.tags, tags, strict=True)]  # fmt: skip
+    assert final["test_token_acc"] == pytest.approx(np.mean(same), rel=1e-12)
     # an unknown word keeps its position: one tag per word
     assert predict_main(["--checkpoint", str(ckpt), "Zanzibar   smiled and waved ."]) == 0
     out = capsys.readouterr().out.strip().split(" ")

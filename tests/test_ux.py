@@ -202,6 +202,34 @@ def test_out_of_memory_is_one_line(monkeypatch, capsys):
     assert err.count("\n") == 1 and "--max-len 100000" in err and "--batch-size 8" in err
 
 
+# python -m jaxrnn.train in a process whose address space is capped before JAX starts
+# (set in the child itself: a preexec_fn is unsafe in this process, which has JAX's threads).
+# JAX's start (thread stacks, arenas) fits; no training program of the sizes below does.
+CAPPED_TRAIN = """
+import os, resource, runpy
+limit = int(3e9 + (os.cpu_count() or 1) * 1.5e8)
+resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+runpy.run_module("jaxrnn.train", run_name="__main__", alter_sys=True)
+"""
+
+
+@pytest.mark.parametrize("extra, why", [
+    (["--hidden", "256", "--max-len", "1000000"], "(XLA RESOURCE_EXHAUSTED)"),  # the program
+    (["--hidden", "8", "--max-len", "100000000"], "(Unable to allocate "),  # NumPy's padding
+])  # fmt: skip
+def test_a_real_out_of_memory_is_one_line(extra, why):
+    """Allocations that really fail (the address space is capped, so nothing large is ever
+    touched): one line and exit code 2, no traceback. The estimate, which would refuse the
+    run before compiling, is switched off (``JAXRNN_MEMORY_LIMIT``): this is the case of an
+    estimate too low or memory taken by others after it."""
+    env = dict(os.environ, JAXRNN_MEMORY_LIMIT="1e15")
+    p = subprocess.run([sys.executable, "-c", CAPPED_TRAIN, *GRU, *extra, "--quiet"],
+                       capture_output=True, text=True, env=env, timeout=300)  # fmt: skip
+    assert p.returncode == 2, p.stderr[-2000:]
+    assert p.stderr.count("\n") == 1 and p.stderr.startswith("error: out of memory " + why)
+    assert f"--max-len {extra[-1]} and --batch-size 8" in p.stderr
+
+
 # 7. Numbers on the terminal ------------------------------------------------------------
 
 

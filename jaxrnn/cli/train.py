@@ -181,9 +181,10 @@ def _saved_task(path: str) -> str:
 
 
 def _out_of_memory(e: BaseException) -> bool:
-    """An XLA allocation failure (``RESOURCE_EXHAUSTED``) at compile or run time."""
+    """An XLA allocation failure (``RESOURCE_EXHAUSTED``) at compile or run time, or a host
+    one (``MemoryError``: NumPy padding the texts to ``--max-len``, say)."""
     text = f"{type(e).__name__}: {e}"
-    return "RESOURCE_EXHAUSTED" in text or "Out of memory" in text
+    return isinstance(e, MemoryError) or "RESOURCE_EXHAUSTED" in text or "Out of memory" in text
 
 
 def _note(line: str) -> None:
@@ -276,7 +277,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         shown_cfg = shown_cfg or cfg
         max_len = (shown_cfg.max_len or "auto") if shown_cfg is not None else "?"
         batch = (shown_cfg.batch_size or "auto") if shown_cfg is not None else "?"
-        print(f"error: out of memory (XLA RESOURCE_EXHAUSTED) for --max-len {max_len} and "
+        # XLA's message spans lines; NumPy's first line says what it could not allocate
+        why = ("XLA RESOURCE_EXHAUSTED" if not isinstance(e, MemoryError) or not str(e)
+               else str(e).splitlines()[0])  # fmt: skip
+        print(f"error: out of memory ({why}) for --max-len {max_len} and "
               f"--batch-size {batch}: lower --max-len or --batch-size",
               file=sys.stderr)  # fmt: skip
         return 2

@@ -37,11 +37,12 @@ FOUR_DEVICES = textwrap.dedent("""
                      "params": [[np.asarray(a).tolist() for a in jax.tree.leaves(r.params)]
                                 for r in runs]}
     r = T.fit(T.TrainConfig(dtype="float64", devices=4, model="gru", hidden=6, epochs=2,
-                            dropout=0.3, batch_size=6, **shard_map))
+                            dropout=0.3, batch_size=6, eval_train=True, **shard_map))
     out["shard_map_dropout"] = r.histories[0]
     # the same run with (next to) no steps: the untrained model's losses
     r = T.fit(T.TrainConfig(dtype="float64", devices=4, model="gru", hidden=6, epochs=2,
-                            dropout=0.3, batch_size=6, lr=1e-12, **shard_map))
+                            dropout=0.3, batch_size=6, lr=1e-12, eval_train=True,
+                            **shard_map))
     out["shard_map_dropout_untrained"] = r.histories[0]
     print(json.dumps(out))
 """)

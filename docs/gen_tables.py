@@ -388,13 +388,16 @@ def study_parallel() -> str:
                          f"{sc['mean']:.3f} [{sc['min']:.3f}, {sc['max']:.3f}]"])  # fmt: skip
     header = ["task", "model", "hidden", "params (x LSTM)", "epochs", "trained s (budget)",
               "compile s", "score: mean [min, max]"]  # fmt: skip
-    load = d["loadavg"]
+    load, cpus = d["loadavg"], d.get("cpus", 2)
+    # the benchmarks' rule: a 1-minute load above the cores + 0.5 is a busy machine
+    busy = max(load["start"][0], load["end"][0]) > cpus + 0.5
+    quiet = "not a quiet machine" if busy else "a quiet machine"
     return (table(header, rows, "llrrrrrr")
             + f"\n\nFrom `docs/study/results.json` (`{d.get('command', res['command'])}`, "
             f"{d.get('created', res['created'])}); "
             f"{d['seeds']} seeds; score: last-epoch test accuracy, bits/char for the character "
             f"LM (lower is better). Load average {load['start'][0]:.2f} at the start and "
-            f"{load['end'][0]:.2f} at the end: not a quiet machine.")  # fmt: skip
+            f"{load['end'][0]:.2f} at the end on {cpus} cores: {quiet}.")  # fmt: skip
 
 
 TABLES: dict[str, Callable[[], str]] = {

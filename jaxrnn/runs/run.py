@@ -70,15 +70,12 @@ def fit(
     if resume is not None:
         return _resume(resume, cfg, log=log, log_every=log_every, progress=progress, save=save,
                        save_every=save_every, given=given, note=note)  # fmt: skip
+    # Arrays passed in Python are the user's own data too: --model auto as for a --data file.
+    own = (dataclasses.replace(cfg, data="(arrays)")
+           if cfg.model == "auto" and cfg.data is None and _is_numeric(data) else cfg)  # fmt: skip
     # said once the data have loaded (a bad file's error stays the only line)
-    chosen = auto_note(cfg) if cfg.model == "auto" else ""
-    if cfg.model == "auto" and cfg.data is None and _numeric_data(cfg, task_info(cfg), data,
-                                                                   check=True):  # fmt: skip
-        # arrays passed in Python are the user's own data too: auto as for a --data file
-        own = dataclasses.replace(cfg, data="(arrays)")
-        chosen = auto_note(own)
-        cfg = dataclasses.replace(resolve_config(own), data=None)
-    cfg = resolve_config(cfg)
+    chosen = auto_note(own) if own.model == "auto" else ""
+    cfg = dataclasses.replace(resolve_config(own), data=cfg.data)
     if seeds < 1:
         raise ConfigError(f"--seeds must be at least 1, got {seeds}")
     t0 = time.perf_counter()
@@ -126,12 +123,13 @@ def resolve_batch(cfg: TrainConfig, data: Prepared, note: Callable[[str], None] 
     after ``chosen``: what ``--model auto`` chose, if it did); a batch larger than the
     training split refused."""
     rows = len(data.train[0])
-    preset = preset_batch_size(cfg)
-    b = auto_batch_size(rows, preset) if cfg.batch_size == AUTO_BATCH else cfg.batch_size
+    auto = cfg.batch_size == AUTO_BATCH
+    preset = preset_batch_size(cfg) if auto else cfg.batch_size
+    b = auto_batch_size(rows, preset) if auto else cfg.batch_size
     _check_batch(rows_per_step(task_info(cfg), dataclasses.replace(cfg, batch_size=b)), data)
     if chosen and note is not None:  # after the data's own errors: those stay one line
         note(chosen)
-    if cfg.batch_size != AUTO_BATCH:
+    if not auto:
         return cfg
     if note is not None:
         note(f"note: batch size {b} (auto: {cfg.model}'s {preset}, or less to leave at least "
@@ -140,18 +138,27 @@ def resolve_batch(cfg: TrainConfig, data: Prepared, note: Callable[[str], None] 
     return dataclasses.replace(cfg, batch_size=b)
 
 
-def _numeric_data(cfg: TrainConfig, info: TaskInfo, data, check: bool = False):
-    """``data`` given as numeric sequences (a ``jaxrnn.data.numeric.NumericSet``, or a
-    ``(train, test)`` pair of them) -> the run's ``Prepared`` (``prepare_numeric``: test split
-    when no test set, validation split, standardiser); anything else as it is.
-    ``check``: only whether ``data`` is numeric sequences."""
+def _numeric_sets(data) -> tuple:
+    """``data`` as a tuple of ``jaxrnn.data.numeric.NumericSet`` (one, or a ``(train, test)``
+    pair), or ``()`` when it is anything else."""
     from jaxrnn.data.numeric import NumericSet
 
     sets = data if isinstance(data, tuple) and not isinstance(data, NumericSet) else (data,)
-    if not sets or not all(isinstance(s, NumericSet) for s in sets):
-        return False if check else data
-    if check:
-        return True
+    return sets if sets and all(isinstance(s, NumericSet) for s in sets) else ()
+
+
+def _is_numeric(data) -> bool:
+    """Whether ``data`` passed to ``fit`` is numeric sequences (``_numeric_sets``)."""
+    return bool(_numeric_sets(data))
+
+
+def _numeric_data(cfg: TrainConfig, info: TaskInfo, data):
+    """``data`` given as numeric sequences (a ``jaxrnn.data.numeric.NumericSet``, or a
+    ``(train, test)`` pair of them) -> the run's ``Prepared`` (``prepare_numeric``: test split
+    when no test set, validation split, standardiser); anything else as it is."""
+    sets = _numeric_sets(data)
+    if not sets:
+        return data
     if not info.numeric or len(sets) > 2:
         raise ConfigError("numeric sequences (NumericSet) train --task classify: pass "
                           "data=train_set or data=(train_set, test_set)")  # fmt: skip

@@ -28,6 +28,7 @@ from jaxrnn.runs.config import (
     resolve_config,
 )
 from jaxrnn.runs.registry import ignored_options, task_info
+from jaxrnn.runs.report import default_log_every
 from jaxrnn.runs.results import format_summary, write_json
 from jaxrnn.runs.run import fit
 from jaxrnn.training import distributed
@@ -248,6 +249,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         for flag, v in (("--log-every", args.log_every), ("--save-every", args.save_every)):
             if v is not None and v < 1:
                 raise ConfigError(f"{flag} must be at least 1, got {v}")
+        if args.resume is None and cfg.eval_every is None:  # score the epochs the log prints
+            cfg = dataclasses.replace(cfg, eval_every=args.log_every or default_log_every(
+                shown_cfg.epochs))  # fmt: skip
         # On --resume the task is the checkpoint's, whatever --task says.
         info = task_info(cfg if args.resume is None else _saved_task(args.resume))
         refuse_ignored(info.name, given_on_command_line(argv))

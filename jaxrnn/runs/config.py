@@ -183,6 +183,14 @@ class TrainConfig:
         "the final train figures evaluate the final params (jax backend; the numpy backend "
         "and the study RNN's per-sample path always evaluate)", type=bool,
     )  # fmt: skip
+    eval_every: int | None = option(
+        None, "score the validation and test splits only at the first epoch, every N-th and "
+        "the last (the other epochs' history records hold the train figures alone; the JSON's "
+        "scored_epochs lists the scored ones); early stopping decides at scored epochs, "
+        "patience still in epochs; the final figures score every split. Default: the epochs "
+        "the log prints (--log-every); fit() in Python: every epoch", type=int, metavar="N",
+        preset=False,
+    )  # fmt: skip
     # Data: the bundled sentiment set unless a file is given.
     data: str | None = option(None, "CSV, TSV or JSONL with a text and a label column "
                               "(classify: or numeric sequences, .npz, UCR .tsv/.txt, .ts)",
@@ -441,6 +449,10 @@ def resolve_config(cfg: TrainConfig) -> TrainConfig:
         (cfg.buckets >= -1, f"--buckets must be a count, 0 (off) or auto, got {cfg.buckets}"),
         (cfg.seed_group >= 0, f"--seed-group must be >= 0 (0 = auto), got {cfg.seed_group}"),
         (cfg.eval_batch_size >= 1, f"--eval-batch-size must be at least 1: {cfg.eval_batch_size}"),
+        (
+            cfg.eval_every is None or cfg.eval_every >= 1,
+            f"--eval-every must be at least 1, got {cfg.eval_every}",
+        ),
         (
             finite(cfg.test_fraction) and 0 < cfg.test_fraction < 1,
             f"--test-fraction must be between 0 and 1, got {cfg.test_fraction}",

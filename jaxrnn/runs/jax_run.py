@@ -52,6 +52,7 @@ from jaxrnn.runs.report import (
     format_epoch,
     mean_record,
     records,
+    scored_records,
 )
 from jaxrnn.runs.results import RunResult
 from jaxrnn.training import loop, per_sample_sgd
@@ -86,7 +87,8 @@ def make_run(
                           "eval_batch_size": cfg.eval_batch_size,
                           "task": task or spec.task(cfg, model),
                           "early_stopping": cfg.early_stopping or 0,
-                          "total_epochs": cfg.epochs, "eval_train": cfg.eval_train}  # fmt: skip
+                          "total_epochs": cfg.epochs, "eval_train": cfg.eval_train,
+                          "eval_every": cfg.eval_every or 1}  # fmt: skip
     if parallel is not None and parallel.axis == "batch":
         kw.update(batch_sharding=parallel.sharded, pad_multiple=parallel.size)
         if uses_shard_map(cfg, parallel):
@@ -96,20 +98,21 @@ def make_run(
 
 
 def over_seeds(run: Callable, num_seeds: int, group: int) -> Callable:
-    """``run(state, train, test, orders, val=None, count=None)`` for stacked per-seed
-    ``state`` and ``orders`` (leading axis ``[S]``; the validation split ``val`` and
-    ``count``, the epochs to run, are shared): ``vmap`` over all seeds, or ``lax.map`` over
+    """``run(state, train, test, orders, val=None, count=None, first=None)`` for stacked
+    per-seed ``state`` and ``orders`` (leading axis ``[S]``; the validation split ``val``,
+    ``count``, the epochs to run, and ``first``, the epochs run before, are shared): ``vmap``
+    over all seeds, or ``lax.map`` over
     groups of ``group`` seeds (each group vmapped; ``group == 1``: a plain loop, no vmap, so
     each seed computes exactly what a single run computes)."""
     if val_free(run):  # the study RNN's fast path takes no validation split
-        run = (lambda r: lambda state, train, test, orders, val=None, count=None: r(
-            state, train, test, orders, count))(run)
+        run = (lambda r: lambda state, train, test, orders, val=None, count=None, first=None: r(
+            state, train, test, orders, count))(run)  # (it scores every epoch)
     if group >= num_seeds and group > 1:
-        return jax.vmap(run, in_axes=(0, None, None, 0, None, None))
+        return jax.vmap(run, in_axes=(0, None, None, 0, None, None, None))
 
-    def many(state, train, test, orders, val=None, count=None):
+    def many(state, train, test, orders, val=None, count=None, first=None):
         def one(so):
-            return run(so[0], train, test, so[1], val, count)
+            return run(so[0], train, test, so[1], val, count, first)
 
         return jax.lax.map(one, (state, orders), batch_size=None if group == 1 else group)
 
@@ -244,7 +247,7 @@ class JaxRun:
 
     def runner(self, chunk: int) -> Callable:
         """The un-jitted runner of up to ``chunk`` epochs for all seeds (test predictions
-        included): ``run(state, train, test, orders [S, chunk, N], count)``."""
+        included): ``run(state, train, test, orders [S, chunk, N], val, count, first)``."""
         run = make_run(self.cfg, self.model, self.optimizer, chunk, self.data, self.parallel,
                        with_predictions=True, task=self.task)  # fmt: skip
         return over_seeds(run, len(self.seeds), self.group)
@@ -289,7 +292,8 @@ class JaxRun:
 
         tr, te, va = self.train_arrays, self.test_arrays, self.val_arrays
         tc = time.perf_counter()
-        lowered = run.lower(self.state, tr, te, orders_for(start), va, put(np.int32(chunk)))
+        lowered = run.lower(self.state, tr, te, orders_for(start), va, put(np.int32(chunk)),
+                            put(np.int32(start)))  # fmt: skip
         gc.collect()  # tracing's garbage, then the heap it freed: out of the compile's peak
         memory.release_freed()
         options = compiler_options(cfg, self.data, num_seeds, checkpointed=bool(save) or start > 0)
@@ -306,13 +310,14 @@ class JaxRun:
             for s, done in zip([start, *stops[:-1]], stops, strict=True):
                 n = done - s  # epochs in this chunk, a runtime argument of the one program
                 state, (metrics, preds) = compiled(self.state, tr, te, orders_for(s), va,
-                                                   put(np.int32(n)))  # fmt: skip
+                                                   put(np.int32(n)), put(np.int32(s)))  # fmt: skip
                 metrics = to_host(metrics).reshape(num_seeds, chunk, len(self.metric_names))
                 metrics = metrics[:, :n]
                 check_finite(metrics, s + 1, saved)
                 self.state = state
                 for h, m in zip(histories, metrics, strict=True):
-                    h.extend(records(m, s + 1, self.metric_names))
+                    h.extend(scored_records(records(m, s + 1, self.metric_names),
+                                            cfg.eval_every, cfg.epochs))  # fmt: skip
                 if log is not None:
                     for e in range(s + 1, done + 1):
                         if e % log_every == 0 or e in (1, cfg.epochs):
@@ -377,8 +382,8 @@ class JaxRun:
         if self.data.val is not None:
             for i, (d, h) in enumerate(zip(derived, histories, strict=True)):
                 # The kept epoch with early stopping; else where validation loss was lowest.
-                d["best_epoch"] = kept[i] if kept else 1 + int(np.argmin(
-                    [r["val_loss"] for r in h]))  # fmt: skip
+                d["best_epoch"] = kept[i] if kept else min(
+                    (r for r in h if "val_loss" in r), key=lambda r: r["val_loss"])["epoch"]
         for d, ev in zip(derived, evals, strict=True):
             d.update(eval_final_metrics(ev))
         reports = self.test_reports()

@@ -28,7 +28,7 @@ import numpy as np
 from jaxrnn.runs.config import TrainConfig
 from jaxrnn.runs.prepare_lm import Rows, num_tokens
 from jaxrnn.runs.progress import Progress
-from jaxrnn.runs.report import format_epoch
+from jaxrnn.runs.report import format_epoch, scored_records
 from jaxrnn.runs.results import RunResult
 from jaxrnn.scratch import optim
 from jaxrnn.scratch.layers import layer_forward
@@ -115,12 +115,13 @@ def fit_numpy_lm(
             def on_epoch(rec, i=i):
                 e = rec["epoch"]
                 if log is not None and (e % log_every == 0 or e in (1, cfg.epochs)):
-                    bar.write(format_epoch(rec, cfg.epochs, names), log)
+                    shown = scored_records([rec], cfg.eval_every, cfg.epochs)[0]
+                    bar.write(format_epoch(shown, cfg.epochs, names), log)
                 bar.update(i * cfg.epochs + e)
 
             params, history = train_seed(cfg, data.train, data.test, data.vocab.size, seed,
                                          on_epoch)  # fmt: skip
-            histories.append(history)
+            histories.append(scored_records(history, cfg.eval_every, cfg.epochs))
             all_params.append(params)
     run_s = time.perf_counter() - tr
     n_params = sum(a.size for a in optim.tree_leaves(all_params[0]))

@@ -36,7 +36,7 @@ from jaxrnn.runs.interrupt import StopOnSigint
 from jaxrnn.runs.prepare import Prepared, num_classes
 from jaxrnn.runs.progress import Progress
 from jaxrnn.runs.registry import task_info
-from jaxrnn.runs.report import format_epoch, test_report
+from jaxrnn.runs.report import format_epoch, scored_records, test_report
 from jaxrnn.runs.results import RunResult
 from jaxrnn.scratch import classifier_train as ct
 from jaxrnn.scratch import optim
@@ -176,7 +176,8 @@ def fit_numpy(
                 if log is not None and (
                     rec["epoch"] % log_every == 0 or rec["epoch"] in (1, cfg.epochs)
                 ):
-                    bar.write(format_epoch(rec, cfg.epochs), log)
+                    shown = scored_records([rec], cfg.eval_every, cfg.epochs)[0]
+                    bar.write(format_epoch(shown, cfg.epochs), log)
                 bar.update(i * cfg.epochs + rec["epoch"])
                 if stop.requested and rec["epoch"] < cfg.epochs:  # Ctrl-C: stop between epochs
                     at = f" of seed {seeds[i]}" if len(seeds) > 1 else ""
@@ -185,7 +186,7 @@ def fit_numpy(
 
             params, history = train_seed(cfg, data, seed, on_epoch=on_epoch,
                                          masks=None if masks is None else masks(seed))  # fmt: skip
-            histories.append(history)
+            histories.append(scored_records(history, cfg.eval_every, cfg.epochs))
             all_params.append(params)
     params = all_params[0] if len(seeds) == 1 else optim.tree_map(
         lambda *a: np.stack(a), *all_params)  # fmt: skip

@@ -16,7 +16,8 @@ def format_epoch(rec: dict, epochs: int, names: Sequence[str] = METRIC_NAMES) ->
     w = len(str(epochs))
     parts = []
     for split in ("train", "test", "val"):
-        items = [(k[len(split) + 1 :], rec[k]) for k in names if k.startswith(split + "_")]
+        items = [(k[len(split) + 1 :], rec[k]) for k in names
+                 if k.startswith(split + "_") and k in rec]  # (absent: an unscored epoch)
         if not items:
             continue
         parts.append(f"{split} " + " ".join(
@@ -31,6 +32,25 @@ def records(metrics: np.ndarray, first_epoch: int, names: Sequence[str] = METRIC
         {"epoch": first_epoch + i, **{k: float(v) for k, v in zip(names, row, strict=True)}}
         for i, row in enumerate(metrics)
     ]
+
+
+def is_scored(epoch: int, every: int | None, epochs: int) -> bool:
+    """Whether epoch ``epoch`` (1-based) of a run of ``epochs`` scores its validation and
+    test splits under ``--eval-every every`` (None or 1: every epoch): the first, every
+    multiple of ``every`` and the last, as the log prints under ``--log-every``. The same
+    rule as the compiled loop's (``jaxrnn.training.loop.is_scored``), without JAX."""
+    return not every or every <= 1 or epoch == 1 or epoch % every == 0 or epoch == epochs
+
+
+SCORED_SPLITS = ("test_", "val_")  # what an unscored epoch's record leaves out
+
+
+def scored_records(recs: list[dict], every: int | None, epochs: int) -> list[dict]:
+    """``recs`` with the test and validation figures taken out of the epochs ``is_scored``
+    skips (their values were not computed: the compiled loop returns zeros there)."""
+    return [rec if is_scored(rec["epoch"], every, epochs) else
+            {k: v for k, v in rec.items() if not k.startswith(SCORED_SPLITS)}
+            for rec in recs]  # fmt: skip
 
 
 def mean_record(recs: list[dict]) -> dict:

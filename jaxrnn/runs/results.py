@@ -132,9 +132,16 @@ class RunResult:
             return self.histories[0]
         return [
             {"epoch": recs[0]["epoch"], **{k: float(np.mean([r[k] for r in recs])) for k in
-                                           self.metric_names}}
+                                           self.metric_names if k in recs[0]}}
             for recs in zip(*self.histories, strict=True)
         ]  # fmt: skip
+
+    @property
+    def scored_epochs(self) -> list[int]:
+        """The epochs whose records hold test figures (``--eval-every``: the others hold the
+        train figures alone)."""
+        return [r["epoch"] for r in self.histories[0]
+                if any(k.startswith("test_") for k in r)]  # fmt: skip
 
     def seed_final(self, i: int) -> dict:
         """Seed ``i``'s final metrics: its last epoch's (early stopping: the kept epoch's) and
@@ -163,6 +170,7 @@ class RunResult:
             "config": dataclasses.asdict(self.config),
             "final": self.final,
             "history": self.history,
+            "scored_epochs": self.scored_epochs,
             "wall_s": self.wall_s,
             "compile_s": self.compile_s,
             "run_s": self.wall_s - self.compile_s,
@@ -190,7 +198,7 @@ class RunResult:
                 "history": [
                     {"epoch": recs[0]["epoch"],
                      **{k: summarize([r[k] for r in recs], bounds_of(k))
-                        for k in self.metric_names}}
+                        for k in self.metric_names if k in recs[0]}}
                     for recs in zip(*self.histories, strict=True)
                 ],
             }  # fmt: skip

@@ -76,6 +76,8 @@ def fit(
     # said once the data have loaded (a bad file's error stays the only line)
     chosen = auto_note(own) if own.model == "auto" else ""
     cfg = dataclasses.replace(resolve_config(own), data=cfg.data)
+    if cfg.eval_every is None:  # fit(): every epoch (python -m jaxrnn.train: --log-every's)
+        cfg = dataclasses.replace(cfg, eval_every=1)
     if seeds < 1:
         raise ConfigError(f"--seeds must be at least 1, got {seeds}")
     t0 = time.perf_counter()
@@ -219,7 +221,7 @@ def _check_batch(rows_per_step: int, data: Prepared) -> None:
 # What ``--resume`` may change: the schedule, and how the run executes (not what it computes).
 RESUME_SCHEDULE = ("epochs", "lr")
 RESUME_RUNTIME = ("compile_mode", "eval_batch_size", "devices", "data_parallel", "seed_group",
-                  "eval_data", "eval_train")
+                  "eval_data", "eval_train", "eval_every")
 
 
 def resume_config(saved: TrainConfig, override: TrainConfig, given: Collection[str] | None

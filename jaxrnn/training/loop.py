@@ -50,6 +50,7 @@ __all__ = [
     "evaluate",
     "evaluate_splits",
     "init_best",
+    "is_scored",
     "init_opt_state",
     "init_state",
     "init_states",
@@ -420,6 +421,20 @@ def evaluate_splits(model, task: Task, params, splits: list, batch_size: int = E
     return out
 
 
+# ----------------------------------------------------------------------------- eval schedule
+
+
+def is_scored(epoch, every: int, total: int):
+    """Whether epoch ``epoch`` (1-based, a Python int or a traced integer) of a run of
+    ``total`` epochs scores its validation and test splits under ``--eval-every every``:
+    the first epoch, every multiple of ``every`` and the last (the epochs the log prints
+    under ``--log-every every``); ``every`` 1: every epoch. The host's twin, without JAX:
+    ``jaxrnn.runs.report.is_scored``."""
+    if every <= 1:
+        return True if isinstance(epoch, int) else jnp.ones((), bool)
+    return (epoch == 1) | (epoch % every == 0) | (epoch == total)
+
+
 # ----------------------------------------------------------------------------- early stopping
 
 
@@ -447,19 +462,24 @@ def _tree_where(pred: Array, a: Any, b: Any) -> Any:
     return jax.tree.map(lambda x, y: jnp.where(pred, x, y), a, b)
 
 
-def early_stop_update(state: TrainState, val_loss: Array, patience: int, total_epochs: int
-                      ) -> TrainState:  # fmt: skip
-    """After an epoch's evaluation: remember the params if ``val_loss`` is the lowest so far
-    (strictly lower: the first of equal losses is kept); stop when ``patience`` epochs have
-    passed without improvement or the last of ``total_epochs`` is done, and then put the
-    best params back into the state (what is kept, saved and reported)."""
+def early_stop_update(state: TrainState, val_loss: Array, patience: int, total_epochs: int,
+                      scored: Array | bool = True) -> TrainState:  # fmt: skip
+    """After an epoch: remember the params if ``val_loss`` is the lowest so far (strictly
+    lower: the first of equal losses is kept); stop when ``patience`` epochs have passed
+    without improvement or the last of ``total_epochs`` is done, and then put the best
+    params back into the state (what is kept, saved and reported).
+
+    ``scored`` False (an epoch ``--eval-every`` skips, ``is_scored``): ``val_loss`` is not
+    read and nothing is decided; the epoch still counts, so patience is in epochs and a
+    stop falls on the first scored epoch at least ``patience`` epochs after the best one
+    (the run's last epoch is always scored)."""
     b: Best = state.best
     e = b.epochs + 1
-    improved = (val_loss < b.loss) & ~b.stopped
+    improved = (val_loss < b.loss) & ~b.stopped & scored
     best_params = _tree_where(improved, state.params, b.params)
     loss = jnp.where(improved, val_loss, b.loss).astype(b.loss.dtype)
     epoch = jnp.where(improved, e, b.epoch)
-    stop = ~b.stopped & ((e - epoch >= patience) | (e >= total_epochs))
+    stop = ~b.stopped & scored & ((e - epoch >= patience) | (e >= total_epochs))
     params = _tree_where(stop, best_params, state.params)
     best = Best(best_params, loss, epoch, jnp.where(b.stopped, b.epochs, e), b.stopped | stop)
     return state._replace(params=params, best=best)
@@ -492,9 +512,10 @@ def make_run_epochs(
     early_stopping: int = 0,
     total_epochs: int | None = None,
     eval_train: bool = True,
+    eval_every: int = 1,
 ) -> Callable:
-    """Build ``run(state, train, test, orders=None, val=None, count=None) -> (state, metrics
-    [E, 2M])``.
+    """Build ``run(state, train, test, orders=None, val=None, count=None, first=None) ->
+    (state, metrics [E, 2M])``.
 
     Each epoch visits the training rows in the order ``orders[e]`` (``[E, N]``;
     None draws ``jax.random.permutation`` from the state's key), in batches of
@@ -548,6 +569,16 @@ def make_run_epochs(
     epochs, with a runtime trip count (``loop_epochs``): one compiled program serves chunks
     of any length and computes every epoch with the same arithmetic. Rows from ``count``
     on of ``metrics`` are zero, and the predictions are the last epoch's only ``[N_test]``.
+
+    ``eval_every`` N > 1 (``--eval-every``): the test and validation splits are evaluated only
+    at the epochs ``is_scored(epoch, N, total_epochs)`` (the first, every multiple of N, the
+    last), under a ``lax.cond``, so the other epochs cost no evaluation; their test and
+    validation columns are zero (the caller drops them: ``scored_epochs``). ``first`` (a
+    runtime integer, default 0): the epochs trained before this call, so that a run cut into
+    calls (chunks, a resume) keeps one schedule. Early stopping decides at scored epochs
+    only (``early_stop_update``). What still evaluates every epoch: ``eval_train`` (the
+    whole pass, all splits, the test and validation figures then dropped where not scored)
+    and, with early stopping, a seed already stopped (its train figures).
     """
     task = task or tasks.classification()
     padded = -(-batch_size // pad_multiple) * pad_multiple
@@ -556,7 +587,8 @@ def make_run_epochs(
 
     total = total_epochs or num_epochs
 
-    def run(state: TrainState, train: Any, test: Any, orders=None, val: Any = None, count=None):
+    def run(state: TrainState, train: Any, test: Any, orders=None, val: Any = None, count=None,
+            first=None):
         bucketed = isinstance(train, Bucketed)
         if bucketed and not isinstance(orders, Schedule):
             raise ValueError("a Bucketed training split needs Schedule orders (batch_schedule)")
@@ -610,7 +642,11 @@ def make_run_epochs(
 
         m = len(task.metric_names)
 
-        def epoch(state, order):
+        done = jnp.zeros((), jnp.int32) if first is None else jnp.asarray(first, jnp.int32)
+
+        def epoch(state, order_e):
+            order, e = order_e
+            scored = is_scored(done + e + 1, eval_every, total)
             key, k_perm, k_drop = jax.random.split(jax.random.wrap_key_data(state.key), 3)
             xs, body, num = batches(order, k_perm)
             zero = (jnp.zeros(m, dtype), jnp.zeros(m, dtype))
@@ -631,8 +667,18 @@ def make_run_epochs(
             # its kept params, so with early stopping the train split is still evaluated.
             score_train = eval_train or bool(early_stopping)
             splits = [test] + ([train] if score_train else []) + ([val] if val is not None else [])
-            evals = evaluate_splits(model, task, params, splits, eval_batch_size,
-                                    mesh=grad_mesh)  # fmt: skip
+
+            def scores(params):
+                return evaluate_splits(model, task, params, splits, eval_batch_size,
+                                       mesh=grad_mesh)  # fmt: skip
+
+            if eval_every > 1 and not eval_train:  # skipped epochs evaluate nothing
+                need = scored | state.best.stopped if early_stopping else scored
+                shapes = jax.eval_shape(scores, params)
+                evals = jax.lax.cond(need, scores, lambda p: jax.tree.map(
+                    lambda a: jnp.zeros(a.shape, a.dtype), shapes), params)  # fmt: skip
+            else:
+                evals = scores(params)
             test_metrics, pred = evals[0]
             if eval_train:
                 train_metrics = evals[1][0]
@@ -646,12 +692,14 @@ def make_run_epochs(
                 val_metrics = evals[-1][0]
                 metrics = jnp.concatenate([metrics, val_metrics])
                 if early_stopping:
-                    state = early_stop_update(state, val_metrics[0], early_stopping, total)
+                    state = early_stop_update(state, val_metrics[0], early_stopping, total,
+                                              scored)  # fmt: skip
             out = (metrics, pred) if with_predictions else metrics
             state = state._replace(key=jax.random.key_data(key), carry=())
             return state, out
 
-        return loop_epochs(epoch, state, orders, num_epochs, count, with_predictions)
+        return loop_epochs(epoch, state, orders, num_epochs, count, with_predictions,
+                           indexed=True)  # fmt: skip
 
     return run
 
@@ -667,6 +715,7 @@ def loop_epochs(
     num_epochs: int,
     count: Array | None = None,
     last_of_second: bool = False,
+    indexed: bool = False,
 ) -> tuple[Any, Any]:
     """Run ``epoch(state, order) -> (state, out)`` over ``num_epochs`` epochs; ``out`` stacked.
 
@@ -680,13 +729,21 @@ def loop_epochs(
     executes the same compiled epoch body, so a run cut into chunks anywhere computes the
     same bits as an uninterrupted one. ``last_of_second`` (with ``count``): ``out`` is a
     pair whose second part is returned for the last epoch run only, not stacked (the test
-    predictions: one epoch's are what the report needs).
+    predictions: one epoch's are what the report needs). ``indexed``: ``epoch`` is called
+    as ``epoch(state, (order, e))``, ``e`` the epoch's index in this call (int32, from 0).
     """
+    if indexed and count is None:
+        index = jnp.arange(num_epochs, dtype=jnp.int32)
+        if orders is None:
+            return jax.lax.scan(lambda s, e: epoch(s, (None, e)), state, index)
+        return jax.lax.scan(epoch, state, (orders, index))
     if count is None:
         if orders is None:
             return jax.lax.scan(lambda s, _: epoch(s, None), state, None, length=num_epochs)
         return jax.lax.scan(epoch, state, orders)
     first = None if orders is None else jax.tree.map(lambda o: o[0], orders)
+    if indexed:
+        first = (first, jnp.zeros((), jnp.int32))
     shapes = jax.eval_shape(epoch, state, first)[1]
     stacked, last = shapes if last_of_second else (shapes, None)
     buf = jax.tree.map(lambda s: jnp.zeros((num_epochs, *s.shape), s.dtype), stacked)
@@ -696,7 +753,7 @@ def loop_epochs(
         state, buf, last = carry
         order = None if orders is None else jax.tree.map(
             lambda o: jax.lax.dynamic_index_in_dim(o, e, 0, False), orders)
-        state, out = epoch(state, order)
+        state, out = epoch(state, (order, e) if indexed else order)
         out, last = out if last_of_second else (out, last)
         buf = jax.tree.map(lambda b, o: jax.lax.dynamic_update_index_in_dim(b, o, e, 0), buf, out)
         return state, buf, last

@@ -72,7 +72,7 @@ def _simulate(val_loss: dict[int, float], patience: int, every: int, epochs: int
     raise AssertionError("the last epoch always decides")
 
 
-@pytest.mark.parametrize("patience", [1, 2])
+@pytest.mark.parametrize("patience", [1, 3])
 def test_early_stopping_decides_at_scored_epochs(every_and_third, patience):
     full, _ = every_and_third
     val = {r["epoch"]: r["val_loss"] for r in full.history}

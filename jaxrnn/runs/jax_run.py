@@ -108,11 +108,18 @@ def over_seeds(run: Callable, num_seeds: int, group: int) -> Callable:
         run = (lambda r: lambda state, train, test, orders, val=None, count=None, first=None: r(
             state, train, test, orders, count))(run)  # (it scores every epoch)
     if group >= num_seeds and group > 1:
-        return jax.vmap(run, in_axes=(0, None, None, 0, None, None, None))
+
+        def all_at_once(state, train, test, orders, val=None, count=None, first=None):
+            kw = {} if first is None else {"first": first}  # (a runner without a schedule)
+            return jax.vmap(lambda s, o: run(s, train, test, o, val, count, **kw))(state, orders)
+
+        return all_at_once
 
     def many(state, train, test, orders, val=None, count=None, first=None):
+        kw = {} if first is None else {"first": first}
+
         def one(so):
-            return run(so[0], train, test, so[1], val, count, first)
+            return run(so[0], train, test, so[1], val, count, **kw)
 
         return jax.lax.map(one, (state, orders), batch_size=None if group == 1 else group)
 
@@ -292,8 +299,12 @@ class JaxRun:
 
         tr, te, va = self.train_arrays, self.test_arrays, self.val_arrays
         tc = time.perf_counter()
+        # the epochs before a chunk, for --eval-every's schedule (none needed without one)
+        def first(s: int) -> tuple:
+            return (put(np.int32(s)),) if (cfg.eval_every or 1) > 1 else ()
+
         lowered = run.lower(self.state, tr, te, orders_for(start), va, put(np.int32(chunk)),
-                            put(np.int32(start)))  # fmt: skip
+                            *first(start))  # fmt: skip
         gc.collect()  # tracing's garbage, then the heap it freed: out of the compile's peak
         memory.release_freed()
         options = compiler_options(cfg, self.data, num_seeds, checkpointed=bool(save) or start > 0)
@@ -310,7 +321,7 @@ class JaxRun:
             for s, done in zip([start, *stops[:-1]], stops, strict=True):
                 n = done - s  # epochs in this chunk, a runtime argument of the one program
                 state, (metrics, preds) = compiled(self.state, tr, te, orders_for(s), va,
-                                                   put(np.int32(n)), put(np.int32(s)))  # fmt: skip
+                                                   put(np.int32(n)), *first(s))  # fmt: skip
                 metrics = to_host(metrics).reshape(num_seeds, chunk, len(self.metric_names))
                 metrics = metrics[:, :n]
                 check_finite(metrics, s + 1, saved)

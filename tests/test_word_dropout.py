@@ -119,8 +119,8 @@ def test_tag_run_reports_unknown_word_accuracy(tmp_path, capsys):
     (["--task", "tag", "--word-dropout", "1"], "--word-dropout must be in [0, 1)"),
     (["--task", "tag", "--word-dropout", "-0.1"], "--word-dropout must be in [0, 1)"),
     (["--task", "tag", "--word-dropout", "nan"], "--word-dropout must be in [0, 1)"),
-    (["--task", "lm", "--word-dropout", "0.1"], "--word-dropout applies to --task tag"),
-    (["--task", "regress", "--word-dropout", "0.1"], "--word-dropout applies to --task tag"),
+    (["--task", "lm", "--word-dropout", "0.1"], "--task lm does not use it"),
+    (["--task", "regress", "--word-dropout", "0.1"], "--task regress does not use it"),
     (["--task", "classify", "--word-dropout", "0.1"], "--oov-token"),
     (["--task", "classify", "--backend", "numpy", "--word-dropout", "0.1", "--oov-token",
       "<oov>"], "--backend jax only"),
@@ -129,3 +129,13 @@ def test_bad_flags_one_line(args, msg, capsys):
     assert train_main(args) == 2
     err = capsys.readouterr().err
     assert msg in err and err.count("\n") == 1, err
+
+
+@pytest.mark.parametrize("task", ["lm", "regress"])
+def test_config_refuses_word_dropout_off_text_tasks(task):
+    from jaxrnn.errors import ConfigError
+    from jaxrnn.runs.config import TrainConfig, resolve_config
+
+    model = "lstm"
+    with pytest.raises(ConfigError, match="applies to --task tag and --task classify"):
+        resolve_config(TrainConfig(task=task, model=model, word_dropout=0.1))

@@ -165,9 +165,9 @@ def format_report(report: dict) -> str:
         per_type = {k: spans.TypeScore(**v) for k, v in s["per_type"].items()}
         text = spans.format_span_report(spans.SpanReport(**{**s, "per_type": per_type}))
     if report.get("unk_tokens") is not None:
-        acc = report["unk_accuracy"]
-        text += ("\nunknown-word accuracy " + ("n/a" if acc is None else f"{acc:.4f}")
-                 + f" over {report['unk_tokens']} tokens not in the training vocabulary")
+        acc, n = report["unk_accuracy"], report["unk_tokens"]
+        text += (f"\nunknown-word accuracy {acc:.4f} over {n} tokens not in the training "
+                 "vocabulary" if n else "\nno test token is outside the training vocabulary")
     return text
 
 

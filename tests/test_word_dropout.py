@@ -82,6 +82,8 @@ def test_unknown_word_accuracy_by_hand():
     assert "unknown-word accuracy 0.3333 over 3 tokens" in format_report(r)
     none = report_from(gold, pred, [[False] * 3, [False] * 2])
     assert none["unk_accuracy"] is None and none["unk_tokens"] == 0
+    assert report_final(none) == {"test_token_acc": 3 / 5, "test_unk_tokens": 0}
+    assert "no test token is outside the training vocabulary" in format_report(none)
     ids = np.array([[5, 1, 1, 0], [1, 3, 0, 0]])
     assert unknown_tokens(ids, np.array([3, 2])) == [[False, True, True], [True, False]]
 

@@ -144,13 +144,14 @@ def test_report(pred: np.ndarray, data: Prepared) -> dict:
 
 
 def report_final(report: dict) -> dict:
-    """``test_token_acc``, (BIO tags) ``test_span_f1``, and ``test_unk_acc`` (None when no
-    test word is unknown) with ``test_unk_tokens``."""
+    """``test_token_acc``, (BIO tags) ``test_span_f1``, ``test_unk_tokens`` and (when it is
+    not 0) ``test_unk_acc``."""
     out = {"test_token_acc": report["token_accuracy"]}
     if report["spans"] is not None:
         out["test_span_f1"] = report["spans"]["f1"]
-    if "unk_tokens" in report:
-        out["test_unk_acc"] = report["unk_accuracy"]
+    if "unk_tokens" in report:  # final holds numbers only (averaged over seeds)
+        if report["unk_accuracy"] is not None:
+            out["test_unk_acc"] = report["unk_accuracy"]
         out["test_unk_tokens"] = report["unk_tokens"]
     return out
 

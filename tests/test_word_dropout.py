@@ -141,3 +141,18 @@ def test_config_refuses_word_dropout_off_text_tasks(task):
     model = "lstm"
     with pytest.raises(ConfigError, match="applies to --task tag and --task classify"):
         resolve_config(TrainConfig(task=task, model=model, word_dropout=0.1))
+
+
+def test_classify_word_dropout_is_seeded(tmp_path):
+    """Text classification with --word-dropout: the same seed gives the same run, and the
+    dropped words change it (the study's sentiment data, 2 epochs)."""
+    def run(wd, name):
+        js = tmp_path / name
+        assert train_main(["--task", "classify", "--model", "lstm", "--epochs", "2",
+                           "--oov-token", "<oov>", "--word-dropout", wd, "--json", str(js),
+                           "--quiet"]) == 0  # fmt: skip
+        return json.loads(js.read_text())["history"]
+
+    a, b, off = run("0.3", "a.json"), run("0.3", "b.json"), run("0", "c.json")
+    assert a == b
+    assert [r["train_loss"] for r in a] != [r["train_loss"] for r in off]

@@ -104,6 +104,22 @@ class _ClassReadout:
         return 1 if sigmoid else self.num_classes
 
 
+def word_dropout(key: Array, ids: Array, rate: float, unk_id: int = 1) -> Array:
+    """Word dropout: each real token of ``ids [B, T]`` (not padding, id 0) replaced by
+    ``unk_id`` with probability ``rate``, so that the unknown word's embedding row is trained
+    (it is never seen otherwise: every training word is in the vocabulary). ``[B, T]``."""
+    hit = jax.random.bernoulli(key, rate, ids.shape) & (ids != 0)
+    return jnp.where(hit, jnp.asarray(unk_id, ids.dtype), ids)
+
+
+def _drop_words(key: Array | None, ids: Array, rate: float, unk_id: int) -> Array:
+    """``word_dropout`` with a key of its own (``fold_in``, so that the other dropout masks
+    of a key stay what they were without it); training only (``key`` given)."""
+    if key is None or not isinstance(rate, int | float) or rate <= 0.0:
+        return ids
+    return word_dropout(jax.random.fold_in(key, 0x5D0), ids, rate, unk_id)
+
+
 @dataclass(frozen=True)
 class Classifier(_ClassReadout):
     """Embedding (or one-hot) -> ``RecurrentLayer`` -> dropout -> dense.
@@ -134,6 +150,8 @@ class Classifier(_ClassReadout):
     dropout: float = 0.0  # before the dense readout
     mask: bool = True
     binary_readout: str = "softmax"  # 2 classes: "softmax" (2 logits) or "sigmoid" (1 logit)
+    word_dropout: float = 0.0  # training only: ids -> unk_id with this probability
+    unk_id: int = 1  # the tokenizer's OOV index
 
     def init(self, key: Array, dtype=jnp.float32) -> dict[str, Any]:
         """Parameters drawn with JAX (Keras' initialisers: embedding uniform(-0.05, 0.05),
@@ -175,6 +193,7 @@ class Classifier(_ClassReadout):
         k_rnn = k_out = None
         if key is not None:
             k_rnn, k_out = jax.random.split(key)
+        ids = _drop_words(key, ids, self.word_dropout, self.unk_id)
         feats = self.features(params, ids, lengths, key=k_rnn)
         # A traced rate (``jaxrnn.cli.sweep`` vmaps over it) always takes the dropout path.
         traced = not isinstance(self.dropout, int | float)
@@ -252,6 +271,7 @@ class SequenceTagger:
     num_tags: int
     embed_dim: int | None = 32  # None: one-hot inputs over vocab_size
     dropout: float = 0.0  # on the features before the readout (training only)
+    word_dropout: float = 0.0  # training only: ids -> 1 (OOV) with this probability
 
     @property
     def num_outputs(self) -> int:
@@ -281,6 +301,7 @@ class SequenceTagger:
         k_rnn = k_out = None
         if key is not None:
             k_rnn, k_out = jax.random.split(key)
+        ids = _drop_words(key, ids, self.word_dropout, 1)
         if "embed" in params:
             x = params["embed"][ids]  # [B, T, E]
         else:

@@ -41,6 +41,7 @@ def build_model(cfg: TrainConfig, vocab_size: int, num_classes: int):
     return models.Classifier(
         layer, rows, cfg.embed_dim or None, num_classes, dropout=cfg.dropout, mask=cfg.mask,
         binary_readout="softmax" if cfg.model == "rnn2" else "sigmoid",  # rnn2: the study's
+        word_dropout=cfg.word_dropout,
     )  # fmt: skip
 
 

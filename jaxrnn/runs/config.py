@@ -109,6 +109,10 @@ class TrainConfig:
     )  # fmt: skip
     clip_norm: float = option(0.0, "clip the gradient by its global norm (as torch's "
                               "clip_grad_norm_), 0 = none", type=float)  # fmt: skip
+    word_dropout: float = option(
+        0.0, "training only: replace each word id (not padding) by the unknown-word id with "
+        "this probability, so that the unknown word's embedding is trained (--task tag, "
+        "--task classify with --oov-token); 0 = off", type=float, metavar="P")  # fmt: skip
     num_words: int | None = option(
         None, "keep word ids below this (Keras num_words), 0 = all", type=int, group="data"
     )
@@ -481,6 +485,18 @@ def resolve_config(cfg: TrainConfig) -> TrainConfig:
                               f"{getattr(cfg, name)}")  # fmt: skip
     if not (math.isfinite(cfg.clip_norm) and cfg.clip_norm >= 0):
         raise ConfigError(f"--clip-norm must be >= 0 (0 = none), got {cfg.clip_norm}")
+    if not (math.isfinite(cfg.word_dropout) and 0 <= cfg.word_dropout < 1):
+        raise ConfigError(f"--word-dropout must be in [0, 1) (0 = off), got {cfg.word_dropout}")
+    if cfg.word_dropout > 0:
+        if cfg.task not in ("tag", "classify"):
+            raise ConfigError(f"--word-dropout applies to --task tag and --task classify, not "
+                              f"--task {cfg.task}")  # fmt: skip
+        if cfg.backend != "jax":
+            raise ConfigError("--word-dropout runs on --backend jax only (the NumPy twin has "
+                              "no word dropout yet)")  # fmt: skip
+        if cfg.task == "classify" and cfg.oov_token is None:
+            raise ConfigError("--word-dropout replaces words by the unknown-word id: give "
+                              "--task classify an --oov-token (e.g. --oov-token '<oov>')")
     if cfg.early_stopping and not cfg.val_fraction:
         raise ConfigError("--early-stopping needs a validation split: add --val-fraction F "
                           "(e.g. 0.2)")  # fmt: skip

@@ -14,7 +14,10 @@ longest (``--max-len N`` cuts them, counted as truncated); test sentences are ne
 The test report has token accuracy and, when every tag is ``O`` or
 ``B-``/``I-``/``E-``/``S-TYPE``, conlleval's entity-span precision, recall and F1 per type
 (``jaxrnn.evaluation.spans``); the JSON ``final`` gets ``test_token_acc`` and
-``test_span_f1`` from it.
+``test_span_f1`` from it, and the accuracy over the test tokens whose word is not in the
+training vocabulary (id 1), apart: ``test_unk_acc`` over ``test_unk_tokens`` tokens.
+``--word-dropout P`` replaces each training token by the unknown word with probability P
+(``jaxrnn.nn.models.word_dropout``), so that its embedding is trained.
 """
 
 from __future__ import annotations
@@ -102,41 +105,71 @@ def build_model(cfg: TrainConfig, vocab: TagVocab, labels: list[str]) -> models.
     ``--embed-dim`` (0: one-hot), ``--dropout`` before the readout (the stack:
     ``build.recurrent_layer``, chunked with length buckets)."""
     return models.SequenceTagger(recurrent_layer(cfg), vocab.vocab_size, vocab.num_tags,
-                                 cfg.embed_dim or None, cfg.dropout)  # fmt: skip
+                                 cfg.embed_dim or None, cfg.dropout,
+                                 word_dropout=cfg.word_dropout)  # fmt: skip
 
 
-def report_from(gold: list[list[str]], pred: list[list[str]]) -> dict:
+def report_from(gold: list[list[str]], pred: list[list[str]],
+                unknown: list[list[bool]] | None = None) -> dict:  # fmt: skip
     """``{"token_accuracy", "tokens", "spans"}``; ``spans`` is ``SpanReport.to_dict()`` or
-    None when the tags are not a BIO scheme."""
+    None when the tags are not a BIO scheme. With ``unknown`` (a flag per token: its word is
+    not in the training vocabulary) also ``"unk_accuracy"`` (None when no token is unknown)
+    and ``"unk_tokens"``: the accuracy over those tokens alone."""
     tokens = sum(len(g) for g in gold)
     same = sum(a == b for g, p in zip(gold, pred, strict=True) for a, b in zip(g, p, strict=True))
     all_tags = sorted({t for s in gold for t in s} | {t for s in pred for t in s})
     span = spans.span_report(gold, pred).to_dict() if is_bio(all_tags) else None
-    return {"token_accuracy": same / max(tokens, 1), "tokens": tokens, "spans": span}
+    out = {"token_accuracy": same / max(tokens, 1), "tokens": tokens, "spans": span}
+    if unknown is not None:
+        hits = [a == b for g, p, u in zip(gold, pred, unknown, strict=True)
+                for a, b, k in zip(g, p, u, strict=True) if k]  # fmt: skip
+        out["unk_accuracy"] = sum(hits) / len(hits) if hits else None
+        out["unk_tokens"] = len(hits)
+    return out
+
+
+def unknown_tokens(ids: np.ndarray, lengths: np.ndarray) -> list[list[bool]]:
+    """Per sentence, whether each token's id is the unknown word's (1: not in the training
+    vocabulary, or cut by ``--num-words``), from ``ids [N, T]`` and ``lengths [N]``."""
+    return [(np.asarray(row[:n]) == 1).tolist() for row, n in zip(ids, lengths, strict=True)]
 
 
 def test_report(pred: np.ndarray, data: Prepared) -> dict:
-    """The report of test predictions ``[N_test, T]`` (see ``report_from``)."""
+    """The report of test predictions ``[N_test, T]`` (see ``report_from``), unknown-word
+    accuracy included."""
     vocab, test = data.vocab, data.test
     return report_from(vocab.decode_tags(test.tags, test.lengths),
-                       vocab.decode_tags(pred, test.lengths))  # fmt: skip
+                       vocab.decode_tags(pred, test.lengths),
+                       unknown_tokens(test.ids, test.lengths))  # fmt: skip
 
 
 def report_final(report: dict) -> dict:
-    """``test_token_acc`` and (BIO tags) ``test_span_f1``."""
+    """``test_token_acc``, (BIO tags) ``test_span_f1``, ``test_unk_tokens`` and (when it is
+    not 0) ``test_unk_acc``."""
     out = {"test_token_acc": report["token_accuracy"]}
     if report["spans"] is not None:
         out["test_span_f1"] = report["spans"]["f1"]
+    if "unk_tokens" in report:  # final holds numbers only (averaged over seeds)
+        if report["unk_accuracy"] is not None:
+            out["test_unk_acc"] = report["unk_accuracy"]
+        out["test_unk_tokens"] = report["unk_tokens"]
     return out
 
 
 def format_report(report: dict) -> str:
-    """conlleval's table (``jaxrnn.evaluation.spans.format_span_report``), or the token accuracy."""
+    """conlleval's table (``jaxrnn.evaluation.spans.format_span_report``), or the token
+    accuracy; then the unknown-word accuracy."""
     s = report["spans"]
     if s is None:
-        return f"token accuracy {report['token_accuracy']:.4f} over {report['tokens']} tokens"
-    per_type = {k: spans.TypeScore(**v) for k, v in s["per_type"].items()}
-    return spans.format_span_report(spans.SpanReport(**{**s, "per_type": per_type}))
+        text = f"token accuracy {report['token_accuracy']:.4f} over {report['tokens']} tokens"
+    else:
+        per_type = {k: spans.TypeScore(**v) for k, v in s["per_type"].items()}
+        text = spans.format_span_report(spans.SpanReport(**{**s, "per_type": per_type}))
+    if report.get("unk_tokens") is not None:
+        acc, n = report["unk_accuracy"], report["unk_tokens"]
+        text += (f"\nunknown-word accuracy {acc:.4f} over {n} tokens not in the training "
+                 "vocabulary" if n else "\nno test token is outside the training vocabulary")
+    return text
 
 
 def predictor(cfg, model, params, vocab, label_names, num_seeds: int, batch_size: int = 256

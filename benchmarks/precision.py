@@ -203,7 +203,7 @@ def lm_quality(quick: bool, epochs: int) -> dict[str, Any]:
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     ap = parser(__doc__)
     ap.add_argument("--reps", type=int, default=None, help="timed steps per side [30]")
-    ap.add_argument("--lm-epochs", type=int, default=None, help="LM epochs per dtype [8]")
+    ap.add_argument("--lm-epochs", type=int, default=None, help="LM epochs per dtype [40: 600 steps, as lm.py]")
     args = ap.parse_args(argv)
     t0 = time.perf_counter()
     check = QuietCheck()
@@ -222,7 +222,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         for r in time_shape(cell, dims, reps, peak["gflops"]):
             rows.append({"shape": label, "cell": cell, **r})
     table("train step: ms, GFLOP/s, share of the float32 peak, PyTorch f32 time / this", rows)
-    lm = lm_quality(args.quick, args.lm_epochs or (1 if args.quick else 8))
+    lm = lm_quality(args.quick, args.lm_epochs or (1 if args.quick else 40))
     print(f"\nLM ({lm['epochs']} epochs, hidden {lm['hidden']}): float32 {lm['float32']}, "
           f"bfloat16 {lm['bfloat16']}, gap {lm.get('bpc_gap')}")
     payload = {"machine": info, "peak": peak, "steps": rows, "lm": lm,

@@ -203,7 +203,8 @@ def lm_quality(quick: bool, epochs: int) -> dict[str, Any]:
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     ap = parser(__doc__)
     ap.add_argument("--reps", type=int, default=None, help="timed steps per side [30]")
-    ap.add_argument("--lm-epochs", type=int, default=None, help="LM epochs per dtype [40: 600 steps, as lm.py]")
+    ap.add_argument("--lm-epochs", type=int, default=None,
+                    help="LM epochs per dtype [40: 600 steps, as lm.py]")
     args = ap.parse_args(argv)
     t0 = time.perf_counter()
     check = QuietCheck()

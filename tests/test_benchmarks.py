@@ -202,6 +202,18 @@ def test_profile_step_quick(tmp_path):
 
 
 
+def test_precision_quick(tmp_path):
+    p = run_quick("precision", tmp_path)
+    assert "quiet" in p and p["peak"]["description"]
+    sides = {r["side"] for r in p["steps"]}
+    assert {"ours_f32", "ours_bf16", "torch_f32"} <= sides
+    for r in p["steps"]:
+        assert positive(r["ms"]) and positive(r["gflops"]), r
+    lm = p["lm"]
+    assert lm["bpc_key"] == "test_bpc" and abs(lm["bpc_gap"]) < 0.05
+    assert lm["float32"]["test_bpc"] != lm["bfloat16"]["test_bpc"]  # bfloat16 did compute
+
+
 def test_peak_rss_quick(tmp_path):
     payload = run_quick("peak_rss", tmp_path)
     rows = payload["rows"]

@@ -233,7 +233,7 @@ def _init_params(model, cfg, seeds: list[int]):
     from jaxrnn.training import loop
 
     # What fit starts from (the same seeds give the same params).
-    return loop.init_states(model, make_optimizer(cfg), seeds, jnp.dtype(cfg.dtype)).params
+    return loop.init_states(model, make_optimizer(cfg), seeds, jnp.dtype(cfg.param_dtype)).params
 
 
 def _note(run: compare.ModelRun) -> str:

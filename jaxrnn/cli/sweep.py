@@ -76,7 +76,7 @@ def run_grid(cfg: TrainConfig, points: np.ndarray, seeds: list[int], group: int 
         raise ConfigError("the sweep chooses on validation data: give --val-fraction > 0")
     ncls = max(2, len(data.label_names))
     g, s, epochs = len(points), len(seeds), cfg.epochs
-    dtype = np.dtype(cfg.dtype)
+    dtype = np.dtype(cfg.param_dtype)
     template = build_model(cfg, data.vocab.vocab_size, ncls)
     params = initial_params(template, cfg, seeds)  # [S, ...], the same starts for every point
     opt0 = sweep_optimizer(jnp.asarray(1e-3, dtype), jnp.asarray(0.0, dtype),

@@ -9,6 +9,26 @@ from jax import lax
 
 Array = jax.Array
 
+# Mixed precision (``--dtype bfloat16``): a bfloat16 operand makes a matmul take bfloat16
+# operands with float32 accumulation and a float32 result (``mm``); everything else (gate
+# math, carries, biases, the loss) stays float32. ``cast_weights`` gives a layer's weight
+# matrices that dtype inside the differentiated function, so parameters, their gradients
+# and the optimizer state stay float32 (the cast's VJP casts the gradient back).
+BF16 = jnp.bfloat16
+
+
+def mixed(*arrays: Array | None) -> bool:
+    """True when one of ``arrays`` is bfloat16 (the matmuls then run mixed)."""
+    return any(a is not None and a.dtype == BF16 for a in arrays)
+
+
+def mm(a: Array, b: Array) -> Array:
+    """``a [.., K] @ b [K, N]``; with a bfloat16 operand: both operands bfloat16, accumulated
+    and returned in float32 (PyTorch's autocast matmul)."""
+    if mixed(a, b):
+        return jnp.matmul(a.astype(BF16), b.astype(BF16), preferred_element_type=jnp.float32)
+    return a @ b
+
 
 def split(a: Array, g: int) -> tuple[Array, ...]:
     """``[.., G*H]`` -> G arrays ``[.., H]``."""
@@ -33,9 +53,9 @@ def before(seq: Array, first: Array, t: Array) -> Array:
 def rec_back(dz: tuple[Array, ...], w: Array, fused: bool) -> Array:
     """``cat(dz) [B, G*H] @ w [G*H, K]``: one matmul, or a sum of one per gate block."""
     if fused or len(dz) == 1:
-        return cat(dz) @ w
+        return mm(cat(dz), w)
     ws = jnp.split(w, len(dz), axis=0)
-    out = dz[0] @ ws[0]
+    out = mm(dz[0], ws[0])
     for d, wk in zip(dz[1:], ws[1:], strict=True):
-        out = out + d @ wk
+        out = out + mm(d, wk)
     return out

@@ -80,6 +80,7 @@ from jax import lax
 
 from jaxrnn.nn._blocks import cat as _cat
 from jaxrnn.nn._blocks import index as _index
+from jaxrnn.nn._blocks import mixed, mm
 from jaxrnn.nn._vma import sum_to_primal_type, vary_like
 from jaxrnn.nn.cells import BackStep, CellParams, CellVJP, LSTMState, get_cell, hidden
 
@@ -125,8 +126,8 @@ def _parts(cell: str, a: Array) -> tuple[Array, ...]:
 def _rec(h: Array, w: Array, g: int, fused: bool) -> Array:
     """``h [B, K] @ w.T [K, G*H]``: one matmul, or one per gate block (then concatenated)."""
     if fused or g == 1:
-        return h @ w.T
-    return _cat(tuple(h @ wk.T for wk in jnp.split(w, g, axis=0)))
+        return mm(h, w.T)
+    return _cat(tuple(mm(h, wk.T) for wk in jnp.split(w, g, axis=0)))
 
 
 # ``transpose_dz=None`` (auto): below this many elements in a gate gradient ``dz``
@@ -139,11 +140,13 @@ def _rec(h: Array, w: Array, g: int, fused: bool) -> Array:
 TRANSPOSE_DZ_MAX = 1 << 22
 
 
-def _wgrad_lhs(dz: Array, transpose: bool | None) -> tuple[Array, bool]:
+def _wgrad_lhs(dz: Array, transpose: bool | None, low: bool = False) -> tuple[Array, bool]:
     """The left operand of the weight gradients for ``dz [T, B, G*H]``: ``([N, G*H], False)``
     (N = T * B), or a transposed copy, ``([G*H, N], True)``; ``transpose=None``: the copy
-    for small ``dz`` (see above)."""
+    for small ``dz`` (see above). ``low``: in bfloat16 (mixed precision, ``mm``)."""
     d = dz.reshape(-1, dz.shape[-1])
+    if low:
+        d = d.astype(jnp.bfloat16)
     if transpose is None:
         transpose = d.size <= TRANSPOSE_DZ_MAX
     if not transpose:
@@ -157,7 +160,7 @@ def _wgrad(inp: Array, lhs: tuple[Array, bool]) -> Array:
     copies neither operand)."""
     d, transposed = lhs
     a = inp.reshape(-1, inp.shape[-1])
-    return d @ a if transposed else (a.T @ d).T
+    return mm(d, a) if transposed else mm(a.T, d).T
 
 
 def _fwd_step(
@@ -222,13 +225,13 @@ def _forward(
     if in_loop:  # dz buffers for backward
         xp = _parts(cell, jnp.full((steps, batch, g * hsize), -1, h0.dtype))
     else:  # [T, B, G*H]: one matmul (then split for the GRU)
-        xp = _parts(cell, xs if w_ih is None else xs @ w_ih.T)
+        xp = _parts(cell, xs if w_ih is None else mm(xs, w_ih.T))
     nres = _vjp(cell).num_res if save else 0
     bufs = _buffers(nres + 1, (steps, batch, hsize), h0.dtype)  # residuals, then outputs
 
     def body(t, state):
         carry, xp, bufs = state
-        x = _parts(cell, _index(xs, t) @ w_ih.T) if in_loop else tuple(_index(a, t) for a in xp)
+        x = _parts(cell, mm(_index(xs, t), w_ih.T)) if in_loop else tuple(_index(a, t) for a in xp)
         new, y, res = _fwd_step(cell, carry, x, _rec(hidden(carry), w_hh, g, opts.fused), b_ih,
                                 b_hh)  # fmt: skip
         new, y = _past_end(new, y, carry, lengths, t)
@@ -299,17 +302,18 @@ def _bwd_step(opts: Options, w_hh: Array, carry0: Carry, ys: Array, res: tuple[A
 
 
 def _grads_after(opts: Options, w_ih: Array | None, dz: tuple[Array, ...], dhn: Array | None,
-                 hprev: Array, xs: Array) -> tuple:  # fmt: skip
+                 hprev: Array, xs: Array, low: bool = False) -> tuple:  # fmt: skip
     """``(dw_ih, db_ih, dw_hh, db_hh, dxs)`` from the gate gradients of ``T`` steps (``dz``:
     the ``_parts`` of ``[T, B, G*H]``, w.r.t. the input part of the pre-activations; the
     recurrent part's is the same except the GRU's n block, ``dhn [T, B, H]``), the states
     before each step ``hprev [T, B, H]`` and the inputs ``xs [T, B, D]`` (projected ones,
     ``[T, B, G*H]``, when ``w_ih`` is None: then ``dw_ih`` is None and ``dxs = dz``):
-    one matmul or reduction over all ``T * B`` rows each."""
+    one matmul or reduction over all ``T * B`` rows each; ``low``: the weight gradients'
+    matmuls in bfloat16 with float32 accumulation (bfloat16 weights, ``mm``)."""
     split_last = _vjp(opts.cell).split_last
     dhh = (dz[0], dhn) if split_last else dz
-    lhs = tuple(_wgrad_lhs(d, opts.transpose_dz) for d in dz)  # shared by dw_hh and dw_ih
-    lhs_hh = (lhs[0], _wgrad_lhs(dhn, opts.transpose_dz)) if split_last else lhs
+    lhs = tuple(_wgrad_lhs(d, opts.transpose_dz, low) for d in dz)  # shared by dw_hh, dw_ih
+    lhs_hh = (lhs[0], _wgrad_lhs(dhn, opts.transpose_dz, low)) if split_last else lhs
     dw_hh = jnp.concatenate([_wgrad(hprev, d) for d in lhs_hh], axis=0)
     db_hh = jnp.concatenate([jnp.sum(d, axis=(0, 1)) for d in dhh])
     db_ih = jnp.concatenate([jnp.sum(d, axis=(0, 1)) for d in dz])
@@ -317,7 +321,8 @@ def _grads_after(opts: Options, w_ih: Array | None, dz: tuple[Array, ...], dhn: 
         return None, db_ih, dw_hh, db_hh, _cat(dz)
     dw_ih = jnp.concatenate([_wgrad(xs, d) for d in lhs], axis=0)
     w_parts = _parts(opts.cell, w_ih.T)  # [D, .] column blocks of w_ih.T
-    dxs = sum((d @ w.T for d, w in zip(dz[1:], w_parts[1:], strict=True)), dz[0] @ w_parts[0].T)
+    dxs = sum((mm(d, w.T) for d, w in zip(dz[1:], w_parts[1:], strict=True)),
+              mm(dz[0], w_parts[0].T))
     return dw_ih, db_ih, dw_hh, db_hh, dxs
 
 
@@ -353,7 +358,7 @@ def _scan_bwd(opts: Options, saved: tuple, cts: tuple[Array, Carry]) -> tuple:
 
     # After the loop: every weight, bias and input gradient is one matmul / reduction
     # over all T * B rows (one per part for a split_last cell, the GRU).
-    grads = _grads_after(opts, w_ih, dz, dhn, _shift(h0, ys), xs)
+    grads = _grads_after(opts, w_ih, dz, dhn, _shift(h0, ys), xs, mixed(w_ih, w_hh))
     return _cotangents(grads, dcarry0, w_ih, b_ih, w_hh, b_hh, xs, carry0)
 
 
@@ -441,7 +446,7 @@ def _forward_chunked(
 
     def chunk_body(k, state):
         x = lax.dynamic_slice_in_dim(xs_p, k * size, size, 0)
-        xp = _parts(cell, x if w_ih is None else x @ w_ih.T)  # [C, B, G*H] in one matmul
+        xp = _parts(cell, x if w_ih is None else mm(x, w_ih.T))  # [C, B, G*H] in one matmul
 
         def body(i, state):
             carry, bufs = state
@@ -500,7 +505,7 @@ def _scan_bwd_chunked(opts: Options, saved: tuple, cts: tuple[Array, Carry]) -> 
         inner = vary_like((dcarry, dz, dhn), saved, cts)
         dcarry, dz, dhn = lax.fori_loop(0, size, body, inner, unroll=opts.unroll)
         sl = partial(lax.dynamic_slice_in_dim, start_index=k * size, slice_size=size, axis=0)
-        grads = _grads_after(opts, w_ih, dz, dhn, sl(hprev), sl(xs_p))
+        grads = _grads_after(opts, w_ih, dz, dhn, sl(hprev), sl(xs_p), mixed(w_ih, w_hh))
         d_w_ih, d_b_ih, d_w_hh, d_b_hh, dx = grads
         acc = tuple(None if a is None else a + d for a, d in
                     zip(acc, (d_w_ih, d_b_ih, d_w_hh, d_b_hh), strict=True))  # fmt: skip

@@ -43,7 +43,7 @@ from typing import Any, NamedTuple
 import jax
 import jax.numpy as jnp
 
-from jaxrnn.nn._blocks import before, cat, index, rec_back, split
+from jaxrnn.nn._blocks import before, cat, index, mm, rec_back, split
 from jaxrnn.weights.cellspec import (
     CellSpec,
     bias_init_blocks,
@@ -66,12 +66,12 @@ class LSTMState(NamedTuple):
 
 def project_inputs(p: CellParams, x: Array) -> Array:
     """``x [.., D] -> x @ w_ih.T + b_ih  [.., G*H]``."""
-    xp = x @ p.w_ih.T
+    xp = mm(x, p.w_ih.T)
     return xp if p.b_ih is None else xp + p.b_ih
 
 
 def _hidden_proj(p: CellParams, h: Array) -> Array:
-    hh = h @ p.w_hh.T
+    hh = mm(h, p.w_hh.T)
     return hh if p.b_hh is None else hh + p.b_hh
 
 

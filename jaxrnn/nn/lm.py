@@ -132,7 +132,7 @@ class LanguageModel:
         h, state = self.layer.apply(params["rnn"], x, key=k_rnn, initial_state=state)
         if k_out is not None and self.dropout > 0.0:
             h = dropout(k_out, h, self.dropout)
-        return h @ params["w_out"].T + params["b_out"], state
+        return self.layer.dense(h, params["w_out"], params["b_out"]), state
 
     def step(self, params: dict, state: Any, ids: Array) -> tuple[Array, Any]:
         """One token per stream: ``ids [B]``, ``state [L, B, H]`` -> ``(logits [B, V], state)``.
@@ -141,7 +141,7 @@ class LanguageModel:
         sequential step for a parallel cell too): what sampling runs.
         """
         state, x = self.layer.step(params["rnn"], state, self._inputs(params, ids))
-        return x @ params["w_out"].T + params["b_out"], state
+        return self.layer.dense(x, params["w_out"], params["b_out"]), state
 
 
 # ----------------------------------------------------------------------------- sampling

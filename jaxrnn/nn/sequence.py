@@ -64,6 +64,7 @@ import numpy as np
 from jax import lax
 
 from jaxrnn.nn import bptt
+from jaxrnn.nn._blocks import BF16, mm
 from jaxrnn.nn._vma import sum_to_primal_type, vary_like
 from jaxrnn.nn.cells import (
     CELLS,
@@ -81,6 +82,7 @@ IMPLS = ("custom_vjp", "autodiff")
 # Earlier name of "custom_vjp", still accepted.
 _ALIASES = {"bptt": "custom_vjp"}
 SCANS = ("parallel", "sequential")  # how a parallel cell runs over time (_Options.scan)
+PRECISIONS = ("float32", "bfloat16")  # the matmuls' operands (_Options.precision)
 DEFAULT_IMPL = "custom_vjp"  # measured faster on CPU at every benchmarked shape (vs_peers.py)
 
 
@@ -230,6 +232,11 @@ class _Options(NamedTuple):
     stack_directions: bool = False
     chunk: int = 0
     scan: str = "parallel"  # parallel cells: "parallel" (linear scan) or "sequential" (lax.scan)
+    # "bfloat16": mixed precision for the recurrent cells (rnn, lstm, gru): the layer's weight
+    # matrices are cast to bfloat16 inside ``apply``/``step`` (parameters stay float32), so
+    # every input, recurrent and weight-gradient matmul takes bfloat16 operands with float32
+    # accumulation (``jaxrnn.nn._blocks.mm``); gates, carries and biases stay float32.
+    precision: str = "float32"
 
 
 @dataclass(frozen=True)
@@ -256,6 +263,9 @@ class RecurrentLayer:
         object.__setattr__(self, "impl", _check_impl(self.impl))
         if self._options.scan not in SCANS:
             raise ValueError(f"scan must be one of {SCANS}, got {self._options.scan!r}")
+        if self._options.precision not in PRECISIONS:
+            raise ValueError(f"precision must be one of {PRECISIONS}, "
+                             f"got {self._options.precision!r}")  # fmt: skip
         if self.parallel is not None and not self.bias:
             raise ValueError(f"cell {self.cell!r} always has its biases: bias must be True")
 
@@ -366,6 +376,7 @@ class RecurrentLayer:
         """
         if initial_state is None:
             initial_state = self.zero_state(x.shape[0], x.dtype)
+        params = self.compute_params(params)
         if self.parallel is not None:
             return self._apply_parallel(params, x, lengths, key, initial_state, use_scan)
         xt = jnp.swapaxes(x, 0, 1)  # [T, B, D]
@@ -386,6 +397,22 @@ class RecurrentLayer:
                 xt = dropout(sub, xt, self.dropout, time_major=True)
         final = jax.tree.map(lambda *s: jnp.stack(s), *finals)
         return jnp.swapaxes(xt, 0, 1), final
+
+    def compute_params(self, params: LayerParams) -> LayerParams:
+        """``params`` as the matmuls take them: with ``precision="bfloat16"`` the recurrent
+        cells' weight matrices in bfloat16 (biases float32), else unchanged. Parallel cells
+        always compute in their parameters' dtype."""
+        if self._options.precision == "float32" or self.parallel is not None:
+            return params
+        return tuple(tuple(p._replace(w_ih=p.w_ih.astype(BF16), w_hh=p.w_hh.astype(BF16))
+                           for p in layer) for layer in params)  # fmt: skip
+
+    def dense(self, x: Array, w: Array, b: Array) -> Array:
+        """A readout of this layer's outputs, ``x [.., F] @ w.T + b`` for ``w [K, F]``, in
+        the layer's precision (bfloat16 operands, float32 accumulation and result)."""
+        if self._options.precision == "float32":
+            return x @ w.T + b
+        return mm(x, w.astype(BF16).T) + b
 
     def _apply_parallel(
         self,
@@ -422,7 +449,7 @@ class RecurrentLayer:
                              "whole sequence)")  # fmt: skip
         cell = get_cell(self.cell)
         new = []
-        for i, (p,) in enumerate(params):
+        for i, (p,) in enumerate(self.compute_params(params)):
             carry = jax.tree.map(lambda s, i=i: s[i], state)
             carry, x = cell.step(p, carry, x if cell.parallel is not None else
                                  project_inputs(p, x))  # fmt: skip

@@ -19,9 +19,11 @@ BUCKET_CHUNK = 8
 
 def recurrent_layer(cfg: TrainConfig) -> sequence.RecurrentLayer:
     """The stack ``--model``, ``--hidden``, ``--layers`` and ``--layer-dropout`` name; with
-    length buckets (``cfg.buckets >= 2``) its loops run in chunks of ``BUCKET_CHUNK`` steps."""
+    length buckets (``cfg.buckets >= 2``) its loops run in chunks of ``BUCKET_CHUNK`` steps;
+    ``--dtype bfloat16``: its matmuls in mixed precision (``sequence._Options.precision``)."""
     cell, bidirectional = MODEL_CELLS[cfg.model]
-    options = sequence._Options(chunk=BUCKET_CHUNK if cfg.buckets >= 2 else 0)
+    options = sequence._Options(chunk=BUCKET_CHUNK if cfg.buckets >= 2 else 0,
+                                precision=cfg.precision)
     return sequence.RecurrentLayer(cell, cfg.hidden, cfg.layers, bidirectional,
                                    cfg.layer_dropout, _options=options)  # fmt: skip
 
@@ -93,7 +95,7 @@ def initial_params(model, cfg: TrainConfig, seeds: list[int]):
             raise ConfigError(f"--init {cfg.init}: this model starts from its own weights "
                               "(the study's RNN, or a language model): leave --init auto")
     if hasattr(model, "init_numpy") or own or scheme == "orthogonal":  # the model's own draw
-        ps = [init_params_numpy(model, s, np.dtype(cfg.dtype)) for s in seeds]
+        ps = [init_params_numpy(model, s, np.dtype(cfg.param_dtype)) for s in seeds]
         return jax.tree.map(lambda *a: np.stack(a), *ps)
     from jaxrnn.weights.init import scheme_params
 
@@ -103,7 +105,7 @@ def initial_params(model, cfg: TrainConfig, seeds: list[int]):
                         vocab_size=getattr(model, "input_size", None) or model.vocab_size,
                         embed_dim=model.embed_dim,
                         num_outputs=model.num_outputs, seed=s, bias=layer.bias,
-                        dtype=np.dtype(cfg.dtype))
+                        dtype=np.dtype(cfg.param_dtype))
           for s in seeds]  # fmt: skip
     for p in ps:  # the JAX model's own CellParams type, as init_params_numpy's
         p["rnn"] = tuple(tuple(CellParams(*c) for c in layer) for layer in p["rnn"])

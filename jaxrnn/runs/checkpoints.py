@@ -95,7 +95,7 @@ def load_checkpoint(path: str) -> Restored:
     if cfg.dtype == "float64" and not jax.config.jax_enable_x64:
         jax.config.update("jax_enable_x64", True)
     model = spec.build_model(cfg, tok, label_names)
-    template = _template(model, make_optimizer(cfg), seeds, jnp.dtype(cfg.dtype),
+    template = _template(model, make_optimizer(cfg), seeds, jnp.dtype(cfg.param_dtype),
                          bool(cfg.early_stopping))  # fmt: skip
     leaves, treedef = jax.tree.flatten(template)
     if len(leaves) != len(arrays) or any(

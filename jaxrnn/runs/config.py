@@ -149,8 +149,11 @@ class TrainConfig:
                        "per-sample SGD; generic: jax.grad + optax for everything",
                        choices=("auto", "generic"))  # fmt: skip
     seed: int = option(0, "seeds init, shuffling and dropout", type=int)
-    dtype: str = option("float32", "floating-point type of params and data",
-                        choices=("float32", "float64"))  # fmt: skip
+    dtype: str = option("float32", "floating-point type of params and data; bfloat16 = mixed "
+                        "precision (jax backend, recurrent cells): params, optimizer state "
+                        "and checkpoints float32, the cells' and the LM readout's matmuls on "
+                        "bfloat16 operands with float32 accumulation",
+                        choices=("float32", "float64", "bfloat16"))  # fmt: skip
     devices: int = option(
         0, "spread training over the first N JAX devices, 0 = all (several seeds: seeds are "
         "split; one model: each batch is split)", type=int, metavar="N",
@@ -265,6 +268,18 @@ class TrainConfig:
     def __post_init__(self) -> None:
         # A list from a checkpoint's JSON or the command line: keep one (hashable) type.
         self.eval_data = tuple(self.eval_data or ())
+
+    @property
+    def param_dtype(self) -> str:
+        """The dtype of parameters, optimizer state and float data: ``dtype``, float32 for
+        ``bfloat16`` (mixed precision: only the matmuls' operands are bfloat16)."""
+        return "float32" if self.dtype == "bfloat16" else self.dtype
+
+    @property
+    def precision(self) -> str:
+        """The recurrent layers' matmul precision (``jaxrnn.nn.sequence._Options.precision``):
+        bfloat16 for ``--dtype bfloat16``, else float32."""
+        return "bfloat16" if self.dtype == "bfloat16" else "float32"
 
 
 # Fields a preset may leave out: their value when neither the preset nor a flag sets them.
@@ -475,6 +490,11 @@ def resolve_config(cfg: TrainConfig) -> TrainConfig:
     if cfg.backend not in info.backends:
         raise ConfigError(f"--backend numpy runs the scratch classifier: --task {info.name} "
                           "needs --backend jax")  # fmt: skip
+    if cfg.dtype == "bfloat16" and (cfg.backend != "jax" or cfg.model == "rnn"
+                                    or get_spec(MODEL_CELLS[cfg.model][0]).parallel):
+        raise ConfigError("--dtype bfloat16 (mixed-precision matmuls) runs the recurrent cells "
+                          "on the jax backend: use --backend jax with --model rnn2, simple_rnn, "
+                          "lstm, gru or bilstm")  # fmt: skip
     if cfg.bptt == "study" and (cfg.model != "rnn" or cfg.optimizer != "sgd"
                                 or cfg.batch_size != 1):  # fmt: skip
         raise ConfigError("--bptt study replays the study's per-sample SGD of --model rnn: use "

@@ -172,7 +172,7 @@ class JaxRun:
         self.optimizer = make_optimizer(cfg)
         if state is None:
             params = initial_params(self.model, cfg, seeds)
-            state = loop.init_states(self.model, self.optimizer, seeds, jnp.dtype(cfg.dtype),
+            state = loop.init_states(self.model, self.optimizer, seeds, jnp.dtype(cfg.param_dtype),
                                      params)  # fmt: skip
             if cfg.early_stopping:
                 state = state._replace(best=loop.init_best(state.params, (len(seeds),)))

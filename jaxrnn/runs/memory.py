@@ -60,7 +60,7 @@ def estimate(cfg: TrainConfig, rows: dict[str, int], max_len: int, seeds: int = 
     """The peak memory of training ``cfg`` on splits of ``rows`` texts (``{"train": N, ...}``)
     padded to ``max_len`` tokens, ``seeds`` seeds of which ``group`` run vmapped at once, each
     batch split over ``devices`` (the per-device figure for the activations)."""
-    size = np.dtype(cfg.dtype).itemsize
+    size = np.dtype(cfg.param_dtype).itemsize
     t = max(1, int(max_len))
     train_f, eval_f = _per_token_floats(cfg)
     batch = -(-cfg.batch_size // devices)

@@ -222,7 +222,7 @@ def prepare_numeric(cfg: TrainConfig, vocab: NumericVocab | None = None, *,
     if vocab is None:
         vocab = NumericVocab(train.num_features, fit_standardizer(train), train.feature_names,
                              fmt, int(train.lengths.max()))  # fmt: skip
-    dtype = np.dtype(cfg.dtype)
+    dtype = np.dtype(cfg.param_dtype)
     scaled = [None if s is None else _arrays(vocab.scale(s, dtype), dtype)
               for s in (train, test, val)]  # fmt: skip
     return Prepared(scaled[0], scaled[1], vocab, list(train.label_names), 0, scaled[2],

@@ -14,7 +14,7 @@ import numpy as np
 
 from jaxrnn.data.text import TextVocab
 from jaxrnn.nn import lm
-from jaxrnn.nn.sequence import RecurrentLayer
+from jaxrnn.nn.sequence import RecurrentLayer, _Options
 from jaxrnn.runs.config import MODEL_CELLS, TrainConfig
 from jaxrnn.runs.predictor import LanguageModelPredictor
 from jaxrnn.runs.prepare_lm import check, num_tokens, prepare_lm
@@ -27,8 +27,8 @@ def build_model(cfg: TrainConfig, vocab: TextVocab, label_names=None) -> lm.Lang
     check(cfg)
     cell, _ = MODEL_CELLS[cfg.model]
     min_char = cfg.model == "rnn"
-    layer = RecurrentLayer(cell, cfg.hidden, cfg.layers, False, cfg.layer_dropout,
-                           bias=True)  # fmt: skip
+    layer = RecurrentLayer(cell, cfg.hidden, cfg.layers, False, cfg.layer_dropout, bias=True,
+                           _options=_Options(precision=cfg.precision))  # fmt: skip
     return lm.LanguageModel(layer, vocab.size, cfg.embed_dim or None, cfg.dropout,
                             "min_char" if min_char else "keras")  # fmt: skip
 

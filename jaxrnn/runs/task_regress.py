@@ -90,8 +90,8 @@ def windows(cfg: TrainConfig, rows: np.ndarray, vocab: SeriesVocab, part: str
                         f"{cfg.window} and --horizon {cfg.horizon}: shorten them or give "
                         "more data") from None  # fmt: skip
     # in the run's float type (make_windows gives float32; --dtype float64 computes in float64)
-    return tasks.SeriesRows(w.inputs.astype(cfg.dtype, copy=False),
-                            w.targets.astype(cfg.dtype, copy=False))  # fmt: skip
+    return tasks.SeriesRows(w.inputs.astype(cfg.param_dtype, copy=False),
+                            w.targets.astype(cfg.param_dtype, copy=False))  # fmt: skip
 
 
 def _check_model(cfg: TrainConfig) -> None:
@@ -148,7 +148,8 @@ def build_model(cfg: TrainConfig, vocab: SeriesVocab, labels: Any = None) -> mod
     _check_model(cfg)
     cell, bidirectional = MODEL_CELLS[cfg.model]
     layer = sequence.RecurrentLayer(cell, cfg.hidden, cfg.layers, bidirectional,
-                                    cfg.layer_dropout)  # fmt: skip
+                                    cfg.layer_dropout,
+                                    _options=sequence._Options(precision=cfg.precision))
     return models.Regressor(layer, input_size=len(vocab.columns), horizon=cfg.horizon,
                             per_step=cfg.per_step)  # fmt: skip
 

@@ -70,7 +70,7 @@ def grad_norm_curves(cfg: Any, data: Any, seeds: list[int], every: int) -> dict[
     model = build_model(cfg, data.tokenizer.vocab_size, num_classes(data))
     optimizer = make_optimizer(cfg)
     task = tasks.classification()
-    dtype = jnp.dtype(cfg.dtype)
+    dtype = jnp.dtype(cfg.param_dtype)
     params = initial_params(model, cfg, seeds)
     state = loop.init_states(model, optimizer, seeds, dtype, params=params)
     train = jax.tree.map(jnp.asarray, data.train)

@@ -166,7 +166,7 @@ PREDICT_INPUTS: dict[str, tuple[str, tuple[str, ...]]] = {
                  "jaxrnn.generate samples continuations", ("texts", "top")),
 }  # fmt: skip
 # Fields only one kind of task reads (``TaskInfo.ignores`` of the others).
-_LM_ONLY = ("level", "seq_len")
+_LM_ONLY = ("level", "seq_len", "lm_batches")
 _REGRESS_ONLY = ("target", "features", "window", "horizon", "per_step")
 _CLASSIFY_ONLY = ("oov_token", "mask", "text_column", "label_column", "data_format")
 

@@ -85,8 +85,11 @@ def test_a_step_reads_its_windows_from_a_zero_state():
 
 
 def test_windows_come_from_the_training_part_only(corpus):
-    cfg = TrainConfig(task="lm", model="lstm", data=corpus, test_fraction=0.25,
-                      val_fraction=0.2, lm_batches="random")  # fmt: skip
+    from jaxrnn.runs.config import resolve_config
+
+    cfg = resolve_config(TrainConfig(task="lm", model="lstm", data=corpus, test_fraction=0.25,
+                                     val_fraction=0.2, lm_batches="random", batch_size=2,
+                                     seq_len=6))  # fmt: skip
     text = load_text(corpus)
     ids = TextVocab.fit(text, "char").encode(text)
     train, _ = split_text(ids, 0.25)
@@ -117,15 +120,31 @@ def test_one_line_errors(corpus, capsys):
         (["--task", "classify", "--lm-batches", "random"], "--lm-batches"),
         (["--task", "lm", "--model", "rnn", "--backend", "numpy", "--lm-batches", "random"],
          "--backend numpy"),
-        (["--task", "lm", "--lm-batches", "sideways"], "--lm-batches"),
     ]
     for extra, words in cases:
         data = ["--data", corpus] if "lm" in extra else []
         assert train([*data, "--epochs", "1", *extra]) == 2, extra
         err = capsys.readouterr().err
         assert err.strip().count("\n") == 0 and words in err, (extra, err)
+    with pytest.raises(SystemExit) as e:  # argparse's choices: one line, exit 2
+        train(["--task", "lm", "--data", corpus, "--lm-batches", "sideways"])
+    err = capsys.readouterr().err
+    assert e.value.code == 2 and err.strip().count("\n") == 0 and "--lm-batches" in err
     from jaxrnn.errors import ConfigError
     from jaxrnn.runs.config import resolve_config
 
     with pytest.raises(ConfigError, match="--task lm"):
         resolve_config(TrainConfig(task="regress", lm_batches="random"))
+
+
+def test_resume_draws_the_windows_of_the_uninterrupted_run(corpus, tmp_path):
+    from jaxrnn.runs.run import fit
+
+    kw = dict(task="lm", model="gru", data=corpus, hidden=4, embed_dim=3, seq_len=6,
+              batch_size=2, lm_batches="random")  # fmt: skip
+    full = fit(TrainConfig(epochs=3, **kw), save=str(tmp_path / "full.ckpt"))
+    ck = str(tmp_path / "run.ckpt")
+    fit(TrainConfig(epochs=1, **kw), save=ck)
+    resumed = fit(TrainConfig(epochs=3), resume=ck)
+    assert resumed.config.lm_batches == "random"
+    assert resumed.history == full.history  # exact: the same windows, the same floats

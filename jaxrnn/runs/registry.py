@@ -182,6 +182,9 @@ def _lm_check(cfg: TrainConfig) -> None:
     if cfg.backend == "numpy" and cfg.model != "rnn":
         raise ConfigError("--backend numpy --task lm runs min-char-rnn's NumPy reference: "
                           "use it with --model rnn")  # fmt: skip
+    if cfg.backend == "numpy" and cfg.lm_batches != "streams":
+        raise ConfigError("--backend numpy --task lm reads the text as carried streams: drop "
+                          "--lm-batches random, or use --backend jax")  # fmt: skip
 
 
 def _lm_summary(scores: str, result: Any) -> str:

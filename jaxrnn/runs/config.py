@@ -497,9 +497,9 @@ def resolve_config(cfg: TrainConfig) -> TrainConfig:
     if cfg.batch_size == AUTO_BATCH and info.rows_per_step is not None:
         raise ConfigError(f"--batch-size auto sizes batches of examples: --task {info.name} "
                           "reads its text as --batch-size streams; give a number")  # fmt: skip
-    if cfg.lm_batches != "streams" and cfg.task != "lm":
+    if cfg.lm_batches != "streams" and "lm_batches" in info.ignores:
         raise ConfigError(f"--lm-batches {cfg.lm_batches} lays out a text for --task lm: "
-                          f"--task {cfg.task} has no text streams; drop it")  # fmt: skip
+                          f"--task {info.name} has no text streams; drop it")  # fmt: skip
     if cfg.model == "rnn" and cfg.layers != 1:
         raise ConfigError("--model rnn is the study's single-layer RNN: --layers must be 1")
     return cfg

@@ -244,6 +244,14 @@ class TrainConfig:
                                  "carried from chunk to chunk) [25 for --model rnn, as "
                                  "min-char-rnn; else 64]", type=int, group="data",
                                  preset=False)  # fmt: skip
+    lm_batches: str = option(
+        "streams", "lm: how training steps read the text: streams (--batch-size streams in "
+        "order, the state carried from chunk to chunk) or random (each step draws "
+        "--batch-size windows of --seq-len + 1 tokens at random starts, the state reset per "
+        "window, as PyTorch's and char-rnn's samplers; an epoch takes as many steps, and so "
+        "tokens, as a streams epoch). Validation and test read one stream either way",
+        choices=("streams", "random"), group="data",
+    )  # fmt: skip
     # --task regress
     target: str | None = option(None, "regress: the column to forecast", metavar="COLUMN",
                                 group="data", preset=False)  # fmt: skip
@@ -537,6 +545,9 @@ def resolve_config(cfg: TrainConfig) -> TrainConfig:
     if cfg.batch_size == AUTO_BATCH and info.rows_per_step is not None:
         raise ConfigError(f"--batch-size auto sizes batches of examples: --task {info.name} "
                           "reads its text as --batch-size streams; give a number")  # fmt: skip
+    if cfg.lm_batches != "streams" and "lm_batches" in info.ignores:
+        raise ConfigError(f"--lm-batches {cfg.lm_batches} lays out a text for --task lm: "
+                          f"--task {info.name} has no text streams; drop it")  # fmt: skip
     if cfg.model == "rnn" and cfg.layers != 1:
         raise ConfigError("--model rnn is the study's single-layer RNN: --layers must be 1")
     return cfg

@@ -6,7 +6,10 @@
 * the vocabulary (``TextVocab`` at ``--level``): every token of both texts, unless a
   checkpoint's is given;
 * training rows: ``stream_batches``: ``--batch-size`` streams cut into chunks of
-  ``--seq-len`` tokens, ``[K, B, T]``, read in order, the state carried;
+  ``--seq-len`` tokens, ``[K, B, T]``, read in order, the state carried (with
+  ``--lm-batches random`` each of the K steps reads B random windows of the training text
+  instead, ``jaxrnn.training.tasks.lm_task(windows=...)``: the rows then only fix the step
+  count, and so the tokens, of an epoch);
 * test rows: the whole test text as ONE stream, cut into chunks of ``--seq-len``, the
   last chunk padded (mask 0): ``[K_test, 1, T]``, so every test token but the first is
   predicted once, with the state carried from the first token to the last;
@@ -47,6 +50,9 @@ def check(cfg: TrainConfig) -> None:
     if getattr(cfg, "resplit", False):
         raise ConfigError("--task lm tests on the end of the text (one contiguous split): "
                           "--resplit has nothing to redraw")  # fmt: skip
+    if cfg.backend == "numpy" and getattr(cfg, "lm_batches", "streams") != "streams":
+        raise ConfigError("--backend numpy --task lm reads the text as carried streams: drop "
+                          "--lm-batches random, or use --backend jax")  # fmt: skip
     if cfg.backend == "numpy" and (cfg.dropout or cfg.layer_dropout):
         raise ConfigError("--backend numpy --task lm has no dropout: drop --dropout and "
                           "--layer-dropout")  # fmt: skip
@@ -93,8 +99,36 @@ def prepare_lm(cfg: TrainConfig, vocab: TextVocab | None = None) -> Prepared:
         if len(val_ids) < 2:
             val_ids = np.concatenate([train_ids[-1:], val_ids])  # an input, never a target
         val = one_stream_rows(val_ids, cfg.seq_len)
+    _TRAIN_IDS[_ids_key(cfg)] = train_ids  # --lm-batches random draws its windows from it
     return Prepared(train_rows(train_ids, cfg.batch_size, cfg.seq_len),
                     one_stream_rows(test_ids, cfg.seq_len), vocab, [], 0, val)  # fmt: skip
+
+
+# The training text's ids of the runs prepared in this process, by what fixes them: the
+# task of ``--lm-batches random`` (``jaxrnn.runs.task_lm.make_task``) samples from them.
+_TRAIN_IDS: dict[tuple, np.ndarray] = {}
+
+
+def _ids_key(cfg: TrainConfig) -> tuple:
+    return (cfg.data, cfg.test_data, cfg.test_fraction, cfg.val_fraction, cfg.level)
+
+
+def train_ids(cfg: TrainConfig) -> np.ndarray:
+    """The training text of ``cfg`` as token ids ``[N]`` (after the test and validation
+    parts are cut off): the ones ``prepare_lm`` encoded for ``cfg``, else prepared now."""
+    key = _ids_key(cfg)
+    if key not in _TRAIN_IDS:
+        prepare_lm(cfg)
+    return _TRAIN_IDS[key]
+
+
+def random_windows(ids: np.ndarray, starts: np.ndarray, seq_len: int) -> Rows:
+    """The windows of ``ids [N]`` at ``starts [..., B]``: inputs ``ids[s : s + T]`` and targets
+    ``ids[s + 1 : s + T + 1]``, ``[..., B, T]`` each (mask all ones). ``starts`` must lie in
+    ``[0, N - T - 1]`` (NumPy reference of the draw in ``jaxrnn.training.tasks.lm_task``)."""
+    idx = np.asarray(starts)[..., None] + np.arange(seq_len)
+    x, y = np.asarray(ids)[idx], np.asarray(ids)[idx + 1]
+    return Rows(x.astype(np.int32), y.astype(np.int32), np.ones(x.shape, np.uint8))
 
 
 def num_tokens(rows: Rows) -> int:

@@ -166,7 +166,7 @@ PREDICT_INPUTS: dict[str, tuple[str, tuple[str, ...]]] = {
                  "jaxrnn.generate samples continuations", ("texts", "top")),
 }  # fmt: skip
 # Fields only one kind of task reads (``TaskInfo.ignores`` of the others).
-_LM_ONLY = ("level", "seq_len")
+_LM_ONLY = ("level", "seq_len", "lm_batches")
 _TEXT_ONLY = ("word_dropout",)  # tag and classify read it
 _REGRESS_ONLY = ("target", "features", "window", "horizon", "per_step")
 _CLASSIFY_ONLY = ("oov_token", "mask", "text_column", "label_column", "data_format")
@@ -183,6 +183,9 @@ def _lm_check(cfg: TrainConfig) -> None:
     if cfg.backend == "numpy" and cfg.model != "rnn":
         raise ConfigError("--backend numpy --task lm runs min-char-rnn's NumPy reference: "
                           "use it with --model rnn")  # fmt: skip
+    if cfg.backend == "numpy" and cfg.lm_batches != "streams":
+        raise ConfigError("--backend numpy --task lm reads the text as carried streams: drop "
+                          "--lm-batches random, or use --backend jax")  # fmt: skip
 
 
 def _lm_summary(scores: str, result: Any) -> str:

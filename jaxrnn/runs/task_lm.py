@@ -1,7 +1,9 @@
 """``--task lm``: the next token of a text (``jaxrnn.nn.lm``), state carried across chunks.
 
 Rows are chunks of all streams (``jaxrnn.runs.prepare_lm``): one chunk per optimizer step,
-read in order (no shuffle), the state reset at each epoch's start. Final metrics add
+read in order (no shuffle), the state reset at each epoch's start; with ``--lm-batches
+random`` each of those steps reads random windows of the training text instead, each from a
+zero state (``jaxrnn.training.tasks.lm_task(windows=)``). Final metrics add
 ``test_ppl`` (``exp(test_loss)``; ``val_ppl`` with ``--val-fraction``); the top level of
 the JSON gets ``tokens_per_s`` and ``train_tokens``.
 """
@@ -10,6 +12,7 @@ from __future__ import annotations
 
 import math
 
+import jax.numpy as jnp
 import numpy as np
 
 from jaxrnn.data.text import TextVocab
@@ -17,7 +20,7 @@ from jaxrnn.nn import lm
 from jaxrnn.nn.sequence import RecurrentLayer, _Options
 from jaxrnn.runs.config import MODEL_CELLS, TrainConfig
 from jaxrnn.runs.predictor import LanguageModelPredictor
-from jaxrnn.runs.prepare_lm import check, num_tokens, prepare_lm
+from jaxrnn.runs.prepare_lm import check, num_tokens, prepare_lm, train_ids
 from jaxrnn.runs.registry import TaskSpec, register
 from jaxrnn.training import tasks
 
@@ -40,7 +43,10 @@ def reduction(cfg: TrainConfig) -> str:
 
 def make_task(cfg: TrainConfig, model: lm.LanguageModel):
     """The LM task over ``cfg.batch_size`` streams (no ``bpc`` at word level)."""
-    task = tasks.lm_task(model, cfg.batch_size, reduction(cfg))
+    windows = None
+    if getattr(cfg, "lm_batches", "streams") == "random":  # each step draws from the text
+        windows = jnp.asarray(train_ids(cfg), jnp.int32)
+    task = tasks.lm_task(model, cfg.batch_size, reduction(cfg), windows=windows)
     return task if cfg.level == "char" else tasks.word_level(task)
 
 

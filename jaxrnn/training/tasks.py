@@ -238,6 +238,7 @@ class LMOut(NamedTuple):
 
     nll: Array  # [R, S, T] cross-entropy of each target, nats
     pred: Array  # [R, S, T] int32 arg-max token
+    hit: Array | None = None  # [R, S, T] pred == target, when the targets are not the batch's
 
 
 def _nll_pred(logits: Array, targets: Array) -> tuple[Array, Array]:
@@ -250,7 +251,21 @@ def _weights(batch: Batch, dtype) -> Array:
     return batch.weights[:, None, None].astype(dtype) * batch.data.mask.astype(dtype)
 
 
-def lm_task(model: Any, streams: int, reduction: str = "mean") -> Task:
+WINDOW_SALT = 0x77696E  # folded into a step's key to draw its windows apart from dropout
+
+
+def draw_windows(key: Any, text: Array, rows: int, streams: int, seq_len: int
+                 ) -> tuple[Array, Array, Array]:  # fmt: skip
+    """Random windows of ``text [N]`` (``N >= T + 1``): ``(starts [R, S], inputs [R, S, T],
+    targets [R, S, T])``, each start uniform in ``[0, N - T - 1]``, inputs
+    ``text[s : s + T]`` and targets ``text[s + 1 : s + T + 1]``; ``key`` a step's key."""
+    starts = jax.random.randint(jax.random.fold_in(key, WINDOW_SALT), (rows, streams), 0,
+                                text.shape[0] - seq_len)  # fmt: skip
+    idx = starts[..., None] + jnp.arange(seq_len)
+    return starts, text[idx], text[idx + 1]
+
+
+def lm_task(model: Any, streams: int, reduction: str = "mean", windows: Any = None) -> Task:
     """The next-token task over ``LMRows``, carrying ``streams`` streams' state.
 
     Metrics ``loss`` (nats per token), ``acc`` (next-token arg-max accuracy) and ``bpc``
@@ -258,6 +273,12 @@ def lm_task(model: Any, streams: int, reduction: str = "mean") -> Task:
 
     ``reduction="sum"``: the optimizer sees each chunk's *summed* loss (min-char-rnn's
     gradient) instead of the mean over its tokens; the reported metrics are means.
+
+    ``windows`` (the training text's ids ``[N]``, ``--lm-batches random``): a training step
+    (``apply`` given a key) ignores its rows' tokens and reads ``S`` windows of the rows'
+    ``T`` tokens drawn by ``draw_windows`` from the step's key (seeded, and resumed with the
+    state's key), each from a zero state, as PyTorch's and char-rnn's samplers do; the
+    carry is left as it was. Evaluation (no key) reads the rows with the state carried.
     """
     if reduction not in ("mean", "sum"):
         raise ValueError(f"reduction must be 'mean' or 'sum', got {reduction!r}")
@@ -265,7 +286,23 @@ def lm_task(model: Any, streams: int, reduction: str = "mean") -> Task:
     def init_carry(model, params, batch_size: int):  # the streams, whatever the row count
         return model.zero_state(streams, jax.tree.leaves(params)[0].dtype)
 
+    def apply_windows(model, params, batch: Batch, carry, key):
+        rows, s, t = batch.data.inputs.shape
+        _, inputs, targets = draw_windows(key, windows, rows, s, t)
+        state = model.zero_state(s, jax.tree.leaves(params)[0].dtype)
+        keys = jax.random.split(key, rows)
+        nll, pred = [], []
+        for r in range(rows):  # a training step has one row
+            logits, _ = model.apply(params, inputs[r], state, key=keys[r])  # [S, T, V]
+            n, p = _nll_pred(logits, targets[r])
+            nll.append(n)
+            pred.append(p)
+        nll, pred = jnp.stack(nll), jnp.stack(pred)
+        return LMOut(nll, pred, (pred == targets).astype(nll.dtype)), carry
+
     def apply(model, params, batch: Batch, carry, key):
+        if windows is not None and key is not None:
+            return apply_windows(model, params, batch, carry, key)
         d = batch.data
         rows, s = d.inputs.shape[0], d.inputs.shape[1]
         state = jax.tree.map(lambda c: jax.lax.stop_gradient(c[:, :s]), carry)  # truncated BPTT
@@ -303,7 +340,8 @@ def lm_task(model: Any, streams: int, reduction: str = "mean") -> Task:
     def stats(out: LMOut, batch: Batch):
         w = _weights(batch, out.nll.dtype)
         total = jnp.sum(w * out.nll)
-        correct = jnp.sum(w * (out.pred == batch.data.targets).astype(w.dtype))
+        hit = (out.pred == batch.data.targets) if out.hit is None else out.hit
+        correct = jnp.sum(w * hit.astype(w.dtype))
         n = jnp.sum(w)
         return jnp.stack([total, correct, total / math.log(2)]), jnp.stack([n, n, n])
 

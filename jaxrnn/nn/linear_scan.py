@@ -197,7 +197,8 @@ def linear_scan(
     b = b.at[:, 0].add(a[:, 0] * h0)
     if method == "associative":
         hs = lax.associative_scan(combine, (a, b), axis=1)[1]
-    elif method == "scan":
+    elif method == "scan":  # one dtype for the carry (e.g. complex a with real b)
+        a, b = (v.astype(jnp.result_type(a, b)) for v in (a, b))
         hs = jnp.swapaxes(scan_tm(jnp.swapaxes(a, 0, 1), jnp.swapaxes(b, 0, 1)), 0, 1)
     else:
         hs = _seq_scan(combine, a, b)

@@ -14,7 +14,11 @@ initial state, one layer. The sides, each with its own parameters and optimizer 
 * ``ours_lstm``: ``jaxrnn.nn.sequence.RecurrentLayer("lstm", H)`` (the library default,
   its custom-VJP BPTT), sequential over T;
 * ``ours_<cell>_parallel``: ``jaxrnn.nn.parallel_cells.CELLS[cell].apply`` (minGRU and
-  minLSTM in log space on ``lax.associative_scan``; the LRU complex, on the same scan);
+  minLSTM in log space on ``lax.associative_scan``; the LRU complex, on the same scan;
+  ``method="associative"``, the accelerators' default);
+* ``ours_<cell>_scan``: the same ``apply`` with ``method="scan"`` (the CPU default: minGRU
+  and minLSTM in real space, one time-major ``lax.scan`` each way with a custom VJP; see
+  ``jaxrnn.nn.linear_scan``);
 * ``ours_<cell>_sequential``: ``parallel_cells.scan_steps`` (``lax.scan`` of the step);
 * ``torch_lstm``: ``torch.nn.LSTM(batch_first=True)`` from our LSTM's weights;
 * ``torch_<cell>_logcumsumexp`` (minGRU, minLSTM): the paper's log-space form in plain
@@ -130,7 +134,7 @@ def all_sides() -> list[str]:
     """Every side's name, in table order."""
     sides = ["ours_lstm", "torch_lstm"]
     for c in PAR_CELLS:
-        sides += [f"ours_{c}_parallel", f"ours_{c}_sequential"]
+        sides += [f"ours_{c}_parallel", f"ours_{c}_scan", f"ours_{c}_sequential"]
     for c in TORCH_CELLS:
         sides += [f"torch_{c}_{TORCH_PARALLEL[c]}", f"torch_{c}_loop"]
     return sides
@@ -316,10 +320,11 @@ def jax_side(name: str, w: dict[str, Any], x, y, D: int, H: int, dtype) -> Side:
             return layer.apply(p, x)[0]
     else:
         cell_params = pc.to_jax(w[cell])
-        if name.endswith("_parallel"):
+        if name.endswith(("_parallel", "_scan")):
+            method = "associative" if name.endswith("_parallel") else "scan"
 
             def forward(p, x):
-                return pc.CELLS[cell].apply(p, x)[0]
+                return pc.CELLS[cell].apply(p, x, method=method)[0]
         else:
 
             def forward(p, x):

@@ -77,7 +77,7 @@ def test_linear_scan_matches_loop(dtype, reverse, lengths):
 
     a, b, h0 = draw(B, T, H), draw(B, T, H), draw(B, H)
     ref = _loop_reference(a, b, h0, lengths, reverse)
-    for method in ("associative", "sequential"):
+    for method in ("associative", "sequential", "scan"):
         out = linear_scan(jnp.asarray(a), jnp.asarray(b), jnp.asarray(h0), _lens(lengths),
                           reverse, method)  # fmt: skip
         assert _max_diff(out, ref) < TOL, method
@@ -95,10 +95,43 @@ def test_linear_scan_gradients_agree(reverse, lengths):
 
     g_par = jax.grad(lambda *z: loss("associative", *z), (0, 1, 2))(a, b, h0)
     g_seq = jax.grad(lambda *z: loss("sequential", *z), (0, 1, 2))(a, b, h0)
-    assert _max_diff(g_par, g_seq) < TOL
+    g_scan = jax.grad(lambda *z: loss("scan", *z), (0, 1, 2))(a, b, h0)  # the custom VJP
+    assert _max_diff(g_par, g_seq) < TOL and _max_diff(g_scan, g_seq) < TOL
     if lengths is not None:  # padded steps are the identity: no gradient reaches their a, b
         pad = ~(np.arange(T)[None, :] < lengths[:, None])
         assert np.all(np.asarray(g_par[0])[pad] == 0) and np.all(np.asarray(g_par[1])[pad] == 0)
+
+
+def test_scan_custom_vjp_matches_finite_differences():
+    """``method="scan"``'s hand-written VJP against centred differences (tiny, float64)."""
+    rng = np.random.default_rng(12)
+    a, b = (jnp.asarray(rng.uniform(-1, 1, (2, 5, 3))) for _ in range(2))
+    w = jnp.asarray(rng.standard_normal((2, 5, 3)))
+    lens = jnp.array([5, 3])
+
+    @jax.jit
+    def f(a, b):
+        hs, h_last = linear_scan(a, b, 0.5, lens, True, "scan")
+        return jnp.sum(w * jnp.sin(hs)) + jnp.sum(h_last**2)
+
+    ga, gb = jax.grad(f, (0, 1))(a, b)
+    eps = 1e-6
+    for i, (v, gv) in enumerate([(a, ga), (b, gb)]):
+        for idx in [(0, 0, 0), (0, 4, 2), (1, 2, 1), (1, 1, 0)]:
+            bump = jnp.zeros_like(v).at[idx].set(eps)
+            args = [(a, b), (a, b)]
+            args[0] = (a + bump, b) if i == 0 else (a, b + bump)
+            args[1] = (a - bump, b) if i == 0 else (a, b - bump)
+            fd = (f(*args[0]) - f(*args[1])) / (2 * eps)
+            assert abs(float(fd) - float(gv[idx])) < 1e-7 * max(1.0, abs(float(fd))), (i, idx)
+
+
+def test_default_method_is_chosen_per_backend():
+    from jaxrnn.nn.linear_scan import default_method, resolve_method
+
+    want = "scan" if jax.default_backend() == "cpu" else "associative"
+    assert default_method() == want == resolve_method("auto")
+    assert resolve_method("associative") == "associative"
 
 
 @pytest.mark.parametrize(("reverse", "lengths"), CASES, ids=CASE_IDS)
@@ -181,22 +214,22 @@ def test_parallel_equals_sequential_values_and_gradients(cell, params, x):
     rng = np.random.default_rng(7)
     loss = _loss(jnp.asarray(rng.standard_normal((B, T, out_dim))),
                  jnp.asarray(rng.standard_normal((B, H))))  # fmt: skip
-    for reverse, lengths in CASES:
+    for (reverse, lengths), method in itertools.product(CASES, ("associative", "scan")):
         lens = _lens(lengths)
-        par = pc.get_cell(cell).apply(p, x, lens, reverse)
+        par = pc.get_cell(cell).apply(p, x, lens, reverse, None, method)
         seq = pc.scan_steps(cell, p, x, lens, reverse)
         assert par[0].shape == (B, T, out_dim) and par[1].shape == (B, H)
-        assert _max_diff(par, seq) < TOL, (reverse, lengths)
+        assert _max_diff(par, seq) < TOL, (reverse, lengths, method)
 
-        def f_par(p, x, lens=lens, reverse=reverse):
-            return loss(*pc.get_cell(cell).apply(p, x, lens, reverse))
+        def f_par(p, x, lens=lens, reverse=reverse, method=method):
+            return loss(*pc.get_cell(cell).apply(p, x, lens, reverse, None, method))
 
         def f_seq(p, x, lens=lens, reverse=reverse):
             return loss(*pc.scan_steps(cell, p, x, lens, reverse))
 
         g_par = jax.grad(f_par, (0, 1))(p, x)
         g_seq = jax.grad(f_seq, (0, 1))(p, x)
-        assert _max_diff(g_par, g_seq) < TOL, (reverse, lengths)
+        assert _max_diff(g_par, g_seq) < TOL, (reverse, lengths, method)
         if lengths is not None:  # padding's inputs reach nothing
             pad = ~(np.arange(T)[None, :] < lengths[:, None])
             assert np.all(np.asarray(g_par[1])[pad] == 0)
@@ -226,7 +259,7 @@ def test_min_cells_initial_state_and_log_methods(cell, params, x):
     h0 = jnp.asarray(np.random.default_rng(8).uniform(0.1, 2.0, (B, H)))
     lens = jnp.asarray(LENGTHS)
     seq = pc.scan_steps(cell, p, x, lens, False, h0)
-    for method in ("associative", "cumsum", "sequential"):
+    for method in ("associative", "cumsum", "sequential", "scan"):
         par = pc.get_cell(cell).apply(p, x, lens, False, h0, method)
         assert _max_diff(par, seq) < TOL, method
 
@@ -249,7 +282,8 @@ def test_g_and_log_g():
 
 @pytest.mark.parametrize("cell", list(pc.CELLS))
 def test_gradients_match_finite_differences(cell, params):
-    """Centred differences of the parallel form, tiny case, every parameter array."""
+    """Centred differences of the parallel form (the CPU default, ``method="scan"``: its
+    custom VJP), tiny case, every parameter array."""
     rng = np.random.default_rng(10)
     p = params[cell]
     x = jnp.asarray(rng.standard_normal((2, 5, D)))

@@ -28,8 +28,22 @@ cumsum form subtracts ``a*_t``, which grows like ``t``, so its absolute error in
 ``log h`` grows like ``eps * |a*_T|``: with ``log a ~ U(-1.2, -0.2)`` it was 1e-5 at
 T = 100, 2e-4 at T = 2,000 and 2e-3 at T = 20,000, while the associative and sequential
 log-space forms (and ``linear_scan`` itself) stayed below 7e-7 at every length. Both are
-exact in float64 to the tests' 1e-10. The cells (``jaxrnn.nn.parallel_cells``) therefore
-default to ``"associative"``; ``"cumsum"`` is kept as the paper's.
+exact in float64 to the tests' 1e-10. On accelerators the cells (``jaxrnn.nn.parallel_cells``)
+therefore default to ``"associative"``; ``"cumsum"`` is kept as the paper's.
+
+``method="scan"`` is the fast path for CPUs: one time-major ``lax.scan`` of
+``h = a * h + b`` (one multiply-add per element, ``unroll=SCAN_UNROLL`` steps per loop
+iteration, since XLA:CPU's per-iteration overhead, not the arithmetic, sets a short
+loop's time), with a hand-written VJP that is itself one reverse scan of the same form:
+``dh_t = g_t + a_{t+1} dh_{t+1}``, ``da_t = dh_t h_{t-1}``, ``db_t = dh_t`` (for complex
+values too: JAX's cotangents are transposes, not conjugates). Autodiff of the
+associative scan instead keeps every level's slices and concatenations as residuals,
+and autodiff of a plain ``lax.scan`` stacks per-step residuals; here the only residuals
+are ``a`` and the states. A sequential scan of the real-space recurrence is stable (a
+convex combination for minGRU/minLSTM), so the cells use it without the log-space form.
+``default_method()`` is the one place that picks a backend's default (CPU: ``"scan"``;
+accelerators: ``"associative"``, whose ``O(log T)`` depth is what a wide device wants);
+the lead measures the speeds (``benchmarks/parallel.py``).
 """
 
 from __future__ import annotations
@@ -43,10 +57,10 @@ from jax import lax
 from jaxrnn.nn.sequence import reverse_padded, time_mask
 
 Array = jax.Array
-Method = Literal["associative", "sequential"]
+Method = Literal["associative", "sequential", "scan"]
 LogMethod = Literal["cumsum", "associative", "sequential"]
 
-METHODS = ("associative", "sequential")
+METHODS = ("associative", "sequential", "scan")
 LOG_METHODS = ("cumsum", "associative", "sequential")
 
 # log(0) for padded steps' log b. Finite on purpose: logaddexp's derivative at -inf is
@@ -71,6 +85,54 @@ def log_combine(x: tuple[Array, Array], y: tuple[Array, Array]) -> tuple[Array, 
 def logcumsumexp(x: Array, axis: int = 1) -> Array:
     """``log(cumsum(exp(x)))`` along ``axis``, stably, as an associative scan of logaddexp."""
     return lax.associative_scan(jnp.logaddexp, x, axis=axis)
+
+
+SCAN_UNROLL = 16  # time steps per loop iteration of method="scan" (forward and backward)
+
+
+def default_method() -> str:
+    """The backend's default scan: ``"scan"`` on CPU, ``"associative"`` on accelerators."""
+    return "scan" if jax.default_backend() == "cpu" else "associative"
+
+
+def resolve_method(method: str) -> str:
+    """``"auto"`` -> ``default_method()``; any other name is returned as given."""
+    return default_method() if method == "auto" else method
+
+
+def _tm_scan(a: Array, b: Array, reverse: bool = False) -> Array:
+    """States of ``h_t = a_t h_{t-1} + b_t`` from ``h = 0``, time-major ``[T, B, H]``."""
+
+    def body(h, ab):
+        h = ab[0] * h + ab[1]
+        return h, h
+
+    _, hs = lax.scan(body, jnp.zeros_like(b[0]), (a, b), reverse=reverse, unroll=SCAN_UNROLL)
+    return hs
+
+
+@jax.custom_vjp
+def scan_tm(a: Array, b: Array) -> Array:
+    """``method="scan"``'s core: all states ``[T, B, H]`` of ``h_t = a_t h_{t-1} + b_t`` from
+    ``h_{-1} = 0``, for time-major ``a, b [T, B, H]`` (same shape), with a one-scan VJP."""
+    return _tm_scan(a, b)
+
+
+def _scan_tm_fwd(a: Array, b: Array) -> tuple[Array, tuple[Array, Array]]:
+    hs = _tm_scan(a, b)
+    return hs, (a, hs)
+
+
+def _scan_tm_bwd(res: tuple[Array, Array], g: Array) -> tuple[Array, Array]:
+    a, hs = res
+    # dh_t = g_t + a_{t+1} dh_{t+1}: the same recurrence, run backwards in time.
+    a_next = jnp.concatenate([a[1:], jnp.zeros_like(a[:1])], axis=0)
+    dh = _tm_scan(a_next, g, reverse=True)
+    h_prev = jnp.concatenate([jnp.zeros_like(hs[:1]), hs[:-1]], axis=0)
+    return dh * h_prev, dh
+
+
+scan_tm.defvjp(_scan_tm_fwd, _scan_tm_bwd)
 
 
 def _check(method: str, allowed: tuple[str, ...]) -> None:
@@ -112,13 +174,17 @@ def linear_scan(
       h0: the state before step 0, ``[B, H]`` (or anything broadcasting to it).
       lengths: ``[B]`` valid steps per sequence (None: all ``T``).
       reverse: run each sequence from its last valid step backwards.
-      method: ``"associative"`` (``lax.associative_scan``) or ``"sequential"`` (``lax.scan``).
+      method: ``"associative"`` (``lax.associative_scan``), ``"sequential"`` (``lax.scan``
+        of the associative operator, the reference) or ``"scan"`` (the CPU fast path:
+        ``scan_tm``, one time-major scan each way with a custom VJP); ``"auto"``:
+        ``default_method()``.
 
     Returns:
       ``(hs [B, T, H], h_T [B, H])``: ``hs[:, t]`` is the state after step ``t`` (in the
       original time order when ``reverse``); padded steps hold the last valid state, and
       ``h_T`` is the state after the last step taken.
     """
+    method = resolve_method(method)
     _check(method, METHODS)
     a, b = jnp.broadcast_arrays(a, b)
     if reverse:
@@ -131,6 +197,9 @@ def linear_scan(
     b = b.at[:, 0].add(a[:, 0] * h0)
     if method == "associative":
         hs = lax.associative_scan(combine, (a, b), axis=1)[1]
+    elif method == "scan":  # one dtype for the carry (e.g. complex a with real b)
+        a, b = (v.astype(jnp.result_type(a, b)) for v in (a, b))
+        hs = jnp.swapaxes(scan_tm(jnp.swapaxes(a, 0, 1), jnp.swapaxes(b, 0, 1)), 0, 1)
     else:
         hs = _seq_scan(combine, a, b)
     h_last = hs[:, -1]

@@ -28,6 +28,12 @@ positive, with ``log z = -softplus(-k_z)``, ``log(1 - z) = -softplus(k_z)``,
 ``f' = 1 / (1 + i/f) = sigmoid(log f - log i)``, so with
 ``d = log i - log f = softplus(-k_f) - softplus(-k_i)``:
 ``log f' = -softplus(d)`` and ``log i' = -softplus(-d)``.
+On CPU the default (``method="auto"`` -> ``linear_scan.default_method()``) is instead
+``"scan"``: the real-space coefficients (``mingru_coeffs``, ``minlstm_coeffs``) on one
+time-major ``lax.scan`` with a hand-written VJP. A sequential scan of a convex combination
+needs no log space to stay stable, and the associative scan's ``log T`` passes, not the
+arithmetic, set a CPU's time (``jaxrnn.nn.linear_scan`` says more). The same numbers:
+``tests/test_parallel_cells.py`` checks every method against the step at 1e-10.
 ``h_0``: the paper's code (BorealisAI/minRNNs, ``models/minRNNs.py``) starts from
 ``h_0 = 0`` unless it learns an initial state (then ``g`` of a parameter); ``h0=None``
 here is that zero state, a positive ``h0 [B, H]`` may be passed instead.
@@ -88,7 +94,13 @@ import jax.numpy as jnp
 import numpy as np
 from jax import lax
 
-from jaxrnn.nn.linear_scan import LOG_ZERO, hold_last, linear_scan, log_linear_scan
+from jaxrnn.nn.linear_scan import (
+    LOG_ZERO,
+    hold_last,
+    linear_scan,
+    log_linear_scan,
+    resolve_method,
+)
 from jaxrnn.nn.sequence import dropout, reverse_padded, time_mask
 from jaxrnn.weights import parallel_init as pinit
 from jaxrnn.weights.parallel_init import (
@@ -167,6 +179,22 @@ def minlstm_step(p: MinLSTMParams, h: Array, x_t: Array) -> Array:
     return (f / s) * h + (i / s) * g(_lin(x_t, p.w_h, p.b_h))
 
 
+def mingru_coeffs(p: MinGRUParams, x: Array) -> tuple[Array, Array]:
+    """``(a, b) [B, T, H]`` of minGRU in real space (``method="scan"``): ``a = 1 - z``,
+    ``b = z g(k_h)``."""
+    k_z = _lin(x, p.w_z, p.b_z)
+    return jax.nn.sigmoid(-k_z), jax.nn.sigmoid(k_z) * g(_lin(x, p.w_h, p.b_h))
+
+
+def minlstm_coeffs(p: MinLSTMParams, x: Array) -> tuple[Array, Array]:
+    """``(a, b) [B, T, H]`` of minLSTM in real space: ``a = f / (f + i)``,
+    ``b = i / (f + i) g(k_h)``."""
+    f = jax.nn.sigmoid(_lin(x, p.w_f, p.b_f))
+    i = jax.nn.sigmoid(_lin(x, p.w_i, p.b_i))
+    s = f + i
+    return f / s, (i / s) * g(_lin(x, p.w_h, p.b_h))
+
+
 def minlstm_log_coeffs(p: MinLSTMParams, x: Array) -> tuple[Array, Array]:
     """``(log a, log b) [B, T, H]`` of minLSTM: ``a = f'``, ``b = i' g(k_h)``."""
     # log i - log f, with log sigmoid(k) = -softplus(-k).
@@ -182,21 +210,29 @@ def _safe_log(h: Array) -> Array:
     return jnp.where(pos, jnp.log(jnp.where(pos, h, 1.0)), LOG_ZERO)
 
 
-def _min_apply(coeffs: Callable[[Any, Array], tuple[Array, Array]]):
+def _min_apply(
+    coeffs: Callable[[Any, Array], tuple[Array, Array]],
+    real_coeffs: Callable[[Any, Array], tuple[Array, Array]],
+):
     def apply(
         params: Any,
         x: Array,
         lengths: Array | None = None,
         reverse: bool = False,
         h0: Array | None = None,
-        method: str = "associative",
+        method: str = "auto",
     ) -> tuple[Array, Array]:
+        method = resolve_method(method)
+        if method == "scan":  # real space: a sequential scan of a convex combination is stable
+            a, b = real_coeffs(params, x)
+            return linear_scan(a, b, 0.0 if h0 is None else h0, lengths, reverse, "scan")
         log_a, log_b = coeffs(params, x)
         log_h0 = None if h0 is None else _safe_log(h0)
         log_hs, log_last = log_linear_scan(log_a, log_b, log_h0, lengths, reverse, method)
         return jnp.exp(log_hs), jnp.exp(log_last)
 
-    apply.__doc__ = f"""All states in parallel, in log space (``{coeffs.__name__}``).
+    apply.__doc__ = f"""All states in parallel, in log space (``{coeffs.__name__}``), or with
+    ``method="scan"`` in real space (``{real_coeffs.__name__}``, one scan each way).
 
     Args:
       params: the cell's weights (JAX arrays).
@@ -205,7 +241,8 @@ def _min_apply(coeffs: Callable[[Any, Array], tuple[Array, Array]]):
       reverse: run each sequence from its last valid step backwards.
       h0: ``[B, H]`` non-negative initial state; None: zero (the paper's code).
       method: ``log_linear_scan``'s: ``"associative"`` (stable in float32), ``"cumsum"``
-        (the paper's ``a* + logcumsumexp``), ``"sequential"``.
+        (the paper's ``a* + logcumsumexp``), ``"sequential"``; or ``"scan"`` (the CPU fast
+        path, ``linear_scan``'s); ``"auto"``: ``linear_scan.default_method()``.
 
     Returns:
       ``(hs [B, T, H], h_T [B, H])``; padded steps hold the last valid state.
@@ -213,8 +250,8 @@ def _min_apply(coeffs: Callable[[Any, Array], tuple[Array, Array]]):
     return apply
 
 
-mingru_apply = _min_apply(mingru_log_coeffs)
-minlstm_apply = _min_apply(minlstm_log_coeffs)
+mingru_apply = _min_apply(mingru_log_coeffs, mingru_coeffs)
+minlstm_apply = _min_apply(minlstm_log_coeffs, minlstm_coeffs)
 
 
 def _identity_output(params: Any, h: Array, x_t: Array) -> Array:
@@ -259,7 +296,7 @@ def lru_apply(
     lengths: Array | None = None,
     reverse: bool = False,
     h0: Array | None = None,
-    method: str = "associative",
+    method: str = "auto",
 ) -> tuple[Array, Array]:
     """The LRU over a sequence in parallel (``linear_scan``, complex).
 
@@ -269,7 +306,7 @@ def lru_apply(
       lengths: ``[B]`` valid steps (None: all).
       reverse: run each sequence from its last valid step backwards.
       h0: ``[B, N]`` complex initial state; None: zero.
-      method: ``linear_scan``'s (``"associative"`` or ``"sequential"``).
+      method: ``linear_scan``'s (``"associative"``, ``"sequential"``, ``"scan"`` or ``"auto"``).
 
     Returns:
       ``(ys [B, T, D], x_T [B, N] complex)``; a padded step's output repeats the output of

@@ -40,7 +40,7 @@ def test_no_fold_validation_row_reaches_its_training():
     n, k, epochs = 23, 4, 3
     folds = kfold_split(n, k, seed=0)
     orders = fold_orders(folds, n, epochs, seed=1)
-    assert orders.shape == (k, epochs, max(n - len(f) for f in folds))
+    assert orders.shape == (k, epochs, n)  # the run's [E, N] orders, per fold
     for i, val in enumerate(folds):
         train = fold_train_rows(folds, i, n)
         assert set(train.tolist()).isdisjoint(val.tolist())
@@ -89,3 +89,53 @@ def test_bad_k_is_a_usage_error():
         kfold_split(10, 1, seed=0)
     with pytest.raises(UsageError, match="only 3 training rows"):
         kfold_split(3, 5, seed=0)
+
+
+# --cv in a run: K fold-models vmapped like seeds, each scored on its own held-out rows.
+CV = dict(model="bilstm", hidden=6, layers=1, embed_dim=8, epochs=3, batch_size=8, lr=5e-2,
+          dtype="float64", buckets=0)  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def cv_result():
+    from jaxrnn.runs import fit
+    from jaxrnn.runs.config import TrainConfig
+
+    return fit(TrainConfig(**CV), cv=3)
+
+
+def test_cv_scores_each_fold_on_its_held_out_rows(cv_result):
+    import jax
+
+    from jaxrnn.runs.config import resolve_config
+    from jaxrnn.runs.cv import cv_run
+    from jaxrnn.runs.prepare import prepare_data
+    from jaxrnn.training import loop
+
+    r = cv_result
+    ex = r.extra
+    assert len(r.seeds) == 3 and len(ex["cv_folds"]) == 3
+    assert ex["cv_acc"] == pytest.approx(np.mean([f["acc"] for f in ex["cv_folds"]]), abs=1e-12)
+    assert ex["cv_loss"] == pytest.approx(np.mean([f["loss"] for f in ex["cv_folds"]]), abs=1e-12)
+    cfg = resolve_config(r.config)
+    data = prepare_data(cfg)
+    assert sum(f["rows"] for f in ex["cv_folds"]) == len(data.train.labels)
+    run, folds, train = cv_run(cfg, data, 3)  # the same seeded folds
+    for i, rows in enumerate(folds):  # fold i's params, apart, on fold i's rows
+        p = jax.tree.map(lambda a, i=i: np.asarray(a)[i], r.params)
+        val = jax.tree.map(lambda a, rows=rows: np.asarray(a)[rows], train)
+        m = np.asarray(loop.evaluate(run.model, run.task, p, val)[0])
+        assert ex["cv_folds"][i]["loss"] == pytest.approx(float(m[0]), rel=1e-9)
+        assert ex["cv_folds"][i]["acc"] == pytest.approx(float(m[1]), abs=1e-12)
+    assert "cv_loss" in r.to_json() and "cv_acc" in r.to_json()
+
+
+def test_cv_refuses_what_it_cannot_do():
+    from jaxrnn.errors import ConfigError
+    from jaxrnn.runs import fit
+    from jaxrnn.runs.config import TrainConfig
+
+    with pytest.raises(ConfigError, match="K >= 2"):
+        fit(TrainConfig(**CV), cv=1)
+    with pytest.raises(ConfigError, match="drop --seeds"):
+        fit(TrainConfig(**CV), cv=3, seeds=2)

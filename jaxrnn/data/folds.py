@@ -51,18 +51,20 @@ def fold_train_rows(folds: Sequence[np.ndarray], i: int, n: int) -> np.ndarray:
 
 
 def fold_orders(folds: Sequence[np.ndarray], n: int, epochs: int, seed: int) -> np.ndarray:
-    """Per-fold sample orders ``[K, epochs, M]``, ``M`` the largest fold's training size: fold
-    ``i`` visits only its training rows (never a row of ``folds[i]``), each once an epoch in a
-    seeded order, the shorter folds padded with more of their own training rows so the K
-    fold-models share one shape and run vmapped like seeds."""
+    """Per-fold sample orders ``[K, epochs, n]``: fold ``i`` visits only its training rows
+    (never a row of ``folds[i]``), each at least once an epoch in a seeded order, the rest of
+    the ``n`` slots filled with more of its own training rows (drawn anew each epoch, so no
+    row is favoured on average): the K fold-models share the run's ``[E, n]`` orders shape
+    and train vmapped like seeds."""
     trains = [fold_train_rows(folds, i, n) for i in range(len(folds))]
-    m = max(len(t) for t in trains)
+    m = n
     out = np.zeros((len(folds), epochs, m), np.int32)
     for i, rows in enumerate(trains):
         rng = np.random.default_rng([seed, 27, i])
         for e in range(epochs):
             order = rng.permutation(rows)
-            pad = rng.choice(rows, m - len(rows), replace=False) if m > len(rows) else rows[:0]
+            extra = m - len(rows)  # with K = 2 a fold may hold out more rows than it trains on
+            pad = rng.choice(rows, extra, replace=extra > len(rows)) if extra else rows[:0]
             out[i, e] = np.concatenate([order, pad])
     return out
 

@@ -108,8 +108,8 @@ def test_cv_scores_each_fold_on_its_held_out_rows(cv_result):
     import jax
 
     from jaxrnn.runs.config import resolve_config
-    from jaxrnn.runs.cv import cv_run
     from jaxrnn.runs.prepare import prepare_data
+    from jaxrnn.runs.selection import cv_run
     from jaxrnn.training import loop
 
     r = cv_result

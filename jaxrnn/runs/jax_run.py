@@ -146,7 +146,7 @@ class JaxRun:
         if cfg.dtype == "float64" and not jax.config.jax_enable_x64:
             jax.config.update("jax_enable_x64", True)
         self.cfg, self.data, self.seeds = cfg, data, seeds
-        self.cv_orders: np.ndarray | None = None  # [K, E, M] with --cv (jaxrnn.runs.cv)
+        self.cv_orders: np.ndarray | None = None  # [K, E, M] with --cv (jaxrnn.runs.selection)
         self.spec = get_spec(cfg)
         self.parallel = plan_parallel(cfg, len(seeds))
         self.group = seed_group(cfg, len(seeds), self.parallel) if len(seeds) > 1 else 1

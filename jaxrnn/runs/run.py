@@ -43,6 +43,7 @@ def fit(
     given: Collection[str] | None = None,
     note: Callable[[str], None] | None = None,
     cv: int = 0,
+    ensemble: int = 0,
 ) -> RunResult:
     """Train as ``cfg`` says (resolved here) and return histories, weights and timings.
 
@@ -63,7 +64,10 @@ def fit(
       given: the ``cfg`` fields set on the command line (``--resume`` checks those); None:
         the fields that differ from ``TrainConfig``'s defaults.
       cv: ``--cv K`` (classify, JAX): train K fold-models of the training rows instead of
-        seeds (``jaxrnn.runs.cv``); the result's JSON gains ``cv_loss``, ``cv_acc``, ``cv_folds``.
+        seeds (``jaxrnn.runs.selection``); the JSON gains ``cv_loss``, ``cv_acc``, ``cv_folds``.
+      ensemble: ``--ensemble N`` (classify, JAX): train N seeds (in place of ``seeds``); the
+        result's JSON gains the mean-probability ensemble's ``ensemble_loss``,
+        ``ensemble_acc`` and ``ensemble_evals``; a ``save``d checkpoint serves the ensemble.
       note: receives one-line notes and warnings for the user (data summary warnings, empty
         texts, a padding length far above the median, what a resume changes).
 
@@ -71,8 +75,8 @@ def fit(
       A ``RunResult``; ``result.predictor()`` classifies new texts in memory.
     """
     if resume is not None:
-        if cv:
-            raise ConfigError("--cv trains afresh: it cannot --resume a checkpoint")
+        if cv or ensemble:
+            raise ConfigError("--cv and --ensemble train afresh: they cannot --resume")
         return _resume(resume, cfg, log=log, log_every=log_every, progress=progress, save=save,
                        save_every=save_every, given=given, note=note)  # fmt: skip
     # Arrays passed in Python are the user's own data too: --model auto as for a --data file.
@@ -85,6 +89,13 @@ def fit(
         raise ConfigError(f"--seeds must be at least 1, got {seeds}")
     if cv:
         _check_cv(cfg, cv, seeds, save)
+    if ensemble:
+        if cfg.task != "classify" or cfg.backend != "jax" or cv or seeds != 1 or cfg.resplit:
+            raise ConfigError("--ensemble N is for --task classify on the JAX backend, without "
+                              "--seeds, --cv or --resplit")  # fmt: skip
+        if ensemble < 2:
+            raise ConfigError(f"--ensemble needs N >= 2 members, got {ensemble}")
+        seeds = ensemble
     t0 = time.perf_counter()
     seed_list = [cfg.seed + i for i in range(seeds)]
     info = task_info(cfg)
@@ -110,7 +121,7 @@ def fit(
     if info.data_notes:
         data_notes(cfg, data, log, note)
     if cv:
-        from jaxrnn.runs.cv import cv_run, cv_scores
+        from jaxrnn.runs.selection import cv_run, cv_scores
 
         run, folds, train = cv_run(cfg, data, cv)
         del data
@@ -118,6 +129,15 @@ def fit(
         result.extra.update(cv_scores(run, folds, train))
         return result
     run = JaxRun(cfg, data, seed_list)
+    if ensemble:
+        from jaxrnn.runs.selection import ensemble_scores
+
+        test, evals = data.test, list(data.evals)
+        del data
+        result = run.train(0, [[] for _ in seed_list], t0, log, log_every, progress, save,
+                           save_every)  # fmt: skip
+        result.extra.update(ensemble_scores(run, test, evals))
+        return result
     del data  # the run holds what it still needs (e.g. not the training ids it put on a device)
     return run.train(0, [[] for _ in seed_list], t0, log, log_every, progress, save, save_every)
 
@@ -139,8 +159,10 @@ def auto_note(cfg: TrainConfig) -> str:
     model, _, why = auto_model(cfg)
     if not why:
         return ""
-    return (f"note: --model not given: training {model} on your data ({why}); --model NAME "
-            "picks another (--model rnn: the study's RNN)")
+    return (
+        f"note: --model not given: training {model} on your data ({why}); --model NAME "
+        "picks another (--model rnn: the study's RNN)"
+    )
 
 
 def resolve_batch(cfg: TrainConfig, data: Prepared, note: Callable[[str], None] | None,
@@ -158,9 +180,11 @@ def resolve_batch(cfg: TrainConfig, data: Prepared, note: Callable[[str], None] 
     if not auto:
         return cfg
     if note is not None:
-        note(f"note: batch size {b} (auto: {cfg.model}'s {preset}, or less to leave at least "
-             f"{AUTO_BATCH_STEPS} steps per epoch on {rows} training examples; --batch-size N "
-             "sets it)")
+        note(
+            f"note: batch size {b} (auto: {cfg.model}'s {preset}, or less to leave at least "
+            f"{AUTO_BATCH_STEPS} steps per epoch on {rows} training examples; --batch-size N "
+            "sets it)"
+        )
     return dataclasses.replace(cfg, batch_size=b)
 
 
@@ -206,8 +230,9 @@ def _fit_numpy(cfg: TrainConfig, info: TaskInfo, data: Prepared | None, seed_lis
     cfg = resolve_batch(cfg, data, note, chosen)
     if info.data_notes:
         data_notes(cfg, data, log, note)
-    return info.hook("numpy_fit")(cfg, data, seed_list, log,
-                                  log_every or default_log_every(cfg.epochs), progress, t0)
+    return info.hook("numpy_fit")(
+        cfg, data, seed_list, log, log_every or default_log_every(cfg.epochs), progress, t0
+    )
 
 
 def _fit_resplit(cfg: TrainConfig, seed_list: list[int], log, log_every, note, t0: float
@@ -244,8 +269,15 @@ def _check_batch(rows_per_step: int, data: Prepared) -> None:
 
 # What ``--resume`` may change: the schedule, and how the run executes (not what it computes).
 RESUME_SCHEDULE = ("epochs", "lr")
-RESUME_RUNTIME = ("compile_mode", "eval_batch_size", "devices", "data_parallel", "seed_group",
-                  "eval_data", "eval_train")
+RESUME_RUNTIME = (
+    "compile_mode",
+    "eval_batch_size",
+    "devices",
+    "data_parallel",
+    "seed_group",
+    "eval_data",
+    "eval_train",
+)
 
 
 def resume_config(saved: TrainConfig, override: TrainConfig, given: Collection[str] | None
@@ -295,8 +327,11 @@ def _resume(path, cfg_override, *, log, log_every, progress, save, save_every, g
         raise ConfigError(f"{path} already has all {cfg.epochs} epochs: pass a larger --epochs")
     if note is not None:
         changed = f": {', '.join(applied)}" if applied else ""
-        kept = (f"saving to {save}" if save else
-                f"not saving (--save PATH keeps it; --save {path} continues that file)")
+        kept = (
+            f"saving to {save}"
+            if save
+            else f"not saving (--save PATH keeps it; --save {path} continues that file)"
+        )
         note(f"resuming {path} at epoch {r.epoch}{changed}; {kept}")
     data = get_spec(cfg).prepare(cfg, r.tokenizer)
     state = r.state if len(r.seeds) > 1 else jax.tree.map(lambda a: a[None], r.state)

@@ -139,3 +139,53 @@ def test_cv_refuses_what_it_cannot_do():
         fit(TrainConfig(**CV), cv=1)
     with pytest.raises(ConfigError, match="drop --seeds"):
         fit(TrainConfig(**CV), cv=3, seeds=2)
+
+
+COMPOSITIONAL = "jaxrnn/data/compositional.jsonl"
+
+
+@pytest.fixture(scope="module")
+def ensemble_result(tmp_path_factory):
+    from jaxrnn.runs import fit
+    from jaxrnn.runs.config import TrainConfig
+
+    path = str(tmp_path_factory.mktemp("ens") / "ens.ckpt")
+    cfg = TrainConfig(**CV, eval_data=(COMPOSITIONAL,))
+    return fit(cfg, ensemble=3, save=path), path
+
+
+def test_ensemble_probabilities_are_the_mean_of_its_members(ensemble_result):
+    import jax
+
+    from jaxrnn.data.generators.compositional import load_compositional
+    from jaxrnn.runs.predictor import Predictor, load_predictor
+    from jaxrnn.runs.registry import get_spec
+
+    r, path = ensemble_result
+    assert len(r.seeds) == 3
+    texts = list(load_compositional(COMPOSITIONAL).split.texts[:40])
+    model = get_spec(r.config).build_model(r.config, r.tokenizer, list(r.label_names))
+    apart = np.zeros((len(texts), 2))
+    for i in range(3):  # each member alone, its own single-seed predictor
+        one = jax.tree.map(lambda a, i=i: np.asarray(a)[i], r.params)
+        apart += Predictor.from_parts(model, one, r.tokenizer, r.label_names).predict_proba(texts)
+    apart /= 3
+    np.testing.assert_allclose(r.predictor().predict_proba(texts), apart, rtol=1e-9, atol=1e-12)
+    # the one saved checkpoint serves the same ensemble
+    np.testing.assert_allclose(load_predictor(path).predict_proba(texts), apart, atol=1e-9)
+
+
+def test_ensemble_scores_are_the_mean_probability_scores(ensemble_result):
+    from jaxrnn.data.generators.compositional import load_compositional
+
+    r, _ = ensemble_result
+    comp = load_compositional(COMPOSITIONAL)
+    p = r.predictor().predict_proba(list(comp.split.texts))
+    y = np.asarray(comp.split.labels)
+    ev = r.extra["ensemble_evals"]
+    assert len(ev) == 1
+    (score,) = ev.values()
+    assert score["acc"] == pytest.approx(float((p.argmax(-1) == y).mean()), abs=1e-12)
+    assert score["loss"] == pytest.approx(float(-np.log(p[np.arange(len(y)), y]).mean()),
+                                          rel=1e-6)  # fmt: skip
+    assert {"ensemble_acc", "ensemble_loss", "ensemble_evals"} <= set(r.to_json())

@@ -119,63 +119,38 @@ def build_parser() -> argparse.ArgumentParser:
                    "stratified by label, seeded by --seed), the K fold-models trained vmapped "
                    "in one program; prints and writes (--json) cv_loss, cv_acc and per fold "
                    "[0 = off]")  # fmt: skip
-    g.add_argument(
-        "--ensemble",
-        type=int,
-        default=0,
-        metavar="N",
-        help="--task classify: train N seeds vmapped and predict with their mean "
-        "probability; prints and writes (--json) ensemble_acc, ensemble_loss; "
-        "--save writes the ensemble as one checkpoint that predict serves [0 = off]",
-    )
+    g.add_argument("--ensemble", type=int, default=0, metavar="N",
+                   help="--task classify: train N seeds vmapped and predict with their mean "
+                   "probability; prints and writes (--json) ensemble_acc, ensemble_loss; "
+                   "--save writes the ensemble as one checkpoint that predict serves "
+                   "[0 = off]")  # fmt: skip
 
     m = p.add_argument_group("multi-host (see jaxrnn.training.distributed)")
-    m.add_argument(
-        "--coordinator",
-        metavar="HOST:PORT",
-        help="process 0's address; starts jax.distributed (env JAX_COORDINATOR_ADDRESS)",
-    )
+    m.add_argument("--coordinator", metavar="HOST:PORT",
+                   help="process 0's address; starts jax.distributed (env JAX_COORDINATOR_ADDRESS)")
     m.add_argument("--num-processes", type=int, metavar="N", help="env JAX_NUM_PROCESSES")
     m.add_argument("--process-id", type=int, metavar="I", help="0..N-1, env JAX_PROCESS_ID")
 
     o = p.add_argument_group("output and checkpoints")
     o.add_argument("--json", metavar="PATH", help="write config, history and timings as JSON")
-    o.add_argument(
-        "--save", metavar="PATH", help="write a checkpoint here (at the end, and see --save-every)"
-    )
+    o.add_argument("--save", metavar="PATH",
+                   help="write a checkpoint here (at the end, and see --save-every)")
     o.add_argument("--save-every", type=int, metavar="N", help="also checkpoint every N epochs")
-    o.add_argument(
-        "--resume",
-        metavar="PATH",
-        help="continue training from this checkpoint: "
-        "its model, data and seeds are used (flags that would change them are "
-        "refused); --epochs and --lr may change; saved only with --save (give the "
-        "same PATH to continue in place)",
-    )
-    o.add_argument(
-        "--plot",
-        metavar="PNG",
-        help="draw the loss and the task's metric per epoch (train and validation/"
-        "test; several seeds as a band) to this PNG; python -m jaxrnn.plot RUN.json "
-        "draws the same from a saved --json",
-    )
-    o.add_argument(
-        "--confusion-png",
-        metavar="PATH",
-        help="draw the test confusion matrix (first seed) to this PNG",
-    )
-    o.add_argument(
-        "--log-every",
-        type=int,
-        metavar="N",
-        help="log every N epochs (default: every epoch up to 20, else epochs/10)",
-    )
+    o.add_argument("--resume", metavar="PATH", help="continue training from this checkpoint: "
+                   "its model, data and seeds are used (flags that would change them are "
+                   "refused); --epochs and --lr may change; saved only with --save (give the "
+                   "same PATH to continue in place)")
+    o.add_argument("--plot", metavar="PNG",
+                   help="draw the loss and the task's metric per epoch (train and validation/"
+                   "test; several seeds as a band) to this PNG; python -m jaxrnn.plot RUN.json "
+                   "draws the same from a saved --json")
+    o.add_argument("--confusion-png", metavar="PATH",
+                   help="draw the test confusion matrix (first seed) to this PNG")
+    o.add_argument("--log-every", type=int, metavar="N",
+                   help="log every N epochs (default: every epoch up to 20, else epochs/10)")
     o.add_argument("--quiet", action="store_true", help="no per-epoch lines, no progress bar")
-    o.add_argument(
-        "--no-compile-cache",
-        action="store_true",
-        help="do not keep compiled programs on disk (see JAXRNN_CACHE_DIR)",
-    )
+    o.add_argument("--no-compile-cache", action="store_true",
+                   help="do not keep compiled programs on disk (see JAXRNN_CACHE_DIR)")
     return p  # fmt: skip
 
 
@@ -291,18 +266,16 @@ def main(argv: Sequence[str] | None = None) -> int:
                               f"for --task {info.name}")  # fmt: skip
         if args.save_every and not args.save:
             raise ConfigError("--save-every needs --save PATH")
-        for flag, path in (
-            ("--plot", args.plot),
-            ("--json", args.json),
-            ("--bad-rows", getattr(args, "bad_rows", None)),
-        ):
+        for flag, path in (("--plot", args.plot), ("--json", args.json),
+                           ("--bad-rows", getattr(args, "bad_rows", None))):
             folder = os.path.dirname(os.path.abspath(path)) if path else None
             if folder and not os.path.isdir(folder):  # said now, not after the training
                 raise ConfigError(f"{flag} {path}: no such folder {folder}")
         result = fit(cfg, seeds=args.seeds, log=None if args.quiet else print,
                      log_every=args.log_every, progress=not args.quiet, save=args.save,
                      save_every=args.save_every, resume=args.resume, given=given,
-                     note=_note, cv=args.cv, ensemble=args.ensemble)  # fmt: skip
+                     note=_note, cv=args.cv,
+                     ensemble=args.ensemble)  # fmt: skip
     except UsageError as e:
         print(e if isinstance(e, Interrupted) else f"error: {e}", file=sys.stderr)
         return e.exit_code
@@ -331,7 +304,6 @@ def main(argv: Sequence[str] | None = None) -> int:
               f"{shown} and {'was' if n == 1 else 'were'} truncated")  # fmt: skip
     # The final line stays under --quiet: it is the run's result.
     seeds = f", mean of {len(result.seeds)} seeds" if len(result.seeds) > 1 else ""
-
     def shown(k: str, v: float) -> str:
         if k == "best_epoch" and len(result.seeds) == 1:
             return f"best epoch {v:g}"
@@ -353,10 +325,10 @@ def main(argv: Sequence[str] | None = None) -> int:
               f"{result.extra['cv_loss']:.4g}, cv acc {result.extra['cv_acc']:.3f} "
               f"(per fold {per})")  # fmt: skip
     if "ensemble_acc" in result.extra:
-        ev = "".join(f", {k} acc {v['acc']:.3f}" for k, v in result.extra["ensemble_evals"].items())
+        ex = result.extra
+        ev = "".join(f", {k} acc {v['acc']:.3f}" for k, v in ex["ensemble_evals"].items())
         print(f"ensemble of {len(result.seeds)} (mean probability): test acc "
-              f"{result.extra['ensemble_acc']:.3f}, test loss "
-              f"{result.extra['ensemble_loss']:.4g}{ev}")  # fmt: skip
+              f"{ex['ensemble_acc']:.3f}, test loss {ex['ensemble_loss']:.4g}{ev}")  # fmt: skip
     if result.reports:
         show = info.hook("format_report")  # (the NumPy backend's run imports no JAX)
         if not args.quiet:

@@ -64,7 +64,7 @@ def fit(
       given: the ``cfg`` fields set on the command line (``--resume`` checks those); None:
         the fields that differ from ``TrainConfig``'s defaults.
       cv: ``--cv K`` (classify, JAX): train K fold-models of the training rows instead of
-        seeds (``jaxrnn.runs.selection``); the JSON gains ``cv_loss``, ``cv_acc``, ``cv_folds``.
+        seeds (``jaxrnn.runs.cv``); the result's JSON gains ``cv_loss``, ``cv_acc``, ``cv_folds``.
       ensemble: ``--ensemble N`` (classify, JAX): train N seeds (in place of ``seeds``); the
         result's JSON gains the mean-probability ensemble's ``ensemble_loss``,
         ``ensemble_acc`` and ``ensemble_evals``; a ``save``d checkpoint serves the ensemble.
@@ -121,7 +121,7 @@ def fit(
     if info.data_notes:
         data_notes(cfg, data, log, note)
     if cv:
-        from jaxrnn.runs.selection import cv_run, cv_scores
+        from jaxrnn.runs.cv import cv_run, cv_scores
 
         run, folds, train = cv_run(cfg, data, cv)
         del data
@@ -159,10 +159,8 @@ def auto_note(cfg: TrainConfig) -> str:
     model, _, why = auto_model(cfg)
     if not why:
         return ""
-    return (
-        f"note: --model not given: training {model} on your data ({why}); --model NAME "
-        "picks another (--model rnn: the study's RNN)"
-    )
+    return (f"note: --model not given: training {model} on your data ({why}); --model NAME "
+            "picks another (--model rnn: the study's RNN)")
 
 
 def resolve_batch(cfg: TrainConfig, data: Prepared, note: Callable[[str], None] | None,
@@ -180,11 +178,9 @@ def resolve_batch(cfg: TrainConfig, data: Prepared, note: Callable[[str], None] 
     if not auto:
         return cfg
     if note is not None:
-        note(
-            f"note: batch size {b} (auto: {cfg.model}'s {preset}, or less to leave at least "
-            f"{AUTO_BATCH_STEPS} steps per epoch on {rows} training examples; --batch-size N "
-            "sets it)"
-        )
+        note(f"note: batch size {b} (auto: {cfg.model}'s {preset}, or less to leave at least "
+             f"{AUTO_BATCH_STEPS} steps per epoch on {rows} training examples; --batch-size N "
+             "sets it)")
     return dataclasses.replace(cfg, batch_size=b)
 
 
@@ -230,9 +226,8 @@ def _fit_numpy(cfg: TrainConfig, info: TaskInfo, data: Prepared | None, seed_lis
     cfg = resolve_batch(cfg, data, note, chosen)
     if info.data_notes:
         data_notes(cfg, data, log, note)
-    return info.hook("numpy_fit")(
-        cfg, data, seed_list, log, log_every or default_log_every(cfg.epochs), progress, t0
-    )
+    return info.hook("numpy_fit")(cfg, data, seed_list, log,
+                                  log_every or default_log_every(cfg.epochs), progress, t0)
 
 
 def _fit_resplit(cfg: TrainConfig, seed_list: list[int], log, log_every, note, t0: float
@@ -269,15 +264,8 @@ def _check_batch(rows_per_step: int, data: Prepared) -> None:
 
 # What ``--resume`` may change: the schedule, and how the run executes (not what it computes).
 RESUME_SCHEDULE = ("epochs", "lr")
-RESUME_RUNTIME = (
-    "compile_mode",
-    "eval_batch_size",
-    "devices",
-    "data_parallel",
-    "seed_group",
-    "eval_data",
-    "eval_train",
-)
+RESUME_RUNTIME = ("compile_mode", "eval_batch_size", "devices", "data_parallel", "seed_group",
+                  "eval_data", "eval_train")
 
 
 def resume_config(saved: TrainConfig, override: TrainConfig, given: Collection[str] | None
@@ -327,11 +315,8 @@ def _resume(path, cfg_override, *, log, log_every, progress, save, save_every, g
         raise ConfigError(f"{path} already has all {cfg.epochs} epochs: pass a larger --epochs")
     if note is not None:
         changed = f": {', '.join(applied)}" if applied else ""
-        kept = (
-            f"saving to {save}"
-            if save
-            else f"not saving (--save PATH keeps it; --save {path} continues that file)"
-        )
+        kept = (f"saving to {save}" if save else
+                f"not saving (--save PATH keeps it; --save {path} continues that file)")
         note(f"resuming {path} at epoch {r.epoch}{changed}; {kept}")
     data = get_spec(cfg).prepare(cfg, r.tokenizer)
     state = r.state if len(r.seeds) > 1 else jax.tree.map(lambda a: a[None], r.state)

@@ -189,3 +189,23 @@ def test_ensemble_scores_are_the_mean_probability_scores(ensemble_result):
     assert score["loss"] == pytest.approx(float(-np.log(p[np.arange(len(y)), y]).mean()),
                                           rel=1e-6)  # fmt: skip
     assert {"ensemble_acc", "ensemble_loss", "ensemble_evals"} <= set(r.to_json())
+
+
+def test_sweep_cv_chooses_the_point_with_the_best_cv_signal(tmp_path):
+    import json
+
+    from jaxrnn.cli import sweep
+
+    out = tmp_path / "sw"
+    argv = ["--model", "gru", "--hidden", "4", "--lr", "0.003,0.05", "--dropout", "0",
+            "--epochs", "2", "--early-stopping", "0", "--cv", "3", "--out", str(out),
+            "--quiet"]  # fmt: skip
+    assert sweep.main(argv) == 0
+    res = json.loads((out / "results.json").read_text())
+    assert res["select"] == "cv" and res["cv"] == 3
+    rows = res["rows"]
+    assert len(rows) == 2 and all("cv_loss" in r and "cv_acc" in r for r in rows)
+    losses = [r["cv_loss"]["mean"] for r in rows]
+    assert rows.index(res["chosen"]) == best_setting(losses, higher_is_better=False)
+    assert sweep.main([*argv[:-4], "--select", "cv", "--out", str(out), "--quiet"][:0] or
+                      ["--select", "cv", "--out", str(out), "--quiet"]) == 2  # no --cv

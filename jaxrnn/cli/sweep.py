@@ -263,6 +263,11 @@ def sweep(args: argparse.Namespace, log=print) -> dict:
                        eval_data=tuple(args.eval_data or ()), clip=0.0,
                        weight_decay=0.0)  # fmt: skip
     base = resolve_config(base)
+    select = args.select or ("cv" if args.cv else "val")
+    if select == "cv" and not args.cv:
+        raise ConfigError("--select cv needs --cv K")
+    if args.cv == 1 or args.cv < 0:
+        raise ConfigError(f"--cv needs K >= 2 folds, got {args.cv}")
     if args.seeds < 1:
         raise ConfigError(f"--seeds must be at least 1, got {args.seeds}")
     for name in HPARAMS:
@@ -300,9 +305,6 @@ def sweep(args: argparse.Namespace, log=print) -> dict:
         if not args.quiet:
             log(f"hidden {hidden}, layers {layers}: {len(points)} points x {len(seeds)} seeds "
                 f"in one program, compile {out['compile_s']:.1f} s, run {out['run_s']:.1f} s")
-    select = args.select or ("cv" if args.cv else "val")
-    if select == "cv" and not args.cv:
-        raise ConfigError("--select cv needs --cv K")
     order = sorted(range(len(rows)), key=lambda i: (rows[i][f"{select}_loss"]["mean"],
                                                     -rows[i][f"{select}_acc"]["mean"]))  # fmt: skip
     rows = [rows[i] for i in order]

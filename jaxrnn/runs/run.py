@@ -64,7 +64,7 @@ def fit(
       given: the ``cfg`` fields set on the command line (``--resume`` checks those); None:
         the fields that differ from ``TrainConfig``'s defaults.
       cv: ``--cv K`` (classify, JAX): train K fold-models of the training rows instead of
-        seeds (``jaxrnn.runs.cv``); the result's JSON gains ``cv_loss``, ``cv_acc``, ``cv_folds``.
+        seeds (``jaxrnn.runs.selection``); the JSON gains ``cv_loss``, ``cv_acc``, ``cv_folds``.
       ensemble: ``--ensemble N`` (classify, JAX): train N seeds (in place of ``seeds``); the
         result's JSON gains the mean-probability ensemble's ``ensemble_loss``,
         ``ensemble_acc`` and ``ensemble_evals``; a ``save``d checkpoint serves the ensemble.
@@ -120,8 +120,11 @@ def fit(
     cfg = resolve_batch(cfg, data, note, chosen)
     if info.data_notes:
         data_notes(cfg, data, log, note)
+    if (cv or ensemble) and not hasattr(data.train, "ids"):
+        raise ConfigError("--cv and --ensemble score text classifiers (ids, lengths); numeric "
+                          "sequences are not supported yet")  # fmt: skip
     if cv:
-        from jaxrnn.runs.cv import cv_run, cv_scores
+        from jaxrnn.runs.selection import cv_run, cv_scores
 
         run, folds, train = cv_run(cfg, data, cv)
         del data

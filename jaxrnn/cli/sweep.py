@@ -19,7 +19,9 @@ data (``--val-fraction``) and stops early on its loss (``--early-stopping``, ins
 program), keeping its best parameters.
 
 The choice: the point with the lowest validation loss (at the kept epochs), mean over
-seeds. Test and ``--eval-data`` numbers are reported next to it and never used to choose.
+seeds; with ``--cv K`` (``--select cv``) the lowest K-fold cross-validation loss over the
+training rows, the K fold-models of each point vmapped in place of the seeds. Test and
+``--eval-data`` numbers are reported next to it and never used to choose.
 Writes ``results.json``, ``results.md`` (the table, best first) and ``sweep.png`` (validation
 loss against each eval set's accuracy, one dot per point) to ``--out``.
 """

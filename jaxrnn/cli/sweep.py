@@ -19,7 +19,9 @@ data (``--val-fraction``) and stops early on its loss (``--early-stopping``, ins
 program), keeping its best parameters.
 
 The choice: the point with the lowest validation loss (at the kept epochs), mean over
-seeds. Test and ``--eval-data`` numbers are reported next to it and never used to choose.
+seeds; with ``--cv K`` (``--select cv``) the lowest K-fold cross-validation loss over the
+training rows, the K fold-models of each point vmapped in place of the seeds. Test and
+``--eval-data`` numbers are reported next to it and never used to choose.
 Writes ``results.json``, ``results.md`` (the table, best first) and ``sweep.png`` (validation
 loss against each eval set's accuracy, one dot per point) to ``--out``.
 """
@@ -52,8 +54,8 @@ def sweep_optimizer(lr, weight_decay, clip):
     return optax.chain(optax.clip(bound), optax.adamw(lr, weight_decay=weight_decay))
 
 
-def run_grid(cfg: TrainConfig, points: np.ndarray, seeds: list[int], group: int = 0
-             ) -> dict[str, np.ndarray]:  # fmt: skip
+def run_grid(cfg: TrainConfig, points: np.ndarray, seeds: list[int], group: int = 0,
+             cv: int = 0) -> dict[str, np.ndarray]:  # fmt: skip
     """Train every ``points[g]`` (``[G, 4]``: lr, weight decay, dropout, clip) for every seed
     in one compiled program. ``cfg`` (resolved) fixes everything else, including the
     validation split, early stopping and ``eval_data``.
@@ -62,6 +64,11 @@ def run_grid(cfg: TrainConfig, points: np.ndarray, seeds: list[int], group: int 
     metrics per epoch), ``best_epoch [G, S]``, ``final [G, S, M]`` (the kept epoch's
     metrics), ``eval [G, S, X, 2]`` (loss, accuracy per eval set, kept params), and
     ``compile_s``, ``run_s``.
+
+    ``cv`` K > 0: the S axis is K folds of the training rows (stratified, seeded by
+    ``seeds[0]``; ``jaxrnn.data.folds``) instead of seeds: run ``k`` starts from seed
+    ``seeds[0] + k``, reads only fold k's training rows, and ``cv [G, K, 2]`` holds its loss
+    and accuracy on fold k's held-out rows (kept params).
     """
     import jax
     import jax.numpy as jnp
@@ -75,27 +82,52 @@ def run_grid(cfg: TrainConfig, points: np.ndarray, seeds: list[int], group: int 
     if data.val is None:
         raise ConfigError("the sweep chooses on validation data: give --val-fraction > 0")
     ncls = max(2, len(data.label_names))
-    g, s, epochs = len(points), len(seeds), cfg.epochs
+    g, s, epochs = len(points), cv or len(seeds), cfg.epochs
     dtype = np.dtype(cfg.param_dtype)
     template = build_model(cfg, data.vocab.vocab_size, ncls)
+    n = len(data.train.labels)
+    if cv:  # the S axis: K folds, vmapped like seeds
+        from jaxrnn.data.folds import fold_orders, kfold_split
+
+        folds = kfold_split(n, cv, seeds[0], labels=np.asarray(data.train.labels))
+        seeds = [seeds[0] + i for i in range(cv)]
+        orders = fold_orders(folds, n, epochs, seeds[0])
+        width = max(len(f) for f in folds)  # validation rows padded to one shape, weight 0
+        vidx = np.stack([np.pad(f, (0, width - len(f))) for f in folds]).astype(np.int32)
+        vmask = np.stack([np.arange(width) < len(f) for f in folds]).astype(np.dtype(cfg.dtype))
+    else:
+        orders = np.stack([shuffle_orders(n, epochs, sd) for sd in seeds]).astype(np.int32)
+        vidx = np.zeros((len(seeds), 1), np.int32)
+        vmask = np.zeros((len(seeds), 1), np.dtype(cfg.dtype))
     params = initial_params(template, cfg, seeds)  # [S, ...], the same starts for every point
     opt0 = sweep_optimizer(jnp.asarray(1e-3, dtype), jnp.asarray(0.0, dtype),
                            jnp.asarray(0.0, dtype))  # fmt: skip
     state = loop.init_states(template, opt0, seeds, dtype, params)
     if cfg.early_stopping:
         state = state._replace(best=loop.init_best(state.params, (s,)))
-    n = len(data.train.labels)
-    orders = np.stack([shuffle_orders(n, epochs, sd) for sd in seeds]).astype(np.int32)
     # Flatten points x seeds into one axis of K = G * S runs.
     state = jax.tree.map(lambda a: np.broadcast_to(np.asarray(a), (g, *a.shape)).reshape(
         g * s, *a.shape[1:]), state)  # fmt: skip
     hp = np.repeat(points.astype(dtype), s, axis=0)  # [K, 4]
     orders = np.broadcast_to(orders, (g, *orders.shape)).reshape(g * s, epochs, n)
+    vidx = np.broadcast_to(vidx, (g, *vidx.shape)).reshape(g * s, -1)
+    vmask = np.broadcast_to(vmask, (g, *vmask.shape)).reshape(g * s, -1)
     tr, te, va = (jax.tree.map(jnp.asarray, a) for a in (data.train, data.test, data.val))
     evals = [jax.tree.map(jnp.asarray, e.arrays) for e in data.evals]
     task = None
 
-    def one(h, st, order):
+    def fold_score(model, params, vi, vm):  # (loss, accuracy) on one fold's held-out rows
+        from jaxrnn.training.tasks import probabilities
+
+        rows = jax.tree.map(lambda a: a[vi], tr)
+        p = probabilities(model.apply(params, rows.ids, rows.lengths))
+        py = jnp.take_along_axis(p, rows.labels[:, None].astype(jnp.int32), 1)[:, 0]
+        nll = -jnp.log(jnp.clip(py, 1e-12, None))
+        hit = (jnp.argmax(p, -1) == rows.labels).astype(vm.dtype)
+        count = jnp.maximum(vm.sum(), 1)
+        return jnp.stack([(nll * vm).sum() / count, (hit * vm).sum() / count])
+
+    def one(h, st, order, vi, vm):
         model = dataclasses.replace(template, dropout=h[2])  # a traced rate
         opt = sweep_optimizer(h[0], h[1], h[3])
         run = loop.make_run_epochs(model, opt, cfg.batch_size, epochs, task=task,
@@ -105,22 +137,24 @@ def run_grid(cfg: TrainConfig, points: np.ndarray, seeds: list[int], group: int 
         st, metrics = run(st, tr, te, order, va)
         ev = [loop.evaluate(model, task, st.params, e, cfg.eval_batch_size)[0] for e in evals]
         best = st.best.epoch if cfg.early_stopping else jnp.int32(0)
+        cvs = fold_score(model, st.params, vi, vm)  # apply without a key: no dropout
         # No eval set: one dummy row (lax.map's grouping cannot reshape an empty array).
-        return metrics, best, jnp.stack(ev) if ev else jnp.zeros((1, 2), metrics.dtype)
+        return (metrics, best, jnp.stack(ev) if ev else jnp.zeros((1, 2), metrics.dtype),
+                cvs.astype(metrics.dtype))  # fmt: skip
 
     k = g * s
     grp = k if group <= 0 else min(group, k)
 
-    def many(hp, state, orders):
-        return jax.lax.map(lambda x: one(*x), (hp, state, orders),
+    def many(hp, state, orders, vidx, vmask):
+        return jax.lax.map(lambda x: one(*x), (hp, state, orders, vidx, vmask),
                            batch_size=None if grp == 1 else grp)  # fmt: skip
 
     fn = jax.jit(many)
     tc = time.perf_counter()
-    compiled = fn.lower(hp, state, orders).compile()
+    compiled = fn.lower(hp, state, orders, vidx, vmask).compile()
     compile_s = time.perf_counter() - tc
     tr0 = time.perf_counter()
-    metrics, best, ev = jax.device_get(compiled(hp, state, orders))
+    metrics, best, ev, cvs = jax.device_get(compiled(hp, state, orders, vidx, vmask))
     run_s = time.perf_counter() - tr0
     history = np.asarray(metrics).reshape(g, s, epochs, -1)
     best = np.asarray(best).reshape(g, s)
@@ -130,7 +164,8 @@ def run_grid(cfg: TrainConfig, points: np.ndarray, seeds: list[int], group: int 
     return {"history": history, "best_epoch": best, "final": final,
             "eval": np.asarray(ev).reshape(g, s, -1, 2)[:, :, :len(evals)], "compile_s": compile_s,
             "run_s": run_s, "eval_names": [e.name for e in data.evals],
-            "num_train": n, "num_val": len(va.labels)}  # fmt: skip
+            "num_train": n, "num_val": len(va.labels),
+            "cv": np.asarray(cvs).reshape(g, s, 2) if cv else None}  # fmt: skip
 
 
 def summarize_runs(values: np.ndarray) -> dict:
@@ -194,6 +229,11 @@ def build_parser() -> argparse.ArgumentParser:
                      ("--text-column", dict(default="text", help="[text]")),
                      ("--label-column", dict(default="label", help="[label]"))):
         d.add_argument(flag, **kw)
+    a("--cv", type=int, default=0, metavar="K", help="K-fold cross-validation of the "
+      "training rows (stratified, seeded by --seed) in place of --seeds: K fold-models per "
+      "point, vmapped; rows gain cv_loss and cv_acc [0 = off]")
+    a("--select", choices=("val", "cv"), default=None, help="the signal that chooses: val "
+      "(lowest validation loss) or cv (lowest cross-validation loss) [cv with --cv, else val]")
     a("--group", type=int, default=0, help="runs vmapped at a time (lax.map over groups); "
       "0 = all [0]")
     a("--out", default="sweep", help="output directory [sweep]")
@@ -225,6 +265,11 @@ def sweep(args: argparse.Namespace, log=print) -> dict:
                        eval_data=tuple(args.eval_data or ()), clip=0.0,
                        weight_decay=0.0)  # fmt: skip
     base = resolve_config(base)
+    select = args.select or ("cv" if args.cv else "val")
+    if select == "cv" and not args.cv:
+        raise ConfigError("--select cv needs --cv K")
+    if args.cv == 1 or args.cv < 0:
+        raise ConfigError(f"--cv needs K >= 2 folds, got {args.cv}")
     if args.seeds < 1:
         raise ConfigError(f"--seeds must be at least 1, got {args.seeds}")
     for name in HPARAMS:
@@ -242,7 +287,7 @@ def sweep(args: argparse.Namespace, log=print) -> dict:
     for hidden, layers in itertools.product(args.hidden or [base.hidden],
                                             args.layers or [base.layers]):  # fmt: skip
         cfg = resolve_config(dataclasses.replace(base, hidden=hidden, layers=layers))
-        out = run_grid(cfg, points, seeds, args.group)
+        out = run_grid(cfg, points, seeds, args.group, cv=args.cv)
         runs_s.append({"hidden": hidden, "layers": layers, "compile_s": out["compile_s"],
                        "run_s": out["run_s"], "runs": len(points) * len(seeds)})  # fmt: skip
         m = out["final"]  # [G, S, 6]: train, test, val (loss, acc)
@@ -253,21 +298,27 @@ def sweep(args: argparse.Namespace, log=print) -> dict:
                 "train_acc": summarize_runs(m[i, :, 1]), "test_acc": summarize_runs(m[i, :, 3]),
                 "best_epoch": summarize_runs(out["best_epoch"][i]),
             })  # fmt: skip
+            if out["cv"] is not None:
+                row["cv_loss"] = summarize_runs(out["cv"][i, :, 0])
+                row["cv_acc"] = summarize_runs(out["cv"][i, :, 1])
             for j, name in enumerate(out["eval_names"]):
                 row[f"eval_{name}_acc"] = summarize_runs(out["eval"][i, :, j, 1])
             rows.append(row)
         if not args.quiet:
             log(f"hidden {hidden}, layers {layers}: {len(points)} points x {len(seeds)} seeds "
                 f"in one program, compile {out['compile_s']:.1f} s, run {out['run_s']:.1f} s")
-    order = sorted(range(len(rows)), key=lambda i: (rows[i]["val_loss"]["mean"],
-                                                    -rows[i]["val_acc"]["mean"]))  # fmt: skip
+    order = sorted(range(len(rows)), key=lambda i: (rows[i][f"{select}_loss"]["mean"],
+                                                    -rows[i][f"{select}_acc"]["mean"]))  # fmt: skip
     rows = [rows[i] for i in order]
     chosen = rows[0]
     return {
         "model": args.model, "seeds": seeds, "epochs": base.epochs,
         "batch_size": base.batch_size, "val_fraction": base.val_fraction,
         "early_stopping": base.early_stopping, "eval_data": list(base.eval_data),
-        "chosen_by": "lowest mean validation loss over seeds (at the kept epochs)",
+        "chosen_by": ("lowest mean validation loss over seeds (at the kept epochs)"
+                      if select == "val" else
+                      f"lowest mean {args.cv}-fold cross-validation loss (at the kept epochs)"),
+        "select": select, "cv": args.cv,
         "chosen": chosen, "command": train_command(args, chosen, base), "rows": rows,
         "timing": runs_s,
     }  # fmt: skip

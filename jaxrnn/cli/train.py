@@ -115,6 +115,16 @@ def build_parser() -> argparse.ArgumentParser:
     g = groups["model"]
     g.add_argument("--seeds", type=int, default=1, metavar="N",
                    help="train N seeds (seed .. seed+N-1) at once, in one program [1]")  # fmt: skip
+    g.add_argument("--cv", type=int, default=0, metavar="K",
+                   help="--task classify: K-fold cross-validation of the training rows (folds "
+                   "stratified by label, seeded by --seed), the K fold-models trained vmapped "
+                   "in one program; prints and writes (--json) cv_loss, cv_acc and per fold "
+                   "[0 = off]")  # fmt: skip
+    g.add_argument("--ensemble", type=int, default=0, metavar="N",
+                   help="--task classify: train N seeds vmapped and predict with their mean "
+                   "probability; prints and writes (--json) ensemble_acc, ensemble_loss; "
+                   "--save writes the ensemble as one checkpoint that predict serves "
+                   "[0 = off]")  # fmt: skip
 
     m = p.add_argument_group("multi-host (see jaxrnn.training.distributed)")
     m.add_argument("--coordinator", metavar="HOST:PORT",
@@ -268,7 +278,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         result = fit(cfg, seeds=args.seeds, log=None if args.quiet else print,
                      log_every=args.log_every, progress=not args.quiet, save=args.save,
                      save_every=args.save_every, resume=args.resume, given=given,
-                     note=_note)  # fmt: skip
+                     note=_note, cv=args.cv,
+                     ensemble=args.ensemble)  # fmt: skip
     except UsageError as e:
         print(e if isinstance(e, Interrupted) else f"error: {e}", file=sys.stderr)
         return e.exit_code
@@ -312,6 +323,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         summary = result.final_summary()
         print(f"over {len(result.seeds)} seeds, mean [95% interval of the mean]: "
               + ", ".join(format_summary(k, v) for k, v in summary.items()))  # fmt: skip
+    if "cv_loss" in result.extra:
+        per = ", ".join(f"{f['acc']:.3f}" for f in result.extra["cv_folds"])
+        print(f"cross-validation ({len(result.seeds)} folds): cv loss "
+              f"{result.extra['cv_loss']:.4g}, cv acc {result.extra['cv_acc']:.3f} "
+              f"(per fold {per})")  # fmt: skip
+    if "ensemble_acc" in result.extra:
+        ex = result.extra
+        ev = "".join(f", {k} acc {v['acc']:.3f}" for k, v in ex["ensemble_evals"].items())
+        print(f"ensemble of {len(result.seeds)} (mean probability): test acc "
+              f"{ex['ensemble_acc']:.3f}, test loss {ex['ensemble_loss']:.4g}{ev}")  # fmt: skip
     if result.reports:
         show = info.hook("format_report")  # (the NumPy backend's run imports no JAX)
         if not args.quiet:

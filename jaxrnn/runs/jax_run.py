@@ -156,6 +156,7 @@ class JaxRun:
         if cfg.dtype == "float64" and not jax.config.jax_enable_x64:
             jax.config.update("jax_enable_x64", True)
         self.cfg, self.data, self.seeds = cfg, data, seeds
+        self.cv_orders: np.ndarray | None = None  # [K, E, M] with --cv (jaxrnn.runs.selection)
         self.spec = get_spec(cfg)
         self.parallel = plan_parallel(cfg, len(seeds))
         self.group = seed_group(cfg, len(seeds), self.parallel) if len(seeds) > 1 else 1
@@ -238,6 +239,8 @@ class JaxRun:
         A task that reads its rows in order (``spec.shuffle`` False) gets ``0 .. N-1``.
         With length buckets, the batch schedules made from those orders (``loop.Schedule``,
         ``[S, E, NB]`` and ``[S, E, NB, B]``)."""
+        if self.cv_orders is not None:  # --cv: fold i (a "seed") visits only its training rows
+            return self.cv_orders[:, :epochs]
         n = jax.tree.leaves(self.data.train)[0].shape[0]
         if not self.spec.shuffle:
             return np.broadcast_to(np.arange(n, dtype=np.int32), (len(self.seeds), epochs, n))

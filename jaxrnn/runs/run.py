@@ -42,6 +42,8 @@ def fit(
     resume: str | None = None,
     given: Collection[str] | None = None,
     note: Callable[[str], None] | None = None,
+    cv: int = 0,
+    ensemble: int = 0,
 ) -> RunResult:
     """Train as ``cfg`` says (resolved here) and return histories, weights and timings.
 
@@ -61,6 +63,11 @@ def fit(
         unless ``save`` is given (``save=resume`` continues the file in place).
       given: the ``cfg`` fields set on the command line (``--resume`` checks those); None:
         the fields that differ from ``TrainConfig``'s defaults.
+      cv: ``--cv K`` (classify, JAX): train K fold-models of the training rows instead of
+        seeds (``jaxrnn.runs.selection``); the JSON gains ``cv_loss``, ``cv_acc``, ``cv_folds``.
+      ensemble: ``--ensemble N`` (classify, JAX): train N seeds (in place of ``seeds``); the
+        result's JSON gains the mean-probability ensemble's ``ensemble_loss``,
+        ``ensemble_acc`` and ``ensemble_evals``; a ``save``d checkpoint serves the ensemble.
       note: receives one-line notes and warnings for the user (data summary warnings, empty
         texts, a padding length far above the median, what a resume changes).
 
@@ -68,6 +75,8 @@ def fit(
       A ``RunResult``; ``result.predictor()`` classifies new texts in memory.
     """
     if resume is not None:
+        if cv or ensemble:
+            raise ConfigError("--cv and --ensemble train afresh: they cannot --resume")
         return _resume(resume, cfg, log=log, log_every=log_every, progress=progress, save=save,
                        save_every=save_every, given=given, note=note)  # fmt: skip
     # Arrays passed in Python are the user's own data too: --model auto as for a --data file.
@@ -80,6 +89,15 @@ def fit(
         cfg = dataclasses.replace(cfg, eval_every=1)
     if seeds < 1:
         raise ConfigError(f"--seeds must be at least 1, got {seeds}")
+    if cv:
+        _check_cv(cfg, cv, seeds, save)
+    if ensemble:
+        if cfg.task != "classify" or cfg.backend != "jax" or cv or seeds != 1 or cfg.resplit:
+            raise ConfigError("--ensemble N is for --task classify on the JAX backend, without "
+                              "--seeds, --cv or --resplit")  # fmt: skip
+        if ensemble < 2:
+            raise ConfigError(f"--ensemble needs N >= 2 members, got {ensemble}")
+        seeds = ensemble
     t0 = time.perf_counter()
     seed_list = [cfg.seed + i for i in range(seeds)]
     info = task_info(cfg)
@@ -104,9 +122,40 @@ def fit(
     cfg = resolve_batch(cfg, data, note, chosen)
     if info.data_notes:
         data_notes(cfg, data, log, note)
+    if (cv or ensemble) and not hasattr(data.train, "ids"):
+        raise ConfigError("--cv and --ensemble score text classifiers (ids, lengths); numeric "
+                          "sequences are not supported yet")  # fmt: skip
+    if cv:
+        from jaxrnn.runs.selection import cv_run, cv_scores
+
+        run, folds, train = cv_run(cfg, data, cv)
+        del data
+        result = run.train(0, [[] for _ in range(cv)], t0, log, log_every, progress, None, None)
+        result.extra.update(cv_scores(run, folds, train))
+        return result
     run = JaxRun(cfg, data, seed_list)
+    if ensemble:
+        from jaxrnn.runs.selection import ensemble_scores
+
+        test, evals = data.test, list(data.evals)
+        del data
+        result = run.train(0, [[] for _ in seed_list], t0, log, log_every, progress, save,
+                           save_every)  # fmt: skip
+        result.extra.update(ensemble_scores(run, test, evals))
+        return result
     del data  # the run holds what it still needs (e.g. not the training ids it put on a device)
     return run.train(0, [[] for _ in seed_list], t0, log, log_every, progress, save, save_every)
+
+
+def _check_cv(cfg: TrainConfig, cv: int, seeds: int, save: str | None) -> None:
+    """What ``--cv K`` cannot be combined with, refused in one line."""
+    if cfg.task != "classify" or cfg.backend != "jax":
+        raise ConfigError("--cv is for --task classify on the JAX backend")
+    if cv < 2:
+        raise ConfigError(f"--cv needs K >= 2 folds, got {cv}")
+    if seeds != 1 or cfg.resplit or save:
+        raise ConfigError("--cv trains K fold-models in place of seeds: drop --seeds, "
+                          "--resplit and --save")  # fmt: skip
 
 
 def auto_note(cfg: TrainConfig) -> str:

@@ -157,9 +157,9 @@ def series_anchors(y: Sequence[float], split: int, window: int, period: int = SU
     def mse(pred: np.ndarray) -> float:
         return float(np.mean((pred - target) ** 2))
 
-    sel = ar_select_order(y[:split], maxlag=2 * period, ic="aic", old_names=False)
+    sel = ar_select_order(y[:split], maxlag=2 * period, ic="aic")
     p = max(sel.ar_lags) if sel.ar_lags else 1
-    fit = AutoReg(y[:split], lags=p, old_names=False).fit()
+    fit = AutoReg(y[:split], lags=p).fit()
     const, coefs = fit.params[0], fit.params[1:]
     ar = np.array([const + sum(coefs[k] * y[t - 1 - k] for k in range(p)) for t in idx])
     return {"n_targets": int(len(idx)), "last_value_mse": mse(y[idx - 1]),

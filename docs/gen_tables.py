@@ -436,10 +436,12 @@ def real_data() -> str:
                      f"{sig(o['wall_s'])}", torch, anchors])
     header = ["set", "metric", "chosen on validation", f"ours: mean ± 95% ({d['seeds']} seeds)",
               "ours s", "PyTorch, same model and budget", "anchors"]  # fmt: skip
-    quiet = "" if d.get("quiet") else " The machine was busy during the run: wall times are not results."
+    quiet = "" if d.get("quiet") else (" The machine was busy during the run: wall times "
+                                       "are not results.")
     return (table(header, rows, "lllrrrl")
             + f"\n\nMetric: test accuracy (higher is better), bits per character or MSE in the "
-            f"series' units (lower is better); wall seconds cover all seeds.{quiet}{source('real_data')}")
+            f"series' units (lower is better); wall seconds cover all seeds.{quiet}"
+            f"{source('real_data')}")
 
 
 TABLES: dict[str, Callable[[], str]] = {

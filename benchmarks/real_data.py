@@ -246,6 +246,14 @@ def select(task: str, cands: list[dict], run_val: Any, quick: bool) -> tuple[dic
     return (best[0] if best else None), rows
 
 
+def _chosen(chosen: dict | None, rows: list, name: str) -> dict:
+    """``chosen``, or exit with one line when every candidate of set ``name`` was skipped."""
+    if chosen is None:
+        raise SystemExit(f"real_data: every candidate of {name} was skipped: "
+                         + "; ".join(r["skipped"] for r in rows))
+    return chosen
+
+
 # ----------------------------------------------------------------------------- PyTorch
 
 
@@ -305,6 +313,7 @@ def run_mnist1d(seeds: int, quick: bool) -> dict:
     part, val = _subset(train, fit_idx), _subset(train, val_idx)
     chosen, rows = select("classify", CANDIDATES["mnist1d"],
                           lambda c: train_ours("classify", c, 1, (part, val)), quick)
+    chosen = _chosen(chosen, rows, "mnist1d")
     ours = train_ours("classify", chosen, seeds, (train, test))
     out = {"task": "classify", "n_train": n, "n_val": len(val_idx),
            "n_test": len(test.labels), "selection": rows, "chosen": chosen, "ours": ours,
@@ -330,6 +339,7 @@ def run_turkish_pos(seeds: int, quick: bool, tmp: Path) -> dict:
     chosen, rows = select(
         "tag", CANDIDATES["turkish_pos"],
         lambda c: train_ours("tag", c, 1, data=paths["train"], test_data=paths["val"]), quick)
+    chosen = _chosen(chosen, rows, "turkish_pos")
     ours = train_ours("tag", chosen, seeds, data=paths["trainval"], test_data=paths["test"])
     return {"task": "tag", "tag": tb.tag, "n_train": len(tr), "n_val": len(va),
             "n_test": len(te), "selection": rows, "chosen": chosen, "ours": ours,
@@ -355,6 +365,7 @@ def run_python_manual(seeds: int, quick: bool, tmp: Path) -> dict:
     chosen, rows = select(
         "lm", CANDIDATES["python_manual"],
         lambda c: train_ours("lm", c, 1, data=files["fit"], test_data=files["val"]), quick)
+    chosen = _chosen(chosen, rows, "python_manual")
     ours = train_ours("lm", chosen, seeds, data=files["train"], test_data=files["test"])
     return {"task": "lm", "n_chars": len(text), "n_train": cut, "n_test": len(test_text),
             "selection": rows, "chosen": chosen, "ours": ours,
@@ -376,6 +387,7 @@ def run_sunspots(seeds: int, quick: bool, tmp: Path) -> dict:
         "regress", CANDIDATES["sunspots"],
         lambda c: train_ours("regress", {**common, **c}, 1, data=str(tmp / "sun_fit.csv")),
         quick)  # fmt: skip
+    chosen = _chosen(chosen, rows, "sunspots")
     ours = train_ours("regress", {**common, **chosen}, seeds, data=str(tmp / "sun_all.csv"))
     anchors = series_anchors(s.values[:, 0], split, chosen["window"])
     return {"task": "regress", "n_years": len(s.values), "n_train": split,

@@ -380,7 +380,7 @@ def run_sunspots(seeds: int, quick: bool, tmp: Path) -> dict:
     s = sunspots()
     split = chronological_split(s.values, 0.2).split
     # selection: the training years only, their own last 20% as validation
-    write_series_csv(tmp / "sun_fit.csv", Series(s.values[:split], s.columns, s.target))
+    write_series_csv(tmp / "sun_fit.csv", Series(s.values[:split], s.columns, s.target_index))
     write_series_csv(tmp / "sun_all.csv", s)
     common = dict(target="SUNACTIVITY", test_fraction=0.2)
     chosen, rows = select(

@@ -207,6 +207,8 @@ def train_ours(task: str, cand: dict, seeds: int, data: Any = None, **files: Any
     from jaxrnn.runs.config import TrainConfig
     from jaxrnn.runs.run import fit
 
+    if isinstance(data, str | Path):  # a file: the CLI's --data
+        files, data = {**files, "data": str(data)}, None
     cfg = TrainConfig(task=task, **files, **cand)
     t = time.perf_counter()
     r = fit(cfg, data, seeds=seeds, note=lambda _m: None)

@@ -400,12 +400,56 @@ def study_parallel() -> str:
             f"{load['end'][0]:.2f} at the end on {cpus} cores: {quiet}.")  # fmt: skip
 
 
+def real_data() -> str:
+    """``benchmarks/real_data.py``: per public data set, our configuration chosen on a
+    validation split, its test metric over seeds, PyTorch at the same model and budget and
+    the anchors."""
+    if not (BENCHMARKS / "real_data.json").is_file():
+        return ("*Not run yet: `docs/benchmarks/real_data.json` does not exist; "
+                "`python benchmarks/real_data.py` writes it.*")
+    d = load("real_data")
+
+    def ci(r: dict, k: int = 3) -> str:
+        return f"{fixed(r['mean'], k)} ± {fixed(r['half'], k)}"
+
+    rows = []
+    for name, r in d["sets"].items():
+        o, a, pt = r["ours"], r["anchors"], r["pytorch"]
+        cfg = r["chosen"]
+        chosen = f"`{cfg['model']}` {cfg.get('hidden', '')}, {cfg.get('epochs', '?')} epochs"
+        if name == "mnist1d":
+            pub = a["published"]
+            anchors = ", ".join(f"{k.replace('_', ' ')} {pub[k]:.2f}" for k in
+                                ("logistic_regression", "mlp", "gru", "cnn", "human"))
+        elif name == "turkish_pos":
+            m = a["majority_tag_per_word"]
+            anchors = f"majority tag per word {m['acc']:.3f} (unknown words {m['unk_acc']:.3f})"
+        elif name == "python_manual":
+            anchors = f"unigram {a['unigram_bits_per_char']:.3f}"
+        else:
+            anchors = (f"last value {sig(a['last_value_mse'])}, seasonal naive "
+                       f"({a['seasonal_period']} y) {sig(a['seasonal_naive_mse'])}, "
+                       f"AR({a['ar_p']}) {sig(a['ar_mse'])}")
+        unk = f" (unknown words {ci(o['test_unk_acc'])})" if "test_unk_acc" in o else ""
+        torch = (f"{ci(pt)}, {sig(pt['wall_s'])} s" if "mean" in pt else "—")
+        rows.append([name, f"`{o['metric']}`", chosen, f"{ci(o)}{unk}",
+                     f"{sig(o['wall_s'])}", torch, anchors])
+    header = ["set", "metric", "chosen on validation", f"ours: mean ± 95% ({d['seeds']} seeds)",
+              "ours s", "PyTorch, same model and budget", "anchors"]  # fmt: skip
+    quiet = "" if d.get("quiet") else (" The machine was busy during the run: wall times "
+                                       "are not results.")
+    return (table(header, rows, "lllrrrl")
+            + f"\n\nMetric: test accuracy (higher is better), bits per character or MSE in the "
+            f"series' units (lower is better); wall seconds cover all seeds.{quiet}"
+            f"{source('real_data')}")
+
+
 TABLES: dict[str, Callable[[], str]] = {
     f.__name__: f
     for f in (vs_numpy_presets_epoch, vs_numpy_presets_process, vs_numpy_study, scale,
               scale_200k, peak_rss, peak_rss_buckets, rss_stages, lm, tagging, vs_peers_lstm,
               devices_b64, seeds, vs_keras, study_depth, parallel, defaults,
-              study_parallel)
+              study_parallel, real_data)
 }  # fmt: skip
 
 

@@ -94,11 +94,11 @@ def run_grid(cfg: TrainConfig, points: np.ndarray, seeds: list[int], group: int 
         orders = fold_orders(folds, n, epochs, seeds[0])
         width = max(len(f) for f in folds)  # validation rows padded to one shape, weight 0
         vidx = np.stack([np.pad(f, (0, width - len(f))) for f in folds]).astype(np.int32)
-        vmask = np.stack([np.arange(width) < len(f) for f in folds]).astype(np.dtype(cfg.param_dtype))
+        vmask = np.stack([np.arange(width) < len(f) for f in folds]).astype(dtype)
     else:
         orders = np.stack([shuffle_orders(n, epochs, sd) for sd in seeds]).astype(np.int32)
         vidx = np.zeros((len(seeds), 1), np.int32)
-        vmask = np.zeros((len(seeds), 1), np.dtype(cfg.param_dtype))
+        vmask = np.zeros((len(seeds), 1), dtype)
     params = initial_params(template, cfg, seeds)  # [S, ...], the same starts for every point
     opt0 = sweep_optimizer(jnp.asarray(1e-3, dtype), jnp.asarray(0.0, dtype),
                            jnp.asarray(0.0, dtype))  # fmt: skip

@@ -516,13 +516,13 @@ def resolve_config(cfg: TrainConfig) -> TrainConfig:
     if not (math.isfinite(cfg.word_dropout) and 0 <= cfg.word_dropout < 1):
         raise ConfigError(f"--word-dropout must be in [0, 1) (0 = off), got {cfg.word_dropout}")
     if cfg.word_dropout > 0:
-        if cfg.task not in ("tag", "classify"):
+        if "word_dropout" in info.ignores:
             raise ConfigError(f"--word-dropout applies to --task tag and --task classify, not "
-                              f"--task {cfg.task}")  # fmt: skip
+                              f"--task {info.name}")  # fmt: skip
         if cfg.backend != "jax":
             raise ConfigError("--word-dropout runs on --backend jax only (the NumPy twin has "
                               "no word dropout yet)")  # fmt: skip
-        if cfg.task == "classify" and cfg.oov_token is None:
+        if "oov_token" not in info.ignores and cfg.oov_token is None:  # classify's texts
             raise ConfigError("--word-dropout replaces words by the unknown-word id: give "
                               "--task classify an --oov-token (e.g. --oov-token '<oov>')")
     if cfg.early_stopping and not cfg.val_fraction:

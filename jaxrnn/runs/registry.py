@@ -97,6 +97,8 @@ class TaskInfo:
     fast_loop: bool = False
     # Length buckets (``--buckets``) apply.
     buckets: bool = False
+    # ``--cv K`` folds and ``--ensemble N`` members (classifiers' mean probabilities)
+    selection: bool = False
     # Backends on which ``--val-fraction``, ``--early-stopping`` and ``--eval-data`` work.
     validation_backends: tuple[str, ...] = ()
     # ``--eval-data`` reads extra labelled sets (classify's text tables); the other tasks
@@ -207,7 +209,7 @@ TASKS: dict[str, TaskInfo] = {
                   "an LSTM of 64 (over an embedding of 16 for texts), Adam 1e-2, 20 epochs, "
                   "--batch-size auto; "
                   "chosen on held-out files, docs/guides/defaults.md"),
-        check="jaxrnn.runs.prepare_numeric:check", numeric=True,
+        check="jaxrnn.runs.prepare_numeric:check", numeric=True, selection=True,
     ),
     "lm": TaskInfo(
         "lm", model_presets=LM_PRESETS, model_check=_lm_model, check=_lm_check,

@@ -92,7 +92,7 @@ def fit(
     if cv:
         _check_cv(cfg, cv, seeds, save)
     if ensemble:
-        if cfg.task != "classify" or cfg.backend != "jax" or cv or seeds != 1 or cfg.resplit:
+        if not task_info(cfg).selection or cfg.backend != "jax" or cv or seeds != 1 or cfg.resplit:
             raise ConfigError("--ensemble N is for --task classify on the JAX backend, without "
                               "--seeds, --cv or --resplit")  # fmt: skip
         if ensemble < 2:
@@ -149,7 +149,7 @@ def fit(
 
 def _check_cv(cfg: TrainConfig, cv: int, seeds: int, save: str | None) -> None:
     """What ``--cv K`` cannot be combined with, refused in one line."""
-    if cfg.task != "classify" or cfg.backend != "jax":
+    if not task_info(cfg).selection or cfg.backend != "jax":
         raise ConfigError("--cv is for --task classify on the JAX backend")
     if cv < 2:
         raise ConfigError(f"--cv needs K >= 2 folds, got {cv}")

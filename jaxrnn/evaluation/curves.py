@@ -17,6 +17,16 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
+
+def is_scored(epoch: Any, every: int | None, total: int) -> Any:
+    """Whether epoch ``epoch`` (1-based) of a run of ``total`` epochs scores its validation
+    and test splits under ``--eval-every every`` (None or 1: every epoch): the first, every
+    multiple of ``every`` and the last, the epochs the log prints under ``--log-every``.
+    ``epoch`` a Python int gives a bool (the host's records); a traced integer gives a traced
+    bool (the compiled loop's ``lax.cond``): one rule for both, so they cannot drift."""
+    every = every or 1
+    return (epoch == 1) | (epoch % every == 0) | (epoch == total)
+
 SPLIT_ORDER = ("train", "val", "test")
 # A metric's label on the y axis; anything else is shown by its name.
 LABELS = {"loss": "loss", "acc": "accuracy", "bpc": "bits per character", "ppl": "perplexity",

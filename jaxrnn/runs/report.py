@@ -6,6 +6,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from jaxrnn.evaluation.curves import is_scored
 from jaxrnn.evaluation.metrics import classification_report
 from jaxrnn.runs.config import METRIC_NAMES
 from jaxrnn.runs.prepare import EvalSet, Prepared, num_classes
@@ -32,14 +33,6 @@ def records(metrics: np.ndarray, first_epoch: int, names: Sequence[str] = METRIC
         {"epoch": first_epoch + i, **{k: float(v) for k, v in zip(names, row, strict=True)}}
         for i, row in enumerate(metrics)
     ]
-
-
-def is_scored(epoch: int, every: int | None, epochs: int) -> bool:
-    """Whether epoch ``epoch`` (1-based) of a run of ``epochs`` scores its validation and
-    test splits under ``--eval-every every`` (None or 1: every epoch): the first, every
-    multiple of ``every`` and the last, as the log prints under ``--log-every``. The same
-    rule as the compiled loop's (``jaxrnn.training.loop.is_scored``), without JAX."""
-    return not every or every <= 1 or epoch == 1 or epoch % every == 0 or epoch == epochs
 
 
 SCORED_SPLITS = ("test_", "val_")  # what an unscored epoch's record leaves out

@@ -35,6 +35,7 @@ import numpy as np
 import optax
 
 from jaxrnn.data.arrays import Arrays
+from jaxrnn.evaluation.curves import is_scored
 from jaxrnn.training import tasks
 from jaxrnn.training.tasks import Batch, Task
 
@@ -422,17 +423,6 @@ def evaluate_splits(model, task: Task, params, splits: list, batch_size: int = E
 
 
 # ----------------------------------------------------------------------------- eval schedule
-
-
-def is_scored(epoch, every: int, total: int):
-    """Whether epoch ``epoch`` (1-based, a Python int or a traced integer) of a run of
-    ``total`` epochs scores its validation and test splits under ``--eval-every every``:
-    the first epoch, every multiple of ``every`` and the last (the epochs the log prints
-    under ``--log-every every``); ``every`` 1: every epoch. The host's twin, without JAX:
-    ``jaxrnn.runs.report.is_scored``."""
-    if every <= 1:
-        return True if isinstance(epoch, int) else jnp.ones((), bool)
-    return (epoch == 1) | (epoch % every == 0) | (epoch == total)
 
 
 # ----------------------------------------------------------------------------- early stopping

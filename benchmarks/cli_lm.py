@@ -57,7 +57,8 @@ def main() -> None:
     info = header()
     env = {**os.environ, "PYTHONPATH": ROOT + os.pathsep + os.environ.get("PYTHONPATH", "")}
     epochs, hidden = (4, 64) if args.quick else (40, 256)
-    rows: dict[str, list[float]] = {"library (lm.py ours)": [], "cli": [], "cli --eval-every 40": []}
+    names = ("library (lm.py ours)", "cli", "cli --eval-every 40")
+    rows: dict[str, list[float]] = {k: [] for k in names}
     with tempfile.TemporaryDirectory() as tmp:
         text = os.path.join(tmp, "bench.txt")
         _run([sys.executable, "-m", "jaxrnn.data.text", "--out", text, "--n-chars", "35000"], env)
@@ -75,12 +76,13 @@ def main() -> None:
                 out = os.path.join(tmp, f"cli{r}.json")
                 _run(cli + extra + ["--json", out], env)
                 rows[name].append(json.load(open(out))["tokens_per_s"])
-            print(f"round {r + 1}/{args.rounds}: "
-                  + ", ".join(f"{k} {v[-1]:,.0f}" for k, v in rows.items()), flush=True)  # fmt: skip
+            now = ", ".join(f"{k} {v[-1]:,.0f}" for k, v in rows.items())
+            print(f"round {r + 1}/{args.rounds}: {now}", flush=True)
     med = {k: statistics.median(v) for k, v in rows.items()}
     lib = med["library (lm.py ours)"]
     out_rows = [{"side": k, "tokens_per_s": med[k], "over_library": med[k] / lib,
-                 "each_round": ", ".join(f"{x:,.0f}" for x in v)} for k, v in rows.items()]  # fmt: skip
+                 "each_round": ", ".join(f"{x:,.0f}" for x in v)}
+                for k, v in rows.items()]  # fmt: skip
     table(f"char-LSTM LM training tokens/s, medians of {args.rounds} rounds", out_rows)
     print(f"\nCLI / library: {med['cli'] / lib:.3f} (goal >= 0.90); "
           f"with --eval-every 40: {med['cli --eval-every 40'] / lib:.3f}")

@@ -296,9 +296,9 @@ def vs_keras() -> str:
             " its first epoch less a later one.")  # fmt: skip
 
 
-def parallel() -> str:
+def parallel(name: str = "parallel") -> str:
     """``benchmarks/parallel.py``: training tokens/s per side against T (parallel cells)."""
-    d = load("parallel")
+    d = load(name)
     lengths = [str(t) for t in d["config"]["lengths"]]
     rows = []
     for side, per_t in d["results"].items():
@@ -318,8 +318,13 @@ def parallel() -> str:
             + f"\n\nTraining tokens/s (thousands) at {c['batch']} streams, width {c['width']}, "
             f"input width {c['input_width']}, {c['dtype']}, and in brackets the ratio to our "
             "LSTM and to PyTorch's `nn.LSTM` in the same process; `skipped`: a side whose 10 "
-            f"steps would pass {c['max_seconds']:g} s. {source('parallel')}"
+            f"steps would pass {c['max_seconds']:g} s. {source(name)}"
             f" Peak: {d['peak']['description']}; {d['peak'].get('note', '')}.")  # fmt: skip
+
+
+def parallel_scan() -> str:
+    """``benchmarks/parallel.py`` with the CPU ``scan`` form beside the associative one."""
+    return parallel("parallel_scan")
 
 
 def study_depth() -> str:
@@ -444,12 +449,38 @@ def real_data() -> str:
             f"{source('real_data')}")
 
 
+def precision() -> str:
+    """``benchmarks/precision.py``: one train step per side (ms, GFLOP/s, share of the float32
+    peak, PyTorch float32's time over it) and the LM's test bits/char in both precisions."""
+    d = load("precision")
+    rows = [[r["shape"], r["cell"], f"`{r['side']}`", fixed(r["ms"], 1), sig(r["gflops"]),
+             f"{100 * r['peak_share']:.0f}%", f"{fixed(r['torch_f32_over_this'])}x"]
+            for r in d["steps"]]  # fmt: skip
+    lm = d["lm"]
+    f32, bf16 = lm["float32"], lm["bfloat16"]
+    return (table(["shape (B x T x D x H)", "cell", "side", "ms/step", "GFLOP/s", "of peak",
+                   "PyTorch f32 time / this"], rows, "lllrrrr")
+            + f"\n\nLanguage model, {lm['epochs']} epochs, hidden {lm['hidden']}, seed 0: test "
+            f"bits/char float32 {fixed(f32['test_bpc'], 3)}, bfloat16 "
+            f"{fixed(bf16['test_bpc'], 3)} (bfloat16 minus float32: {lm['bpc_gap']:+.3f}). "
+            f"Peak: {d['peak']['description']}; {d['peak']['note']}. {source('precision')}")
+
+
+def cli_lm() -> str:
+    """``benchmarks/cli_lm.py``: the CLI's LM training tokens/s against the library loop's."""
+    d = load("cli_lm")
+    rows = [[r["side"], sig(r["tokens_per_s"]), f"{fixed(r['over_library'])}x", r["each_round"]]
+            for r in d["results"]]  # fmt: skip
+    return (table(["run", "training tokens/s (median)", "over the library", "each round"],
+                  rows, "lrrl") + source("cli_lm"))
+
+
 TABLES: dict[str, Callable[[], str]] = {
     f.__name__: f
     for f in (vs_numpy_presets_epoch, vs_numpy_presets_process, vs_numpy_study, scale,
               scale_200k, peak_rss, peak_rss_buckets, rss_stages, lm, tagging, vs_peers_lstm,
               devices_b64, seeds, vs_keras, study_depth, parallel, defaults,
-              study_parallel, real_data)
+              study_parallel, real_data, precision, parallel_scan)
 }  # fmt: skip
 
 

@@ -1,7 +1,7 @@
 """``--lm-batches random``: each training step reads random windows of the training text.
 
 * the draw (``tasks.draw_windows``): every start in ``[0, N - T - 1]`` (both ends reached),
-  the windows the NumPy gather (``prepare_lm.random_windows``) takes at those starts, the
+  the windows the NumPy gather (``random_windows`` below) takes at those starts, the
   same key the same windows;
 * a training step's loss is the mean cross-entropy of those windows, each read from a zero
   state by the model itself (float64); evaluation (no key) is the streams path unchanged;
@@ -20,12 +20,20 @@ from jaxrnn.data.text import TextVocab, load_text, split_text
 from jaxrnn.nn import lm
 from jaxrnn.nn.sequence import RecurrentLayer
 from jaxrnn.runs.config import TrainConfig
-from jaxrnn.runs.prepare_lm import random_windows, train_ids, train_rows
+from jaxrnn.runs.prepare_lm import Rows, prepare_lm, train_rows
 from jaxrnn.training import tasks
 from jaxrnn.training.tasks import Batch
 
 B, T, H, V = 3, 5, 4, 7
 TEXT = "the fox sees the owl. the owl sees a fox.\nthe old king sleeps.\n" * 4
+
+
+def random_windows(ids: np.ndarray, starts: np.ndarray, seq_len: int) -> Rows:
+    """The windows of ``ids [N]`` at ``starts [..., B]`` by NumPy indexing: inputs
+    ``ids[s : s + T]``, targets ``ids[s + 1 : s + T + 1]``, ``[..., B, T]`` each."""
+    idx = np.asarray(starts)[..., None] + np.arange(seq_len)
+    x, y = np.asarray(ids)[idx], np.asarray(ids)[idx + 1]
+    return Rows(x.astype(np.int32), y.astype(np.int32), np.ones(x.shape, np.uint8))
 
 
 @pytest.fixture(scope="module")
@@ -94,7 +102,7 @@ def test_windows_come_from_the_training_part_only(corpus):
     ids = TextVocab.fit(text, "char").encode(text)
     train, _ = split_text(ids, 0.25)
     train, _ = split_text(train, 0.2)
-    np.testing.assert_array_equal(train_ids(cfg), train)
+    np.testing.assert_array_equal(prepare_lm(cfg).stream, train)
 
 
 def test_run_counts_a_streams_epoch_and_is_seeded(corpus):

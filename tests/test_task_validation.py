@@ -149,8 +149,8 @@ def test_early_stopping_keeps_the_best_validation_params(task, files, tmp_path):
     r = load_checkpoint(str(ck))
     spec = get_spec(r.config)
     data = spec.prepare(r.config, r.tokenizer)
-    metrics, _ = loop.evaluate(r.model, spec.task(r.config, r.model), r.state.params, data.val,
-                               r.config.eval_batch_size)  # fmt: skip
+    task_ = spec.task(r.config, r.model, data)
+    metrics, _ = loop.evaluate(r.model, task_, r.state.params, data.val, r.config.eval_batch_size)
     assert float(metrics[0]) == pytest.approx(min(val), abs=1e-6)
     if task == "lm":
         assert d["final"]["val_ppl"] == pytest.approx(math.exp(min(val)))

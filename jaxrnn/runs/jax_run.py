@@ -85,7 +85,7 @@ def make_run(
     spec = get_spec(cfg)
     kw: dict[str, Any] = {"with_predictions": with_predictions,
                           "eval_batch_size": cfg.eval_batch_size,
-                          "task": task or spec.task(cfg, model),
+                          "task": task or spec.task(cfg, model, data),
                           "early_stopping": cfg.early_stopping or 0,
                           "total_epochs": cfg.epochs, "eval_train": cfg.eval_train,
                           "eval_every": cfg.eval_every or 1}  # fmt: skip
@@ -166,7 +166,7 @@ class JaxRun:
         if cfg.buckets != (len(self.bounds) if self.bounds else 0):
             self.cfg = cfg = dataclasses.replace(cfg, buckets=len(self.bounds or ()))
         self.model = self.spec.build_model(cfg, data.vocab, data.label_names)
-        self.task = self.spec.task(cfg, self.model)
+        self.task = self.spec.task(cfg, self.model, data)
         self.metric_names = metric_names(self.task)
         if data.val is not None:  # after the test split's, as the loop returns them
             self.metric_names += tuple(f"val_{m}" for m in self.task.metric_names)

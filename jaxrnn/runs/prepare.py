@@ -52,6 +52,8 @@ class Prepared(NamedTuple):
     truncated_train: int = 0  # training texts cut at max_len (of ``truncated``)
     notes: tuple[str, ...] = ()  # how the files were read (``TextDataset.notes``)
     skipped: tuple[tuple[str, int, str, str], ...] = ()  # rows left out (--skip-bad-rows)
+    # The training text's token ids ``[N]`` (lm; ``--lm-batches random`` draws from them)
+    stream: np.ndarray | None = None
 
     @property
     def tokenizer(self) -> Any:

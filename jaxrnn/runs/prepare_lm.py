@@ -99,36 +99,10 @@ def prepare_lm(cfg: TrainConfig, vocab: TextVocab | None = None) -> Prepared:
         if len(val_ids) < 2:
             val_ids = np.concatenate([train_ids[-1:], val_ids])  # an input, never a target
         val = one_stream_rows(val_ids, cfg.seq_len)
-    _TRAIN_IDS[_ids_key(cfg)] = train_ids  # --lm-batches random draws its windows from it
+    # ``stream``: --lm-batches random draws its windows from the training ids themselves
     return Prepared(train_rows(train_ids, cfg.batch_size, cfg.seq_len),
-                    one_stream_rows(test_ids, cfg.seq_len), vocab, [], 0, val)  # fmt: skip
-
-
-# The training text's ids of the runs prepared in this process, by what fixes them: the
-# task of ``--lm-batches random`` (``jaxrnn.runs.task_lm.make_task``) samples from them.
-_TRAIN_IDS: dict[tuple, np.ndarray] = {}
-
-
-def _ids_key(cfg: TrainConfig) -> tuple:
-    return (cfg.data, cfg.test_data, cfg.test_fraction, cfg.val_fraction, cfg.level)
-
-
-def train_ids(cfg: TrainConfig) -> np.ndarray:
-    """The training text of ``cfg`` as token ids ``[N]`` (after the test and validation
-    parts are cut off): the ones ``prepare_lm`` encoded for ``cfg``, else prepared now."""
-    key = _ids_key(cfg)
-    if key not in _TRAIN_IDS:
-        prepare_lm(cfg)
-    return _TRAIN_IDS[key]
-
-
-def random_windows(ids: np.ndarray, starts: np.ndarray, seq_len: int) -> Rows:
-    """The windows of ``ids [N]`` at ``starts [..., B]``: inputs ``ids[s : s + T]`` and targets
-    ``ids[s + 1 : s + T + 1]``, ``[..., B, T]`` each (mask all ones). ``starts`` must lie in
-    ``[0, N - T - 1]`` (NumPy reference of the draw in ``jaxrnn.training.tasks.lm_task``)."""
-    idx = np.asarray(starts)[..., None] + np.arange(seq_len)
-    x, y = np.asarray(ids)[idx], np.asarray(ids)[idx + 1]
-    return Rows(x.astype(np.int32), y.astype(np.int32), np.ones(x.shape, np.uint8))
+                    one_stream_rows(test_ids, cfg.seq_len), vocab, [], 0, val,
+                    stream=train_ids)  # fmt: skip
 
 
 def num_tokens(rows: Rows) -> int:

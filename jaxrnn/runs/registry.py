@@ -279,8 +279,8 @@ class TaskSpec(NamedTuple):
     prepare: Callable[[TrainConfig, Any], Prepared]
     # (cfg, vocab, label_names) -> model (with ``init``/``apply``).
     build_model: Callable[[TrainConfig, Any, list[str]], Any]
-    # (cfg, model) -> jaxrnn.training.tasks.Task
-    task: Callable[[TrainConfig, Any], tasks.Task]
+    # (cfg, model, Prepared) -> jaxrnn.training.tasks.Task
+    task: Callable[[TrainConfig, Any, Prepared], tasks.Task]
     # vocab.to_dict() -> vocab: what a checkpoint's "tokenizer" entry turns back into.
     vocab_from_dict: Callable[[dict], Any]
     # (test predictions of one seed, Prepared) -> the report in the JSON (None: no report).

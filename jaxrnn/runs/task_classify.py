@@ -52,7 +52,7 @@ SPEC = register(TaskSpec(
     "classify",
     prepare=prepare_classify,
     build_model=build_model,
-    task=lambda cfg, model: tasks.classification(),
+    task=lambda cfg, model, data: tasks.classification(),
     vocab_from_dict=vocab_from_dict,
     test_report=report.test_report,
     predictor=predictor,

@@ -20,7 +20,8 @@ from jaxrnn.nn import lm
 from jaxrnn.nn.sequence import RecurrentLayer, _Options
 from jaxrnn.runs.config import MODEL_CELLS, TrainConfig
 from jaxrnn.runs.predictor import LanguageModelPredictor
-from jaxrnn.runs.prepare_lm import check, num_tokens, prepare_lm, train_ids
+from jaxrnn.runs.prepare import Prepared
+from jaxrnn.runs.prepare_lm import check, num_tokens, prepare_lm
 from jaxrnn.runs.registry import TaskSpec, register
 from jaxrnn.training import tasks
 
@@ -41,11 +42,12 @@ def reduction(cfg: TrainConfig) -> str:
     return "sum" if cfg.model == "rnn" else "mean"
 
 
-def make_task(cfg: TrainConfig, model: lm.LanguageModel):
-    """The LM task over ``cfg.batch_size`` streams (no ``bpc`` at word level)."""
+def make_task(cfg: TrainConfig, model: lm.LanguageModel, data: Prepared):
+    """The LM task over ``cfg.batch_size`` streams (no ``bpc`` at word level); with
+    ``--lm-batches random`` each step draws windows of ``data.stream`` (the training ids)."""
     windows = None
     if getattr(cfg, "lm_batches", "streams") == "random":  # each step draws from the text
-        windows = jnp.asarray(train_ids(cfg), jnp.int32)
+        windows = jnp.asarray(data.stream, jnp.int32)
     task = tasks.lm_task(model, cfg.batch_size, reduction(cfg), windows=windows)
     return task if cfg.level == "char" else tasks.word_level(task)
 

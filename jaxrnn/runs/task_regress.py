@@ -196,7 +196,7 @@ SPEC = register(TaskSpec(
     "regress",
     prepare=prepare,
     build_model=build_model,
-    task=lambda cfg, model: tasks.regression(standardized=True),
+    task=lambda cfg, model, data: tasks.regression(standardized=True),
     vocab_from_dict=SeriesVocab.from_dict,
     test_report=errors,
     report_final=report_final,

@@ -181,7 +181,7 @@ SPEC = register(TaskSpec(
     "tag",
     prepare=prepare,
     build_model=build_model,
-    task=lambda cfg, model: tasks.tagging(),
+    task=lambda cfg, model, data: tasks.tagging(),
     vocab_from_dict=TagVocab.from_dict,
     test_report=test_report,
     report_final=report_final,

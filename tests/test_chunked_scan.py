@@ -34,6 +34,11 @@ def _coeffs(T: int, complex_: bool, seed: int = 0) -> tuple[np.ndarray, np.ndarr
     return a, b
 
 
+@pytest.fixture(autouse=True)
+def _chunked(monkeypatch):
+    monkeypatch.setattr(ls, "CHUNK", None)  # the chunked form (the default runs plain)
+
+
 def test_chunk_len_is_about_sqrt_t():
     assert [ls.chunk_len(t) for t in (1, 2, 4, 5, 15, 16, 17, 64, 1024, 4096)] == [
         1, 2, 2, 3, 4, 4, 5, 8, 32, 64]  # fmt: skip

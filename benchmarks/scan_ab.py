@@ -1,15 +1,12 @@
-"""In-process A/B of the parallel cells' training forms: ``associative`` against the CPU
-``scan`` (a time-major scan with a hand-written reverse-scan VJP, run in chunks of about
-``sqrt(T)`` steps: ``linear_scan.chunk_len``) and ``scan_plain`` (the same one step at a
-time, ``linear_scan.CHUNK = 1``).
+"""In-process A/B of the parallel cells' two training forms: ``associative`` against the CPU
+``scan`` (one time-major ``lax.scan`` with a hand-written reverse-scan VJP).
 
     python benchmarks/scan_ab.py [T] [B] [reps]     # defaults 1024 8 7; width 256
 
-Times ``jax.jit(jax.grad(loss))`` of one cell's ``apply`` (forward, backward), the forms
-alternating in one process, medians of ``reps``; prints ms per gradient and the other
-forms' times over ``scan``'s. A quick check, not a benchmark of record:
-``benchmarks/parallel.py`` times whole training steps against PyTorch with the
-quiet-machine check.
+Times ``jax.jit(jax.grad(loss))`` of one cell's ``apply`` (forward, backward), the two forms
+alternating in one process, medians of ``reps``; prints ms per gradient and the ratio
+associative / scan. A quick check, not a benchmark of record: ``benchmarks/parallel.py``
+times whole training steps against PyTorch with the quiet-machine check.
 """
 
 import sys
@@ -19,7 +16,6 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jaxrnn.nn import linear_scan as ls
 from jaxrnn.nn import parallel_cells as pc
 from jaxrnn.weights import parallel_init as pinit
 
@@ -33,17 +29,14 @@ def main() -> None:
     for cell in ("mingru", "minlstm", "lru"):
         p = pc.to_jax(pinit.init_params(np.random.default_rng(1), cell, D, H, np.float32))
         fns = {}
-        for name, m, chunk in (("associative", "associative", None), ("scan", "scan", None),
-                               ("scan_plain", "scan", 1)):  # fmt: skip
+        for m in ("associative", "scan"):
 
             def loss(p, x, m=m, cell=cell):
                 ys, hl = pc.get_cell(cell).apply(p, x, None, False, None, m)
                 return jnp.sum(ys**2) + jnp.sum(jnp.abs(hl))
 
-            ls.CHUNK = chunk  # read while tracing: the first call below
-            fns[name] = jax.jit(jax.grad(loss))
-            jax.block_until_ready(fns[name](p, x))
-            ls.CHUNK = None
+            fns[m] = jax.jit(jax.grad(loss))
+            jax.block_until_ready(fns[m](p, x))
         ts: dict[str, list[float]] = {m: [] for m in fns}
         for _ in range(reps):
             for m, f in fns.items():
@@ -51,9 +44,9 @@ def main() -> None:
                 jax.block_until_ready(f(p, x))
                 ts[m].append(time.perf_counter() - t0)
         med = {m: float(np.median(v)) * 1e3 for m, v in ts.items()}
-        print(f"{cell} T={T} B={B}: " + ", ".join(f"{m} {v:.1f} ms" for m, v in med.items())
-              + "; over scan: " + ", ".join(f"{m} {v / med['scan']:.2f}x" for m, v in med.items()
-                                            if m != "scan"), flush=True)  # fmt: skip
+        ratio = med["associative"] / med["scan"]
+        print(f"{cell} T={T} B={B}: associative {med['associative']:.1f} ms, "
+              f"scan {med['scan']:.1f} ms, associative/scan {ratio:.2f}", flush=True)
 
 
 if __name__ == "__main__":

@@ -466,15 +466,6 @@ def precision() -> str:
             f"Peak: {d['peak']['description']}; {d['peak']['note']}. {source('precision')}")
 
 
-def cli_lm() -> str:
-    """``benchmarks/cli_lm.py``: the CLI's LM training tokens/s against the library loop's."""
-    d = load("cli_lm")
-    rows = [[r["side"], sig(r["tokens_per_s"]), f"{fixed(r['over_library'])}x", r["each_round"]]
-            for r in d["results"]]  # fmt: skip
-    return (table(["run", "training tokens/s (median)", "over the library", "each round"],
-                  rows, "lrrl") + source("cli_lm"))
-
-
 TABLES: dict[str, Callable[[], str]] = {
     f.__name__: f
     for f in (vs_numpy_presets_epoch, vs_numpy_presets_process, vs_numpy_study, scale,

@@ -48,7 +48,6 @@ the lead measures the speeds (``benchmarks/parallel.py``).
 
 from __future__ import annotations
 
-import math
 from typing import Literal
 
 import jax
@@ -89,10 +88,6 @@ def logcumsumexp(x: Array, axis: int = 1) -> Array:
 
 
 SCAN_UNROLL = 16  # time steps per loop iteration of method="scan" (forward and backward)
-# Steps per chunk of method="scan" (None: ceil(sqrt(T)); 1: the plain scan). 1 by default:
-# a quiet A/B (benchmarks/scan_ab.py 1024 8 5) timed the chunked form 0.82x the plain one
-# for minGRU, 0.96x minLSTM, 0.81x LRU (its extra passes cost more than the shorter loops).
-CHUNK: int | None = 1
 
 
 def default_method() -> str:
@@ -105,9 +100,8 @@ def resolve_method(method: str) -> str:
     return default_method() if method == "auto" else method
 
 
-def _plain_tm_scan(a: Array, b: Array, reverse: bool = False) -> Array:
-    """States of ``h_t = a_t h_{t-1} + b_t`` from ``h = 0``, time-major ``[T, B, H]``: one
-    ``lax.scan`` of ``T`` steps."""
+def _tm_scan(a: Array, b: Array, reverse: bool = False) -> Array:
+    """States of ``h_t = a_t h_{t-1} + b_t`` from ``h = 0``, time-major ``[T, B, H]``."""
 
     def body(h, ab):
         h = ab[0] * h + ab[1]
@@ -115,60 +109,6 @@ def _plain_tm_scan(a: Array, b: Array, reverse: bool = False) -> Array:
 
     _, hs = lax.scan(body, jnp.zeros_like(b[0]), (a, b), reverse=reverse, unroll=SCAN_UNROLL)
     return hs
-
-
-def chunk_len(steps: int) -> int:
-    """Steps per chunk of ``_tm_scan``'s two-level scan: ``CHUNK``, or ``ceil(sqrt(T))`` so
-    that both loops are short (1: the plain scan)."""
-    if CHUNK is not None:
-        return max(1, min(CHUNK, steps))
-    return math.isqrt(steps - 1) + 1 if steps > 1 else 1
-
-
-def _tm_scan(a: Array, b: Array, reverse: bool = False) -> Array:
-    """States of ``h_t = a_t h_{t-1} + b_t`` from ``h = 0``, time-major ``[T, B, H]``.
-
-    Two levels, since a CPU loop step over one ``[B, H]`` slice costs more in overhead
-    than in arithmetic: the ``T`` steps are cut into ``n`` chunks of ``L`` (``chunk_len``;
-    the last padded with the identity ``(1, 0)``); (1) one scan of ``L`` steps runs every
-    chunk at once from a zero state (``[n, B, H]`` per step), keeping the local states
-    ``u`` and the running products ``p`` of ``a``; (2) a scan over the ``n`` chunks carries
-    the state ``s_c`` entering each and writes its states ``h = u + p * s_c``, its last one
-    being ``s_{c+1}`` (so a padded step's state is a bit-exact copy of the last valid one,
-    as in the plain scan). Exact algebra (the same sums, regrouped): ``L + n`` loop steps
-    instead of ``T``. ``reverse``: the same with the loops run backwards and the
-    padding in front."""
-    steps = b.shape[0]
-    L = chunk_len(steps)
-    if L <= 1 or L >= steps:
-        return _plain_tm_scan(a, b, reverse)
-    n = -(-steps // L)
-    pad = n * L - steps
-    if pad:
-        ones = jnp.ones((pad, *a.shape[1:]), a.dtype)
-        zeros = jnp.zeros((pad, *b.shape[1:]), b.dtype)
-        a, b = ((jnp.concatenate([ones, a]), jnp.concatenate([zeros, b])) if reverse
-                else (jnp.concatenate([a, ones]), jnp.concatenate([b, zeros])))  # fmt: skip
-    ac = jnp.swapaxes(a.reshape(n, L, *a.shape[1:]), 0, 1)  # [L, n, B, H]
-    bc = jnp.swapaxes(b.reshape(n, L, *b.shape[1:]), 0, 1)
-
-    def local(carry, ab):
-        u, p = carry
-        u, p = ab[0] * u + ab[1], ab[0] * p
-        return (u, p), (u, p)
-
-    init = (jnp.zeros_like(bc[0]), jnp.ones_like(ac[0]))
-    _, (u, p) = lax.scan(local, init, (ac, bc), reverse=reverse, unroll=min(SCAN_UNROLL, L))
-    end = 0 if reverse else -1  # each chunk's last step in the direction of the scan
-
-    def across(s, up):
-        h = up[0] + up[1] * s  # the chunk's states [L, B, H] from the state entering it
-        return h[end], h  # the next chunk starts from this one's last state, exactly
-
-    ut, pt = jnp.swapaxes(u, 0, 1), jnp.swapaxes(p, 0, 1)  # [n, L, B, H]
-    _, hs = lax.scan(across, jnp.zeros_like(u[0, 0]), (ut, pt), reverse=reverse)
-    hs = hs.reshape(n * L, *b.shape[1:])
-    return hs[pad:] if reverse else hs[:steps]
 
 
 @jax.custom_vjp

@@ -1,7 +1,8 @@
 """``--task lm``'s initialisation, chosen on validation bits/char: which of our defaults
 keeps the character LSTM behind PyTorch's at the same optimizer steps.
 
-    python benchmarks/lm_init.py [--json PATH] [--quick] [--seeds N] [--only NAME,...]
+    python benchmarks/lm_init.py [--json PATH] [--quick] [--seeds N] [--first-seed S]
+                                 [--only NAME,...]
 
 With the same initial weights our LSTM LM and PyTorch's train alike (``benchmarks/lm.py``);
 with each side's own defaults PyTorch's was 0.2-0.3 bits/char ahead at equal steps whatever
@@ -9,8 +10,8 @@ the sampler (``benchmarks/lm_batches.py``). This script isolates the initialisat
 choice text of ``lm_batches.py`` (characters 100,000-135,000 of the Python manual,
 ``--val-fraction 0.1``) it trains ``--task lm`` with every other flag at its default (the
 LSTM 256 over an embedding of 32, Adam 2e-3, 20 epochs of 12 steps = 240 steps), ``--seeds``
-seeds in one program, from each candidate initialisation, and prints **validation**
-bits/char only (the test text is not read for the choice):
+seeds (``--first-seed`` onwards) in one program, from each candidate initialisation, and
+prints **validation** bits/char only (the test text is not read for the choice):
 
 * ``orthogonal``: Keras' scheme (``--init orthogonal``; the default before): embedding
   uniform(-0.05, 0.05), Glorot-uniform ``w_ih``, orthogonal ``w_hh`` blocks, forget bias 1,
@@ -102,6 +103,7 @@ def patched_init(kind: str | None):
 def main(argv: list[str] | None = None) -> int:
     ap = parser(__doc__)
     ap.add_argument("--seeds", type=int, default=2)
+    ap.add_argument("--first-seed", type=int, default=0, help="seeds S .. S + N - 1 [0]")
     ap.add_argument("--only", default="", help="comma-separated variants (and/or 'pytorch')")
     args = ap.parse_args(argv)
     t0 = time.perf_counter()
@@ -131,7 +133,7 @@ def main(argv: list[str] | None = None) -> int:
         steps = None
         for name in names:
             fields, kind = VARIANTS[name]
-            cfg = TrainConfig(task="lm", data=str(path), **extra, **fields)
+            cfg = TrainConfig(task="lm", data=str(path), seed=args.first_seed, **extra, **fields)
             t = time.perf_counter()
             with patched_init(kind):
                 r = fit(cfg, seeds=seeds)
@@ -152,7 +154,7 @@ def main(argv: list[str] | None = None) -> int:
                 steps = (len(train_ids) - 1) // full.batch_size // full.seq_len * full.epochs
             t = time.perf_counter()
             val = [torch_side(full, data.vocab, train_ids, val_ids, test_ids, steps, s)["val_bpc"]
-                   for s in range(seeds)]  # fmt: skip
+                   for s in range(args.first_seed, args.first_seed + seeds)]  # fmt: skip
             row = dict(side="pytorch random", steps=steps, val_bpc=val,
                        val_mean=sum(val) / len(val), wall_s=time.perf_counter() - t)  # fmt: skip
             rows.append(row)
@@ -164,7 +166,8 @@ def main(argv: list[str] | None = None) -> int:
         best = min(ours, key=lambda r: r["val_mean"])
         payload["chosen"] = best["side"]
         print(f"lowest validation bits/char: {best['side']} ({best['val_mean']:.3f})")
-    payload.update(seeds=seeds, text="choose", rows=rows)
+    payload.update(seeds=list(range(args.first_seed, args.first_seed + seeds)), text="choose",
+                   rows=rows)
     finish(args, payload, t0, check)
     return 0
 

@@ -97,7 +97,7 @@ def test_torch_params_draw_pytorchs_defaults():
 
 def test_jax_draw_has_the_numpy_draws_law_and_structure():
     model = lm.LanguageModel(RecurrentLayer("lstm", H), V, E, init_style="torch")
-    a = model.init(jax.random.key(0), np.float64)
+    a = jax.jit(model.init, static_argnums=1)(jax.random.key(0), np.float64)  # one compile
     b = model.init_numpy(0, np.float64)
     assert jax.tree.structure(a) == jax.tree.structure(b)
     for x, y in zip(jax.tree.leaves(a), jax.tree.leaves(b), strict=True):
@@ -114,20 +114,19 @@ def test_lm_defaults_start_from_torch_and_orthogonal_keeps_kerass(corpus):
         p = initial_params(model, cfg, [0])
         return model, flat(jax.tree.map(lambda a: np.asarray(a[0]), p))
 
-    model, p = first(TrainConfig(task="lm", data=corpus, hidden=H))
+    model, p = first(TrainConfig(task="lm", data=corpus, hidden=H, batch_size=4))
     assert model.init_style == "torch" and init_scheme(resolve_config(
         TrainConfig(task="lm", data=corpus))) == "torch"  # fmt: skip
     assert abs(p["embed"].std() - 1.0) < 0.15  # N(0, 1): the embedding PyTorch starts from
     assert np.abs(p["w_hh"]).max() <= 1 / np.sqrt(H)
-    model, p = first(TrainConfig(task="lm", data=corpus, hidden=H, init="orthogonal"))
+    model, p = first(TrainConfig(task="lm", data=corpus, hidden=H, batch_size=4,
+                                 init="orthogonal"))
     assert model.init_style == "keras"
     assert np.abs(p["embed"]).max() <= 0.05  # Keras' uniform(-0.05, 0.05), the old default
     np.testing.assert_allclose(p["b_ih"][H : 2 * H], 1.0)  # Keras' forget bias
     # min-char-rnn, the parallel cells, the other tasks and the study: unchanged
-    assert build_model(resolve_config(TrainConfig(task="lm", model="rnn", data=corpus)),
-                       prepare_lm(resolve_config(TrainConfig(task="lm", model="rnn",
-                                                             data=corpus))).vocab
-                       ).init_style == "min_char"  # fmt: skip
+    rnn = resolve_config(TrainConfig(task="lm", model="rnn", data=corpus))
+    assert build_model(rnn, prepare_lm(rnn).vocab).init_style == "min_char"
     assert init_scheme(resolve_config(TrainConfig(task="lm", model="mingru"))) == "orthogonal"
     for task in ("classify", "tag", "regress"):
         assert init_scheme(resolve_config(TrainConfig(task=task, model="lstm"))) == "orthogonal"

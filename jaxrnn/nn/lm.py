@@ -120,7 +120,8 @@ class LanguageModel:
             params["rnn"] = self.layer.init(k_rnn, d_in, dtype)
         else:
             k = 1.0 / h**0.5
-            template = self.layer.init(k_rnn, d_in, dtype)  # the structure and shapes
+            # the structure and shapes only (nothing drawn)
+            template = jax.eval_shape(lambda: self.layer.init(k_rnn, d_in, dtype))
             leaves, tree = jax.tree.flatten(template)
             keys = jax.random.split(k_rnn, len(leaves))
             params["rnn"] = jax.tree.unflatten(tree, [

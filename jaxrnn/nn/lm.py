@@ -48,6 +48,8 @@ Array = jax.Array
 
 __all__ = ["LanguageModel", "sample"]
 
+INIT_STYLES = ("keras", "torch", "min_char")
+
 # The next-token task and its rows are training-side (``jaxrnn.training.tasks``); the
 # old names ``jaxrnn.lm.lm_task``, ``LMRows``, ``LMOut``, ``word_level`` still resolve.
 _MOVED = {"lm_task", "word_level", "LMRows", "LMOut"}
@@ -67,7 +69,11 @@ class LanguageModel:
 
     ``init_style="min_char"`` is min-char-rnn's model (one tanh layer, one-hot inputs,
     one hidden bias, weights ``N(0, 1) * 0.01``: ``jaxrnn.scratch.seq.min_char_init``);
-    ``"keras"`` the initialisers of ``jaxrnn.nn.models.Classifier``.
+    ``"keras"`` the initialisers of ``jaxrnn.nn.models.Classifier`` (embedding uniform(-0.05,
+    0.05), Glorot-uniform inputs, orthogonal recurrent blocks, forget bias 1); ``"torch"``
+    PyTorch's defaults (embedding N(0, 1), every LSTM weight and bias and the readout
+    uniform(-1/sqrt(H), 1/sqrt(H)): ``jaxrnn.weights.init.torch_params``), what ``--task lm``
+    starts from (``--init auto``; ``--init orthogonal``: ``"keras"``).
     """
 
     layer: RecurrentLayer
@@ -80,8 +86,9 @@ class LanguageModel:
         if self.layer.bidirectional:
             raise ValueError("a language model reads left to right: the layer must be "
                              "unidirectional")  # fmt: skip
-        if self.init_style not in ("keras", "min_char"):
-            raise ValueError(f"init_style must be 'keras' or 'min_char', got {self.init_style!r}")
+        if self.init_style not in INIT_STYLES:
+            raise ValueError(f"init_style must be one of {', '.join(map(repr, INIT_STYLES))}, "
+                             f"got {self.init_style!r}")  # fmt: skip
 
     @property
     def num_outputs(self) -> int:
@@ -96,7 +103,34 @@ class LanguageModel:
         """Params drawn with JAX (``init_numpy`` draws the same distributions on the host)."""
         if self.init_style == "min_char":
             return jax.tree.map(lambda a: jnp.asarray(a, dtype), self.init_numpy(0, dtype))
+        if self.init_style == "torch":
+            return self._torch_init(key, dtype)
         return self._classifier().init(key, dtype)
+
+    def _torch_init(self, key: Array, dtype) -> dict[str, Any]:
+        """PyTorch's defaults drawn with JAX (``torch_params``' distributions; a parallel
+        cell keeps its own, ``RecurrentLayer.init``)."""
+        k_emb, k_rnn, k_w, k_b = jax.random.split(key, 4)
+        h = self.layer.hidden_size
+        params: dict[str, Any] = {}
+        if self.embed_dim is not None:
+            params["embed"] = jax.random.normal(k_emb, (self.vocab_size, self.embed_dim), dtype)
+        d_in = self.embed_dim or self.vocab_size
+        if self.layer.parallel is not None:
+            params["rnn"] = self.layer.init(k_rnn, d_in, dtype)
+        else:
+            k = 1.0 / h**0.5
+            # the structure and shapes only (nothing drawn)
+            template = jax.eval_shape(lambda: self.layer.init(k_rnn, d_in, dtype))
+            leaves, tree = jax.tree.flatten(template)
+            keys = jax.random.split(k_rnn, len(leaves))
+            params["rnn"] = jax.tree.unflatten(tree, [
+                jax.random.uniform(kk, a.shape, dtype, -k, k)
+                for kk, a in zip(keys, leaves, strict=True)])  # fmt: skip
+        bound = 1.0 / h**0.5  # nn.Linear(H, V): fan-in H
+        params["w_out"] = jax.random.uniform(k_w, (self.vocab_size, h), dtype, -bound, bound)
+        params["b_out"] = jax.random.uniform(k_b, (self.vocab_size,), dtype, -bound, bound)
+        return params
 
     def init_numpy(self, seed: int, dtype=np.float32) -> dict[str, Any]:
         """Params drawn with NumPy from ``seed`` (what ``jaxrnn.runs`` starts from)."""
@@ -106,6 +140,17 @@ class LanguageModel:
             p = min_char_init(self.vocab_size, self.layer.hidden_size, seed)
             cell = CellParams(*p["rnn"][0][0])
             p = {"rnn": ((cell,),), "w_out": p["w_out"], "b_out": p["b_out"]}
+            return jax.tree.map(lambda a: np.asarray(a, dtype), p)
+        if self.init_style == "torch":
+            from jaxrnn.weights.init import torch_params
+
+            layer = self.layer
+            p = torch_params(cell=layer.cell, hidden=layer.hidden_size, num_layers=layer.num_layers,
+                             bidirectional=False, vocab_size=self.vocab_size,
+                             embed_dim=self.embed_dim, num_outputs=self.vocab_size, seed=seed,
+                             bias=layer.bias)  # fmt: skip
+            if layer.parallel is None:  # a parallel cell's params keep their NamedTuple type
+                p["rnn"] = tuple(tuple(CellParams(*c) for c in cells) for cells in p["rnn"])
             return jax.tree.map(lambda a: np.asarray(a, dtype), p)
         from jaxrnn.nn.models import init_params_numpy
 

@@ -84,16 +84,20 @@ def initial_params(model, cfg: TrainConfig, seeds: list[int]):
 
     The study's RNN gets ``jaxrnn.weights.init.study_rnn_params(seed)``, ``rnn2`` the same
     scheme for its stack (``jaxrnn.weights.init.study_params``), the other models
-    ``jaxrnn.nn.models.init_params_numpy`` (Keras' scheme); ``--init study|glorot|orthogonal``
-    picks ``jaxrnn.weights.init.scheme_params`` instead. The NumPy backend draws the same
+    ``jaxrnn.nn.models.init_params_numpy`` (Keras' scheme; a language model its own
+    ``init_numpy``, PyTorch's scheme unless ``--init orthogonal``);
+    ``--init study|glorot|orthogonal|torch`` picks ``jaxrnn.weights.init.scheme_params``
+    instead. The NumPy backend draws the same
     numbers (``jaxrnn.runs.numpy_run.initial_params``), so both begin from identical weights.
     """
     scheme = init_scheme(cfg)
     own = "study" if isinstance(model, models.StudyRNN) else None
-    if hasattr(model, "init_numpy") or own:  # models that draw their own weights
+    # a language model draws its own weights, of the style its task built it with from --init
+    # (jaxrnn.runs.task_lm.init_style); the study's RNN only its own
+    if own:
         if cfg.init not in ("auto", own):
             raise ConfigError(f"--init {cfg.init}: this model starts from its own weights "
-                              "(the study's RNN, or a language model): leave --init auto")
+                              "(the study's RNN): leave --init auto")
     if hasattr(model, "init_numpy") or own or scheme == "orthogonal":  # the model's own draw
         ps = [init_params_numpy(model, s, np.dtype(cfg.param_dtype)) for s in seeds]
         return jax.tree.map(lambda *a: np.stack(a), *ps)

@@ -139,9 +139,10 @@ class TrainConfig:
     init: str = option(
         "auto", "initial weights: study = N(0, 1)/1000 everywhere (the study's drafts); glorot "
         "= Glorot-uniform input and recurrent weights; orthogonal = Glorot-uniform inputs and "
-        "an orthogonal recurrent block per gate (Keras' default); auto = the model's own "
-        "(study for rnn and rnn2, orthogonal for the others)",
-        choices=("auto", "study", "glorot", "orthogonal"),
+        "an orthogonal recurrent block per gate (Keras' default); torch = PyTorch's defaults "
+        "(embedding N(0, 1), every cell weight and bias uniform +-1/sqrt(H)); auto = the "
+        "model's own (study for rnn and rnn2, torch for --task lm, orthogonal for the others)",
+        choices=("auto", "study", "glorot", "orthogonal", "torch"),
     )  # fmt: skip
     bptt: str = option("exact", "numpy backend: exact gradient, or the study's W_hh·delta "
                        "propagation", choices=("exact", "study"))  # fmt: skip
@@ -365,12 +366,17 @@ LM_SEQ_LEN = {"rnn": 25}  # else 64
 
 
 def init_scheme(cfg: TrainConfig) -> str:
-    """``cfg.init`` with ``auto`` resolved: the study's for ``rnn`` and ``rnn2``, else
-    ``orthogonal`` (Keras' scheme, what ``init_params_numpy`` draws); both backends
-    read it."""
+    """``cfg.init`` with ``auto`` resolved: the study's for ``rnn`` and ``rnn2`` (``--task lm
+    --model rnn``: min-char-rnn's own), ``torch`` (PyTorch's defaults) for the language
+    models of a recurrent cell (chosen on validation bits/char, benchmarks/lm_init.py), else
+    ``orthogonal`` (Keras' scheme, what ``init_params_numpy`` draws; a parallel cell's own
+    initialiser); both backends read it."""
     if cfg.init != "auto":
         return cfg.init
-    return "study" if cfg.model in ("rnn", "rnn2") else "orthogonal"
+    if cfg.model in ("rnn", "rnn2"):
+        return "study"
+    lm = cfg.task == "lm" and not get_spec(MODEL_CELLS[cfg.model][0]).parallel
+    return "torch" if lm else "orthogonal"
 
 
 def auto_batch_size(rows: int, preset: int) -> int:

@@ -182,6 +182,12 @@ def _lm_model(cfg: TrainConfig) -> None:
 
 
 def _lm_check(cfg: TrainConfig) -> None:
+    if cfg.model == "rnn" and cfg.init != "auto":
+        raise ConfigError(f"--init {cfg.init}: --task lm --model rnn is min-char-rnn, which "
+                          "starts from its own weights: leave --init auto")  # fmt: skip
+    if cfg.init in ("study", "glorot"):
+        raise ConfigError(f"--init {cfg.init}: --task lm starts from torch (PyTorch's defaults, "
+                          "what auto means) or orthogonal (Keras'); use one of those")  # fmt: skip
     if cfg.backend == "numpy" and cfg.model != "rnn":
         raise ConfigError("--backend numpy --task lm runs min-char-rnn's NumPy reference: "
                           "use it with --model rnn")  # fmt: skip

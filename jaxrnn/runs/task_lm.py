@@ -16,9 +16,10 @@ import jax.numpy as jnp
 import numpy as np
 
 from jaxrnn.data.text import TextVocab
+from jaxrnn.errors import ConfigError
 from jaxrnn.nn import lm
 from jaxrnn.nn.sequence import RecurrentLayer, _Options
-from jaxrnn.runs.config import MODEL_CELLS, TrainConfig
+from jaxrnn.runs.config import MODEL_CELLS, TrainConfig, init_scheme
 from jaxrnn.runs.predictor import LanguageModelPredictor
 from jaxrnn.runs.prepare import Prepared
 from jaxrnn.runs.prepare_lm import check, num_tokens, prepare_lm
@@ -26,15 +27,30 @@ from jaxrnn.runs.registry import TaskSpec, register
 from jaxrnn.training import tasks
 
 
+def init_style(cfg: TrainConfig) -> str:
+    """The ``LanguageModel.init_style`` of ``cfg``: min-char-rnn's own for ``--model rnn``,
+    else what ``init_scheme(cfg)`` names: ``torch`` (PyTorch's defaults, ``--init auto`` for
+    the recurrent cells, chosen on validation bits/char: docs/guides/language-models.md) or
+    ``orthogonal`` (Keras', ``"keras"``; a parallel cell's ``auto``). The registry's LM check
+    refuses the others in one line."""
+    if cfg.model == "rnn":
+        return "min_char"
+    scheme = init_scheme(cfg)
+    if scheme not in ("torch", "orthogonal"):
+        raise ConfigError(f"--init {cfg.init}: --task lm starts from torch (PyTorch's defaults, "
+                          "what auto means) or orthogonal (Keras'); use one of those")  # fmt: skip
+    return "torch" if scheme == "torch" else "keras"
+
+
 def build_model(cfg: TrainConfig, vocab: TextVocab, label_names=None) -> lm.LanguageModel:
-    """``--model rnn``: min-char-rnn's model; the others: embedding -> stack -> dense."""
+    """``--model rnn``: min-char-rnn's model; the others: embedding -> stack -> dense, from
+    ``--init``'s weights (``init_style``)."""
     check(cfg)
     cell, _ = MODEL_CELLS[cfg.model]
-    min_char = cfg.model == "rnn"
+    style = init_style(cfg)
     layer = RecurrentLayer(cell, cfg.hidden, cfg.layers, False, cfg.layer_dropout, bias=True,
                            _options=_Options(precision=cfg.precision))  # fmt: skip
-    return lm.LanguageModel(layer, vocab.size, cfg.embed_dim or None, cfg.dropout,
-                            "min_char" if min_char else "keras")  # fmt: skip
+    return lm.LanguageModel(layer, vocab.size, cfg.embed_dim or None, cfg.dropout, style)
 
 
 def reduction(cfg: TrainConfig) -> str:

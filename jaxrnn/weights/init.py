@@ -12,6 +12,10 @@ one-hot, ``rnn``: layers x directions of ``CellParams``, ``w_out [K, F]``, ``b_o
 * ``study_params``: the study's scratch initialisation (``jaxrnn.scratch.init_params``)
   for a stack: every weight ``N(0, 1) / 1000``, biases zero. The ``rnn2`` preset (the
   study's second draft, two tanh layers) starts here in both backends.
+* ``torch_params``: PyTorch's defaults (``nn.Embedding`` N(0, 1); ``nn.RNN``/``nn.LSTM``/
+  ``nn.GRU`` every weight and bias uniform(-1/sqrt(H), 1/sqrt(H)); ``nn.Linear`` readout
+  weight and bias uniform(-1/sqrt(F), 1/sqrt(F))), the language model's default
+  (``--task lm``, chosen on validation bits/char: ``docs/guides/language-models.md``).
 """
 
 from __future__ import annotations
@@ -154,9 +158,66 @@ def study_params(
     return cast(params, dtype)
 
 
+def torch_params(
+    *,
+    cell: str,
+    hidden: int,
+    num_layers: int,
+    bidirectional: bool,
+    vocab_size: int,
+    embed_dim: int | None,
+    num_outputs: int,
+    seed: int,
+    bias: bool = True,
+    dtype=np.float64,
+) -> dict:
+    """PyTorch's default initialisation in ``keras_params``' structure, drawn with NumPy.
+
+    ``nn.Embedding``: ``embed [V, E]`` ~ N(0, 1); ``nn.RNN``/``nn.LSTM``/``nn.GRU``: every
+    ``w_ih``, ``w_hh``, ``b_ih``, ``b_hh`` ~ uniform(-k, k), ``k = 1/sqrt(H)`` (no forget-gate
+    bias: the LSTM's forget gate starts near 0.5); ``nn.Linear(F, K)``: ``w_out [K, F]`` and
+    ``b_out [K]`` ~ uniform(-1/sqrt(F), 1/sqrt(F)) (its ``kaiming_uniform_(a=sqrt(5))``).
+    A parallel cell (minGRU, minLSTM, LRU), which PyTorch does not have, draws its own
+    (``jaxrnn.weights.parallel_init.layer_params``). Draws in the order embedding, layers
+    (direction by direction: ``w_ih``, ``w_hh``, ``b_ih``, ``b_hh``), ``w_out``, ``b_out``.
+    """
+    rng = np.random.default_rng(seed)
+    spec = get_spec(cell)
+    gates, h = spec.num_gates, hidden
+    dirs = 2 if bidirectional else 1
+    params: dict = {}
+    if embed_dim is not None:
+        params["embed"] = rng.standard_normal((vocab_size, embed_dim))
+    d_in = vocab_size if embed_dim is None else embed_dim
+    k = 1.0 / h**0.5
+    layers = []
+    for i in range(num_layers):
+        cells = []
+        for _ in range(dirs):
+            d = d_in if i == 0 else dirs * h
+            if spec.parallel:
+                cells.append(layer_params(rng, cell, d, h))
+                continue
+            w_ih = rng.uniform(-k, k, (gates * h, d))
+            w_hh = rng.uniform(-k, k, (gates * h, h))
+            if not bias:
+                cells.append(CellParams(w_ih, w_hh, None, None))
+                continue
+            b_ih = rng.uniform(-k, k, gates * h)
+            cells.append(CellParams(w_ih, w_hh, b_ih, rng.uniform(-k, k, gates * h)))
+        layers.append(tuple(cells))
+    params["rnn"] = tuple(layers)
+    f = dirs * h
+    bound = 1.0 / f**0.5
+    params["w_out"] = rng.uniform(-bound, bound, (num_outputs, f))
+    params["b_out"] = rng.uniform(-bound, bound, num_outputs)
+    return cast(params, dtype)
+
+
 # ``--init``: how a recurrent stack's weights start (``TrainConfig.init``; "auto" is each
-# model's own: the study's for ``rnn`` and ``rnn2``, "orthogonal" for the others).
-INIT_SCHEMES = ("study", "glorot", "orthogonal")
+# model's own: the study's for ``rnn`` and ``rnn2``, "torch" for the language models,
+# "orthogonal" for the others).
+INIT_SCHEMES = ("study", "glorot", "orthogonal", "torch")
 
 
 def scheme_params(scheme: str, *, cell: str, hidden: int, num_layers: int,
@@ -168,7 +229,9 @@ def scheme_params(scheme: str, *, cell: str, hidden: int, num_layers: int,
     * ``glorot``: Glorot-uniform input *and* recurrent weights (``keras_params(recurrent=
       "glorot")``);
     * ``orthogonal``: Glorot-uniform inputs, an orthogonal block per gate of ``w_hh``,
-      Keras' default (``keras_params``, what every model but the study's starts from).
+      Keras' default (``keras_params``, what the classifiers, taggers and forecasters start
+      from);
+    * ``torch``: PyTorch's defaults (``torch_params``, what the language models start from).
     """
     if scheme == "study":
         if not bias:
@@ -178,6 +241,11 @@ def scheme_params(scheme: str, *, cell: str, hidden: int, num_layers: int,
                             bidirectional=bidirectional, embed_dim=embed_dim)  # fmt: skip
     if scheme not in INIT_SCHEMES:
         raise ValueError(f"unknown init {scheme!r}; choose from {', '.join(INIT_SCHEMES)}")
+    if scheme == "torch":
+        return torch_params(cell=cell, hidden=hidden, num_layers=num_layers,
+                            bidirectional=bidirectional, vocab_size=vocab_size,
+                            embed_dim=embed_dim, num_outputs=num_outputs, seed=seed, bias=bias,
+                            dtype=dtype)  # fmt: skip
     return keras_params(cell=cell, hidden=hidden, num_layers=num_layers,
                         bidirectional=bidirectional, vocab_size=vocab_size, embed_dim=embed_dim,
                         num_outputs=num_outputs, seed=seed, bias=bias, dtype=dtype,

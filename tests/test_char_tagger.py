@@ -200,6 +200,12 @@ def test_train_save_predict_round_trip(files, capsys):
            for w, a, b in zip(s.tokens, s.tags, p, strict=True) if w not in known]  # fmt: skip
     assert final["test_unk_tokens"] == len(unk) >= len(sents)
     assert final["test_unk_acc"] == pytest.approx(np.mean(unk), rel=1e-12)
+    # the checkpoint resumes: its characters encode the data again as they were
+    js3 = d / "resumed.json"
+    assert train_main(["--resume", str(ckpt), "--epochs", "3", "--json", str(js3),
+                       "--quiet"]) == 0  # fmt: skip
+    history = json.loads(js3.read_text())["history"]
+    assert len(history) == 3 and history[:2] == out["history"]
 
 
 def test_checkpoint_from_before_chars_still_serves(files, capsys, tmp_path):

@@ -108,7 +108,8 @@ def sort_by_length(arrays: Any) -> tuple[Any, np.ndarray]:
     What a chunked model (``jaxrnn.nn.bptt.layer(chunk=)``) trains and evaluates on: batches
     of neighbouring rows have similar lengths, and each runs to about its own longest."""
     order, inverse = length_order(arrays.lengths)
-    rows = type(arrays)(*(np.ascontiguousarray(np.asarray(a)[order]) for a in arrays))
+    rows = type(arrays)(*(None if a is None else np.ascontiguousarray(np.asarray(a)[order])
+                          for a in arrays))  # fmt: skip
     return rows, inverse
 
 

@@ -33,7 +33,13 @@ Encoding conventions (:class:`TagVocab`):
   sorted by (entity type, prefix) with prefixes in the order ``B, I, E, S``
   (so ``B-LOC, I-LOC, B-PER, I-PER``); tags without a ``-`` sort by their name;
 * padding: tag arrays hold :data:`TAG_PAD` (``-1``) after each sentence's end
-  and ``mask`` is ``True`` exactly on real tokens; word ids there are ``0``.
+  and ``mask`` is ``True`` exactly on real tokens; word ids there are ``0``;
+* characters (a vocabulary fitted with ``chars=True``, for a character-level word
+  encoder, ``--char-embed``): ``0`` is padding, ``1`` an unknown character, known
+  characters ``2..num_chars-1`` by descending training count (ties by first
+  appearance), case kept; each token is ``[W]`` character ids, left-aligned, a word
+  longer than :data:`MAX_WORD_CHARS` keeping its first and last ``MAX_WORD_CHARS // 2``
+  characters (prefix and suffix: where most of a word's morphology is).
   ``-1`` is never a valid class index, so a loss that forgets the mask fails
   loudly (in NumPy) rather than silently training on padding.
 """
@@ -54,6 +60,7 @@ from jaxrnn.data.files import _fail, _q, _qlist, read_utf8, write_text_atomic
 
 __all__ = [
     "split_words",
+    "MAX_WORD_CHARS",
     "OOV",
     "PAD",
     "TAG_PAD",
@@ -70,6 +77,9 @@ PAD = 0
 OOV = 1
 #: Tag id written at padded positions (``mask`` is ``False`` there).
 TAG_PAD = -1
+#: Characters kept per word by a character vocabulary: a longer word keeps its first and last
+#: half (a stray 200-character token must not widen every sentence's ``[T, W]`` block).
+MAX_WORD_CHARS = 32
 
 _DOCSTART = "-DOCSTART-"
 _PREFIX_ORDER = {"B": 0, "I": 1, "E": 2, "S": 3}
@@ -88,13 +98,16 @@ class EncodedTags(NamedTuple):
     ``ids``: ``[N, T]`` int32 word ids (0 = padding, 1 = OOV);
     ``tags``: ``[N, T]`` int32 tag ids, :data:`TAG_PAD` (-1) at padding;
     ``mask``: ``[N, T]`` bool, ``True`` on real tokens;
-    ``lengths``: ``[N]`` int32 tokens kept per sentence (``mask.sum(1)``).
+    ``lengths``: ``[N]`` int32 tokens kept per sentence (``mask.sum(1)``);
+    ``chars``: ``[N, T, W]`` uint16 character ids of each token (0 = padding, also every
+    position past a sentence's end), or None when the vocabulary has no characters.
     """
 
     ids: np.ndarray
     tags: np.ndarray
     mask: np.ndarray
     lengths: np.ndarray
+    chars: np.ndarray | None = None
 
 
 # ----------------------------------------------------------------------------- reading
@@ -215,21 +228,38 @@ def _tag_key(tag: str) -> tuple:
     return (1, tag, -1, tag)
 
 
+def _by_count(counts: Counter[str], min_count: int) -> list[str]:
+    """The keys counted at least ``min_count`` times, by descending count, ties by first
+    appearance (a ``Counter`` keeps first-insertion order)."""
+    first = {w: i for i, w in enumerate(counts)}
+    return sorted((w for w, c in counts.items() if c >= min_count),
+                  key=lambda w: (-counts[w], first[w]))  # fmt: skip
+
+
 class TagVocab:
     """Word and tag indices for a tagger (see the module docstring for the conventions).
 
     ``words`` are the known words (ids ``2, 3, ...`` in that order), ``tags``
-    the tag names (id ``k`` is ``tags[k]``). Build one with :meth:`fit`.
+    the tag names (id ``k`` is ``tags[k]``), ``chars`` (optional) the known characters
+    (ids ``2, 3, ...``; None: no character ids). Build one with :meth:`fit`.
     """
 
-    def __init__(self, words: Sequence[str], tags: Sequence[str], lowercase: bool = False):
+    def __init__(self, words: Sequence[str], tags: Sequence[str], lowercase: bool = False,
+                 chars: Sequence[str] | None = None):  # fmt: skip
         self.words = list(words)
         self.tags = list(tags)
         self.lowercase = bool(lowercase)
+        self.chars = None if chars is None else list(chars)
         self.word_index = {w: i + 2 for i, w in enumerate(self.words)}
         self.tag_index = {t: i for i, t in enumerate(self.tags)}
+        self.char_index = {c: i + 2 for i, c in enumerate(self.chars or ())}
         if len(self.word_index) != len(self.words) or len(self.tag_index) != len(self.tags):
             raise ValueError("words and tags must not repeat")
+        if self.chars is not None and (len(self.char_index) != len(self.chars)
+                                       or any(len(c) != 1 for c in self.chars)):  # fmt: skip
+            raise ValueError("chars must be distinct single characters")
+        if len(self.char_index) + 2 > 2**16:  # character ids are uint16
+            raise ValueError(f"{len(self.char_index)} characters: at most {2**16 - 2} fit")
 
     @classmethod
     def fit(
@@ -239,29 +269,40 @@ class TagVocab:
         min_count: int = 1,
         lowercase: bool = False,
         extra_tags: Iterable[str] = (),
+        chars: bool = False,
     ) -> TagVocab:
         """Index the words seen at least ``min_count`` times and every tag of ``sentences``.
 
         ``extra_tags`` adds tags that the training sentences lack (e.g. those of
         the test file), so they get ids instead of an error in :meth:`encode`.
+        ``chars``: also index every character of the tokens (as written, case kept:
+        ``lowercase`` applies to the words), so that :meth:`encode` gives character ids.
         """
         if not isinstance(min_count, Integral) or isinstance(min_count, bool) or min_count < 1:
             raise ValueError(f"min_count must be an integer >= 1, got {min_count!r}")
         counts: Counter[str] = Counter()
+        char_counts: Counter[str] = Counter()
         tagset: dict[str, None] = {}
         for tokens, tags in _pairs(sentences):
             counts.update(t.lower() if lowercase else t for t in tokens)
+            if chars:
+                for t in tokens:
+                    char_counts.update(t)
             tagset.update(dict.fromkeys(tags))
         tagset.update(dict.fromkeys(extra_tags))
-        first = {w: i for i, w in enumerate(counts)}  # Counter keeps first-insertion order
-        words = sorted((w for w, c in counts.items() if c >= min_count),
-                       key=lambda w: (-counts[w], first[w]))
-        return cls(words, sorted(tagset, key=_tag_key), lowercase)
+        words = _by_count(counts, min_count)
+        return cls(words, sorted(tagset, key=_tag_key), lowercase,
+                   _by_count(char_counts, 1) if chars else None)  # fmt: skip
 
     @property
     def vocab_size(self) -> int:
         """Number of word ids including padding (0) and OOV (1): the embedding's rows."""
         return len(self.words) + 2
+
+    @property
+    def num_chars(self) -> int:
+        """Number of character ids including padding (0) and unknown (1); 0 without ``chars``."""
+        return 0 if self.chars is None else len(self.chars) + 2
 
     @property
     def num_tags(self) -> int:
@@ -275,8 +316,19 @@ class TagVocab:
             return [get(t.lower(), OOV) for t in tokens]
         return [get(t, OOV) for t in tokens]
 
-    def encode(self, sentences: Iterable[Any], max_len: int | None = None) -> EncodedTags:
-        """Padded ``[N, T]`` arrays of word ids, tag ids and the mask, and ``[N]`` lengths.
+    def char_ids(self, token: str, width: int) -> list[int]:
+        """The character ids of ``token`` (unknown = 1), at most ``width`` of them: a longer
+        word keeps its first ``width - width // 2`` and last ``width // 2`` characters."""
+        if len(token) > width:
+            token = token[: width - width // 2] + token[len(token) - width // 2 :]
+        get = self.char_index.get
+        return [get(c, OOV) for c in token]
+
+    def encode(self, sentences: Iterable[Any], max_len: int | None = None, *,
+               char_len: int | None = None) -> EncodedTags:  # fmt: skip
+        """Padded ``[N, T]`` arrays of word ids, tag ids and the mask, and ``[N]`` lengths;
+        with ``chars``, ``[N, T, W]`` character ids too: ``W = char_len``, or the longest
+        kept token's characters, at most :data:`MAX_WORD_CHARS` (``char_ids``).
 
         ``T = max_len``, or the longest sentence if ``None``. A longer sentence is
         cut to ``max_len`` tokens (its ``lengths`` entry says how many were kept;
@@ -322,7 +374,22 @@ class TagVocab:
                 "vocabulary with extra_tags="
             )
         mask = np.arange(t_len)[None, :] < lengths[:, None]
-        return EncodedTags(ids, tag_ids, mask, lengths)
+        char_ids = None
+        if self.chars is not None:
+            kept = [tokens[: int(k)] for (tokens, _), k in zip(rows, lengths, strict=True)]
+            if char_len is None:
+                longest_word = max((len(w) for ts in kept for w in ts), default=1)
+                width = max(1, min(longest_word, MAX_WORD_CHARS))
+            elif not isinstance(char_len, Integral) or isinstance(char_len, bool) or char_len < 1:
+                raise ValueError(f"char_len must be a positive integer or None, got {char_len!r}")
+            else:
+                width = int(char_len)
+            char_ids = np.zeros((n, t_len, width), np.uint16)
+            for i, ts in enumerate(kept):
+                for j, w in enumerate(ts):
+                    c = self.char_ids(w, width)
+                    char_ids[i, j, : len(c)] = c
+        return EncodedTags(ids, tag_ids, mask, lengths, char_ids)
 
     def decode_tags(self, tag_ids: Any, lengths: Any) -> list[list[str]]:
         """``[N, T]`` tag ids and ``[N]`` lengths -> tag names, ``lengths[i]`` per sentence."""
@@ -340,26 +407,35 @@ class TagVocab:
 
     def to_dict(self) -> dict:
         """Plain JSON-able data for a checkpoint; :meth:`from_dict` restores it."""
-        return {
+        out = {
             "kind": "tag_vocab",
             "version": 1,
             "words": list(self.words),
             "tags": list(self.tags),
             "lowercase": self.lowercase,
         }
+        if self.chars is not None:  # absent otherwise: the dict of every earlier checkpoint
+            out["chars"] = list(self.chars)
+        return out
 
     @classmethod
     def from_dict(cls, d: dict) -> TagVocab:
-        """Rebuild from :meth:`to_dict`'s output; ``ValueError`` if it is something else."""
+        """Rebuild from :meth:`to_dict`'s output (one without ``chars``, as every checkpoint
+        before them: no character ids); ``ValueError`` if it is something else."""
         if not isinstance(d, dict) or d.get("kind") != "tag_vocab" or d.get("version") != 1:
             raise ValueError("not a tag vocabulary (expected kind 'tag_vocab', version 1)")
-        return cls(d["words"], d["tags"], bool(d.get("lowercase", False)))
+        chars = d.get("chars")
+        if chars is not None and not (isinstance(chars, list)
+                                      and all(isinstance(c, str) for c in chars)):  # fmt: skip
+            raise ValueError("a tag vocabulary's chars must be a list of characters")
+        return cls(d["words"], d["tags"], bool(d.get("lowercase", False)), chars)
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, TagVocab) and self.to_dict() == other.to_dict()
 
     def __repr__(self) -> str:
+        chars = "" if self.chars is None else f", num_chars={self.num_chars}"
         return (
             f"TagVocab(vocab_size={self.vocab_size}, tags={self.tags!r}, "
-            f"lowercase={self.lowercase})"
+            f"lowercase={self.lowercase}{chars})"
         )

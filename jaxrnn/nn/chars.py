@@ -4,10 +4,10 @@
 (ids ``0`` = padding, ``1`` = an unknown character) are embedded and read by a
 ``RecurrentLayer`` in both directions, masked by the word's length; the encoding is the
 forward direction's state after the last character, then the backward direction's after
-the first (``_readout_features``), meant to be concatenated with the word embedding. Its
-NumPy twin, with a hand-written backward, is ``jaxrnn.scratch.chars``.
-
-Only the building block: ``--char-embed`` is not wired into the taggers yet.
+the first (as the classifiers' readout), meant to be concatenated with the word embedding.
+Its NumPy twin, with a hand-written backward, is ``jaxrnn.scratch.chars``.
+``jaxrnn.nn.models.SequenceTagger(char_encoder=...)`` is the tagger that reads it
+(``python -m jaxrnn.train --task tag --char-embed D``).
 """
 
 from __future__ import annotations
@@ -18,7 +18,6 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 
-from jaxrnn.nn.models import _readout_features
 from jaxrnn.nn.sequence import RecurrentLayer
 
 Array = jax.Array
@@ -52,4 +51,6 @@ class CharEncoder:
         """``chars [N, L]`` (character ids), ``lengths [N]`` (characters per word) -> ``[N, F]``."""
         x = params["embed"][chars]  # [N, L, Dc]
         _, final = self.layer.apply(params["rnn"], x, lengths)
-        return _readout_features(self.layer, final)
+        h = final.h if hasattr(final, "h") else final  # [L * dirs, N, H]
+        nd = self.layer.num_directions  # the last layer's directions, forward first
+        return jnp.concatenate([h[-nd + d] for d in range(nd)], axis=-1)

@@ -25,6 +25,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from jaxrnn.nn.cells import CellParams
+from jaxrnn.nn.chars import CharEncoder
 from jaxrnn.nn.sequence import DEFAULT_IMPL, RecurrentLayer, _check_impl, dropout, unroll
 from jaxrnn.weights.init import keras_params
 
@@ -230,10 +231,27 @@ def init_params_numpy(model: StudyRNN | Classifier, seed: int, dtype=np.float32)
     params = keras_params(cell=layer.cell, hidden=layer.hidden_size, num_layers=layer.num_layers,
                           bidirectional=layer.bidirectional, vocab_size=width,
                           embed_dim=model.embed_dim, num_outputs=model.num_outputs, seed=seed,
-                          bias=layer.bias)  # fmt: skip
+                          bias=layer.bias,
+                          extra_inputs=getattr(model, "char_features", 0))  # fmt: skip
     if layer.parallel is None:  # a parallel cell's params keep their own NamedTuple type
         params["rnn"] = tuple(tuple(CellParams(*c) for c in cells) for cells in params["rnn"])
+    add_char_params(model, params, seed)
     return jax.tree.map(lambda a: np.asarray(a, dtype), params)
+
+
+def add_char_params(model: Any, params: dict, seed: int) -> dict:
+    """With a ``char_encoder`` (``SequenceTagger``), ``params["chars"]`` drawn with NumPy
+    (``jaxrnn.weights.init.char_encoder_params``, a random stream of its own), in place;
+    ``params``."""
+    enc = getattr(model, "char_encoder", None)
+    if enc is not None:
+        from jaxrnn.weights.init import char_encoder_params
+
+        p = char_encoder_params(num_chars=enc.num_chars, char_dim=enc.char_dim,
+                                hidden=enc.layer.hidden_size, seed=seed)  # fmt: skip
+        p["rnn"] = tuple(tuple(CellParams(*c) for c in cells) for cells in p["rnn"])
+        params["chars"] = jax.tree.map(lambda a: np.asarray(a, params["w_out"].dtype), p)
+    return params
 
 
 # ----------------------------------------------------------------------------- sequence models
@@ -264,6 +282,11 @@ class SequenceTagger:
     Params: ``{"embed": [V, E]`` (absent for one-hot), ``"rnn"``, ``"w_out": [K, F]``,
     ``"b_out": [K]}`` with ``F = num_directions * H``: ``jaxrnn.scratch.seq``'s
     ``tag_loss_and_grads`` layout.
+
+    With a ``char_encoder`` (``jaxrnn.nn.chars.CharEncoder``, Lample et al. 2016's character
+    BiLSTM) each token's characters ``chars [B, T, W]`` (0 = padding) are read too and their
+    encoding ``[B, T, Fc]`` concatenated after the word's embedding, so layer 0 reads
+    ``E + Fc`` features; params gain ``"chars": {"embed", "rnn"}``.
     """
 
     layer: RecurrentLayer
@@ -272,11 +295,17 @@ class SequenceTagger:
     embed_dim: int | None = 32  # None: one-hot inputs over vocab_size
     dropout: float = 0.0  # on the features before the readout (training only)
     word_dropout: float = 0.0  # training only: ids -> 1 (OOV) with this probability
+    char_encoder: CharEncoder | None = None  # None: words only
 
     @property
     def num_outputs(self) -> int:
         """K, the readout's width: one logit per tag."""
         return self.num_tags
+
+    @property
+    def char_features(self) -> int:
+        """``Fc``, the width of a token's character encoding (0 without a ``char_encoder``)."""
+        return 0 if self.char_encoder is None else self.char_encoder.output_size
 
     def init(self, key: Array, dtype=jnp.float32) -> dict[str, Any]:
         """Keras-style initial params (as ``Classifier.init``); ``init_params_numpy`` draws the
@@ -289,15 +318,27 @@ class SequenceTagger:
                 k_emb, (self.vocab_size, self.embed_dim), dtype, -0.05, 0.05
             )
             d_in = self.embed_dim
-        params["rnn"] = self.layer.init(k_rnn, d_in, dtype)
+        params["rnn"] = self.layer.init(k_rnn, d_in + self.char_features, dtype)
         f, k = self.layer.output_size, self.num_tags
         limit = (6.0 / (f + k)) ** 0.5
         params["w_out"] = jax.random.uniform(k_out, (k, f), dtype, -limit, limit)
         params["b_out"] = jnp.zeros((k,), dtype)
+        if self.char_encoder is not None:  # a key of its own: the other draws stay as they were
+            params["chars"] = self.char_encoder.init(jax.random.fold_in(key, 0xC4A2), dtype)
         return params
 
-    def apply(self, params: dict, ids: Array, lengths: Array, *, key: Array | None = None) -> Array:
-        """``ids [B, T]``, ``lengths [B]`` -> logits ``[B, T, K]``; dropout only with a ``key``."""
+    def char_encodings(self, params: dict, chars: Array) -> Array:
+        """``chars [B, T, W]`` (character ids, 0 = padding) -> ``[B, T, Fc]``: each token's
+        encoding by ``char_encoder`` (a position past a sentence's end reads no character)."""
+        b, t, w = chars.shape
+        flat = chars.reshape(b * t, w).astype(jnp.int32)
+        lengths = jnp.sum(flat != 0, axis=-1)  # characters are left-aligned, ids >= 1
+        return self.char_encoder.apply(params["chars"], flat, lengths).reshape(b, t, -1)
+
+    def apply(self, params: dict, ids: Array, lengths: Array, *, key: Array | None = None,
+              chars: Array | None = None) -> Array:  # fmt: skip
+        """``ids [B, T]``, ``lengths [B]`` (and with a ``char_encoder`` ``chars [B, T, W]``) ->
+        logits ``[B, T, K]``; dropout only with a ``key``."""
         k_rnn = k_out = None
         if key is not None:
             k_rnn, k_out = jax.random.split(key)
@@ -306,6 +347,11 @@ class SequenceTagger:
             x = params["embed"][ids]  # [B, T, E]
         else:
             x = jax.nn.one_hot(ids, self.vocab_size, dtype=params["w_out"].dtype)
+        if self.char_encoder is not None:
+            if chars is None:
+                raise ValueError("this tagger reads each token's characters: pass chars "
+                                 "[B, T, W]")  # fmt: skip
+            x = jnp.concatenate([x, self.char_encodings(params, chars).astype(x.dtype)], -1)
         outs, _ = self.layer.apply(params["rnn"], x, lengths, key=k_rnn)  # [B, T, F]
         if k_out is not None and self.dropout > 0.0:
             outs = dropout(k_out, outs, self.dropout)

@@ -87,7 +87,8 @@ def initial_params(model, cfg: TrainConfig, seeds: list[int]):
     ``jaxrnn.nn.models.init_params_numpy`` (Keras' scheme; a language model its own
     ``init_numpy``, PyTorch's scheme unless ``--init orthogonal``);
     ``--init study|glorot|orthogonal|torch`` picks ``jaxrnn.weights.init.scheme_params``
-    instead. The NumPy backend draws the same
+    instead (a tagger's character encoder always starts from Keras' scheme:
+    ``models.add_char_params``). The NumPy backend draws the same
     numbers (``jaxrnn.runs.numpy_run.initial_params``), so both begin from identical weights.
     """
     scheme = init_scheme(cfg)
@@ -109,8 +110,10 @@ def initial_params(model, cfg: TrainConfig, seeds: list[int]):
                         vocab_size=getattr(model, "input_size", None) or model.vocab_size,
                         embed_dim=model.embed_dim,
                         num_outputs=model.num_outputs, seed=s, bias=layer.bias,
-                        dtype=np.dtype(cfg.param_dtype))
+                        dtype=np.dtype(cfg.param_dtype),
+                        extra_inputs=getattr(model, "char_features", 0))
           for s in seeds]  # fmt: skip
-    for p in ps:  # the JAX model's own CellParams type, as init_params_numpy's
+    for p, s in zip(ps, seeds, strict=True):  # the JAX model's own CellParams type, as
         p["rnn"] = tuple(tuple(CellParams(*c) for c in layer) for layer in p["rnn"])
+        models.add_char_params(model, p, s)  # init_params_numpy's; its character encoder
     return jax.tree.map(lambda *a: np.stack(a), *ps)

@@ -31,6 +31,10 @@ AUTO_BATCH_STEPS = 10
 # (benchmarks/devices.py, 2 CPU devices) an LSTM epoch at batch 64 x 50 tokens took 0.81x
 # the one-device time with shard_map, while batches of 4-32 short sentences did not gain.
 SHARD_MAP_ROWS_PER_DEVICE = 32
+# --char-hidden's default: Lample et al. (2016)'s character BiLSTM, 25 units per direction
+# (with character embeddings of 25): a word's spelling needs few units next to the word
+# BiLSTM's; 50 features join each word embedding.
+CHAR_HIDDEN = 25
 # The recurrent cell (a registered cell, jaxrnn.weights.cellspec) and directions of each named
 # model; checked against the registry below.
 MODEL_CELLS: dict[str, tuple[str, bool]] = {
@@ -113,6 +117,14 @@ class TrainConfig:
         0.0, "training only: replace each word id (not padding) by the unknown-word id with "
         "this probability, so that the unknown word's embedding is trained (--task tag, "
         "--task classify with --oov-token); 0 = off", type=float, metavar="P")  # fmt: skip
+    char_embed: int = option(
+        0, "--task tag: also read each word's characters (Lample et al. 2016): a character "
+        "embedding of D and a BiLSTM over each word, its final states concatenated after "
+        "the word embedding (unknown words are tagged by their spelling); 0 = off",
+        type=int, metavar="D")  # fmt: skip
+    char_hidden: int = option(
+        CHAR_HIDDEN, "with --char-embed: the character BiLSTM's units per direction "
+        f"({CHAR_HIDDEN}, as Lample et al. 2016)", type=int, metavar="H")  # fmt: skip
     num_words: int | None = option(
         None, "keep word ids below this (Keras num_words), 0 = all", type=int, group="data"
     )
@@ -531,6 +543,19 @@ def resolve_config(cfg: TrainConfig) -> TrainConfig:
         if "oov_token" not in info.ignores and cfg.oov_token is None:  # classify's texts
             raise ConfigError("--word-dropout replaces words by the unknown-word id: give "
                               "--task classify an --oov-token (e.g. --oov-token '<oov>')")
+    if cfg.char_embed < 0:
+        raise ConfigError(f"--char-embed must be >= 0 (0 = off), got {cfg.char_embed}")
+    if cfg.char_hidden < 1:
+        raise ConfigError(f"--char-hidden must be at least 1, got {cfg.char_hidden}")
+    if cfg.char_embed > 0 and "char_embed" in info.ignores:
+        raise ConfigError(f"--char-embed reads the characters of words for --task tag, not "
+                          f"--task {info.name}")  # fmt: skip
+    if cfg.char_hidden != CHAR_HIDDEN and "char_hidden" in info.ignores:
+        raise ConfigError(f"--char-hidden sizes the character encoder of --task tag, not of "
+                          f"--task {info.name}")  # fmt: skip
+    if cfg.char_hidden != CHAR_HIDDEN and not cfg.char_embed:
+        raise ConfigError(f"--char-hidden {cfg.char_hidden} sizes --char-embed's character "
+                          "BiLSTM: add --char-embed D (e.g. 25)")  # fmt: skip
     if cfg.early_stopping and not cfg.val_fraction:
         raise ConfigError("--early-stopping needs a validation split: add --val-fraction F "
                           "(e.g. 0.2)")  # fmt: skip

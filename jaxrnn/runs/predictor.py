@@ -202,7 +202,8 @@ class Tagger:
     ``load_predictor(path)``); ``predict(sentences)`` splits each into tokens as CoNLL
     files hold them (``jaxrnn.data.conll.split_words``: punctuation split off; with
     ``pretokenized=True`` on whitespace only) and tags every token (tokens the training
-    data lacked get the OOV id and keep their place)."""
+    data lacked get the OOV id and keep their place; a tagger trained with ``--char-embed``
+    also reads their characters, so it tags them by their spelling)."""
 
     @classmethod
     def from_parts(cls, model, params, vocab, *, num_seeds: int = 1, batch_size: int = 256
@@ -214,16 +215,20 @@ class Tagger:
         self._params = _stacked(params, num_seeds)
 
         @jax.jit
-        def predict(params, ids, lengths):  # mean tag probability over the seeds -> [B, T]
-            probs = jax.vmap(lambda p: jax.nn.softmax(model.apply(p, ids, lengths), -1))(params)
-            return probs.mean(0).argmax(-1)
+        def predict(params, ids, lengths, chars):  # mean tag probability over seeds -> [B, T]
+            kw = {} if chars is None else {"chars": chars}  # a character encoder's input
+
+            def probs(p):
+                return jax.nn.softmax(model.apply(p, ids, lengths, **kw), -1)
+
+            return jax.vmap(probs)(params).mean(0).argmax(-1)
 
         self._predict = predict
         return self
 
     def predict(self, sentences: Sequence[str], pretokenized: bool = False) -> list[dict]:
         """``[{"tokens": [...], "tags": [...]}]``, one per sentence."""
-        from jaxrnn.data.conll import split_words
+        from jaxrnn.data.conll import MAX_WORD_CHARS, split_words
 
         token_lists = [s.split() if pretokenized else split_words(s) for s in sentences]
         out: list[dict] = []
@@ -231,10 +236,16 @@ class Tagger:
             chunk = token_lists[s : s + self.batch_size]
             n, longest = len(chunk), max([len(t) for t in chunk] + [1])
             cols = _rows(longest)
-            enc = self.vocab.encode([(t, None) for t in chunk], cols)
+            width = None
+            if getattr(self.vocab, "chars", None) is not None:  # characters per word: few shapes
+                longest_word = max([len(w) for t in chunk for w in t[:cols]] + [1])
+                width = min(_rows(longest_word), MAX_WORD_CHARS)
+            enc = self.vocab.encode([(t, None) for t in chunk], cols, char_len=width)
             ids = np.pad(enc.ids, ((0, _rows(n) - n), (0, 0)))
             lengths = np.pad(enc.lengths, (0, _rows(n) - n))
-            pred = np.asarray(self._predict(self._params, ids, lengths))[:n]
+            chars = None if enc.chars is None else np.pad(enc.chars,
+                                                          ((0, _rows(n) - n), (0, 0), (0, 0)))
+            pred = np.asarray(self._predict(self._params, ids, lengths, chars))[:n]
             out += [{"tokens": t, "tags": self.vocab.decode_tags(p[None], [len(t)])[0]}
                     for t, p in zip(chunk, pred, strict=True)]  # fmt: skip
         return out

@@ -170,6 +170,7 @@ PREDICT_INPUTS: dict[str, tuple[str, tuple[str, ...]]] = {
 # Fields only one kind of task reads (``TaskInfo.ignores`` of the others).
 _LM_ONLY = ("level", "seq_len", "lm_batches")
 _TEXT_ONLY = ("word_dropout",)  # tag and classify read it
+_TAG_ONLY = ("char_embed", "char_hidden")  # a character encoder: the tagger's only
 _REGRESS_ONLY = ("target", "features", "window", "horizon", "per_step")
 _CLASSIFY_ONLY = ("oov_token", "mask", "text_column", "label_column", "data_format")
 
@@ -210,7 +211,7 @@ TASKS: dict[str, TaskInfo] = {
         numpy_fit="jaxrnn.runs.numpy_run:fit_numpy", data_notes=True, fast_loop=True,
         buckets=True, validation_backends=("jax",), eval_sets=True, confusion=True,
         tables=True, format_report="jaxrnn.evaluation.metrics:format_report",
-        ignores=_LM_ONLY + _REGRESS_ONLY,
+        ignores=_LM_ONLY + _REGRESS_ONLY + _TAG_ONLY,
         own_data=("lstm", {"batch_size": 0, "epochs": 20},
                   "an LSTM of 64 (over an embedding of 16 for texts), Adam 1e-2, 20 epochs, "
                   "--batch-size auto; "
@@ -224,7 +225,8 @@ TASKS: dict[str, TaskInfo] = {
         numpy_fit="jaxrnn.runs.numpy_lm:fit_numpy_lm",
         rows_per_step=lambda cfg: 1, validation_backends=("jax",), host_devices=False,
         generates=True, summary=_lm_summary, predict_input="prefixes",
-        ignores=("num_words", "max_len") + _CLASSIFY_ONLY + _REGRESS_ONLY + _TEXT_ONLY,
+        ignores=("num_words", "max_len") + _CLASSIFY_ONLY + _REGRESS_ONLY + _TEXT_ONLY
+        + _TAG_ONLY,
         own_data=("lstm", {}, "the character LSTM of PyTorch's example settings: embedding 32, "
                   "LSTM 256, Adam 2e-3, 32 streams, 20 epochs; chosen on held-out text, "
                   "docs/guides/defaults.md"),
@@ -242,7 +244,7 @@ TASKS: dict[str, TaskInfo] = {
         format_report="jaxrnn.runs.task_regress:format_report", predict_input="series",
         # the windows come in order (a chronological split): --resplit has nothing to redraw
         ignores=("num_words", "max_len", "embed_dim", "dropout", "resplit") + _CLASSIFY_ONLY
-        + _LM_ONLY + _TEXT_ONLY,
+        + _LM_ONLY + _TEXT_ONLY + _TAG_ONLY,
         own_data=("lstm", {"batch_size": 0},
                   "an LSTM of 32, Adam 1e-2, 10 epochs, --batch-size auto; chosen on held-out "
                   "series, docs/guides/defaults.md"),

@@ -18,6 +18,11 @@ The test report has token accuracy and, when every tag is ``O`` or
 training vocabulary (id 1), apart: ``test_unk_acc`` over ``test_unk_tokens`` tokens.
 ``--word-dropout P`` replaces each training token by the unknown word with probability P
 (``jaxrnn.nn.models.word_dropout``), so that its embedding is trained.
+``--char-embed D`` also reads each token's characters (Lample et al. 2016): a character
+embedding of D and a BiLSTM of ``--char-hidden H`` per direction over each word
+(``jaxrnn.nn.chars.CharEncoder``), its final states concatenated after the word's embedding;
+the characters are indexed on the training tokens and kept with the vocabulary
+(``TagVocab.chars``), so a checkpoint tags unknown words by their spelling.
 """
 
 from __future__ import annotations
@@ -27,7 +32,8 @@ import numpy as np
 from jaxrnn.data.conll import Sentence, TagVocab, load_conll
 from jaxrnn.errors import ConfigError
 from jaxrnn.evaluation import spans
-from jaxrnn.nn import models
+from jaxrnn.nn import models, sequence
+from jaxrnn.nn.chars import CharEncoder
 from jaxrnn.runs.build import recurrent_layer
 from jaxrnn.runs.config import TrainConfig
 from jaxrnn.runs.predictor import Tagger
@@ -72,7 +78,7 @@ def hold_out(sentences: list[Sentence], fraction: float, seed: int
 def encode(vocab: TagVocab, sentences: list[Sentence], max_len: int | None) -> tasks.TagRows:
     """``TagRows`` of ``sentences`` (``max_len`` None: the longest, nothing cut)."""
     e = vocab.encode(sentences, max_len)
-    return tasks.TagRows(e.ids, e.lengths, e.tags)
+    return tasks.TagRows(e.ids, e.lengths, e.tags, e.chars)
 
 
 def prepare(cfg: TrainConfig, vocab: TagVocab | None) -> Prepared:
@@ -90,9 +96,11 @@ def prepare(cfg: TrainConfig, vocab: TagVocab | None) -> Prepared:
     if cfg.val_fraction:  # held out before the words are indexed: its words may be unknown
         train, val = hold_out(train, cfg.val_fraction, cfg.seed)
     if vocab is None:
-        vocab = TagVocab.fit(train, extra_tags=[t for s in test + val for t in s.tags])
+        vocab = TagVocab.fit(train, extra_tags=[t for s in test + val for t in s.tags],
+                             chars=cfg.char_embed > 0)  # fmt: skip
         if cfg.num_words:  # keep the num_words - 2 most frequent words (+ padding and OOV)
-            vocab = TagVocab(vocab.words[: max(cfg.num_words - 2, 0)], vocab.tags)
+            vocab = TagVocab(vocab.words[: max(cfg.num_words - 2, 0)], vocab.tags,
+                             vocab.lowercase, vocab.chars)  # fmt: skip
     max_len = cfg.max_len or None
     truncated = sum(len(s.tokens) > max_len for s in train) if max_len else 0
     return Prepared(encode(vocab, train, max_len), encode(vocab, test, None), vocab,
@@ -100,13 +108,29 @@ def prepare(cfg: TrainConfig, vocab: TagVocab | None) -> Prepared:
                     encode(vocab, val, None) if val else None)  # fmt: skip
 
 
+def char_encoder(cfg: TrainConfig, vocab: TagVocab) -> CharEncoder | None:
+    """``--char-embed D``: a character embedding of D over ``vocab``'s characters and a
+    BiLSTM of ``--char-hidden`` per direction (its matmuls at ``--dtype``'s precision);
+    None without it. ``ConfigError`` when the vocabulary has no characters."""
+    if not cfg.char_embed:
+        return None
+    if vocab.chars is None:
+        raise ConfigError("--char-embed reads characters, but this tag vocabulary has none "
+                          "(a checkpoint trained without --char-embed?)")  # fmt: skip
+    layer = sequence.RecurrentLayer("lstm", cfg.char_hidden, 1, True,
+                                    _options=sequence._Options(precision=cfg.precision))
+    return CharEncoder(layer, vocab.num_chars, cfg.char_embed)
+
+
 def build_model(cfg: TrainConfig, vocab: TagVocab, labels: list[str]) -> models.SequenceTagger:
     """``SequenceTagger``: ``--model``'s cell and directions, ``--hidden``, ``--layers``,
     ``--embed-dim`` (0: one-hot), ``--dropout`` before the readout (the stack:
-    ``build.recurrent_layer``, chunked with length buckets)."""
+    ``build.recurrent_layer``, chunked with length buckets), ``--char-embed``'s character
+    encoder (``char_encoder``)."""
     return models.SequenceTagger(recurrent_layer(cfg), vocab.vocab_size, vocab.num_tags,
                                  cfg.embed_dim or None, cfg.dropout,
-                                 word_dropout=cfg.word_dropout)  # fmt: skip
+                                 word_dropout=cfg.word_dropout,
+                                 char_encoder=char_encoder(cfg, vocab))  # fmt: skip
 
 
 def report_from(gold: list[list[str]], pred: list[list[str]],

@@ -13,6 +13,8 @@ Params (a dict, as ``jaxrnn.scratch.layers.classifier_loss_and_grads``)::
     rnn    layers x directions of CellParams (w_ih, w_hh, b_ih, b_hh), layers.py's layout
     w_out  [K, F]      readout, F = dirs * H (K = V for the LM, classes for tagging,
     b_out  [K]         H_out for regression)
+    chars  {embed, rnn} tagging only, optional: a character BiLSTM over each token
+                       (``jaxrnn.scratch.chars``), its encoding after the embedding
 
 Gradients come back as a dict with the same keys and the same nested structure
 and types (``None`` biases stay ``None``).
@@ -70,6 +72,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
+from jaxrnn.scratch.chars import char_encoder_backward, char_encoder_forward
 from jaxrnn.scratch.layers import (
     Carry,
     _hidden,
@@ -159,10 +162,13 @@ def _token_xent(
     initial_state: Carry | None,
     cell: str,
     reduction: str,
+    chars: np.ndarray | None = None,
 ) -> tuple[float, dict, Carry, Carry]:
     """Embedding -> stack -> readout at every step -> cross-entropy, and its BPTT.
 
-    ``ids``, ``targets`` ``[B, T]``; masked by ``lengths [B]`` (None: all valid).
+    ``ids``, ``targets`` ``[B, T]``; masked by ``lengths [B]`` (None: all valid); ``chars
+    [B, T, W]``: each token's characters, encoded by ``params["chars"]``
+    (``jaxrnn.scratch.chars``) and concatenated after its embedding.
     Returns ``(loss, grads, final_state, d_initial_state)``.
     """
     if reduction not in ("mean", "sum"):
@@ -173,6 +179,11 @@ def _token_xent(
     batch, steps = ids.shape
     rnn = params["rnn"]
     x = _embed_forward(params, ids)  # [B, T, E]
+    width, char_cache = x.shape[-1], None
+    if chars is not None:  # each token's character encoding after its embedding
+        flat = np.asarray(chars).reshape(batch * steps, -1).astype(np.int64)
+        feats, char_cache = char_encoder_forward(params["chars"], flat, (flat != 0).sum(-1))
+        x = np.concatenate([x, feats.reshape(batch, steps, -1)], axis=-1)  # [B, T, E + Fc]
     outs, final, cache = layer_forward(cell, rnn, x, lengths, initial_state)  # [B, T, F]
     logits = outs @ params["w_out"].T + params["b_out"]  # [B, T, K]
     k = logits.shape[-1]
@@ -185,6 +196,10 @@ def _token_xent(
     grads: dict[str, Any] = {}
     d_outs = _readout_backward(params, outs, d_logits, grads)
     grads["rnn"], dx, d_initial = layer_backward(cell, rnn, cache, d_outs, None)
+    if char_cache is not None:
+        d_feats = dx[..., width:].reshape(batch * steps, -1)
+        grads["chars"] = char_encoder_backward(params["chars"], char_cache, d_feats)
+        dx = dx[..., :width]
     _embed_backward(params, ids, dx, grads)
     return loss, {key: grads[key] for key in params}, final, d_initial
 
@@ -237,6 +252,7 @@ def tag_loss_and_grads(
     cell: str,
     *,
     initial_state: Carry | None = None,
+    chars: np.ndarray | None = None,
 ) -> tuple[float, Params]:
     """Per-token classification (tagging): cross-entropy at every valid token, and its BPTT.
 
@@ -250,12 +266,20 @@ def tag_loss_and_grads(
       targets: ``[B, T]`` labels ``0..K-1``; entries at padding are ignored.
       cell: ``rnn``, ``rnn_relu``, ``lstm`` or ``gru``.
       initial_state: ``[L * dirs, B, H]``, None for zeros.
+      chars: ``[B, T, W]`` character ids of each token (0 = padding, left-aligned) for a
+        tagger with a character encoder (``params["chars"]``: ``{"embed", "rnn"}``, a
+        bidirectional LSTM, ``jaxrnn.scratch.chars``): its encoding ``[B, T, Fc]`` joins
+        the embedding, so layer 0 reads ``E + Fc`` features (``SequenceTagger``'s
+        ``char_encoder``).
 
     Returns:
       ``(loss, grads)``: the loss is the sum over valid tokens / ``sum(lengths)``.
     """
     _check_rnn(params)
-    loss, grads, _, _ = _token_xent(params, ids, targets, lengths, initial_state, cell, "mean")
+    if (chars is None) != ("chars" not in params):
+        raise ValueError("chars [B, T, W] and params['chars'] go together")
+    loss, grads, _, _ = _token_xent(params, ids, targets, lengths, initial_state, cell, "mean",
+                                    chars)  # fmt: skip
     return loss, grads
 
 

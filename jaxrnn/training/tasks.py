@@ -127,11 +127,14 @@ def classification() -> Task:
 
 class TagRows(NamedTuple):
     """A tagging split: ``ids [N, T]`` (0 = padding, 1 = OOV), ``lengths [N]``, ``tags [N, T]``
-    (tag ids; ``-1`` at padding, as ``jaxrnn.data.conll.TagVocab.encode`` writes them)."""
+    (tag ids; ``-1`` at padding, as ``jaxrnn.data.conll.TagVocab.encode`` writes them) and,
+    for a tagger with a character encoder, ``chars [N, T, W]`` (each token's character ids,
+    0 = padding; None: words only)."""
 
     ids: Any
     lengths: Any
     tags: Any
+    chars: Any = None
 
 
 def _token_weights(batch: Batch, logits: Array) -> Array:
@@ -148,6 +151,9 @@ def _tag_losses(logits: Array, tags: Array) -> Array:
 
 def _tag_apply(model, params, batch: Batch, carry, key):
     d = batch.data
+    chars = getattr(d, "chars", None)
+    if chars is not None:  # a character encoder's input (models without one take no chars)
+        return model.apply(params, d.ids, d.lengths, key=key, chars=chars), carry
     return model.apply(params, d.ids, d.lengths, key=key), carry
 
 
@@ -169,7 +175,8 @@ def _tag_predict(logits: Array) -> Array:
 
 def tagging() -> Task:
     """A label per token: rows are ``TagRows(ids [B, T], lengths [B], tags [B, T])``, the
-    model maps ``(ids, lengths)`` to logits ``[B, T, K]``. The loss is softmax cross-entropy
+    model maps ``(ids, lengths)`` (and ``chars [B, T, W]`` where the rows hold them) to logits
+    ``[B, T, K]``. The loss is softmax cross-entropy
     at every real token, averaged over the real tokens of the batch (padding weighs 0);
     metrics ``loss`` and ``acc`` (token accuracy), both per token; predictions ``[B, T]``."""
     return Task("tagging", ("loss", "acc"), _tag_apply, _tag_loss, _tag_stats, _tag_predict,

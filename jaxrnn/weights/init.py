@@ -57,6 +57,7 @@ def keras_params(
     bias: bool = True,
     dtype=np.float64,
     recurrent: str = "orthogonal",
+    extra_inputs: int = 0,
 ) -> dict:
     """``init_params_numpy(Classifier(...), seed)`` without JAX.
 
@@ -66,7 +67,9 @@ def keras_params(
     G*H) instead of an orthogonal block per gate (the same draws otherwise). A parallel cell
     (spec ``parallel``: minGRU, minLSTM, LRU) draws its own params per layer and direction
     (``jaxrnn.weights.parallel_init.layer_params``) from the same generator, in the same
-    place (``recurrent`` does not apply to it).
+    place (``recurrent`` does not apply to it). ``extra_inputs``: layer 0 reads that many
+    more features after the embedding (or one-hot), e.g. a character encoder's; 0 draws
+    exactly what it drew before the option.
     """
     if recurrent not in ("orthogonal", "glorot"):
         raise ValueError(f"recurrent must be 'orthogonal' or 'glorot', got {recurrent!r}")
@@ -80,6 +83,7 @@ def keras_params(
         d_in = embed_dim
     else:
         d_in = vocab_size
+    d_in += extra_inputs
     layers = []
     for i in range(num_layers):
         cells = []
@@ -111,6 +115,24 @@ def keras_params(
     return cast(params, dtype)
 
 
+# The character encoder's draws have a stream of their own (``[seed, CHAR_SALT]``), so that
+# the rest of a tagger starts from the numbers it drew without one.
+CHAR_SALT = 0xC4A2
+
+
+def char_encoder_params(*, num_chars: int, char_dim: int, hidden: int, seed: int,
+                        dtype=np.float64) -> dict:  # fmt: skip
+    """``jaxrnn.nn.chars.CharEncoder``'s params drawn with NumPy (Keras' scheme, as
+    ``keras_params``: an embedding ``[num_chars, char_dim]`` uniform(-0.05, 0.05), a
+    bidirectional LSTM of ``hidden`` per direction with Glorot-uniform inputs, orthogonal
+    recurrent blocks and forget bias 1): ``{"embed", "rnn"}``, from
+    ``np.random.default_rng([seed, CHAR_SALT])``."""
+    p = keras_params(cell="lstm", hidden=hidden, num_layers=1, bidirectional=True,
+                     vocab_size=num_chars, embed_dim=char_dim, num_outputs=1,
+                     seed=[seed, CHAR_SALT], dtype=dtype)  # type: ignore[arg-type]  # fmt: skip
+    return {"embed": p["embed"], "rnn": p["rnn"]}
+
+
 def study_params(
     *,
     hidden: int,
@@ -122,6 +144,7 @@ def study_params(
     cell: str = "rnn",
     bidirectional: bool = False,
     embed_dim: int | None = None,
+    extra_inputs: int = 0,
 ) -> dict:
     """The study's init for a stack (the ``rnn2`` preset): ``N(0, 1) / 1000`` weights, zero
     biases, drawn from ``np.random.default_rng(seed)`` layer by layer and direction by
@@ -131,11 +154,12 @@ def study_params(
     ``vocab_size`` counts padding: one-hot column 0 (or embedding row 0) is the padding id,
     whose weights start at zero (the study's one-hot covers the words only; with masking
     the column is never read). The cells keep both bias vectors (``b_ih``, ``b_hh``).
+    ``extra_inputs``: layer 0 reads that many more features (``keras_params``').
     """
     rng = np.random.default_rng(seed)
     gates, dirs = get_spec(cell).num_gates, 2 if bidirectional else 1
     layers = []
-    d_in = vocab_size if embed_dim is None else embed_dim
+    d_in = (vocab_size if embed_dim is None else embed_dim) + extra_inputs
     for i in range(num_layers):
         cells = []
         for _ in range(dirs):
@@ -170,6 +194,7 @@ def torch_params(
     seed: int,
     bias: bool = True,
     dtype=np.float64,
+    extra_inputs: int = 0,
 ) -> dict:
     """PyTorch's default initialisation in ``keras_params``' structure, drawn with NumPy.
 
@@ -180,6 +205,7 @@ def torch_params(
     A parallel cell (minGRU, minLSTM, LRU), which PyTorch does not have, draws its own
     (``jaxrnn.weights.parallel_init.layer_params``). Draws in the order embedding, layers
     (direction by direction: ``w_ih``, ``w_hh``, ``b_ih``, ``b_hh``), ``w_out``, ``b_out``.
+    ``extra_inputs``: layer 0 reads that many more features (``keras_params``').
     """
     rng = np.random.default_rng(seed)
     spec = get_spec(cell)
@@ -188,7 +214,8 @@ def torch_params(
     params: dict = {}
     if embed_dim is not None:
         params["embed"] = rng.standard_normal((vocab_size, embed_dim))
-    d_in = vocab_size if embed_dim is None else embed_dim
+    # extra_inputs: layer 0 reads that many more features (a tagger's character encoding)
+    d_in = (vocab_size if embed_dim is None else embed_dim) + extra_inputs
     k = 1.0 / h**0.5
     layers = []
     for i in range(num_layers):
@@ -222,7 +249,8 @@ INIT_SCHEMES = ("study", "glorot", "orthogonal", "torch")
 
 def scheme_params(scheme: str, *, cell: str, hidden: int, num_layers: int,
                   bidirectional: bool, vocab_size: int, embed_dim: int | None,
-                  num_outputs: int, seed: int, bias: bool = True, dtype=np.float64) -> dict:
+                  num_outputs: int, seed: int, bias: bool = True, dtype=np.float64,
+                  extra_inputs: int = 0) -> dict:
     """A ``Classifier``-layout params dict drawn by ``scheme`` (one of ``INIT_SCHEMES``):
 
     * ``study``: ``N(0, 1) / 1000`` everywhere, zero biases (``study_params``);
@@ -232,24 +260,27 @@ def scheme_params(scheme: str, *, cell: str, hidden: int, num_layers: int,
       Keras' default (``keras_params``, what the classifiers, taggers and forecasters start
       from);
     * ``torch``: PyTorch's defaults (``torch_params``, what the language models start from).
+
+    ``extra_inputs``: layer 0 reads that many more features (``keras_params``').
     """
     if scheme == "study":
         if not bias:
             raise ValueError("the study's init keeps both bias vectors (bias=True)")
         return study_params(hidden=hidden, num_layers=num_layers, vocab_size=vocab_size,
                             num_outputs=num_outputs, seed=seed, dtype=dtype, cell=cell,
-                            bidirectional=bidirectional, embed_dim=embed_dim)  # fmt: skip
+                            bidirectional=bidirectional, embed_dim=embed_dim,
+                            extra_inputs=extra_inputs)  # fmt: skip
     if scheme not in INIT_SCHEMES:
         raise ValueError(f"unknown init {scheme!r}; choose from {', '.join(INIT_SCHEMES)}")
     if scheme == "torch":
         return torch_params(cell=cell, hidden=hidden, num_layers=num_layers,
                             bidirectional=bidirectional, vocab_size=vocab_size,
                             embed_dim=embed_dim, num_outputs=num_outputs, seed=seed, bias=bias,
-                            dtype=dtype)  # fmt: skip
+                            dtype=dtype, extra_inputs=extra_inputs)  # fmt: skip
     return keras_params(cell=cell, hidden=hidden, num_layers=num_layers,
                         bidirectional=bidirectional, vocab_size=vocab_size, embed_dim=embed_dim,
                         num_outputs=num_outputs, seed=seed, bias=bias, dtype=dtype,
-                        recurrent=scheme)  # fmt: skip
+                        recurrent=scheme, extra_inputs=extra_inputs)  # fmt: skip
 
 
 def cast(params: dict, dtype) -> dict:

@@ -222,6 +222,8 @@ def _metric(task: str, final: dict) -> tuple[str, float, bool]:
 
 def train_ours(task: str, cand: dict, seeds: int, data: Any = None, **files: Any) -> dict:
     """Train ``cand`` (TrainConfig fields) over ``seeds`` seeds; per-seed metric, wall time."""
+    import numpy as np
+
     from jaxrnn.runs.config import TrainConfig
     from jaxrnn.runs.run import fit
 
@@ -238,6 +240,8 @@ def train_ours(task: str, cand: dict, seeds: int, data: Any = None, **files: Any
     if all("test_unk_acc" in f for f in finals):
         extra["test_unk_acc"] = interval95([float(f["test_unk_acc"]) for f in finals],
                                            "test_unk_acc")  # fmt: skip
+    if seeds > 1:
+        print(f"  ours {key} {np.mean(vals):.4f} over {len(vals)} seeds ({wall:.0f} s)", flush=True)
     return {"metric": key, "higher_is_better": higher, **interval95(vals, key), **extra,
             "wall_s": wall, "compile_s": r.compile_s, "seeds": list(r.seeds)}  # fmt: skip
 
@@ -260,7 +264,7 @@ def select(task: str, cands: list[dict], run_val: Any, quick: bool) -> tuple[dic
         res = run_val(c)
         rows.append({"config": c, "val": res["mean"], "metric": res["metric"],
                      "wall_s": res["wall_s"]})  # fmt: skip
-        print(f"  val {res['metric']} {res['mean']:.4f}  {c}", flush=True)
+        print(f"  val {res['metric']} {res['mean']:.4f}  {c}  ({res['wall_s']:.0f} s)", flush=True)
         sign = 1 if res["higher_is_better"] else -1
         if best is None or sign * res["mean"] > sign * best[1]:
             best = (c, res["mean"])
@@ -332,6 +336,8 @@ def _torch_runs(seeds: Sequence[int], one: Any, metric: str, threads: int | None
         t = time.perf_counter()
         outs.append(one(seed))
         walls.append(time.perf_counter() - t)
+        print(f"  pytorch seed {seed}: {metric} {outs[-1][metric]:.4f} ({walls[-1]:.0f} s)",
+              flush=True)  # fmt: skip
     extra = {k: interval95([o[k] for o in outs], k) for k in outs[0] if k != metric
              and all(o[k] is not None for o in outs)}  # fmt: skip
     return {"metric": metric, **interval95([o[metric] for o in outs], metric), **extra,

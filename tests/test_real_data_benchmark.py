@@ -113,15 +113,17 @@ def test_torch_tagger_is_ours_from_the_same_weights():
     rows = tasks.TagRows(jnp.asarray(ids), jnp.asarray(lengths), jnp.asarray(tags))
     batch = tasks.Batch(rows, jnp.ones(B, jnp.float64))
     jp = jax.tree.map(jnp.asarray, params)
-    loss_ours = float(loop.batch_loss(model, task, jp, batch, (), None)[0])
-    loss_torch = float(tag_loss(net, t_ids, t_len, t_tags))
+    loss_of = jax.jit(lambda p: loop.batch_loss(model, task, p, batch, (), None)[0])
+    loss_ours = float(loss_of(jp))
+    with torch.no_grad():
+        loss_torch = float(tag_loss(net, t_ids, t_len, t_tags))
     np.testing.assert_allclose(loss_torch, loss_ours, rtol=1e-10)
 
-    state = loop.train_step(model, opt, task)(loop.TrainState(jp, opt.init(jp),
-                                                              loop.seed_key(0)), batch, None)[0]
+    step = jax.jit(loop.train_step(model, opt, task))
+    state = step(loop.TrainState(jp, opt.init(jp), loop.seed_key(0)), batch, None)[0]
     topt = torch.optim.Adam(net.parameters(), lr=0.01)
     optimizer_step(topt, net.parameters(), tag_loss(net, t_ids, t_len, t_tags))
-    after_ours = float(loop.batch_loss(model, task, state.params, batch, (), None)[0])
+    after_ours = float(loss_of(state.params))
     with torch.no_grad():
         after_torch = float(tag_loss(net, t_ids, t_len, t_tags))
     assert after_ours < loss_ours
@@ -136,6 +138,7 @@ def test_torch_tagger_is_ours_from_the_same_weights():
 def test_torch_char_lm_is_ours_from_the_same_weights(cell):
     """The same first-chunk loss, and ``stream_bpc`` (the text as one stream, state carried,
     padding not counted) equals ours' ``evaluate`` bits per character, float64."""
+    import jax
     import jax.numpy as jnp
     import torch
     from _torch_models import CharLM, stream_bpc
@@ -147,8 +150,9 @@ def test_torch_char_lm_is_ours_from_the_same_weights(cell):
     V, H, E, T = 9, 8, 4, 5
     ids = np.random.default_rng(1).integers(0, V, 53)  # 52 predictions: 11 chunks, padded
     model = lm.LanguageModel(getattr(sequence, cell)(H), V, E)
-    params = _f64(model.init_numpy(0, np.float32))
+    params = _f64(model.init_numpy(0, np.float32))  # float32 values, held in float64
     net = CharLM.from_ours(model, params).double()
+    params = jax.tree.map(jnp.asarray, params)
 
     rows = train_rows(ids, 2, T)
     logits, _ = model.apply(params, jnp.asarray(rows.inputs[0]))

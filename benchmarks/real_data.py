@@ -680,7 +680,7 @@ def main(argv: list[str] | None = None) -> int:
                         "half95": v["ours"]["half"], "pytorch": v["pytorch"].get("mean"),
                         "goal met": None if v["goal"] is None else v["goal"]["met"],
                         "ours s": v["ours"]["wall_s"], "pytorch s": v["pytorch"].get("wall_s")}
-                       for k, v in payload["sets"].items()])  # fmt: skip
+                       for k, v in payload["sets"].items() if k in sets])  # fmt: skip
     finish(args, payload, t0, check)
     if args.json and os.path.isfile(args.json + ".partial"):
         os.remove(args.json + ".partial")

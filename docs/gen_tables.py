@@ -6,6 +6,11 @@ number in these tables is read from the JSON the benchmark scripts wrote, never 
 
     python docs/gen_tables.py              # every table, printed (a check by eye)
     python docs/gen_tables.py lm           # one table
+    python docs/gen_tables.py --readme     # refill the README's copied tables
+
+The README is read on GitHub, where no hook runs: a table it shows sits between
+``<!-- NAME -->`` and ``<!-- /NAME -->`` lines, written there by ``--readme``
+(``fill_readme``), and ``tests/test_real_data_benchmark.py`` checks it is the JSON's.
 """
 
 from __future__ import annotations
@@ -19,6 +24,8 @@ from collections.abc import Callable
 
 BENCHMARKS = pathlib.Path(__file__).resolve().parent / "benchmarks"
 MARKER = re.compile(r"^<!-- table: ([a-z0-9_]+) -->$", re.M)
+README_BLOCK = re.compile(r"^<!-- ([a-z0-9_]+) -->\n.*?^<!-- /\1 -->$", re.M | re.S)
+README = BENCHMARKS.parent.parent / "README.md"
 
 
 def load(name: str) -> dict:
@@ -404,6 +411,15 @@ REAL_DATA_MISSING = ("*Not run yet: `docs/benchmarks/real_data.json` does not ex
                      "`python benchmarks/real_data.py` writes it.*")
 
 
+REAL_DATA_SETS = ("mnist1d", "turkish_pos", "python_manual", "sunspots")
+
+
+def _not_run(d: dict) -> str:
+    missing = [f"`{s}`" for s in REAL_DATA_SETS if s not in d["sets"]]
+    return (f"\n\nNot run yet: {', '.join(missing)} (`python benchmarks/real_data.py --sets "
+            "NAME --merge` adds a set).") if missing else ""  # fmt: skip
+
+
 def _ci(r: dict, k: int = 3) -> str:
     return f"{fixed(r['mean'], k)} ± {fixed(r['half'], k)}"
 
@@ -448,7 +464,7 @@ def real_data() -> str:
     return (table(header, rows, "lllrrl")
             + "\n\nMetric: test accuracy (higher is better), bits per character or MSE in the "
             "series' units (lower is better); ± is the half-width of the 95% t interval of the "
-            f"mean over seeds.{source('real_data')}")  # fmt: skip
+            f"mean over seeds.{_not_run(d)}{source('real_data')}")  # fmt: skip
 
 
 def real_data_goals() -> str:
@@ -470,7 +486,7 @@ def real_data_goals() -> str:
         else:
             got = fixed(g["value"], 3)
         rows.append([name, g["goal"], got, "**met**" if g["met"] else "not met"])
-    return table(["set", "goal", "measured (mean over seeds)", ""], rows, "llrl")
+    return table(["set", "goal", "measured (mean over seeds)", ""], rows, "llrl") + _not_run(d)
 
 
 def real_data_wall() -> str:
@@ -481,6 +497,8 @@ def real_data_wall() -> str:
     rows = [[name, f"{sig(w['ours_s'])} ({sig(w['ours_compile_s'])})", sig(w["pytorch_s"]),
              f"{w['pytorch_over_ours']:.2f}x", "yes" if w["quiet"] else "**no: not a result**"]
             for name, r in d["sets"].items() if (w := r.get("wall"))]  # fmt: skip
+    if not rows:
+        return "*No set with a PyTorch side has been run yet.*" + _not_run(d)
     threads = sorted({r["pytorch"]["torch_threads"] for r in d["sets"].values()
                       if "torch_threads" in r["pytorch"]})  # fmt: skip
     return (table(["set", "ours s (compile s)", "PyTorch s", "PyTorch / ours", "quiet machine"],
@@ -511,6 +529,17 @@ def fill(markdown: str) -> str:
     return MARKER.sub(lambda m: render(m.group(1)), markdown)
 
 
+def fill_readme(markdown: str) -> str:
+    """``markdown`` with every ``<!-- NAME -->`` ... ``<!-- /NAME -->`` block's body replaced
+    by table ``NAME``."""
+    return README_BLOCK.sub(
+        lambda m: f"<!-- {m.group(1)} -->\n{render(m.group(1))}\n<!-- /{m.group(1)} -->",
+        markdown)  # fmt: skip
+
+
 if __name__ == "__main__":
+    if sys.argv[1:] == ["--readme"]:
+        README.write_text(fill_readme(README.read_text()))
+        sys.exit(0)
     for name in sys.argv[1:] or TABLES:
         print(f"## {name}\n\n{render(name)}\n")

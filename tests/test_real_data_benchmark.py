@@ -219,3 +219,40 @@ def test_unknown_flag_skips_a_candidate():
     cands = [dict(model="gru", no_such_flag=1)]
     chosen, rows = real_data.select("classify", cands, lambda c: 1 / 0, quick=True)
     assert chosen is None and "no_such_flag" in rows[0]["skipped"]
+
+
+def test_readme_goals_are_the_jsons():
+    """The README's goals table is ``gen_tables.real_data_goals()``, i.e. the committed JSON's
+    (``python docs/gen_tables.py --readme`` rewrites it)."""
+    import importlib.util
+
+    root = Path(__file__).resolve().parents[1]
+    spec = importlib.util.spec_from_file_location("gen_tables", root / "docs" / "gen_tables.py")
+    gen = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(gen)
+    readme = (root / "README.md").read_text()
+    assert "<!-- real_data_goals -->" in readme
+    assert gen.fill_readme(readme) == readme
+
+
+def test_merge_keeps_the_other_sets(tmp_path, monkeypatch):
+    """``--merge`` redoes the named sets and keeps the file's others as they were; a file of
+    another seed count is refused in one line."""
+    import json
+
+    fake = {"ours": {"metric": "test_mse", "mean": 1.0, "half": 0.1, "wall_s": 2.0,
+                     "compile_s": 1.0},
+            "pytorch": {"skipped": "-"}, "anchors": {"ar_mse": 2.0}}  # fmt: skip
+    monkeypatch.setitem(real_data.RUNNERS, "sunspots", lambda *a: json.loads(json.dumps(fake)))
+    path = tmp_path / "r.json"
+    kept = {"ours": {"metric": "test_acc", "mean": 0.5}, "marker": 7}
+    path.write_text(json.dumps({"quick": False, "seeds": 5, "sets": {"mnist1d": kept}}))
+    assert real_data.main(["--sets", "sunspots", "--merge", "--json", str(path)]) == 0
+    d = json.loads(path.read_text())
+    assert list(d["sets"]) == ["mnist1d", "sunspots"] and d["sets"]["mnist1d"] == kept
+    s = d["sets"]["sunspots"]
+    assert s["goal"]["met"] and s["wall"] is None and "quiet" in s and "commit" in s
+    assert not (tmp_path / "r.json.partial").exists()
+    with pytest.raises(SystemExit) as e:
+        real_data.main(["--sets", "sunspots", "--merge", "--seeds", "3", "--json", str(path)])
+    assert e.value.code == 2

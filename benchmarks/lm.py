@@ -37,7 +37,6 @@ better; >= 20x the NumPy reference's tokens/s; generation >= 10k chars/s.
 
 from __future__ import annotations
 
-import math
 import os
 import statistics
 import sys
@@ -62,10 +61,10 @@ def main() -> None:
     import numpy as np
     import optax
     import torch
+    from _torch_models import CharLM, stream_bpc, stream_pass
 
     from jaxrnn.data.text import TextVocab, make_text, split_text
     from jaxrnn.nn import lm
-    from jaxrnn.nn.interop import to_torch
     from jaxrnn.nn.sequence import lstm
     from jaxrnn.runs.prepare_lm import one_stream_rows, train_rows
     from jaxrnn.scratch import optim
@@ -119,51 +118,13 @@ def main() -> None:
 
     # ------------------------------------------------------------------ PyTorch
     torch.manual_seed(0)
-
-    class TorchLM(torch.nn.Module):
-        def __init__(self):
-            super().__init__()
-            self.embed = torch.nn.Embedding(V, E)
-            self.lstm = to_torch(model.layer, params0["rnn"], batch_first=True)
-            self.out = torch.nn.Linear(H, V)
-            with torch.no_grad():
-                self.embed.weight.copy_(torch.from_numpy(params0["embed"]))
-                self.out.weight.copy_(torch.from_numpy(params0["w_out"]))
-                self.out.bias.copy_(torch.from_numpy(params0["b_out"]))
-
-        def forward(self, x, state=None):
-            y, state = self.lstm(self.embed(x), state)
-            return self.out(y), state
-
-    tmodel = TorchLM()
+    tmodel = CharLM.from_ours(model, params0)
     topt = torch.optim.Adam(tmodel.parameters(), lr=LR)
     xent = torch.nn.CrossEntropyLoss()
     tx, ty = torch.from_numpy(rows.inputs).long(), torch.from_numpy(rows.targets).long()
 
     def torch_pass():
-        state, losses = None, []
-        for k in range(K):
-            logits, state = tmodel(tx[k], state)
-            loss = xent(logits.reshape(-1, V), ty[k].reshape(-1))
-            topt.zero_grad()
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(tmodel.parameters(), CLIP)
-            topt.step()
-            state = tuple(s.detach() for s in state)
-            losses.append(loss.item())
-        return losses
-
-    def torch_test_bpc():
-        with torch.no_grad():
-            x = torch.from_numpy(test.inputs[:, 0]).long()
-            y = torch.from_numpy(test.targets[:, 0]).long()
-            m = torch.from_numpy(test.mask[:, 0]).float()
-            state, total = None, 0.0
-            for k in range(x.shape[0]):
-                logits, state = tmodel(x[k : k + 1], state)
-                nll = torch.nn.functional.cross_entropy(logits[0], y[k], reduction="none")
-                total += float((nll * m[k]).sum())
-            return total / float(m.sum()) / math.log(2)
+        return stream_pass(tmodel, topt, tx, ty, clip_norm=CLIP)
 
     # ------------------------------------------------------------------ same loss, same weights
     logits_j, _ = model.apply(jax.tree.map(jnp.asarray, params0), jrows.inputs[0])
@@ -208,7 +169,7 @@ def main() -> None:
     best_threads = max(tps_by_threads, key=tps_by_threads.get)
     tps_torch = tps_by_threads[best_threads]
     bpc_ours = float(evaluate(state.params, jtest)[2])
-    bpc_torch = torch_test_bpc()
+    bpc_torch = stream_bpc(tmodel, test)
 
     # ------------------------------------------------------------------ NumPy reference
     np_params = jax.tree.map(lambda a: np.asarray(a, np.float64), params0)

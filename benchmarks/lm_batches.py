@@ -22,7 +22,6 @@ as ours. Quality, not speed.
 
 from __future__ import annotations
 
-import math
 import os
 import sys
 import tempfile
@@ -42,23 +41,14 @@ def torch_side(cfg, vocab, train_ids, val_ids, test_ids, steps: int, seed: int) 
     """PyTorch's char LSTM with random windows: ``val_bpc``/``test_bpc`` after ``steps``."""
     import numpy as np
     import torch
+    from _torch_models import CharLM, optimizer_step, stream_bpc
+
+    from jaxrnn.runs.prepare_lm import one_stream_rows
 
     torch.manual_seed(seed)
     rng = np.random.default_rng(seed)
     v, b, t = vocab.size, cfg.batch_size, cfg.seq_len
-
-    class Net(torch.nn.Module):
-        def __init__(self):
-            super().__init__()
-            self.embed = torch.nn.Embedding(v, cfg.embed_dim)
-            self.lstm = torch.nn.LSTM(cfg.embed_dim, cfg.hidden, batch_first=True)
-            self.out = torch.nn.Linear(cfg.hidden, v)
-
-        def forward(self, x, state=None):
-            y, state = self.lstm(self.embed(x), state)
-            return self.out(y), state
-
-    net = Net()
+    net = CharLM(v, cfg.embed_dim, cfg.hidden)
     opt = torch.optim.Adam(net.parameters(), lr=cfg.lr)
     text = torch.from_numpy(np.asarray(train_ids, np.int64))
     for _ in range(steps):
@@ -66,21 +56,10 @@ def torch_side(cfg, vocab, train_ids, val_ids, test_ids, steps: int, seed: int) 
         idx = torch.from_numpy(starts[:, None] + np.arange(t))
         logits, _ = net(text[idx])
         loss = torch.nn.functional.cross_entropy(logits.reshape(-1, v), text[idx + 1].reshape(-1))
-        opt.zero_grad()
-        loss.backward()
-        if cfg.clip_norm > 0:
-            torch.nn.utils.clip_grad_norm_(net.parameters(), cfg.clip_norm)
-        opt.step()
+        optimizer_step(opt, net.parameters(), loss, clip_norm=cfg.clip_norm)
 
     def bpc(ids) -> float:
-        with torch.no_grad():
-            x = torch.from_numpy(np.asarray(ids, np.int64))
-            state, total = None, 0.0
-            for k in range(0, len(ids) - 1, t):
-                inp, tgt = x[k : min(k + t, len(ids) - 1)], x[k + 1 : k + t + 1]
-                logits, state = net(inp[None], state)
-                total += float(torch.nn.functional.cross_entropy(logits[0], tgt, reduction="sum"))
-            return total / (len(ids) - 1) / math.log(2)
+        return stream_bpc(net, one_stream_rows(np.asarray(ids), t))
 
     return {"val_bpc": bpc(val_ids) if val_ids is not None else None, "test_bpc": bpc(test_ids)}
 

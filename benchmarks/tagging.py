@@ -97,40 +97,17 @@ def ours(model, params, enc, batches):
 def torch_side(model, params, enc, batches, num_tags: int):
     """The same for PyTorch, from the same weights."""
     import torch
-    from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
-
-    from jaxrnn.nn.interop import to_torch
-
-    class Tagger(torch.nn.Module):
-        def __init__(self):
-            super().__init__()
-            emb = np.asarray(params["embed"])
-            self.embed = torch.nn.Embedding(emb.shape[0], emb.shape[1], padding_idx=0)
-            self.rnn = to_torch(model.layer, params["rnn"])
-            self.out = torch.nn.Linear(model.layer.output_size, num_tags)
-            with torch.no_grad():
-                self.embed.weight.copy_(torch.from_numpy(emb))
-                self.out.weight.copy_(torch.from_numpy(np.asarray(params["w_out"])))
-                self.out.bias.copy_(torch.from_numpy(np.asarray(params["b_out"])))
-
-        def forward(self, ids, lengths):
-            packed = pack_padded_sequence(self.embed(ids), lengths, batch_first=True,
-                                          enforce_sorted=False)  # fmt: skip
-            out, _ = pad_packed_sequence(self.rnn(packed)[0], batch_first=True)
-            return self.out(out)  # [B, T_batch, K]
+    from _torch_models import Tagger, tag_loss
 
     ids, tags, lengths = (torch.from_numpy(np.asarray(a, np.int64))
                           for a in (enc.ids, enc.tags, enc.lengths))  # fmt: skip
-    xent = torch.nn.CrossEntropyLoss(ignore_index=-1)
 
     def loss_of(net, idx):
         idx = torch.from_numpy(np.asarray(idx))
-        n = lengths[idx]
-        logits = net(ids[idx][:, : int(n.max())], n)
-        return xent(logits.reshape(-1, num_tags), tags[idx][:, : logits.shape[1]].reshape(-1))
+        return tag_loss(net, ids[idx], lengths[idx], tags[idx])
 
     def fresh():
-        net = Tagger()
+        net = Tagger.from_ours(model, params)
         return net, torch.optim.Adam(net.parameters(), lr=LR)
 
     net, opt = fresh()

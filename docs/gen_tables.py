@@ -6,6 +6,11 @@ number in these tables is read from the JSON the benchmark scripts wrote, never 
 
     python docs/gen_tables.py              # every table, printed (a check by eye)
     python docs/gen_tables.py lm           # one table
+    python docs/gen_tables.py --readme     # refill the README's copied tables
+
+The README is read on GitHub, where no hook runs: a table it shows sits between
+``<!-- NAME -->`` and ``<!-- /NAME -->`` lines, written there by ``--readme``
+(``fill_readme``), and ``tests/test_real_data_benchmark.py`` checks it is the JSON's.
 """
 
 from __future__ import annotations
@@ -19,6 +24,8 @@ from collections.abc import Callable
 
 BENCHMARKS = pathlib.Path(__file__).resolve().parent / "benchmarks"
 MARKER = re.compile(r"^<!-- table: ([a-z0-9_]+) -->$", re.M)
+README_BLOCK = re.compile(r"^<!-- ([a-z0-9_]+) -->\n.*?^<!-- /\1 -->$", re.M | re.S)
+README = BENCHMARKS.parent.parent / "README.md"
 
 
 def load(name: str) -> dict:
@@ -405,23 +412,40 @@ def study_parallel() -> str:
             f"{load['end'][0]:.2f} at the end on {cpus} cores: {quiet}.")  # fmt: skip
 
 
+REAL_DATA_MISSING = ("*Not run yet: `docs/benchmarks/real_data.json` does not exist; "
+                     "`python benchmarks/real_data.py` writes it.*")
+
+
+REAL_DATA_SETS = ("mnist1d", "turkish_pos", "python_manual", "sunspots")
+
+
+def _not_run(d: dict) -> str:
+    missing = [f"`{s}`" for s in REAL_DATA_SETS if s not in d["sets"]]
+    return (f"\n\nNot run yet: {', '.join(missing)} (`python benchmarks/real_data.py --sets "
+            "NAME --merge` adds a set).") if missing else ""  # fmt: skip
+
+
+def _ci(r: dict, k: int = 3) -> str:
+    return f"{fixed(r['mean'], k)} ± {fixed(r['half'], k)}"
+
+
+def _digits(metric: str) -> int:
+    return 3 if metric.endswith("acc") else 4 if metric == "test_bpc" else 1
+
+
 def real_data() -> str:
     """``benchmarks/real_data.py``: per public data set, our configuration chosen on a
     validation split, its test metric over seeds, PyTorch at the same model and budget and
     the anchors."""
     if not (BENCHMARKS / "real_data.json").is_file():
-        return ("*Not run yet: `docs/benchmarks/real_data.json` does not exist; "
-                "`python benchmarks/real_data.py` writes it.*")
+        return REAL_DATA_MISSING
     d = load("real_data")
-
-    def ci(r: dict, k: int = 3) -> str:
-        return f"{fixed(r['mean'], k)} ± {fixed(r['half'], k)}"
-
     rows = []
     for name, r in d["sets"].items():
-        o, a, pt = r["ours"], r["anchors"], r["pytorch"]
-        cfg = r["chosen"]
-        chosen = f"`{cfg['model']}` {cfg.get('hidden', '')}, {cfg.get('epochs', '?')} epochs"
+        o, a, pt, cfg = r["ours"], r["anchors"], r["pytorch"], r["chosen"]
+        k = _digits(o["metric"])
+        layers = f" x{cfg['layers']}" if cfg.get("layers", 1) > 1 else ""
+        chosen = f"`{cfg['model']}` {cfg.get('hidden', '')}{layers}, {cfg.get('epochs', '?')} ep."
         if name == "mnist1d":
             pub = a["published"]
             anchors = ", ".join(f"{k.replace('_', ' ')} {pub[k]:.2f}" for k in
@@ -435,18 +459,58 @@ def real_data() -> str:
             anchors = (f"last value {sig(a['last_value_mse'])}, seasonal naive "
                        f"({a['seasonal_period']} y) {sig(a['seasonal_naive_mse'])}, "
                        f"AR({a['ar_p']}) {sig(a['ar_mse'])}")
-        unk = f" (unknown words {ci(o['test_unk_acc'])})" if "test_unk_acc" in o else ""
-        torch = (f"{ci(pt)}, {sig(pt['wall_s'])} s" if "mean" in pt else "—")
-        rows.append([name, f"`{o['metric']}`", chosen, f"{ci(o)}{unk}",
-                     f"{sig(o['wall_s'])}", torch, anchors])
+        unk = (f" (unknown words {_ci(o['test_unk_acc'])})" if "test_unk_acc" in o else "")
+        torch = (f"{_ci(pt, k)}" + (f" (unknown words {_ci(pt['test_unk_acc'])})"
+                                    if "test_unk_acc" in pt else "")
+                 if "mean" in pt else "—")  # fmt: skip
+        rows.append([name, f"`{o['metric']}`", chosen, f"{_ci(o, k)}{unk}", torch, anchors])
     header = ["set", "metric", "chosen on validation", f"ours: mean ± 95% ({d['seeds']} seeds)",
-              "ours s", "PyTorch, same model and budget", "anchors"]  # fmt: skip
-    quiet = "" if d.get("quiet") else (" The machine was busy during the run: wall times "
-                                       "are not results.")
-    return (table(header, rows, "lllrrrl")
-            + f"\n\nMetric: test accuracy (higher is better), bits per character or MSE in the "
-            f"series' units (lower is better); wall seconds cover all seeds.{quiet}"
-            f"{source('real_data')}")
+              "PyTorch, same model and budget", "anchors"]  # fmt: skip
+    return (table(header, rows, "lllrrl")
+            + "\n\nMetric: test accuracy (higher is better), bits per character or MSE in the "
+            "series' units (lower is better); ± is the half-width of the 95% t interval of the "
+            f"mean over seeds.{_not_run(d)}{source('real_data')}")  # fmt: skip
+
+
+def real_data_goals() -> str:
+    """The issue's goals on real data, judged by ``benchmarks/real_data.py`` itself."""
+    if not (BENCHMARKS / "real_data.json").is_file():
+        return REAL_DATA_MISSING
+    d = load("real_data")
+    rows = []
+    for name, r in d["sets"].items():
+        g = r.get("goal")
+        if g is None:
+            continue
+        if name == "turkish_pos":
+            m = r["anchors"]["majority_tag_per_word"]["acc"]
+            got = (f"{fixed(r['ours']['mean'], 3)} - {fixed(m, 3)} = "
+                   f"{fixed(100 * g['value'], 1)} points")  # fmt: skip
+        elif name == "sunspots":
+            got = f"{sig(g['value'])} against AR(p) {sig(g['threshold'])}"
+        else:
+            got = fixed(g["value"], 3)
+        rows.append([name, g["goal"], got, "**met**" if g["met"] else "not met"])
+    return table(["set", "goal", "measured (mean over seeds)", ""], rows, "llrl") + _not_run(d)
+
+
+def real_data_wall() -> str:
+    """Each side's wall seconds per set, with that set's quiet-machine verdict."""
+    if not (BENCHMARKS / "real_data.json").is_file():
+        return REAL_DATA_MISSING
+    d = load("real_data")
+    rows = [[name, f"{sig(w['ours_s'])} ({sig(w['ours_compile_s'])})", sig(w["pytorch_s"]),
+             f"{w['pytorch_over_ours']:.2f}x", "yes" if w["quiet"] else "**no: not a result**"]
+            for name, r in d["sets"].items() if (w := r.get("wall"))]  # fmt: skip
+    if not rows:
+        return "*No set with a PyTorch side has been run yet.*" + _not_run(d)
+    threads = sorted({r["pytorch"]["torch_threads"] for r in d["sets"].values()
+                      if "torch_threads" in r["pytorch"]})  # fmt: skip
+    return (table(["set", "ours s (compile s)", "PyTorch s", "PyTorch / ours", "quiet machine"],
+                  rows, "lrrrl")
+            + f"\n\nWall seconds over all {d['seeds']} seeds of the final run (selection not "
+            f"counted); PyTorch at {', '.join(map(str, threads))} thread(s). A time is a result "
+            "only where its set ran on a quiet machine.")  # fmt: skip
 
 
 def precision() -> str:
@@ -471,7 +535,8 @@ TABLES: dict[str, Callable[[], str]] = {
     for f in (vs_numpy_presets_epoch, vs_numpy_presets_process, vs_numpy_study, scale,
               scale_200k, peak_rss, peak_rss_buckets, rss_stages, lm, tagging, vs_peers_lstm,
               devices_b64, seeds, vs_keras, study_depth, parallel, defaults,
-              study_parallel, real_data, precision, parallel_scan)
+              study_parallel, real_data, real_data_goals, real_data_wall, precision,
+              parallel_scan)
 }  # fmt: skip
 
 
@@ -487,6 +552,17 @@ def fill(markdown: str) -> str:
     return MARKER.sub(lambda m: render(m.group(1)), markdown)
 
 
+def fill_readme(markdown: str) -> str:
+    """``markdown`` with every ``<!-- NAME -->`` ... ``<!-- /NAME -->`` block's body replaced
+    by table ``NAME``."""
+    return README_BLOCK.sub(
+        lambda m: f"<!-- {m.group(1)} -->\n{render(m.group(1))}\n<!-- /{m.group(1)} -->",
+        markdown)  # fmt: skip
+
+
 if __name__ == "__main__":
+    if sys.argv[1:] == ["--readme"]:
+        README.write_text(fill_readme(README.read_text()))
+        sys.exit(0)
     for name in sys.argv[1:] or TABLES:
         print(f"## {name}\n\n{render(name)}\n")

@@ -72,6 +72,12 @@ def summarise(passes: dict, cv: int) -> dict:
         signals[f"cv{cv}_loss"] = [passes["cv"][k]["cv_loss"]["mean"] for k in keys]
         signals[f"cv{cv}_acc"] = [passes["cv"][k]["cv_acc"]["mean"] for k in keys]
     rho = {s: spearman(v, held) for s, v in signals.items()}
+    # Among the settings that fit the validation split (val acc 1.000 on every seed): the
+    # ones the sweep's own signal cannot tell apart.
+    fit = [i for i, k in enumerate(keys) if seeds[k]["val_acc"]["mean"] >= 1.0]
+    rho_fit = ({s: spearman([v[i] for i in fit], [held[i] for i in fit])
+                for s, v in signals.items()} if len(fit) > 2 else {})  # fmt: skip
+    rho_fit = {s: (None if r != r else r) for s, r in rho_fit.items()}  # NaN: a constant signal
     chosen = {}
     for s, v in signals.items():
         i = best_setting(v, higher_is_better=s.endswith("_acc"))
@@ -81,6 +87,7 @@ def summarise(passes: dict, cv: int) -> dict:
     return {"settings": [dict(zip(KEY, k, strict=True)) for k in keys], "held_out_acc": held,
             "held_out_min": held_min, "signals": signals, "spearman": rho,
             "agreement": {s: (-r if s.endswith("_loss") else r) for s, r in rho.items()},
+            "fit_settings": len(fit), "spearman_fit": rho_fit,
             "chosen": chosen, "best_held_out_acc": best,
             "seeds": len(seeds[keys[0]][HELD]["per_seed"])}  # fmt: skip
 
@@ -90,19 +97,23 @@ def markdown(res: dict, command: str) -> str:
     lines = ["# Which selection signal predicts held-out accuracy", "",
              f"`{command}` ({len(res['settings'])} settings x {res['seeds']} seeds; held-out: "
              "the 200 compositional sentences, never used to choose).", "",
-             "| signal | Spearman with held-out accuracy | agreement | setting it chooses "
+             "| signal | Spearman with held-out accuracy | agreement | Spearman among the "
+             f"{res['fit_settings']} settings with val acc 1.000 | setting it chooses "
              "(hidden, layers, lr, dropout) | its held-out accuracy, mean (min) over seeds |",
-             "|--|--|--|--|--|"]  # fmt: skip
+             "|--|--|--|--|--|--|"]  # fmt: skip
     for s, r in res["spearman"].items():
         c = res["chosen"][s]
         st = c["setting"]
-        lines.append(f"| `{s}` | {r:+.3f} | {res['agreement'][s]:+.3f} | {st['hidden']}, "
+        f = res["spearman_fit"].get(s)
+        lines.append(f"| `{s}` | {r:+.3f} | {res['agreement'][s]:+.3f} | "
+                     f"{'-' if f is None or f != f else f'{f:+.3f}'} | {st['hidden']}, "
                      f"{st['layers']}, {st['lr']:g}, {st['dropout']:g} | "
                      f"{c['held_out_acc']:.3f} ({c['held_out_min']:.3f}) |")  # fmt: skip
     lines += ["", f"Best held-out accuracy of any setting (mean over seeds): "
               f"{res['best_held_out_acc']:.3f}. A loss should correlate negatively, an accuracy "
-              "positively; agreement is the correlation with that sign taken out. Ties of a "
-              "signal go to the first setting in (hidden, layers, lr, ...) order."]  # fmt: skip
+              "positively; agreement is the correlation with that sign taken out (-: the signal is "
+              "the same for all those settings). Ties of a signal go to the first setting in "
+              "(hidden, layers, lr, ...) order."]  # fmt: skip
     return "\n".join(lines) + "\n"
 
 

@@ -144,8 +144,13 @@ def test_sweep_select_dev_chooses_the_point_with_the_best_dev_signal(tmp_path):
     for r in rows:
         assert r["dev_acc"]["per_seed"] == pytest.approx(r["test_acc"]["per_seed"], abs=1e-6)
         assert "eval_compositional_acc" in r and not any("bundled" in k for k in r)
-    losses = [r["dev_loss"]["mean"] for r in rows]
-    assert rows.index(res["chosen"]) == best_setting(losses, higher_is_better=False)
+    accs = [r["dev_acc"]["mean"] for r in rows]
+    best = max(accs)  # the highest dev accuracy; of those tied, the lowest dev loss
+    tied = [r for r in rows if r["dev_acc"]["mean"] == best]
+    assert res["chosen"]["dev_acc"]["mean"] == best
+    assert res["chosen"]["dev_loss"]["mean"] == min(r["dev_loss"]["mean"] for r in tied)
+    if len(tied) == 1:
+        assert rows.index(res["chosen"]) == best_setting(accs, higher_is_better=True)
     assert "dev loss" in (out / "results.md").read_text()
 
 

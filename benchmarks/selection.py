@@ -117,6 +117,24 @@ def markdown(res: dict, command: str) -> str:
     return "\n".join(lines) + "\n"
 
 
+def tuned_section(out: str) -> str:
+    """The re-chosen preset over many seeds, from ``tuned_seeds.json`` beside the study (written
+    by ``benchmarks/tuned_seeds.py``), if it is there."""
+    path = os.path.join(out, "tuned_seeds.json")
+    if not os.path.exists(path):
+        return ""
+    with open(path) as f:
+        t = json.load(f)
+    lines = ["", f"## `{t['model']}` on the held-out sentences", "",
+             f"`{t['command']}` (trained on the bundled training sentences only):", "",
+             "| set | runs | mean | min | max |", "|--|--|--|--|--|"]  # fmt: skip
+    for name in ("compositional", "compositional_dev"):
+        for k, v in t.get(name, {}).items():
+            lines.append(f"| {name} | {len(v['per_run'])} {k.replace('_', ' ')} | "
+                         f"{v['mean']:.3f} | {v['min']:.3f} | {v['max']:.3f} |")  # fmt: skip
+    return "\n".join(lines) + "\n"
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--quick", action="store_true", help="a tiny grid: checks that it runs")
@@ -146,7 +164,7 @@ def main(argv: list[str] | None = None) -> int:
     stem = "selection" if a.model == "bilstm" else f"selection_{a.model}"
     with open(os.path.join(a.out, f"{stem}.json"), "w") as f:
         json.dump(res, f, indent=1)
-    md = markdown(res, command)
+    md = markdown(res, command) + tuned_section(a.out)
     with open(os.path.join(a.out, f"{stem}.md"), "w") as f:
         f.write(md)
     print(md)

@@ -82,7 +82,8 @@ def main(argv: list[str] | None = None) -> int:
             side[f"ensembles_of_{a.ensemble}"] = summary(ens)
         out[ev.name] = side
         for k, s in side.items():
-            print(f"{a.model} {over or ''} {ev.name}, {k} ({len(s['per_run'])}): mean "
+            name = " ".join([a.model, *(f"{f}={v}" for f, v in over.items())])
+            print(f"{name}: {ev.name}, {k} ({len(s['per_run'])}): mean "
                   f"{s['mean']:.3f}, min {s['min']:.3f}, max {s['max']:.3f}")
     if a.json:
         with open(a.json, "w") as f:

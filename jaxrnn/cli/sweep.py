@@ -472,7 +472,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     c = res["chosen"]
     extra = "".join(f", {k.replace('_', ' ')} {c[k]['mean']:.3f}" for k in c
                     if k.startswith("eval_"))  # fmt: skip
-    print(f"chosen ({res['chosen_by']}): hidden {c['hidden']}, layers {c['layers']}, lr "
+    short = {"val": "lowest validation loss", "cv": "lowest CV loss",
+             "dev": "highest dev accuracy"}[res["select"]]  # fmt: skip
+    print(f"chosen ({short}): hidden {c['hidden']}, layers {c['layers']}, lr "
           f"{c['lr']:g}, weight decay {c['weight_decay']:g}, dropout {c['dropout']:g}, clip "
           f"{c['clip']:g}: val loss {c['val_loss']['mean']:.4f}, val acc "
           f"{c['val_acc']['mean']:.3f}"

@@ -156,7 +156,11 @@ def test_sweep_select_dev_chooses_the_point_with_the_best_dev_signal(tmp_path):
 
 def test_select_dev_defaults_to_the_bundled_dev_split():
     from jaxrnn.cli.sweep import dev_data
+    from jaxrnn.errors import ConfigError
 
     assert dev_data(None, "dev") == str(dev_path())
     assert dev_data(None, "val") is None
     assert dev_data("mine.csv", "val") == "mine.csv"
+    with pytest.raises(ConfigError, match="needs --dev-data"):  # the bundled split is ours
+        dev_data(None, "dev", own_data=True)
+    assert dev_data("mine.csv", "dev", own_data=True) == "mine.csv"

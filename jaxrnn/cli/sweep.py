@@ -262,10 +262,14 @@ def _row_name(shape: dict, point: Sequence[float]) -> dict:
     return {**shape, **{k: float(v) for k, v in zip(HPARAMS, point, strict=True)}}
 
 
-def dev_data(path: str | None, select: str) -> str | None:
+def dev_data(path: str | None, select: str, own_data: bool = False) -> str | None:
     """The dev set a sweep scores: ``--dev-data``, else with ``--select dev`` the bundled dev
-    split (``jaxrnn/data/compositional_dev.jsonl``), else none."""
+    split (``jaxrnn/data/compositional_dev.jsonl``: for the bundled sentences only, so
+    ``own_data`` (``--data``) without ``--dev-data`` is a ``ConfigError``), else none."""
     if path is None and select == "dev":
+        if own_data:
+            raise ConfigError("--select dev on your own --data needs --dev-data PATH (a "
+                              "labelled file of new examples, apart from the test split)")
         from jaxrnn.data.generators.compositional import dev_path
 
         return str(dev_path())
@@ -280,7 +284,7 @@ def sweep(args: argparse.Namespace, log=print) -> dict:
     # labelled tables and hold one out on JAX (other tasks: train with --val-fraction).
     info = task_info(args.task)
     select = args.select or ("cv" if args.cv else "val")
-    dev_file = dev_data(args.dev_data, select)
+    dev_file = dev_data(args.dev_data, select, own_data=args.data is not None)
     # The dev set rides along as the last eval set; its numbers go to dev_loss / dev_acc.
     dev = (dev_file,) if dev_file is not None else ()
     if not info.tables or "jax" not in info.validation_backends:

@@ -130,7 +130,8 @@ def tuned_section(out: str) -> str:
              "| set | runs | mean | min | max |", "|--|--|--|--|--|"]  # fmt: skip
     for name in ("compositional", "compositional_dev"):
         for k, v in t.get(name, {}).items():
-            lines.append(f"| {name} | {len(v['per_run'])} {k.replace('_', ' ')} | "
+            shown = name + (" (chosen on)" if name.endswith("_dev") else " (held out)")
+            lines.append(f"| {shown} | {len(v['per_run'])} {k.replace('_', ' ')} | "
                          f"{v['mean']:.3f} | {v['min']:.3f} | {v['max']:.3f} |")  # fmt: skip
     return "\n".join(lines) + "\n"
 

@@ -355,12 +355,21 @@ def sweep(args: argparse.Namespace, log=print) -> dict:
         "model": args.model, "seeds": seeds, "epochs": base.epochs,
         "batch_size": base.batch_size, "val_fraction": base.val_fraction,
         "early_stopping": base.early_stopping, "eval_data": list(args.eval_data or ()),
-        "dev_data": dev_file,
+        "dev_data": _shown_path(dev_file),
         "chosen_by": CHOSEN_BY[select].format(k=args.cv, dev=os.path.basename(dev_file or "")),
         "select": select, "cv": args.cv,
         "chosen": chosen, "command": train_command(args, chosen, base), "rows": rows,
         "timing": runs_s,
     }  # fmt: skip
+
+
+def _shown_path(path: str | None) -> str | None:
+    """``path`` relative to the working directory where it lies below it (results files
+    name no one's home directory), else as given."""
+    if path is None:
+        return None
+    rel = os.path.relpath(os.path.abspath(path))
+    return path if rel.startswith("..") else rel
 
 
 def train_command(args, row: dict, base: TrainConfig) -> str:

@@ -112,7 +112,7 @@ MODEL_SPECS: dict[str, ModelSpec] = {
         ModelSpec("bilstm_tuned", "BiLSTM 1x16, tuned",
                   "python -m jaxrnn.sweep --select dev's choice on the dev split of new "
                   "combinations: 1 bidirectional layer of 16, Adam 5e-2, clip 1, batch 4, 60 "
-                  "epochs, early stopping on a 20% validation split",
+                  "epochs on the 80% left after a validation split",
                   dict(model="bilstm_tuned"), 2),
         ModelSpec("bilstm_nomask", "BiLSTM 3x128, no mask",
                   "the same BiLSTM fed the post-padding (Keras without mask_zero)",

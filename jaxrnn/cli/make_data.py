@@ -19,7 +19,10 @@ from jaxrnn.data.files import _q, write_text_atomic
 from jaxrnn.data.generators.compositional import (
     DEFAULT_N,
     DEFAULT_SEED,
+    DEV_N,
+    DEV_SEED,
     make_compositional,
+    make_compositional_dev,
     write_compositional,
 )
 from jaxrnn.data.generators.entities import make_tagging
@@ -85,19 +88,26 @@ def synthetic(argv: Sequence[str] | None = None) -> int:
 
 
 def compositional(argv: Sequence[str] | None = None) -> int:
-    """``python -m jaxrnn.data.compositional``: write the compositional test set to a file."""
+    """``python -m jaxrnn.data.compositional``: write the compositional test set (or, with
+    ``--split dev``, its dev split) to a file."""
     p = Parser(
         prog="python -m jaxrnn.data.compositional",
         description="Write held-out sentences composed from the training words by the "
         "training data's constructions (text,label,construction rows).",
     )
     p.add_argument("--out", required=True, metavar="PATH", help="output file (.jsonl/.csv/.tsv)")
-    p.add_argument("--seed", type=int, default=DEFAULT_SEED, help=f"[{DEFAULT_SEED}]")
-    p.add_argument("--n", type=int, default=DEFAULT_N, help=f"number of sentences [{DEFAULT_N}]")
+    p.add_argument("--split", choices=("test", "dev"), default="test",
+                   help="test: the held-out test set; dev: new combinations apart from it, to "
+                   "choose on [test]")  # fmt: skip
+    p.add_argument("--seed", type=int, help=f"[{DEFAULT_SEED} test, {DEV_SEED} dev]")
+    p.add_argument("--n", type=int, help=f"number of sentences [{DEFAULT_N} test, {DEV_N} dev]")
     p.add_argument("--format", choices=("csv", "tsv", "jsonl"), help="[from the extension]")
     args = p.parse_args(argv)
+    dev = args.split == "dev"
+    n = args.n if args.n is not None else (DEV_N if dev else DEFAULT_N)
+    seed = args.seed if args.seed is not None else (DEV_SEED if dev else DEFAULT_SEED)
     try:
-        data = make_compositional(args.n, args.seed)
+        data = (make_compositional_dev if dev else make_compositional)(n, seed)
         out = write_compositional(data, args.out, args.format)
     except (UsageError, DataError) as e:
         print(f"error: {e}", file=sys.stderr)

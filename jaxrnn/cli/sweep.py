@@ -20,8 +20,11 @@ program), keeping its best parameters.
 
 The choice: the point with the lowest validation loss (at the kept epochs), mean over
 seeds; with ``--cv K`` (``--select cv``) the lowest K-fold cross-validation loss over the
-training rows, the K fold-models of each point vmapped in place of the seeds. Test and
-``--eval-data`` numbers are reported next to it and never used to choose.
+training rows, the K fold-models of each point vmapped in place of the seeds; with
+``--select dev`` the highest accuracy on a dev set of new combinations (``--dev-data``, by
+default the bundled dev split of the compositional sentences, generated apart from the
+test split: ``jaxrnn/data/compositional_dev.jsonl``). Test and ``--eval-data`` numbers are
+reported next to it and never used to choose.
 Writes ``results.json``, ``results.md`` (the table, best first) and ``sweep.png`` (validation
 loss against each eval set's accuracy, one dot per point) to ``--out``.
 """
@@ -43,6 +46,16 @@ from jaxrnn.errors import ConfigError, UsageError
 from jaxrnn.runs.config import MODEL_NAMES, TrainConfig, resolve_config
 
 HPARAMS = ("lr", "weight_decay", "dropout", "clip")
+#: ``--select``: the row key that chooses, whether higher wins, and the key that breaks its
+#: ties. val and cv choose on loss; dev on accuracy, the signal that predicted held-out
+#: accuracy best of the dev set's two (docs/sweep/selection.md: a few confident errors on
+#: new combinations dominate the dev loss).
+SIGNALS = {"val": ("val_loss", False, "val_acc"), "cv": ("cv_loss", False, "cv_acc"),
+           "dev": ("dev_acc", True, "dev_loss")}  # fmt: skip
+CHOSEN_BY = {"val": "lowest mean validation loss over seeds (at the kept epochs)",
+             "cv": "lowest mean {k}-fold cross-validation loss (at the kept epochs)",
+             "dev": "highest mean accuracy on the dev set {dev} (new combinations, apart from "
+                    "the test split; ties: lower dev loss)"}  # fmt: skip
 
 
 def sweep_optimizer(lr, weight_decay, clip):
@@ -232,8 +245,12 @@ def build_parser() -> argparse.ArgumentParser:
     a("--cv", type=int, default=0, metavar="K", help="K-fold cross-validation of the "
       "training rows (stratified, seeded by --seed) in place of --seeds: K fold-models per "
       "point, vmapped; rows gain cv_loss and cv_acc [0 = off]")
-    a("--select", choices=("val", "cv"), default=None, help="the signal that chooses: val "
-      "(lowest validation loss) or cv (lowest cross-validation loss) [cv with --cv, else val]")
+    a("--select", choices=tuple(SIGNALS), default=None, help="the signal that chooses: val "
+      "(lowest validation loss), cv (lowest cross-validation loss) or dev (highest accuracy "
+      "on --dev-data, ties: lower dev loss) [cv with --cv, else val]")
+    a("--dev-data", metavar="PATH", help="a labelled dev set of new combinations, scored "
+      "for every point (rows gain dev_loss, dev_acc) and chosen on with --select dev [with "
+      "--select dev: jaxrnn/data/compositional_dev.jsonl, the bundled dev split]")
     a("--group", type=int, default=0, help="runs vmapped at a time (lax.map over groups); "
       "0 = all [0]")
     a("--out", default="sweep", help="output directory [sweep]")
@@ -245,6 +262,20 @@ def _row_name(shape: dict, point: Sequence[float]) -> dict:
     return {**shape, **{k: float(v) for k, v in zip(HPARAMS, point, strict=True)}}
 
 
+def dev_data(path: str | None, select: str, own_data: bool = False) -> str | None:
+    """The dev set a sweep scores: ``--dev-data``, else with ``--select dev`` the bundled dev
+    split (``jaxrnn/data/compositional_dev.jsonl``: for the bundled sentences only, so
+    ``own_data`` (``--data``) without ``--dev-data`` is a ``ConfigError``), else none."""
+    if path is None and select == "dev":
+        if own_data:
+            raise ConfigError("--select dev on your own --data needs --dev-data PATH (a "
+                              "labelled file of new examples, apart from the test split)")
+        from jaxrnn.data.generators.compositional import dev_path
+
+        return str(dev_path())
+    return path
+
+
 def sweep(args: argparse.Namespace, log=print) -> dict:
     """Run the sweep ``args`` describe; returns what ``results.json`` holds."""
     from jaxrnn.runs.registry import task_info
@@ -252,6 +283,10 @@ def sweep(args: argparse.Namespace, log=print) -> dict:
     # The sweep's grid trains text classifiers on a validation split: tasks that read
     # labelled tables and hold one out on JAX (other tasks: train with --val-fraction).
     info = task_info(args.task)
+    select = args.select or ("cv" if args.cv else "val")
+    dev_file = dev_data(args.dev_data, select, own_data=args.data is not None)
+    # The dev set rides along as the last eval set; its numbers go to dev_loss / dev_acc.
+    dev = (dev_file,) if dev_file is not None else ()
     if not info.tables or "jax" not in info.validation_backends:
         raise ConfigError(f"python -m jaxrnn.sweep tunes text classifiers on a validation "
                           f"split, not --task {args.task}: train it with python -m jaxrnn.train "
@@ -262,10 +297,9 @@ def sweep(args: argparse.Namespace, log=print) -> dict:
                        text_column=args.text_column, label_column=args.label_column,
                        batch_size=args.batch_size, optimizer="adam",
                        val_fraction=args.val_fraction, early_stopping=args.early_stopping,
-                       eval_data=tuple(args.eval_data or ()), clip=0.0,
+                       eval_data=tuple(args.eval_data or ()) + dev, clip=0.0,
                        weight_decay=0.0)  # fmt: skip
     base = resolve_config(base)
-    select = args.select or ("cv" if args.cv else "val")
     if select == "cv" and not args.cv:
         raise ConfigError("--select cv needs --cv K")
     if args.cv == 1 or args.cv < 0:
@@ -301,27 +335,41 @@ def sweep(args: argparse.Namespace, log=print) -> dict:
             if out["cv"] is not None:
                 row["cv_loss"] = summarize_runs(out["cv"][i, :, 0])
                 row["cv_acc"] = summarize_runs(out["cv"][i, :, 1])
-            for j, name in enumerate(out["eval_names"]):
+            names = out["eval_names"]
+            for j, name in enumerate(names[:len(names) - len(dev)]):
                 row[f"eval_{name}_acc"] = summarize_runs(out["eval"][i, :, j, 1])
+            if dev:
+                row["dev_loss"] = summarize_runs(out["eval"][i, :, -1, 0])
+                row["dev_acc"] = summarize_runs(out["eval"][i, :, -1, 1])
             rows.append(row)
         if not args.quiet:
             log(f"hidden {hidden}, layers {layers}: {len(points)} points x {len(seeds)} seeds "
                 f"in one program, compile {out['compile_s']:.1f} s, run {out['run_s']:.1f} s")
-    order = sorted(range(len(rows)), key=lambda i: (rows[i][f"{select}_loss"]["mean"],
-                                                    -rows[i][f"{select}_acc"]["mean"]))  # fmt: skip
+    key, higher, tie = SIGNALS[select]
+    sign = -1.0 if higher else 1.0  # the tie-break runs the other way (loss vs accuracy)
+    order = sorted(range(len(rows)), key=lambda i: (sign * rows[i][key]["mean"],
+                                                    -sign * rows[i][tie]["mean"]))  # fmt: skip
     rows = [rows[i] for i in order]
     chosen = rows[0]
     return {
         "model": args.model, "seeds": seeds, "epochs": base.epochs,
         "batch_size": base.batch_size, "val_fraction": base.val_fraction,
-        "early_stopping": base.early_stopping, "eval_data": list(base.eval_data),
-        "chosen_by": ("lowest mean validation loss over seeds (at the kept epochs)"
-                      if select == "val" else
-                      f"lowest mean {args.cv}-fold cross-validation loss (at the kept epochs)"),
+        "early_stopping": base.early_stopping, "eval_data": list(args.eval_data or ()),
+        "dev_data": _shown_path(dev_file),
+        "chosen_by": CHOSEN_BY[select].format(k=args.cv, dev=os.path.basename(dev_file or "")),
         "select": select, "cv": args.cv,
         "chosen": chosen, "command": train_command(args, chosen, base), "rows": rows,
         "timing": runs_s,
     }  # fmt: skip
+
+
+def _shown_path(path: str | None) -> str | None:
+    """``path`` relative to the working directory where it lies below it (results files
+    name no one's home directory), else as given."""
+    if path is None:
+        return None
+    rel = os.path.relpath(os.path.abspath(path))
+    return path if rel.startswith("..") else rel
 
 
 def train_command(args, row: dict, base: TrainConfig) -> str:
@@ -352,7 +400,9 @@ def _data_flags(cfg: TrainConfig) -> str:
 def markdown(res: dict) -> str:
     """``results.md``: every point, best validation loss first."""
     evals = [k for k in res["rows"][0] if k.startswith("eval_")]
-    head = ["hidden", "layers", *HPARAMS, "val loss", "val acc", "best epoch", "train acc",
+    extra = [k for k in ("cv_loss", "cv_acc", "dev_loss", "dev_acc") if k in res["rows"][0]]
+    head = ["hidden", "layers", *HPARAMS, "val loss", "val acc",
+            *[k.replace("_", " ") for k in extra], "best epoch", "train acc",
             "test acc", *[e.replace("_", " ") + " (not used to choose)" for e in evals]]
     lines = [f"# Sweep: {res['model']}, {len(res['seeds'])} seeds per point, chosen by "
              f"{res['chosen_by']}", "",
@@ -365,6 +415,7 @@ def markdown(res: dict) -> str:
     for r in res["rows"]:
         cells = [str(r["hidden"]), str(r["layers"]), f"{r['lr']:g}", f"{r['weight_decay']:g}",
                  f"{r['dropout']:g}", f"{r['clip']:g}", ms(r["val_loss"], 4), ms(r["val_acc"]),
+                 *[ms(r[k], 4 if k.endswith("loss") else 3) for k in extra],
                  f"{r['best_epoch']['mean']:.1f}", ms(r["train_acc"]), ms(r["test_acc"]),
                  *[ms(r[e]) for e in evals]]  # fmt: skip
         lines.append("| " + " | ".join(cells) + " |")
@@ -393,7 +444,7 @@ def figure(res: dict, path: str) -> None:
                        s=18, label=f"hidden {shp[0]}, layers {shp[1]}")  # fmt: skip
         c = res["chosen"]
         ax.scatter([c["val_loss"]["mean"]], [c[key]["mean"]], s=120, facecolors="none",
-                   edgecolors="k", label="chosen (lowest val loss)")  # fmt: skip
+                   edgecolors="k", label=f"chosen ({res['select']} signal)")  # fmt: skip
         ax.set_xlabel("validation loss (mean over seeds)")
         ax.set_ylabel(f"{key}, mean over seeds\n(not used to choose)")
         ax.grid(alpha=0.3)
@@ -434,10 +485,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     c = res["chosen"]
     extra = "".join(f", {k.replace('_', ' ')} {c[k]['mean']:.3f}" for k in c
                     if k.startswith("eval_"))  # fmt: skip
-    print(f"chosen (lowest validation loss): hidden {c['hidden']}, layers {c['layers']}, lr "
+    short = {"val": "lowest validation loss", "cv": "lowest CV loss",
+             "dev": "highest dev accuracy"}[res["select"]]  # fmt: skip
+    print(f"chosen ({short}): hidden {c['hidden']}, layers {c['layers']}, lr "
           f"{c['lr']:g}, weight decay {c['weight_decay']:g}, dropout {c['dropout']:g}, clip "
           f"{c['clip']:g}: val loss {c['val_loss']['mean']:.4f}, val acc "
-          f"{c['val_acc']['mean']:.3f}, test acc {c['test_acc']['mean']:.3f}{extra}")
+          f"{c['val_acc']['mean']:.3f}"
+          + "".join(f", {k.replace('_', ' ')} {c[k]['mean']:.4f}" for k in ("cv_loss", "dev_loss")
+                    if k in c)
+          + f", test acc {c['test_acc']['mean']:.3f}{extra}")
     print(res["command"])
     return 0
 

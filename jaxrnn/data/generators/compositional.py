@@ -69,6 +69,38 @@ File format (JSONL, readable by ``jaxrnn.data.files.load_table`` and
     python -m jaxrnn.data.compositional --out compositional.jsonl --seed 0 --n 200
 
 (``.csv``/``.tsv`` write the same three columns.)
+
+The dev split (issue 27): a validation set of *new combinations*, generated apart from the
+test set, to choose settings on (``python -m jaxrnn.sweep --select dev``) without ever
+reading a test sentence. Its sentences come from two places, neither of which the test
+file uses:
+
+* ``conjunction``: the pool's conjunctions that the committed test set did not draw (46 of
+  the 136; the test holds 90): new word combinations of a test construction;
+* four *dev constructions* outside the grammar above (so in no test split, whatever its
+  seed), built from the same 18 words, frames and labelling rules:
+
+  ==========================  ===================================  ==============
+  construction                form                                 label
+  ==========================  ===================================  ==============
+  ``plain_disjunction``       ``A or B``, A != B, v(A) = v(B)      v(A)
+  ``intensified_conjunction`` ``very A and very B``, A != B,       v(A)
+                              v(A) = v(B)
+  ``intensified_contrast``    ``very A not B``, v(A) != v(B)       v(A)
+  ``not_at_all_conjunction``  ``not at all A and not at all B``,   1 - v(A)
+                              A != B, v(A) = v(B)
+  ==========================  ===================================  ==============
+
+  each in the six frames with a subject (24, 24, 48 and 24 sentences).
+
+``make_compositional_dev(n, seed)`` draws ``n // 2`` negative and ``n - n // 2`` positive
+sentences spread over these five constructions as ``make_compositional`` does, with its
+own seed. The committed ``jaxrnn/data/compositional_dev.jsonl`` is
+``make_compositional_dev(160, 1)``: 42 conjunctions, every sentence of
+``plain_disjunction``, ``intensified_conjunction`` and ``not_at_all_conjunction`` and 46
+``intensified_contrast``. No dev sentence is a test or a bundled sentence. Command line::
+
+    python -m jaxrnn.data.compositional --split dev --out compositional_dev.jsonl
 """
 
 from __future__ import annotations
@@ -96,6 +128,10 @@ __all__ = [
     "CONSTRUCTIONS",
     "DEFAULT_N",
     "DEFAULT_SEED",
+    "DEV_CONSTRUCTIONS",
+    "DEV_FILE_NAME",
+    "DEV_N",
+    "DEV_SEED",
     "LABEL_NAMES",
     "NEGATIVE",
     "POSITIVE",
@@ -103,10 +139,14 @@ __all__ = [
     "CompositionalSet",
     "format_rows",
     "grammar",
+    "dev_grammar",
+    "dev_pool",
+    "dev_path",
     "label_sentence",
     "load_compositional",
     "main",
     "make_compositional",
+    "make_compositional_dev",
     "pool",
     "write_compositional",
 ]
@@ -130,6 +170,18 @@ DEFAULT_N = 200
 DEFAULT_SEED = 0
 #: File name of the committed set (``make_compositional(DEFAULT_N, DEFAULT_SEED)``).
 FILE_NAME = "compositional.jsonl"
+#: The dev split: its constructions (the test grammar's leftover conjunctions first, then the
+#: four constructions outside the test grammar), size, seed and committed file name.
+DEV_CONSTRUCTIONS = (
+    "conjunction",
+    "plain_disjunction",
+    "intensified_conjunction",
+    "intensified_contrast",
+    "not_at_all_conjunction",
+)
+DEV_N = 160
+DEV_SEED = 1
+DEV_FILE_NAME = "compositional_dev.jsonl"
 
 _ADJECTIVES = POSITIVE + NEGATIVE
 _BARE = ("base", "intensifier", "negation")
@@ -225,6 +277,51 @@ def pool() -> dict[str, tuple[int, str]]:
     return {t: v for t, v in grammar().items() if t not in bundled}
 
 
+def _dev_predicates() -> list[tuple[str, str, int]]:
+    """The four dev-only predicates as (construction, words, label), in a fixed order."""
+    out: list[tuple[str, str, int]] = []
+    for a, b in itertools.permutations(_ADJECTIVES, 2):
+        va, vb = _value(a), _value(b)
+        if va == vb:
+            out += [
+                ("plain_disjunction", f"{a} or {b}", va),
+                ("intensified_conjunction", f"very {a} and very {b}", va),
+                ("not_at_all_conjunction", f"not at all {a} and not at all {b}", 1 - va),
+            ]
+        else:
+            out.append(("intensified_contrast", f"very {a} not {b}", va))
+    return out
+
+
+def dev_grammar() -> dict[str, tuple[int, str]]:
+    """Every sentence of the four dev-only constructions -> (label, construction); none of
+    them is a sentence of ``grammar()`` (so of no test split, whatever its seed)."""
+    out: dict[str, tuple[int, str]] = {}
+    for subject, tail, tag in _FRAMES:
+        if not subject:  # the bare frame holds only base, intensifier and negation
+            continue
+        for construction, words, label in _dev_predicates():
+            text = " ".join(w for w in (subject, words, tail) if w)
+            out[text] = (label, construction + (f"+{tag}" if tag else ""))
+    return out
+
+
+def dev_pool(test: CompositionalSet | None = None) -> dict[str, tuple[int, str]]:
+    """The dev split's candidates: the pool's sentences that ``test`` (default: the committed
+    test set, ``make_compositional()``) does not hold, and every ``dev_grammar()`` sentence."""
+    test = make_compositional(DEFAULT_N, DEFAULT_SEED) if test is None else test
+    used = set(test.split.texts)
+    out = {t: v for t, v in pool().items() if t not in used}
+    out.update(dev_grammar())
+    return out
+
+
+def dev_path() -> Path:
+    """The committed dev split's path (inside the installed package)."""
+    with resources.as_file(resources.files("jaxrnn.data").joinpath(DEV_FILE_NAME)) as p:
+        return Path(p)
+
+
 def _spread(total: int, sizes: Sequence[int]) -> list[int]:
     """Split ``total`` over cells as evenly as their ``sizes`` allow (water-filling).
 
@@ -253,17 +350,33 @@ def make_compositional(n: int = DEFAULT_N, seed: int = DEFAULT_SEED) -> Composit
 
     Raises ``UsageError`` if ``n`` is not in ``1..`` the pool's size for a label.
     """
+    return _draw(pool(), CONSTRUCTIONS, n, seed)
+
+
+def make_compositional_dev(n: int = DEV_N, seed: int = DEV_SEED) -> CompositionalSet:
+    """The dev split: ``n`` sentences of ``dev_pool()`` (none of them in the committed test
+    set or the bundled data), ``n // 2`` negative, spread over ``DEV_CONSTRUCTIONS`` within
+    each label, drawn by ``seed`` (its own: 1 for the committed file, the test's is 0).
+
+    Raises ``UsageError`` if ``n`` is not in ``1..`` the dev pool's size for a label.
+    """
+    return _draw(dev_pool(), DEV_CONSTRUCTIONS, n, seed)
+
+
+def _draw(full: dict[str, tuple[int, str]], constructions: Sequence[str], n: int,
+          seed: int) -> CompositionalSet:  # fmt: skip
+    """``n`` sentences of ``full``, balanced by label and spread over ``constructions``."""
     if isinstance(n, bool) or not isinstance(n, int) or n < 1:
         raise UsageError(f"n must be a positive integer, got {n!r}")
     if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
         raise UsageError(f"seed must be a non-negative integer, got {seed!r}")
     cells: dict[tuple[str, int], list[str]] = {}
-    for text, (label, construction) in sorted(pool().items()):
+    for text, (label, construction) in sorted(full.items()):
         cells.setdefault((construction.split("+")[0], label), []).append(text)
     rng = np.random.default_rng(seed)
     chosen: list[tuple[int, int, str]] = []
     for label, want in ((0, n // 2), (1, n - n // 2)):
-        groups = [cells.get((c, label), []) for c in CONSTRUCTIONS]
+        groups = [cells.get((c, label), []) for c in constructions]
         have = sum(map(len, groups))
         if want > have:
             raise UsageError(
@@ -275,7 +388,6 @@ def make_compositional(n: int = DEFAULT_N, seed: int = DEFAULT_SEED) -> Composit
             for i in rng.permutation(len(texts))[:k]:
                 chosen.append((c, label, texts[i]))
     chosen.sort()
-    full = pool()
     texts = [t for _, _, t in chosen]
     return CompositionalSet(
         Split(texts, [full[t][0] for t in texts]), [full[t][1] for t in texts], list(LABEL_NAMES)

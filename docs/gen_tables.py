@@ -59,7 +59,7 @@ def table(header: list[str], rows: list[list[str]], align: str | None = None) ->
 
 def machine(d: dict) -> str:
     """One line naming the machine and versions the JSON records."""
-    m = d.get("machine", {})
+    m = d.get("machine", d)  # some scripts write the header at the top level
     versions = ", ".join(f"{k} {v}" for k, v in m.get("versions", {}).items() if v)
     load_avg = m.get("loadavg")
     load_txt = f", load average {load_avg[0]:.1f} at the start" if load_avg else ""
@@ -463,6 +463,8 @@ def real_data() -> str:
         torch = (f"{_ci(pt, k)}" + (f" (unknown words {_ci(pt['test_unk_acc'])})"
                                     if "test_unk_acc" in pt else "")
                  if "mean" in pt else "—")  # fmt: skip
+        if "note" in pt and "mean" in pt:
+            torch += f"; {pt['note']}"
         rows.append([name, f"`{o['metric']}`", chosen, f"{_ci(o, k)}{unk}", torch, anchors])
     header = ["set", "metric", "chosen on validation", f"ours: mean ± 95% ({d['seeds']} seeds)",
               "PyTorch, same model and budget", "anchors"]  # fmt: skip
@@ -530,13 +532,26 @@ def precision() -> str:
             f"Peak: {d['peak']['description']}; {d['peak']['note']}. {source('precision')}")
 
 
+def cli_lm() -> str:
+    """``benchmarks/cli_lm.py``: the CLI's LM training tokens/s against ``lm.py``'s loop."""
+    d = load("cli_lm")
+    rows = [[r["side"], sig(r["tokens_per_s"]), f"{fixed(r['over_library'], 3)}x",
+             r["each_round"]] for r in d["results"]]  # fmt: skip
+    quiet = "quiet" if d.get("quiet") else "**busy: not a result**"
+    return (table(["side", "training tokens/s (median of rounds)", "over the library",
+                   "each round"], rows, "lrrl")
+            + f"\n\n{d['config']['rounds']} rounds, {d['cpu_count']} cores, {quiet} "
+            f"(load {d['load']['before'][0]:.1f} before, {d['load']['after'][0]:.1f} after)."
+            f"{source('cli_lm')}")
+
+
 TABLES: dict[str, Callable[[], str]] = {
     f.__name__: f
     for f in (vs_numpy_presets_epoch, vs_numpy_presets_process, vs_numpy_study, scale,
               scale_200k, peak_rss, peak_rss_buckets, rss_stages, lm, tagging, vs_peers_lstm,
               devices_b64, seeds, vs_keras, study_depth, parallel, defaults,
               study_parallel, real_data, real_data_goals, real_data_wall, precision,
-              parallel_scan)
+              parallel_scan, cli_lm)
 }  # fmt: skip
 
 

@@ -413,7 +413,7 @@ def torch_tag(cand: dict, seeds: Sequence[int], threads: int | None = None,
     cfg = resolved("tag", cand, **files)
     data = task_tag.prepare(cfg, None)
     cell, bi = MODEL_CELLS[cfg.model]
-    ids, lengths, tags = (torch.from_numpy(np.asarray(a, np.int64)) for a in data.train)
+    ids, lengths, tags = (torch.from_numpy(np.asarray(a, np.int64)) for a in data.train[:3])
     n, bsz = len(lengths), cfg.batch_size
 
     def one(seed: int) -> dict:

@@ -14,6 +14,12 @@ import tempfile
 # tests start: a program compiled once (same model, shapes, flags) is not compiled again.
 os.environ["JAXRNN_CACHE_DIR"] = tempfile.mkdtemp(prefix="jaxrnn-test-xla-cache-")
 atexit.register(shutil.rmtree, os.environ["JAXRNN_CACHE_DIR"], ignore_errors=True)
+# The tests are compile-bound on tiny shapes: XLA's backend at level 0 without LLVM's
+# expensive passes compiles ~2x faster (the flags test_benchmarks gives the scripts); the
+# programs compute the same functions. Inherited by the CLI subprocesses the tests start.
+_FAST_XLA = ("--xla_backend_optimization_level=0 --xla_llvm_disable_expensive_passes=true "
+             "--xla_cpu_use_fusion_emitters=false")
+os.environ["XLA_FLAGS"] = f"{_FAST_XLA} {os.environ.get('XLA_FLAGS', '')}".strip()
 
 import jax  # noqa: E402
 import numpy as np  # noqa: E402

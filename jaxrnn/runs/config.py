@@ -392,8 +392,10 @@ def init_scheme(cfg: TrainConfig) -> str:
         return cfg.init
     if cfg.model in ("rnn", "rnn2"):
         return "study"
-    lm = cfg.task == "lm" and not get_spec(MODEL_CELLS[cfg.model][0]).parallel
-    return "torch" if lm else "orthogonal"
+    info = lookup(cfg)
+    if info is None or get_spec(MODEL_CELLS[cfg.model][0]).parallel:
+        return "orthogonal"
+    return info.auto_init
 
 
 def auto_batch_size(rows: int, preset: int) -> int:

@@ -114,6 +114,9 @@ class TaskInfo:
     host_devices: bool = True
     # ``python -m jaxrnn.generate`` samples from its checkpoints.
     generates: bool = False
+    # ``--init auto`` for a classic recurrent cell (not rnn/rnn2, not a parallel cell):
+    # Keras' ``orthogonal``, or ``torch`` (PyTorch's defaults) where validation chose it.
+    auto_init: str = "orthogonal"
     # ``(scores, RunResult) -> scores``: the summary line's scores after a run (None: as
     # given: every final metric but the losses).
     summary: Callable[[str, Any], str] | None = None
@@ -224,7 +227,7 @@ TASKS: dict[str, TaskInfo] = {
         numpy_prepare="jaxrnn.runs.prepare_lm:prepare_lm",
         numpy_fit="jaxrnn.runs.numpy_lm:fit_numpy_lm",
         rows_per_step=lambda cfg: 1, validation_backends=("jax",), host_devices=False,
-        generates=True, summary=_lm_summary, predict_input="prefixes",
+        generates=True, auto_init="torch", summary=_lm_summary, predict_input="prefixes",
         ignores=("num_words", "max_len") + _CLASSIFY_ONLY + _REGRESS_ONLY + _TEXT_ONLY
         + _TAG_ONLY,
         own_data=("lstm", {}, "the character LSTM of PyTorch's example settings: embedding 32, "

@@ -277,6 +277,12 @@ class TrainConfig:
     per_step: bool = option(False, "regress: predict the next value at every step "
                             "(many-to-many) instead of after the window", type=bool,
                             group="data")  # fmt: skip
+    target_transform: str = option(
+        "none", "regress: train on sqrt or log1p of the target column (inputs and targets; "
+        "e.g. counts), the forecasts mapped back before the metrics and in predict "
+        "(docs/guides/forecasting.md)", choices=("none", "sqrt", "log1p"), group="data",
+        preset=False,
+    )  # fmt: skip
     data_format: str | None = option(
         None, "file format (default: from the extension: .csv, .tsv/.tab, .jsonl/.ndjson "
         "text tables; numeric sequences for classify: .npz, .ts (UEA), .txt (UCR), and a "

@@ -174,7 +174,7 @@ PREDICT_INPUTS: dict[str, tuple[str, tuple[str, ...]]] = {
 _LM_ONLY = ("level", "seq_len", "lm_batches")
 _TEXT_ONLY = ("word_dropout",)  # tag and classify read it
 _TAG_ONLY = ("char_embed", "char_hidden")  # a character encoder: the tagger's only
-_REGRESS_ONLY = ("target", "features", "window", "horizon", "per_step")
+_REGRESS_ONLY = ("target", "features", "window", "horizon", "per_step", "target_transform")
 _CLASSIFY_ONLY = ("oov_token", "mask", "text_column", "label_column", "data_format")
 
 

@@ -151,3 +151,31 @@ def test_bad_values_are_one_line(tmp_path, capsys):
         train_main(["--task", "regress", "--data", str(csv), "--target", "load",
                     "--target-transform", "cube"])  # fmt: skip
     assert e.value.code == 2 and "invalid choice: 'cube'" in capsys.readouterr().err
+
+
+def test_real_data_ensemble_is_what_predict_serves(tmp_path):
+    """``benchmarks/real_data.py``'s ``ensemble_test_mse`` equals the MSE of the forecasts
+    that the run's 2-seed predictor (``RunResult.predictor``, predict's code) gives after each
+    test window's rows, read from the file in the target's units."""
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+    import real_data
+
+    from jaxrnn.runs.config import TrainConfig
+    from jaxrnn.runs.run import fit
+
+    csv = tmp_path / "s.csv"
+    s = make_periodic(60, seed=4)
+    write_series_csv(csv, Series(s.values[:, :1] ** 2, ["load"], 0))
+    r = fit(TrainConfig(task="regress", model="gru", hidden=3, data=str(csv), target="load",
+                        window=5, epochs=2, batch_size=8, target_transform="sqrt",
+                        dtype="float64"), seeds=2, note=lambda _m: None)  # fmt: skip
+    got = real_data.forecast_ensemble(r)
+    raw = load_series_csv(csv, "load").values  # the last 12 rows: 7 test windows of 5
+    pred = r.predictor()
+    f = [pred.predict(raw[48 + m : 53 + m])["forecast"][0] for m in range(7)]
+    assert got["ensemble_of"] == 2
+    assert got["ensemble_test_mse"] == pytest.approx(np.mean((np.array(f) - raw[53:, 0]) ** 2),
+                                                     rel=1e-6)  # fmt: skip

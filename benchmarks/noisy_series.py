@@ -14,7 +14,13 @@ Runs (``jaxrnn.runs.run.fit``, as ``python -m jaxrnn.train --task regress --data
 load`` with the flags named; the last 20% of the rows are the test part):
 
 * ``defaults``: no model flags (``--model auto``: the registry's ``own_data`` choice);
-* ``lstm_w30``: ``--window 30 --model lstm``, the issue's command.
+* ``lstm_w30``: ``--window 30 --model lstm``, the issue's command;
+* ``previous_defaults``: ``--model auto`` as it was before issue 27 (``--model lstm
+  --batch-size auto``: Adam 1e-2, 10 epochs).
+
+The default change must not make the repo's own series or the sunspots worse: ``others``
+runs ``defaults`` and ``previous_defaults`` there (the sunspots' validation part, the
+last 20% of the training years, and its test part).
 
 Each records, per seed, ``test_naive_mse / test_mse`` (the ratio the goal names).
 
@@ -32,7 +38,9 @@ test MSE and their ratio), ``runs`` (per run: ``flags``, ``resolved`` (model, hi
 epochs, batch, window), ``ratios``, ``mean``, ``min``, ``test_mse``, ``test_naive_mse``,
 ``met`` (mean >= the goal)), ``explore`` when asked (per candidate: ``flags``,
 ``val_ratios``, ``val_mean``)), ``summary`` (per run: the mean ratio over every series and
-seed). Quality, not speed.
+seed), ``others`` (not with ``--quick``: the repo's own series and the sunspots, with the
+defaults and the previous defaults: ``ratios``, ``mean``, ``test_mse`` per seed). Quality,
+not speed.
 """
 
 from __future__ import annotations
@@ -59,16 +67,48 @@ N_ROWS = 2000
 RUNS: dict[str, dict[str, Any]] = {
     "defaults": {},
     "lstm_w30": dict(model="lstm", window=30),
+    # --model auto before issue 27 (own_data: lstm, --batch-size auto; the regress preset's
+    # Adam 1e-2 and 10 epochs): what the default change is measured against
+    "previous_defaults": dict(model="lstm", batch_size=0),
 }
-# --explore: candidate defaults (over the own_data choice), scored on the validation tail
+# --explore: the candidate defaults the choice was made among, scored on the validation
+# tail: the previous --model auto (lstm, --batch-size auto, Adam 1e-2, 10 epochs) and
+# changes of it; lr_3e-3_epochs_20 is --model auto now (the registry's own_data)
+_PREV = dict(model="lstm", batch_size=0)
 EXPLORE: dict[str, dict[str, Any]] = {
-    "defaults": {},
-    "epochs_20": dict(epochs=20),
-    "epochs_40": dict(epochs=40),
-    "lr_3e-3_epochs_20": dict(lr=3e-3, epochs=20),
-    "hidden_64_epochs_20": dict(hidden=64, epochs=20),
-    "early_stopping": dict(epochs=60, val_fraction=0.2, early_stopping=5),
+    "previous_defaults": _PREV,
+    "epochs_20": dict(_PREV, epochs=20),
+    "epochs_40": dict(_PREV, epochs=40),
+    "lr_3e-3_epochs_20": dict(_PREV, lr=3e-3, epochs=20),
+    "hidden_64_epochs_20": dict(_PREV, hidden=64, epochs=20),
+    "early_stopping": dict(_PREV, epochs=60, val_fraction=0.2, early_stopping=5),
 }
+
+
+def other_series(tmp: Path, quick: bool) -> list[dict]:
+    """The default change must not make these worse: the repo's own series (the generator's
+    defaults, seed 0; ``benchmarks/defaults.py``'s seed 43 at window 30) and the yearly
+    sunspots (scored on the validation part of the training years, and on the test part)."""
+    from jaxrnn.data.series import Series, chronological_split, make_periodic, write_series_csv
+
+    cases = []
+    for seed, window in ((0, 24), (43, 30)):
+        path = tmp / f"own_{seed}.csv"
+        write_series_csv(path, make_periodic(400 if quick else N_ROWS, seed=seed))
+        cases.append(dict(name=f"repo series seed {seed}, window {window}", path=str(path),
+                          target="load", flags=dict(window=window)))  # fmt: skip
+    try:
+        from jaxrnn.datasets import sunspots
+    except ImportError:  # pragma: no cover (statsmodels is the datasets extra)
+        return cases
+    sun = sunspots()
+    split = chronological_split(sun.values, 0.2).split
+    write_series_csv(tmp / "sun_all.csv", sun)
+    write_series_csv(tmp / "sun_fit.csv", Series(sun.values[:split], sun.columns, 0))
+    for part, f in (("validation", "sun_fit.csv"), ("test", "sun_all.csv")):
+        cases.append(dict(name=f"sunspots, {part}", path=str(tmp / f), target="SUNACTIVITY",
+                          flags={}))  # fmt: skip
+    return cases
 
 
 def load_noise(period: int, ceiling: float = CEILING) -> float:
@@ -90,14 +130,15 @@ def ceiling_of(noisy: np.ndarray, clean: np.ndarray, split: int, window: int) ->
     return {"oracle_mse": oracle, "naive_mse": naive, "ratio": naive / oracle}
 
 
-def train(path: str, flags: dict, seeds: int, quick: bool) -> tuple[list[dict], Any]:
+def train(path: str, flags: dict, seeds: int, quick: bool, target: str = "load"
+          ) -> tuple[list[dict], Any]:  # fmt: skip
     """``fit`` as ``python -m jaxrnn.train --task regress --data path --target load`` with
     ``flags``; each seed's ``final`` and the resolved config."""
     from jaxrnn.runs.config import TrainConfig
     from jaxrnn.runs.run import fit
 
     kw = {**flags, **({"epochs": 1} if quick else {})}
-    r = fit(TrainConfig(task="regress", data=path, target="load", **kw), seeds=seeds,
+    r = fit(TrainConfig(task="regress", data=path, target=target, **kw), seeds=seeds,
             note=lambda _m: None)  # fmt: skip
     return [r.seed_final(i) for i in range(len(r.seeds))], r.config
 
@@ -167,6 +208,23 @@ def main(argv: list[str] | None = None) -> int:
         for seed, period in series:
             payload["series"].append(run_series(seed, period, args.seeds, args.quick,
                                                 args.explore, Path(d)))  # fmt: skip
+        if not args.quick:
+            print("== the repo's own series and the sunspots", flush=True)
+            payload["others"] = []
+            for case in other_series(Path(d), args.quick):
+                row: dict[str, Any] = {"name": case["name"], "runs": {}}
+                for name in ("defaults", "previous_defaults"):
+                    flags = {**case["flags"], **RUNS[name]}
+                    finals = train(case["path"], flags, args.seeds, args.quick,
+                                   case["target"])[0]  # fmt: skip
+                    rs = ratios(finals)
+                    row["runs"][name] = {"flags": flags, "ratios": rs,
+                                         "mean": float(np.mean(rs)),
+                                         "test_mse": [f["test_mse"] for f in finals]}
+                    print(f"  {case['name']:<32} {name:<18} naive/model MSE "
+                          f"{np.mean(rs):.2f}x, MSE {np.mean(row['runs'][name]['test_mse']):.4g}",
+                          flush=True)  # fmt: skip
+                payload["others"].append(row)
     payload["summary"] = {
         name: {"mean": float(np.mean([r for s in payload["series"]
                                       for r in s["runs"][name]["ratios"]])),

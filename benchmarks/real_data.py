@@ -122,6 +122,15 @@ CANDIDATES: dict[str, list[dict[str, Any]]] = {
              target_transform="sqrt"),
         dict(model="gru", hidden=64, epochs=50, lr=1e-3, batch_size=16, window=33,
              target_transform="sqrt"),
+        # the other usual remedies, at the GRU 32 / 30 epochs point
+        dict(model="gru", hidden=32, epochs=30, lr=3e-3, batch_size=16, window=22,
+             target_transform="log1p"),
+        dict(model="lstm", hidden=32, epochs=30, lr=3e-3, batch_size=16, window=22,
+             target_transform="sqrt"),
+        dict(model="gru", hidden=32, epochs=30, lr=3e-3, batch_size=16, window=22,
+             target_transform="sqrt", weight_decay=1e-3),
+        dict(model="gru", hidden=32, epochs=100, lr=3e-3, batch_size=16, window=22,
+             target_transform="sqrt", val_fraction=0.2, early_stopping=10),
     ],
 }
 QUICK = dict(epochs=1)

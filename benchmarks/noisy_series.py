@@ -73,7 +73,7 @@ RUNS: dict[str, dict[str, Any]] = {
 }
 # --explore: the candidate defaults the choice was made among, scored on the validation
 # tail: the previous --model auto (lstm, --batch-size auto, Adam 1e-2, 10 epochs) and
-# changes of it; lr_3e-3_epochs_20 is --model auto now (the registry's own_data)
+# changes of it; early_stopping is --model auto now (the registry's own_data)
 _PREV = dict(model="lstm", batch_size=0)
 EXPLORE: dict[str, dict[str, Any]] = {
     "previous_defaults": _PREV,
@@ -213,8 +213,11 @@ def main(argv: list[str] | None = None) -> int:
             payload["others"] = []
             for case in other_series(Path(d), args.quick):
                 row: dict[str, Any] = {"name": case["name"], "runs": {}}
-                for name in ("defaults", "previous_defaults"):
-                    flags = {**case["flags"], **RUNS[name]}
+                # the sunspots' validation part also scores every candidate of the choice
+                names = (("defaults", *EXPLORE) if case["name"] == "sunspots, validation"
+                         else ("defaults", "previous_defaults"))
+                for name in names:
+                    flags = {**case["flags"], **RUNS.get(name, EXPLORE.get(name, {}))}
                     finals = train(case["path"], flags, args.seeds, args.quick,
                                    case["target"])[0]  # fmt: skip
                     rs = ratios(finals)

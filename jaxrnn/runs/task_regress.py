@@ -121,9 +121,11 @@ def windows(cfg: TrainConfig, rows: np.ndarray, vocab: SeriesVocab, part: str
         w = make_windows(vocab.scaler.transform(rows), vocab.target_index, cfg.window,
                          cfg.horizon, cfg.per_step)  # fmt: skip
     except DataError:
+        hint = (" (or --val-fraction 0: no validation part, no early stopping)"
+                if part == "validation" else "")  # --model auto holds one out by default
         raise DataError(f"the {part} part has {len(rows)} rows, too few for --window "
                         f"{cfg.window} and --horizon {cfg.horizon}: shorten them or give "
-                        "more data") from None  # fmt: skip
+                        f"more data{hint}") from None  # fmt: skip
     # in the run's float type (make_windows gives float32; --dtype float64 computes in float64)
     return tasks.SeriesRows(w.inputs.astype(cfg.param_dtype, copy=False),
                             w.targets.astype(cfg.param_dtype, copy=False))  # fmt: skip

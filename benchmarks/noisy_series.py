@@ -26,7 +26,8 @@ Each records, per seed, ``test_naive_mse / test_mse`` (the ratio the goal names)
 
 ``--explore`` adds the choice of a default: candidate settings trained on the first 80% of
 each series' training rows and scored on the rest of them (the validation tail; the test
-rows are not read), the ratio on that tail per candidate.
+rows are not read), the ratio on that tail per candidate; the same candidates are scored
+on the sunspots' validation part (in ``others``).
 
     python benchmarks/noisy_series.py --seeds 3 --json docs/benchmarks/noisy_series.json
     python benchmarks/noisy_series.py --seeds 3 --explore --json /tmp/noisy_explore.json

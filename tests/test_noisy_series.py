@@ -45,3 +45,23 @@ def test_quick_run_writes_the_keys(tmp_path):
     assert s["runs"]["lstm_w30"]["resolved"]["model"] == "lstm"
     assert set(d["summary"]) == set(noisy_series.RUNS)
     np.testing.assert_allclose(d["summary"]["defaults"]["mean"], s["runs"]["defaults"]["mean"])
+
+
+def test_regress_auto_stops_early_on_a_validation_tail_unless_turned_off():
+    """``--model auto`` on a series: the LSTM with early stopping (5) on the last 20% of the
+    training rows, up to 60 epochs (issue 27's choice); ``--val-fraction 0`` turns the split
+    off and with it the early stopping and its epoch budget (the preset's 10 epochs then);
+    flags still win."""
+    from jaxrnn.runs.config import TrainConfig, resolve_config
+
+    cfg = resolve_config(TrainConfig(task="regress", data="x.csv", target="y"))
+    assert (cfg.model, cfg.val_fraction, cfg.early_stopping, cfg.epochs, cfg.lr) == (
+        "lstm", 0.2, 5, 60, 1e-2)  # fmt: skip
+    off = resolve_config(TrainConfig(task="regress", data="x.csv", target="y", val_fraction=0))
+    assert (off.val_fraction, off.early_stopping, off.epochs) == (0, 0, 10)
+    mine = resolve_config(TrainConfig(task="regress", data="x.csv", target="y", epochs=7,
+                                      early_stopping=2))  # fmt: skip
+    assert (mine.val_fraction, mine.early_stopping, mine.epochs) == (0.2, 2, 7)
+    explicit = resolve_config(TrainConfig(task="regress", data="x.csv", target="y",
+                                          model="lstm"))  # fmt: skip
+    assert (explicit.val_fraction, explicit.early_stopping, explicit.epochs) == (0, 0, 10)

@@ -446,6 +446,8 @@ def real_data() -> str:
         k = _digits(o["metric"])
         layers = f" x{cfg['layers']}" if cfg.get("layers", 1) > 1 else ""
         chosen = f"`{cfg['model']}` {cfg.get('hidden', '')}{layers}, {cfg.get('epochs', '?')} ep."
+        if cfg.get("target_transform", "none") != "none":  # --task regress
+            chosen += f", {cfg['target_transform']} of the target"
         if name == "mnist1d":
             pub = a["published"]
             anchors = ", ".join(f"{k.replace('_', ' ')} {pub[k]:.2f}" for k in

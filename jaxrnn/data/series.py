@@ -23,6 +23,10 @@ Conventions (``N`` rows in time order, ``D`` columns, window ``W``, horizon ``H`
 * :class:`Standardizer` takes mean and standard deviation from the TRAIN rows
   only (population std; a constant column gets std 1); windows are built from
   standardized rows, and :meth:`Standardizer.inverse_target` maps forecasts back;
+* :func:`apply_target_transform` / :func:`invert_target_transform`: ``--target-transform``
+  (``none``, ``sqrt``, ``log1p``), a variance-stabilising map of the target column taken
+  before standardisation (as square roots of counts in the sunspot literature) and its
+  inverse, applied to the forecasts before any metric;
 * :func:`naive_forecast` is the last-value baseline: every forecast equals the
   last target value seen (it commutes with standardization, so it can be
   computed and scored in either unit).
@@ -56,7 +60,7 @@ from jaxrnn.data.files import (
     split_tail,
     write_text_atomic,
 )
-from jaxrnn.errors import ConfigError, UsageError
+from jaxrnn.errors import ConfigError, DataError, UsageError
 
 __all__ = [
     "ForecastData",
@@ -64,9 +68,12 @@ __all__ = [
     "Series",
     "SeriesSplit",
     "Standardizer",
+    "TARGET_TRANSFORMS",
     "Windows",
+    "apply_target_transform",
     "chronological_split",
     "forecast_errors",
+    "invert_target_transform",
     "load_series_csv",
     "main",
     "make_periodic",
@@ -264,6 +271,52 @@ def chronological_split(values: Any, test_fraction: float = 0.2) -> SeriesSplit:
     train, test = split_tail(_matrix(values), test_fraction,
                              "a series of {n} row(s) cannot be split into train and test rows")
     return SeriesSplit(train, test, len(train))
+
+
+# --target-transform: name -> (forward, inverse, the values it accepts). The inverse of sqrt
+# clips a negative forecast to 0 (a square root has no negative values), so the forecast of a
+# count is never negative; log1p's inverse is expm1, defined everywhere.
+TARGET_TRANSFORMS = ("none", "sqrt", "log1p")
+_DOMAIN = {"sqrt": (lambda v: v >= 0, "values >= 0"), "log1p": (lambda v: v > -1, "values > -1")}
+
+
+def _transform_name(name: str) -> str:
+    if name not in TARGET_TRANSFORMS:
+        raise ConfigError(f"unknown target transform {name!r}; known: "
+                          f"{', '.join(TARGET_TRANSFORMS)}")  # fmt: skip
+    return name
+
+
+def apply_target_transform(values: Any, name: str, *, what: str = "the target") -> np.ndarray:
+    """``name``'s forward map of ``values`` (any shape; float64): ``none`` (as they are),
+    ``sqrt`` (needs values >= 0) or ``log1p`` (``log(1 + v)``, needs values > -1).
+
+    A value outside the map's domain raises ``DataError`` naming ``what``, the first such
+    value and its position (the row, for a column ``[N]``)."""
+    v = np.asarray(values, np.float64)
+    if _transform_name(name) == "none":
+        return v.copy()
+    ok, need = _DOMAIN[name]
+    bad = ~ok(v)
+    if np.any(bad):
+        i = np.unravel_index(int(np.argmax(bad)), v.shape)
+        at = f"row {i[0] + 1}" if v.ndim == 1 else f"index {tuple(int(k) for k in i)}"
+        raise DataError(f"--target-transform {name} needs {need}: {what} has "
+                        f"{int(bad.sum())} value(s) that are not, the first {v[i]:g} at "
+                        f"{'data ' if v.ndim == 1 else ''}{at}")  # fmt: skip
+    return np.sqrt(v) if name == "sqrt" else np.log1p(v)
+
+
+def invert_target_transform(values: Any, name: str) -> np.ndarray:
+    """The inverse of :func:`apply_target_transform` (float64, same shape): ``v ** 2`` for
+    ``sqrt`` (a negative value, which no square root gives, maps to 0), ``expm1(v)`` for
+    ``log1p``, the values themselves for ``none``."""
+    v = np.asarray(values, np.float64)
+    if _transform_name(name) == "none":
+        return v.copy()
+    if name == "sqrt":
+        return np.square(np.maximum(v, 0.0))
+    return np.expm1(v)
 
 
 def naive_forecast(

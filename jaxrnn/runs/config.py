@@ -277,6 +277,12 @@ class TrainConfig:
     per_step: bool = option(False, "regress: predict the next value at every step "
                             "(many-to-many) instead of after the window", type=bool,
                             group="data")  # fmt: skip
+    target_transform: str = option(
+        "none", "regress: train on sqrt or log1p of the target column (inputs and targets; "
+        "e.g. counts), the forecasts mapped back before the metrics and in predict "
+        "(docs/guides/forecasting.md)", choices=("none", "sqrt", "log1p"), group="data",
+        preset=False,
+    )  # fmt: skip
     data_format: str | None = option(
         None, "file format (default: from the extension: .csv, .tsv/.tab, .jsonl/.ndjson "
         "text tables; numeric sequences for classify: .npz, .ts (UEA), .txt (UCR), and a "
@@ -436,6 +442,15 @@ def resolve_config(cfg: TrainConfig) -> TrainConfig:
     if cfg.model == "auto":
         model, fields, _ = auto_model(cfg)
         fields = {k: v for k, v in fields.items() if getattr(cfg, k) is None}
+        # A choice's early stopping needs its validation split: where --val-fraction 0 turns
+        # the split off or the backend has none, it is dropped with the epoch budget it
+        # came with (regress's default, issue 27: the preset's epochs then)
+        auto_info = lookup(cfg)
+        no_split = cfg.val_fraction == 0 or (
+            auto_info is not None and cfg.backend not in auto_info.validation_backends)
+        if fields.get("early_stopping") and no_split:
+            fields = {k: v for k, v in fields.items()
+                      if k not in ("early_stopping", "val_fraction", "epochs")}
         cfg = dataclasses.replace(cfg, model=model, **fields)
     if cfg.model not in PRESETS:
         raise ConfigError(f"unknown model {cfg.model!r}; choose from {', '.join(MODEL_NAMES)}")

@@ -284,10 +284,12 @@ class Forecaster:
         if len(rows) < cfg.window:
             raise UsageError(f"the series has {len(rows)} rows; the model reads windows of "
                              f"{cfg.window}")  # fmt: skip
-        x = vocab.scaler.transform(rows[-cfg.window :])[None].astype(self._dtype)  # [1, W, D]
+        # the target transformed (--target-transform) and standardised as in training
+        x = vocab.encode(rows[-cfg.window :], "the series' target column")
+        x = x[None].astype(self._dtype)  # [1, W, D]
         pred = np.asarray(self._apply(self._params, x))[0]  # [H] or [W, H]
         last = pred if pred.ndim == 1 else pred[-1]
-        values = vocab.scaler.inverse_target(last, vocab.target_index)
+        values = vocab.decode_target(last)
         return {"target": vocab.target, "window": cfg.window,
                 "forecast": np.asarray(values).tolist()}  # fmt: skip
 

@@ -14,9 +14,15 @@ the remaining training rows'. Every column is standardised with the training row
 standard deviation, which the checkpoint keeps (``SeriesVocab``) so that
 ``python -m jaxrnn.predict`` scales new data the same way.
 
-The loss and the per-epoch metrics (``loss``, ``mae_std``) are in standardised units; the
-test report (and the JSON ``final`` keys ``test_mse``, ``test_mae``, ``test_naive_mse``) is
-in the target's own units, with the last-value forecast's errors on the same windows for comparison.
+``--target-transform sqrt|log1p`` trains on the square root (or ``log(1 + v)``) of the
+target column, as an input and as the forecast, before standardisation; the vocabulary keeps
+the transform, and every forecast is mapped back (``v ** 2``, negatives to 0; ``expm1``)
+before the test metrics and in ``predict``, so both report the target's own units.
+
+The loss and the per-epoch metrics (``loss``, ``mae_std``) are in standardised (and, with a
+target transform, transformed) units; the test report (and the JSON ``final`` keys
+``test_mse``, ``test_mae``, ``test_naive_mse``) is in the target's own units, with the
+last-value forecast's errors on the same windows for comparison.
 """
 
 from __future__ import annotations
@@ -27,7 +33,9 @@ import numpy as np
 
 from jaxrnn.data.series import (
     Standardizer,
+    apply_target_transform,
     chronological_split,
+    invert_target_transform,
     load_series_csv,
     make_windows,
     naive_forecast,
@@ -43,12 +51,36 @@ from jaxrnn.training import tasks
 
 class SeriesVocab:
     """What a forecaster needs to read new data: the input ``columns`` in order, which one is
-    the ``target``, and the training statistics (``Standardizer``, one mean/std per column)."""
+    the ``target``, the training statistics (``Standardizer``, one mean/std per column, of
+    the transformed target) and the ``target_transform`` (``none``, ``sqrt``, ``log1p``)."""
 
-    def __init__(self, columns: list[str], target: str, scaler: Standardizer):
+    def __init__(self, columns: list[str], target: str, scaler: Standardizer,
+                 target_transform: str = "none"):  # fmt: skip
         if target not in columns:
             raise ValueError(f"target {target!r} is not one of the columns {columns}")
         self.columns, self.target, self.scaler = list(columns), target, scaler
+        invert_target_transform(0.0, target_transform)  # an unknown name fails here
+        self.target_transform = target_transform
+
+    def transformed(self, rows: np.ndarray, what: str = "the target column") -> np.ndarray:
+        """``rows`` ``[N, D]`` (original units) with the target column transformed (float64;
+        a value outside the transform's domain raises ``DataError`` naming ``what``)."""
+        out = np.array(rows, np.float64)
+        if self.target_transform != "none":
+            t = self.target_index
+            out[:, t] = apply_target_transform(out[:, t], self.target_transform, what=what)
+        return out
+
+    def encode(self, rows: np.ndarray, what: str = "the target column") -> np.ndarray:
+        """``rows`` ``[N, D]`` (original units) -> the model's inputs ``[N, D]``: the target
+        transformed, then every column standardised."""
+        return self.scaler.transform(self.transformed(rows, what))
+
+    def decode_target(self, y: np.ndarray) -> np.ndarray:
+        """Forecasts of the target ``y`` (any shape, the model's units) -> the target's own
+        units: un-standardised, then the transform inverted."""
+        return invert_target_transform(self.scaler.inverse_target(y, self.target_index),
+                                       self.target_transform)  # fmt: skip
 
     @property
     def target_index(self) -> int:
@@ -61,13 +93,16 @@ class SeriesVocab:
 
     def to_dict(self) -> dict:
         return {"kind": "series_vocab", "version": 1, "columns": self.columns,
-                "target": self.target, "scaler": self.scaler.to_dict()}  # fmt: skip
+                "target": self.target, "scaler": self.scaler.to_dict(),
+                "target_transform": self.target_transform}  # fmt: skip
 
     @classmethod
     def from_dict(cls, d: dict) -> SeriesVocab:
         if not isinstance(d, dict) or d.get("kind") != "series_vocab" or d.get("version") != 1:
             raise ValueError("not a series vocabulary (expected kind 'series_vocab', version 1)")
-        return cls(list(d["columns"]), str(d["target"]), Standardizer.from_dict(d["scaler"]))
+        # checkpoints written before --target-transform have no such key: none
+        return cls(list(d["columns"]), str(d["target"]), Standardizer.from_dict(d["scaler"]),
+                   str(d.get("target_transform", "none")))  # fmt: skip
 
 
 def _features(cfg: TrainConfig) -> list[str] | None:
@@ -81,14 +116,16 @@ def _features(cfg: TrainConfig) -> list[str] | None:
 
 def windows(cfg: TrainConfig, rows: np.ndarray, vocab: SeriesVocab, part: str
             ) -> tasks.SeriesRows:  # fmt: skip
-    """Standardised windows of ``rows`` (original units, ``[N, D]``)."""
+    """Standardised windows of ``rows`` (``[N, D]``, the target already transformed)."""
     try:
         w = make_windows(vocab.scaler.transform(rows), vocab.target_index, cfg.window,
                          cfg.horizon, cfg.per_step)  # fmt: skip
     except DataError:
+        hint = (" (or --val-fraction 0: no validation part, no early stopping)"
+                if part == "validation" else "")  # --model auto holds one out by default
         raise DataError(f"the {part} part has {len(rows)} rows, too few for --window "
                         f"{cfg.window} and --horizon {cfg.horizon}: shorten them or give "
-                        "more data") from None  # fmt: skip
+                        f"more data{hint}") from None  # fmt: skip
     # in the run's float type (make_windows gives float32; --dtype float64 computes in float64)
     return tasks.SeriesRows(w.inputs.astype(cfg.param_dtype, copy=False),
                             w.targets.astype(cfg.param_dtype, copy=False))  # fmt: skip
@@ -108,15 +145,25 @@ def prepare(cfg: TrainConfig, vocab: SeriesVocab | None) -> Prepared:
                           "jaxrnn.data.series writes an example series)")  # fmt: skip
     feats = vocab.features if vocab is not None else _features(cfg)
     series = load_series_csv(cfg.data, cfg.target, feats)
+    tf = vocab.target_transform if vocab is not None else cfg.target_transform
+
+    def transformed(rows: np.ndarray, path: str) -> np.ndarray:  # the target column mapped
+        if tf == "none":
+            return rows
+        out = np.array(rows, np.float64)
+        t = series.columns.index(cfg.target)
+        out[:, t] = apply_target_transform(out[:, t], tf, what=f"{path}'s column {cfg.target}")
+        return out
     if cfg.test_data is not None:
         test_series = load_series_csv(cfg.test_data, cfg.target,
                                       [c for c in series.columns if c != cfg.target])
         if test_series.columns != series.columns:
             raise DataError(f"{cfg.test_data} has the columns {test_series.columns}, but "
                             f"{cfg.data} has {series.columns}")  # fmt: skip
-        train_rows, test_rows = series.values, test_series.values
+        train_rows = transformed(series.values, cfg.data)
+        test_rows = transformed(test_series.values, cfg.test_data)
     else:
-        parts = chronological_split(series.values, cfg.test_fraction)
+        parts = chronological_split(transformed(series.values, cfg.data), cfg.test_fraction)
         train_rows, test_rows = parts.train, parts.test
     val_rows = None
     if cfg.val_fraction:
@@ -132,8 +179,8 @@ def prepare(cfg: TrainConfig, vocab: SeriesVocab | None) -> Prepared:
                             f"out --val-fraction {cfg.val_fraction:g}") from None  # fmt: skip
         train_rows, val_rows = held.train, held.test
     if vocab is None:  # the statistics of the rows trained on (not the validation rows)
-        vocab = SeriesVocab(series.columns, cfg.target, Standardizer.fit(train_rows,
-                                                                         series.columns))
+        vocab = SeriesVocab(series.columns, cfg.target,
+                            Standardizer.fit(train_rows, series.columns), tf)  # fmt: skip
     elif vocab.columns != series.columns:
         raise DataError(f"{cfg.data} has the columns {series.columns}, the checkpoint "
                         f"{vocab.columns}")  # fmt: skip
@@ -155,16 +202,17 @@ def build_model(cfg: TrainConfig, vocab: SeriesVocab, labels: Any = None) -> mod
 
 
 def errors(pred: np.ndarray, data: Prepared) -> dict:
-    """MSE and MAE of forecasts ``pred`` (standardised, shaped as ``data.test.y``) and of the
-    last-value forecast on the same windows, in the target's units."""
+    """MSE and MAE of forecasts ``pred`` (the model's units, shaped as ``data.test.y``) and of
+    the last-value forecast on the same windows, in the target's units (un-standardised and,
+    with ``--target-transform``, mapped back)."""
     vocab: SeriesVocab = data.vocab
     t = vocab.target_index
     per_step = np.ndim(data.test.y) == 3
     naive = naive_forecast(data.test.x, t, np.shape(data.test.y)[-1], per_step)
-    y = vocab.scaler.inverse_target(data.test.y, t)
+    y = vocab.decode_target(data.test.y)
     out: dict[str, Any] = {"target": vocab.target, "windows": int(len(y))}
     for name, p in (("", pred), ("naive_", naive)):
-        e = vocab.scaler.inverse_target(p, t) - y
+        e = vocab.decode_target(p) - y
         out[f"{name}mse"] = float(np.mean(e * e))
         out[f"{name}mae"] = float(np.mean(np.abs(e)))
     out["naive_over_model_mse"] = out["naive_mse"] / out["mse"] if out["mse"] > 0 else None

@@ -24,6 +24,16 @@ class DataError(UsageError, ValueError):
     """A data file that cannot be used: missing, empty, undecodable, wrong columns, ..."""
 
 
+class ShortValidation(DataError):
+    """The training data are too short to hold out the validation part asked for (a series
+    with ``--val-fraction``): ``--model auto``, which asked for it itself, trains without one.
+    ``brief``: the reason without the advice, for that note."""
+
+    def __init__(self, message: str, brief: str = "") -> None:
+        super().__init__(message)
+        self.brief = brief or message
+
+
 class CheckpointError(UsageError, ValueError):
     """A checkpoint that is truncated, corrupted, of another format or version."""
 

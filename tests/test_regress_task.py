@@ -103,6 +103,26 @@ def test_bad_input_is_one_line(tmp_path, capsys):
         assert msg in err and err.count("\n") == 1, err
 
 
+def test_auto_trains_without_validation_on_a_file_too_short_for_one(tmp_path, capsys):
+    """``--model auto`` holds out the last 20% of the training rows for early stopping; on a
+    file too short for a validation window it trains without one (the preset's 10 epochs) and
+    says so, while the same split asked for by flags is still refused in one line."""
+    csv, js = tmp_path / "s.csv", tmp_path / "run.json"
+    write_series_csv(csv, make_periodic(150, seed=0))  # 120 training rows, 24 to validate
+    args = ["--task", "regress", "--data", str(csv), "--target", "load", "--window", "24"]
+    assert train_main([*args, "--json", str(js), "--quiet"]) == 0
+    err = capsys.readouterr().err
+    assert ("the validation part has 24 rows, too few for --window 24 and --horizon 1: "
+            "--model auto trains without a validation part (no early stopping, 10 epochs)") in err
+    cfg = json.loads(js.read_text())["config"]
+    assert (cfg["model"], cfg["val_fraction"], cfg["early_stopping"], cfg["epochs"]) == (
+        "lstm", 0.0, 0, 10)  # fmt: skip
+    assert train_main([*args, "--val-fraction", "0.2", "--early-stopping", "3"]) == 2
+    err = capsys.readouterr().err
+    assert "too few for --window 24" in err and "--val-fraction 0" in err
+    assert err.count("\n") == 1, err
+
+
 def test_regressor_vocab_size_is_a_deprecated_alias_of_input_size():
     layer = sequence.RecurrentLayer("gru", 4)
     model = models.Regressor(layer, input_size=3, horizon=2)

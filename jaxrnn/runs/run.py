@@ -12,7 +12,7 @@ from collections.abc import Callable, Collection
 
 import numpy as np
 
-from jaxrnn.errors import ConfigError
+from jaxrnn.errors import ConfigError, ShortValidation
 from jaxrnn.runs.config import (
     AUTO_BATCH,
     AUTO_BATCH_STEPS,
@@ -118,7 +118,21 @@ def fit(
     from jaxrnn.runs.jax_run import JaxRun
 
     spec = get_spec(cfg)
-    data = data if data is not None else spec.prepare(cfg, None)
+    if data is None:
+        try:
+            data = spec.prepare(cfg, None)
+        except ShortValidation as e:
+            # --model auto asked for the validation part itself (a series' early stopping): a
+            # file too short for one trains without it, as --val-fraction 0 would, and says so
+            if not (own.model == "auto" and own.val_fraction is None
+                    and own.early_stopping is None):
+                raise
+            cfg = dataclasses.replace(resolve_config(dataclasses.replace(own, val_fraction=0.0)),
+                                      data=cfg.data, eval_every=cfg.eval_every)
+            data = spec.prepare(cfg, None)  # its errors first: they stay the only line
+            if note is not None:
+                note(f"note: {e.brief}: --model auto trains without a validation part (no "
+                     f"early stopping, {cfg.epochs} epochs)")
     cfg = resolve_batch(cfg, data, note, chosen)
     if info.data_notes:
         data_notes(cfg, data, log, note)

@@ -40,7 +40,7 @@ from jaxrnn.data.series import (
     make_windows,
     naive_forecast,
 )
-from jaxrnn.errors import ConfigError, DataError
+from jaxrnn.errors import ConfigError, DataError, ShortValidation
 from jaxrnn.nn import models, sequence
 from jaxrnn.runs.config import MODEL_CELLS, TrainConfig
 from jaxrnn.runs.predictor import Forecaster
@@ -121,11 +121,12 @@ def windows(cfg: TrainConfig, rows: np.ndarray, vocab: SeriesVocab, part: str
         w = make_windows(vocab.scaler.transform(rows), vocab.target_index, cfg.window,
                          cfg.horizon, cfg.per_step)  # fmt: skip
     except DataError:
-        hint = (" (or --val-fraction 0: no validation part, no early stopping)"
-                if part == "validation" else "")  # --model auto holds one out by default
-        raise DataError(f"the {part} part has {len(rows)} rows, too few for --window "
-                        f"{cfg.window} and --horizon {cfg.horizon}: shorten them or give "
-                        f"more data{hint}") from None  # fmt: skip
+        brief = (f"the {part} part has {len(rows)} rows, too few for --window {cfg.window} and "
+                 f"--horizon {cfg.horizon}")
+        if part != "validation":
+            raise DataError(f"{brief}: shorten them or give more data") from None
+        raise ShortValidation(f"{brief}: shorten them, give more data or --val-fraction 0 (no "
+                              "validation part, no early stopping)", brief) from None
     # in the run's float type (make_windows gives float32; --dtype float64 computes in float64)
     return tasks.SeriesRows(w.inputs.astype(cfg.param_dtype, copy=False),
                             w.targets.astype(cfg.param_dtype, copy=False))  # fmt: skip
@@ -175,8 +176,8 @@ def prepare(cfg: TrainConfig, vocab: SeriesVocab | None) -> Prepared:
         try:
             held = chronological_split(train_rows, cfg.val_fraction)
         except DataError:
-            raise DataError(f"the training part has {len(train_rows)} rows: too few to hold "
-                            f"out --val-fraction {cfg.val_fraction:g}") from None  # fmt: skip
+            raise ShortValidation(f"the training part has {len(train_rows)} rows: too few to "
+                                  f"hold out --val-fraction {cfg.val_fraction:g}") from None
         train_rows, val_rows = held.train, held.test
     if vocab is None:  # the statistics of the rows trained on (not the validation rows)
         vocab = SeriesVocab(series.columns, cfg.target,

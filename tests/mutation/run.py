@@ -55,8 +55,14 @@ MODULES: dict[str, tuple[str, list[str]]] = {
     "metrics": ("jaxrnn/evaluation/metrics.py", ["tests/test_metrics.py"]),
     "checkpoints": ("jaxrnn/runs/checkpoints.py", ["tests/test_checkpoint.py"]),
     "checkpoint_file": ("jaxrnn/training/checkpoint_file.py", ["tests/test_checkpoint.py"]),
-    "memory": ("jaxrnn/runs/memory.py", ["tests/test_scale.py"]),
-    "buckets": ("jaxrnn/data/buckets.py", ["tests/test_scale.py"]),
+    "memory": ("jaxrnn/runs/memory.py", [
+        "tests/test_memory.py",
+        "tests/test_scale.py::test_memory_estimate_is_near_xla_and_a_run_that_cannot_fit_says_so",
+        "tests/test_scale.py::test_memory_estimate_follows_a_measured_peak_over_layers_"
+        "directions_and_widths"]),
+    "buckets": ("jaxrnn/data/buckets.py", [
+        "tests/test_buckets.py", "tests/test_scale.py::test_bucket_bounds_are_the_least_padding",
+        "tests/test_scale.py::test_schedule_visits_every_row_once_in_whole_buckets"]),
     "lm": ("jaxrnn/nn/lm.py", ["tests/test_lm.py"]),
     "cells": ("jaxrnn/nn/cells.py", ["tests/test_layers.py", "tests/test_cell_registry.py"]),
     "loop": ("jaxrnn/training/loop.py", ["tests/test_loop.py"]),

@@ -91,6 +91,9 @@ _CMP_SWAP = {ast.Lt: ast.LtE, ast.LtE: ast.Lt, ast.Gt: ast.GtE, ast.GtE: ast.Gt,
 # Calls whose arguments are messages, not behaviour.
 _MESSAGE_CALLS = {"print", "warn", "warning", "info", "debug", "error", "log", "exception"}
 _SHORT = 70
+# Functions not mutated: what they compute is a picture, not a number (their survivors would
+# be figure sizes and font sizes). Recorded in the JSON.
+SKIP_FUNCTIONS = {"plot_confusion": "draws the confusion matrix (figure and font sizes, colours)"}
 
 
 def _short(node: ast.AST) -> str:
@@ -165,6 +168,9 @@ class _Collector:
                                                          ast.Nonlocal)):
                 return
             if isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test):
+                return
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and (
+                    node.name in SKIP_FUNCTIONS):
                 return
             if isinstance(node, ast.Assign) and any(
                     isinstance(t, ast.Name) and t.id.startswith("__") for t in node.targets):
@@ -424,7 +430,9 @@ def run_module(name: str, tmp: Path, args, equivalent: dict[str, str]) -> dict:
     original = (ROOT / path).read_text()
     started = time.monotonic()
     rc, clean_seconds, covered, log = clean_run(tmp, path, tests)
+    skipped = {f: why for f, why in SKIP_FUNCTIONS.items() if f"def {f}(" in original}
     entry = {"module": name, "path": path, "tests": tests, "mutants": len(mutants),
+             "not_mutated": skipped,
              "commit": _commit(), "date": datetime.datetime.now(datetime.timezone.utc)
              .strftime("%Y-%m-%d %H:%M UTC"), "clean_seconds": round(clean_seconds, 1)}
     if rc != 0:

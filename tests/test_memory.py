@@ -111,3 +111,47 @@ def test_check_names_the_evaluation_batch_or_no_length_when_none_fits(monkeypatc
 def test_gb():
     assert memory._gb(1.5e9) == "1.5 GB" and memory._gb(1e9) == "1.0 GB"
     assert memory._gb(5e8) == "500 MB"
+
+
+class _Device:
+    def __init__(self, platform, stats):
+        self.platform, self._stats = platform, stats
+
+    def memory_stats(self):
+        return self._stats
+
+
+def test_available_bytes_takes_an_accelerators_limit_not_a_cpus(monkeypatch):
+    import jax
+
+    monkeypatch.delenv(memory.LIMIT_ENV, raising=False)
+    host = memory.available_bytes()
+    monkeypatch.setattr(jax, "devices", lambda: [_Device("gpu", {"bytes_limit": 123})])
+    assert memory.available_bytes() == 123.0
+    for stats in (None, {}, {"bytes_in_use": 5}):  # no limit reported: the host's memory
+        monkeypatch.setattr(jax, "devices", lambda s=stats: [_Device("gpu", s)])
+        assert abs(memory.available_bytes() - host) < 0.2 * host
+    # a CPU device's figure is not the limit: the host's memory is
+    monkeypatch.setattr(jax, "devices", lambda: [_Device("cpu", {"bytes_limit": 123})])
+    assert abs(memory.available_bytes() - host) < 0.2 * host
+
+
+def test_available_bytes_reads_memavailable_in_kib(monkeypatch):
+    import io
+
+    import jax
+
+    monkeypatch.delenv(memory.LIMIT_ENV, raising=False)
+    monkeypatch.setattr(jax, "devices", lambda: [_Device("cpu", None)])
+    meminfo = "MemTotal:  100 kB\nMemFree:  1 kB\nMemAvailable:  3 kB\n"
+    monkeypatch.setattr(memory, "open", lambda *a, **k: io.StringIO(meminfo), raising=False)
+    assert memory.available_bytes() == 3 * 1024.0
+    monkeypatch.setattr(memory, "open", lambda *a, **k: io.StringIO("MemTotal: 1 kB\n"),
+                        raising=False)  # fmt: skip
+    assert memory.available_bytes() is None
+
+    def missing(*a, **k):
+        raise OSError("no /proc")
+
+    monkeypatch.setattr(memory, "open", missing, raising=False)
+    assert memory.available_bytes() is None

@@ -155,3 +155,29 @@ def test_available_bytes_reads_memavailable_in_kib(monkeypatch):
 
     monkeypatch.setattr(memory, "open", missing, raising=False)
     assert memory.available_bytes() is None
+
+
+def test_glibc_calls_name_m_arena_max_and_trim_everything(monkeypatch):
+    import ctypes
+
+    calls = []
+
+    class _Libc:
+        def mallopt(self, *a):
+            calls.append(("mallopt", *a))
+
+        def malloc_trim(self, *a):
+            calls.append(("malloc_trim", *a))
+
+    monkeypatch.setattr(ctypes, "CDLL", lambda name: _Libc())
+    memory.limit_arenas()
+    memory.limit_arenas(4)
+    memory.release_freed()
+    assert calls == [("mallopt", -8, 2), ("mallopt", -8, 4), ("malloc_trim", 0)]
+
+    def no_glibc(name):
+        raise OSError(name)
+
+    monkeypatch.setattr(ctypes, "CDLL", no_glibc)
+    memory.limit_arenas()  # not glibc: nothing, no error
+    memory.release_freed()

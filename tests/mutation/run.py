@@ -37,6 +37,7 @@ import math
 import os
 import random
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -528,6 +529,8 @@ def main(argv: list[str] | None = None) -> int:
                 eq = "  [equivalent]" if match_equivalent(m, equivalent) is not None else ""
                 print(f"  {m.key}{eq}")
         return 0
+    # a kill (SIGTERM) unwinds like Ctrl-C: the running pytest is killed, the copy removed
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     equivalent = read_equivalent()
     out = Path(args.out)
     results = json.loads(out.read_text()) if out.exists() else {"modules": {}}

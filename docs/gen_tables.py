@@ -547,13 +547,34 @@ def cli_lm() -> str:
             f"{source('cli_lm')}")
 
 
+def mutation() -> str:
+    """``tests/mutation/run.py``: the mutation score per module (killed / non-equivalent)."""
+    d = load("mutation")
+    rows = []
+    for e in d["modules"].values():
+        if "error" in e:
+            rows.append([f"`{e['path']}`", str(e["mutants"]), "-", "-", "-", "-",
+                         f"error: {e['error']}"])  # fmt: skip
+            continue
+        score = f"{100 * e['score']:.0f}%"
+        if e.get("interval95"):
+            lo, hi = e["interval95"]
+            score += f" (95% {100 * lo:.0f}-{100 * hi:.0f}%)"
+        rows.append([f"`{e['path']}`", str(e["mutants"]), str(e["ran"]), str(e["killed"]),
+                     str(e["equivalent"]), str(e["survived"]), score])  # fmt: skip
+    return (table(["module", "mutants", "judged", "killed", "equivalent", "survived", "score"],
+                  rows, "lrrrrrr")
+            + "\n\n*From `docs/benchmarks/mutation.json` (written by `tests/mutation/run.py`; "
+            "score = killed / (judged - equivalent), a timeout counted as killed).*")
+
+
 TABLES: dict[str, Callable[[], str]] = {
     f.__name__: f
     for f in (vs_numpy_presets_epoch, vs_numpy_presets_process, vs_numpy_study, scale,
               scale_200k, peak_rss, peak_rss_buckets, rss_stages, lm, tagging, vs_peers_lstm,
               devices_b64, seeds, vs_keras, study_depth, parallel, defaults,
               study_parallel, real_data, real_data_goals, real_data_wall, precision,
-              parallel_scan, cli_lm)
+              parallel_scan, cli_lm, mutation)
 }  # fmt: skip
 
 

@@ -124,6 +124,12 @@ def test_bad_arguments(args, match):
         classification_report(*args)
 
 
+@pytest.mark.parametrize("num_classes", [0, -1, True, 2.0, "2"])
+def test_num_classes_must_be_an_int_of_at_least_one(num_classes):
+    with pytest.raises(ValueError, match=r"^num_classes must be an int >= 1, got "):
+        classification_report([], [], num_classes)
+
+
 def test_wrong_number_of_label_names():
     with pytest.raises(ValueError, match="label_names has 1 names for 2 classes"):
         classification_report([0], [1], 2, ["only"])
@@ -149,6 +155,13 @@ def test_format_report_awkward_names_stay_one_line_per_row():
     lines = format_report(r).splitlines()
     assert len(lines) == 1 + 3 + 2 + 2 + 1 + 3
     assert lines[1].startswith("multi line name") and "…" in lines[2]
+    # row names cut to 24 characters (23 and an ellipsis), the confusion's heads to 10
+    assert lines[2].split()[0] == "x" * 23 + "…"
+    assert lines[8].split() == ["multi", "lin…", "x" * 9 + "…", "?"]
+    # a name of exactly the width is kept whole
+    r = classification_report([0, 1], [0, 1], 2, ["y" * 24, "z" * 10])
+    lines = format_report(r).splitlines()
+    assert lines[1].split()[0] == "y" * 24 and lines[-3].split() == ["y" * 9 + "…", "z" * 10]
 
 
 def test_plot_confusion_writes_png(tmp_path):

@@ -94,6 +94,10 @@ def test_no_gold_chunks_gives_zero_not_a_crash():
     assert (r.precision, r.recall, r.f1, r.gold, r.predicted) == (0.0, 0.0, 0.0, 0, 1)
     r = span_report([["O"]], [["O"]])
     assert r.f1 == 0.0 and r.accuracy == 1.0 and r.per_type == {}
+    # nothing predicted: precision is 0 (conlleval's), not a vacuous 1
+    r = span_report([["B-PER", "O"]], [["O", "O"]])
+    assert (r.precision, r.recall, r.f1, r.gold, r.predicted) == (0.0, 0.0, 0.0, 1, 0)
+    assert r.per_type["PER"].precision == 0.0
     r = span_report([], [])
     assert r.f1 == 0.0 and r.accuracy == 0.0 and r.tokens == 0
 
@@ -115,6 +119,9 @@ def test_report_dict_and_format():
     assert "processed 3 tokens with 2 phrases; found: 1 phrases; correct: 1." in text
     assert "precision: 100.00%; recall:  50.00%; FB1:  66.67" in text
     assert text.splitlines()[-1].split()[:2] == ["PER", "100.00%"]
+    # the type column is as wide as the longest type name, at least "type"
+    assert text.splitlines()[2] == "type  precision   recall     FB1   gold  found"
+    assert text.splitlines()[-1] == " PER    100.00%  100.00%  100.00      1      1"
     assert isinstance(extract_chunks(["B-X"])[0], Chunk)
 
 

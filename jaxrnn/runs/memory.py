@@ -128,6 +128,21 @@ def _gb(x: float) -> str:
     return f"{x / 1e9:.1f} GB" if x >= 1e9 else f"{x / 1e6:.0f} MB"
 
 
+def _longest_that_fits(cfg: TrainConfig, rows: dict[str, int], max_len: int, budget: float,
+                       **kw: Any) -> int:
+    """The largest length below ``max_len`` whose estimate is within ``budget`` (0: none).
+    A search, not a proportion: the state and the sample orders do not grow with the length
+    (a proportion of the total over-promised by the state's share)."""
+    lo, hi = 0, max(1, int(max_len)) - 1  # estimate(lo) fits (lo = 0: nothing yet)
+    while lo < hi:
+        mid = (lo + hi + 1) // 2
+        if estimate(cfg, rows, mid, **kw).total <= budget:
+            lo = mid
+        else:
+            hi = mid - 1
+    return lo
+
+
 def check(cfg: TrainConfig, rows: dict[str, int], max_len: int, **kw: Any) -> Estimate:
     """``estimate`` and raise ``OutOfMemory`` (one line: what it needs, what there is, and the
     ``--max-len`` or ``--batch-size`` that fits) when it exceeds ``USABLE`` of
@@ -137,9 +152,7 @@ def check(cfg: TrainConfig, rows: dict[str, int], max_len: int, **kw: Any) -> Es
     if have is None or est.total <= USABLE * have:
         return est
     budget = USABLE * have
-    # Everything but the base grows about linearly with max_len: the length that fits.
-    per_token = (est.total - est.base) / max(1, max_len)
-    fits = int((budget - est.base) / per_token) if per_token > 0 else 0
+    fits = _longest_that_fits(cfg, rows, max_len, budget, **kw)
     what = (f"training batch {cfg.batch_size} x {max_len} tokens {_gb(est.train_batch)}, "
             f"evaluation batch {_gb(est.eval_batch)}, data {_gb(est.data)}")  # fmt: skip
     batch = "--eval-batch-size" if est.eval_batch > est.train_batch else "--batch-size"

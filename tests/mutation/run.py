@@ -59,9 +59,11 @@ MODULES: dict[str, tuple[str, list[str]]] = {
     "buckets": ("jaxrnn/data/buckets.py", ["tests/test_scale.py"]),
     "lm": ("jaxrnn/nn/lm.py", ["tests/test_lm.py"]),
     "cells": ("jaxrnn/nn/cells.py", ["tests/test_layers.py", "tests/test_cell_registry.py"]),
-    "loop": ("jaxrnn/training/loop.py", ["tests/test_loop.py"]),
+    "loop": ("jaxrnn/training/loop.py", ["tests/test_loop.py", "tests/test_scale.py"]),
     "bptt": ("jaxrnn/nn/bptt.py", ["tests/test_bptt.py"]),
-    "tasks": ("jaxrnn/training/tasks.py", ["tests/test_task_registry.py"]),
+    "tasks": ("jaxrnn/training/tasks.py", ["tests/test_regress_task.py", "tests/test_loop.py",
+                                          "tests/test_tag_task.py",
+                                          "tests/test_lm_batches.py"]),
     "sequence": ("jaxrnn/nn/sequence.py", ["tests/test_layers.py"]),
     "scratch.layers": ("jaxrnn/scratch/layers.py", ["tests/test_scratch_layers.py"]),
     "scratch.seq": ("jaxrnn/scratch/seq.py", ["tests/test_scratch_seq.py"]),
@@ -71,7 +73,7 @@ MODULES: dict[str, tuple[str, list[str]]] = {
                                ["tests/test_scratch_parallel.py"]),
     "scratch.classifier_train": ("jaxrnn/scratch/classifier_train.py",
                                  ["tests/test_scratch_train.py"]),
-    "scratch.chars": ("jaxrnn/scratch/chars.py", ["tests/test_scratch.py"]),
+    "scratch.chars": ("jaxrnn/scratch/chars.py", ["tests/test_char_encoder.py"]),
 }
 
 # ---------------------------------------------------------------------------------------------

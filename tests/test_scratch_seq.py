@@ -221,6 +221,7 @@ REGRESS_CASES = [  # (cell, num_layers, bidirectional, per_step, masked)
     ("lstm", 2, True, True, True),
     ("rnn", 2, False, False, True),
     ("lstm", 1, False, True, False),
+    ("gru", 2, True, False, True),  # the final states of the last layer's two directions
 ]
 
 

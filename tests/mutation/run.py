@@ -311,14 +311,23 @@ def read_equivalent(path: Path = EQUIVALENT) -> dict[str, str]:
     return out
 
 
-def match_equivalent(m: Mutant, equivalent: dict[str, str]) -> str | None:
+def match_equivalent(m: Mutant, equivalent: dict[str, str], unique: set[str] | None = None
+                     ) -> str | None:  # fmt: skip
     """The reason if ``m`` is listed: by path, line and text; failing that, by path and text
-    where the text is on one line only (the code moved)."""
+    where the text is on one line only (the code moved): ``unique``, the texts that occur once
+    among the module's mutants (None: no fallback)."""
     if m.key in equivalent:
         return equivalent[m.key]
+    if unique is None or m.text not in unique:
+        return None
     hits = [why for key, why in equivalent.items()
             if key.startswith(m.path + ":") and key.split(": ", 1)[1] == m.text]
     return hits[0] if len(hits) == 1 else None
+
+
+def _unique_texts(mutants: list[Mutant]) -> set[str]:
+    texts = [m.text for m in mutants]
+    return {t for t in texts if texts.count(t) == 1}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -441,7 +450,7 @@ def run_module(name: str, tmp: Path, args, equivalent: dict[str, str]) -> dict:
     try:
         for i in chosen:
             m = mutants[i]
-            why = match_equivalent(m, equivalent)
+            why = match_equivalent(m, equivalent, _unique_texts(mutants))
             lo, hi = m.stmt_lines
             if why is not None:
                 m.status, m.reason = "equivalent", why
@@ -515,7 +524,8 @@ def main(argv: list[str] | None = None) -> int:
             mutants, _, _ = mutants_of(name, MODULES[name][0])
             print(f"{name}: {len(mutants)} mutants")
             for m in mutants:
-                eq = "  [equivalent]" if match_equivalent(m, equivalent) is not None else ""
+                eq = ("  [equivalent]" if match_equivalent(m, equivalent, _unique_texts(mutants))
+                      is not None else "")  # fmt: skip
                 print(f"  {m.key}{eq}")
         return 0
     equivalent = read_equivalent()

@@ -390,3 +390,21 @@ def test_grad_dtypes_follow_the_params(cell, rng):
     for key in [("bptt", False), ("bptt", True)]:
         for a, b in zip(jax.tree.leaves(grads[key]), ref, strict=True):
             np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-5, err_msg=str(key))
+
+
+def test_factories_defaults():
+    """Each factory's layer: one layer, one direction, no dropout, biases, its cell; the
+    parallel cells' factories run the parallel scan unless told ``scan="sequential"``."""
+    from jaxrnn.nn.sequence import gru, lru, mingru, minlstm
+
+    def fields(layer):
+        return (layer.cell, layer.hidden_size, layer.num_layers, layer.bidirectional,
+                layer.dropout, layer.bias, layer._options.scan)  # fmt: skip
+
+    for make, cell in ((rnn, "rnn"), (lstm, "lstm"), (gru, "gru"), (mingru, "mingru"),
+                       (minlstm, "minlstm"), (lru, "lru")):  # fmt: skip
+        assert fields(make(4)) == (cell, 4, 1, False, 0.0, True, "parallel"), cell
+    assert rnn(3, nonlinearity="relu").cell == "rnn_relu"
+    assert fields(minlstm(5, 2, True, 0.25, "sequential")) == (
+        "minlstm", 5, 2, True, 0.25, True, "sequential")
+    assert fields(gru(5, 3, True, 0.5, False)) == ("gru", 5, 3, True, 0.5, False, "parallel")

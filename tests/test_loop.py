@@ -123,3 +123,26 @@ def test_running_train_metrics_are_the_steps_own_scores():
                                    rtol=1e-9)  # fmt: skip
     for a, b in zip(jax.tree.leaves(s.params), jax.tree.leaves(state.params), strict=True):
         np.testing.assert_allclose(a, b, rtol=1e-9)
+
+
+def test_classification_helpers_one_logit_and_several():
+    """``tasks.losses / probabilities / predictions``: one logit is a sigmoid (BCE, ``[1 - p,
+    p]``, class 1 iff the logit is > 0: a logit of exactly 0 is class 0, the argmax of
+    ``[0.5, 0.5]``); K logits a softmax. float64."""
+    from jaxrnn.training import tasks
+
+    y = jnp.asarray([[-1.5], [0.0], [2.0]], jnp.float64)
+    lab = jnp.asarray([1, 0, 1])
+    p = 1 / (1 + np.exp(-np.asarray(y[:, 0])))
+    np.testing.assert_allclose(tasks.losses(y, lab), -np.log(np.where(lab == 1, p, 1 - p)),
+                               rtol=1e-12)  # fmt: skip
+    probs = tasks.probabilities(y)
+    np.testing.assert_allclose(probs, np.stack([1 - p, p], -1), rtol=1e-12)
+    np.testing.assert_array_equal(tasks.predictions(y), [0, 0, 1])
+    np.testing.assert_array_equal(tasks.predictions(y), np.argmax(probs, -1))
+    z = jnp.asarray([[0.1, 2.0, -1.0], [3.0, 0.0, 0.5]], jnp.float64)
+    logp = np.asarray(jax.nn.log_softmax(z))
+    np.testing.assert_allclose(tasks.losses(z, jnp.asarray([2, 0])), -logp[[0, 1], [2, 0]],
+                               rtol=1e-12)  # fmt: skip
+    np.testing.assert_allclose(tasks.probabilities(z), np.exp(logp), rtol=1e-12)
+    np.testing.assert_array_equal(tasks.predictions(z), [1, 0])

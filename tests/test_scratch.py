@@ -102,3 +102,33 @@ def test_study_training_loop_learns(sentiment):
 def test_scratch_imports_no_jax():
     code = "import sys, jaxrnn.scratch; assert 'jax' not in sys.modules, 'jax imported'"
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_train_is_per_sample_sgd_clipped_at_one_by_default(rng):
+    """``train``: for each sentence in ``orders[epoch]``, ``p -= lr * clip(grad, -1, 1)`` (the
+    default clip, 1.0), then one history record per epoch numbered from 1, passed to
+    ``on_epoch``, with ``evaluate``'s loss and accuracy of the params after the epoch."""
+    p = scratch.init_params(5, 4, seed=0)
+    for k in p:  # a big readout: gradient entries past the clip
+        p[k] = rng.normal(0, 5.0 if k == "w_hy" else 0.3, p[k].shape)
+    seqs = [rng.integers(0, 5, size=n) for n in (3, 5, 2)]
+    labels = [0, 1, 1]
+    orders = np.array([[2, 0, 1], [1, 2, 0]])
+    seen = []
+    got, hist = scratch.train(p, seqs, labels, seqs[:2], labels[:2], epochs=2, lr=0.3,
+                              orders=orders, on_epoch=seen.append)
+    want = {k: v.copy() for k, v in p.items()}
+    clipped = 0
+    for e in range(2):
+        for i in orders[e]:
+            _, g = scratch.loss_and_grads(want, seqs[i], labels[i])
+            clipped += sum(int((np.abs(v) > 1.0).sum()) for v in g.values())
+            for k in want:
+                want[k] -= 0.3 * np.clip(g[k], -1.0, 1.0)
+    assert clipped > 0
+    for k in p:
+        np.testing.assert_allclose(got[k], want[k], rtol=1e-12, atol=1e-14)
+    assert [h["epoch"] for h in hist] == [1, 2] and seen == hist
+    assert (hist[-1]["train_loss"], hist[-1]["train_acc"]) == scratch.evaluate(got, seqs, labels)
+    assert (hist[-1]["test_loss"], hist[-1]["test_acc"]) == scratch.evaluate(got, seqs[:2],
+                                                                             labels[:2])

@@ -332,3 +332,23 @@ def test_classifier_loss_and_grads_equal_jax(
         assert grads.keys() == params.keys()
         for name in params:
             assert_close(grads[name], grads_j[name], name)
+
+
+def test_register_numpy_cell_unroll_and_sizes_go_together():
+    """A parallel cell's twin needs both ``unroll`` and ``sizes``; a recurrent cell's neither:
+    one without the other is refused whatever the cell (and re-registering the same twin is
+    allowed)."""
+    import jaxrnn.scratch.parallel_cells  # noqa: F401 - registers the parallel cells' twins
+
+    par, rec = sl.numpy_cell("mingru"), sl.numpy_cell("lstm")
+    for kw in ({"unroll": par.unroll}, {"sizes": par.sizes}):
+        for name, twin in (("mingru", par), ("lstm", rec)):
+            with pytest.raises(ValueError, match="unroll and sizes"):
+                sl.register_numpy_cell(name, twin.forward, twin.backward, **kw)
+    with pytest.raises(ValueError, match="unroll and sizes"):
+        sl.register_numpy_cell("lstm", rec.forward, rec.backward, unroll=par.unroll,
+                               sizes=par.sizes)  # fmt: skip
+    assert sl.register_numpy_cell("mingru", par.forward, par.backward, unroll=par.unroll,
+                                  sizes=par.sizes) == par  # fmt: skip
+    assert sl.register_numpy_cell("lstm", rec.forward, rec.backward) == rec
+    assert sl.numpy_cell("mingru") == par and sl.numpy_cell("lstm") == rec

@@ -64,6 +64,10 @@ CASES = {
         lambda: optim.chain(optim.clip_by_global_norm(5.0), optim.adagrad(0.1)),
         lambda: optax.chain(optax.clip_by_global_norm(5.0), optax.adagrad(0.1)),
     ),
+    # The transforms on their own, with their defaults (the optimizers above pass theirs).
+    "scale_by_adam": (lambda: optim.scale_by_adam(), lambda: optax.scale_by_adam()),
+    "scale_by_rss": (lambda: optim.scale_by_rss(), lambda: optax.scale_by_rss()),
+    "scale_by_rms": (lambda: optim.scale_by_rms(), lambda: optax.scale_by_rms()),
     "global-norm-clip-rmsprop": (
         lambda: optim.chain(optim.clip_by_global_norm(3.0), optim.clip(0.4), optim.rmsprop(1e-2)),
         lambda: optax.chain(optax.clip_by_global_norm(3.0), optax.clip(0.4), optax.rmsprop(1e-2)),

@@ -221,6 +221,7 @@ REGRESS_CASES = [  # (cell, num_layers, bidirectional, per_step, masked)
     ("lstm", 2, True, True, True),
     ("rnn", 2, False, False, True),
     ("lstm", 1, False, True, False),
+    ("gru", 2, True, False, True),  # the final states of the last layer's two directions
 ]
 
 
@@ -354,6 +355,15 @@ def test_min_char_rnn_defaults_are_min_char_rnns_adagrad():
     assert_close(params, manual, "one step")
 
 
+def test_min_char_rnn_signature_defaults():
+    """min-char-rnn's hidden 100, seq_len 25 and lr 0.1; 1000 steps by default."""
+    import inspect
+
+    got = {k: v.default for k, v in inspect.signature(seq.min_char_rnn).parameters.items()}
+    assert {k: got[k] for k in ("hidden", "seq_len", "lr", "steps")} == {
+        "hidden": 100, "seq_len": 25, "lr": 0.1, "steps": 1000}
+
+
 def test_chunk_schedule():
     # p + seq_len + 1 >= text_len resets (min-char-rnn's >=): with 25 characters the
     # chunk at 16 (inputs 16..23, targets 17..24) would fit but is skipped.
@@ -361,6 +371,8 @@ def test_chunk_schedule():
     assert seq.chunk_schedule(26, 8, 4) == [(0, True), (8, False), (16, False), (0, True)]
     with pytest.raises(ValueError):
         seq.chunk_schedule(9, 8, 1)
+    # The shortest text: seq_len + 2 characters (one chunk plus its last target fits).
+    assert seq.chunk_schedule(10, 8, 2) == [(0, True), (0, True)]
 
 
 def test_min_char_rnn_learns_a_repetitive_text():

@@ -230,3 +230,21 @@ def test_dropout_needs_its_masks(rng):
         )
     with pytest.raises(ValueError, match="orders"):
         ct.train_classifier(params, train, **{**kw, "orders": np.arange(4)[None]}, **opts)
+
+
+@pytest.mark.parametrize("k", [1, 3])
+def test_loss_predictions_probabilities_equal_the_jax_tasks(k):
+    """``loss_terms`` / ``predictions`` / ``probabilities`` == ``jaxrnn.training.tasks``'s, one
+    logit (sigmoid, a logit of exactly 0 is class 0) and several (softmax); float64."""
+    from jaxrnn.training import tasks
+
+    rng = np.random.default_rng(k)
+    logits = rng.normal(0, 2, (6, k))
+    logits[0] = 0.0
+    labels = rng.integers(0, max(k, 2), 6)
+    np.testing.assert_allclose(ct.loss_terms(logits, labels),
+                               tasks.losses(jnp.asarray(logits), jnp.asarray(labels)),
+                               rtol=1e-12)  # fmt: skip
+    np.testing.assert_array_equal(ct.predictions(logits), tasks.predictions(jnp.asarray(logits)))
+    np.testing.assert_allclose(ct.probabilities(logits),
+                               tasks.probabilities(jnp.asarray(logits)), rtol=1e-12)  # fmt: skip

@@ -290,7 +290,7 @@ def register_numpy_cell(name: str, forward: Callable, backward: Callable, *,
     spec = get_spec(name)
     if not spec.numpy_backward:
         raise ValueError(f"cell {name!r}: its spec says numpy_backward=False")
-    if spec.parallel != (unroll is not None and sizes is not None):
+    if (unroll is not None) != spec.parallel or (sizes is not None) != spec.parallel:
         raise ValueError(f"cell {name!r}: unroll and sizes go with a parallel cell "
                          f"(spec.parallel={spec.parallel})")  # fmt: skip
     entry = NumpyCell(forward, backward, unroll, sizes)

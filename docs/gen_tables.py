@@ -547,11 +547,24 @@ def cli_lm() -> str:
             f"{source('cli_lm')}")
 
 
+def _mutation_entries() -> list[dict]:
+    """Every module's entry of ``mutation.json`` and ``mutation_core.json`` (the same
+    runner, two output files), in ``tests/mutation/run.py``'s ``MODULES`` order."""
+    entries: dict[str, dict] = {}
+    for name in ("mutation", "mutation_core"):
+        if (BENCHMARKS / f"{name}.json").exists():
+            entries.update(load(name)["modules"])
+    order = ["spans", "metrics", "buckets", "memory", "checkpoint_file", "checkpoints", "lm",
+             "cells", "sequence", "bptt", "loop", "tasks"]  # fmt: skip
+    return sorted(entries.values(),
+                  key=lambda e: (order.index(e["module"]) if e["module"] in order else len(order),
+                                 e["module"]))  # fmt: skip
+
+
 def mutation() -> str:
     """``tests/mutation/run.py``: the mutation score per module (killed / non-equivalent)."""
-    d = load("mutation")
     rows = []
-    for e in d["modules"].values():
+    for e in _mutation_entries():
         if "error" in e:
             rows.append([f"`{e['path']}`", str(e["mutants"]), "-", "-", "-", "-",
                          f"error: {e['error']}"])  # fmt: skip
@@ -560,12 +573,14 @@ def mutation() -> str:
         if e.get("interval95"):
             lo, hi = e["interval95"]
             score += f" (95% {100 * lo:.0f}-{100 * hi:.0f}%)"
-        rows.append([f"`{e['path']}`", str(e["mutants"]), str(e["ran"]), str(e["killed"]),
+        judged = str(e["ran"]) + (f" (sample, seed {e['seed']})" if e.get("sampled") else "")
+        rows.append([f"`{e['path']}`", str(e["mutants"]), judged, str(e["killed"]),
                      str(e["equivalent"]), str(e["survived"]), score])  # fmt: skip
     return (table(["module", "mutants", "judged", "killed", "equivalent", "survived", "score"],
                   rows, "lrrrrrr")
-            + "\n\n*From `docs/benchmarks/mutation.json` (written by `tests/mutation/run.py`; "
-            "score = killed / (judged - equivalent), a timeout counted as killed).*")
+            + "\n\n*From `docs/benchmarks/mutation.json` and `mutation_core.json` (written by "
+            "`tests/mutation/run.py`; score = killed / (judged - equivalent), a timeout counted "
+            "as killed; a sampled module's score carries a 95% Wilson interval).*")
 
 
 TABLES: dict[str, Callable[[], str]] = {

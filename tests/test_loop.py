@@ -131,14 +131,14 @@ def test_classification_helpers_one_logit_and_several():
     ``[0.5, 0.5]``); K logits a softmax. float64."""
     from jaxrnn.training import tasks
 
-    y = jnp.asarray([[-1.5], [0.0], [2.0]], jnp.float64)
-    lab = jnp.asarray([1, 0, 1])
+    y = jnp.asarray([[-1.5], [0.0], [0.5], [2.0]], jnp.float64)
+    lab = jnp.asarray([1, 0, 0, 1])
     p = 1 / (1 + np.exp(-np.asarray(y[:, 0])))
     np.testing.assert_allclose(tasks.losses(y, lab), -np.log(np.where(lab == 1, p, 1 - p)),
                                rtol=1e-12)  # fmt: skip
     probs = tasks.probabilities(y)
     np.testing.assert_allclose(probs, np.stack([1 - p, p], -1), rtol=1e-12)
-    np.testing.assert_array_equal(tasks.predictions(y), [0, 0, 1])
+    np.testing.assert_array_equal(tasks.predictions(y), [0, 0, 1, 1])
     np.testing.assert_array_equal(tasks.predictions(y), np.argmax(probs, -1))
     z = jnp.asarray([[0.1, 2.0, -1.0], [3.0, 0.0, 0.5]], jnp.float64)
     logp = np.asarray(jax.nn.log_softmax(z))

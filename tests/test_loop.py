@@ -228,3 +228,29 @@ def test_reopen_early_stop_keeps_a_patience_stop_and_reopens_a_last_epoch_stop(s
                                            stopped=jnp.bool_(True))  # fmt: skip
     state = loop.TrainState(params, None, None, best=best)
     assert bool(loop.reopen_early_stop(state, 2).best.stopped) == stays
+
+
+def test_batch_loss_is_the_weighted_mean_of_the_task_losses():
+    """``batch_loss``: ``sum(w * losses) / sum(w)`` (padding slots weigh 0), or over a given
+    ``total``; its gradient the weighted mean of the rows' (a linear forecaster, squared
+    error, against NumPy). float64."""
+    from jaxrnn.training import tasks
+
+    class Linear:
+        def apply(self, params, x, key=None):
+            return x @ params
+
+    rng = np.random.default_rng(0)
+    x, y, p = rng.normal(size=(4, 3)), rng.normal(size=(4, 2)), rng.normal(size=(3, 2))
+    w = np.array([1.0, 2.0, 1.0, 0.0])
+    batch = tasks.Batch(tasks.SeriesRows(jnp.asarray(x), jnp.asarray(y)), jnp.asarray(w))
+    task = tasks.regression()
+    err = x @ p - y
+    rows = np.mean(err**2, -1)
+    loss, _ = loop.batch_loss(Linear(), task, jnp.asarray(p), batch, (), None)
+    np.testing.assert_allclose(loss, np.sum(w * rows) / w.sum(), rtol=1e-12)
+    total, _ = loop.batch_loss(Linear(), task, jnp.asarray(p), batch, (), None, total=8.0)
+    np.testing.assert_allclose(total, np.sum(w * rows) / 8.0, rtol=1e-12)
+    grad = jax.grad(lambda q: loop.batch_loss(Linear(), task, q, batch, (), None)[0])
+    want = x.T @ (w[:, None] * 2 * err / err.shape[1]) / w.sum()
+    np.testing.assert_allclose(grad(jnp.asarray(p)), want, rtol=1e-12)

@@ -191,3 +191,31 @@ def test_lm_metrics_are_the_masked_tokens_loss_accuracy_and_bits(reduction):
     wsums, wcounts = word.stats(out, batch)
     np.testing.assert_array_equal(wsums, sums[:2])
     np.testing.assert_array_equal(wcounts, counts[:2])
+
+
+def test_a_keyed_step_of_several_chunks_carries_the_state_and_each_chunks_dropout_key():
+    """``lm_task.apply`` with a key over rows of 2 chunks (streams, no windows): the chunks run
+    one after another from the carried state (each from the state the previous one left),
+    chunk ``r`` with dropout from ``split(key, 2)[r]``, as the model applied by hand; the
+    carry returned is the last chunk's state. float64."""
+    model = lm.LanguageModel(RecurrentLayer("rnn", H), V, None, dropout=0.5)
+    params = jax.tree.map(jnp.asarray, model.init_numpy(0, np.float64))
+    rng = np.random.default_rng(6)
+    inputs, targets = rng.integers(0, V, (2, B, T)), rng.integers(0, V, (2, B, T))
+    data = tasks.LMRows(jnp.asarray(inputs), jnp.asarray(targets), jnp.ones((2, B, T)))
+    task = tasks.lm_task(model, B)
+    carry = task.init_carry(model, params, 2)
+    key = jax.random.key(1)
+    apply = jax.jit(lambda p, d, c, k: task.apply(model, p, Batch(d, jnp.ones(2)), c, k))
+    out, new = apply(params, data, carry, key)
+    state, nll = carry, []
+    for r, k in enumerate(jax.random.split(key, 2)):
+        logits, state = model.apply(params, jnp.asarray(inputs[r]), state, key=k)
+        logp = jax.nn.log_softmax(logits)
+        nll.append(-jnp.take_along_axis(logp, jnp.asarray(targets[r])[..., None], -1)[..., 0])
+    np.testing.assert_allclose(out.nll, jnp.stack(nll), rtol=1e-12)
+    for a, b in zip(jax.tree.leaves(new), jax.tree.leaves(state), strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-12)
+    no_key, _ = jax.jit(lambda p, d, c: task.apply(model, p, Batch(d, jnp.ones(2)), c, None))(
+        params, data, carry)  # fmt: skip
+    assert not np.allclose(no_key.nll, out.nll)  # the key's dropout was on

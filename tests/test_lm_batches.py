@@ -156,3 +156,66 @@ def test_resume_draws_the_windows_of_the_uninterrupted_run(corpus, tmp_path):
     resumed = fit(TrainConfig(epochs=3), resume=ck)
     assert resumed.config.lm_batches == "random"
     assert resumed.history == full.history  # exact: the same windows, the same floats
+
+
+@pytest.mark.parametrize("reduction", ["mean", "sum"])
+def test_lm_metrics_are_the_masked_tokens_loss_accuracy_and_bits(reduction):
+    """``lm_task``'s ``stats``: nats per real token, next-token accuracy and bits per
+    character (``loss / ln 2``) over the masked tokens of the real rows; ``loss`` weighs the
+    same tokens (``reduction="sum"``: the chunk's summed loss); ``word_level`` keeps ``loss``
+    and ``acc`` only. float64."""
+    rng = np.random.default_rng(4)
+    r, s, t = 2, 3, 4
+    nll = rng.uniform(0.1, 3.0, (r, s, t))
+    targets = rng.integers(0, V, (r, s, t))
+    pred = np.where(rng.random((r, s, t)) < 0.5, targets, (targets + 1) % V)
+    mask = np.ones((r, s, t))
+    mask[1, 2, 2:] = 0  # a padded tail
+    w = np.array([1.0, 1.0])
+    task = tasks.lm_task(None, s, reduction)
+    batch = Batch(tasks.LMRows(None, jnp.asarray(targets), jnp.asarray(mask)), jnp.asarray(w))
+    out = tasks.LMOut(jnp.asarray(nll), jnp.asarray(pred))
+    sums, counts = task.stats(out, batch)
+    real = mask > 0
+    loss = nll[real].mean()
+    np.testing.assert_allclose(np.asarray(counts), [real.sum()] * 3)
+    np.testing.assert_allclose(np.asarray(sums) / np.asarray(counts),
+                               [loss, (pred == targets)[real].mean(), loss / np.log(2)],
+                               rtol=1e-12)  # fmt: skip
+    losses, weights = task.loss(out, batch)
+    per_chunk = {"mean": loss, "sum": nll[real].sum()}[reduction]
+    np.testing.assert_allclose(jnp.sum(weights * losses) / jnp.sum(weights), per_chunk,
+                               rtol=1e-12)  # fmt: skip
+    word = tasks.word_level(task)
+    assert word.metric_names == ("loss", "acc") and task.metric_names == ("loss", "acc", "bpc")
+    wsums, wcounts = word.stats(out, batch)
+    np.testing.assert_array_equal(wsums, sums[:2])
+    np.testing.assert_array_equal(wcounts, counts[:2])
+
+
+def test_a_keyed_step_of_several_chunks_carries_the_state_and_each_chunks_dropout_key():
+    """``lm_task.apply`` with a key over rows of 2 chunks (streams, no windows): the chunks run
+    one after another from the carried state (each from the state the previous one left),
+    chunk ``r`` with dropout from ``split(key, 2)[r]``, as the model applied by hand; the
+    carry returned is the last chunk's state. float64."""
+    model = lm.LanguageModel(RecurrentLayer("rnn", H), V, None, dropout=0.5)
+    params = jax.tree.map(jnp.asarray, model.init_numpy(0, np.float64))
+    rng = np.random.default_rng(6)
+    inputs, targets = rng.integers(0, V, (2, B, T)), rng.integers(0, V, (2, B, T))
+    data = tasks.LMRows(jnp.asarray(inputs), jnp.asarray(targets), jnp.ones((2, B, T)))
+    task = tasks.lm_task(model, B)
+    carry = task.init_carry(model, params, 2)
+    key = jax.random.key(1)
+    apply = jax.jit(lambda p, d, c, k: task.apply(model, p, Batch(d, jnp.ones(2)), c, k))
+    out, new = apply(params, data, carry, key)
+    state, nll = carry, []
+    for r, k in enumerate(jax.random.split(key, 2)):
+        logits, state = model.apply(params, jnp.asarray(inputs[r]), state, key=k)
+        logp = jax.nn.log_softmax(logits)
+        nll.append(-jnp.take_along_axis(logp, jnp.asarray(targets[r])[..., None], -1)[..., 0])
+    np.testing.assert_allclose(out.nll, jnp.stack(nll), rtol=1e-12)
+    for a, b in zip(jax.tree.leaves(new), jax.tree.leaves(state), strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-12)
+    no_key, _ = jax.jit(lambda p, d, c: task.apply(model, p, Batch(d, jnp.ones(2)), c, None))(
+        params, data, carry)  # fmt: skip
+    assert not np.allclose(no_key.nll, out.nll)  # the key's dropout was on

@@ -131,14 +131,14 @@ def test_classification_helpers_one_logit_and_several():
     ``[0.5, 0.5]``); K logits a softmax. float64."""
     from jaxrnn.training import tasks
 
-    y = jnp.asarray([[-1.5], [0.0], [2.0]], jnp.float64)
-    lab = jnp.asarray([1, 0, 1])
+    y = jnp.asarray([[-1.5], [0.0], [0.5], [2.0]], jnp.float64)
+    lab = jnp.asarray([1, 0, 0, 1])
     p = 1 / (1 + np.exp(-np.asarray(y[:, 0])))
     np.testing.assert_allclose(tasks.losses(y, lab), -np.log(np.where(lab == 1, p, 1 - p)),
                                rtol=1e-12)  # fmt: skip
     probs = tasks.probabilities(y)
     np.testing.assert_allclose(probs, np.stack([1 - p, p], -1), rtol=1e-12)
-    np.testing.assert_array_equal(tasks.predictions(y), [0, 0, 1])
+    np.testing.assert_array_equal(tasks.predictions(y), [0, 0, 1, 1])
     np.testing.assert_array_equal(tasks.predictions(y), np.argmax(probs, -1))
     z = jnp.asarray([[0.1, 2.0, -1.0], [3.0, 0.0, 0.5]], jnp.float64)
     logp = np.asarray(jax.nn.log_softmax(z))
@@ -146,3 +146,111 @@ def test_classification_helpers_one_logit_and_several():
                                rtol=1e-12)  # fmt: skip
     np.testing.assert_allclose(tasks.probabilities(z), np.exp(logp), rtol=1e-12)
     np.testing.assert_array_equal(tasks.predictions(z), [1, 0])
+
+
+def _tiny_split(n=7, t=5, v=9, seed=0):
+    from jaxrnn.data.arrays import Arrays
+
+    rng = np.random.default_rng(seed)
+    lengths = rng.integers(1, t + 1, n).astype(np.int32)
+    ids = (rng.integers(1, v, (n, t)) * (np.arange(t) < lengths[:, None])).astype(np.int32)
+    return Arrays(ids, lengths, rng.integers(0, 2, n).astype(np.int32))
+
+
+@pytest.mark.parametrize("bucketed", [False, True])
+def test_pad_multiple_fills_each_batch_with_zero_weight_slots(bucketed):
+    """``pad_multiple`` (the device count): every training batch has ``batch_size`` rounded up
+    to a multiple of it rows (3 -> 4), the extra slots weigh 0, so the trained params are
+    those of the unpadded run; plain batches and length buckets. float64."""
+    from jaxrnn.data.buckets import batch_schedule, bucket_bounds, split_buckets
+    from jaxrnn.training import tasks
+
+    data = _tiny_split()
+    model = models.Classifier(sequence.RecurrentLayer("rnn", 3), 9, 4, num_classes=2)
+    opt = optax.sgd(0.5)
+    state = loop.init_state(model, opt, 0, jnp.float64)
+    order = np.random.default_rng(1).permutation(7)
+    train = jax.tree.map(jnp.asarray, data)
+    orders = jnp.asarray(order[None])
+    if bucketed:
+        bounds = bucket_bounds(data.lengths, 2)
+        parts, inverse = split_buckets(data, bounds)
+        train = jax.tree.map(jnp.asarray, loop.Bucketed(tuple(parts), inverse))
+        orders = loop.Schedule(*(jnp.asarray(a[None]) for a in
+                                 batch_schedule(order, data.lengths, bounds, 3)))  # fmt: skip
+    base = tasks.classification()
+    for multiple, rows in ((1, 3), (4, 4)):
+        seen = set()
+
+        def apply(model, params, batch, carry, key, seen=seen):
+            if key is not None:  # a training step (evaluation has no key)
+                seen.add(batch.weights.shape[0])
+            return base.apply(model, params, batch, carry, key)
+
+        run = loop.make_run_epochs(model, opt, 3, 1, task=base._replace(apply=apply),
+                                   pad_multiple=multiple)  # fmt: skip
+        got, metrics = jax.jit(run)(state, train, jax.tree.map(jnp.asarray, data), orders)
+        assert seen == {rows}
+        if multiple == 1:
+            want, want_metrics = got, metrics
+    for a, b in zip(jax.tree.leaves(got.params), jax.tree.leaves(want.params), strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-15)
+    np.testing.assert_allclose(metrics, want_metrics, rtol=1e-12)
+
+
+def test_eval_every_scores_the_first_every_nth_and_last_epoch():
+    """``eval_every=3`` over 4 epochs without ``eval_train``: the test columns of epochs 1, 3
+    and 4 are evaluated, epoch 2's are zero (not evaluated); with ``eval_train`` every epoch
+    is still a whole evaluation pass (no zero column), the same figures. float64."""
+    from jaxrnn.training import tasks
+
+    data = jax.tree.map(jnp.asarray, _tiny_split())
+    model = models.Classifier(sequence.RecurrentLayer("rnn", 3), 9, 4, num_classes=2)
+    opt = optax.sgd(0.5)
+    state = loop.init_state(model, opt, 0, jnp.float64)
+    orders = jnp.asarray(np.stack([np.random.default_rng(e).permutation(7) for e in range(4)]))
+    kw = dict(task=tasks.classification(), eval_every=3)
+    _, whole = jax.jit(loop.make_run_epochs(model, opt, 3, 4, **kw))(state, data, data, orders)
+    assert np.all(whole > 0)  # every epoch evaluated
+    _, run = jax.jit(loop.make_run_epochs(model, opt, 3, 4, eval_train=False, **kw))(
+        state, data, data, orders)  # fmt: skip
+    np.testing.assert_allclose(run[[0, 2, 3], 2:], whole[[0, 2, 3], 2:], rtol=1e-12)
+    np.testing.assert_array_equal(run[1, 2:], 0.0)
+    assert np.all(run[:, :2] > 0)  # the running train means, every epoch
+
+
+@pytest.mark.parametrize("since,stays", [(2, True), (1, False)])
+def test_reopen_early_stop_keeps_a_patience_stop_and_reopens_a_last_epoch_stop(since, stays):
+    """A seed stopped ``patience`` (2) epochs after its best stays stopped on resume; one that
+    stopped only because the run's last epoch came (1 epoch after its best) trains on."""
+    params = {"w": jnp.ones(2)}
+    best = loop.init_best(params)._replace(epoch=jnp.int32(3), epochs=jnp.int32(3 + since),
+                                           stopped=jnp.bool_(True))  # fmt: skip
+    state = loop.TrainState(params, None, None, best=best)
+    assert bool(loop.reopen_early_stop(state, 2).best.stopped) == stays
+
+
+def test_batch_loss_is_the_weighted_mean_of_the_task_losses():
+    """``batch_loss``: ``sum(w * losses) / sum(w)`` (padding slots weigh 0), or over a given
+    ``total``; its gradient the weighted mean of the rows' (a linear forecaster, squared
+    error, against NumPy). float64."""
+    from jaxrnn.training import tasks
+
+    class Linear:
+        def apply(self, params, x, key=None):
+            return x @ params
+
+    rng = np.random.default_rng(0)
+    x, y, p = rng.normal(size=(4, 3)), rng.normal(size=(4, 2)), rng.normal(size=(3, 2))
+    w = np.array([1.0, 2.0, 1.0, 0.0])
+    batch = tasks.Batch(tasks.SeriesRows(jnp.asarray(x), jnp.asarray(y)), jnp.asarray(w))
+    task = tasks.regression()
+    err = x @ p - y
+    rows = np.mean(err**2, -1)
+    loss, _ = loop.batch_loss(Linear(), task, jnp.asarray(p), batch, (), None)
+    np.testing.assert_allclose(loss, np.sum(w * rows) / w.sum(), rtol=1e-12)
+    total, _ = loop.batch_loss(Linear(), task, jnp.asarray(p), batch, (), None, total=8.0)
+    np.testing.assert_allclose(total, np.sum(w * rows) / 8.0, rtol=1e-12)
+    grad = jax.grad(lambda q: loop.batch_loss(Linear(), task, q, batch, (), None)[0])
+    want = x.T @ (w[:, None] * 2 * err / err.shape[1]) / w.sum()
+    np.testing.assert_allclose(grad(jnp.asarray(p)), want, rtol=1e-12)

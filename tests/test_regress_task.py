@@ -134,3 +134,30 @@ def test_regressor_vocab_size_is_a_deprecated_alias_of_input_size():
     with pytest.raises(ValueError, match="disagree"), pytest.warns(DeprecationWarning):
         models.Regressor(layer, 3, vocab_size=4)
     assert models.init_params_numpy(model, 0)["rnn"][0][0].w_ih.shape == (12, 3)
+
+
+@pytest.mark.parametrize("per_step", [False, True])
+def test_regression_metrics_are_weighted_mse_and_mae_against_numpy(per_step):
+    """``regression().stats`` and ``.loss``: the MSE and MAE over every forecast value of the
+    real rows (a padding row weighs 0), per row ``[B, H]`` and per step ``[B, W, H]``; the
+    metric names; predictions are the forecasts. float64."""
+    rng = np.random.default_rng(3)
+    shape = (4, 5, 3) if per_step else (4, 3)
+    pred, y = rng.normal(size=shape), rng.normal(size=shape)
+    w = np.array([1.0, 0.0, 1.0, 1.0])  # row 1: padding
+    batch = tasks.Batch(tasks.SeriesRows(None, jnp.asarray(y)), jnp.asarray(w))
+    task = tasks.regression()
+    assert task.metric_names == ("loss", "mae")
+    assert tasks.regression(standardized=True).metric_names == ("loss", "mae_std")
+    sums, counts = task.stats(jnp.asarray(pred), batch)
+    real = w > 0
+    err = (pred - y)[real]
+    rows = err.shape[0] * (shape[1] if per_step else 1)  # rows, or row-steps
+    np.testing.assert_allclose(np.asarray(counts), [rows, rows])
+    np.testing.assert_allclose(np.asarray(sums) / np.asarray(counts),
+                               [np.mean(err**2), np.mean(np.abs(err))], rtol=1e-12)  # fmt: skip
+    losses, weights = task.loss(jnp.asarray(pred), batch)
+    assert losses.shape == weights.shape == shape[:-1]
+    np.testing.assert_allclose(np.sum(weights * losses) / np.sum(weights), np.mean(err**2),
+                               rtol=1e-12)  # fmt: skip
+    np.testing.assert_array_equal(task.predict(jnp.asarray(pred)), pred)

@@ -352,3 +352,85 @@ def test_register_numpy_cell_unroll_and_sizes_go_together():
                                   sizes=par.sizes) == par  # fmt: skip
     assert sl.register_numpy_cell("lstm", rec.forward, rec.backward) == rec
     assert sl.numpy_cell("mingru") == par and sl.numpy_cell("lstm") == rec
+
+
+def _finite_difference_check(rng, loss, arrays, grads, eps=1e-6):
+    """``grads`` (leaves matching ``arrays``) against centred differences of ``loss()``, a few
+    entries of each array (perturbed in place: ``loss`` must read these arrays)."""
+    for arr, g in zip(arrays, grads, strict=True):
+        flat, gflat = arr.reshape(-1), np.asarray(g).reshape(-1)
+        for j in rng.choice(flat.size, size=min(flat.size, 3), replace=False):
+            old = flat[j]
+            flat[j] = old + eps
+            up = loss()
+            flat[j] = old - eps
+            down = loss()
+            flat[j] = old
+            np.testing.assert_allclose(gflat[j], (up - down) / (2 * eps), rtol=1e-6, atol=1e-8)
+
+
+def test_dropout_between_layers_scales_the_kept_units_and_backpropagates_through_them(rng):
+    """``layer_forward(dropout=p, dropout_keep=masks)``: each layer but the last hands the next
+    its outputs where kept, divided by ``1 - p``, zero where dropped (the layers run one by one
+    by hand); no dropout with a rate of 0 or without masks (``apply`` without a key); the
+    gradients against centred differences with the same masks. float64, 3 layers."""
+    cell, p = "gru", 0.4
+    params = random_params(rng, cell, 3, False, True)
+    lengths = random_lengths(rng)
+    x = random_inputs(rng, lengths)
+    keeps = tuple(rng.random((B, T, H)) < 1 - p for _ in range(2))
+    out, final, cache = sl.layer_forward(cell, params, x, lengths, dropout=p, dropout_keep=keeps)
+    y, finals = x, []
+    for layer in range(3):
+        y, f, _ = sl.layer_forward(cell, params[layer : layer + 1], y, lengths)
+        finals.append(f[0])
+        if layer < 2:
+            y = np.where(keeps[layer], y / (1 - p), 0.0)
+    assert_close(out, y, "outputs")
+    assert_close(final, np.stack(finals), "final states")
+    plain = sl.layer_forward(cell, params, x, lengths)[0]
+    assert not np.allclose(out, plain)
+    assert_close(sl.layer_forward(cell, params, x, lengths, dropout=0.0, dropout_keep=keeps)[0],
+                 plain, "rate 0 with masks")  # fmt: skip
+    assert_close(sl.layer_forward(cell, params, x, lengths, dropout=p)[0], plain, "no masks")
+
+    r_out, r_final = rng.normal(size=out.shape), rng.normal(size=final.shape)
+
+    def loss():
+        o, f, _ = sl.layer_forward(cell, params, x, lengths, dropout=p, dropout_keep=keeps)
+        return np.sum(o * r_out) + np.sum(f * r_final)
+
+    grads, dx, _ = sl.layer_backward(cell, params, cache, r_out, r_final)
+    _finite_difference_check(rng, loss, leaves((params, x)), leaves((grads, dx)))
+
+
+def test_classifier_dropout_masks_and_their_gradients(rng):
+    """``classifier_logits`` with ``masks``: the readout reads the final states where kept,
+    divided by ``1 - dropout``, zero where dropped; with the default rates (0) the masks drop
+    nothing; ``classifier_loss_and_grads`` with both kinds of masks against centred differences.
+    float64."""
+    cell, p, q = "lstm", 0.5, 0.3
+    params = {"rnn": random_params(rng, cell, 2, True, True, E),
+              "embed": rng.normal(0, 0.5, (V, E)),
+              "w_out": rng.normal(0, 0.5, (3, 2 * H)), "b_out": rng.normal(0, 0.5, 3)}
+    lengths = random_lengths(rng)
+    ids = rng.integers(1, V, size=(B, T))
+    labels = rng.integers(0, 3, B)
+    masks = sl.DropoutMasks((rng.random((B, T, 2 * H)) < 1 - q,), rng.random((B, 2 * H)) < 1 - p)
+    kw = dict(cell=cell, bidirectional=True)
+    plain = sl.classifier_logits(params, ids, lengths, **kw)
+    assert_close(sl.classifier_logits(params, ids, lengths, **kw, masks=masks), plain, "rates 0")
+    _, final, _ = sl.layer_forward(cell, params["rnn"], params["embed"][ids], lengths,
+                                   dropout=q, dropout_keep=masks.between)  # fmt: skip
+    feats = np.concatenate([final.h[-2], final.h[-1]], -1)
+    want = np.where(masks.readout, feats / (1 - p), 0.0) @ params["w_out"].T + params["b_out"]
+    rates = dict(dropout=p, layer_dropout=q, masks=masks)
+    assert_close(sl.classifier_logits(params, ids, lengths, **kw, **rates), want, "logits")
+
+    def loss():
+        return sl.classifier_loss_and_grads(params, ids, lengths, labels, **kw, **rates)[0]
+
+    _, grads = sl.classifier_loss_and_grads(params, ids, lengths, labels, **kw, **rates)
+    names = sorted(params)
+    _finite_difference_check(rng, loss, leaves([params[k] for k in names]),
+                             leaves([grads[k] for k in names]))  # fmt: skip

@@ -22,7 +22,7 @@ import optax
 import pytest
 
 from jaxrnn.data.arrays import Arrays
-from jaxrnn.nn.models import Classifier
+from jaxrnn.nn.models import Classifier, init_params_numpy
 from jaxrnn.nn.sequence import RecurrentLayer
 from jaxrnn.scratch import classifier_train as ct
 from jaxrnn.scratch import optim
@@ -235,12 +235,14 @@ def test_dropout_needs_its_masks(rng):
 @pytest.mark.parametrize("k", [1, 3])
 def test_loss_predictions_probabilities_equal_the_jax_tasks(k):
     """``loss_terms`` / ``predictions`` / ``probabilities`` == ``jaxrnn.training.tasks``'s, one
-    logit (sigmoid, a logit of exactly 0 is class 0) and several (softmax); float64."""
+    logit (sigmoid, a logit of exactly 0 is class 0) and several (softmax), finite for logits
+    of hundreds (exp would overflow unshifted); float64."""
     from jaxrnn.training import tasks
 
     rng = np.random.default_rng(k)
     logits = rng.normal(0, 2, (6, k))
     logits[0] = 0.0
+    logits[1] = np.linspace(800.0, -800.0, k) if k > 1 else 800.0
     labels = rng.integers(0, max(k, 2), 6)
     np.testing.assert_allclose(ct.loss_terms(logits, labels),
                                tasks.losses(jnp.asarray(logits), jnp.asarray(labels)),
@@ -248,3 +250,48 @@ def test_loss_predictions_probabilities_equal_the_jax_tasks(k):
     np.testing.assert_array_equal(ct.predictions(logits), tasks.predictions(jnp.asarray(logits)))
     np.testing.assert_allclose(ct.probabilities(logits),
                                tasks.probabilities(jnp.asarray(logits)), rtol=1e-12)  # fmt: skip
+
+
+def test_drawn_masks_keep_one_minus_the_rate_and_cover_every_step(rng):
+    """``draw_dropout_masks`` keeps each unit with probability ``1 - rate`` (readout and between
+    layers), and the masks the trainer draws itself cover the split's steps: an unmasked model
+    (every step read) with layer dropout trains on 3 texts of ``T = 5`` steps."""
+    m = ct.draw_dropout_masks(np.random.default_rng(0), batch=200, steps=5, features=20,
+                              num_layers=2, dropout=0.25, layer_dropout=0.4)  # fmt: skip
+    assert m.readout.shape == (200, 20) and len(m.between) == 1
+    assert abs(m.readout.mean() - 0.75) < 0.02 and abs(m.between[0].mean() - 0.6) < 0.02
+    none = ct.draw_dropout_masks(rng, batch=2, steps=5, features=3, num_layers=2, dropout=0.0,
+                                 layer_dropout=0.0)  # fmt: skip
+    assert none == DropoutMasks((), None)
+
+    model = Classifier(RecurrentLayer("rnn", 3, 2, dropout=0.5), V, 3, mask=False)
+    params = init_params_numpy(model, 0, np.float64)
+    train = make_split(rng, 3, 2)
+    kw = dict(optimizer=optim.sgd(0.5), batch_size=2, orders=np.arange(3)[None], seed=1,
+              **ct.classifier_options(model))  # fmt: skip
+    a, b = (ct.train_classifier(params, train, **kw).history[0]["train_loss"] for _ in range(2))
+    assert a == b and np.isfinite(a)
+
+
+def test_evaluate_is_the_masked_models_mean_loss_and_accuracy(rng):
+    """``evaluate`` (default ``mask=True``, as ``Classifier``) == the masked model's mean loss
+    and accuracy over the split (``classifier_logits``, itself tested against the JAX model),
+    in any chunking; NaN for an empty split, numbers for one text. float64."""
+    model = Classifier(RecurrentLayer("gru", 4), V, 3, num_classes=3)
+    params = init_params_numpy(model, 1, np.float64)
+    split = make_split(rng, 5, 3)
+    assert split.lengths.min() < T  # padding, where masking matters
+    logits = ct.classifier_logits(params, split.ids, split.lengths, cell="gru",
+                                  bidirectional=False, mask=True)  # fmt: skip
+    unmasked = ct.classifier_logits(params, split.ids, split.lengths, cell="gru",
+                                    bidirectional=False, mask=False)  # fmt: skip
+    assert not np.allclose(logits, unmasked)
+    want = [np.mean(ct.loss_terms(logits, split.labels)),
+            np.mean(ct.predictions(logits) == split.labels)]  # fmt: skip
+    for chunk in (1024, 2):
+        got = ct.evaluate(params, split, cell="gru", bidirectional=False, chunk=chunk)
+        np.testing.assert_allclose(got, want, rtol=1e-10)
+    empty = Arrays(split.ids[:0], split.lengths[:0], split.labels[:0])
+    assert all(np.isnan(ct.evaluate(params, empty, cell="gru", bidirectional=False)))
+    one = Arrays(split.ids[:1], split.lengths[:1], split.labels[:1])
+    assert all(np.isfinite(ct.evaluate(params, one, cell="gru", bidirectional=False)))

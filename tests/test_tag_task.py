@@ -144,3 +144,31 @@ def test_bad_input_is_one_line(tmp_path, capsys):
     assert "line 1 has one column" in err and err.count("\n") == 1
     assert train_main(["--task", "tag", "--backend", "numpy"]) == 2
     assert "--backend jax" in capsys.readouterr().err
+
+
+def test_tag_metrics_are_the_real_tokens_mean_loss_and_accuracy_against_numpy():
+    """``tagging().stats`` / ``.loss`` / ``.predict``: cross-entropy and token accuracy averaged
+    over the real tokens of the real rows (padding tokens, tag -1, and a padding row weigh 0),
+    against NumPy; predictions are the arg-max tag per token. float64."""
+    rng = np.random.default_rng(5)
+    b, t, k = 3, 4, 5
+    logits = rng.normal(size=(b, t, k))
+    lengths = np.array([4, 2, 3])
+    tags = np.where(np.arange(t) < lengths[:, None], rng.integers(0, k, (b, t)), -1)
+    tags[0, :2] = np.argmax(logits[0, :2], -1)  # some right, some wrong
+    w = np.array([1.0, 1.0, 0.0])  # row 2: padding
+    batch = tasks.Batch(tasks.TagRows(None, jnp.asarray(lengths), jnp.asarray(tags)),
+                        jnp.asarray(w))  # fmt: skip
+    task = tasks.tagging()
+    real = (np.arange(t) < lengths[:, None]) & (w[:, None] > 0)
+    logp = logits - np.log(np.exp(logits).sum(-1, keepdims=True))
+    nll = -np.take_along_axis(logp, np.maximum(tags, 0)[..., None], -1)[..., 0]
+    hit = np.argmax(logits, -1) == tags
+    sums, counts = task.stats(jnp.asarray(logits), batch)
+    np.testing.assert_allclose(np.asarray(counts), [real.sum()] * 2)
+    np.testing.assert_allclose(np.asarray(sums) / np.asarray(counts),
+                               [nll[real].mean(), hit[real].mean()], rtol=1e-12)  # fmt: skip
+    losses, weights = task.loss(jnp.asarray(logits), batch)
+    np.testing.assert_array_equal(weights, real.astype(float))
+    np.testing.assert_allclose(np.asarray(losses)[real], nll[real], rtol=1e-12)
+    np.testing.assert_array_equal(task.predict(jnp.asarray(logits)), np.argmax(logits, -1))

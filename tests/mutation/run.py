@@ -66,7 +66,14 @@ MODULES: dict[str, tuple[str, list[str]]] = {
         "tests/test_scale.py::test_schedule_visits_every_row_once_in_whole_buckets"]),
     "lm": ("jaxrnn/nn/lm.py", ["tests/test_lm.py"]),
     "cells": ("jaxrnn/nn/cells.py", ["tests/test_layers.py", "tests/test_cell_registry.py"]),
-    "loop": ("jaxrnn/training/loop.py", ["tests/test_loop.py", "tests/test_scale.py"]),
+    "loop": ("jaxrnn/training/loop.py", [
+        "tests/test_loop.py",
+        "tests/test_scale.py::test_bucketed_evaluation_equals_padded_evaluation",
+        "tests/test_scale.py::test_a_bucketed_epoch_takes_the_scheduled_steps",
+        "tests/test_scale.py::test_evaluating_splits_together_equals_one_by_one",
+        "tests/test_scale.py::test_a_chunked_epoch_on_length_sorted_rows_takes_the_scheduled_"
+        "steps",
+        "tests/test_scale.py::test_a_tagger_trains_on_length_buckets_and_reports_in_row_order"]),
     "bptt": ("jaxrnn/nn/bptt.py", ["tests/test_bptt.py"]),
     "tasks": ("jaxrnn/training/tasks.py", ["tests/test_regress_task.py", "tests/test_loop.py",
                                           "tests/test_tag_task.py",

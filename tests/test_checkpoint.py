@@ -215,32 +215,6 @@ def _histories_equal(a, b):
         assert ra == rb  # exact: same floats
 
 
-@pytest.mark.parametrize(
-    "kw",
-    [
-        # the hand-written-BPTT fast path; no dropout, so its PRNG key is never read (a key
-        # re-drawn on resume cannot show here; sample orders re-drawn do)
-        dict(model="rnn", hidden=16, epochs=6),
-        dict(model="simple_rnn", hidden=8, epochs=6, dropout=0.3),  # Adam state + dropout keys
-        dict(model="bilru", hidden=4, epochs=6, dropout=0.3),  # a parallel cell's own params
-    ],
-    ids=["rnn", "simple_rnn", "bilru"],
-)
-def test_resume_reproduces_the_uninterrupted_run_bit_for_bit(tmp_path, kw):
-    # Both runs checkpoint, so --compile auto compiles both in full (plan.compiler_options).
-    full = T.fit(T.TrainConfig(**kw), log_every=1, save=str(tmp_path / "full.ckpt"))
-    ck = tmp_path / "run.ckpt"
-    # Stop after 2 epochs (as if killed there), then resume to 6.
-    T.fit(T.TrainConfig(**{**kw, "epochs": 2}), save=str(ck))
-    restored = T.load_checkpoint(str(ck))
-    assert restored.epoch == 2 and len(restored.histories[0]) == 2
-    resumed = T.fit(T.TrainConfig(epochs=6), resume=str(ck), save=str(ck), log_every=1)
-    _histories_equal(resumed.history, full.history)
-    for a, b in zip(jax.tree.leaves(resumed.params), jax.tree.leaves(full.params), strict=True):
-        assert np.array_equal(np.asarray(a), np.asarray(b))
-    assert T.load_checkpoint(str(ck)).epoch == 6  # save=resume path: continued in place
-
-
 @pytest.fixture(scope="module")
 def gru_checkpoint(tmp_path_factory):
     """A float32 GRU run's checkpoint (hidden 4, 2 epochs, seed 7), written once."""
@@ -309,6 +283,32 @@ def test_a_float64_checkpoint_turns_float64_on_and_a_float32_one_leaves_it_off(
         assert {a.dtype for a in jax.tree.leaves(r.state.params)} == {np.dtype(np.float64)}
     finally:
         jax.config.update("jax_enable_x64", True)
+
+
+@pytest.mark.parametrize(
+    "kw",
+    [
+        # the hand-written-BPTT fast path; no dropout, so its PRNG key is never read (a key
+        # re-drawn on resume cannot show here; sample orders re-drawn do)
+        dict(model="rnn", hidden=16, epochs=6),
+        dict(model="simple_rnn", hidden=8, epochs=6, dropout=0.3),  # Adam state + dropout keys
+        dict(model="bilru", hidden=4, epochs=6, dropout=0.3),  # a parallel cell's own params
+    ],
+    ids=["rnn", "simple_rnn", "bilru"],
+)
+def test_resume_reproduces_the_uninterrupted_run_bit_for_bit(tmp_path, kw):
+    # Both runs checkpoint, so --compile auto compiles both in full (plan.compiler_options).
+    full = T.fit(T.TrainConfig(**kw), log_every=1, save=str(tmp_path / "full.ckpt"))
+    ck = tmp_path / "run.ckpt"
+    # Stop after 2 epochs (as if killed there), then resume to 6.
+    T.fit(T.TrainConfig(**{**kw, "epochs": 2}), save=str(ck))
+    restored = T.load_checkpoint(str(ck))
+    assert restored.epoch == 2 and len(restored.histories[0]) == 2
+    resumed = T.fit(T.TrainConfig(epochs=6), resume=str(ck), save=str(ck), log_every=1)
+    _histories_equal(resumed.history, full.history)
+    for a, b in zip(jax.tree.leaves(resumed.params), jax.tree.leaves(full.params), strict=True):
+        assert np.array_equal(np.asarray(a), np.asarray(b))
+    assert T.load_checkpoint(str(ck)).epoch == 6  # save=resume path: continued in place
 
 
 def test_cli_resume_of_a_bad_file_exits_2(tmp_path):

@@ -46,7 +46,8 @@ def to_numpy(params):
 
 
 def test_sampling_arguments_one_token_prime_and_default_seed():
-    """A one-token prime and a length of 1 are valid (the greedy token after the prime);
+    """A one-token prime and a length of 1 are valid (the greedy token after the prime); a
+    longer prime is read whole;
     an empty prime, a length or count below 1 and a temperature that is not > 0 are
     ``ValueError``s; no seed is seed 0."""
     model, params = model_and_params("gru", True)
@@ -54,6 +55,17 @@ def test_sampling_arguments_one_token_prime_and_default_seed():
     greedy = int(jnp.argmax(logits[0, -1]))
     assert lm.sample(model, params, [5], 1, top_k=1).tolist() == [[greedy]]
     assert lm.sample(model, params, np.array([[5]]), 1, top_k=1).tolist() == [[greedy]]
+    # the whole prime conditions the draw, one sample or several: a prime whose arg-max
+    # next token differs from its last token's alone
+    model, params = model_and_params("lstm", True)
+    primes = np.random.default_rng(0).integers(0, V, (40, 4))
+    apply = jax.jit(model.apply)
+    full = np.asarray(jnp.argmax(apply(params, jnp.asarray(primes))[0][:, -1], -1))
+    last = np.asarray(jnp.argmax(apply(params, jnp.asarray(primes[:, -1:]))[0][:, -1], -1))
+    i = int(np.flatnonzero(full != last)[0])
+    for n in (1, 2):
+        toks = lm.sample(model, params, primes[i], 1, top_k=1, num_samples=n)
+        assert toks.tolist() == [[full[i]]] * n
     bad = [(dict(prime_ids=[], length=3), "at least one token"),
            (dict(length=0), "length and num_samples"), (dict(num_samples=0), "length and"),
            (dict(temperature=0.0), "temperature"), (dict(temperature=-1.0), "temperature")]

@@ -1,7 +1,9 @@
 """Checkpoints: safe format, atomic writes, bit-for-bit resume, NaN keeps the last good one."""
 
+import hashlib
 import os
 import signal
+import struct
 import subprocess
 import sys
 
@@ -34,7 +36,8 @@ def test_roundtrip_and_no_pickle(tmp_path):
     "mangle,needle",
     [
         (lambda b: b[: len(b) // 2], "truncated"),
-        (lambda b: b[:5], "truncated"),
+        (lambda b: b[:5], r"truncated \(5 bytes\)"),
+        (lambda b: b[:52], r"truncated \(0 of \d+ payload bytes\)"),  # the header only
         (lambda b: b[:-1] + bytes([b[-1] ^ 1]), "corrupted"),
         (lambda b: b + b"x", "corrupted"),
         (lambda b: b"PK\x03\x04" + b[4:], "not a jaxrnn checkpoint"),
@@ -50,6 +53,71 @@ def test_bad_files_give_one_line_errors(tmp_path, mangle, needle):
     with pytest.raises(CheckpointError, match=needle) as e:
         checkpoint.load(p)
     assert "\n" not in str(e.value)
+
+
+def test_the_file_is_the_documented_layout_and_a_hand_written_one_loads(tmp_path):
+    """Magic, format version 1, payload length, SHA-256, then the msgpack payload (the module
+    docstring's table): what is written, and a file built by hand to it reads back."""
+    import msgpack
+
+    p = tmp_path / "c.ckpt"
+    checkpoint.save(p, {"k": "v"}, [np.arange(3, dtype=np.int32)])
+    blob = p.read_bytes()
+    magic, version, n, digest = struct.unpack_from("<8sIQ32s", blob)
+    assert (magic, version, n) == (b"JAXRNNCK", 1, len(blob) - 52)
+    assert digest == hashlib.sha256(blob[52:]).digest()
+    data = np.arange(3, dtype="<i4").tobytes()
+    assert msgpack.unpackb(blob[52:]) == {
+        "meta": {"k": "v"}, "arrays": [{"dtype": "int32", "shape": [3], "data": data}]}
+    p.write_bytes(_file({"meta": {"x": [1.5]}, "arrays": [
+        {"dtype": "float64", "shape": [2, 1], "data": np.array([1.0, 2.0]).tobytes()}]}))
+    meta, (a,) = checkpoint.load(p)
+    assert meta == {"x": [1.5]} and a.dtype == np.float64 and a.tolist() == [[1.0], [2.0]]
+
+
+def _file(obj, version: int = 1) -> bytes:
+    """A checkpoint file built by hand: the header over ``obj`` packed with msgpack."""
+    import msgpack
+
+    payload = msgpack.packb(obj, use_bin_type=True)
+    digest = hashlib.sha256(payload).digest()
+    return struct.pack("<8sIQ32s", b"JAXRNNCK", version, len(payload), digest) + payload
+
+
+@pytest.mark.parametrize(
+    "obj,needle",
+    [
+        ({"meta": [1], "arrays": []}, "wrong structure"),  # meta not a map
+        ({"meta": {}, "arrays": {"a": 1}}, "wrong structure"),  # arrays not a list
+        ({"meta": "x", "arrays": 3}, "wrong structure"),
+        ({"meta": {1: "x"}, "arrays": []}, "cannot be decoded"),  # a key that is not a str
+        ({"arrays": []}, "cannot be decoded"),
+        ({"meta": {}, "arrays": [{"dtype": "object", "shape": [1], "data": b"x"}]},
+         "malformed"),
+        ({"meta": {}, "arrays": [{"dtype": "int32", "shape": [2], "data": b"abc"}]},
+         "malformed"),
+    ],
+)
+def test_well_checksummed_payloads_of_the_wrong_shape_are_refused(tmp_path, obj, needle):
+    p = tmp_path / "c.ckpt"
+    p.write_bytes(_file(obj))
+    with pytest.raises(CheckpointError, match=needle) as e:
+        checkpoint.load(p)
+    assert "\n" not in str(e.value)
+
+
+def test_metadata_that_could_not_be_read_back_is_refused_when_saving(tmp_path):
+    """A map key that is not a str (at any depth) or an array dtype outside the whitelist:
+    ``TypeError`` before anything is written (such a file would never load)."""
+    p = tmp_path / "c.ckpt"
+    for meta in ({1: "x"}, {"a": {"b": {2: 3}}}, {"a": [{"ok": 1}, {(1, 2): 0}]}):
+        with pytest.raises(TypeError, match="keys must be strings"):
+            checkpoint.save(p, meta, [])
+    with pytest.raises(TypeError, match="dtype"):
+        checkpoint.save(p, {}, [np.array(["s"])])
+    assert os.listdir(tmp_path) == []
+    checkpoint.save(p, {"a": [{"b": [1, {"c": None}]}], "d": ()}, [])
+    assert checkpoint.load(p)[0] == {"a": [{"b": [1, {"c": None}]}], "d": []}
 
 
 def test_missing_and_directory(tmp_path):
@@ -147,6 +215,76 @@ def _histories_equal(a, b):
         assert ra == rb  # exact: same floats
 
 
+@pytest.fixture(scope="module")
+def gru_checkpoint(tmp_path_factory):
+    """A float32 GRU run's checkpoint (hidden 4, 2 epochs, seed 7), written once."""
+    ck = tmp_path_factory.mktemp("gru") / "c.ckpt"
+    T.fit(T.TrainConfig(model="gru", hidden=4, epochs=2, seed=7), save=str(ck))
+    return ck
+
+
+def test_checkpoint_holds_config_tokenizer_and_state(gru_checkpoint):
+    r = T.load_checkpoint(str(gru_checkpoint))
+    assert r.config.model == "gru" and r.config.hidden == 4 and r.seeds == [7]
+    assert r.tokenizer.word_index["not"] == 1 and r.label_names == ["negative", "positive"]
+    assert r.state.params["rnn"][0][0].w_hh.shape == (12, 4)
+
+
+def test_a_checkpoint_whose_arrays_do_not_match_its_config_is_refused(tmp_path, gru_checkpoint):
+    """One-line ``CheckpointError`` for an array missing or extra, a shape or a dtype changed,
+    or a configuration edited to another size (not an error from deep inside JAX)."""
+    meta, arrays = checkpoint.load(gru_checkpoint)
+    i = next(i for i, a in enumerate(arrays) if a.dtype == np.float32 and a.ndim == 2)
+    bigger = {**meta, "config": {**meta["config"], "hidden": 5}}
+    cases = {
+        "array missing": (meta, arrays[:-1]),
+        "array extra": (meta, [*arrays, np.zeros(2, np.float32)]),
+        "shape changed": (meta, [*arrays[:i], arrays[i][:-1], *arrays[i + 1 :]]),
+        "dtype changed": (meta, [*arrays[:i], arrays[i].astype(np.float64), *arrays[i + 1 :]]),
+        "config edited": (bigger, arrays),
+    }
+    p = tmp_path / "bad.ckpt"
+    for name, (m, a) in cases.items():
+        checkpoint.save(p, m, a)
+        with pytest.raises(CheckpointError, match="arrays do not match its configuration",
+                           ) as e:  # fmt: skip
+            T.load_checkpoint(str(p))
+        assert "\n" not in str(e.value), name
+    checkpoint.save(p, meta, arrays)  # unchanged: loads
+    assert T.load_checkpoint(str(p)).config.hidden == 4
+
+
+def test_a_checkpoint_from_before_length_buckets_loads_as_trained_without_them(
+        tmp_path, gru_checkpoint):  # fmt: skip
+    meta, arrays = checkpoint.load(gru_checkpoint)
+    old = {**meta, "config": {k: v for k, v in meta["config"].items() if k != "buckets"}}
+    p = tmp_path / "old.ckpt"
+    checkpoint.save(p, old, arrays)
+    assert T.TrainConfig().buckets != 0  # the default today is not "off"
+    assert T.load_checkpoint(str(p)).config.buckets == 0
+
+
+def test_a_float64_checkpoint_turns_float64_on_and_a_float32_one_leaves_it_off(
+        tmp_path, gru_checkpoint):  # fmt: skip
+    """In a process without ``jax_enable_x64`` a float64 checkpoint restores float64 arrays
+    (turning it on); a float32 one does not turn it on."""
+    meta, arrays = checkpoint.load(gru_checkpoint)
+    assert meta["config"]["dtype"] == "float32"
+    p64 = tmp_path / "f64.ckpt"
+    checkpoint.save(p64, {**meta, "config": {**meta["config"], "dtype": "float64"}},
+                    [a.astype(np.float64) if a.dtype == np.float32 else a for a in arrays])
+    jax.config.update("jax_enable_x64", False)
+    try:
+        r = T.load_checkpoint(str(gru_checkpoint))
+        assert not jax.config.jax_enable_x64
+        assert {a.dtype for a in jax.tree.leaves(r.state.params)} == {np.dtype(np.float32)}
+        r = T.load_checkpoint(str(p64))
+        assert jax.config.jax_enable_x64
+        assert {a.dtype for a in jax.tree.leaves(r.state.params)} == {np.dtype(np.float64)}
+    finally:
+        jax.config.update("jax_enable_x64", True)
+
+
 @pytest.mark.parametrize(
     "kw",
     [
@@ -171,15 +309,6 @@ def test_resume_reproduces_the_uninterrupted_run_bit_for_bit(tmp_path, kw):
     for a, b in zip(jax.tree.leaves(resumed.params), jax.tree.leaves(full.params), strict=True):
         assert np.array_equal(np.asarray(a), np.asarray(b))
     assert T.load_checkpoint(str(ck)).epoch == 6  # save=resume path: continued in place
-
-
-def test_checkpoint_holds_config_tokenizer_and_state(tmp_path):
-    ck = tmp_path / "c.ckpt"
-    T.fit(T.TrainConfig(model="gru", hidden=4, epochs=2, seed=7), save=str(ck))
-    r = T.load_checkpoint(str(ck))
-    assert r.config.model == "gru" and r.config.hidden == 4 and r.seeds == [7]
-    assert r.tokenizer.word_index["not"] == 1 and r.label_names == ["negative", "positive"]
-    assert r.state.params["rnn"][0][0].w_hh.shape == (12, 4)
 
 
 def test_cli_resume_of_a_bad_file_exits_2(tmp_path):

@@ -45,6 +45,116 @@ def to_numpy(params):
     return p
 
 
+def test_sampling_arguments_one_token_prime_and_default_seed():
+    """A one-token prime and a length of 1 are valid (the greedy token after the prime); a
+    longer prime is read whole;
+    an empty prime, a length or count below 1 and a temperature that is not > 0 are
+    ``ValueError``s; no seed is seed 0."""
+    model, params = model_and_params("gru", True)
+    logits, _ = jax.jit(model.apply)(params, jnp.asarray([[5]]))
+    greedy = int(jnp.argmax(logits[0, -1]))
+    assert lm.sample(model, params, [5], 1, top_k=1).tolist() == [[greedy]]
+    assert lm.sample(model, params, np.array([[5]]), 1, top_k=1).tolist() == [[greedy]]
+    # the whole prime conditions the draw, one sample or several: a prime whose arg-max
+    # next token differs from its last token's alone
+    model, params = model_and_params("lstm", True)
+    primes = np.random.default_rng(0).integers(0, V, (40, 4))
+    apply = jax.jit(model.apply)
+    full = np.asarray(jnp.argmax(apply(params, jnp.asarray(primes))[0][:, -1], -1))
+    last = np.asarray(jnp.argmax(apply(params, jnp.asarray(primes[:, -1:]))[0][:, -1], -1))
+    i = int(np.flatnonzero(full != last)[0])
+    for n in (1, 2):
+        toks = lm.sample(model, params, primes[i], 1, top_k=1, num_samples=n)
+        assert toks.tolist() == [[full[i]]] * n
+    bad = [(dict(prime_ids=[], length=3), "at least one token"),
+           (dict(length=0), "length and num_samples"), (dict(num_samples=0), "length and"),
+           (dict(temperature=0.0), "temperature"), (dict(temperature=-1.0), "temperature")]
+    for kw, words in bad:
+        kw = {"prime_ids": [1, 2], "length": 3, **kw}
+        with pytest.raises(ValueError, match=words):
+            lm.sample(model, params, **kw)
+    a = lm.sample(model, params, [1, 2], 6, num_samples=2)
+    assert (a == lm.sample(model, params, [1, 2], 6, seed=0, num_samples=2)).all()
+
+
+def test_default_model_embeds_in_32_dims_without_dropout_and_readout_dropout_needs_a_key():
+    """``LanguageModel(layer, V)``: an embedding ``[V, 32]``, no dropout (a key changes
+    nothing). With ``dropout`` the readout sees inverted dropout only when a key is given
+    (training); without one (evaluation) the logits are the dropout-free model's."""
+    layer = RecurrentLayer("lstm", H)
+    model = lm.LanguageModel(layer, V)
+    params = jax.tree.map(jnp.asarray, model.init_numpy(0, np.float64))
+    assert params["embed"].shape == (V, 32) and model.dropout == 0.0
+    ids, key = jnp.asarray([[1, 2, 3, 4]]), jax.random.key(3)
+    plain = model.apply(params, ids)[0]
+    np.testing.assert_array_equal(model.apply(params, ids, key=key)[0], plain)
+    dropped = lm.LanguageModel(layer, V, dropout=0.5)
+    np.testing.assert_array_equal(dropped.apply(params, ids)[0], plain)
+    train = dropped.apply(params, ids, key=key)[0]
+    assert not np.allclose(train, plain)
+    np.testing.assert_array_equal(dropped.apply(params, ids, key=key)[0], train)  # seeded
+    # each readout input is dropped (0) or scaled by 2: the logits are w_out @ (m * h) + b
+    h, _ = layer.apply(params["rnn"], params["embed"][ids])
+    masked = np.linalg.lstsq(np.asarray(params["w_out"]), np.asarray(
+        train - params["b_out"])[0].T, rcond=None)[0].T  # [T, H]: m * h, recovered
+    ratio = masked / np.asarray(h[0])
+    assert np.allclose(ratio, np.round(ratio)) and set(np.round(ratio).ravel()) <= {0.0, 2.0}
+
+
+def _check_law(style: str, p: dict, hidden: int) -> None:
+    """``"keras"``: embedding within +-0.05, forget bias 1; ``"torch"``: every recurrent and
+    readout array uniform over +-1/sqrt(H) (the larger ones reach near both ends)."""
+    bound = 1 / np.sqrt(hidden)
+    if style == "keras":
+        assert np.abs(p["embed"]).max() <= 0.05
+        np.testing.assert_array_equal(p["rnn"][0][0].b_ih[hidden : 2 * hidden], 1.0)
+        return
+    for x in [*jax.tree.leaves(p["rnn"]), p["w_out"], p["b_out"]]:
+        x = np.asarray(x)
+        assert np.abs(x).max() <= bound and x.max() - x.min() > bound / 4  # not a constant
+        assert x.size < 30 or (x.min() < -0.8 * bound and x.max() > 0.8 * bound)
+
+
+def test_init_follows_each_style_in_jax_and_numpy_and_is_seeded():
+    """``init(key)`` and ``init_numpy(seed)`` draw each style's law with one structure:
+    "keras" (embedding within +-0.05, forget bias 1) and "torch" (uniform over
+    +-1/sqrt(H); one-hot inputs supported; a parallel cell keeps its own initialiser, the
+    LRU's ring), from the key or seed; "min_char" is min-char-rnn's draw (seed 0)."""
+    key0, key1 = jax.random.key(0), jax.random.key(1)
+    hidden = 9  # sqrt(H) is not H / 2
+    for style, embed in (("torch", E), ("torch", None), ("keras", E)):
+        model = lm.LanguageModel(RecurrentLayer("lstm", hidden), V, embed, init_style=style)
+        a, b = model.init(key0, jnp.float64), model.init(key1, jnp.float64)
+        ref, ref1 = model.init_numpy(0, np.float64), model.init_numpy(1, np.float64)
+        assert jax.tree.structure(a) == jax.tree.structure(ref)
+        for x, y, z, w in zip(*map(jax.tree.leaves, (a, ref, b, ref1)), strict=True):
+            assert x.shape == y.shape and x.dtype == y.dtype
+            assert (not np.array_equal(x, z) and not np.array_equal(y, w)) or (
+                style == "keras" and np.array_equal(x, z))  # keras: constant biases
+        np.testing.assert_array_equal(jax.tree.leaves(model.init(key0, jnp.float64))[0],
+                                      jax.tree.leaves(a)[0])  # fmt: skip
+        assert ("embed" in a) == (embed is not None)
+        _check_law(style, a, hidden)
+        _check_law(style, ref, hidden)
+    ring = lm.LanguageModel(RecurrentLayer("lru", H), V, E, init_style="torch")
+    for p in (ring.init(key0, jnp.float64), ring.init_numpy(0, np.float64)):
+        assert jax.tree.structure(p) == jax.tree.structure(ring.init_numpy(1, np.float64))
+        radius = np.exp(-np.exp(np.asarray(p["rnn"][0][0].nu_log)))
+        assert ((radius >= 0.9) & (radius <= 0.999)).all()  # the LRU's ring, not +-1/sqrt(H)
+    mc = lm.LanguageModel(RecurrentLayer("rnn", H), V, None, init_style="min_char")
+    ref = seq.min_char_init(V, H, 0)
+    got = mc.init(key1, jnp.float64)
+    np.testing.assert_allclose(got["rnn"][0][0].w_hh, ref["rnn"][0][0].w_hh, rtol=1e-15)
+    np.testing.assert_allclose(got["w_out"], ref["w_out"], rtol=1e-15)
+
+
+def test_moved_names_still_resolve_and_unknown_ones_are_attribute_errors():
+    for name in ("lm_task", "word_level", "LMRows", "LMOut"):
+        assert getattr(lm, name) is getattr(tasks, name)
+    with pytest.raises(AttributeError, match="no attribute 'nope'"):
+        lm.nope  # noqa: B018
+
+
 @pytest.mark.parametrize("cell,embed,layers", [("rnn", False, 1), ("lstm", True, 2),
                                                ("gru", True, 1)])  # fmt: skip
 def test_grad_equals_numpy_bptt_with_carried_state(cell, embed, layers):
@@ -154,8 +264,9 @@ def _chi2(draws: np.ndarray, p: np.ndarray) -> tuple[float, int]:
 
 def test_sampling_follows_the_temperature_and_top_k_distributions():
     """The first drawn token against ``softmax(logits / temperature)`` over the ``top_k``
-    most likely (4000 draws, chi-square); along whole samples no token is outside the k most
-    likely at its step; a temperature near 0 is the greedy continuation."""
+    most likely (4000 draws, chi-square; the defaults: temperature 1, all tokens); along
+    whole samples no token is outside the k most likely at its step; a temperature near 0 is
+    the greedy continuation."""
     model, params = model_and_params("gru", True)
     prime = np.array([1, 4, 2])
     logits = np.asarray(jax.jit(model.apply)(params, jnp.asarray(prime[None]))[0][0, -1])
@@ -166,8 +277,11 @@ def test_sampling_follows_the_temperature_and_top_k_distributions():
             z = np.where(z >= np.sort(z)[-top_k], z, -np.inf)
         p = np.exp(z - z.max())
         p /= p.sum()
-        draws = lm.sample(model, params, prime, 1, seed=7, temperature=temperature,
-                          top_k=top_k, num_samples=4000)[:, 0]  # fmt: skip
+        if (temperature, top_k) == (1.0, 0):  # the defaults: the model's own distribution
+            kw = {}
+        else:
+            kw = dict(temperature=temperature, top_k=top_k)
+        draws = lm.sample(model, params, prime, 1, seed=7, num_samples=4000, **kw)[:, 0]
         stat, df = _chi2(draws, p)
         assert stat < CHI2_999[df], (temperature, top_k, stat)
     # top-k along 40 samples of 12 tokens: each token among its step's 2 most likely

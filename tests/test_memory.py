@@ -108,6 +108,26 @@ def test_check_names_the_evaluation_batch_or_no_length_when_none_fits(monkeypatc
         memory.check(cfg, ROWS, 5000)
 
 
+def test_check_names_both_batch_sizes_when_their_terms_are_equal(monkeypatch):
+    """gru, one layer: 60 floats a token in training and in evaluation; with equal batch
+    sizes the two terms are equal, and lowering only one of them would not lower the peak."""
+    cfg = _cfg(model="gru", layers=1, batch_size=7, eval_batch_size=7, hidden=512)
+    est = memory.estimate(cfg, ROWS, 5000)
+    assert est.train_batch == est.eval_batch
+    _limit(monkeypatch, est.total / memory.USABLE * 0.99)
+    with pytest.raises(OutOfMemory, match=r"--max-len \d+ fits\) or --batch-size and "
+                                          r"--eval-batch-size$"):  # fmt: skip
+        memory.check(cfg, ROWS, 5000)
+
+
+def test_check_names_a_max_len_of_1_when_only_that_fits(monkeypatch):
+    cfg = _cfg(hidden=512)
+    _limit(monkeypatch, memory.estimate(cfg, ROWS, 1).total / memory.USABLE)
+    with pytest.raises(OutOfMemory, match=r"lower --max-len \(--max-len 1 fits\) or "
+                                          r"--batch-size$"):  # fmt: skip
+        memory.check(cfg, ROWS, 5000)
+
+
 def test_gb():
     assert memory._gb(1.5e9) == "1.5 GB" and memory._gb(1e9) == "1.0 GB"
     assert memory._gb(5e8) == "500 MB"

@@ -155,7 +155,13 @@ def check(cfg: TrainConfig, rows: dict[str, int], max_len: int, **kw: Any) -> Es
     fits = _longest_that_fits(cfg, rows, max_len, budget, **kw)
     what = (f"training batch {cfg.batch_size} x {max_len} tokens {_gb(est.train_batch)}, "
             f"evaluation batch {_gb(est.eval_batch)}, data {_gb(est.data)}")  # fmt: skip
-    batch = "--eval-batch-size" if est.eval_batch > est.train_batch else "--batch-size"
+    # the larger activation term is the one to lower; equal, lowering one alone changes nothing
+    if est.eval_batch > est.train_batch:
+        batch = "--eval-batch-size"
+    elif est.eval_batch < est.train_batch:
+        batch = "--batch-size"
+    else:
+        batch = "--batch-size and --eval-batch-size"
     if fits >= 1:
         fix = f"lower --max-len (--max-len {fits} fits) or {batch}"
     else:

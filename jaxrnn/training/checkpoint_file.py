@@ -58,10 +58,26 @@ def _decode_array(d: Any, path: str) -> np.ndarray:
         raise CheckpointError(f"{path}: an array in the checkpoint is malformed") from None
 
 
+def _check_keys(obj: Any) -> None:
+    """``TypeError`` if a map in ``obj`` has a key that is not a str (``loads`` reads only
+    string keys: such a file could be written but never read back)."""
+    if isinstance(obj, dict):
+        for k, v in obj.items():
+            if not isinstance(k, str):
+                raise TypeError(f"checkpoint metadata keys must be strings, got {k!r}")
+            _check_keys(v)
+    elif isinstance(obj, (list, tuple)):
+        for v in obj:
+            _check_keys(v)
+
+
 def dumps(meta: dict, arrays: list[np.ndarray]) -> bytes:
-    """Serialise ``meta`` (JSON-like: dict, list, str, int, float, bool, None) and arrays."""
+    """Serialise ``meta`` (JSON-like: dict with str keys, list, str, int, float, bool, None)
+    and arrays. ``TypeError`` for what ``loads`` would refuse (a key that is not a str, an
+    array dtype outside the whitelist)."""
     import msgpack
 
+    _check_keys(meta)
     payload = msgpack.packb(
         {"meta": meta, "arrays": [_encode_array(np.asarray(a)) for a in arrays]},
         use_bin_type=True,

@@ -67,7 +67,9 @@ MODULES: dict[str, tuple[str, list[str]]] = {
     "lm": ("jaxrnn/nn/lm.py", ["tests/test_lm.py"]),
     "cells": ("jaxrnn/nn/cells.py", ["tests/test_layers.py", "tests/test_cell_registry.py"]),
     "loop": ("jaxrnn/training/loop.py", ["tests/test_loop.py", "tests/test_scale.py"]),
-    "bptt": ("jaxrnn/nn/bptt.py", ["tests/test_bptt.py"]),
+    "bptt": ("jaxrnn/nn/bptt.py", [
+        "tests/test_bptt.py",
+        "tests/test_scale.py::test_chunked_loops_give_the_whole_sequence_numbers"]),
     "tasks": ("jaxrnn/training/tasks.py", ["tests/test_regress_task.py", "tests/test_loop.py",
                                           "tests/test_tag_task.py",
                                           "tests/test_lm_batches.py"]),

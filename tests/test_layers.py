@@ -427,6 +427,62 @@ def test_unroll_runs_the_backward_it_is_asked_for(rng):
         np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-14)
 
 
+def _primitives(f, *args):
+    """Every primitive of ``f``'s program (sub-programs included), by name."""
+    from jax.extend import core as jcore
+
+    out = []
+
+    def walk(jaxpr):
+        for e in jaxpr.eqns:
+            out.append(e.primitive.name)
+            for v in e.params.values():
+                for sub in v if isinstance(v, (tuple, list)) else (v,):
+                    if isinstance(sub, jcore.ClosedJaxpr):
+                        walk(sub.jaxpr)
+                    elif isinstance(sub, jcore.Jaxpr):
+                        walk(sub)
+
+    walk(jax.make_jaxpr(f)(*args).jaxpr)
+    return out
+
+
+def test_layer_runs_the_loops_it_is_asked_for(rng):
+    """``impl="custom_vjp"``: one hand-written-VJP loop per direction, or one for both with
+    ``stack_directions``; ``"autodiff"``: scans and no custom VJP; ``use_scan=False``: a
+    Python loop (no loop in the program), whatever ``impl``."""
+    params = random_params(rng, "gru", 1, True)
+    x = rng.normal(size=(B, T, D))
+
+    def count(use_scan=True, **kw):
+        layer = RecurrentLayer("gru", H, 1, True, **kw)
+        prims = _primitives(lambda p, x: layer.apply(p, x, None, use_scan=use_scan), params, x)
+        return prims.count("custom_vjp_call"), prims.count("scan") + prims.count("while")
+
+    assert count() == (2, 2)
+    assert count(_options=_Options(stack_directions=True)) == (1, 1)
+    assert count(impl="autodiff") == (0, 2)
+    assert count(False) == count(False, impl="autodiff") == (0, 0)
+
+
+@pytest.mark.parametrize("cell", ["gru", "mingru"])
+def test_step_by_step_equals_apply(cell):
+    """``step`` (one time step of a unidirectional stack: streaming, sampling) over a sequence
+    == ``apply``: every output and the final state, 2 layers, params from ``init`` (a parallel
+    cell's from its NumPy initialiser), float64."""
+    layer = RecurrentLayer(cell, H, num_layers=2)
+    params = layer.init(jax.random.key(0), D, jnp.float64)
+    x = np.random.default_rng(0).normal(size=(B, T, D))
+    out, final = apply(layer, params, x, None)
+    step = jax.jit(RecurrentLayer.step, static_argnums=0, compiler_options=FAST_COMPILE)
+    state = layer.zero_state(B, jnp.float64)
+    for t in range(T):
+        state, y = step(layer, params, state, x[:, t])
+        np.testing.assert_allclose(y, out[:, t], rtol=1e-10, atol=1e-12)
+    for a, b in zip(jax.tree.leaves(state), jax.tree.leaves(final), strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-12)
+
+
 @pytest.mark.parametrize("cell", VJP_CELLS)
 def test_grad_dtypes_follow_the_params(cell, rng):
     """jax.grad gives each gradient its primal's dtype and shape, here float32 params and

@@ -298,9 +298,9 @@ def test_chunked_loop_runs_only_the_chunks_the_longest_sequence_needs(monkeypatc
 
 @pytest.mark.parametrize("steps", [1, 0])
 def test_unroll_of_one_step_and_of_none(steps):
-    """``unroll`` (``bptt.scan_projected`` under ``impl="custom_vjp"``) of a one-step and of
-    an empty sequence: autodiff's outputs ``[B, T, H]`` and final state; T = 0: no outputs,
-    the carry unchanged."""
+    """``unroll`` (``bptt.scan_projected`` under ``impl="custom_vjp"``) and ``bptt.layer`` of
+    a one-step and of an empty sequence: autodiff's outputs ``[B, T, H]`` and final state;
+    T = 0: no outputs, the carry unchanged."""
     cell = "gru"
     params, x, lengths, carry, _, _ = _inputs(2, cell)
     xp = project_inputs(params, x[:, :steps])
@@ -308,5 +308,7 @@ def test_unroll_of_one_step_and_of_none(steps):
     new, ref = (sequence.unroll(cell, params, xp, lengths, carry, impl=i) for i in sequence.IMPLS)
     assert new[0].shape == (B, steps, H)
     _assert_tree_close(ref, new)
+    raw = bptt.layer(cell, params, x[:, :steps], lengths, carry)  # over raw inputs
+    _assert_tree_close(ref, raw)
     if steps == 0:
         np.testing.assert_array_equal(new[1], carry)

@@ -483,6 +483,25 @@ def test_step_by_step_equals_apply(cell):
         np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-12)
 
 
+def test_parallel_stack_routes_states_and_drops_only_with_a_key(rng):
+    """A parallel cell's bidirectional stack: state ``k`` seeds layer ``k // 2``, direction
+    ``k % 2`` (an empty sequence's final state is its initial one, slot by slot; moving slot 1
+    moves layer 0's backward direction and what it feeds, not layer 0's forward one); dropout
+    between layers only with a key."""
+    layer = RecurrentLayer("mingru", H, 2, True, dropout=0.5)
+    params = layer.init(jax.random.key(0), D, jnp.float64)
+    x, lengths = rng.normal(size=(B, T, D)), np.array([0, T, 3, 5])
+    state = np.abs(rng.normal(size=(4, B, H)))
+    out, final = apply(layer, params, x, lengths, initial_state=state)
+    np.testing.assert_array_equal(final[:, 0], state[:, 0])
+    bumped = state + (np.arange(4) == 1)[:, None, None]
+    _, final_b = apply(layer, params, x, lengths, initial_state=bumped)
+    moved = np.abs(np.asarray(final_b) - final)[:, 1:].max(axis=(1, 2))
+    assert moved[0] == 0 and np.all(moved[1:] > 1e-6), moved
+    dropped, _ = apply(layer, params, x, lengths, key=jax.random.key(1), initial_state=state)
+    assert np.abs(np.asarray(dropped) - out).max() > 1e-3
+
+
 @pytest.mark.parametrize("cell", VJP_CELLS)
 def test_grad_dtypes_follow_the_params(cell, rng):
     """jax.grad gives each gradient its primal's dtype and shape, here float32 params and

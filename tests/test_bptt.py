@@ -250,7 +250,8 @@ def _program(f, *args):
 
 def test_speed_options_shape_the_program():
     """What the speed options promise, read off the forward program (no compile): ``fused``
-    one ``G*H``-wide recurrent matmul a step (one per gate without it); ``batch_groups`` that
+    one ``G*H``-wide recurrent matmul a step (one per gate without it); ``hoist=False`` the
+    input projection inside the loop (one matmul before it by default); ``batch_groups`` that
     many loops over batch slices when it divides ``B`` (None: 2 from ``B = 64``, else 1)."""
 
     def loops_and_matmuls(cell, batch, **opts):
@@ -265,6 +266,7 @@ def test_speed_options_shape_the_program():
 
     assert loops_and_matmuls("lstm", B) == (1, 1)
     assert loops_and_matmuls("lstm", B, fused=False) == (1, 4)
+    assert loops_and_matmuls("lstm", B, hoist=False) == (1, 2)  # the input matmul in the loop
     assert loops_and_matmuls("gru", B, fused=False) == (1, 3)
     assert loops_and_matmuls("lstm", B, batch_groups=2) == (2, 1)
     assert loops_and_matmuls("lstm", B, batch_groups=3) == (1, 1)  # 3 does not divide 4

@@ -225,3 +225,92 @@ def test_unroll_impl_keyword_and_validation():
     ys, final = bptt.layer(cell, params, x[:, :0], None, carry)  # T = 0
     assert ys.shape == (B, 0, H)
     np.testing.assert_array_equal(final, carry)
+
+
+def _program(f, *args):
+    """The primitives of ``f``'s program, each with how many loops (scan / while) hold it."""
+    from jax.extend import core as jcore
+
+    out = []
+
+    def walk(jaxpr, loops):
+        for e in jaxpr.eqns:
+            out.append((e.primitive.name, loops))
+            inner = loops + (e.primitive.name in ("scan", "while"))
+            for v in e.params.values():
+                for sub in v if isinstance(v, (tuple, list)) else (v,):
+                    if isinstance(sub, jcore.ClosedJaxpr):
+                        walk(sub.jaxpr, inner)
+                    elif isinstance(sub, jcore.Jaxpr):
+                        walk(sub, inner)
+
+    walk(jax.make_jaxpr(f)(*args).jaxpr, 0)
+    return out
+
+
+def test_speed_options_shape_the_program():
+    """What the speed options promise, read off the forward program (no compile): ``fused``
+    one ``G*H``-wide recurrent matmul a step (one per gate without it); ``hoist=False`` the
+    input projection inside the loop (one matmul before it by default); ``batch_groups`` that
+    many loops over batch slices when it divides ``B`` (None: 2 from ``B = 64``, else 1)."""
+
+    def loops_and_matmuls(cell, batch, **opts):
+        params = _inputs(0, cell)[0]
+        hc = get_cell(cell).spec.has_cell_state
+        carry = LSTMState(np.zeros((batch, H)), np.zeros((batch, H))) if hc else np.zeros(
+            (batch, H))
+        prog = _program(lambda p, x, c: bptt.layer(cell, p, x, None, c, **opts), params,
+                        np.zeros((batch, T, D)), carry)  # fmt: skip
+        loops = sum(name in ("scan", "while") and d == 0 for name, d in prog)
+        return loops, sum(name == "dot_general" and d > 0 for name, d in prog) // loops
+
+    assert loops_and_matmuls("lstm", B) == (1, 1)
+    assert loops_and_matmuls("lstm", B, fused=False) == (1, 4)
+    assert loops_and_matmuls("lstm", B, hoist=False) == (1, 2)  # the input matmul in the loop
+    assert loops_and_matmuls("gru", B, fused=False) == (1, 3)
+    assert loops_and_matmuls("lstm", B, batch_groups=2) == (2, 1)
+    assert loops_and_matmuls("lstm", B, batch_groups=3) == (1, 1)  # 3 does not divide 4
+    assert loops_and_matmuls("rnn", 64) == (2, 1)
+    assert loops_and_matmuls("rnn", 63) == (1, 1)
+
+
+def test_chunked_loop_runs_only_the_chunks_the_longest_sequence_needs(monkeypatch):
+    """``chunk=C``: the forward runs ``C * ceil(max(lengths) / C)`` steps (none when every
+    sequence is empty), all ``T`` without lengths; counted by a callback in the cell's step."""
+    from jaxrnn.nn import cells
+
+    steps = []
+    cell = cells.get_cell("rnn")
+
+    def forward(carry, xp, hh):
+        jax.debug.callback(lambda: steps.append(1))
+        return cell.vjp.forward(carry, xp, hh)
+
+    monkeypatch.setitem(cells.CELLS, "rnn", cell._replace(vjp=cell.vjp._replace(forward=forward)))
+    params, *_ = _inputs(0, "rnn")
+    x, h0 = np.ones((3, 12, D)), np.zeros((3, H))
+    run = jax.jit(lambda x, n: bptt.layer("rnn", params, x, n, h0, chunk=4))
+    for lengths, want in (([0, 4, 2], 4), ([0, 0, 0], 0), ([5, 1, 12], 12), ([9, 0, 8], 12),
+                          (None, 12)):  # fmt: skip
+        steps.clear()
+        jax.block_until_ready(run(x, None if lengths is None else np.array(lengths)))
+        jax.effects_barrier()
+        assert len(steps) == want, (lengths, len(steps))
+
+
+@pytest.mark.parametrize("steps", [1, 0])
+def test_unroll_of_one_step_and_of_none(steps):
+    """``unroll`` (``bptt.scan_projected`` under ``impl="custom_vjp"``) and ``bptt.layer`` of
+    a one-step and of an empty sequence: autodiff's outputs ``[B, T, H]`` and final state;
+    T = 0: no outputs, the carry unchanged."""
+    cell = "gru"
+    params, x, lengths, carry, _, _ = _inputs(2, cell)
+    xp = project_inputs(params, x[:, :steps])
+    lengths = np.minimum(lengths, steps)
+    new, ref = (sequence.unroll(cell, params, xp, lengths, carry, impl=i) for i in sequence.IMPLS)
+    assert new[0].shape == (B, steps, H)
+    _assert_tree_close(ref, new)
+    raw = bptt.layer(cell, params, x[:, :steps], lengths, carry)  # over raw inputs
+    _assert_tree_close(ref, raw)
+    if steps == 0:
+        np.testing.assert_array_equal(new[1], carry)

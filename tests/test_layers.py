@@ -302,6 +302,30 @@ def test_dropout_only_with_a_key_and_only_between_layers(rng):
     np.testing.assert_array_equal(k1[0][:, -1], k1[1].h[-1])
 
 
+def test_dropout_masks_are_drawn_batch_major(rng):
+    """``dropout`` draws its mask batch-major in both layouts (one key: the same numbers), and a
+    recurrent stack (time-major inside) drops its between-layer outputs as ``dropout(sub, y)``
+    of the batch-major outputs, ``sub`` split from the key per layer: what layer 0, that
+    dropout and layer 1 run one after the other give (float64)."""
+    from jaxrnn.nn.sequence import dropout
+
+    x = rng.normal(size=(B, T, H)) + 3.0  # no zeros: a dropped entry is exactly 0
+    bm = np.asarray(dropout(jax.random.key(5), x, 0.5))
+    tm = np.asarray(dropout(jax.random.key(5), np.swapaxes(x, 0, 1), 0.5, time_major=True))
+    np.testing.assert_array_equal(np.swapaxes(tm, 0, 1), bm)
+    kept = bm != 0
+    np.testing.assert_allclose(bm[kept], 2.0 * x[kept], rtol=1e-15)  # scaled by 1 / (1 - rate)
+    assert 0 < kept.mean() < 1
+    params = random_params(rng, "rnn", 2)
+    stack = rnn(H, num_layers=2, dropout=0.5)
+    got, final = apply(stack, params, x[..., :D], None, key=jax.random.key(7))
+    _, sub = jax.random.split(jax.random.key(7))
+    y0, f0 = apply(rnn(H), params[:1], x[..., :D], None)
+    y1, f1 = apply(rnn(H), params[1:], dropout(sub, y0, 0.5), None)
+    np.testing.assert_allclose(got, y1, rtol=1e-12, atol=1e-14)
+    np.testing.assert_allclose(final, np.concatenate([f0, f1]), rtol=1e-12, atol=1e-14)
+
+
 def test_classifier_dropout_only_with_a_key(rng):
     model = Classifier(rnn(H), V, embed_dim=4, num_classes=3, dropout=0.5)
     params = classifier_params(rng, model)
@@ -356,6 +380,126 @@ def test_initial_state_is_routed_in_pytorch_order(rng):
     _, final_b = apply(BILSTM, params, x, lengths, initial_state=bumped)
     moved = np.abs(final_b.h - final.h)[:, 1:].max(axis=(1, 2))  # skip the empty sequence
     assert moved[0] == 0 and np.all(moved[1:] > 1e-6), moved
+
+
+@pytest.mark.parametrize("cell", CELLS)
+def test_init_cell_params_is_kerass_initialisation(cell):
+    """``init_cell_params`` (Keras' scheme): ``w_ih`` Glorot-uniform over the whole kernel,
+    within ``sqrt(6 / (D + G*H))`` and filling it; ``w_hh`` an orthogonal block per gate;
+    biases by default, zero except the LSTM's forget gate (one); ``bias=False``: none."""
+    from jaxrnn.nn.cells import init_cell_params
+
+    g = num_gates(cell)
+    p = init_cell_params(jax.random.key(0), cell, D, H, dtype=jnp.float64)
+    limit = np.sqrt(6.0 / (D + g * H))
+    assert p.w_ih.shape == (g * H, D) and p.w_hh.shape == (g * H, H)
+    assert 0.8 * limit < np.abs(p.w_ih).max() <= limit
+    for k in range(g):
+        block = np.asarray(p.w_hh[k * H : (k + 1) * H])
+        np.testing.assert_allclose(block @ block.T, np.eye(H), atol=1e-12)
+    want = np.zeros(g * H)
+    if cell == "lstm":
+        want[gate_slice(cell, "f", H)] = 1.0
+    np.testing.assert_array_equal(p.b_ih, want)
+    np.testing.assert_array_equal(p.b_hh, np.zeros(g * H))
+    bare = init_cell_params(jax.random.key(0), cell, D, H, bias=False, dtype=jnp.float64)
+    assert bare.b_ih is None and bare.b_hh is None
+    np.testing.assert_array_equal(bare.w_ih, p.w_ih)
+
+
+def test_unroll_runs_the_backward_it_is_asked_for(rng):
+    """``unroll(impl="custom_vjp")`` runs ``bptt``'s hand-written VJP (a ``custom_vjp`` in
+    the program), ``"autodiff"`` the plain scan (none), with the same numbers."""
+    from jaxrnn.nn.cells import project_inputs
+    from jaxrnn.nn.sequence import unroll
+
+    p = random_params(rng, "gru")[0][0]
+    xp = project_inputs(p, rng.normal(size=(B, T, D)))
+    lengths, h0 = np.array([T, 3, 0, 5]), rng.normal(size=(B, H))
+    outs = {}
+    for impl in ("custom_vjp", "autodiff"):
+        run = functools.partial(unroll, "gru", p, lengths=lengths, impl=impl)
+        program = str(jax.make_jaxpr(lambda xp, h, run=run: run(xp=xp, carry=h))(xp, h0))
+        assert ("custom_vjp_call" in program) == (impl == "custom_vjp"), impl
+        outs[impl] = run(xp=xp, carry=h0)
+    for a, b in zip(jax.tree.leaves(outs["custom_vjp"]), jax.tree.leaves(outs["autodiff"]),
+                    strict=True):  # fmt: skip
+        np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-14)
+
+
+def _primitives(f, *args):
+    """Every primitive of ``f``'s program (sub-programs included), by name."""
+    from jax.extend import core as jcore
+
+    out = []
+
+    def walk(jaxpr):
+        for e in jaxpr.eqns:
+            out.append(e.primitive.name)
+            for v in e.params.values():
+                for sub in v if isinstance(v, (tuple, list)) else (v,):
+                    if isinstance(sub, jcore.ClosedJaxpr):
+                        walk(sub.jaxpr)
+                    elif isinstance(sub, jcore.Jaxpr):
+                        walk(sub)
+
+    walk(jax.make_jaxpr(f)(*args).jaxpr)
+    return out
+
+
+def test_layer_runs_the_loops_it_is_asked_for(rng):
+    """``impl="custom_vjp"``: one hand-written-VJP loop per direction, or one for both with
+    ``stack_directions``; ``"autodiff"``: scans and no custom VJP; ``use_scan=False``: a
+    Python loop (no loop in the program), whatever ``impl``."""
+    params = random_params(rng, "gru", 1, True)
+    x = rng.normal(size=(B, T, D))
+
+    def count(use_scan=True, **kw):
+        layer = RecurrentLayer("gru", H, 1, True, **kw)
+        prims = _primitives(lambda p, x: layer.apply(p, x, None, use_scan=use_scan), params, x)
+        return prims.count("custom_vjp_call"), prims.count("scan") + prims.count("while")
+
+    assert count() == (2, 2)
+    assert count(_options=_Options(stack_directions=True)) == (1, 1)
+    assert count(impl="autodiff") == (0, 2)
+    assert count(False) == count(False, impl="autodiff") == (0, 0)
+
+
+@pytest.mark.parametrize("cell", ["gru", "mingru"])
+def test_step_by_step_equals_apply(cell):
+    """``step`` (one time step of a unidirectional stack: streaming, sampling) over a sequence
+    == ``apply``: every output and the final state, 2 layers, params from ``init`` (a parallel
+    cell's from its NumPy initialiser), float64."""
+    layer = RecurrentLayer(cell, H, num_layers=2)
+    params = layer.init(jax.random.key(0), D, jnp.float64)
+    x = np.random.default_rng(0).normal(size=(B, T, D))
+    out, final = apply(layer, params, x, None)
+    step = jax.jit(RecurrentLayer.step, static_argnums=0, compiler_options=FAST_COMPILE)
+    state = layer.zero_state(B, jnp.float64)
+    for t in range(T):
+        state, y = step(layer, params, state, x[:, t])
+        np.testing.assert_allclose(y, out[:, t], rtol=1e-10, atol=1e-12)
+    for a, b in zip(jax.tree.leaves(state), jax.tree.leaves(final), strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-12)
+
+
+def test_parallel_stack_routes_states_and_drops_only_with_a_key(rng):
+    """A parallel cell's bidirectional stack: state ``k`` seeds layer ``k // 2``, direction
+    ``k % 2`` (an empty sequence's final state is its initial one, slot by slot; moving slot 1
+    moves layer 0's backward direction and what it feeds, not layer 0's forward one); dropout
+    between layers only with a key."""
+    layer = RecurrentLayer("mingru", H, 2, True, dropout=0.5)
+    params = layer.init(jax.random.key(0), D, jnp.float64)
+    x, lengths = rng.normal(size=(B, T, D)), np.array([0, T, 3, 5])
+    state = np.abs(rng.normal(size=(4, B, H)))
+    out, final = apply(layer, params, x, lengths, initial_state=state)
+    np.testing.assert_array_equal(final[:, 0], state[:, 0])
+    bumped = state + (np.arange(4) == 1)[:, None, None]
+    _, final_b = apply(layer, params, x, lengths, initial_state=bumped)
+    moved = np.abs(np.asarray(final_b) - final)[:, 1:].max(axis=(1, 2))
+    assert moved[0] == 0 and np.all(moved[1:] > 1e-6), moved
+    dropped, _ = apply(layer, params, x, lengths, key=jax.random.key(1), initial_state=state)
+    assert np.abs(np.asarray(dropped) - out).max() > 1e-3
 
 
 @pytest.mark.parametrize("cell", VJP_CELLS)

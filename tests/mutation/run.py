@@ -74,7 +74,9 @@ MODULES: dict[str, tuple[str, list[str]]] = {
         "tests/test_scale.py::test_a_chunked_epoch_on_length_sorted_rows_takes_the_scheduled_"
         "steps",
         "tests/test_scale.py::test_a_tagger_trains_on_length_buckets_and_reports_in_row_order"]),
-    "bptt": ("jaxrnn/nn/bptt.py", ["tests/test_bptt.py"]),
+    "bptt": ("jaxrnn/nn/bptt.py", [
+        "tests/test_bptt.py",
+        "tests/test_scale.py::test_chunked_loops_give_the_whole_sequence_numbers"]),
     "tasks": ("jaxrnn/training/tasks.py", ["tests/test_regress_task.py", "tests/test_loop.py",
                                           "tests/test_tag_task.py",
                                           "tests/test_lm_batches.py"]),

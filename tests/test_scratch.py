@@ -132,3 +132,41 @@ def test_train_is_per_sample_sgd_clipped_at_one_by_default(rng):
     assert (hist[-1]["train_loss"], hist[-1]["train_acc"]) == scratch.evaluate(got, seqs, labels)
     assert (hist[-1]["test_loss"], hist[-1]["test_acc"]) == scratch.evaluate(got, seqs[:2],
                                                                              labels[:2])
+
+
+def test_loss_is_stable_for_huge_logits():
+    """Logits in the thousands (exp overflows float64 past ~709): the loss and gradients
+    stay finite, the loss the shifted log-softmax's."""
+    p = scratch.init_params(4, 3, seed=0)
+    p["b_y"] = np.array([2000.0, -1000.0])
+    loss, g = scratch.loss_and_grads(p, [1, 2], 1)
+    y, _ = scratch.forward(p, [1, 2])
+    assert loss == pytest.approx(y[0] - y[1] + np.log1p(np.exp(y[1] - y[0])), rel=1e-12)
+    np.testing.assert_allclose(g["b_y"], [1.0, -1.0])
+    assert all(np.isfinite(v).all() for v in g.values())
+    assert scratch.evaluate(p, [[1, 2]], [0]) == (pytest.approx(0.0, abs=1e-300), 1.0)
+
+
+def test_evaluate_counts_and_checks_its_inputs():
+    """Accuracy is correct / number of sentences; no sentences: accuracy 0.0 (no division by
+    zero); sentences and labels of different lengths are an error."""
+    p = scratch.init_params(4, 3, seed=0)
+    p["b_y"] = np.array([1.0, 0.0])  # predicts 0 everywhere
+    loss, acc = scratch.evaluate(p, [[1], [2, 3], [0]], [0, 1, 0])
+    assert acc == pytest.approx(2 / 3)
+    with pytest.warns(RuntimeWarning):  # np.mean of nothing
+        loss, acc = scratch.evaluate(p, [], [])
+    assert np.isnan(loss) and acc == 0.0
+    with pytest.raises(ValueError):
+        scratch.evaluate(p, [[1], [2]], [0])
+
+
+def test_train_defaults_are_the_studys():
+    """``train`` by default: 500 epochs, lr 0.02, clip 1.0, exact BPTT, seed 0."""
+    p = scratch.init_params(3, 2, seed=0)
+    seqs, labels = [[0, 1], [2]], [1, 0]
+    got, hist = scratch.train(p, seqs, labels)
+    want, _ = scratch.train(p, seqs, labels, epochs=500, lr=2e-2, clip=1.0, bptt="exact", seed=0)
+    assert len(hist) == 500
+    for k in p:
+        np.testing.assert_array_equal(got[k], want[k])

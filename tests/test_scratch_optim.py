@@ -124,3 +124,31 @@ def test_tree_map_structure_errors():
         optim.tree_map(np.add, (1, 2), (1,))
     with pytest.raises(ValueError, match="states"):
         optim.chain(optim.sgd(1.0)).update({"a": np.ones(1)}, ())
+
+
+def test_global_norm_clip_scales_at_exactly_the_threshold():
+    """``n >= max_norm`` clips: at ``n == max_norm`` the updates are rescaled (a new tree,
+    ``(g / n) * max_norm``), as optax's ``where(n < max_norm, g, g / n * max_norm)``."""
+    g = {"a": np.array([0.1, 0.7, 0.3]), "b": (np.array([[0.9]]), None)}
+    n = optim.global_norm(g)
+    clipped, _ = optim.clip_by_global_norm(n).update(g, optim.EmptyState())
+    assert clipped is not g
+    np.testing.assert_array_equal(clipped["a"], (g["a"] / n) * n)
+    np.testing.assert_allclose(clipped["a"], g["a"], rtol=1e-15)
+
+
+@pytest.mark.filterwarnings("ignore:divide by zero:RuntimeWarning")  # where's other branch
+def test_adagrad_gives_no_step_where_the_sum_of_squares_is_zero():
+    """``scale_by_rss``: ``where(s > 0, 1 / sqrt(s + eps), 0) * g``: where the accumulator
+    and the gradient's square are 0 (a zero gradient, or one so small that its square
+    underflows), the update is exactly 0, even with ``eps = 0`` (no ``0 * inf = nan``)."""
+    tiny = 1e-170  # tiny**2 underflows to 0.0
+    g = {"w": np.array([0.0, tiny, 2.0, -3.0])}
+    rss = optim.scale_by_rss(initial_accumulator_value=0.0, eps=0.0)
+    u, s = rss.update(g, rss.init(g))
+    np.testing.assert_array_equal(u["w"], [0.0, 0.0, 1.0, -1.0])
+    np.testing.assert_array_equal(s.sum_of_squares["w"], [0.0, 0.0, 4.0, 9.0])
+    u_ox, _ = optax.scale_by_rss(initial_accumulator_value=0.0, eps=0.0).update(
+        g, optax.scale_by_rss(initial_accumulator_value=0.0, eps=0.0).init(g)
+    )
+    np.testing.assert_array_equal(u["w"], np.asarray(u_ox["w"]))

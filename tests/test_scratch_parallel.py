@@ -114,3 +114,80 @@ def test_step_backward_is_the_step_forward_adjoint():
 def test_unknown_params_type_is_one_line_error():
     with pytest.raises(TypeError, match="not parallel-cell params"):
         sp.forward((np.zeros(1),), np.zeros((1, 1, 1)))
+
+
+@pytest.mark.parametrize("cell", list(pc.CELLS))
+def test_unroll_backward_matches_finite_differences(cell):
+    """The layer-cell form (``unroll_forward`` / ``unroll_backward``, what
+    ``jaxrnn.scratch.layers`` runs): outputs zero past each end, a final carry (the LRU:
+    ``LRUState(h, x)``), from a given carry, a length-0 row included; the gradient of
+    ``sum(w_y * ys) + <w_c, final carry>`` w.r.t. the params, x and the initial carry equals
+    centred differences; without ``d_ys`` only the carry's part. The LRU: ``O != N != D``."""
+    from jaxrnn.scratch import layers as sl
+
+    rng = np.random.default_rng(5)
+    lengths = np.array([6, 0, 2])
+    if cell == "lru":
+        params = pinit.lru_params(rng, D, H, output_size=5)
+        out = 5
+        carry = sl.LRUState(
+            rng.standard_normal((B, out)),
+            rng.standard_normal((B, H)) + 1j * rng.standard_normal((B, H)),
+        )
+    else:
+        params, out = pinit.init_params(rng, cell, D, H), H
+        carry = rng.uniform(0.1, 1.0, (B, H))
+    assert sl.numpy_cell(cell).sizes(params) == (D, out)
+    x = rng.standard_normal((B, T, D))
+    w_y = rng.standard_normal((B, T, out))
+    w_h = rng.standard_normal((B, out))
+    w_x = rng.standard_normal((B, H)) + 1j * rng.standard_normal((B, H))
+
+    def loss(p, x, carry, with_ys=True):
+        ys, final, _ = sp.unroll_forward(p, x, lengths, carry)
+        total = np.sum(w_y * ys) if with_ys else 0.0
+        if cell == "lru":
+            return (
+                total
+                + np.sum(w_h * final.h)
+                + np.sum(w_x.real * final.x.real + w_x.imag * final.x.imag)
+            )
+        return total + np.sum(w_h * final)
+
+    ys, final, ucache = sp.unroll_forward(params, x, lengths, carry)
+    assert not ys[1].any() and not ys[2, 2:].any()
+    if cell == "lru":  # the empty row's carry: the initial state's output, its input held at 0
+        h0 = carry.x[1]
+        np.testing.assert_allclose(final.h[1], h0.real @ params.c_re.T - h0.imag @ params.c_im.T,
+                                   rtol=1e-12)  # fmt: skip
+    d_carry = (w_h, w_x) if cell == "lru" else w_h
+    eps = 1e-6
+    for with_ys in (True, False):
+        grads, dx, d_init = sp.unroll_backward(params, ucache, w_y if with_ys else None, d_carry)
+        assert np.isfinite(dx).all() and not dx[1].any()  # the empty row reads no input
+        if cell == "lru":
+            assert not d_init.h.any()
+            d_init = d_init.x
+        c0 = carry.x if cell == "lru" else carry
+        checks = [*zip(params._fields, params, grads, strict=True), ("x", x, dx),
+                  ("carry", c0, d_init)]  # fmt: skip
+        for name, value, grad in checks:
+            for _ in range(2):
+                idx = tuple(rng.integers(0, s) for s in value.shape)
+                for part, delta in (("real", eps), ("imag", 1j * eps)):
+                    if part == "imag" and not np.iscomplexobj(value):
+                        continue
+                    bump = np.zeros_like(value)
+                    bump[idx] = delta
+
+                    def at(v, name=name, with_ys=with_ys):
+                        if name == "x":
+                            return loss(params, v, carry, with_ys)
+                        if name == "carry":
+                            c = carry._replace(x=v) if cell == "lru" else v
+                            return loss(params, x, c, with_ys)
+                        return loss(params._replace(**{name: v}), x, carry, with_ys)
+
+                    fd = (at(value + bump) - at(value - bump)) / (2 * eps)
+                    got = getattr(np.asarray(grad[idx]), part)
+                    assert abs(fd - got) < 1e-7 * max(1.0, abs(fd)), (name, idx, part, with_ys)

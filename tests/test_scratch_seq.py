@@ -362,6 +362,9 @@ def test_min_char_rnn_signature_defaults():
     got = {k: v.default for k, v in inspect.signature(seq.min_char_rnn).parameters.items()}
     assert {k: got[k] for k in ("hidden", "seq_len", "lr", "steps")} == {
         "hidden": 100, "seq_len": 25, "lr": 0.1, "steps": 1000}
+    # min-char-rnn's clip to [-5, 5], Adagrad memory from 0 and eps 1e-8; seed 0.
+    mcr = {"clip": 5.0, "seed": 0, "initial_accumulator_value": 0.0, "eps": 1e-8}
+    assert {k: got[k] for k in mcr} == mcr
 
 
 def test_chunk_schedule():
@@ -383,3 +386,36 @@ def test_min_char_rnn_learns_a_repetitive_text():
     assert losses[-20:].mean() < 0.25 * losses[:20].mean()
     assert params["rnn"][0][0].w_ih.shape == (16, vocab_size)
     assert params["w_out"].shape == (vocab_size, 16)
+
+
+def test_cross_entropy_is_stable_for_huge_logits(rng):
+    """Logits in the thousands (exp overflows float64 past ~709): the loss and its
+    gradient stay finite and equal the shifted-logsumexp values computed here."""
+    params = random_params(rng, "rnn", 1, False, True, V)
+    params["b_out"] = np.linspace(-2000.0, 3000.0, V)  # the readout's bias dominates
+    ids = rng.integers(0, V, (1, 2))
+    targets = np.array([[V - 1, V - 2]])
+    loss, grads, _, _ = seq.lm_loss_and_grads(params, ids, targets, None, "rnn")
+    logits = seq.layer_forward("rnn", params["rnn"], params["embed"][ids], None)[0]
+    logits = logits @ params["w_out"].T + params["b_out"]  # [1, 2, V]
+    top = logits.max(-1, keepdims=True)
+    logp = logits - top - np.log(np.exp(logits - top).sum(-1, keepdims=True))
+    want = -np.mean(np.take_along_axis(logp, targets[..., None], -1))
+    assert np.isfinite(loss) and loss == pytest.approx(want, rel=1e-12)
+    soft = np.exp(logp)
+    soft[0, np.arange(2), targets[0]] -= 1.0
+    np.testing.assert_allclose(grads["b_out"], soft.sum((0, 1)) / 2, rtol=1e-12, atol=1e-15)
+
+
+def test_adagrad_update_rejects_trees_of_other_structures():
+    """Params, gradients and memory must have one structure: a layer or a CellParams with
+    fewer entries is an error, not silently cut to the shorter tree."""
+    params = seq.min_char_init(V, hidden=H, seed=0)
+    memory = seq.adagrad_init(params)
+    cell = params["rnn"][0][0]
+    short_cell = {**params, "rnn": ((tuple(cell)[:3],),)}  # a CellParams of 3 leaves
+    with pytest.raises(ValueError):
+        seq.adagrad_update(params, short_cell, memory, 0.1)
+    two_layers = {**params, "rnn": ((cell,), (cell,))}
+    with pytest.raises(ValueError):
+        seq.adagrad_update(two_layers, params, memory, 0.1)

@@ -419,3 +419,44 @@ def test_adagrad_update_rejects_trees_of_other_structures():
     two_layers = {**params, "rnn": ((cell,), (cell,))}
     with pytest.raises(ValueError):
         seq.adagrad_update(two_layers, params, memory, 0.1)
+
+
+def test_tag_padding_targets_may_be_any_junk(rng):
+    """Targets past each sentence's end are never read: PyTorch's ignore index (-100) or an
+    id past the tag set there gives the loss and gradients of in-range junk."""
+    params = random_params(rng, "gru", 1, False, True, K)
+    lengths = np.array([2, T, 1])
+    ids = rng.integers(0, V, size=(B, T))
+    targets = rng.integers(0, K, size=(B, T))
+    pad = ~(np.arange(T)[None, :] < lengths[:, None])
+    loss, grads = seq.tag_loss_and_grads(params, ids, lengths, targets, "gru")
+    for junk in (-100, K + 100):
+        bad = targets.copy()
+        bad[pad] = junk
+        loss2, grads2 = seq.tag_loss_and_grads(params, ids, lengths, bad, "gru")
+        assert loss2 == loss
+        assert_close(grads2, grads, f"junk {junk}")
+
+
+def test_regress_one_target_is_its_squared_error(rng):
+    """One sequence, one output: the loss is that forecast's squared error (the mean over
+    one value), its gradient twice the error through the readout."""
+    params = random_params(rng, "rnn", 1, False, False, 1, d_in=D)
+    x = rng.normal(size=(1, T, D))
+    target = np.array([[0.3]])
+    loss, grads = seq.regress_loss_and_grads(params, x, target, "rnn")
+    out, _, _ = scratch.layer_forward("rnn", params["rnn"], x)
+    pred = out[:, -1] @ params["w_out"].T + params["b_out"]  # [1, 1]
+    err = float(pred[0, 0] - 0.3)
+    assert loss == pytest.approx(err**2, rel=1e-12)
+    assert grads["b_out"][0] == pytest.approx(2 * err, rel=1e-12)
+
+
+def test_adagrad_memory_starts_at_zero_as_min_char_rnns():
+    """``adagrad_init``'s default accumulator is min-char-rnn's ``np.zeros_like``; None
+    leaves stay None."""
+    params = {"w": np.ones((2, 3)), "b": None}
+    mem = seq.adagrad_init(params)
+    assert mem["b"] is None
+    np.testing.assert_array_equal(mem["w"], np.zeros((2, 3)))
+    np.testing.assert_array_equal(seq.adagrad_init(params, 0.1)["w"], np.full((2, 3), 0.1))

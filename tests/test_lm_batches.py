@@ -219,3 +219,32 @@ def test_a_keyed_step_of_several_chunks_carries_the_state_and_each_chunks_dropou
     no_key, _ = jax.jit(lambda p, d, c: task.apply(model, p, Batch(d, jnp.ones(2)), c, None))(
         params, data, carry)  # fmt: skip
     assert not np.allclose(no_key.nll, out.nll)  # the key's dropout was on
+
+
+@pytest.mark.parametrize("rows, extra", [(1, 0), (1, 1), (2, 1)])
+def test_a_keyed_step_drops_out_with_its_key_and_keeps_the_streams_it_did_not_read(rows, extra):
+    """A training step of one chunk (``rows == 1``, no loop) or two: dropout from
+    ``split(key, rows)[r]`` as the model applied by hand; a carry wider than the chunk's
+    streams (``extra`` more) gets the chunk's state in its first streams and keeps the
+    rest as they were. float64."""
+    model = lm.LanguageModel(RecurrentLayer("gru", H), V, None, dropout=0.5)
+    params = jax.tree.map(jnp.asarray, model.init_numpy(1, np.float64))
+    rng = np.random.default_rng(7)
+    inputs, targets = rng.integers(0, V, (rows, B, T)), rng.integers(0, V, (rows, B, T))
+    data = tasks.LMRows(jnp.asarray(inputs), jnp.asarray(targets), jnp.ones((rows, B, T)))
+    task = tasks.lm_task(model, B + extra)
+    carry = jax.tree.map(lambda c: jnp.asarray(rng.normal(size=c.shape)),
+                         task.init_carry(model, params, rows))  # fmt: skip
+    key = jax.random.key(2)
+    out, new = task.apply(model, params, Batch(data, jnp.ones(rows)), carry, key)
+    state, nll = jax.tree.map(lambda c: c[:, :B], carry), []
+    for r, k in enumerate(jax.random.split(key, rows)):
+        logits, state = model.apply(params, jnp.asarray(inputs[r]), state, key=k)
+        logp = jax.nn.log_softmax(logits)
+        nll.append(-jnp.take_along_axis(logp, jnp.asarray(targets[r])[..., None], -1)[..., 0])
+    np.testing.assert_allclose(out.nll, jnp.stack(nll), rtol=1e-12)
+    for a, b, c in zip(jax.tree.leaves(new), jax.tree.leaves(state), jax.tree.leaves(carry),
+                       strict=True):  # fmt: skip
+        assert a.shape == c.shape
+        np.testing.assert_allclose(a[:, :B], b, rtol=1e-12)
+        np.testing.assert_array_equal(a[:, B:], c[:, B:])

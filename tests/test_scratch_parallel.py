@@ -191,3 +191,15 @@ def test_unroll_backward_matches_finite_differences(cell):
                     fd = (at(value + bump) - at(value - bump)) / (2 * eps)
                     got = getattr(np.asarray(grad[idx]), part)
                     assert abs(fd - got) < 1e-7 * max(1.0, abs(fd)), (name, idx, part, with_ys)
+
+
+def test_g_and_its_derivative_equal_jaxs_on_both_sides_and_at_zero():
+    """The NumPy ``g`` and hand-written ``g'`` equal the JAX ``g`` and ``jax.grad`` of it,
+    on both branches and exactly at ``k = 0``, where ``g`` is continuous (1/2) but its
+    derivative jumps (1 on the ``k >= 0`` side that both take, 1/4 from below)."""
+    k = np.array([-3.0, -1e-3, 0.0, 1e-3, 2.0])
+    want = np.asarray(pc.g(jnp.asarray(k)))  # float64: conftest enables x64
+    dwant = np.asarray(jax.vmap(jax.grad(pc.g))(jnp.asarray(k)))
+    np.testing.assert_allclose(sp.g(k), want, rtol=1e-14)
+    np.testing.assert_allclose(sp.g_prime(k), dwant, rtol=1e-14)
+    assert sp.g(np.array(0.0)) == 0.5 and sp.g_prime(np.array(0.0)) == 1.0

@@ -221,23 +221,24 @@ def test_a_keyed_step_of_several_chunks_carries_the_state_and_each_chunks_dropou
     assert not np.allclose(no_key.nll, out.nll)  # the key's dropout was on
 
 
-@pytest.mark.parametrize("rows, extra", [(1, 0), (1, 1), (2, 1)])
-def test_a_keyed_step_drops_out_with_its_key_and_keeps_the_streams_it_did_not_read(rows, extra):
+@pytest.mark.parametrize("rows, extra, s", [(1, 0, B), (1, 1, B), (2, 1, B), (1, 2, 1)])
+def test_a_keyed_step_drops_out_with_its_key_and_keeps_the_streams_it_did_not_read(rows, extra,
+                                                                                  s):
     """A training step of one chunk (``rows == 1``, no loop) or two: dropout from
     ``split(key, rows)[r]`` as the model applied by hand; a carry wider than the chunk's
-    streams (``extra`` more) gets the chunk's state in its first streams and keeps the
-    rest as they were. float64."""
+    streams (``extra`` more; one stream of a one-layer model included) gets the chunk's
+    state in its first streams and keeps the rest as they were. float64."""
     model = lm.LanguageModel(RecurrentLayer("gru", H), V, None, dropout=0.5)
     params = jax.tree.map(jnp.asarray, model.init_numpy(1, np.float64))
     rng = np.random.default_rng(7)
-    inputs, targets = rng.integers(0, V, (rows, B, T)), rng.integers(0, V, (rows, B, T))
-    data = tasks.LMRows(jnp.asarray(inputs), jnp.asarray(targets), jnp.ones((rows, B, T)))
-    task = tasks.lm_task(model, B + extra)
+    inputs, targets = rng.integers(0, V, (rows, s, T)), rng.integers(0, V, (rows, s, T))
+    data = tasks.LMRows(jnp.asarray(inputs), jnp.asarray(targets), jnp.ones((rows, s, T)))
+    task = tasks.lm_task(model, s + extra)
     carry = jax.tree.map(lambda c: jnp.asarray(rng.normal(size=c.shape)),
                          task.init_carry(model, params, rows))  # fmt: skip
     key = jax.random.key(2)
     out, new = task.apply(model, params, Batch(data, jnp.ones(rows)), carry, key)
-    state, nll = jax.tree.map(lambda c: c[:, :B], carry), []
+    state, nll = jax.tree.map(lambda c: c[:, :s], carry), []
     for r, k in enumerate(jax.random.split(key, rows)):
         logits, state = model.apply(params, jnp.asarray(inputs[r]), state, key=k)
         logp = jax.nn.log_softmax(logits)
@@ -246,5 +247,5 @@ def test_a_keyed_step_drops_out_with_its_key_and_keeps_the_streams_it_did_not_re
     for a, b, c in zip(jax.tree.leaves(new), jax.tree.leaves(state), jax.tree.leaves(carry),
                        strict=True):  # fmt: skip
         assert a.shape == c.shape
-        np.testing.assert_allclose(a[:, :B], b, rtol=1e-12)
-        np.testing.assert_array_equal(a[:, B:], c[:, B:])
+        np.testing.assert_allclose(a[:, :s], b, rtol=1e-12)
+        np.testing.assert_array_equal(a[:, s:], c[:, s:])

@@ -254,3 +254,59 @@ def test_batch_loss_is_the_weighted_mean_of_the_task_losses():
     grad = jax.grad(lambda q: loop.batch_loss(Linear(), task, q, batch, (), None)[0])
     want = x.T @ (w[:, None] * 2 * err / err.shape[1]) / w.sum()
     np.testing.assert_allclose(grad(jnp.asarray(p)), want, rtol=1e-12)
+
+
+def test_tag_splits_evaluated_together_equal_one_by_one():
+    """``evaluate_splits`` on two tagging splits of the same padded length (one scan over
+    both) gives each split's ``evaluate`` metrics and per-token predictions ``[N, T]``."""
+    from jaxrnn.training import tasks
+
+    rng = np.random.default_rng(3)
+    t, v, k = 6, 9, 4
+    model = models.SequenceTagger(sequence.RecurrentLayer("gru", 3), v, k, 2)
+    params = model.init(jax.random.key(0), jnp.float64)
+
+    def rows(n):
+        lengths = rng.integers(1, t + 1, n)
+        real = np.arange(t) < lengths[:, None]
+        ids = rng.integers(1, v, (n, t)) * real
+        tags = np.where(real, rng.integers(0, k, (n, t)), -1)
+        return tasks.TagRows(jnp.asarray(ids), jnp.asarray(lengths), jnp.asarray(tags))
+
+    splits, task = [rows(7), rows(3)], tasks.tagging()
+    got = jax.jit(lambda p, s: loop.evaluate_splits(model, task, p, s, 4))(params, splits)
+    for (m, pred), d in zip(got, splits, strict=True):
+        m0, p0 = loop.evaluate(model, task, params, d, 4)
+        assert pred.shape == d.tags.shape
+        np.testing.assert_allclose(m, m0, rtol=1e-12)
+        np.testing.assert_array_equal(pred, p0)
+
+
+def test_a_shard_map_step_reports_the_one_device_steps_loss_and_update():
+    """``train_step(grad_fn=data_parallel_grad(...))`` on a one-device mesh (in process):
+    the metrics' ``loss`` (the batch's weighted mean, zero-weight slots out), the stats and
+    the updated params equal the plain step's."""
+    from jaxrnn.data.arrays import Arrays
+    from jaxrnn.training import tasks
+
+    rng = np.random.default_rng(1)
+    n, t, v = 4, 5, 7
+    lengths = rng.integers(1, t + 1, n)
+    ids = np.where(np.arange(t) < lengths[:, None], rng.integers(1, v, (n, t)), 0)
+    x = Arrays(jnp.asarray(ids), jnp.asarray(lengths), jnp.asarray(rng.integers(0, 2, n)))
+    batch = tasks.Batch(x, jnp.array([1.0, 1.0, 1.0, 0.0]))
+    model = models.Classifier(sequence.gru(3), vocab_size=v, embed_dim=2, num_classes=2)
+    opt = optax.sgd(0.1)
+    state = loop.init_state(model, opt, 0, jnp.float64)
+    mesh = jax.make_mesh((1,), ("data",), devices=jax.devices()[:1])
+    plain = jax.jit(loop.train_step(model, opt))(state, batch, None)
+    dp = jax.jit(loop.train_step(model, opt, grad_fn=loop.data_parallel_grad(model, mesh)))
+    rows = jax.sharding.NamedSharding(mesh, jax.sharding.PartitionSpec("data"))
+    split = dp(state, jax.device_put(batch, rows), jax.random.key(0))
+    logits = model.apply(state.params, x.ids, x.lengths)
+    want = float(jnp.mean(tasks.losses(logits, x.labels)[:3]))
+    np.testing.assert_allclose(plain[1]["loss"], want, rtol=1e-12)
+    np.testing.assert_allclose(split[1]["loss"], want, rtol=1e-12)
+    for a, b in zip(jax.tree.leaves(split), jax.tree.leaves(plain), strict=True):
+        if not jnp.issubdtype(a.dtype, jax.dtypes.prng_key):
+            np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-14)

@@ -73,7 +73,11 @@ MODULES: dict[str, tuple[str, list[str]]] = {
         "tests/test_scale.py::test_evaluating_splits_together_equals_one_by_one",
         "tests/test_scale.py::test_a_chunked_epoch_on_length_sorted_rows_takes_the_scheduled_"
         "steps",
-        "tests/test_scale.py::test_a_tagger_trains_on_length_buckets_and_reports_in_row_order"]),
+        "tests/test_scale.py::test_a_tagger_trains_on_length_buckets_and_reports_in_row_order",
+        "tests/test_generalise.py::test_early_stop_update_keeps_the_best_params_and_stops_after_"
+        "patience",
+        "tests/test_generalise.py::test_a_patience_stop_puts_the_best_params_back_in_the_state",
+        "tests/test_generalise.py::test_last_epoch_restores_the_best_params_without_a_stop"]),
     "bptt": ("jaxrnn/nn/bptt.py", [
         "tests/test_bptt.py",
         "tests/test_scale.py::test_chunked_loops_give_the_whole_sequence_numbers"]),

@@ -310,3 +310,34 @@ def test_a_shard_map_step_reports_the_one_device_steps_loss_and_update():
     for a, b in zip(jax.tree.leaves(split), jax.tree.leaves(plain), strict=True):
         if not jnp.issubdtype(a.dtype, jax.dtypes.prng_key):
             np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-14)
+
+
+@pytest.mark.parametrize("num_epochs", [1, 3])
+def test_loop_epochs_runtime_count_matches_the_scan(num_epochs):
+    """``loop_epochs`` with a runtime ``count`` (the CLI's chunked program) runs the same
+    epochs as the plain scan: the same final state and stacked outputs, the test-prediction
+    part of the last epoch only; rows past ``count`` stay zero. One epoch included (a
+    one-epoch program of ``count`` 1)."""
+    orders = jnp.arange(num_epochs * 4, dtype=jnp.int32).reshape(num_epochs, 4)
+
+    def epoch(state, inp):
+        order, e = inp
+        state = state * 2.0 + jnp.sum(order) + e
+        return state, (jnp.stack([state, jnp.max(order)]), order * e)
+
+    state0 = jnp.float32(1.0)
+    s_scan, (out_scan, last_scan) = loop.loop_epochs(epoch, state0, orders, num_epochs,
+                                                     indexed=True)  # fmt: skip
+    s_cnt, (out_cnt, last_cnt) = loop.loop_epochs(
+        epoch, state0, orders, num_epochs, jnp.int32(num_epochs), last_of_second=True,
+        indexed=True)  # fmt: skip
+    np.testing.assert_array_equal(s_cnt, s_scan)
+    np.testing.assert_array_equal(out_cnt, out_scan)
+    np.testing.assert_array_equal(last_cnt, last_scan[-1])
+    if num_epochs > 1:  # a shorter run: its epochs, then zero rows
+        s_short, (out_short, _) = loop.loop_epochs(
+            epoch, state0, orders, num_epochs, jnp.int32(1), last_of_second=True, indexed=True)
+        s_one, (out_one, _) = loop.loop_epochs(epoch, state0, orders[:1], 1, indexed=True)
+        np.testing.assert_array_equal(s_short, s_one)
+        np.testing.assert_array_equal(out_short[:1], out_one)
+        assert not np.any(np.asarray(out_short[1:]))

@@ -335,8 +335,9 @@ def test_loop_epochs_runtime_count_matches_the_scan(num_epochs):
     np.testing.assert_array_equal(out_cnt, out_scan)
     np.testing.assert_array_equal(last_cnt, last_scan[-1])
     if num_epochs > 1:  # a shorter run: its epochs, then zero rows
-        s_short, (out_short, _) = loop.loop_epochs(
-            epoch, state0, orders, num_epochs, jnp.int32(1), last_of_second=True, indexed=True)
+        one = jnp.int32(1)
+        s_short, (out_short, _) = loop.loop_epochs(epoch, state0, orders, num_epochs, one,
+                                                   last_of_second=True, indexed=True)  # fmt: skip
         s_one, (out_one, _) = loop.loop_epochs(epoch, state0, orders[:1], 1, indexed=True)
         np.testing.assert_array_equal(s_short, s_one)
         np.testing.assert_array_equal(out_short[:1], out_one)

@@ -517,6 +517,33 @@ def real_data_wall() -> str:
             "only where its set ran on a quiet machine.")  # fmt: skip
 
 
+def mnist1d_wall() -> str:
+    """``benchmarks/mnist1d_wall.py``: MNIST-1D wall time per seed, ours against PyTorch at
+    the same configuration in one process (the reference run's, and the one chosen on
+    validation), with each run's quiet-machine verdict."""
+    rows = []
+    for name in ("mnist1d_wall", "mnist1d_wall_chosen"):
+        if not (BENCHMARKS / f"{name}.json").is_file():
+            continue
+        d = load(name)
+        c, o, p, n = d["config"], d["ours"], d["pytorch"], d["seeds"]
+        what = (f"{c['model'].upper()} {c['hidden']}, {c['epochs']} epochs, batch "
+                f"{c['batch_size']}, dropout {c.get('dropout', 0.0):g}")  # fmt: skip
+        rows.append([what, str(n), fixed(o["mean"], 3), f"{sig(o['wall_s'] / n)} "
+                     f"({sig(o['compile_s'])})", fixed(p["mean"], 3), sig(p["wall_s"] / n),
+                     f"{d['pytorch_over_ours']:.2f}x",
+                     "yes" if d["quiet"] else "**no: not a result**"])  # fmt: skip
+    threads = sorted({load(n)["pytorch"]["torch_threads"] for n in ("mnist1d_wall",
+                      "mnist1d_wall_chosen") if (BENCHMARKS / f"{n}.json").is_file()})  # fmt: skip
+    return (table(["configuration", "seeds", "ours test acc", "ours s/seed (compile s)",
+                   "PyTorch test acc", "PyTorch s/seed", "PyTorch / ours", "quiet machine"],
+                  rows, "lrrrrrrl")
+            + f"\n\n*From `docs/benchmarks/mnist1d_wall.json` and `mnist1d_wall_chosen.json` "
+            f"(`benchmarks/mnist1d_wall.py`; ours trains its seeds together in one `fit`, "
+            f"compile included; PyTorch at {', '.join(map(str, threads))} threads, one seed "
+            "after another).*")  # fmt: skip
+
+
 def precision() -> str:
     """``benchmarks/precision.py``: one train step per side (ms, GFLOP/s, share of the float32
     peak, PyTorch float32's time over it) and the LM's test bits/char in both precisions."""
@@ -588,7 +615,7 @@ TABLES: dict[str, Callable[[], str]] = {
     for f in (vs_numpy_presets_epoch, vs_numpy_presets_process, vs_numpy_study, scale,
               scale_200k, peak_rss, peak_rss_buckets, rss_stages, lm, tagging, vs_peers_lstm,
               devices_b64, seeds, vs_keras, study_depth, parallel, defaults,
-              study_parallel, real_data, real_data_goals, real_data_wall, precision,
+              study_parallel, real_data, real_data_goals, real_data_wall, mnist1d_wall, precision,
               parallel_scan, cli_lm, mutation)
 }  # fmt: skip
 

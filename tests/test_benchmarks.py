@@ -341,3 +341,12 @@ def test_read_machine_here():
     assert r.cpus >= 1 and r.cpu_count >= r.cpus and r.own_s > 0
     if sys.platform.startswith("linux"):
         assert len(r.load) == 3 and r.busy_s > 0
+
+
+def test_mnist1d_wall_quick(tmp_path):
+    p = run_quick("mnist1d_wall", tmp_path)
+    assert p["config"]["epochs"] == 2 and p["seeds"] == 1
+    for side in ("ours", "pytorch"):
+        assert 0.0 <= p[side]["mean"] <= 1.0 and p[side]["wall_s"] > 0
+    assert p["pytorch_over_ours"] == pytest.approx(p["pytorch"]["wall_s"] / p["ours"]["wall_s"])
+    assert "quiet" in p

@@ -199,6 +199,9 @@ def test_numpy_drawn_dropout_masks_and_batches(rng):
     ]
     a, b, c, off = ([r["train_loss"] for r in h] for h in runs)
     assert a == b and a != c and a != off
+    for only in ({"dropout": 0.0}, {"layer_dropout": 0.0}):  # one rate alone draws masks too
+        one = ct.train_classifier(params, train, **{**kw, **only}, seed=1).history
+        assert [r["train_loss"] for r in one] not in (off, a)
     assert np.isnan(runs[0][0]["test_loss"]) and np.isnan(runs[0][0]["test_acc"])
 
     m = ct.draw_dropout_masks(

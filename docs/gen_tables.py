@@ -610,13 +610,41 @@ def mutation() -> str:
             "as killed; a sampled module's score carries a 95% Wilson interval).*")
 
 
+def mutation_fresh() -> str:
+    """``tests/mutation/fresh.py``: fresh (out-of-sample) draws scored before any fix, and
+    what each survivor became afterwards."""
+    d = load("mutation_fresh")
+    rows, killed, judged, holes = [], 0, 0, 0
+    for e in d["modules"].values():
+        lo, hi = e["interval95"]
+        fixed_by = sum(o.startswith("killed") for o in e["outcomes"].values())
+        rows.append([f"`{e['path']}`", f"{e['ran']} (seed {e['seed']}, `{e['commit']}`)",
+                     str(e["killed"]), str(e["equivalent"]), str(e["survived"]),
+                     f"{100 * e['score']:.0f}% (95% {100 * lo:.0f}-{100 * hi:.0f}%)",
+                     f"{fixed_by} killed by new tests, {len(e['outcomes']) - fixed_by} "
+                     "equivalent" if e["outcomes"] else "-"])  # fmt: skip
+        killed += e["killed"]
+        judged += e["ran"] - e["equivalent"]
+        holes += fixed_by
+    # the survivors shown equivalent afterwards are out of the denominator: the tests' real
+    # miss rate on mutants they had never seen
+    real = killed + holes
+    rows.append(["all", "", str(killed), "", "", f"{100 * killed / judged:.0f}%",
+                 f"{holes} real holes: {killed} of {real} non-equivalent mutants killed "
+                 f"({100 * killed / real:.0f}%)"])  # fmt: skip
+    return (table(["module", "judged", "killed", "equivalent", "survived",
+                   "score before fixes", "the survivors afterwards"], rows, "llrrrrl")
+            + "\n\n*From `docs/benchmarks/mutation_fresh.json` (`tests/mutation/fresh.py` over "
+            "`run.py --sample 30` draws; each survivor's outcome is listed there).*")  # fmt: skip
+
+
 TABLES: dict[str, Callable[[], str]] = {
     f.__name__: f
     for f in (vs_numpy_presets_epoch, vs_numpy_presets_process, vs_numpy_study, scale,
               scale_200k, peak_rss, peak_rss_buckets, rss_stages, lm, tagging, vs_peers_lstm,
               devices_b64, seeds, vs_keras, study_depth, parallel, defaults,
               study_parallel, real_data, real_data_goals, real_data_wall, mnist1d_wall, precision,
-              parallel_scan, cli_lm, mutation)
+              parallel_scan, cli_lm, mutation, mutation_fresh)
 }  # fmt: skip
 
 

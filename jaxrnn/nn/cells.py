@@ -157,6 +157,9 @@ class Cell(NamedTuple):
     for cells whose gates read the input only (minGRU, minLSTM, LRU; spec ``parallel=True``);
     then ``step`` takes the raw input ``x_t [.., D]`` (no ``w_ih`` projection) and the params
     are the cell's own NamedTuple. None: a recurrent cell, run by the sequential scan.
+    ``reads_transposed``: ``step`` reads ``w_ih`` and ``w_hh`` only as ``w.T`` (through
+    ``project_inputs`` and ``_hidden_proj``, as the built-in cells do), so a loop may hand it
+    the matrices transposed once before the loop (``loop_params``).
     """
 
     name: str
@@ -165,6 +168,7 @@ class Cell(NamedTuple):
     spec: CellSpec | None = None
     vjp: CellVJP | None = None
     parallel: Callable | None = None
+    reads_transposed: bool = False  # step reads w_ih, w_hh only as .T: see loop_params
 
     def zero_carry(self, batch_shape: tuple[int, ...], hidden_size: int, dtype=jnp.float32
                    ) -> Carry:  # fmt: skip
@@ -174,6 +178,30 @@ class Cell(NamedTuple):
             return self.parallel.zero_carry(batch_shape, hidden_size, dtype)
         z = jnp.zeros((*batch_shape, hidden_size), dtype)
         return LSTMState(z, z) if self.spec is not None and self.spec.has_cell_state else z
+
+
+class Transposed(NamedTuple):
+    """A weight matrix ``w [N, K]`` held as its transpose ``t = w.T [K, N]``, made once
+    before a loop: ``.T`` hands ``t`` back, so a step's ``x @ w.T`` reads a matrix already
+    laid out for the product. Why: XLA:CPU (jax 0.10) keeps a ``w.T`` written inside a loop
+    body there and copies the transposed matrix on every step; at batch 1 that copy was
+    most of the step (an LSTM of 256: 97 us a step, 18 us with the transpose made once:
+    sampling, and a language model's test text read as one stream)."""
+
+    t: Array
+
+    @property
+    def T(self) -> Array:  # noqa: N802 (the array attribute it stands in for)
+        return self.t
+
+
+def loop_params(cell: Cell, p: CellParams) -> CellParams:
+    """``p`` for a loop of ``cell.step``: with ``w_ih`` and ``w_hh`` as ``Transposed`` (the
+    transposes made here, outside the loop) when the cell ``reads_transposed``, else ``p``
+    itself. Same numbers; one transpose per call instead of one per step."""
+    if not cell.reads_transposed:
+        return p
+    return p._replace(w_ih=Transposed(p.w_ih.T), w_hh=Transposed(p.w_hh.T))
 
 
 def hidden(carry: Carry) -> Array:
@@ -191,16 +219,19 @@ def register_cell(
     *,
     vjp: CellVJP | None = None,
     parallel: Callable | None = None,
+    reads_transposed: bool = False,
 ) -> Cell:
     """Register a cell's JAX side under its spec's name (registering ``spec`` too when it is a
     ``CellSpec``; a name must already have one). ``vjp`` must be given exactly when
-    ``spec.custom_vjp`` is True. Returns the ``Cell``; ValueError if the name is taken by
-    another cell. How to add a cell: ``jaxrnn.weights.cellspec``."""
+    ``spec.custom_vjp`` is True. ``reads_transposed``: ``step`` reads ``w_ih`` / ``w_hh``
+    only as ``w.T`` (``Cell``; loops then hand it ``Transposed`` matrices). Returns the
+    ``Cell``; ValueError if the name is taken by another cell. How to add a cell:
+    ``jaxrnn.weights.cellspec``."""
     spec = get_spec(spec) if isinstance(spec, str) else spec
     if spec.custom_vjp != (vjp is not None):
         raise ValueError(f"cell {spec.name!r}: spec.custom_vjp={spec.custom_vjp} but vjp is "
                          f"{'given' if vjp is not None else 'None'}")  # fmt: skip
-    cell = Cell(spec.name, spec.num_gates, step, spec, vjp, parallel)
+    cell = Cell(spec.name, spec.num_gates, step, spec, vjp, parallel, reads_transposed)
     old = CELLS.get(spec.name)
     if old is not None and old != cell:
         raise ValueError(f"cell {spec.name!r} is already registered")
@@ -346,8 +377,12 @@ def _gru_backward(s: BackStep):
 
 
 # The built-in cells (their specs: jaxrnn.weights.cellspec); one line registers a cell.
-register_cell("rnn", rnn_step, vjp=CellVJP(0, _rnn_forward(jnp.tanh), _rnn_backward(False)))
+register_cell("rnn", rnn_step, vjp=CellVJP(0, _rnn_forward(jnp.tanh), _rnn_backward(False)),
+              reads_transposed=True)  # fmt: skip
 register_cell("rnn_relu", _relu_step,
-              vjp=CellVJP(0, _rnn_forward(jax.nn.relu), _rnn_backward(True)))  # fmt: skip
-register_cell("lstm", lstm_step, vjp=CellVJP(5, _lstm_forward, _lstm_backward))
-register_cell("gru", gru_step, vjp=CellVJP(4, _gru_forward, _gru_backward, split_last=True))
+              vjp=CellVJP(0, _rnn_forward(jax.nn.relu), _rnn_backward(True)),
+              reads_transposed=True)  # fmt: skip
+register_cell("lstm", lstm_step, vjp=CellVJP(5, _lstm_forward, _lstm_backward),
+              reads_transposed=True)  # fmt: skip
+register_cell("gru", gru_step, vjp=CellVJP(4, _gru_forward, _gru_backward, split_last=True),
+              reads_transposed=True)  # fmt: skip

@@ -41,7 +41,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jaxrnn.nn.cells import CellParams
+from jaxrnn.nn.cells import CellParams, Transposed
 from jaxrnn.nn.sequence import RecurrentLayer, dropout
 
 Array = jax.Array
@@ -163,7 +163,8 @@ class LanguageModel:
     def _inputs(self, params: dict, ids: Array) -> Array:
         if "embed" in params:
             return params["embed"][ids]  # [.., E]
-        return jax.nn.one_hot(ids, self.vocab_size, dtype=params["w_out"].dtype)
+        # b_out's dtype: w_out may be a Transposed (step_params)
+        return jax.nn.one_hot(ids, self.vocab_size, dtype=params["b_out"].dtype)
 
     def apply(
         self, params: dict, ids: Array, state: Any = None, *, key: Array | None = None
@@ -179,11 +180,18 @@ class LanguageModel:
             h = dropout(k_out, h, self.dropout)
         return self.layer.dense(h, params["w_out"], params["b_out"]), state
 
+    def step_params(self, params: dict) -> dict:
+        """``params`` with the recurrent layer's prepared for a loop of ``step`` calls
+        (``RecurrentLayer.step_params``: no transpose left in the loop body); same numbers."""
+        return {**params, "rnn": self.layer.step_params(params["rnn"]),
+                "w_out": Transposed(params["w_out"].T)}  # the readout's too
+
     def step(self, params: dict, state: Any, ids: Array) -> tuple[Array, Any]:
         """One token per stream: ``ids [B]``, ``state [L, B, H]`` -> ``(logits [B, V], state)``.
 
         The cells' step functions directly (no scan of length 1; ``RecurrentLayer.step``, the
-        sequential step for a parallel cell too): what sampling runs.
+        sequential step for a parallel cell too): what sampling runs. In a loop, pass
+        ``step_params(params)``, made before it.
         """
         state, x = self.layer.step(params["rnn"], state, self._inputs(params, ids))
         return self.layer.dense(x, params["w_out"], params["b_out"]), state
@@ -200,10 +208,11 @@ def _sample(model, params, prime: Array, key: Array, temperature: Array, length:
     state = model.zero_state(m, params["w_out"].dtype)
     if prime.shape[1] > 1:  # warm the state on all but the last prime token
         _, state = model.apply(params, prime[:, :-1], state)
+    looped = model.step_params(params)  # the transposes once, not per token
 
     def body(carry, k):
         state, tok = carry
-        logits, state = model.step(params, state, tok)  # [M, V]
+        logits, state = model.step(looped, state, tok)  # [M, V]
         logits = logits / temperature
         if 0 < top_k < logits.shape[-1]:
             kth = jax.lax.top_k(logits, top_k)[0][:, -1:]

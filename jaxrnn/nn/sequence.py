@@ -72,11 +72,19 @@ from jaxrnn.nn.cells import (
     CellParams,
     get_cell,
     init_cell_params,
+    loop_params,
     project_inputs,
 )
 
 Array = jax.Array
 LayerParams = tuple[tuple[CellParams, ...], ...]
+
+
+class StepParams(NamedTuple):
+    """A layer's params prepared for a loop of ``RecurrentLayer.step`` calls
+    (``RecurrentLayer.step_params``): per layer and direction, as the step reads them."""
+
+    layers: tuple[tuple[Any, ...], ...]
 
 IMPLS = ("custom_vjp", "autodiff")
 # Earlier name of "custom_vjp", still accepted.
@@ -150,6 +158,7 @@ def _scan_tm(
     """The plain masked scan (what ``jax.grad`` differentiates) over time-major projected
     inputs ``xs [T, B, G*H]``: ``(outputs [T, B, H], final carry)``."""
     step = get_cell(cell).step
+    params = loop_params(get_cell(cell), params)  # w.T made here, not on every step
     if lengths is None:
 
         def body(c, x):
@@ -408,11 +417,12 @@ class RecurrentLayer:
                            for p in layer) for layer in params)  # fmt: skip
 
     def dense(self, x: Array, w: Array, b: Array) -> Array:
-        """A readout of this layer's outputs, ``x [.., F] @ w.T + b`` for ``w [K, F]``, in
-        the layer's precision (bfloat16 operands, float32 accumulation and result)."""
+        """A readout of this layer's outputs, ``x [.., F] @ w.T + b`` for ``w [K, F]`` (or a
+        ``cells.Transposed`` of it), in the layer's precision (bfloat16 operands, float32
+        accumulation and result)."""
         if self._options.precision == "float32":
-            return x @ w.T + b
-        return mm(x, w.astype(BF16).T) + b
+            return x @ w.T + b  # w may be a cells.Transposed (made before a loop)
+        return mm(x, w.T.astype(BF16)) + b
 
     def _apply_parallel(
         self,
@@ -441,15 +451,28 @@ class RecurrentLayer:
                 x = dropout(sub, x, self.dropout)
         return x, jax.tree.map(lambda *s: jnp.stack(s), *finals)
 
-    def step(self, params: LayerParams, state: Carry, x: Array) -> tuple[Carry, Array]:
+    def step_params(self, params: LayerParams) -> StepParams:
+        """``params`` as ``step`` reads them, prepared once before a loop of steps (sampling):
+        ``compute_params``, then the weight matrices transposed (``cells.loop_params``), so
+        the loop body does no transpose. Same numbers as passing ``params`` itself."""
+        cell = get_cell(self.cell)
+        return StepParams(tuple(tuple(loop_params(cell, p) for p in layer)
+                                for layer in self.compute_params(params)))  # fmt: skip
+
+    def step(self, params: LayerParams | StepParams, state: Carry, x: Array
+             ) -> tuple[Carry, Array]:  # fmt: skip
         """One time step of a unidirectional stack (streaming, sampling): ``x [B, D]``,
-        ``state [L, B, H]`` -> ``(state, y [B, H])``, the cells' step functions directly."""
+        ``state [L, B, H]`` -> ``(state, y [B, H])``, the cells' step functions directly.
+        ``params``: the layer's, or ``step_params(params)`` (what a loop of steps should
+        pass: prepared outside it)."""
         if self.bidirectional:
             raise ValueError("step runs a unidirectional layer (a bidirectional one reads the "
                              "whole sequence)")  # fmt: skip
         cell = get_cell(self.cell)
+        if not isinstance(params, StepParams):
+            params = self.step_params(params)
         new = []
-        for i, (p,) in enumerate(self.compute_params(params)):
+        for i, (p,) in enumerate(params.layers):
             carry = jax.tree.map(lambda s, i=i: s[i], state)
             carry, x = cell.step(p, carry, x if cell.parallel is not None else
                                  project_inputs(p, x))  # fmt: skip

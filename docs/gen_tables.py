@@ -610,6 +610,21 @@ def mutation() -> str:
             "as killed; a sampled module's score carries a 95% Wilson interval).*")
 
 
+def batch1() -> str:
+    """``benchmarks/batch1.py``: a batch-1 LSTM forward per step against PyTorch, greedy
+    decoding with the step's params prepared before the loop or not, and sampling."""
+    d = load("batch1")
+    c = d["config"]
+    rows = [[r["side"], f"{fixed(r['us_per_step'], 1)} us a step"] for r in d["forward"]]
+    rows += [[f"greedy decoding, {r['side']}", f"{sig(r['chars_per_s'])} chars/s"]
+             for r in d["greedy"]]  # fmt: skip
+    rows.append(["`lm.sample`, one sample", f"{sig(d['sample_chars_per_s'])} chars/s"])
+    return (table([f"LSTM {c['hidden']}, batch 1 ({c['steps']} steps forward)", "speed"],
+                  rows, "lr")
+            + f"\n\nGreedy decoding drew the same tokens both ways: "
+            f"{'yes' if d['greedy_same_tokens'] else '**no**'}.{source('batch1')}")  # fmt: skip
+
+
 def mutation_fresh() -> str:
     """``tests/mutation/fresh.py``: fresh (out-of-sample) draws scored before any fix, and
     what each survivor became afterwards."""
@@ -644,7 +659,7 @@ TABLES: dict[str, Callable[[], str]] = {
               scale_200k, peak_rss, peak_rss_buckets, rss_stages, lm, tagging, vs_peers_lstm,
               devices_b64, seeds, vs_keras, study_depth, parallel, defaults,
               study_parallel, real_data, real_data_goals, real_data_wall, mnist1d_wall, precision,
-              parallel_scan, cli_lm, mutation, mutation_fresh)
+              parallel_scan, cli_lm, batch1, mutation, mutation_fresh)
 }  # fmt: skip
 
 

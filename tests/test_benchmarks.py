@@ -350,3 +350,12 @@ def test_mnist1d_wall_quick(tmp_path):
         assert 0.0 <= p[side]["mean"] <= 1.0 and p[side]["wall_s"] > 0
     assert p["pytorch_over_ours"] == pytest.approx(p["pytorch"]["wall_s"] / p["ours"]["wall_s"])
     assert "quiet" in p
+
+
+def test_batch1_quick(tmp_path):
+    p = run_quick("batch1", tmp_path)
+    sides = [r["side"] for r in p["forward"]]
+    assert sides[:2] == ["layer (custom_vjp)", "layer (autodiff)"]
+    assert all(positive(r["us_per_step"]) for r in p["forward"])
+    assert [r["side"] for r in p["greedy"]] == ["plain params in the loop", "step_params"]
+    assert p["greedy_same_tokens"] is True and positive(p["sample_chars_per_s"])

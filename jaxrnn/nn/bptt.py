@@ -134,8 +134,9 @@ def _rec(h: Array, w_t: Array, g: int, fused: bool) -> Array:
 def _loop_weight(w_hh: Array) -> Array:
     """``w_hh.T [K, G*H]``, for the forward loops to read. Why it is made outside the loop:
     XLA:CPU (jax 0.10) left ``w_hh.T`` inside the loop body and copied the transposed matrix
-    on every step; at batch 1 that copy was most of the step (an LSTM of 256: 97 us a step,
-    18 us with the transpose made once; at batch 32 no change)."""
+    on every step; at batch 1 that copy was most of the step (an LSTM of 256: about 97 us a
+    step, 17 us with the transpose made once, ``benchmarks/batch1.py``; at batch 32 XLA made
+    no such copy)."""
     return w_hh.T
 
 

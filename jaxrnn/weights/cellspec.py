@@ -18,7 +18,10 @@ Adding a cell (say ``mingru``):
    ``CellVJP`` pieces) in its own module ``jaxrnn/nn/mingru.py``, ending with the one
    registration line ``register_cell("mingru", step)`` (``jaxrnn.nn.cells``); import that
    module in ``jaxrnn/nn/__init__.py`` so it registers whenever ``jaxrnn.nn`` loads. Without
-   a ``CellVJP`` the layer differentiates it with autodiff whatever ``impl`` says.
+   a ``CellVJP`` the layer differentiates it with autodiff whatever ``impl`` says. A step
+   that reads ``w_ih`` and ``w_hh`` only as ``w.T`` (``cells.project_inputs``,
+   ``_hidden_proj``) may say so with ``reads_transposed=True``: loops then transpose the
+   matrices once, before the loop, not on every step (``cells.loop_params``).
 3. NumPy twin: forward and hand-written backward step, ``register_numpy_cell("mingru",
    forward, backward)`` (``jaxrnn.scratch.layers``; spec ``numpy_backward=True``).
 4. ``--model``: a preset naming it in ``jaxrnn.runs.config.MODEL_CELLS``. The tests

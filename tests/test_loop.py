@@ -342,3 +342,32 @@ def test_loop_epochs_runtime_count_matches_the_scan(num_epochs):
         np.testing.assert_array_equal(s_short, s_one)
         np.testing.assert_array_equal(out_short[:1], out_one)
         assert not np.any(np.asarray(out_short[1:]))
+
+
+def test_validation_columns_score_the_validation_split():
+    """With a validation split the epoch's metrics are ``[train, test, val]``: the val
+    columns are ``evaluate`` of the validation rows, not of the test rows (after each
+    epoch, the last one checked against the final params)."""
+    from jaxrnn.data.arrays import Arrays
+    from jaxrnn.training import tasks
+
+    rng = np.random.default_rng(1)
+    n, t, v = 10, 5, 9
+    lengths = rng.integers(1, t + 1, n)
+    ids = np.where(np.arange(t) < lengths[:, None], rng.integers(1, v, (n, t)), 0)
+    train = Arrays(jnp.asarray(ids), jnp.asarray(lengths), jnp.asarray(rng.integers(0, 2, n)))
+    test = Arrays(train.ids[:4], train.lengths[:4], train.labels[:4])
+    val = Arrays(train.ids[4:], train.lengths[4:], 1 - train.labels[4:])
+    model = models.Classifier(sequence.gru(5), vocab_size=v, embed_dim=4, num_classes=2)
+    opt = optax.adam(0.05)
+    state0 = loop.init_state(model, opt, 0, jnp.float64)
+    orders = jnp.asarray(np.stack([rng.permutation(n) for _ in range(2)]))
+    task = tasks.classification()
+    run = jax.jit(loop.make_run_epochs(model, opt, 4, 2, task=task, eval_train=False))
+    state, m = run(state0, train, test, orders, val)
+    assert m.shape == (2, 6)
+    want_test = loop.evaluate(model, task, state.params, test)[0]
+    want_val = loop.evaluate(model, task, state.params, val)[0]
+    np.testing.assert_allclose(m[-1, 2:4], want_test, rtol=1e-12)
+    np.testing.assert_allclose(m[-1, 4:6], want_val, rtol=1e-12)
+    assert not np.allclose(want_val, want_test)

@@ -371,3 +371,30 @@ def test_validation_columns_score_the_validation_split():
     np.testing.assert_allclose(m[-1, 2:4], want_test, rtol=1e-12)
     np.testing.assert_allclose(m[-1, 4:6], want_val, rtol=1e-12)
     assert not np.allclose(want_val, want_test)
+
+
+def test_running_train_metrics_with_early_stopping_before_any_stop():
+    """With early stopping (patience longer than the run: no seed stops) the train columns
+    are still the running means of the epoch's steps, as without it; the test and
+    validation columns too."""
+    from jaxrnn.data.arrays import Arrays
+    from jaxrnn.training import tasks
+
+    rng = np.random.default_rng(2)
+    n, t, v = 10, 5, 9
+    lengths = rng.integers(1, t + 1, n)
+    ids = np.where(np.arange(t) < lengths[:, None], rng.integers(1, v, (n, t)), 0)
+    train = Arrays(jnp.asarray(ids), jnp.asarray(lengths), jnp.asarray(rng.integers(0, 2, n)))
+    test, val = (Arrays(train.ids[a:b], train.lengths[a:b], train.labels[a:b])
+                 for a, b in ((0, 4), (4, 10)))  # fmt: skip
+    model = models.Classifier(sequence.gru(5), vocab_size=v, embed_dim=4, num_classes=2)
+    opt = optax.adam(0.05)
+    state0 = loop.init_state(model, opt, 0, jnp.float64)
+    orders = jnp.asarray(np.stack([rng.permutation(n) for _ in range(2)]))
+    kw = dict(task=tasks.classification(), eval_train=False)
+    plain = jax.jit(loop.make_run_epochs(model, opt, 4, 2, **kw))
+    stopping = jax.jit(loop.make_run_epochs(model, opt, 4, 2, early_stopping=5, **kw))
+    _, m_plain = plain(state0, train, test, orders, val)
+    state_es = state0._replace(best=loop.init_best(state0.params))
+    _, m_es = stopping(state_es, train, test, orders, val)
+    np.testing.assert_allclose(m_es, m_plain, rtol=1e-12)

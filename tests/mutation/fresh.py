@@ -8,9 +8,10 @@ afterwards (``--outcomes``, a JSON object ``{"path:line: change": "what became o
 
     python tests/mutation/fresh.py --outcomes outcomes.json draw1.json draw2.json ...
 
-Modules already in ``--out`` and not in these draws are kept. Entries keep ``run.py``'s
-fields (score, interval, survivors...) unchanged; ``outcomes`` is added beside them, and a
-survivor with no outcome is an error (every one must be accounted for).
+Entries are keyed ``module@seed``; those already in ``--out`` and not redrawn are kept.
+Entries keep ``run.py``'s fields (score, interval, survivors...) unchanged; ``outcomes`` is
+added beside them, and a survivor with no outcome is an error (every one must be accounted
+for).
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ def main() -> None:
     args = ap.parse_args()
     outcomes = json.loads(Path(args.outcomes).read_text())
     out = Path(args.out)
-    # a module drawn again replaces its entry; the others are kept
+    # a draw of the same module at the same seed replaces its entry; the others are kept
     modules: dict[str, dict] = json.loads(out.read_text())["modules"] if out.exists() else {}
     for path in args.draws:
         for name, e in json.loads(Path(path).read_text())["modules"].items():
@@ -38,7 +39,8 @@ def main() -> None:
             missing = [s for s in survivors if s not in outcomes]
             if missing:
                 raise SystemExit(f"{path}: {name}: no outcome for {missing}")
-            modules[name] = {**e, "outcomes": {s: outcomes[s] for s in survivors}}
+            # one entry per draw: a module drawn again at another seed keeps both
+            modules[f"{name}@{e['seed']}"] = {**e, "outcomes": {s: outcomes[s] for s in survivors}}
     payload = {"about": "fresh mutation draws (run.py --sample 30 at a seed no test was "
                         "written against), scored before any fix; outcomes: what each "
                         "survivor became afterwards",

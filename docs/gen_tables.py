@@ -627,26 +627,32 @@ def batch1() -> str:
 
 def mutation_fresh() -> str:
     """``tests/mutation/fresh.py``: fresh (out-of-sample) draws scored before any fix, and
-    what each survivor became afterwards."""
+    what each survivor became afterwards; a pooled row per seed."""
     d = load("mutation_fresh")
-    rows, killed, judged, holes = [], 0, 0, 0
+    rows = []
+    by_seed: dict[int, list[dict]] = {}
     for e in d["modules"].values():
-        lo, hi = e["interval95"]
-        fixed_by = sum(o.startswith("killed") for o in e["outcomes"].values())
-        rows.append([f"`{e['path']}`", f"{e['ran']} (seed {e['seed']}, `{e['commit']}`)",
-                     str(e["killed"]), str(e["equivalent"]), str(e["survived"]),
-                     f"{100 * e['score']:.0f}% (95% {100 * lo:.0f}-{100 * hi:.0f}%)",
-                     f"{fixed_by} killed by new tests, {len(e['outcomes']) - fixed_by} "
-                     "equivalent" if e["outcomes"] else "-"])  # fmt: skip
-        killed += e["killed"]
-        judged += e["ran"] - e["equivalent"]
-        holes += fixed_by
-    # the survivors shown equivalent afterwards are out of the denominator: the tests' real
-    # miss rate on mutants they had never seen
-    real = killed + holes
-    rows.append(["all", "", str(killed), "", "", f"{100 * killed / judged:.0f}%",
-                 f"{holes} real holes: {killed} of {real} non-equivalent mutants killed "
-                 f"({100 * killed / real:.0f}%)"])  # fmt: skip
+        by_seed.setdefault(e["seed"], []).append(e)
+    for seed in sorted(by_seed):
+        killed = judged = holes = 0
+        for e in by_seed[seed]:
+            lo, hi = e["interval95"]
+            fixed_by = sum(o.startswith("killed") for o in e["outcomes"].values())
+            rows.append([f"`{e['path']}`", f"{e['ran']} (seed {e['seed']}, `{e['commit']}`)",
+                         str(e["killed"]), str(e["equivalent"]), str(e["survived"]),
+                         f"{100 * e['score']:.0f}% (95% {100 * lo:.0f}-{100 * hi:.0f}%)",
+                         f"{fixed_by} killed by new tests, {len(e['outcomes']) - fixed_by} "
+                         "equivalent" if e["outcomes"] else "-"])  # fmt: skip
+            killed += e["killed"]
+            judged += e["ran"] - e["equivalent"]
+            holes += fixed_by
+        # the survivors shown equivalent afterwards are out of the denominator: the tests'
+        # real miss rate on mutants they had never seen
+        real = killed + holes
+        rows.append([f"all, seed {seed}", "", str(killed), "", "",
+                     f"{100 * killed / judged:.0f}%",
+                     f"{holes} real holes: {killed} of {real} non-equivalent mutants killed "
+                     f"({100 * killed / real:.0f}%)"])  # fmt: skip
     return (table(["module", "judged", "killed", "equivalent", "survived",
                    "score before fixes", "the survivors afterwards"], rows, "llrrrrl")
             + "\n\n*From `docs/benchmarks/mutation_fresh.json` (`tests/mutation/fresh.py` over "

@@ -344,25 +344,29 @@ def test_loop_epochs_runtime_count_matches_the_scan(num_epochs):
         assert not np.any(np.asarray(out_short[1:]))
 
 
+def _with_validation(seed: int):
+    """A tiny classification run with a validation split: ``(model, opt, state0, train,
+    test, val, orders [2, N], task)``, float64."""
+    from jaxrnn.data.arrays import Arrays
+    from jaxrnn.training import tasks
+
+    train = _tiny_split(n=10, seed=seed)
+    test, val = (Arrays(train.ids[a:b], train.lengths[a:b], train.labels[a:b])
+                 for a, b in ((0, 4), (4, 10)))  # fmt: skip
+    val = val._replace(labels=1 - val.labels)  # not the test rows' figures
+    model = models.Classifier(sequence.gru(5), vocab_size=9, embed_dim=4, num_classes=2)
+    opt = optax.adam(0.05)
+    rng = np.random.default_rng(seed)
+    orders = jnp.asarray(np.stack([rng.permutation(10) for _ in range(2)]))
+    return (model, opt, loop.init_state(model, opt, 0, jnp.float64), train, test, val, orders,
+            tasks.classification())  # fmt: skip
+
+
 def test_validation_columns_score_the_validation_split():
     """With a validation split the epoch's metrics are ``[train, test, val]``: the val
     columns are ``evaluate`` of the validation rows, not of the test rows (after each
     epoch, the last one checked against the final params)."""
-    from jaxrnn.data.arrays import Arrays
-    from jaxrnn.training import tasks
-
-    rng = np.random.default_rng(1)
-    n, t, v = 10, 5, 9
-    lengths = rng.integers(1, t + 1, n)
-    ids = np.where(np.arange(t) < lengths[:, None], rng.integers(1, v, (n, t)), 0)
-    train = Arrays(jnp.asarray(ids), jnp.asarray(lengths), jnp.asarray(rng.integers(0, 2, n)))
-    test = Arrays(train.ids[:4], train.lengths[:4], train.labels[:4])
-    val = Arrays(train.ids[4:], train.lengths[4:], 1 - train.labels[4:])
-    model = models.Classifier(sequence.gru(5), vocab_size=v, embed_dim=4, num_classes=2)
-    opt = optax.adam(0.05)
-    state0 = loop.init_state(model, opt, 0, jnp.float64)
-    orders = jnp.asarray(np.stack([rng.permutation(n) for _ in range(2)]))
-    task = tasks.classification()
+    model, opt, state0, train, test, val, orders, task = _with_validation(1)
     run = jax.jit(loop.make_run_epochs(model, opt, 4, 2, task=task, eval_train=False))
     state, m = run(state0, train, test, orders, val)
     assert m.shape == (2, 6)
@@ -377,21 +381,8 @@ def test_running_train_metrics_with_early_stopping_before_any_stop():
     """With early stopping (patience longer than the run: no seed stops) the train columns
     are still the running means of the epoch's steps, as without it; the test and
     validation columns too."""
-    from jaxrnn.data.arrays import Arrays
-    from jaxrnn.training import tasks
-
-    rng = np.random.default_rng(2)
-    n, t, v = 10, 5, 9
-    lengths = rng.integers(1, t + 1, n)
-    ids = np.where(np.arange(t) < lengths[:, None], rng.integers(1, v, (n, t)), 0)
-    train = Arrays(jnp.asarray(ids), jnp.asarray(lengths), jnp.asarray(rng.integers(0, 2, n)))
-    test, val = (Arrays(train.ids[a:b], train.lengths[a:b], train.labels[a:b])
-                 for a, b in ((0, 4), (4, 10)))  # fmt: skip
-    model = models.Classifier(sequence.gru(5), vocab_size=v, embed_dim=4, num_classes=2)
-    opt = optax.adam(0.05)
-    state0 = loop.init_state(model, opt, 0, jnp.float64)
-    orders = jnp.asarray(np.stack([rng.permutation(n) for _ in range(2)]))
-    kw = dict(task=tasks.classification(), eval_train=False)
+    model, opt, state0, train, test, val, orders, task = _with_validation(2)
+    kw = dict(task=task, eval_train=False)
     plain = jax.jit(loop.make_run_epochs(model, opt, 4, 2, **kw))
     stopping = jax.jit(loop.make_run_epochs(model, opt, 4, 2, early_stopping=5, **kw))
     _, m_plain = plain(state0, train, test, orders, val)

@@ -190,18 +190,7 @@ def test_bptt_matches_finite_differences(cell, rng):
     _, _, cache = sl.layer_forward(cell, params, x, lengths, state)
     grads = sl.layer_backward(cell, params, cache, r_out, r_final)
     # Arrays are perturbed in place, so params, x and state must be the ones loss() reads.
-    arrays = leaves((params, x, state))
-    eps = 1e-6
-    for arr, g in zip(arrays, leaves(grads), strict=True):
-        flat, gflat = arr.reshape(-1), g.reshape(-1)
-        for j in rng.choice(flat.size, size=min(flat.size, 4), replace=False):
-            old = flat[j]
-            flat[j] = old + eps
-            up = loss()
-            flat[j] = old - eps
-            down = loss()
-            flat[j] = old
-            np.testing.assert_allclose(gflat[j], (up - down) / (2 * eps), rtol=1e-6, atol=1e-8)
+    finite_difference_check(rng, loss, leaves((params, x, state)), leaves(grads), per_leaf=4)
 
 
 def test_backward_is_linear_in_its_cotangents_and_none_means_zero(rng):
@@ -354,19 +343,20 @@ def test_register_numpy_cell_unroll_and_sizes_go_together():
     assert sl.numpy_cell("mingru") == par and sl.numpy_cell("lstm") == rec
 
 
-def _finite_difference_check(rng, loss, arrays, grads, eps=1e-6):
-    """``grads`` (leaves matching ``arrays``) against centred differences of ``loss()``, a few
-    entries of each array (perturbed in place: ``loss`` must read these arrays)."""
+def finite_difference_check(rng, loss, arrays, grads, per_leaf=3, eps=1e-6, atol=1e-8):
+    """``grads`` (leaves matching ``arrays``) against centred differences of ``loss()``,
+    ``per_leaf`` entries of each array (perturbed in place: ``loss`` must read these arrays).
+    Shared with ``test_scratch_seq``."""
     for arr, g in zip(arrays, grads, strict=True):
         flat, gflat = arr.reshape(-1), np.asarray(g).reshape(-1)
-        for j in rng.choice(flat.size, size=min(flat.size, 3), replace=False):
+        for j in rng.choice(flat.size, size=min(flat.size, per_leaf), replace=False):
             old = flat[j]
             flat[j] = old + eps
             up = loss()
             flat[j] = old - eps
             down = loss()
             flat[j] = old
-            np.testing.assert_allclose(gflat[j], (up - down) / (2 * eps), rtol=1e-6, atol=1e-8)
+            np.testing.assert_allclose(gflat[j], (up - down) / (2 * eps), rtol=1e-6, atol=atol)
 
 
 def test_dropout_between_layers_scales_the_kept_units_and_backpropagates_through_them(rng):
@@ -401,7 +391,7 @@ def test_dropout_between_layers_scales_the_kept_units_and_backpropagates_through
         return np.sum(o * r_out) + np.sum(f * r_final)
 
     grads, dx, _ = sl.layer_backward(cell, params, cache, r_out, r_final)
-    _finite_difference_check(rng, loss, leaves((params, x)), leaves((grads, dx)))
+    finite_difference_check(rng, loss, leaves((params, x)), leaves((grads, dx)))
 
 
 def test_classifier_dropout_masks_and_their_gradients(rng):
@@ -432,5 +422,5 @@ def test_classifier_dropout_masks_and_their_gradients(rng):
 
     _, grads = sl.classifier_loss_and_grads(params, ids, lengths, labels, **kw, **rates)
     names = sorted(params)
-    _finite_difference_check(rng, loss, leaves([params[k] for k in names]),
-                             leaves([grads[k] for k in names]))  # fmt: skip
+    finite_difference_check(rng, loss, leaves([params[k] for k in names]),
+                            leaves([grads[k] for k in names]))  # fmt: skip

@@ -16,6 +16,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 import pytest
+from test_scratch_layers import finite_difference_check
 
 from jaxrnn import scratch
 from jaxrnn.nn.cells import CellParams, LSTMState
@@ -249,18 +250,10 @@ def test_regress_equals_jax(cell, num_layers, bidirectional, per_step, masked, r
 # ----------------------------------------------------------------------------- finite differences
 
 
-def _fd_check(loss_fn, params, grads, rng, per_leaf=3, eps=1e-6):
+def _fd_check(loss_fn, params, grads, rng):
     """Centred differences of ``loss_fn()`` on a few entries of every leaf (perturbed in place)."""
-    for arr, g in zip(jax.tree.leaves(params), jax.tree.leaves(grads), strict=True):
-        flat, gflat = arr.reshape(-1), g.reshape(-1)
-        for j in rng.choice(flat.size, size=min(flat.size, per_leaf), replace=False):
-            old = flat[j]
-            flat[j] = old + eps
-            up = loss_fn()
-            flat[j] = old - eps
-            down = loss_fn()
-            flat[j] = old
-            np.testing.assert_allclose(gflat[j], (up - down) / (2 * eps), rtol=1e-6, atol=1e-9)
+    finite_difference_check(rng, loss_fn, jax.tree.leaves(params), jax.tree.leaves(grads),
+                            atol=1e-9)  # fmt: skip
 
 
 def test_losses_match_finite_differences(rng):

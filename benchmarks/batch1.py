@@ -26,14 +26,13 @@ Defaults: H = 256, T = 3584 (the 35 KB LM benchmark's test text). ``--quick``: H
 from __future__ import annotations
 
 import os
-import statistics
 import sys
 import time
 
 _HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, _HERE)
 
-from _common import QuietCheck, finish, header, parser, table  # noqa: E402
+from _common import QuietCheck, finish, header, parser, table, timed_median  # noqa: E402
 
 
 def main() -> None:
@@ -56,13 +55,9 @@ def main() -> None:
     x = jnp.asarray(rng.standard_normal((1, t, d)), jnp.float32)
 
     def median_s(fn) -> float:
-        jax.block_until_ready(fn())  # compile / warm
-        ts = []
-        for _ in range(reps):
-            s = time.perf_counter()
-            jax.block_until_ready(fn())
-            ts.append(time.perf_counter() - s)
-        return statistics.median(ts)
+        """Median seconds of ``reps`` blocking calls of ``fn``, after one (compile, warm)."""
+        jax.block_until_ready(fn())
+        return timed_median(lambda: jax.block_until_ready(fn()), reps)
 
     rows = []
     for impl in ("custom_vjp", "autodiff"):
@@ -82,13 +77,8 @@ def main() -> None:
                 return net(xt)[0]
 
         torch_fwd()
-        ts = []
-        for _ in range(reps):
-            s = time.perf_counter()
-            torch_fwd()
-            ts.append(time.perf_counter() - s)
         rows.append({"side": f"torch.nn.LSTM ({torch.get_num_threads()} threads)",
-                     "us_per_step": statistics.median(ts) / t * 1e6})  # fmt: skip
+                     "us_per_step": timed_median(torch_fwd, reps) / t * 1e6})  # fmt: skip
     except ImportError:
         pass
     table(f"LSTM {h} forward over one stream of {t} steps at batch 1", rows)
@@ -116,19 +106,15 @@ def main() -> None:
 
         return jax.jit(run)
 
-    steps = []
+    steps, tokens = [], []
     for name, prepare in (("plain params in the loop", False), ("step_params", True)):
         f = greedy(prepare)
         steps.append({"side": name, "chars_per_s": n / median_s(lambda f=f: f(params))})
-    same = bool(jnp.all(greedy(False)(params) == greedy(True)(params)))
+        tokens.append(f(params))
+    same = bool(jnp.all(tokens[0] == tokens[1]))
     table(f"greedy decoding, {n} characters, one stream (same tokens: {same})", steps)
-    lm.sample(model, params, [1, 2], n, seed=0)  # compile
-    ts = []
-    for r in range(reps):
-        s = time.perf_counter()
-        lm.sample(model, params, [1, 2], n, seed=r + 1)
-        ts.append(time.perf_counter() - s)
-    chars = n / statistics.median(ts)
+    lm.sample(model, params, [1, 2], n, seed=0)  # compile, warm
+    chars = n / timed_median(lambda: lm.sample(model, params, [1, 2], n, seed=1), reps)
     print(f"\nlm.sample, one sample of {n} characters: {chars:,.0f} chars/s")
     payload = {"machine": info, "config": {"hidden": h, "steps": t, "input": d, "reps": reps,
                                            "quick": args.quick},

@@ -1,5 +1,5 @@
 """No weight transpose left inside a recurrent loop (``cells.Transposed``, ``loop_params``,
-``RecurrentLayer.step_params``, ``bptt._loop_weight``).
+``RecurrentLayer.step_params``, ``bptt``'s forward loops).
 
 XLA:CPU keeps a ``w.T`` written in a loop body inside the loop and copies the transposed
 matrix on every step: at batch 1 (sampling, a language model's test text read as one

@@ -124,20 +124,12 @@ def _parts(cell: str, a: Array) -> tuple[Array, ...]:
 
 
 def _rec(h: Array, w_t: Array, g: int, fused: bool) -> Array:
-    """``h [B, K] @ w_t [K, G*H]`` (``w_t = w_hh.T``, made before the loop: ``_loop_weight``):
-    one matmul, or one per gate block (then concatenated)."""
+    """``h [B, K] @ w_t [K, G*H]``: one matmul, or one per gate block (then concatenated).
+    ``w_t = w_hh.T`` is made by the caller before its loop: a transpose inside the loop body
+    is copied on every step by XLA:CPU (why: ``cells.Transposed``)."""
     if fused or g == 1:
         return mm(h, w_t)
     return _cat(tuple(mm(h, wk) for wk in jnp.split(w_t, g, axis=1)))
-
-
-def _loop_weight(w_hh: Array) -> Array:
-    """``w_hh.T [K, G*H]``, for the forward loops to read. Why it is made outside the loop:
-    XLA:CPU (jax 0.10) left ``w_hh.T`` inside the loop body and copied the transposed matrix
-    on every step; at batch 1 that copy was most of the step (an LSTM of 256: about 97 us a
-    step, 17 us with the transpose made once, ``benchmarks/batch1.py``; at batch 32 XLA made
-    no such copy)."""
-    return w_hh.T
 
 
 # ``transpose_dz=None`` (auto): below this many elements in a gate gradient ``dz``
@@ -238,8 +230,8 @@ def _forward(
         xp = _parts(cell, xs if w_ih is None else mm(xs, w_ih.T))
     nres = _vjp(cell).num_res if save else 0
     bufs = _buffers(nres + 1, (steps, batch, hsize), h0.dtype)  # residuals, then outputs
-    w_t = _loop_weight(w_hh)
-    w_ih_t = None if w_ih is None else _loop_weight(w_ih)
+    w_t = w_hh.T  # before the loop (_rec)
+    w_ih_t = w_ih.T if in_loop else None
 
     def body(t, state):
         carry, xp, bufs = state
@@ -455,8 +447,8 @@ def _forward_chunked(
     nres = _vjp(cell).num_res if save else 0
     res = _buffers(nres, (total, batch, hsize), h0.dtype)
     ys = jnp.zeros((total, batch, hsize), h0.dtype)  # zero where no chunk runs
-    w_t = _loop_weight(w_hh)
-    w_ih_t = None if w_ih is None else _loop_weight(w_ih)
+    w_t = w_hh.T  # before the loops (_rec)
+    w_ih_t = None if w_ih is None else w_ih.T
 
     def chunk_body(k, state):
         x = lax.dynamic_slice_in_dim(xs_p, k * size, size, 0)

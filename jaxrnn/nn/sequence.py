@@ -157,8 +157,9 @@ def _scan_tm(
 ) -> tuple[Array, Carry]:
     """The plain masked scan (what ``jax.grad`` differentiates) over time-major projected
     inputs ``xs [T, B, G*H]``: ``(outputs [T, B, H], final carry)``."""
-    step = get_cell(cell).step
-    params = loop_params(get_cell(cell), params)  # w.T made here, not on every step
+    registered = get_cell(cell)
+    step = registered.step
+    params = loop_params(registered, params)  # w.T made here, not on every step
     if lengths is None:
 
         def body(c, x):

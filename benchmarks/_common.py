@@ -25,6 +25,15 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from _timing import machine_info, print_table, write_json  # noqa: E402
 
+from jaxrnn.runs import memory as _memory  # noqa: E402
+
+# The C allocator's policy of the command-line tools (``jaxrnn.runs.memory``): the script
+# runs again at once with glibc's huge-page tunable unless ``$JAXRNN_ALLOCATOR=glibc``. It
+# is process-wide: PyTorch's side runs under the same policy. ``header()`` records it.
+if os.path.dirname(os.path.abspath(sys.argv[0])) == os.path.dirname(os.path.abspath(__file__)):
+    _memory.use_huge_pages()  # a benchmark script run as one (not a test importing this)
+ALLOCATOR = _memory.allocator_policy()
+
 # XLA compiler option sets compared by compile_time.py (``Lowered.compile(compiler_options)``).
 XLA_OPTION_SETS: dict[str, dict[str, Any]] = {
     "default": {},
@@ -76,6 +85,7 @@ def header(extra_modules: Sequence[str] = (), persistent_cache: bool = False) ->
         jax.config.update("jax_enable_compilation_cache", False)
     info = machine_info(extra_modules=("optax", "flax", *extra_modules))
     info["git"] = _git_state()
+    info["allocator"] = ALLOCATOR
     info["jax_compilation_cache"] = {
         "enabled": bool(jax.config.jax_enable_compilation_cache),
         "dir": jax.config.jax_compilation_cache_dir,
@@ -84,7 +94,8 @@ def header(extra_modules: Sequence[str] = (), persistent_cache: bool = False) ->
     vs = ", ".join(f"{k} {v}" for k, v in info["versions"].items() if v)
     print(
         f"{info['cpu_model']}, {info['cpu_affinity'] or info['cpu_count']} cores usable, "
-        f"load average {'/'.join(f'{x:.1f}' for x in load) if load else '?'}; {vs}",
+        f"load average {'/'.join(f'{x:.1f}' for x in load) if load else '?'}; {vs}; "
+        f"allocator {ALLOCATOR}",
         flush=True,
     )
     return info

@@ -87,7 +87,7 @@ def logcumsumexp(x: Array, axis: int = 1) -> Array:
     return lax.associative_scan(jnp.logaddexp, x, axis=axis)
 
 
-SCAN_UNROLL = 16  # time steps per loop iteration of method="scan" (forward and backward)
+SCAN_UNROLL = 2  # time steps per loop iteration of method="scan" (forward and backward)
 
 
 def default_method() -> str:

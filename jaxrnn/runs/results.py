@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 
 from jaxrnn.runs.config import METRIC_NAMES, TrainConfig
+from jaxrnn.runs.memory import allocator_policy
 
 
 @functools.cache
@@ -175,6 +176,8 @@ class RunResult:
             "compile_s": self.compile_s,
             "run_s": self.wall_s - self.compile_s,
             "num_params": self.num_params,
+            # the C allocator's policy the timings were taken under (jaxrnn.runs.memory)
+            "allocator": allocator_policy(),
             **self.extra,
         }
         if len(self.reports) == 1:

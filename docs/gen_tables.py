@@ -325,13 +325,24 @@ def parallel(name: str = "parallel") -> str:
             + f"\n\nTraining tokens/s (thousands) at {c['batch']} streams, width {c['width']}, "
             f"input width {c['input_width']}, {c['dtype']}, and in brackets the ratio to our "
             "LSTM and to PyTorch's `nn.LSTM` in the same process; `skipped`: a side whose 10 "
-            f"steps would pass {c['max_seconds']:g} s. {source(name)}"
+            f"steps would pass {c['max_seconds']:g} s; allocator "
+            f"`{d['machine'].get('allocator', 'glibc')}` (`jaxrnn.runs.memory`). {source(name)}"
             f" Peak: {d['peak']['description']}; {d['peak'].get('note', '')}.")  # fmt: skip
 
 
 def parallel_scan() -> str:
     """``benchmarks/parallel.py`` with the CPU ``scan`` form beside the associative one."""
     return parallel("parallel_scan")
+
+
+def parallel_scan_glibc() -> str:
+    """``benchmarks/parallel.py`` under glibc's default allocator (``JAXRNN_ALLOCATOR=glibc``)."""
+    return parallel("parallel_scan_glibc")
+
+
+def parallel_b32() -> str:
+    """``benchmarks/parallel.py`` at the goal's 32 streams, ``T = 64``."""
+    return parallel("parallel_b32")
 
 
 def study_depth() -> str:
@@ -665,7 +676,8 @@ TABLES: dict[str, Callable[[], str]] = {
               scale_200k, peak_rss, peak_rss_buckets, rss_stages, lm, tagging, vs_peers_lstm,
               devices_b64, seeds, vs_keras, study_depth, parallel, defaults,
               study_parallel, real_data, real_data_goals, real_data_wall, mnist1d_wall, precision,
-              parallel_scan, cli_lm, batch1, mutation, mutation_fresh)
+              parallel_scan, parallel_scan_glibc, parallel_b32, cli_lm, batch1, mutation,
+              mutation_fresh)
 }  # fmt: skip
 
 

@@ -359,3 +359,18 @@ def test_batch1_quick(tmp_path):
     assert all(positive(r["us_per_step"]) for r in p["forward"])
     assert [r["side"] for r in p["greedy"]] == ["plain params in the loop", "step_params"]
     assert p["greedy_same_tokens"] is True and positive(p["sample_chars_per_s"])
+
+
+def test_lm_budget_quick(tmp_path):
+    p = run_quick("lm_budget", tmp_path)
+    assert p["machine"]["allocator"] in ("hugepages", "glibc")
+    for model in ("lstm", "mingru"):
+        chosen, r = p["chosen"][model], p["results"][model]
+        best = min(p["candidates"][model], key=lambda c: c["val_bpc"])
+        assert (chosen["hidden"], chosen["layers"]) == (best["hidden"], best["layers"])
+        assert [s["seed"] for s in r["per_seed"]] == [0, 1]
+        test = [s["test_bpc"] for s in r["per_seed"]]
+        assert r["test_bpc_mean"] == pytest.approx(sum(test) / 2) and all(t > 0 for t in test)
+        assert all(e >= 1 for e in r["epochs"])
+    diff = p["results"]["mingru"]["test_bpc_mean"] - p["results"]["lstm"]["test_bpc_mean"]
+    assert p["verdict"] == {"mingru_no_worse": diff <= 0, "difference_bpc": pytest.approx(diff)}

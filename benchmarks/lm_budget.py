@@ -1,25 +1,26 @@
 """A character language model at equal wall-clock: ``--model mingru`` against ``--model lstm``.
 
-    python benchmarks/lm_budget.py [--budget 45] [--seeds 3] [--chars 200000] [--json PATH]
+    python benchmarks/lm_budget.py [--budget 45] [--seeds 3] [--chars 0] [--json PATH]
         [--quick]
 
 Issue 24's goal: a character LM with ``--model mingru`` trained for the same wall-clock
 budget as ``--model lstm`` reaches test bits/char no worse than the LSTM's. The text is
-the first ``--chars`` characters of the Python manual (``jaxrnn.datasets.python_manual_text``,
-shipped with Python), split 80/10/10 into training, validation and test text. Every run is
-``--task lm`` (embedding 32, 32 streams of 64 characters, Adam 2e-3, clip by global norm
-5) trained for the epochs that fill ``--budget`` seconds of training per seed, after the
-compile (``jaxrnn.study.parallel.train_budgeted``: two short probe runs measure an epoch's
-seconds, the per-epoch scoring of the validation and test text included, for both alike).
+the Python manual (``jaxrnn.datasets.python_manual_text``, shipped with Python; its first
+``--chars`` characters if given), split 80/10/10 into training, validation and test text.
+Every run is ``--task lm`` (embedding 32, 32 streams of 64 characters, Adam 2e-3, clip by
+global norm 5) trained for the epochs that fill ``--budget`` seconds of training per seed,
+after the compile (``jaxrnn.study.parallel.train_budgeted``: two short probe runs measure
+an epoch's seconds; the validation and test text are scored after the first epoch and the
+last only, ``--eval-every``, for both alike; the final scoring counts in the budget).
 
-1. **Choice, on validation text only**: seed 0 of each candidate width and depth of each
-   model (``CANDIDATES``); the one with the lowest validation bits/char is kept per model.
+1. **Choice, on validation text only**: seed 0 of each candidate width, depth and block
+   of each model (``CANDIDATES``); the one with the lowest validation bits/char is kept.
 2. **Report**: the kept configuration of each model on ``--seeds`` seeds (seed 0's run
    from step 1 reused), one seed after another, each with the same budget: test bits/char
    per seed, mean, min and max; epochs trained; tokens/s.
 
 The test text is read only for the report. JSON: the quiet check's keys, ``machine``,
-``config``, ``candidates`` (per model and candidate: hidden, layers, parameters, epochs,
+``config``, ``candidates`` (per model and candidate: hidden, layers, block, parameters, epochs,
 val and test bits/char of seed 0), ``chosen``, ``results[model]`` (per seed and summary)
 and ``verdict``.
 """
@@ -36,23 +37,30 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from _common import QuietCheck, finish, header, parser  # noqa: E402
 
-# (hidden, layers) per model, chosen among on validation text: the LSTM preset's width and
-# its neighbours; minGRU from the same width to the wider, deeper states a recurrence
-# without a recurrent matrix needs (the minRNN paper stacks layers).
-CANDIDATES: dict[str, list[tuple[int, int]]] = {
-    "lstm": [(128, 1), (256, 1), (256, 2)],
-    "mingru": [(256, 1), (512, 2), (1024, 2)],
+# (hidden, layers, block) per model, chosen among on validation text: the LSTM preset's
+# width and its neighbours; minGRU stacked directly, and in its paper's residual block
+# (``--block residual``, the MLP ``--block-ff`` times the width): the minRNN paper's
+# language models stack such blocks. A block is "none" or "residual:K" (K = --block-ff).
+CANDIDATES: dict[str, list[tuple[int, int, str]]] = {
+    "lstm": [(128, 1, "none"), (192, 1, "none"), (256, 1, "none")],
+    "mingru": [(128, 2, "none"), (64, 2, "residual:4"), (128, 2, "residual:2"),
+               (128, 3, "residual:2")],
 }
-QUICK_CANDIDATES: dict[str, list[tuple[int, int]]] = {"lstm": [(8, 1)], "mingru": [(8, 2)]}
+QUICK_CANDIDATES: dict[str, list[tuple[int, int, str]]] = {
+    "lstm": [(8, 1, "none")], "mingru": [(8, 2, "none"), (8, 2, "residual:2")]}
 
 
-def config(model: str, hidden: int, layers: int, path: str, seed: int, quick: bool) -> Any:
+def config(model: str, hidden: int, layers: int, path: str, seed: int, quick: bool,
+           block: str = "none") -> Any:  # fmt: skip
     from jaxrnn.runs.config import TrainConfig
 
+    kind, _, ff = block.partition(":")
     return TrainConfig(task="lm", model=model, data=path, hidden=hidden, layers=layers,
+                       block=kind, block_ff=int(ff or 4),
                        embed_dim=8 if quick else 32, seq_len=16 if quick else 64,
                        batch_size=4 if quick else 32, optimizer="adam", lr=2e-3,
                        clip_norm=5.0, val_fraction=0.1, test_fraction=0.1, epochs=1,
+                       eval_every=10**6,
                        seed=seed)  # fmt: skip
 
 
@@ -78,7 +86,8 @@ def main() -> None:
         help="seconds of training per run (one seed), compile apart [45]",
     )
     ap.add_argument("--seeds", type=int, default=3, help="seeds of the report [3]")
-    ap.add_argument("--chars", type=int, default=200_000, help="characters of text [200000]")
+    ap.add_argument("--chars", type=int, default=0,
+                    help="characters of text, 0 = the whole manual (465,126) [0]")  # fmt: skip
     args = ap.parse_args()
     if args.quick:
         args.budget, args.seeds, args.chars = 1.0, 2, 6_000
@@ -99,23 +108,26 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp, _compile_cache():
         path = os.path.join(tmp, "python_manual.txt")
         with open(path, "w", encoding="utf-8") as fh:
-            fh.write(python_manual_text()[: args.chars])
+            fh.write(python_manual_text()[: args.chars or None])
         base = resolve_config(config("lstm", 8, 1, path, 0, args.quick))
         data = get_spec(base).prepare(base, None)
         for model, grid in cands.items():
             runs = []
-            for hidden, layers in grid:
-                r = one_run(config(model, hidden, layers, path, 0, args.quick), data, args.budget)
-                runs.append({"hidden": hidden, "layers": layers, **r})
-                print(f"choice {model} H {hidden} x {layers}: {r['epochs']} epochs, "
+            for hidden, layers, block in grid:
+                cfg = config(model, hidden, layers, path, 0, args.quick, block)
+                r = one_run(cfg, data, args.budget)
+                runs.append({"hidden": hidden, "layers": layers, "block": block, **r})
+                print(f"choice {model} H {hidden} x {layers} block {block}: {r['epochs']} epochs, "
                       f"val {r['val_bpc']:.3f} bits/char ({r['num_params']:,} params)",
                       flush=True)  # fmt: skip
             out["candidates"][model] = runs
             best = min(runs, key=lambda c: c["val_bpc"])
-            out["chosen"][model] = {"hidden": best["hidden"], "layers": best["layers"]}
-            per_seed = [{k: v for k, v in best.items() if k not in ("hidden", "layers")}]
+            shape = ("hidden", "layers", "block")
+            out["chosen"][model] = {k: best[k] for k in shape}
+            per_seed = [{k: v for k, v in best.items() if k not in shape}]
             for seed in range(1, args.seeds):
-                cfg = config(model, best["hidden"], best["layers"], path, seed, args.quick)
+                cfg = config(model, best["hidden"], best["layers"], path, seed, args.quick,
+                             best["block"])  # fmt: skip
                 per_seed.append(one_run(cfg, data, args.budget))
             test = [r["test_bpc"] for r in per_seed]
             out["results"][model] = {
@@ -126,7 +138,8 @@ def main() -> None:
     rows = []
     for model, r in out["results"].items():
         ch = out["chosen"][model]
-        rows.append(f"{model:7s} H {ch['hidden']:4d} x {ch['layers']}: test bits/char "
+        rows.append(f"{model:7s} H {ch['hidden']:4d} x {ch['layers']} block {ch['block']}: "
+                    f"test bits/char "
                     f"{r['test_bpc_mean']:.3f} [{r['test_bpc_min']:.3f}, {r['test_bpc_max']:.3f}] "
                     f"over {args.seeds} seeds, epochs {r['epochs']}")  # fmt: skip
     print(f"\nat {args.budget:g} s of training per seed:")

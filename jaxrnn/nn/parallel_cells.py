@@ -115,6 +115,7 @@ Array = jax.Array
 
 __all__ = [
     "CELLS",
+    "BlockForm",
     "LRUBlockParams",
     "LRUParams",
     "LRUState",
@@ -123,6 +124,7 @@ __all__ = [
     "MinGRUParams",
     "MinLSTMParams",
     "ParallelCell",
+    "ResidualParams",
     "block_apply",
     "g",
     "log_g",
@@ -542,6 +544,89 @@ class LayerForm:
             ys = jnp.where(time_mask(jnp.asarray(lengths), x.shape[1])[..., None], ys,
                            jnp.zeros_like(ys))  # fmt: skip
         return ys, h_last
+
+
+class ResidualParams(NamedTuple):
+    """A residual block as a layer's params (``BlockForm``): ``proj``, ``(w_in [H, D],
+    b_in [H])`` onto the block's width ``H`` when the layer's input width ``D`` differs
+    (layer 0 after an embedding, a bidirectional layer's ``2 H``), else ``()``; ``block``
+    the ``MinBlockParams``/``LRUBlockParams`` of ``jaxrnn.weights.parallel_init.block_params``
+    over width ``H``, cell width (LRU: state size) ``H``."""
+
+    proj: tuple
+    block: MinBlockParams | LRUBlockParams
+
+
+@dataclass(frozen=True)
+class BlockForm:
+    """A parallel cell inside its paper's residual block (``block_apply``; module docstring),
+    as a layer cell: what ``RecurrentLayer(..., block=True)`` stacks (``--block residual``).
+
+    A layer of hidden width ``H`` maps ``[B, T, D]`` to ``[B, T, H]``: inputs of another
+    width are first projected onto ``H`` (``ResidualParams.proj``), then the block runs at
+    width ``H`` with the cell at width (LRU: state size) ``H`` and, for minGRU/minLSTM, an MLP
+    of width ``ff_mult * H``. The carry is the cell's (``LayerForm``), so a stack's state is
+    ``[L, B, H]`` as without blocks, and ``step`` is the same block one token at a time.
+    Outputs past each sequence's end are zero."""
+
+    form: LayerForm
+    ff_mult: int = 4
+
+    @property
+    def cell(self) -> ParallelCell:
+        return self.form.cell
+
+    @property
+    def has_lru_state(self) -> bool:
+        return self.form.has_lru_state
+
+    def init(self, rng: np.random.Generator, input_size: int, hidden_size: int,
+             dtype=np.float64) -> ResidualParams:  # fmt: skip
+        """NumPy params of one layer and direction: the projection (if ``input_size !=
+        hidden_size``; PyTorch ``nn.Linear``'s draw) then ``block_params``."""
+        proj = () if input_size == hidden_size else pinit._linear(rng, hidden_size,
+                                                                  input_size, dtype)
+        block = pinit.block_params(rng, self.cell.name, hidden_size, hidden_size, self.ff_mult,
+                                   dtype)  # fmt: skip
+        return ResidualParams(proj, block)
+
+    def zero_carry(self, batch_shape: tuple[int, ...], hidden_size: int, dtype=jnp.float32):
+        """The cell's zero carry (``LayerForm.zero_carry``)."""
+        return self.form.zero_carry(batch_shape, hidden_size, dtype)
+
+    @staticmethod
+    def _project(params: ResidualParams, x: Array) -> Array:
+        return _lin(x, *params.proj) if params.proj else x
+
+    def _around(self, b: Any, x: Array, cell_out: Array) -> Array:
+        """The block's output from its input ``x`` and its cell's output (any leading axes)."""
+        if self.has_lru_state:  # norm -> LRU -> GELU -> GLU -> skip
+            a, gate = jnp.split(_lin(jax.nn.gelu(cell_out), b.w_glu, b.b_glu), 2, axis=-1)
+            return x + a * jax.nn.sigmoid(gate)
+        x = x + _lin(cell_out, b.w_out, b.b_out)  # norm -> cell -> out; norm -> MLP
+        return x + _lin(jax.nn.gelu(_lin(rms_norm(x, b.norm2), b.w1, b.b1)), b.w2, b.b2)
+
+    def _normed(self, b: Any, x: Array) -> Array:
+        return rms_norm(x, b.norm if self.has_lru_state else b.norm1)
+
+    def step(self, params: ResidualParams, carry: Any, x_t: Array) -> tuple[Any, Array]:
+        """One step on ``x_t [B, D]``: ``(carry, y [B, H])``."""
+        x, b = self._project(params, x_t), params.block
+        carry, y = self.form.step(b.cell, carry, self._normed(b, x))
+        return carry, self._around(b, x, y)
+
+    def run(self, params: ResidualParams, x: Array, lengths: Array | None, reverse: bool,
+            carry0: Any, sequential: bool = False) -> tuple[Array, Any]:  # fmt: skip
+        """One direction over ``x [B, T, D]`` from ``carry0``: ``(ys [B, T, H], final carry)``
+        (``LayerForm.run``'s conventions)."""
+        x, b = self._project(params, x), params.block
+        ys, carry = self.form.run(b.cell, self._normed(b, x), lengths, reverse, carry0,
+                                  sequential)  # fmt: skip
+        ys = self._around(b, x, ys)
+        if lengths is not None:
+            ys = jnp.where(time_mask(jnp.asarray(lengths), x.shape[1])[..., None], ys,
+                           jnp.zeros_like(ys))  # fmt: skip
+        return ys, carry
 
 
 def _register() -> None:

@@ -268,9 +268,18 @@ class RecurrentLayer:
     bias: bool = True
     impl: str = DEFAULT_IMPL
     _options: _Options = _Options()
+    # a parallel cell inside its paper's residual block (``parallel_cells.BlockForm``): norm,
+    # cell, projection and skip, then (minGRU/minLSTM) norm, MLP of ``block_ff * H`` and skip
+    block: bool = False
+    block_ff: int = 4
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "impl", _check_impl(self.impl))
+        if self.block and CELLS.get(self.cell) is not None and CELLS[self.cell].parallel is None:
+            raise ValueError(f"block=True wraps a parallel cell (minGRU, minLSTM, LRU) in its "
+                             f"paper's residual block; {self.cell!r} is a recurrent cell")
+        if self.block_ff < 1:
+            raise ValueError(f"block_ff must be at least 1, got {self.block_ff}")
         if self._options.scan not in SCANS:
             raise ValueError(f"scan must be one of {SCANS}, got {self._options.scan!r}")
         if self._options.precision not in PRECISIONS:
@@ -284,7 +293,12 @@ class RecurrentLayer:
         """The cell's parallel form (``Cell.parallel``), None for a recurrent cell (or a name
         not registered yet: the layer's functions then name the registered cells)."""
         cell = CELLS.get(self.cell)
-        return None if cell is None else cell.parallel
+        form = None if cell is None else cell.parallel
+        if form is not None and self.block:
+            from jaxrnn.nn.parallel_cells import BlockForm
+
+            return BlockForm(form, self.block_ff)
+        return form
 
     @property
     def backward(self) -> str:
@@ -344,11 +358,10 @@ class RecurrentLayer:
     def init_numpy(self, rng: np.random.Generator, input_size: int) -> tuple:
         """A parallel cell's params drawn with NumPy from ``rng``, layer by layer, direction by
         direction (float64; ``jaxrnn.weights.init.keras_params`` draws the same)."""
-        from jaxrnn.weights.parallel_init import layer_params
-
+        form = self.parallel  # LayerForm.init: parallel_init.layer_params; BlockForm: its block
         return tuple(
-            tuple(layer_params(rng, self.cell, input_size if i == 0 else self.output_size,
-                               self.hidden_size) for _ in range(self.num_directions))
+            tuple(form.init(rng, input_size if i == 0 else self.output_size, self.hidden_size)
+                  for _ in range(self.num_directions))
             for i in range(self.num_layers)
         )  # fmt: skip
 
@@ -472,11 +485,12 @@ class RecurrentLayer:
         cell = get_cell(self.cell)
         if not isinstance(params, StepParams):
             params = self.step_params(params)
+        form = self.parallel  # a parallel cell's step (in its block, with block=True)
         new = []
         for i, (p,) in enumerate(params.layers):
             carry = jax.tree.map(lambda s, i=i: s[i], state)
-            carry, x = cell.step(p, carry, x if cell.parallel is not None else
-                                 project_inputs(p, x))  # fmt: skip
+            carry, x = form.step(p, carry, x) if form is not None else cell.step(
+                p, carry, project_inputs(p, x))  # fmt: skip
             new.append(carry)
         return jax.tree.map(lambda *s: jnp.stack(s), *new), x
 

@@ -20,12 +20,21 @@ BUCKET_CHUNK = 8
 def recurrent_layer(cfg: TrainConfig) -> sequence.RecurrentLayer:
     """The stack ``--model``, ``--hidden``, ``--layers`` and ``--layer-dropout`` name; with
     length buckets (``cfg.buckets >= 2``) its loops run in chunks of ``BUCKET_CHUNK`` steps;
-    ``--dtype bfloat16``: its matmuls in mixed precision (``sequence._Options.precision``)."""
+    ``--dtype bfloat16``: its matmuls in mixed precision (``sequence._Options.precision``);
+    ``--block residual``: a parallel cell in its paper's block (``parallel_cells.BlockForm``)."""
     cell, bidirectional = MODEL_CELLS[cfg.model]
     options = sequence._Options(chunk=BUCKET_CHUNK if cfg.buckets >= 2 else 0,
                                 precision=cfg.precision)
     return sequence.RecurrentLayer(cell, cfg.hidden, cfg.layers, bidirectional,
-                                   cfg.layer_dropout, _options=options)  # fmt: skip
+                                   cfg.layer_dropout, _options=options,
+                                   **block_options(cfg))  # fmt: skip
+
+
+def block_options(cfg: TrainConfig) -> dict:
+    """``RecurrentLayer``'s ``block`` and ``block_ff`` from ``--block`` and ``--block-ff`` (every
+    task's stack takes them; a config from before the options: no block)."""
+    return {"block": getattr(cfg, "block", "none") == "residual",
+            "block_ff": getattr(cfg, "block_ff", None) or 4}  # fmt: skip
 
 
 def build_model(cfg: TrainConfig, vocab_size: int, num_classes: int):

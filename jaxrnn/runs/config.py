@@ -106,6 +106,14 @@ class TrainConfig:
     embed_dim: int | None = option(None, "embedding size, 0 = one-hot", type=int)
     dropout: float | None = option(None, "dropout before the readout", type=float)
     layer_dropout: float | None = option(None, "dropout between stacked layers", type=float)
+    block: str = option(
+        "none", "--model mingru, minlstm, lru and their bi- forms: residual = each layer is the "
+        "cell inside its paper's residual block (RMSNorm, cell, projection and skip, then for "
+        "minGRU/minLSTM RMSNorm, GELU MLP of --block-ff x hidden and skip; LRU: GELU, GLU and "
+        "skip), the inputs projected onto --hidden first; none = cells stacked directly",
+        choices=("none", "residual"))  # fmt: skip
+    block_ff: int = option(4, "--block residual: the MLP's width as a multiple of --hidden",
+                           type=int, metavar="K")  # fmt: skip
     clip: float | None = option(None, "element-wise gradient clip, 0 = none", type=float)
     weight_decay: float | None = option(
         None, "weight decay: decoupled (AdamW) with adam, added to the gradient (L2) with the "
@@ -528,6 +536,15 @@ def resolve_config(cfg: TrainConfig) -> TrainConfig:
     for ok, msg in checks:
         if not ok:
             raise ConfigError(msg)
+    if cfg.block != "none" and (cfg.model not in MODEL_CELLS
+                                or not get_spec(MODEL_CELLS[cfg.model][0]).parallel):
+        raise ConfigError(f"--block {cfg.block} wraps a parallel cell in its paper's block: use "
+                          "--model mingru, minlstm, lru or their bi- forms, or drop --block")
+    if cfg.block != "none" and cfg.backend != "jax":
+        raise ConfigError(f"--block {cfg.block} runs on the jax backend only (the NumPy twins "
+                          "are the cells, not the blocks): use --backend jax")  # fmt: skip
+    if cfg.block_ff < 1:
+        raise ConfigError(f"--block-ff must be at least 1, got {cfg.block_ff}")
     if get_spec(MODEL_CELLS[cfg.model][0]).parallel and cfg.init != "auto":
         raise ConfigError(f"--init {cfg.init} sets recurrent weight matrices: --model {cfg.model} "
                           "has none (it starts from its cell's own initialiser): leave "

@@ -19,6 +19,7 @@ from jaxrnn.data.text import TextVocab
 from jaxrnn.errors import ConfigError
 from jaxrnn.nn import lm
 from jaxrnn.nn.sequence import RecurrentLayer, _Options
+from jaxrnn.runs.build import block_options
 from jaxrnn.runs.config import MODEL_CELLS, TrainConfig, init_scheme
 from jaxrnn.runs.predictor import LanguageModelPredictor
 from jaxrnn.runs.prepare import Prepared
@@ -49,7 +50,8 @@ def build_model(cfg: TrainConfig, vocab: TextVocab, label_names=None) -> lm.Lang
     cell, _ = MODEL_CELLS[cfg.model]
     style = init_style(cfg)
     layer = RecurrentLayer(cell, cfg.hidden, cfg.layers, False, cfg.layer_dropout, bias=True,
-                           _options=_Options(precision=cfg.precision))  # fmt: skip
+                           _options=_Options(precision=cfg.precision),
+                           **block_options(cfg))  # fmt: skip
     return lm.LanguageModel(layer, vocab.size, cfg.embed_dim or None, cfg.dropout, style)
 
 

@@ -42,6 +42,7 @@ from jaxrnn.data.series import (
 )
 from jaxrnn.errors import ConfigError, DataError, ShortValidation
 from jaxrnn.nn import models, sequence
+from jaxrnn.runs.build import block_options
 from jaxrnn.runs.config import MODEL_CELLS, TrainConfig
 from jaxrnn.runs.predictor import Forecaster
 from jaxrnn.runs.prepare import Prepared
@@ -197,7 +198,8 @@ def build_model(cfg: TrainConfig, vocab: SeriesVocab, labels: Any = None) -> mod
     cell, bidirectional = MODEL_CELLS[cfg.model]
     layer = sequence.RecurrentLayer(cell, cfg.hidden, cfg.layers, bidirectional,
                                     cfg.layer_dropout,
-                                    _options=sequence._Options(precision=cfg.precision))
+                                    _options=sequence._Options(precision=cfg.precision),
+                                    **block_options(cfg))  # fmt: skip
     return models.Regressor(layer, input_size=len(vocab.columns), horizon=cfg.horizon,
                             per_step=cfg.per_step)  # fmt: skip
 

@@ -555,6 +555,35 @@ def mnist1d_wall() -> str:
             "after another).*")  # fmt: skip
 
 
+def lm_budget() -> str:
+    """``benchmarks/lm_budget.py``: a character LM at equal wall-clock, minGRU against the LSTM:
+    the configuration each chose on validation text and its test bits/char over seeds, per
+    run (the whole manual; the first 200,000 characters)."""
+    rows = []
+    for name in ("lm_budget", "lm_budget_200k"):
+        if not (BENCHMARKS / f"{name}.json").is_file():
+            continue
+        d = load(name)
+        chars = d["config"]["chars"]
+        text = f"{chars:,} chars" if chars else "whole manual"
+        for model, r in d["results"].items():
+            ch = d["chosen"][model]
+            block = ch.get("block", "none")
+            shape = f"{ch['hidden']} x {ch['layers']}" + ("" if block == "none" else
+                                                          f", block {block}")  # fmt: skip
+            params = r["per_seed"][0]["num_params"]
+            rows.append([text, model, shape, f"{params:,}", ", ".join(map(str, r["epochs"])),
+                         f"{fixed(r['test_bpc_mean'], 3)} [{fixed(r['test_bpc_min'], 3)}, "
+                         f"{fixed(r['test_bpc_max'], 3)}]",
+                         "yes" if d["quiet"] else "**no: not a result**"])  # fmt: skip
+    d = load("lm_budget")
+    return (table(["text", "model", "chosen on validation", "params", "epochs per seed",
+                   "test bits/char, mean [min, max]", "quiet machine"], rows, "lllrrrl")
+            + f"\n\n*From `docs/benchmarks/lm_budget.json` and `lm_budget_200k.json` "
+            f"(`benchmarks/lm_budget.py`, {d['config']['budget_s']:g} s of training per seed, "
+            f"{d['config']['seeds']} seeds; {machine(d)}).*")  # fmt: skip
+
+
 def precision() -> str:
     """``benchmarks/precision.py``: one train step per side (ms, GFLOP/s, share of the float32
     peak, PyTorch float32's time over it) and the LM's test bits/char in both precisions."""
@@ -676,7 +705,7 @@ TABLES: dict[str, Callable[[], str]] = {
               scale_200k, peak_rss, peak_rss_buckets, rss_stages, lm, tagging, vs_peers_lstm,
               devices_b64, seeds, vs_keras, study_depth, parallel, defaults,
               study_parallel, real_data, real_data_goals, real_data_wall, mnist1d_wall, precision,
-              parallel_scan, parallel_scan_glibc, parallel_b32, cli_lm, batch1, mutation,
+              parallel_scan, parallel_scan_glibc, parallel_b32, cli_lm, batch1, lm_budget, mutation,
               mutation_fresh)
 }  # fmt: skip
 

@@ -153,3 +153,53 @@ def test_lm_with_blocks_learns_resumes_and_samples(tmp_path):
     assert isinstance(pred.model, LanguageModel) and pred.model.layer.block
     more = fit(TrainConfig(**{**cfg.__dict__, "epochs": 3}), resume=path)
     assert len(more.history) == 3 and more.num_params == res.num_params
+
+
+@pytest.mark.parametrize("reverse", [False, True])
+@pytest.mark.parametrize("cell", PARALLEL)
+def test_numpy_twin_of_the_block_equals_jax(cell, reverse):
+    """``jaxrnn.scratch.blocks``' hand-written backward == ``jax.vjp`` of ``BlockForm.run``:
+    outputs, final carry and the gradients of params, inputs and the initial carry."""
+    from jaxrnn.scratch import blocks as sb
+    from jaxrnn.scratch.layers import LRUState as NpLRUState
+
+    lay = layer(cell, False, num_layers=1)
+    p_np = lay.init_numpy(np.random.default_rng(3), D)[0][0]
+    form, lengths = lay.parallel, LENGTHS
+    x = np.asarray(inputs(4))
+    rng = np.random.default_rng(5)
+    h0 = np.abs(rng.normal(size=(B, H)))
+    lru = get_spec(cell).carry == "hx"
+    if lru:
+        carry_j = pc.LRUState(jnp.zeros((B, H)), jnp.asarray(h0 + 1j * rng.normal(size=(B, H))))
+        carry_n = NpLRUState(np.zeros((B, H)), np.asarray(carry_j.x))
+    else:
+        carry_j, carry_n = jnp.asarray(h0), h0
+    y_n, fin_n, cache = sb.block_forward(p_np, x, lengths, reverse, carry_n)
+
+    p_j = jax.tree.map(jnp.asarray, p_np)
+    y_j, fin_j = form.run(p_j, jnp.asarray(x), jnp.asarray(lengths), reverse, carry_j)
+    np.testing.assert_allclose(y_n, y_j, **TOL)
+    assert_trees_close(fin_n, fin_j)
+    # a real loss of the outputs and the final carry: sum(dy y) + sum(w_h h) (+ sum(w_re
+    # Re(x) + w_im Im(x)) for the LRU's complex state, whose gradient the twin keeps as
+    # dL/dRe + i dL/dIm, and JAX's grad as its conjugate)
+    dy, w_h, w_re, w_im = (rng.normal(size=s) for s in (y_n.shape, (B, H), (B, H), (B, H)))
+
+    def loss(p, x, c):
+        y, fin = form.run(p, x, jnp.asarray(lengths), reverse, c)
+        if lru:
+            return (
+                (dy * y).sum() + (w_h * fin.h).sum() + (w_re * fin.x.real + w_im * fin.x.imag).sum()
+            )
+        return (dy * y).sum() + (w_h * fin).sum()
+
+    gp_j, dx_j, dc_j = jax.grad(loss, (0, 1, 2))(p_j, jnp.asarray(x), carry_j)
+    d_fin = NpLRUState(w_h, w_re + 1j * w_im) if lru else w_h
+    gp_n, dx_n, dc_n = sb.block_backward(dy, d_fin, cache)
+    assert_trees_close(gp_n, gp_j)
+    np.testing.assert_allclose(dx_n, dx_j, **TOL)
+    if lru:
+        np.testing.assert_allclose(dc_n.x, np.conj(np.asarray(dc_j.x)), **TOL)
+    else:
+        np.testing.assert_allclose(dc_n, dc_j, **TOL)

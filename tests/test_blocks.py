@@ -16,6 +16,7 @@ import pytest
 from jaxrnn.errors import ConfigError
 from jaxrnn.nn import parallel_cells as pc
 from jaxrnn.nn.lm import LanguageModel
+from jaxrnn.nn.models import init_params_numpy
 from jaxrnn.nn.sequence import RecurrentLayer, _Options
 from jaxrnn.runs.config import TrainConfig, resolve_config
 from jaxrnn.runs.predictor import load_predictor
@@ -203,3 +204,23 @@ def test_numpy_twin_of_the_block_equals_jax(cell, reverse):
         np.testing.assert_allclose(dc_n.x, np.conj(np.asarray(dc_j.x)), **TOL)
     else:
         np.testing.assert_allclose(dc_n, dc_j, **TOL)
+
+
+def test_a_classifier_reads_the_blocks_outputs_not_the_cells_state():
+    """The carry is the cell's state, which the last block's projection and MLP come after:
+    a classifier's features are the last layer's outputs at the last valid step (forward)
+    and the first (backward), so every block parameter gets a gradient."""
+    from jaxrnn.nn.models import Classifier
+
+    model = Classifier(layer("mingru", True), vocab_size=7, embed_dim=D, num_classes=3)
+    params = jax.tree.map(jnp.asarray, init_params_numpy(model, 0, np.float64))
+    ids = jnp.asarray(np.random.default_rng(6).integers(1, 7, size=(B, T)))
+    lengths = jnp.asarray([6, 3, 1])
+    feats = model.features(params, ids, lengths)
+    outs, _ = model.layer.apply(params["rnn"], params["embed"][ids], lengths)
+    np.testing.assert_array_equal(feats[:, :H], outs[jnp.arange(B), lengths - 1, :H])
+    np.testing.assert_array_equal(feats[:, H:], outs[:, 0, H:])
+    grads = jax.grad(lambda p: (model.apply(p, ids, lengths) ** 2).sum())(params)
+    for d in range(2):
+        last = grads["rnn"][-1][d].block
+        assert float(jnp.abs(last.w2).max()) > 0 and float(jnp.abs(last.w_out).max()) > 0

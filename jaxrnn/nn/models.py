@@ -184,10 +184,9 @@ class Classifier(_ClassReadout):
             x = params["embed"][ids]  # [B, T, E]
         else:
             x = jax.nn.one_hot(ids, self.vocab_size, dtype=params["w_out"].dtype)
-        _, final = self.layer.apply(params["rnn"], x, lengths if self.mask else None, key=key)
-        h = final.h if hasattr(final, "h") else final  # [L * dirs, B, H]
-        nd = self.layer.num_directions
-        return jnp.concatenate([h[-nd + d] for d in range(nd)], axis=-1)
+        lengths = lengths if self.mask else None
+        outs, final = self.layer.apply(params["rnn"], x, lengths, key=key)
+        return _readout_features(self.layer, final, outs, lengths)
 
     def apply(self, params: dict, ids: Array, lengths: Array, *, key: Array | None = None) -> Array:
         """``ids [B, T]``, ``lengths [B]`` -> logits ``[B, K]``; dropout only with a ``key``."""
@@ -265,10 +264,22 @@ def add_char_params(model: Any, params: dict, seed: int) -> dict:
 # ``vocab_size`` (``Regressor``: ``input_size``), ``embed_dim`` and ``num_outputs``).
 
 
-def _readout_features(model_layer: RecurrentLayer, final: Any) -> Array:
-    """The last layer's final states, forward then backward: ``[B, num_directions * H]``."""
-    h = final.h if hasattr(final, "h") else final  # [L * dirs, B, H]
+def _readout_features(model_layer: RecurrentLayer, final: Any, outs: Array,
+                      lengths: Array | None) -> Array:  # fmt: skip
+    """The last layer's final states, forward then backward: ``[B, num_directions * H]``.
+
+    With residual blocks (``model_layer.block``) the carry is the cell's state, which the
+    last block's projection and MLP come after: the features are then the last layer's
+    outputs ``outs [B, T, dirs * H]`` at the same steps (the forward direction's at each
+    sequence's last valid step, the backward direction's at its first)."""
     nd = model_layer.num_directions
+    if model_layer.block:
+        hid, steps = model_layer.hidden_size, outs.shape[1]
+        last = (jnp.full(outs.shape[:1], steps - 1) if lengths is None
+                else jnp.maximum(jnp.asarray(lengths) - 1, 0))  # fmt: skip
+        fwd = jnp.take_along_axis(outs[..., :hid], last[:, None, None], axis=1)[:, 0]
+        return fwd if nd == 1 else jnp.concatenate([fwd, outs[:, 0, hid:]], axis=-1)
+    h = final.h if hasattr(final, "h") else final  # [L * dirs, B, H]
     return jnp.concatenate([h[-nd + d] for d in range(nd)], axis=-1)
 
 
@@ -428,7 +439,7 @@ class Regressor:
     ) -> Array:
         """``x [B, T, D]`` -> ``[B, H]`` (or ``[B, T, H]`` per step); ``key``: layer dropout."""
         outs, final = self.layer.apply(params["rnn"], x, lengths, key=key)
-        feats = outs if self.per_step else _readout_features(self.layer, final)
+        feats = outs if self.per_step else _readout_features(self.layer, final, outs, lengths)
         return feats @ params["w_out"].T + params["b_out"]
 
 
@@ -471,8 +482,8 @@ class NumericClassifier(_ClassReadout):
         if key is not None:
             k_rnn, k_out = jax.random.split(key)
         x = x.astype(params["w_out"].dtype)
-        _, final = self.layer.apply(params["rnn"], x, lengths, key=k_rnn)
-        feats = _readout_features(self.layer, final)
+        outs, final = self.layer.apply(params["rnn"], x, lengths, key=k_rnn)
+        feats = _readout_features(self.layer, final, outs, lengths)
         traced = not isinstance(self.dropout, int | float)
         if k_out is not None and (traced or self.dropout > 0.0):
             feats = dropout(k_out, feats, self.dropout)

@@ -117,6 +117,10 @@ def test_a_block_is_more_than_the_bare_cell():
 def test_layer_and_config_refuse_what_has_no_block():
     with pytest.raises(ValueError, match="recurrent cell"):
         RecurrentLayer("lstm", H, block=True)
+    from jaxrnn.nn import sequence
+
+    for cell in PARALLEL:  # the factories build the same layer
+        assert getattr(sequence, cell)(H, 2, True, block=True, block_ff=2) == layer(cell, True)
     for kw, msg in [
         (dict(model="lstm"), "wraps a parallel cell"),
         (dict(model="mingru", backend="numpy"), "jax backend only"),

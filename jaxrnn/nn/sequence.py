@@ -569,26 +569,36 @@ def gru(
 
 
 def _parallel_layer(cell: str, hidden_size: int, num_layers: int, bidirectional: bool,
-                    dropout: float, scan: str) -> RecurrentLayer:  # fmt: skip
+                    dropout: float, scan: str, block: bool, block_ff: int
+                    ) -> RecurrentLayer:  # fmt: skip
     return RecurrentLayer(cell, hidden_size, num_layers, bidirectional, dropout,
-                          _options=_Options(scan=scan))  # fmt: skip
+                          _options=_Options(scan=scan), block=block,
+                          block_ff=block_ff)  # fmt: skip
 
 
 def mingru(hidden_size: int, num_layers: int = 1, bidirectional: bool = False,
-           dropout: float = 0.0, scan: str = "parallel") -> RecurrentLayer:  # fmt: skip
+           dropout: float = 0.0, scan: str = "parallel", block: bool = False,
+           block_ff: int = 4) -> RecurrentLayer:  # fmt: skip
     """A minGRU layer (Feng et al. 2024; ``jaxrnn.nn.parallel_cells``), run in parallel over
-    time (``scan="sequential"``: ``lax.scan`` of its step, the same numbers)."""
-    return _parallel_layer("mingru", hidden_size, num_layers, bidirectional, dropout, scan)
+    time (``scan="sequential"``: ``lax.scan`` of its step, the same numbers). ``block=True``:
+    each layer in the paper's residual block, its MLP ``block_ff * hidden_size`` wide
+    (``parallel_cells.BlockForm``; the same for ``minlstm`` and ``lru``)."""
+    return _parallel_layer("mingru", hidden_size, num_layers, bidirectional, dropout, scan,
+                           block, block_ff)
 
 
 def minlstm(hidden_size: int, num_layers: int = 1, bidirectional: bool = False,
-            dropout: float = 0.0, scan: str = "parallel") -> RecurrentLayer:  # fmt: skip
+            dropout: float = 0.0, scan: str = "parallel", block: bool = False,
+            block_ff: int = 4) -> RecurrentLayer:  # fmt: skip
     """A minLSTM layer (Feng et al. 2024, normalised gates; ``jaxrnn.nn.parallel_cells``)."""
-    return _parallel_layer("minlstm", hidden_size, num_layers, bidirectional, dropout, scan)
+    return _parallel_layer("minlstm", hidden_size, num_layers, bidirectional, dropout, scan,
+                           block, block_ff)
 
 
 def lru(hidden_size: int, num_layers: int = 1, bidirectional: bool = False,
-        dropout: float = 0.0, scan: str = "parallel") -> RecurrentLayer:  # fmt: skip
+        dropout: float = 0.0, scan: str = "parallel", block: bool = False,
+        block_ff: int = 4) -> RecurrentLayer:  # fmt: skip
     """An LRU layer (Orvieto et al. 2023; state size and output width ``hidden_size``, see
     ``jaxrnn.nn.parallel_cells.LayerForm``)."""
-    return _parallel_layer("lru", hidden_size, num_layers, bidirectional, dropout, scan)
+    return _parallel_layer("lru", hidden_size, num_layers, bidirectional, dropout, scan,
+                           block, block_ff)

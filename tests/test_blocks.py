@@ -123,7 +123,7 @@ def test_layer_and_config_refuse_what_has_no_block():
         assert getattr(sequence, cell)(H, 2, True, block=True, block_ff=2) == layer(cell, True)
     for kw, msg in [
         (dict(model="lstm"), "wraps a parallel cell"),
-        (dict(model="mingru", backend="numpy"), "jax backend only"),
+        (dict(model="mingru", backend="numpy", task="lm"), "min-char-rnn's NumPy reference"),
         (dict(model="mingru", block_ff=0), "--block-ff must be at least 1"),
     ]:
         with pytest.raises(ConfigError, match=msg):

@@ -75,6 +75,28 @@ def test_every_preset_same_history_as_jax(model):
     assert res_n.reports[0]["accuracy"] == pytest.approx(res_n.final["test_acc"])
 
 
+@pytest.mark.parametrize("model,kw", [("minlstm", {"layers": 2, "block_ff": 2}),
+                                      ("bilru", {"embed_dim": 0})])  # fmt: skip
+def test_residual_blocks_same_history_as_jax(model, kw):
+    """``--block residual`` on the NumPy backend (``jaxrnn.scratch.blocks``, the classifier
+    reading the last block's outputs): the JAX run's history and trained weights."""
+    kw = {"block": "residual", "dropout": 0.0, **kw}
+    cfg_j = config(model, **kw)
+    data = prepare_data(cfg_j)
+    res_j = fit(cfg_j, data)
+    res_n = fit(config(model, "numpy", **kw), data)
+    assert res_n.num_params == res_j.num_params
+    assert_same(res_n.history, res_j.history)
+    leaves_j = [np.asarray(a) for a in jax.tree.leaves(res_j.params)]
+    for a, b in zip(numpy_leaves(res_n.params), leaves_j, strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-7, atol=1e-10)
+    # the blocks trained: their MLP (minLSTM) / GLU (LRU) weights moved from the start
+    start = numpy_leaves(initial_params(config(model, "numpy", **kw), data, 0))
+    assert len(start) == len(leaves_j)
+    assert all(not np.array_equal(a, b) for a, b in zip(start, leaves_j, strict=True)
+               if a.ndim == 2)  # fmt: skip
+
+
 def test_running_means_by_default_and_final_train_figures_evaluate_the_final_params():
     """Without --eval-train the JAX history's train figures are running means (not the NumPy
     backend's evaluations), but the final ones score the final params: equal to NumPy's."""
@@ -122,7 +144,8 @@ def test_dropout_same_history_with_the_jax_masks(model, kw):
 @pytest.mark.parametrize(
     "model,kw",
     [("bilstm", {"layers": 2}), ("gru", {"embed_dim": 0}), ("rnn2", {}),
-     ("simple_rnn", {"data": None}), ("bilru", {"layers": 2}), ("minlstm", {"embed_dim": 0})],
+     ("simple_rnn", {"data": None}), ("bilru", {"layers": 2}), ("minlstm", {"embed_dim": 0}),
+     ("bimingru", {"layers": 2, "block": "residual"})],
 )  # fmt: skip
 def test_initial_params_are_the_jax_runs(model, kw):
     """The JAX-free init equals ``build.initial_params`` bit for bit (keras and study)."""
@@ -189,3 +212,12 @@ def test_study_params_scale_and_seed():
     b = sinit.study_params(hidden=8, num_layers=2, vocab_size=5, num_outputs=2, seed=2)
     assert a["rnn"][1][0].w_ih.shape == (8, 8) and a["w_out"].shape == (2, 8)
     assert not np.array_equal(a["rnn"][0][0].w_hh, b["rnn"][0][0].w_hh)
+
+
+def test_save_is_refused_not_dropped(tmp_path):
+    """The NumPy backend writes no checkpoint: ``--save`` says so instead of exiting 0 with
+    nothing written."""
+    path = tmp_path / "run.ckpt"
+    with pytest.raises(ConfigError, match="--save writes the jax backend's checkpoints"):
+        fit(config("lstm", "numpy"), save=str(path))
+    assert not list(tmp_path.iterdir())

@@ -109,6 +109,7 @@ from jaxrnn.weights.parallel_init import (
     MinBlockParams,
     MinGRUParams,
     MinLSTMParams,
+    ResidualParams,
 )
 
 Array = jax.Array
@@ -546,17 +547,6 @@ class LayerForm:
         return ys, h_last
 
 
-class ResidualParams(NamedTuple):
-    """A residual block as a layer's params (``BlockForm``): ``proj``, ``(w_in [H, D],
-    b_in [H])`` onto the block's width ``H`` when the layer's input width ``D`` differs
-    (layer 0 after an embedding, a bidirectional layer's ``2 H``), else ``()``; ``block``
-    the ``MinBlockParams``/``LRUBlockParams`` of ``jaxrnn.weights.parallel_init.block_params``
-    over width ``H``, cell width (LRU: state size) ``H``."""
-
-    proj: tuple
-    block: MinBlockParams | LRUBlockParams
-
-
 @dataclass(frozen=True)
 class BlockForm:
     """A parallel cell inside its paper's residual block (``block_apply``; module docstring),
@@ -584,11 +574,8 @@ class BlockForm:
              dtype=np.float64) -> ResidualParams:  # fmt: skip
         """NumPy params of one layer and direction: the projection (if ``input_size !=
         hidden_size``; PyTorch ``nn.Linear``'s draw) then ``block_params``."""
-        proj = () if input_size == hidden_size else pinit._linear(rng, hidden_size,
-                                                                  input_size, dtype)
-        block = pinit.block_params(rng, self.cell.name, hidden_size, hidden_size, self.ff_mult,
-                                   dtype)  # fmt: skip
-        return ResidualParams(proj, block)
+        return pinit.residual_params(rng, self.cell.name, input_size, hidden_size,
+                                     self.ff_mult, dtype)  # fmt: skip
 
     def zero_carry(self, batch_shape: tuple[int, ...], hidden_size: int, dtype=jnp.float32):
         """The cell's zero carry (``LayerForm.zero_carry``)."""

@@ -540,9 +540,6 @@ def resolve_config(cfg: TrainConfig) -> TrainConfig:
                                 or not get_spec(MODEL_CELLS[cfg.model][0]).parallel):
         raise ConfigError(f"--block {cfg.block} wraps a parallel cell in its paper's block: use "
                           "--model mingru, minlstm, lru or their bi- forms, or drop --block")
-    if cfg.block != "none" and cfg.backend != "jax":
-        raise ConfigError(f"--block {cfg.block} runs on the jax backend only (the numpy "
-                          "backend stacks the cells directly): use --backend jax")  # fmt: skip
     if cfg.block_ff < 1:
         raise ConfigError(f"--block-ff must be at least 1, got {cfg.block_ff}")
     if get_spec(MODEL_CELLS[cfg.model][0]).parallel and cfg.init != "auto":

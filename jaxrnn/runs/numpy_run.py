@@ -41,6 +41,7 @@ from jaxrnn.runs.results import RunResult
 from jaxrnn.scratch import classifier_train as ct
 from jaxrnn.scratch import optim
 from jaxrnn.weights import init as sinit
+from jaxrnn.weights.parallel_init import residual_layers
 
 DTYPE = np.float64  # the NumPy backend computes in float64, whatever --dtype says
 
@@ -77,11 +78,17 @@ def initial_params(cfg: TrainConfig, data: Prepared, seed: int) -> dict:
     outputs = classes if cfg.model == "rnn2" or classes > 2 else 1  # build_model's readout
     cell, bidirectional = MODEL_CELLS[cfg.model]
     rows = max(vocab, cfg.num_words or 0) if cfg.embed_dim else vocab  # as build_model
-    return sinit.scheme_params(init_scheme(cfg), cell=cell,
-                               hidden=cfg.hidden, num_layers=cfg.layers,
-                               bidirectional=bidirectional, vocab_size=rows,
-                               embed_dim=cfg.embed_dim or None, num_outputs=outputs, seed=seed,
-                               dtype=DTYPE)  # fmt: skip
+    params = sinit.scheme_params(init_scheme(cfg), cell=cell,
+                                 hidden=cfg.hidden, num_layers=cfg.layers,
+                                 bidirectional=bidirectional, vocab_size=rows,
+                                 embed_dim=cfg.embed_dim or None, num_outputs=outputs,
+                                 seed=seed, dtype=DTYPE)  # fmt: skip
+    if getattr(cfg, "block", "none") == "residual":  # the layer's own draw (init_params_numpy)
+        params["rnn"] = residual_layers(np.random.default_rng(seed), cell,
+                                        cfg.embed_dim or rows, cfg.hidden, cfg.layers,
+                                        2 if bidirectional else 1, cfg.block_ff,
+                                        DTYPE)  # fmt: skip
+    return params
 
 
 OPTIMIZERS = {"sgd": optim.sgd, "adam": optim.adam, "adagrad": optim.adagrad,

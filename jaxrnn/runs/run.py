@@ -113,6 +113,9 @@ def fit(
                               "checkpoint")  # fmt: skip
         return _fit_resplit(cfg, seed_list, log, log_every, note, t0)
     if cfg.backend == "numpy":  # the task's NumPy reference: no JAX
+        if save:  # refused, not dropped: a run asked to keep its weights must not lose them
+            raise ConfigError("--save writes the jax backend's checkpoints: the numpy backend "
+                              "keeps no weights (train with --backend jax to save them)")
         return _fit_numpy(cfg, info, data, seed_list, log, log_every, progress, note, t0,
                           chosen)  # fmt: skip
     from jaxrnn.runs.jax_run import JaxRun

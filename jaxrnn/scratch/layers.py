@@ -74,8 +74,10 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
+from jaxrnn.scratch.optim import tree_leaves
 from jaxrnn.weights.cellspec import get_spec
 from jaxrnn.weights.layout import CellParams, num_gates
+from jaxrnn.weights.parallel_init import ResidualParams
 
 Carry = Any  # np.ndarray [.., H], or LSTMState for the lstm
 Params = Sequence[Sequence[Any]]  # layers x directions of objects with w_ih, w_hh, b_ih, b_hh
@@ -121,8 +123,17 @@ def _hidden(carry: Carry) -> np.ndarray:
     return carry.h if isinstance(carry, LSTMState | LRUState) else carry
 
 
+def _is_block(p: Any) -> bool:
+    """``p`` is one direction of a ``--block residual`` layer (``ResidualParams``)."""
+    return isinstance(p, ResidualParams)
+
+
 def _sizes(cell: str, p: Any) -> tuple[int, int]:
-    """``(D, H)``: a cell's input and hidden sizes, read from its params."""
+    """``(D, H)``: a cell's (or a residual block's) input and hidden sizes, read from its
+    params."""
+    if _is_block(p):  # the block's width is its first norm's; its input, the projection's
+        width = p.block[0].shape[0]
+        return (p.proj[0].shape[1] if p.proj else width), width
     sizes = numpy_cell(cell).sizes
     return sizes(p) if sizes is not None else (p.w_ih.shape[1], p.w_hh.shape[1])
 
@@ -352,6 +363,10 @@ def unroll_forward(
     Returns ``(outputs [B, T, H], final_carry, cache)``: outputs are zero and the
     carry frozen past each sequence's end.
     """
+    if _is_block(p):  # a parallel cell inside its residual block (jaxrnn.scratch.blocks)
+        from jaxrnn.scratch.blocks import block_forward
+
+        return block_forward(p, x, _check_lengths(lengths, x.shape[0], x.shape[1]), carry=carry)
     unroll = numpy_cell(cell).unroll
     if unroll is not None:  # a parallel cell runs its direction itself
         return unroll[0](p, x, _check_lengths(lengths, x.shape[0], x.shape[1]), carry)
@@ -386,6 +401,10 @@ def unroll_backward(
     Returns:
       ``(grads, dx [B, T, D], d_initial_carry)``, ``grads`` of the type of ``p``.
     """
+    if _is_block(p):
+        from jaxrnn.scratch.blocks import block_backward
+
+        return block_backward(d_ys, d_carry, cache)
     unroll = numpy_cell(cell).unroll
     if unroll is not None:
         return unroll[1](p, cache, d_ys, d_carry)
@@ -467,7 +486,7 @@ def layer_forward(
     lengths = _check_lengths(lengths, batch, steps)
     dirs = len(params[0])
     hidden = _sizes(cell, params[0][0])[1]
-    dtype = np.result_type(x, *(a for a in params[0][0] if a is not None))
+    dtype = np.result_type(x, *tree_leaves(params[0][0]))
     state = _as_state(cell, initial_state, (len(params) * dirs, batch, hidden), dtype)
     keeps: tuple = ()
     if dropout_keep is not None and dropout > 0.0:
@@ -598,7 +617,7 @@ def _classifier_forward(
         x = params["embed"][ids]  # [B, T, E]
     else:  # one-hot over the vocabulary, whose size is layer 0's input size
         x = np.eye(_sizes(cell, rnn[0][0])[0], dtype=w_out.dtype)[ids]
-    _, final, layer_cache = layer_forward(
+    outs, final, layer_cache = layer_forward(
         cell,
         rnn,
         x,
@@ -607,8 +626,13 @@ def _classifier_forward(
         dropout_keep=None if masks is None else masks.between,
     )
     h = _hidden(final)  # [L * dirs, B, H]
-    # Readout: the last layer's final states, forward then backward.
-    feats = np.concatenate([h[-dirs + d] for d in range(dirs)], axis=-1)  # [B, dirs * H]
+    # Readout: the last layer's final states, forward then backward; with residual blocks
+    # its outputs at the same steps (the block's projection and MLP come after the carry).
+    last = _block_readout_steps(rnn, outs, lengths if mask else None)
+    if last is None:
+        feats = np.concatenate([h[-dirs + d] for d in range(dirs)], axis=-1)  # [B, dirs * H]
+    else:
+        feats = _block_features(outs, last, dirs)
     keep = None
     if masks is not None and dropout > 0.0:
         if masks.readout is None:
@@ -616,7 +640,27 @@ def _classifier_forward(
         keep = masks.readout
         feats = _dropout(feats, keep, dropout)
     logits = feats @ w_out.T + params["b_out"]  # [B, K]
-    return logits, (ids, feats, keep, h.shape, layer_cache)
+    return logits, (ids, feats, keep, h.shape, layer_cache, outs.shape, last)
+
+
+def _block_readout_steps(rnn: Params, outs: np.ndarray, lengths: np.ndarray | None
+                         ) -> np.ndarray | None:  # fmt: skip
+    """With residual blocks, each sequence's last valid step ``[B]`` (``T - 1`` without
+    lengths), where the forward direction's features are read; None without blocks."""
+    if not _is_block(rnn[0][0]):
+        return None
+    steps = outs.shape[1]
+    if lengths is None:
+        return np.full(outs.shape[0], steps - 1)
+    return np.maximum(np.asarray(lengths) - 1, 0)
+
+
+def _block_features(outs: np.ndarray, last: np.ndarray, dirs: int) -> np.ndarray:
+    """``jaxrnn.nn.models._readout_features`` with blocks: the forward direction's outputs
+    at ``last``, the backward direction's at step 0: ``[B, dirs * H]``."""
+    hid = outs.shape[-1] // dirs
+    fwd = outs[np.arange(outs.shape[0]), last, :hid]
+    return fwd if dirs == 1 else np.concatenate([fwd, outs[:, 0, hid:]], axis=-1)
 
 
 def classifier_logits(
@@ -678,7 +722,7 @@ def classifier_loss_and_grads(
     Returns:
       ``(loss, grads)``, ``grads`` keyed and structured like ``params``.
     """
-    logits, (ids, feats, keep, h_shape, layer_cache) = _classifier_forward(
+    logits, (ids, feats, keep, h_shape, layer_cache, outs_shape, last) = _classifier_forward(
         params, ids, lengths, cell, bidirectional, mask, dropout, layer_dropout, masks
     )
     labels = np.asarray(labels)
@@ -709,11 +753,18 @@ def classifier_loss_and_grads(
         d_feats = _dropout(d_feats, keep, dropout)
     rnn = params["rnn"]
     dirs, hidden = len(rnn[0]), _sizes(cell, rnn[0][0])[1]
-    dh_final = np.zeros(h_shape, d_feats.dtype)
-    for d in range(dirs):
-        dh_final[-dirs + d] = d_feats[:, d * hidden : (d + 1) * hidden]
-    d_final = (dh_final, None) if _has_cell_state(cell) else dh_final  # readout uses h only
-    grads["rnn"], dx, _ = layer_backward(cell, rnn, layer_cache, None, d_final)
+    if last is not None:  # blocks: the features were outputs (_block_features)
+        d_outs = np.zeros(outs_shape, d_feats.dtype)
+        d_outs[np.arange(outs_shape[0]), last, :hidden] = d_feats[:, :hidden]
+        if dirs == 2:
+            d_outs[:, 0, hidden:] += d_feats[:, hidden:]
+        grads["rnn"], dx, _ = layer_backward(cell, rnn, layer_cache, d_outs, None)
+    else:
+        dh_final = np.zeros(h_shape, d_feats.dtype)
+        for d in range(dirs):
+            dh_final[-dirs + d] = d_feats[:, d * hidden : (d + 1) * hidden]
+        d_final = (dh_final, None) if _has_cell_state(cell) else dh_final  # readout: h only
+        grads["rnn"], dx, _ = layer_backward(cell, rnn, layer_cache, None, d_final)
     if "embed" in params:
         d_embed = np.zeros_like(params["embed"])
         np.add.at(d_embed, ids, dx)  # a token repeated in the batch sums its rows

@@ -245,3 +245,49 @@ def stack_params(
     return tuple(
         block_params(rng, cell, dim, hidden_size, ff_mult, dtype) for _ in range(num_layers)
     )
+
+
+class ResidualParams(NamedTuple):
+    """A residual block as one layer direction's params (``--block residual``;
+    ``jaxrnn.nn.parallel_cells.BlockForm``, ``jaxrnn.scratch.blocks``): ``proj``, ``(w_in
+    [H, D], b_in [H])`` onto the block's width ``H`` when the layer's input width ``D`` differs
+    (layer 0 after an embedding, a bidirectional layer's ``2 H``), else ``()``; ``block`` the
+    ``MinBlockParams``/``LRUBlockParams`` of ``block_params`` over width ``H``, cell width
+    (LRU: state size) ``H``."""
+
+    proj: tuple
+    block: MinBlockParams | LRUBlockParams
+
+
+def residual_params(
+    rng: np.random.Generator,
+    cell: str,
+    input_size: int,
+    hidden_size: int,
+    ff_mult: int = 4,
+    dtype=np.float64,
+) -> ResidualParams:
+    """One layer direction's ``ResidualParams``: the projection (if ``input_size !=
+    hidden_size``; PyTorch ``nn.Linear``'s draw) then ``block_params``, from ``rng``."""
+    proj = () if input_size == hidden_size else _linear(rng, hidden_size, input_size, dtype)
+    return ResidualParams(proj, block_params(rng, cell, hidden_size, hidden_size, ff_mult, dtype))
+
+
+def residual_layers(
+    rng: np.random.Generator,
+    cell: str,
+    input_size: int,
+    hidden_size: int,
+    num_layers: int,
+    num_directions: int,
+    ff_mult: int = 4,
+    dtype=np.float64,
+) -> tuple:
+    """``--block residual``'s stack: ``num_layers`` x ``num_directions`` ``ResidualParams``,
+    drawn layer by layer, direction by direction (``RecurrentLayer.init_numpy``); layer 0
+    reads ``input_size``, the others ``num_directions * hidden_size``."""
+    return tuple(
+        tuple(residual_params(rng, cell, input_size if i == 0 else num_directions * hidden_size,
+                              hidden_size, ff_mult, dtype) for _ in range(num_directions))
+        for i in range(num_layers)
+    )  # fmt: skip

@@ -361,6 +361,15 @@ def test_batch1_quick(tmp_path):
     assert p["greedy_same_tokens"] is True and positive(p["sample_chars_per_s"])
 
 
+def test_infer_step_quick(tmp_path):
+    p = run_quick("infer_step", tmp_path)
+    assert [r["cell"] for r in p["rows"]] == ["lstm", "gru"]
+    for r in p["rows"]:
+        assert positive(r["infer_ms"]) and positive(r["forward_ms"]) and positive(r["torch_ms"])
+        assert r["forward_over_infer"] == pytest.approx(r["forward_ms"] / r["infer_ms"])
+        assert r["max_abs_diff"] <= 1e-5
+
+
 def test_lm_budget_quick(tmp_path):
     p = run_quick("lm_budget", tmp_path)
     assert p["machine"]["allocator"] in ("hugepages", "glibc")

@@ -172,16 +172,20 @@ def _fwd_step(
     hh: Array,
     b_ih: Array | None,
     b_hh: Array | None,
+    infer: bool = False,
 ) -> tuple[Carry, Array, tuple[Array, ...]]:
     """One step from ``xp`` (input part, ``_parts`` of ``[B, G*H]``) and ``hh = h @ w_hh.T``
     (recurrent part, ``[B, G*H]``). Returns ``(new_carry, h, residuals)``, the residuals
-    ``[B, H]`` each: the cell's ``CellVJP.forward`` after the biases.
+    ``[B, H]`` each: the cell's ``CellVJP.forward`` after the biases (``infer``: its
+    ``CellVJP.infer``, no residuals needed).
     """
     if b_ih is not None:
         xp = tuple(x + b for x, b in zip(xp, _parts(cell, b_ih), strict=True))
     if b_hh is not None:
         hh = hh + b_hh
-    return _vjp(cell).forward(carry, xp, hh)
+    vjp = _vjp(cell)
+    forward = vjp.infer if infer and vjp.infer is not None else vjp.forward
+    return forward(carry, xp, hh)
 
 
 def _put(buf: Array, x: Array, t: Array) -> Array:
@@ -237,7 +241,7 @@ def _forward(
         carry, xp, bufs = state
         x = _parts(cell, mm(_index(xs, t), w_ih_t)) if in_loop else tuple(_index(a, t) for a in xp)
         new, y, res = _fwd_step(cell, carry, x, _rec(hidden(carry), w_t, g, opts.fused), b_ih,
-                                b_hh)  # fmt: skip
+                                b_hh, not save)  # fmt: skip
         new, y = _past_end(new, y, carry, lengths, t)
         bufs = tuple(_put(b, v, t) for b, v in zip(bufs, (*res[:nres], y), strict=True))
         return new, xp, bufs
@@ -459,7 +463,7 @@ def _forward_chunked(
             t = k * size + i
             new, y, r = _fwd_step(cell, carry, tuple(_index(a, i) for a in xp),
                                   _rec(hidden(carry), w_t, g, opts.fused), b_ih,
-                                  b_hh)  # fmt: skip
+                                  b_hh, not save)  # fmt: skip
             new, y = _past_end(new, y, carry, lengths, t)
             return new, tuple(_put(b, v, t) for b, v in zip(bufs, (*r[:nres], y), strict=True))
 

@@ -27,16 +27,20 @@ Timings in parts 2 and 3 alternate between the sides in one process (medians).
 
 from __future__ import annotations
 
+import argparse
 import collections
 import glob
+import json
 import os
 import shutil
+import subprocess
 import sys
 import tempfile
 import time
 from typing import Any
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+_HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, _HERE)
 
 import jax  # noqa: E402
 import jax.numpy as jnp  # noqa: E402
@@ -145,6 +149,59 @@ def step_matmul(cell: str, B: int, T: int, H: int, reps: int) -> dict[str, Any]:
     return {"B": B, "H": H, "G": g, "T": T, "us_per_time_step": us}
 
 
+def between_kernels(cell: str, B: int, T: int, H: int, reps: int, kernels=(0, 1, 3)
+                    ) -> dict[str, float]:  # fmt: skip
+    """Part 4 (one process): us per time step of ``T`` dependent step matmuls with ``k``
+    small elementwise kernels between consecutive ones (kept apart by optimisation
+    barriers), as the recurrent loops have (``k = 0``: the matmul and its fused epilogue)."""
+    g = num_gates(cell)
+    w = jnp.asarray(np.random.default_rng(0).normal(0, 0.05, (H, g * H)).astype(np.float32))
+    h0 = jnp.full((B, H), 0.1, jnp.float32)
+    out = {}
+    for k in kernels:
+
+        @jax.jit
+        def loop(w, h, k=k):
+            def body(t, h):
+                y = (h @ w)[:, :H]
+                for _ in range(k):  # each its own kernel
+                    y = jnp.concatenate([jnp.tanh(y[:, : H // 2]), jax.nn.sigmoid(y[:, H // 2 :])],
+                                        -1)  # fmt: skip
+                    y = lax.optimization_barrier(y)
+                return jnp.tanh(y)
+
+            return lax.fori_loop(0, T, body, h)
+
+        jax.block_until_ready(loop(w, h0))
+        ts = []
+        for _ in range(reps):
+            t0 = time.perf_counter()
+            jax.block_until_ready(loop(w, h0))
+            ts.append(time.perf_counter() - t0)
+        out[f"{k} kernels between"] = 1e6 * float(np.median(ts)) / T
+    return out
+
+
+def between_kernels_one_core(args: argparse.Namespace, B: int, T: int, H: int, reps: int
+                             ) -> dict[str, float] | None:  # fmt: skip
+    """Part 4 again in a child process pinned to one core (XLA then runs every kernel on one
+    thread: no hand-off between threads). None where affinity cannot be set."""
+    if not hasattr(os, "sched_setaffinity"):
+        return None
+    core = min(os.sched_getaffinity(0))
+    # the child pins itself before JAX starts its threads
+    call = f"p.between_kernels({args.cell!r}, {B}, {T}, {H}, {reps})"
+    code = (f"import json, os, sys; os.sched_setaffinity(0, {{{core}}}); "
+            f"sys.argv = ['profile_step']; sys.path.insert(0, {_HERE!r}); "
+            f"import profile_step as p; print(json.dumps({call}))")  # fmt: skip
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=600)  # fmt: skip
+    if proc.returncode != 0:
+        print(proc.stderr[-2000:])
+        return None
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
 def weight_grad_products(shapes: list[tuple[int, int, int]], reps: int) -> list[dict[str, Any]]:
     """Part 3: ``dz^T @ x`` for ``dz [N, G]``, ``x [N, K]`` as written and after a transposed
     copy of ``dz``; XLA vs PyTorch, GFLOP/s."""
@@ -231,10 +288,16 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     sizes = [64] if args.quick else [512, 1024, 2048]
     gemm = square_gemms(sizes, 3 if args.quick else 10)
     table("3b. square matmuls, GFLOP/s", gemm)
+    print("... the step matmul with kernels between, all cores and one core", flush=True)
+    between = {"all_cores": between_kernels(args.cell, B, T, H, reps),
+               "one_core": between_kernels_one_core(args, B, T, H, reps)}  # fmt: skip
+    table("4. step matmul with k small kernels between consecutive ones, us per time step",
+          [{"cpus": k, **v} for k, v in between.items() if v])  # fmt: skip
     payload = {
         "machine": info,
         "kernels": prof,
         "step_matmul": mm,
+        "between_kernels": between,
         "weight_grad_products": wg,
         "square_gemms": gemm,
     }

@@ -665,6 +665,30 @@ def batch1() -> str:
             f"{'yes' if d['greedy_same_tokens'] else '**no**'}.{source('batch1')}")  # fmt: skip
 
 
+def infer_step() -> str:
+    """``benchmarks/infer_step.py``: the forward without a gradient with the cells' ``infer``
+    step against their training step, and PyTorch's."""
+    d = load("infer_step")
+    threads = d["config"]["torch_threads"]
+    rows = [[r["cell"].upper(), r["shape"], fixed(r["forward_ms"]), fixed(r["infer_ms"]),
+             fixed(r["forward_over_infer"]) + "x", fixed(r["torch_ms"]),
+             fixed(r["torch_over_infer"]) + "x"] for r in d["rows"]]  # fmt: skip
+    return (table(["cell", "shape", "training step, ms", "`infer` step, ms", "speed-up",
+                   f"PyTorch ({threads} threads), ms", "our speed / PyTorch's"], rows, "llrrrrr")
+            + source("infer_step"))  # fmt: skip
+
+
+def profile_step_lm() -> str:
+    """``benchmarks/profile_step.py`` part 4 at the LM's shape: the step matmul with small
+    kernels between consecutive ones, on every core and pinned to one."""
+    d = load("profile_step_lm")
+    b = d["between_kernels"]
+    keys = list(b["all_cores"])
+    rows = [[name.replace("_", " ")] + [fixed(v[k], 0) for k in keys]
+            for name, v in b.items() if v]  # fmt: skip
+    return table(["us per time step", *keys], rows) + source("profile_step_lm")
+
+
 def mutation_fresh() -> str:
     """``tests/mutation/fresh.py``: fresh (out-of-sample) draws scored before any fix, and
     what each survivor became afterwards; a pooled row per seed."""
@@ -706,7 +730,7 @@ TABLES: dict[str, Callable[[], str]] = {
               devices_b64, seeds, vs_keras, study_depth, parallel, defaults,
               study_parallel, real_data, real_data_goals, real_data_wall, mnist1d_wall, precision,
               parallel_scan, parallel_scan_glibc, parallel_b32, cli_lm, batch1, lm_budget, mutation,
-              mutation_fresh)
+              mutation_fresh, infer_step, profile_step_lm)
 }  # fmt: skip
 
 

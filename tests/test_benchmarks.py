@@ -199,6 +199,10 @@ def test_profile_step_quick(tmp_path):
     assert set(p["step_matmul"]["us_per_time_step"]) == {"xla", "torch_1_thread", "torch_2_threads"}
     for row in p["weight_grad_products"] + p["square_gemms"]:
         assert all(positive(v) for key, v in row.items() if key.endswith("GF/s")), row
+    for cpus in ("all_cores", "one_core"):  # part 4, the second in a child pinned to one core
+        between = p["between_kernels"][cpus]
+        assert list(between) == [f"{k} kernels between" for k in (0, 1, 3)]
+        assert all(positive(v) for v in between.values())
 
 
 

@@ -56,7 +56,10 @@ Layout in memory (what made it fast on XLA:CPU, measured in ``benchmarks/vs_peer
 * ``dz`` is written into the buffer of the hoisted projection (dead by then), so the
   backward allocates nothing ``[T, B, G*H]``-sized;
 * activations are computed on whole ``[B, G*H]`` rows and sliced afterwards;
-* weight gradients ``(inp.T @ dz).T`` over ``T * B`` rows: neither operand copied.
+* weight gradients ``(inp.T @ dz).T`` over ``T * B`` rows: neither operand copied;
+* with nothing differentiated (evaluation, prediction) the forward steps with the cell's
+  ``CellVJP.infer``, its activations materialised behind an optimisation barrier (1.3-1.9x
+  faster there, ``benchmarks/infer_step.py``; slower when residuals are kept).
 
 Options (all give the same numbers):
 

@@ -126,6 +126,8 @@ def test_rnn_with_adam_minibatch_runs_as_the_twin():
         ("gru", {"layers": 2, "layer_dropout": 0.4, "dropout": 0.2, "mask": False,
                  "optimizer": "rmsprop", "clip_norm": 0.5}),  # fmt: skip
         ("biminlstm", {"layers": 2, "layer_dropout": 0.4, "dropout": 0.2}),
+        ("bimingru", {"layers": 2, "layer_dropout": 0.4, "dropout": 0.2, "block": "residual",
+                      "block_ff": 2}),  # fmt: skip
     ],
 )
 def test_dropout_same_history_with_the_jax_masks(model, kw):

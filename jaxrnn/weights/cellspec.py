@@ -21,7 +21,9 @@ Adding a cell (say ``mingru``):
    a ``CellVJP`` the layer differentiates it with autodiff whatever ``impl`` says. A step
    that reads ``w_ih`` and ``w_hh`` only as ``w.T`` (``cells.project_inputs``,
    ``_hidden_proj``) may say so with ``reads_transposed=True``: loops then transpose the
-   matrices once, before the loop, not on every step (``cells.loop_params``).
+   matrices once, before the loop, not on every step (``cells.loop_params``). A ``CellVJP``
+   may also give an ``infer`` step, used when nothing is differentiated (the LSTM's and GRU's
+   materialise their activations behind an optimisation barrier there: ``bptt``'s notes).
 3. NumPy twin: forward and hand-written backward step, ``register_numpy_cell("mingru",
    forward, backward)`` (``jaxrnn.scratch.layers``; spec ``numpy_backward=True``).
 4. ``--model``: a preset naming it in ``jaxrnn.runs.config.MODEL_CELLS``. The tests

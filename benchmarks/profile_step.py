@@ -45,7 +45,7 @@ sys.path.insert(0, _HERE)
 import jax  # noqa: E402
 import jax.numpy as jnp  # noqa: E402
 import numpy as np  # noqa: E402
-from _common import QuietCheck, finish, header, parser, table  # noqa: E402
+from _common import QuietCheck, finish, header, parser, table, timed_median  # noqa: E402
 from _timing import bench, with_torch_threads  # noqa: E402
 from jax import lax  # noqa: E402
 
@@ -173,12 +173,8 @@ def between_kernels(cell: str, B: int, T: int, H: int, reps: int, kernels=(0, 1,
             return lax.fori_loop(0, T, body, h)
 
         jax.block_until_ready(loop(w, h0))
-        ts = []
-        for _ in range(reps):
-            t0 = time.perf_counter()
-            jax.block_until_ready(loop(w, h0))
-            ts.append(time.perf_counter() - t0)
-        out[f"{k} kernels between"] = 1e6 * float(np.median(ts)) / T
+        s = timed_median(lambda loop=loop: jax.block_until_ready(loop(w, h0)), reps)
+        out[f"{k} kernels between"] = 1e6 * s / T
     return out
 
 

@@ -345,9 +345,10 @@ def _lstm_forward(carry: LSTMState, xp: tuple[Array, ...], hh: Array, barrier: b
 def _lstm_infer(carry: LSTMState, xp: tuple[Array, ...], hh: Array):
     """``_lstm_forward`` with the gate activations materialised once. Without residuals to
     store, XLA:CPU fuses the activations into the cell update and the output, and that
-    fusion ran 1.5-2x slower than the whole step without it: the forward alone took
-    1.90 -> 1.19 ms (B32 T15 H128), 11.8 -> 7.5 (B64 T50 H128), 19.8 -> 14.2 (B32 T64 H256).
-    With residuals (training) the barrier measured slower, so ``forward`` has none."""
+    kernel was slower than the whole step should be: the forward alone took 1.77 -> 1.15 ms
+    (B32 T15 H128), 12.5 -> 8.9 (B64 T50 H128), 21.3 -> 16.3 (B32 T64 H256), in
+    ``docs/benchmarks/infer_step.txt``. With residuals (training) the barrier measured
+    slower, so ``forward`` has none."""
     return _lstm_forward(carry, xp, hh, barrier=True)
 
 
@@ -384,9 +385,9 @@ def _gru_forward(carry: Array, xp: tuple[Array, ...], hh: Array, barrier: bool =
 
 def _gru_infer(carry: Array, xp: tuple[Array, ...], hh: Array):
     """``_gru_forward`` with the gates ``r, z`` and ``hn`` materialised once, in one row (a
-    barrier on ``r, z`` alone is dropped by XLA). Fused into the update, they ran about 2x
-    slower than the whole step without them (as ``_lstm_infer``): the forward alone took
-    1.47 -> 0.60 ms (B32 T15 H128), 15.8 -> 9.2 (B32 T64 H256) in a standalone loop."""
+    barrier on ``r, z`` alone is dropped by XLA). Fused into the update they were slow (as
+    ``_lstm_infer``): the forward alone took 1.88 -> 0.98 ms (B32 T15 H128), 17.8 -> 10.3
+    (B32 T64 H256), in ``docs/benchmarks/infer_step.txt``."""
     return _gru_forward(carry, xp, hh, barrier=True)
 
 

@@ -151,7 +151,7 @@ class LanguageModel:
                              bias=layer.bias)  # fmt: skip
             if layer.parallel is None:  # a parallel cell's params keep their NamedTuple type
                 p["rnn"] = tuple(tuple(CellParams(*c) for c in cells) for cells in p["rnn"])
-            if layer.block:  # residual blocks: the layer's own draw (BlockForm.init)
+            if layer.block:  # residual blocks: the layer's own draw (parallel_init.residual_layers)
                 p["rnn"] = layer.init_numpy(np.random.default_rng(seed),
                                             self.embed_dim or self.vocab_size)  # fmt: skip
             return jax.tree.map(lambda a: np.asarray(a, dtype), p)

@@ -234,7 +234,7 @@ def init_params_numpy(model: StudyRNN | Classifier, seed: int, dtype=np.float32)
                           extra_inputs=getattr(model, "char_features", 0))  # fmt: skip
     if layer.parallel is None:  # a parallel cell's params keep their own NamedTuple type
         params["rnn"] = tuple(tuple(CellParams(*c) for c in cells) for cells in params["rnn"])
-    if layer.block:  # residual blocks: the layer's own draw (parallel_cells.BlockForm.init)
+    if layer.block:  # residual blocks: the layer's own draw (parallel_init.residual_layers)
         d_in = (model.embed_dim or width) + getattr(model, "char_features", 0)
         params["rnn"] = layer.init_numpy(np.random.default_rng(seed), d_in)
     add_char_params(model, params, seed)

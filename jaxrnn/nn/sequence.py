@@ -357,8 +357,14 @@ class RecurrentLayer:
 
     def init_numpy(self, rng: np.random.Generator, input_size: int) -> tuple:
         """A parallel cell's params drawn with NumPy from ``rng``, layer by layer, direction by
-        direction (float64; ``jaxrnn.weights.init.keras_params`` draws the same)."""
-        form = self.parallel  # LayerForm.init: parallel_init.layer_params; BlockForm: its block
+        direction (float64; ``jaxrnn.weights.init.keras_params`` draws the same; residual
+        blocks: ``parallel_init.residual_layers``, the NumPy backend's draw too)."""
+        if self.block:
+            from jaxrnn.weights.parallel_init import residual_layers
+
+            return residual_layers(rng, self.cell, input_size, self.hidden_size, self.num_layers,
+                                   self.num_directions, self.block_ff)  # fmt: skip
+        form = self.parallel  # LayerForm.init: parallel_init.layer_params
         return tuple(
             tuple(form.init(rng, input_size if i == 0 else self.output_size, self.hidden_size)
                   for _ in range(self.num_directions))

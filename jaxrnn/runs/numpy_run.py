@@ -83,7 +83,7 @@ def initial_params(cfg: TrainConfig, data: Prepared, seed: int) -> dict:
                                  bidirectional=bidirectional, vocab_size=rows,
                                  embed_dim=cfg.embed_dim or None, num_outputs=outputs,
                                  seed=seed, dtype=DTYPE)  # fmt: skip
-    if getattr(cfg, "block", "none") == "residual":  # the layer's own draw (init_params_numpy)
+    if getattr(cfg, "block", "none") == "residual":  # RecurrentLayer.init_numpy's draw
         params["rnn"] = residual_layers(np.random.default_rng(seed), cell,
                                         cfg.embed_dim or rows, cfg.hidden, cfg.layers,
                                         2 if bidirectional else 1, cfg.block_ff,

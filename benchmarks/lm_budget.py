@@ -10,7 +10,7 @@ the Python manual (``jaxrnn.datasets.python_manual_text``, shipped with Python; 
 Every run is ``--task lm`` (embedding 32, 32 streams of 64 characters, Adam 2e-3, clip by
 global norm 5) trained for the epochs that fill ``--budget`` seconds of training per seed,
 after the compile (``jaxrnn.study.parallel.train_budgeted``: two short probe runs measure
-an epoch's seconds; the validation and test text are scored after the first epoch and the
+an epoch's seconds, one under ``--quick``; the validation and test text are scored after the first epoch and the
 last only, ``--eval-every``, for both alike; the final scoring counts in the budget).
 
 1. **Choice, on validation text only**: seed 0 of each candidate width, depth and block
@@ -64,11 +64,12 @@ def config(model: str, hidden: int, layers: int, path: str, seed: int, quick: bo
                        seed=seed)  # fmt: skip
 
 
-def one_run(cfg: Any, data: Any, budget: float) -> dict[str, Any]:
-    """``cfg`` trained for ``budget`` seconds (one seed): scores, epochs, tokens/s."""
-    from jaxrnn.study.parallel import train_budgeted
+def one_run(cfg: Any, data: Any, budget: float, quick: bool = False) -> dict[str, Any]:
+    """``cfg`` trained for ``budget`` seconds (one seed): scores, epochs, tokens/s.
+    ``quick``: one probe run, not two (``train_budgeted``'s ``probe_share`` 0)."""
+    from jaxrnn.study.parallel import PROBE_SHARE, train_budgeted
 
-    t = train_budgeted(cfg, data, 1, budget)
+    t = train_budgeted(cfg, data, 1, budget, 0.0 if quick else PROBE_SHARE)
     r = t["result"]
     return {"seed": cfg.seed, "epochs": t["epochs"], "trained_s": t["trained_s"],
             "compile_s": t["compile_s"], "num_params": r.num_params,
@@ -115,7 +116,7 @@ def main() -> None:
             runs = []
             for hidden, layers, block in grid:
                 cfg = config(model, hidden, layers, path, 0, args.quick, block)
-                r = one_run(cfg, data, args.budget)
+                r = one_run(cfg, data, args.budget, args.quick)
                 runs.append({"hidden": hidden, "layers": layers, "block": block, **r})
                 print(f"choice {model} H {hidden} x {layers} block {block}: {r['epochs']} epochs, "
                       f"val {r['val_bpc']:.3f} bits/char ({r['num_params']:,} params)",
@@ -128,7 +129,7 @@ def main() -> None:
             for seed in range(1, args.seeds):
                 cfg = config(model, best["hidden"], best["layers"], path, seed, args.quick,
                              best["block"])  # fmt: skip
-                per_seed.append(one_run(cfg, data, args.budget))
+                per_seed.append(one_run(cfg, data, args.budget, args.quick))
             test = [r["test_bpc"] for r in per_seed]
             out["results"][model] = {
                 "per_seed": per_seed, "test_bpc_mean": sum(test) / len(test),

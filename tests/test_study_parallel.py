@@ -23,6 +23,50 @@ def test_chunk_is_the_planners():
     assert parallel.CHUNK == EPOCHS_PER_CALL
 
 
+class _FakeRun:
+    """What ``train_budgeted`` reads of a ``fit`` result."""
+
+    def __init__(self, epochs: int, fixed_s: float, epoch_s: float):
+        self.extra = {"run_s": fixed_s + epochs * epoch_s}
+        self.compile_s = 0.5
+
+
+@pytest.mark.parametrize("share", [parallel.PROBE_SHARE, 0.0])
+def test_train_budgeted_takes_the_fixed_cost_out_with_two_probes(monkeypatch, share):
+    import dataclasses
+
+    from jaxrnn.runs import run as run_mod
+
+    fixed, per_epoch, budget = 0.3, 0.01, 10.0
+    calls = []
+
+    def fake_fit(cfg, data, seeds, log_every):
+        calls.append(cfg.epochs)
+        assert log_every == parallel.CHUNK and seeds == 3
+        return _FakeRun(cfg.epochs, fixed, per_epoch)
+
+    monkeypatch.setattr(run_mod, "fit", fake_fit)
+    cfg = dataclasses.make_dataclass("Cfg", [("epochs", int)])(1)
+    t = parallel.train_budgeted(cfg, None, 3, budget, share)
+    if share:
+        # probe A: 2 epochs take 0.32 s, so an epoch is at most 0.16 s; probe B's extra
+        # epochs fill 20% of the budget by that bound: floor(2 / 0.16) = 12 (up to 2 * CHUNK)
+        k = min(2 * parallel.CHUNK, math.floor(share * budget / ((fixed + 2 * per_epoch) / 2)))
+        assert calls[:2] == [2, 2 + k]
+        assert t["probe_epoch_s"] == pytest.approx(per_epoch)
+        assert t["probe_fixed_s"] == pytest.approx(fixed)
+        assert t["epochs"] == math.floor((budget - fixed) / per_epoch)  # 970
+        assert "slope" in t["probe"]
+    else:  # one probe: its mean epoch (fixed cost included) is the estimate
+        assert calls[:1] == [2]
+        assert t["probe_epoch_s"] == pytest.approx((fixed + 2 * per_epoch) / 2)
+        assert t["probe_fixed_s"] == 0.0
+        assert t["epochs"] == math.floor(budget / ((fixed + 2 * per_epoch) / 2))  # 62
+    assert calls[-1] == t["epochs"] and len(calls) == (3 if share else 2)
+    assert t["trained_s"] == pytest.approx(fixed + t["epochs"] * per_epoch)
+    assert t["compile_s"] == 0.5
+
+
 @pytest.fixture(scope="module")
 def quick_run(tmp_path_factory):
     out = tmp_path_factory.mktemp("parallel")

@@ -76,6 +76,7 @@ class Settings:
     lm_embed: int = 32
     lm_seq_len: int = 64
     lm_batch: int = 32
+    probe_share: float = PROBE_SHARE  # 0: probe A alone (the smoke run's setting)
 
     def scaled(self, factor: float) -> Settings:
         """The same settings with every budget multiplied by ``factor``."""
@@ -87,7 +88,7 @@ FULL = Settings(budgets={"sentences": 6.0, "long_range": 20.0, "char_lm": 40.0},
 QUICK = Settings(budgets={"sentences": 0.3, "long_range": 0.3, "char_lm": 0.5},
                  widths={"sentences": 8, "long_range": 8, "char_lm": 16}, lr_length=20,
                  lr_train=64, lr_test=32, lm_chars=4_000, lm_embed=8, lm_seq_len=16,
-                 lm_batch=4)  # fmt: skip
+                 lm_batch=4, probe_share=0.0)  # fmt: skip
 
 
 # ----------------------------------------------------------------------------- configs
@@ -170,7 +171,8 @@ def curve(histories: list[list[dict]], metric: str, epoch_s: float) -> dict[str,
             "max": v.max(axis=0)[keep].tolist()}  # fmt: skip
 
 
-def train_budgeted(cfg: Any, data: Any, seeds: int, budget: float) -> dict[str, Any]:
+def train_budgeted(cfg: Any, data: Any, seeds: int, budget: float,
+                   probe_share: float = PROBE_SHARE) -> dict[str, Any]:  # fmt: skip
     """Measure the seconds per epoch, then train the epochs that fill ``budget`` seconds.
     Returns the real run's ``RunResult`` and the timings.
 
@@ -178,10 +180,12 @@ def train_budgeted(cfg: Any, data: Any, seeds: int, budget: float) -> dict[str, 
     in the real run's regime. Probe A trains 2 epochs: ``run_s_a / 2`` bounds an epoch from
     above, since a run's fixed cost (first dispatch, transfers) is charged to its 2 epochs,
     and on small data it is most of them. Probe B trains ``2 + k`` epochs, ``k`` the most
-    (up to ``2 * CHUNK``) that fit in ``PROBE_SHARE`` of the budget by that bound; the
+    (up to ``2 * CHUNK``) that fit in ``probe_share`` of the budget by that bound; the
     slope ``(run_s_b - run_s_a) / k`` is the seconds per epoch with the fixed cost taken
     out, and the fixed cost ``run_s_a - 2 * slope`` is taken out of the budget. Where not
-    even ``k = 2`` fits, an epoch is long beside the fixed cost and the bound stands."""
+    even ``k = 2`` fits (or ``probe_share`` is 0, as in the ``--quick`` smoke runs, whose
+    budgets are too short for a slope to mean anything), an epoch is long beside the fixed
+    cost and the bound stands."""
     from jaxrnn.runs.run import fit
 
     def timed(epochs: int) -> Any:
@@ -190,7 +194,7 @@ def train_budgeted(cfg: Any, data: Any, seeds: int, budget: float) -> dict[str, 
     probe = timed(2)
     run_a = probe.extra["run_s"]
     epoch_s, fixed_s, how = run_a / 2, 0.0, "probe A: 2 epochs' run / 2"
-    k = min(2 * CHUNK, math.floor(PROBE_SHARE * budget / max(epoch_s, 1e-9)))
+    k = min(2 * CHUNK, math.floor(probe_share * budget / max(epoch_s, 1e-9)))
     if k >= 2:
         run_b = timed(2 + k).extra["run_s"]
         slope = (run_b - run_a) / k
@@ -260,7 +264,7 @@ def run(seeds: int, quick: bool, on_line: Callable[[str], None] = print,
                     task_config(t, m, h, 1, s, lm_path), d), target)  # fmt: skip
                 cfg = task_config(task, m, width, 1, s, lm_path)
                 n = num_params(cfg, data)
-                t = train_budgeted(cfg, data, seeds, s.budgets[task])
+                t = train_budgeted(cfg, data, seeds, s.budgets[task], s.probe_share)
                 r = t.pop("result")
                 metric = info["metric"]
                 finals = [h[-1][metric] for h in r.histories]
@@ -284,7 +288,7 @@ def run(seeds: int, quick: bool, on_line: Callable[[str], None] = print,
         "seeds": seeds,
         "quick": quick,
         "settings": {**dataclasses.asdict(s), "tolerance": TOLERANCE,
-                     "chunk": CHUNK, "probe_share": PROBE_SHARE, "budget_scale": budget_scale,
+                     "chunk": CHUNK, "budget_scale": budget_scale,
                      "directions": "forward cells on every task",
                      "budget": "seconds of the compiled training epochs of all seeds together "
                                "(one vmapped program), compile excluded, the per-epoch test "

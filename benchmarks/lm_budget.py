@@ -10,8 +10,9 @@ the Python manual (``jaxrnn.datasets.python_manual_text``, shipped with Python; 
 Every run is ``--task lm`` (embedding 32, 32 streams of 64 characters, Adam 2e-3, clip by
 global norm 5) trained for the epochs that fill ``--budget`` seconds of training per seed,
 after the compile (``jaxrnn.study.parallel.train_budgeted``: two short probe runs measure
-an epoch's seconds, one under ``--quick``; the validation and test text are scored after the first epoch and the
-last only, ``--eval-every``, for both alike; the final scoring counts in the budget).
+an epoch's seconds, one under ``--quick``; the validation and test text are scored after
+the first epoch and the last only, ``--eval-every``, for both alike; the final scoring counts
+in the budget).
 
 1. **Choice, on validation text only**: seed 0 of each candidate width, depth and block
    of each model (``CANDIDATES``); the one with the lowest validation bits/char is kept.

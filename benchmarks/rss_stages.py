@@ -11,7 +11,7 @@ BiLSTM, batch 32, Adam 1e-3, one epoch, on 16,200 generated texts of 5-100 words
 
     python benchmarks/rss_stages.py                      # --buckets auto
     python benchmarks/rss_stages.py --buckets 0          # every text padded to the longest
-    python benchmarks/rss_stages.py --quick              # 600 texts
+    python benchmarks/rss_stages.py --quick              # 600 texts, one BiLSTM layer of 16
 """
 
 from __future__ import annotations
@@ -106,19 +106,22 @@ def main() -> int:
                        check=True, capture_output=True)  # fmt: skip
         argv = ["--data", path, "--model", "bilstm", "--batch-size", "32", "--lr", "1e-3",
                 "--epochs", "1", "--buckets", args.buckets, "--quiet", "--no-compile-cache"]
+        shape = "1x16" if args.quick else "3x128"  # the smoke run: a small compile
+        if args.quick:
+            argv += ["--layers", "1", "--hidden", "16"]
         p = subprocess.run([sys.executable, HERE, "--worker", out, *argv], capture_output=True,
                            text=True)  # fmt: skip
         if p.returncode != 0:
             print(p.stderr[-2000:], file=sys.stderr)
             return 1
         marks = json.load(open(out))["marks"]
-    print(f"bilstm 3x128, batch 32, 1 epoch, {6 * n} texts of 5-100 words, --buckets "
+    print(f"bilstm {shape}, batch 32, 1 epoch, {6 * n} texts of 5-100 words, --buckets "
           f"{args.buckets}")  # fmt: skip
     print(f"{'stage':>26} {'s':>6} {'RSS MB':>7} {'peak MB':>8}")
     for m in marks:
         print(f"{m['stage']:>26} {m['s']:>6.1f} {m['rss_mb']:>7.0f} {m['peak_mb']:>8.0f}")
     payload = check.stamp({"script": "rss_stages", "machine": machine_info(),
-                           "texts": 6 * n, "buckets": args.buckets, "marks": marks,
+                           "texts": 6 * n, "model": f"bilstm {shape}", "buckets": args.buckets, "marks": marks,
                            "script_wall_s": time.perf_counter() - t_start})  # fmt: skip
     if args.json:
         write_json(args.json, payload)

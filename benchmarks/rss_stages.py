@@ -121,7 +121,8 @@ def main() -> int:
     for m in marks:
         print(f"{m['stage']:>26} {m['s']:>6.1f} {m['rss_mb']:>7.0f} {m['peak_mb']:>8.0f}")
     payload = check.stamp({"script": "rss_stages", "machine": machine_info(),
-                           "texts": 6 * n, "model": f"bilstm {shape}", "buckets": args.buckets, "marks": marks,
+                           "texts": 6 * n, "model": f"bilstm {shape}", "buckets": args.buckets,
+                           "marks": marks,
                            "script_wall_s": time.perf_counter() - t_start})  # fmt: skip
     if args.json:
         write_json(args.json, payload)

@@ -347,6 +347,29 @@ def test_cli_json_checkpoint_and_generate(corpus, tmp_path, capsys):
     assert err.count("\n") == 1 and "bilstm" in err
 
 
+def test_a_word_model_generates_without_a_prime(corpus, tmp_path, capsys):
+    """No ``--prime``: a word model starts from its end-of-sentence token (found by index: the
+    word tokenizer would split "<eos>" into three unknown words, as it once did)."""
+    from jaxrnn.cli.generate import main as generate
+    from jaxrnn.cli.train import main as train
+    from jaxrnn.data.text import EOS
+    from jaxrnn.runs.predictor import load_predictor
+
+    ck = str(tmp_path / "words.ckpt")
+    assert train(["--task", "lm", "--level", "word", "--model", "gru", "--data", corpus,
+                  "--epochs", "1", "--hidden", "4", "--embed-dim", "4", "--batch-size", "2",
+                  "--seq-len", "4", "--save", ck, "--quiet"]) == 0  # fmt: skip
+    pred = load_predictor(ck)
+    assert EOS in pred.vocab.index
+    ids = pred.sample_ids(None, 6, seed=1)
+    assert ids.shape == (1, 6) and ids.min() >= 0 and ids.max() < pred.vocab.size
+    for prime in ([], ["--prime", ""]):
+        capsys.readouterr()
+        assert generate(["--checkpoint", ck, "--length", "6", "--seed", "1", "--quiet",
+                         *prime]) == 0, capsys.readouterr().err  # fmt: skip
+        assert capsys.readouterr().out.strip() == pred.vocab.decode(ids[0]).strip()
+
+
 def test_numpy_backend_is_min_char_rnn(corpus):
     """One epoch of --backend numpy --task lm (1 stream) ends on the weights of Karpathy's
     loop (``scratch.seq.min_char_rnn``, optax's Adagrad constants) after as many steps."""

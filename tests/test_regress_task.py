@@ -11,6 +11,7 @@ import pytest
 from jaxrnn.cli.predict import main as predict_main
 from jaxrnn.cli.train import main as train_main
 from jaxrnn.data.series import load_series_csv, make_periodic, write_series_csv
+from jaxrnn.errors import DataError
 from jaxrnn.nn import models, sequence
 from jaxrnn.runs.checkpoints import load_checkpoint
 from jaxrnn.scratch import seq
@@ -86,6 +87,37 @@ def test_train_save_predict(tmp_path, capsys):
     expect = np.asarray(p) * rows[:, 0].std() + rows[:, 0].mean()
     np.testing.assert_allclose(out["forecast"], expect, rtol=1e-5)
     assert out["target"] == "load" and len(out["forecast"]) == 2
+    # the same series with its columns in another order (and one more): read by name
+    lines = [line.split(",") for line in csv.read_text().splitlines()]
+    order = [3, 0, 2, 1]  # season, time, temp, load
+    moved = tmp_path / "moved.csv"
+    moved.write_text("\n".join(",".join([*(row[i] for i in order), "7"]) for row in lines))
+    moved.write_text(moved.read_text().replace(",7", ",extra", 1) + "\n")
+    assert predict_main(["--checkpoint", str(ckpt), "--data", str(moved), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["forecast"] == out["forecast"]
+
+
+def test_numeric_columns_are_found_past_an_empty_first_cell(tmp_path):
+    """A column is numeric by its first filled cell: an empty first cell is an error naming
+    its line, not a column dropped without a word; values beyond float32 are refused."""
+    p = tmp_path / "s.csv"
+    p.write_text("time,load,temp\nmon,1,\ntue,2,5\nwed,3,6\n")
+    with pytest.raises(DataError, match="line 2: column 'temp' is empty"):
+        load_series_csv(p, "load")
+    p.write_text("time,load,temp\n,1,4\ntue,2,5\n")  # a text column stays out
+    assert load_series_csv(p, "load").columns == ["load", "temp"]
+    p.write_text("load,temp\n1,4\n1e39,5\n")
+    with pytest.raises(DataError, match="line 3: column 'load' has '1e39', too large"):
+        load_series_csv(p, "load")
+
+
+def test_report_says_nan_not_zero():
+    from jaxrnn.runs.task_regress import format_report
+
+    rep = {"windows": 3, "target": "load", "mse": float("nan"), "mae": float("nan"),
+           "naive_mse": 1.0, "naive_mae": 1.0, "naive_over_model_mse": None}  # fmt: skip
+    assert format_report(rep).splitlines()[-1] == "model MSE is nan"
+    assert format_report({**rep, "mse": 0.0}).splitlines()[-1] == "model MSE is 0"
 
 
 def test_bad_input_is_one_line(tmp_path, capsys):

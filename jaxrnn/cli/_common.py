@@ -12,13 +12,20 @@ Each command module ends with::
 from __future__ import annotations
 
 import argparse
+import os
 import sys
-from collections.abc import Callable, Sequence
+import tempfile
+from collections.abc import Callable, Collection, Sequence
 
-from jaxrnn.errors import UsageError
+from jaxrnn.errors import ConfigError, UsageError
 from jaxrnn.util.pipes import run_main
 
-__all__ = ["Parser", "read_texts", "run"]
+__all__ = ["FIGURE_SUFFIXES", "Parser", "check_outputs", "read_texts", "run"]
+
+# What matplotlib writes, by the file name's suffix (a name without one would get ".png"
+# appended: the user would not find the file they named).
+FIGURE_SUFFIXES = (".png", ".pdf", ".svg", ".svgz", ".jpg", ".jpeg", ".tif", ".tiff", ".webp",
+                   ".eps", ".ps")  # fmt: skip
 
 
 def run(main: Callable[[Sequence[str] | None], int], argv: Sequence[str] | None = None) -> int:
@@ -50,3 +57,51 @@ def read_texts(given: Sequence[str], what: str = "texts") -> list[str]:
         return [line.rstrip("\r\n") for line in sys.stdin]
     except UnicodeDecodeError:
         raise UsageError("standard input is not valid UTF-8 text") from None
+
+
+def check_outputs(
+    outputs: Sequence[tuple[str, str | None]],
+    inputs: Sequence[tuple[str, str | None]] = (),
+    may_replace: Collection[tuple[str, str]] = (),
+    figures: Collection[str] = (),
+) -> None:
+    """Refuse, before any work is done, an output path that cannot take the file: a folder, a
+    path under a file, a folder this process cannot write in, a file the run reads, or a
+    path two outputs share (the later write would destroy the earlier). ``outputs`` and
+    ``inputs``: ``(flag, path)`` pairs, ``None`` paths skipped; ``may_replace``: ``(output
+    flag, input flag)`` pairs that may name one file (``--save`` over ``--resume``: the
+    checkpoint continued in place); ``figures``: output flags that matplotlib writes, whose
+    suffix must be one of ``FIGURE_SUFFIXES``. Raises ``ConfigError``, one line naming the
+    flag and the path. A folder that does not exist yet is fine (the writers create it):
+    the write test is made in its nearest existing ancestor."""
+    reads = [(os.path.realpath(p), flag) for flag, p in inputs if p]
+    taken: dict[str, str] = {}
+    for flag, path in outputs:
+        if not path:
+            continue
+        real = os.path.realpath(path)
+        if os.path.isdir(real):
+            raise ConfigError(f"{flag} {path} is a folder: give a file name")
+        for read, source in reads:
+            if read == real and (flag, source) not in may_replace:
+                raise ConfigError(f"{flag} {path} is the {source} file this run reads: writing "
+                                  f"it would destroy it; give another name")  # fmt: skip
+        if real in taken:
+            raise ConfigError(f"{taken[real]} and {flag} both name {path}: the second write would "
+                              f"destroy the first; give two names")  # fmt: skip
+        taken[real] = flag
+        if flag in figures and os.path.splitext(real)[1].lower() not in FIGURE_SUFFIXES:
+            raise ConfigError(f"{flag} {path}: a figure's name ends in one of "
+                              f"{', '.join(FIGURE_SUFFIXES)}")  # fmt: skip
+        folder = os.path.dirname(real)
+        while not os.path.exists(folder):
+            folder = os.path.dirname(folder)
+        if not os.path.isdir(folder):
+            raise ConfigError(f"{flag} {path}: {folder} is a file, not a folder")
+        try:  # a real write: permission bits do not tell for root or a read-only mount
+            fd, probe = tempfile.mkstemp(dir=folder, prefix=".jaxrnn-write-check-")
+            os.close(fd)
+            os.unlink(probe)
+        except OSError as e:
+            raise ConfigError(f"{flag} {path}: cannot write in {folder} "
+                              f"({e.strerror or e})") from None  # fmt: skip

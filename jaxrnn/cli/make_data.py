@@ -13,7 +13,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Sequence
 
-from jaxrnn.cli._common import Parser, run
+from jaxrnn.cli._common import Parser, check_outputs, run
 from jaxrnn.data.conll import write_conll
 from jaxrnn.data.files import _q, write_text_atomic
 from jaxrnn.data.generators.compositional import (
@@ -66,6 +66,7 @@ def synthetic(argv: Sequence[str] | None = None) -> int:
     args = p.parse_args(argv)
 
     def write() -> str:
+        check_outputs([("--out", args.out), ("--test-out", getattr(args, "test_out", None))])
         ds = make_emotions(
             args.n_per_class, args.seed, args.classes, args.noise, args.test_fraction
         )
@@ -107,6 +108,7 @@ def compositional(argv: Sequence[str] | None = None) -> int:
     n = args.n if args.n is not None else (DEV_N if dev else DEFAULT_N)
     seed = args.seed if args.seed is not None else (DEV_SEED if dev else DEFAULT_SEED)
     try:
+        check_outputs([("--out", args.out)])
         data = (make_compositional_dev if dev else make_compositional)(n, seed)
         out = write_compositional(data, args.out, args.format)
     except (UsageError, DataError) as e:
@@ -134,6 +136,7 @@ def tagging(argv: Sequence[str] | None = None) -> int:
     args = p.parse_args(argv)
 
     def write() -> str:
+        check_outputs([("--out", args.out), ("--test-out", getattr(args, "test_out", None))])
         common = dict(seed=args.seed, cue_after=args.cue_after, ambiguous=args.ambiguous)
         train = make_tagging(args.n, **common)
         test = make_tagging(args.n_test, split="test", **common) if args.test_out else None
@@ -162,6 +165,7 @@ def series(argv: Sequence[str] | None = None) -> int:
     args = p.parse_args(argv)
 
     def write() -> str:
+        check_outputs([("--out", args.out), ("--test-out", getattr(args, "test_out", None))])
         s = make_periodic(args.n, args.period, args.noise, args.seed)
         write_series_csv(args.out, s)
         return f"wrote {len(s.values)} rows to {args.out} (columns: time, {', '.join(s.columns)})"
@@ -181,6 +185,7 @@ def text(argv: Sequence[str] | None = None) -> int:
     args = p.parse_args(argv)
 
     def write() -> str:
+        check_outputs([("--out", args.out), ("--test-out", getattr(args, "test_out", None))])
         text = make_text(args.seed, args.n_chars)
         write_text_atomic(args.out, text)
         return f"wrote {len(text)} characters to {args.out} ({_q(text[:30])}...)"

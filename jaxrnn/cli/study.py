@@ -44,7 +44,8 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
-from jaxrnn.cli._common import Parser, run
+from jaxrnn.cli._common import Parser, check_outputs, run
+from jaxrnn.errors import ConfigError
 from jaxrnn.study import bidirectional, compare, depth, figures, longrange, parallel, report
 from jaxrnn.util.atomic import atomic_write
 
@@ -402,7 +403,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--quick", action="store_true", help="few seeds and epochs: a smoke run, not a result"
     )
-    p.add_argument("--workers", type=int, default=2, help="processes for the NumPy seed-runs")
+    p.add_argument("--workers", type=_positive, default=2,
+                   help="processes for the NumPy seed-runs [2]")
     p.add_argument("--quiet", action="store_true", help="no progress output")
     p.add_argument("--json", action="store_true", help="print the results JSON to stdout")
     g = p.add_argument_group("gradients part")
@@ -504,8 +506,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.replot:
-        with open(os.path.join(args.replot, "results.json"), encoding="utf-8") as fh:
-            res = json.load(fh)
+        res = _results_to_replot(parser, args.replot)
         for path in write_outputs(res, args.replot)[1:]:
             print(path)
         if res.get("parallel"):
@@ -537,6 +538,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     if grad_length not in sweep_settings.lengths:
         parser.error(f"--grad-length {grad_length} is not one of --lengths")
     parts = ["compare", "gradients"] if args.part == "all" else [args.part]
+    try:  # said now, not after the study has run
+        check_outputs([("--out", os.path.join(args.out, "results.json"))])
+    except ConfigError as e:
+        parser.error(str(e).replace(os.path.join(args.out, "results.json"), args.out, 1))
 
     t0 = time.perf_counter()
     load_start = _load()
@@ -619,6 +624,23 @@ def main(argv: Sequence[str] | None = None) -> int:
         json.dump(res, sys.stdout, indent=1)
         sys.stdout.write("\n")
     return 0
+
+
+def _results_to_replot(parser: argparse.ArgumentParser, folder: str) -> dict[str, Any]:
+    """``DIR/results.json`` of an earlier study run, or a one-line error (exit code 2): no
+    such file, not JSON, or not a study's results (its ``schema``)."""
+    path = os.path.join(folder, "results.json")
+    try:
+        with open(path, encoding="utf-8") as fh:
+            res = json.load(fh)
+    except OSError as e:
+        parser.error(f"--replot {folder}: cannot read {path} ({e.strerror or e})")
+    except ValueError as e:
+        parser.error(f"--replot {folder}: {path} is not JSON ({e})")
+    if not isinstance(res, dict) or res.get("schema") != SCHEMA:
+        parser.error(f"--replot {folder}: {path} is not a study's results (no \"schema\": "
+                     f"\"{SCHEMA}\")")  # fmt: skip
+    return res
 
 
 def _carry_over(res: dict[str, Any], parts: list[str], out: str) -> None:

@@ -13,7 +13,7 @@ import os
 import sys
 from collections.abc import Collection, Mapping, Sequence
 
-from jaxrnn.cli._common import Parser, run
+from jaxrnn.cli._common import Parser, check_outputs, run
 from jaxrnn.errors import ConfigError, Interrupted, UsageError
 from jaxrnn.evaluation.metrics import plot_confusion
 from jaxrnn.runs import memory
@@ -275,6 +275,14 @@ def main(argv: Sequence[str] | None = None) -> int:
             folder = os.path.dirname(os.path.abspath(path)) if path else None
             if folder and not os.path.isdir(folder):  # said now, not after the training
                 raise ConfigError(f"{flag} {path}: no such folder {folder}")
+        check_outputs(
+            [("--save", args.save), ("--json", args.json), ("--plot", args.plot),
+             ("--confusion-png", args.confusion_png),
+             ("--bad-rows", getattr(args, "bad_rows", None))],
+            [("--data", args.data), ("--test-data", args.test_data), ("--resume", args.resume),
+             *(("--eval-data", p) for p in args.eval_data or ())],
+            may_replace={("--save", "--resume")}, figures={"--plot", "--confusion-png"},
+        )  # fmt: skip
         result = fit(cfg, seeds=args.seeds, log=None if args.quiet else print,
                      log_every=args.log_every, progress=not args.quiet, save=args.save,
                      save_every=args.save_every, resume=args.resume, given=given,

@@ -243,6 +243,9 @@ def _column_error(
     )
 
 
+FIELD_CHARS = 1 << 24  # the longest CSV/TSV field read: 16 Mi characters
+
+
 def _csv_rows(text: str, shown: str, fmt: str) -> list[tuple[int, list[str]]]:
     """Non-blank records as (first line, fields), with csv errors turned into DataError."""
     delim = "\t" if fmt == "tsv" else ","
@@ -250,6 +253,9 @@ def _csv_rows(text: str, shown: str, fmt: str) -> list[tuple[int, list[str]]]:
     rows: list[tuple[int, list[str]]] = []
     prev = 0
     name = fmt.upper()
+    # csv's default cap (131,072 characters a field) refuses long documents that JSONL takes;
+    # an unclosed quote is still caught, at the end of the text ("never closed")
+    limit = csv.field_size_limit(max(csv.field_size_limit(), FIELD_CHARS))
     try:
         for fields in reader:
             start, prev = prev + 1, reader.line_num
@@ -271,6 +277,8 @@ def _csv_rows(text: str, shown: str, fmt: str) -> list[tuple[int, list[str]]]:
             problem = f"cannot parse as {name} ({msg})"
             fix = "check the quoting on that line"
         raise _fail(f"{shown}: line {start}: {problem}; {fix}") from None
+    finally:
+        csv.field_size_limit(limit)
     return rows
 
 

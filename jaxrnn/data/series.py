@@ -3,9 +3,10 @@
 Conventions (``N`` rows in time order, ``D`` columns, window ``W``, horizon ``H``):
 
 * :func:`load_series_csv` reads a CSV (or ``.tsv``) with a header row. With
-  ``features=None`` it keeps every column whose first data cell is a number
-  (so a date/time column is skipped) plus the target; every cell of a kept
-  column must then be a finite number. Columns keep their file order;
+  ``features=None`` it keeps every column whose first non-empty data cell is a
+  number (so a date/time column is skipped) plus the target; every cell of a kept
+  column must then be a finite number within float32's range (the models train in
+  float32). Columns keep their file order;
   ``Series.target_index`` says where the target is;
 * :func:`make_windows` makes ``M = N - W - H + 1`` windows; window ``m`` holds
   rows ``m .. m+W-1`` (``inputs[m]``, ``[W, D]``) and
@@ -122,12 +123,20 @@ class ForecastErrors(NamedTuple):
 # ----------------------------------------------------------------------------- loading
 
 
+_F32_MAX = 3.4028234663852886e38  # np.finfo(np.float32).max
+
+
 def _number(cell: str) -> float | None:
     try:
         v = float(cell.strip())
     except ValueError:
         return None
     return v if math.isfinite(v) else None
+
+
+def _first_filled(cells: Sequence[str]) -> str:
+    """The first non-empty cell of a column ("" if none): what says whether it is numeric."""
+    return next((c for c in cells if c.strip()), "")
 
 
 def load_series_csv(
@@ -171,9 +180,10 @@ def load_series_csv(
                 f"{shown}: line {line} has {len(fields)} fields but the header has "
                 f"{len(header)}; give every row the same columns, separated by {sep}"
             )
-    if features is None:
-        first = data[0][1]
-        keep = {h for h, cell in zip(header, first, strict=True) if _number(cell) is not None}
+    if features is None:  # numeric columns: by their first filled cell (an empty one is
+        # then a clear error below, not a column silently dropped)
+        keep = {h for i, h in enumerate(header)
+                if _number(_first_filled([f[i] for _, f in data])) is not None}  # fmt: skip
         keep.add(target)
     else:
         keep = set(wanted)
@@ -182,9 +192,10 @@ def load_series_csv(
     for r, (line, fields) in enumerate(data):
         for c, i in enumerate(cols):
             v = _number(fields[i])
-            if v is None:
+            if v is None or abs(v) > _F32_MAX:
                 cell = fields[i].strip()
-                what = "is empty" if not cell else f"has {_q(cell)}, not a finite number"
+                what = ("is empty" if not cell else f"has {_q(cell)}, too large for float32"
+                        if v is not None else f"has {_q(cell)}, not a finite number")  # fmt: skip
                 raise _fail(
                     f"{shown}: line {line}: column {_q(header[i])} {what}; every cell of "
                     "the target and feature columns must be a number (fill or drop that row)"

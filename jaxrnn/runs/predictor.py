@@ -275,8 +275,10 @@ class Forecaster:
         from jaxrnn.data.series import load_series_csv
 
         cfg, vocab = self.config, self.vocab
-        if isinstance(data, str):
-            data = load_series_csv(data, vocab.target, vocab.features).values
+        if isinstance(data, str):  # the checkpoint's columns, by name, in its order
+            s = load_series_csv(data, vocab.target,
+                                [c for c in vocab.columns if c != vocab.target])
+            data = s.values[:, [s.columns.index(c) for c in vocab.columns]]
         rows = np.asarray(data, dtype=float)
         if rows.ndim != 2 or rows.shape[1] != len(vocab.columns):
             raise UsageError(f"the series needs {len(vocab.columns)} columns "
@@ -361,7 +363,8 @@ class LanguageModelPredictor:
             ids = self._ids(prime)
         else:
             start = "\n" if vocab.level == "char" else EOS
-            ids = vocab.encode(start) if start in vocab.index else vocab.encode(vocab.tokens[0])
+            # by index, not ``encode``: the word tokenizer would split "<eos>" into three words
+            ids = np.asarray([vocab.index.get(start, 0)], np.int32)
         return lm.sample(self.model, self._first, ids, length, seed=seed,
                          temperature=temperature, top_k=min(top_k, vocab.size),
                          num_samples=num_samples)  # fmt: skip

@@ -234,7 +234,8 @@ def format_report(report: dict) -> str:
         f"{'':<22} {'MSE':>10} {'MAE':>10}   ({report['windows']} windows, {report['target']})",
         f"{'model':<22} {report['mse']:>10.4f} {report['mae']:>10.4f}",
         f"{'last value (naive)':<22} {report['naive_mse']:>10.4f} {report['naive_mae']:>10.4f}",
-        f"naive MSE / model MSE: {ratio:.2f}" if ratio is not None else "model MSE is 0",
+        f"naive MSE / model MSE: {ratio:.2f}" if ratio is not None else
+        "model MSE is 0" if report["mse"] == 0 else f"model MSE is {report['mse']}",
     ])  # fmt: skip
 
 

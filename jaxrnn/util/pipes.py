@@ -1,4 +1,5 @@
-"""Entry points that end quietly when their reader goes away (``... | head -1``).
+"""Entry points that end quietly when their reader goes away (``... | head -1``), and in one
+line when a write fails (``... > /dev/full``).
 
 Python ignores SIGPIPE, so a write to a closed pipe raises ``BrokenPipeError`` -- from a
 ``print`` in the middle of a run or from the final flush at exit -- and prints a
@@ -27,3 +28,10 @@ def run_main(main: Callable[[Sequence[str] | None], int], argv: Sequence[str] | 
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())
         return EXIT_BROKEN_PIPE
+    except OSError as e:  # a write that failed late (a full disk, ``> /dev/full``): one line
+        where = f"{e.filename}: " if e.filename else ""
+        print(f"error: {where}{e.strerror or e}", file=sys.stderr)
+        if e.filename is None:  # perhaps stdout itself: the exit's flush must not raise again
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())
+        return 1

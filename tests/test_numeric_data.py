@@ -240,7 +240,10 @@ def test_missing_empty_and_corrupt_npz(tmp_path):
     for path, needle in [
         (tmp_path / "nope.npz", "no such file"),
         (_write(tmp_path, "empty.npz", ""), "empty"),
-        (_write(tmp_path, "junk.npz", "not a zip"), "not a readable .npz"),
+        (_write(tmp_path, "junk.npz", "not a zip"), "is not a .npz archive (a zip file)"),
+        # a CSV given as .npz: was numpy's "pickled (object) data ... allow_pickle"
+        (_write(tmp_path, "table.npz", "text,label\nhi,pos\n"), "is not a .npz archive"),
+        (_write(tmp_path, "cut.npz", "PK\x03\x04 cut short"), "not a readable .npz"),
     ]:
         with pytest.raises(DataError) as e:
             load_numeric(path)

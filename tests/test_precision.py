@@ -139,3 +139,6 @@ def test_bf16_refused(bad):
     with pytest.raises(ConfigError, match="bfloat16") as e:
         resolve_config(TrainConfig(dtype="bfloat16", **bad))
     assert "\n" not in str(e.value)
+    # it names what was given (once, for --model lru, it said "use --backend jax" only)
+    which = "--backend numpy" if "backend" in bad else f"--model {bad['model']}"
+    assert f"not {which}:" in str(e.value)

@@ -262,6 +262,10 @@ def load_npz(path: str | os.PathLike) -> NumericSet:
         raise _fail(f"{shown}: {kind}{where}; pass the path of a .npz file")
     if p.stat().st_size == 0:
         raise _fail(f"{shown} is empty; it needs arrays x [N, T, F] and y [N] (np.savez)")
+    with open(shown, "rb") as fh:  # np.load reads a non-zip file as a pickle: said plainly
+        if fh.read(4) != b"PK\x03\x04":
+            raise _fail(f"{shown} is not a .npz archive (a zip file); write one with "
+                        "np.savez(path, x=..., y=...), or give --format for a text format")
     try:
         archive = np.load(shown, allow_pickle=False)
     except (OSError, ValueError, zipfile.BadZipFile, EOFError) as e:

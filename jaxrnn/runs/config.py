@@ -554,9 +554,10 @@ def resolve_config(cfg: TrainConfig) -> TrainConfig:
                           "needs --backend jax")  # fmt: skip
     if cfg.dtype == "bfloat16" and (cfg.backend != "jax" or cfg.model == "rnn"
                                     or get_spec(MODEL_CELLS[cfg.model][0]).parallel):
-        raise ConfigError("--dtype bfloat16 (mixed-precision matmuls) runs the recurrent cells "
-                          "on the jax backend: use --backend jax with --model rnn2, simple_rnn, "
-                          "lstm, gru or bilstm")  # fmt: skip
+        which = f"--backend {cfg.backend}" if cfg.backend != "jax" else f"--model {cfg.model}"
+        raise ConfigError(f"--dtype bfloat16 (mixed-precision matmuls) is for the recurrent "
+                          f"cells on the jax backend, not {which}: use --backend jax with "
+                          "--model rnn2, simple_rnn, lstm, gru or bilstm")  # fmt: skip
     if cfg.bptt == "study" and (cfg.model != "rnn" or cfg.optimizer != "sgd"
                                 or cfg.batch_size != 1):  # fmt: skip
         raise ConfigError("--bptt study replays the study's per-sample SGD of --model rnn: use "

@@ -190,6 +190,18 @@ def test_predict_json_has_known_tokens_and_warns(ckpt, capsys):
     rows = [json.loads(ln) for ln in cap.out.splitlines()]
     assert [r["known_tokens"] for r in rows] == [0, 0, 3]
     assert cap.err.startswith("warning: 2 of 3 texts ('😀', 'zzz qqq')")
+    assert cap.err.rstrip().endswith("their labels come from padding alone")
+
+
+def test_predict_warning_names_the_oov_token_when_there_is_one(tmp_path, capsys):
+    path = str(tmp_path / "oov.ckpt")
+    assert cli.main([*GRU, "--epochs", "1", "--oov-token", "<unk>", "--save", path,
+                     "--quiet"]) == 0  # fmt: skip
+    capsys.readouterr()
+    assert predict.main(["--checkpoint", path, "zzz qqq"]) == 0
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1
+    assert "its label comes from the out-of-vocabulary token '<unk>' alone" in err
 
 
 def test_out_of_memory_is_one_line(monkeypatch, capsys):

@@ -143,17 +143,21 @@ def _main_texts(argv: Sequence[str] | None) -> int:
         if args.batch_size < 1:
             raise UsageError(f"--batch-size must be at least 1, got {args.batch_size}")
         texts = read_texts(args.texts)
-        rows = Predictor(args.checkpoint, args.batch_size).predict(texts)
+        predictor = Predictor(args.checkpoint, args.batch_size)
+        rows = predictor.predict(texts)
     except UsageError as e:
         print(f"error: {e}", file=sys.stderr)
         return e.exit_code
     unknown = [r["text"] for r in rows if r.get("known_tokens") == 0]
     if unknown:
         n = len(unknown)
+        # with --oov-token an unknown word is an input (that token's embedding), not padding
+        oov = getattr(getattr(predictor, "tokenizer", None), "oov_token", None)
+        source = "padding alone" if oov is None else f"the out-of-vocabulary token {oov!r} alone"
         print(f"warning: {n} of {len(rows)} text{'' if len(rows) == 1 else 's'} "
               f"({', '.join(map(repr, unknown[:3]))}{', ...' if n > 3 else ''}) "
               f"{'has' if n == 1 else 'have'} no word the model knows: "
-              f"{'its label comes' if n == 1 else 'their labels come'} from padding alone",
+              f"{'its label comes' if n == 1 else 'their labels come'} from {source}",
               file=sys.stderr)  # fmt: skip
     for r in rows:
         if args.json:

@@ -208,3 +208,13 @@ def test_sweep_cv_chooses_the_point_with_the_best_cv_signal(tmp_path):
     losses = [r["cv_loss"]["mean"] for r in rows]
     assert rows.index(res["chosen"]) == best_setting(losses, higher_is_better=False)
     assert sweep.main(["--select", "cv", "--out", str(out), "--quiet"]) == 2  # no --cv: refused
+
+
+def test_cli_cv_speaks_of_folds_not_seeds(capsys):
+    from jaxrnn.cli import train
+
+    assert train.main(["--model", "gru", "--hidden", "4", "--epochs", "1", "--cv", "2",
+                       "--quiet"]) == 0  # fmt: skip
+    out = capsys.readouterr().out
+    assert "mean of 2 folds)" in out and "over 2 folds, mean" in out and "seeds" not in out
+    assert "cross-validation (2 folds)" in out

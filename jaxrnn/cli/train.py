@@ -315,7 +315,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"note: {n} {'text was' if n == 1 else 'texts were'} longer than max_len "
               f"{shown} and {'was' if n == 1 else 'were'} truncated")  # fmt: skip
     # The final line stays under --quiet: it is the run's result.
-    seeds = f", mean of {len(result.seeds)} seeds" if len(result.seeds) > 1 else ""
+    runs = "folds" if "cv_loss" in result.extra else "seeds"  # --cv K trains K fold-models
+    seeds = f", mean of {len(result.seeds)} {runs}" if len(result.seeds) > 1 else ""
     def shown(k: str, v: float) -> str:
         if k == "best_epoch" and len(result.seeds) == 1:
             return f"best epoch {v:g}"
@@ -329,7 +330,7 @@ def main(argv: Sequence[str] | None = None) -> int:
           f"{result.wall_s:.2f} s (compile {result.compile_s:.2f} s)")  # fmt: skip
     if len(result.seeds) > 1:
         summary = result.final_summary()
-        print(f"over {len(result.seeds)} seeds, mean [95% interval of the mean]: "
+        print(f"over {len(result.seeds)} {runs}, mean [95% interval of the mean]: "
               + ", ".join(format_summary(k, v) for k, v in summary.items()))  # fmt: skip
     if "cv_loss" in result.extra:
         per = ", ".join(f"{f['acc']:.3f}" for f in result.extra["cv_folds"])

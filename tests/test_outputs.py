@@ -115,3 +115,24 @@ def test_a_late_write_error_is_one_line(capsys):
 
     assert run_main(main) == 1
     assert capsys.readouterr().err == "error: /full/run.json: No space left on device\n"
+
+
+def test_sweep_plot_and_paired_check_their_outputs(tmp_path, capsys):
+    from jaxrnn.cli import paired, plot, sweep
+
+    afile = tmp_path / "f.txt"
+    afile.write_text("x")
+    assert sweep.main(["--out", str(afile)]) == 2
+    assert "is a file, not a folder" in capsys.readouterr().err
+    run = tmp_path / "run.json"
+    run.write_text("{}")
+    assert plot.main([str(run), "--out", str(run)]) == 2  # the figure over its own input
+    assert "is the RUN file" in capsys.readouterr().err
+    assert plot.main([str(run), "--out", str(tmp_path / "fig.txt")]) == 2
+    assert "a figure's name" in capsys.readouterr().err
+    data = tmp_path / "d.csv"
+    data.write_text("text,label\n")
+    assert paired.main(["lstm", "gru", "--seeds", "2", "--data", str(data), "--json",
+                        str(data)]) == 2  # fmt: skip
+    assert "is the --data file" in capsys.readouterr().err
+    assert data.read_text() == "text,label\n" and run.read_text() == "{}"

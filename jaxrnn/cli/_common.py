@@ -20,7 +20,7 @@ from collections.abc import Callable, Collection, Sequence
 from jaxrnn.errors import ConfigError, UsageError
 from jaxrnn.util.pipes import run_main
 
-__all__ = ["FIGURE_SUFFIXES", "Parser", "check_outputs", "read_texts", "run"]
+__all__ = ["FIGURE_SUFFIXES", "Parser", "check_output_folder", "check_outputs", "read_texts", "run"]
 
 # What matplotlib writes, by the file name's suffix (a name without one would get ".png"
 # appended: the user would not find the file they named).
@@ -93,15 +93,27 @@ def check_outputs(
         if flag in figures and os.path.splitext(real)[1].lower() not in FIGURE_SUFFIXES:
             raise ConfigError(f"{flag} {path}: a figure's name ends in one of "
                               f"{', '.join(FIGURE_SUFFIXES)}")  # fmt: skip
-        folder = os.path.dirname(real)
-        while not os.path.exists(folder):
-            folder = os.path.dirname(folder)
-        if not os.path.isdir(folder):
-            raise ConfigError(f"{flag} {path}: {folder} is a file, not a folder")
-        try:  # a real write: permission bits do not tell for root or a read-only mount
-            fd, probe = tempfile.mkstemp(dir=folder, prefix=".jaxrnn-write-check-")
-            os.close(fd)
-            os.unlink(probe)
-        except OSError as e:
-            raise ConfigError(f"{flag} {path}: cannot write in {folder} "
-                              f"({e.strerror or e})") from None  # fmt: skip
+        _check_writable_folder(flag, path, os.path.dirname(real))
+
+
+def check_output_folder(flag: str, path: str) -> None:
+    """Refuse, before any work, an output folder (``study --out``, ``sweep --out``) that is
+    a file, lies under one, or cannot be written in (``ConfigError``, one line); one that
+    does not exist yet is fine (the writers create it)."""
+    _check_writable_folder(flag, path, os.path.realpath(path))
+
+
+def _check_writable_folder(flag: str, path: str, folder: str) -> None:
+    """``folder`` (where ``path`` goes), or its nearest existing ancestor, is a folder this
+    process can create a file in."""
+    while not os.path.exists(folder):
+        folder = os.path.dirname(folder)
+    if not os.path.isdir(folder):
+        raise ConfigError(f"{flag} {path}: {folder} is a file, not a folder")
+    try:  # a real write: permission bits do not tell for root or a read-only mount
+        fd, probe = tempfile.mkstemp(dir=folder, prefix=".jaxrnn-write-check-")
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as e:
+        raise ConfigError(f"{flag} {path}: cannot write in {folder} "
+                          f"({e.strerror or e})") from None  # fmt: skip

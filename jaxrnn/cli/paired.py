@@ -39,7 +39,7 @@ def _note(line: str) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """``python -m jaxrnn.paired``; returns the exit code."""
-    from jaxrnn.cli._common import Parser
+    from jaxrnn.cli._common import Parser, check_outputs
     from jaxrnn.cli.train import (
         build_parser,
         config_from_args,
@@ -66,6 +66,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                 raise ConfigError(f"--{flag.replace('_', '-')} is not supported by a "
                                   f"comparison{hint}")  # fmt: skip
         refuse_ignored(train_args.task, given_on_command_line(rest))
+        check_outputs([("--json", train_args.json)],
+                      [("--data", train_args.data), ("--test-data", train_args.test_data)])
         if train_args.seeds < 2:
             raise ConfigError("a paired comparison needs --seeds N with N >= 2")
         from jaxrnn.runs.run import fit

@@ -15,7 +15,7 @@ import os
 import sys
 from collections.abc import Sequence
 
-from jaxrnn.cli._common import Parser, run
+from jaxrnn.cli._common import Parser, check_outputs, run
 from jaxrnn.errors import UsageError
 
 
@@ -47,6 +47,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = p.parse_args(argv)
     out = args.out or os.path.splitext(args.run)[0] + ".png"
     try:
+        check_outputs([("--out", out)], [("RUN", args.run)], figures={"--out"})
         try:
             run = _checkpoint_run(args.run)
             if run is None:

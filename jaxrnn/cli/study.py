@@ -44,7 +44,7 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
-from jaxrnn.cli._common import Parser, check_outputs, run
+from jaxrnn.cli._common import Parser, check_output_folder, run
 from jaxrnn.errors import ConfigError
 from jaxrnn.study import bidirectional, compare, depth, figures, longrange, parallel, report
 from jaxrnn.util.atomic import atomic_write
@@ -539,9 +539,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.error(f"--grad-length {grad_length} is not one of --lengths")
     parts = ["compare", "gradients"] if args.part == "all" else [args.part]
     try:  # said now, not after the study has run
-        check_outputs([("--out", os.path.join(args.out, "results.json"))])
+        check_output_folder("--out", args.out)
     except ConfigError as e:
-        parser.error(str(e).replace(os.path.join(args.out, "results.json"), args.out, 1))
+        parser.error(str(e))
 
     t0 = time.perf_counter()
     load_start = _load()

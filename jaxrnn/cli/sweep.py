@@ -41,7 +41,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from jaxrnn.cli._common import Parser, run
+from jaxrnn.cli._common import Parser, check_output_folder, run
 from jaxrnn.errors import ConfigError, UsageError
 from jaxrnn.runs.config import MODEL_NAMES, TrainConfig, resolve_config
 
@@ -469,6 +469,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     args = build_parser().parse_args(argv)
     try:
+        # said now, not after the sweep has trained (a file, an unwritable place)
+        check_output_folder("--out", args.out)
         _cache.enable()
         res = sweep(args, log=print)
         os.makedirs(args.out, exist_ok=True)

@@ -35,6 +35,7 @@ def test_check_outputs_rules(tmp_path):
     refused("is the --data file", [("--json", str(tmp_path / "." / "data.csv"))],
             [("--data", str(data))])  # fmt: skip
     refused("--save and --json both name", [("--save", "a.x"), ("--json", "./a.x")])
+    refused("is not a regular file", [("--json", "/dev/null")])
     refused("a figure's name ends in one of .png", [("--plot", str(tmp_path / "curves.txt"))],
             figures={"--plot"})  # fmt: skip
     refused("a figure's name", [("--plot", str(tmp_path / "curves"))], figures={"--plot"})

@@ -82,6 +82,10 @@ def check_outputs(
         real = os.path.realpath(path)
         if os.path.isdir(real):
             raise ConfigError(f"{flag} {path} is a folder: give a file name")
+        if os.path.exists(path) and not os.path.isfile(path):  # the atomic rename would
+            # replace the device or pipe itself (/dev/stdout, as root), not write to it
+            raise ConfigError(f"{flag} {path} is not a regular file (a device or a pipe): give "
+                              "a file name")  # fmt: skip
         for read, source in reads:
             if read == real and (flag, source) not in may_replace:
                 raise ConfigError(f"{flag} {path} is the {source} file this run reads: writing "

@@ -295,3 +295,18 @@ def test_paired_comparison_with_a_split_per_seed(labels_csv, tmp_path, capsys):
     assert res["difference"]["mean"] == pytest.approx((a[0] - b[0] + a[1] - b[1]) / 2)
     assert "lstm - gru, test_acc: mean difference" in capsys.readouterr().out
     assert paired.main(["lstm", "gru", "--seeds", "1"]) == 2
+
+
+def test_paired_verdict_knows_which_way_is_better():
+    from jaxrnn.cli.paired import paired_verdict
+
+    up = {"mean": 0.1, "ci95": (0.05, 0.15)}  # A - B > 0, the interval clear of 0
+    assert paired_verdict("gru", "lstm", "test_acc", up) == "gru is better"
+    # a higher loss, error or bits/char is worse: once the verdict named the loser here
+    for metric in ("train_loss", "test_mse", "test_mae", "test_bpc", "test_ppl"):
+        assert paired_verdict("gru", "lstm", metric, up) == f"lstm is better (lower {metric})"
+    down = {"mean": -0.1, "ci95": (-0.15, -0.05)}
+    assert paired_verdict("gru", "lstm", "test_loss", down).startswith("gru is better")
+    assert paired_verdict("gru", "lstm", "best_epoch", down) == "lstm is higher"
+    assert "contains 0" in paired_verdict("a", "b", "test_acc", {"mean": 0.1,
+                                                               "ci95": (-0.1, 0.3)})

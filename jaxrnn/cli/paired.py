@@ -22,7 +22,7 @@ from collections.abc import Sequence
 
 from jaxrnn.errors import ConfigError, UsageError
 from jaxrnn.runs.config import MODEL_NAMES, resolve_config
-from jaxrnn.runs.results import bounds_of, summarize, write_json
+from jaxrnn.runs.results import better_direction, bounds_of, summarize, write_json
 
 
 def paired_difference(a: Sequence[float], b: Sequence[float], metric: str = "test_acc") -> dict:
@@ -35,6 +35,22 @@ def paired_difference(a: Sequence[float], b: Sequence[float], metric: str = "tes
 
 def _note(line: str) -> None:
     print(line, file=sys.stderr)
+
+
+def paired_verdict(a: str, b: str, metric: str, diff: dict) -> str:
+    """What the interval of ``A - B`` (``diff["mean"]``, ``diff["ci95"]``) says: no difference
+    shown, or which model is better; for a loss, an error or bits/char the lower value is the
+    better one (``better_direction``)."""
+    lo, hi = diff["ci95"]
+    if lo <= 0 <= hi:
+        return "the interval contains 0: no difference shown at this many seeds"
+    higher, lower = (a, b) if diff["mean"] > 0 else (b, a)
+    way = better_direction(metric)
+    if way > 0:
+        return f"{higher} is better"
+    if way < 0:
+        return f"{lower} is better (lower {metric})"
+    return f"{higher} is higher"
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -97,8 +113,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     for s, x, y in zip(seeds, values[a], values[b], strict=True):
         print(f"{s:>4}  {x:>{w}.3f}  {y:>{w}.3f}  {x - y:>+{w}.3f}")
     lo, hi = diff["ci95"]
-    verdict = ("the interval contains 0: no difference shown at this many seeds"
-               if lo <= 0 <= hi else f"{a if diff['mean'] > 0 else b} is better")  # fmt: skip
+    verdict = paired_verdict(a, b, m, diff)
     split = "a split per seed" if base.resplit else "one split"
     print(f"{a} - {b}, {m}: mean difference {diff['mean']:+.3f}, 95% interval "
           f"[{lo:+.3f}, {hi:+.3f}] over {len(seeds)} paired seeds ({split}); "

@@ -49,6 +49,17 @@ def bounds_of(name: str) -> tuple[float, float] | None:
     return (0.0, 1.0) if name.endswith(("acc", "accuracy", "f1")) else None
 
 
+def better_direction(name: str) -> int:
+    """+1 where a higher value of the metric ``name`` is better (accuracies, F1), -1 where a
+    lower one is (losses, errors, bits per character, perplexity), 0 where neither holds
+    (``best_epoch``, times)."""
+    if name.endswith(("acc", "accuracy", "f1")):
+        return 1
+    if name.endswith(("loss", "mse", "mae", "mae_std", "bpc", "ppl")):
+        return -1
+    return 0
+
+
 def summarize(values: Sequence[float], bounds: tuple[float, float] | None = None) -> dict:
     """``mean``, ``std`` (n - 1), and ``ci95`` = the t-interval of the mean, over seeds.
 

@@ -137,3 +137,20 @@ def test_sweep_plot_and_paired_check_their_outputs(tmp_path, capsys):
                         str(data)]) == 2  # fmt: skip
     assert "is the --data file" in capsys.readouterr().err
     assert data.read_text() == "text,label\n" and run.read_text() == "{}"
+
+
+def test_piped_texts_must_be_utf8_and_lose_a_bom(monkeypatch):
+    import io
+
+    from jaxrnn.cli._common import read_texts
+    from jaxrnn.errors import UsageError
+
+    def piped(raw: bytes):  # stdin as Python opens it under a UTF-8 locale
+        monkeypatch.setattr("sys.stdin", io.TextIOWrapper(io.BytesIO(raw), encoding="utf-8",
+                                                          errors="surrogateescape"))
+
+    piped(b"\xef\xbb\xbfgood day\r\nbad day\n")
+    assert read_texts([]) == ["good day", "bad day"]
+    piped(b"fine\nwe \xff flew\n")  # was read as "we \udcff flew" and classified
+    with pytest.raises(UsageError, match=r"not valid UTF-8 text \(line 2\)"):
+        read_texts([])

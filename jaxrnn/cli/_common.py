@@ -53,10 +53,22 @@ def read_texts(given: Sequence[str], what: str = "texts") -> list[str]:
         return list(given)
     if sys.stdin.isatty():
         raise UsageError(f"give {what} as arguments, or pipe them in, one per line")
+    bad = UsageError("standard input is not valid UTF-8 text")
+    lines = []
     try:
-        return [line.rstrip("\r\n") for line in sys.stdin]
+        for i, line in enumerate(sys.stdin):
+            line = line.rstrip("\r\n")
+            if i == 0:
+                line = line.removeprefix("\ufeff")  # a byte-order mark is not text
+            # under a UTF-8 locale Python reads stdin with surrogateescape: a bad byte
+            # arrives as a lone surrogate, not as a UnicodeDecodeError
+            line.encode("utf-8")
+            lines.append(line)
     except UnicodeDecodeError:
-        raise UsageError("standard input is not valid UTF-8 text") from None
+        raise bad from None
+    except UnicodeEncodeError:
+        raise UsageError(f"{bad} (line {len(lines) + 1})") from None
+    return lines
 
 
 def check_outputs(

@@ -95,6 +95,15 @@ def test_train_save_predict(tmp_path, capsys):
     moved.write_text(moved.read_text().replace(",7", ",extra", 1) + "\n")
     assert predict_main(["--checkpoint", str(ckpt), "--data", str(moved), "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["forecast"] == out["forecast"]
+    from jaxrnn.errors import UsageError
+    from jaxrnn.runs.predictor import load_predictor
+
+    fc = load_predictor(str(ckpt))
+    assert fc.predict(csv)["forecast"] == pytest.approx(out["forecast"])  # a Path is a path
+    rows = load_series_csv(csv, "load").values[-12:].copy()
+    rows[3, 1] = np.nan  # the CSV reader refuses it; an array must not forecast nan
+    with pytest.raises(UsageError, match="NaN or infinite value \\(row 4\\)"):
+        fc.predict(rows)
 
 
 def test_numeric_columns_are_found_past_an_empty_first_cell(tmp_path):

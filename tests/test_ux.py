@@ -193,6 +193,15 @@ def test_predict_json_has_known_tokens_and_warns(ckpt, capsys):
     assert cap.err.rstrip().endswith("their labels come from padding alone")
 
 
+def test_one_string_is_one_text(ckpt):
+    from jaxrnn.runs.predictor import load_predictor
+
+    p = load_predictor(ckpt)
+    one = p.predict("i am happy")  # was 10 predictions, one per character
+    assert one == p.predict(["i am happy"]) and len(one) == 1
+    assert p.predict_proba("i am happy").shape == (1, len(p.label_names))
+
+
 def test_predict_warning_names_the_oov_token_when_there_is_one(tmp_path, capsys):
     path = str(tmp_path / "oov.ckpt")
     assert cli.main([*GRU, "--epochs", "1", "--oov-token", "<unk>", "--save", path,

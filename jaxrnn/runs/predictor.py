@@ -15,6 +15,7 @@ mean over its seeds (probabilities, or the forecasts).
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 from typing import Any
 
@@ -83,7 +84,8 @@ class Predictor:
         self._params = jax.tree.map(jax.device_put, params)
 
     def predict_proba(self, texts: Sequence[str]) -> np.ndarray:
-        """Class probabilities ``[N, C]`` for ``texts``."""
+        """Class probabilities ``[N, C]`` for ``texts`` (one string: ``[1, C]``)."""
+        texts = _texts(texts)
         ids, lengths = self.tokenizer.encode(list(texts))
         out = []
         for s in range(0, len(texts), self.batch_size):
@@ -100,7 +102,8 @@ class Predictor:
     def predict(self, texts: Sequence[str]) -> list[dict]:
         """One dict per text: ``text``, ``label``, ``probability``, ``probabilities``, and
         ``known_tokens`` (its words the tokenizer knows; 0: the label comes from padding
-        alone, the model's bias, not from the text)."""
+        alone, the model's bias, not from the text). One string is one text."""
+        texts = _texts(texts)
         probs = self.predict_proba(texts)
         known = self.tokenizer.known_tokens(list(texts))
         rows = []
@@ -227,9 +230,10 @@ class Tagger:
         return self
 
     def predict(self, sentences: Sequence[str], pretokenized: bool = False) -> list[dict]:
-        """``[{"tokens": [...], "tags": [...]}]``, one per sentence."""
+        """``[{"tokens": [...], "tags": [...]}]``, one per sentence (one string: one sentence)."""
         from jaxrnn.data.conll import MAX_WORD_CHARS, split_words
 
+        sentences = _texts(sentences)
         token_lists = [s.split() if pretokenized else split_words(s) for s in sentences]
         out: list[dict] = []
         for s in range(0, len(token_lists), self.batch_size):
@@ -249,6 +253,11 @@ class Tagger:
             out += [{"tokens": t, "tags": self.vocab.decode_tags(p[None], [len(t)])[0]}
                     for t, p in zip(chunk, pred, strict=True)]  # fmt: skip
         return out
+
+
+def _texts(texts: Sequence[str] | str) -> list[str]:
+    """The texts as a list: one string is one text (iterating it would give its characters)."""
+    return [texts] if isinstance(texts, str) else list(texts)
 
 
 class Forecaster:
@@ -275,7 +284,8 @@ class Forecaster:
         from jaxrnn.data.series import load_series_csv
 
         cfg, vocab = self.config, self.vocab
-        if isinstance(data, str):  # the checkpoint's columns, by name, in its order
+        if isinstance(data, str | os.PathLike):  # the checkpoint's columns, by name, in order
+            data = os.fspath(data)
             s = load_series_csv(data, vocab.target,
                                 [c for c in vocab.columns if c != vocab.target])
             data = s.values[:, [s.columns.index(c) for c in vocab.columns]]
@@ -283,6 +293,10 @@ class Forecaster:
         if rows.ndim != 2 or rows.shape[1] != len(vocab.columns):
             raise UsageError(f"the series needs {len(vocab.columns)} columns "
                              f"({', '.join(vocab.columns)}), got shape {rows.shape}")  # fmt: skip
+        if not np.all(np.isfinite(rows)):  # as the CSV reader refuses them
+            r = int(np.argwhere(~np.isfinite(rows))[0][0])
+            raise UsageError(f"the series holds a NaN or infinite value (row {r + 1}); every "
+                             "value must be a finite number")  # fmt: skip
         if len(rows) < cfg.window:
             raise UsageError(f"the series has {len(rows)} rows; the model reads windows of "
                              f"{cfg.window}")  # fmt: skip
@@ -340,9 +354,9 @@ class LanguageModelPredictor:
 
     def predict(self, texts: Sequence[str], top: int = 5) -> list[dict]:
         """Per text: ``text``, the most likely ``next`` token, its ``probability``, and the
-        ``top`` most likely as ``(token, probability)`` pairs."""
+        ``top`` most likely as ``(token, probability)`` pairs. One string is one text."""
         rows = []
-        for text in texts:
+        for text in _texts(texts):
             p = self.next_token_proba(text)
             order = np.argsort(-p)[:top]
             rows.append({"text": text, "next": self.vocab.tokens[int(order[0])],

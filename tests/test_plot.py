@@ -75,3 +75,31 @@ def test_plot_flag_and_plot_command(tmp_path):
                            str(tmp_path / "nowhere" / "c.png")], capture_output=True,
                           text=True)  # fmt: skip
     assert proc.returncode == 2 and "--plot" in proc.stderr and "no such folder" in proc.stderr
+
+
+def test_plot_command_says_what_is_wrong_in_one_line(tmp_path, capsys):
+    from jaxrnn.cli import plot
+
+    good = {"model": "gru", "history": [{"epoch": 1, "train_loss": 0.7, "train_acc": 0.5},
+                                        {"epoch": 2, "train_loss": 0.6, "train_acc": 0.6}]}
+    for name, run, needle in [
+        ("noepoch", {"history": [{"train_loss": 0.7}]}, "KeyError: 'epoch'"),
+        ("text", {"history": "abc"}, "its history is not a run's"),
+        ("onlyepoch", {"history": [{"epoch": 1}]}, "its history is not a run's"),
+    ]:  # fmt: skip
+        path = tmp_path / f"{name}.json"
+        path.write_text(json.dumps(run))
+        assert plot.main([str(path)]) == 2
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and needle in err, err
+    ck = tmp_path / "cut.ckpt"  # a damaged checkpoint says so (it said "not a JSON file")
+    from jaxrnn.training import checkpoint_file
+
+    ck.write_bytes(checkpoint_file.MAGIC + b"\0" * 40)
+    assert plot.main([str(ck)]) == 2
+    assert "not a JSON" not in capsys.readouterr().err
+    path = tmp_path / "run.json"
+    path.write_bytes(b"\xef\xbb\xbf" + json.dumps(good).encode())  # with a byte-order mark
+    out = tmp_path / "new" / "folder" / "fig.png"  # made, as the other writers do
+    assert plot.main([str(path), "--out", str(out), "--title", "$\\foo$ costs $5"]) == 0
+    assert out.stat().st_size > 1000

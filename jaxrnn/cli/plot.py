@@ -51,8 +51,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         try:
             run = _checkpoint_run(args.run)
             if run is None:
-                with open(args.run, encoding="utf-8") as fh:
+                with open(args.run, encoding="utf-8-sig") as fh:  # a byte-order mark is fine
                     run = json.load(fh)
+        except UsageError:  # a damaged checkpoint says so (CheckpointError is a ValueError)
+            raise
         except OSError as e:
             raise UsageError(f"cannot read {args.run}: {e.strerror}") from None
         except ValueError:
@@ -63,7 +65,11 @@ def main(argv: Sequence[str] | None = None) -> int:
                              "a checkpoint?")
         from jaxrnn.evaluation.curves import plot_curves
 
-        shown = plot_curves(run, out, args.title)
+        try:
+            shown = plot_curves(run, out, args.title)
+        except (KeyError, TypeError, ValueError, OverflowError) as e:  # a hand-made JSON
+            raise UsageError(f"cannot draw {args.run}: its history is not a run's "
+                             f"({type(e).__name__}: {e})") from None  # fmt: skip
     except UsageError as e:
         print(f"error: {e}", file=sys.stderr)
         return e.exit_code

@@ -13,6 +13,7 @@ NumPy and matplotlib only (no JAX).
 
 from __future__ import annotations
 
+import os
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -111,8 +112,10 @@ def plot_curves(run: dict[str, Any], path: str, title: str | None = None) -> lis
     head = title or f"{run.get('model', 'run')} ({run.get('backend', 'jax')})"
     if seeds > 1:
         head += f", mean of {seeds} seeds (band: min-max)"
-    fig.suptitle(head, fontsize=10)
+    fig.suptitle(head.replace("$", r"\$"), fontsize=10)  # a title is text, not TeX math
     fig.tight_layout()
+    folder = os.path.dirname(os.path.abspath(path))
+    os.makedirs(folder, exist_ok=True)  # as the other writers do
     fig.savefig(path, dpi=110)
     plt.close(fig)
     return shown

@@ -44,3 +44,13 @@ def test_other_tasks_are_refused_in_one_line(capsys, task):
     assert sweep.main(["--task", task, "--out", "/tmp/never"]) == 2
     err = capsys.readouterr().err
     assert f"not --task {task}" in err and len(err.strip().splitlines()) == 1
+
+
+def test_a_batch_larger_than_the_training_rows_is_refused_in_one_line(tmp_path, capsys):
+    data = tmp_path / "emo.csv"
+    write_table(make_emotions(n_per_class=4, seed=0), data)
+    # it was a reshape traceback; --batch-size 0 (auto) was a ZeroDivisionError
+    assert sweep.main(["--data", str(data), "--batch-size", "100000", "--out",
+                       str(tmp_path / "sw"), "--quiet"]) == 2  # fmt: skip
+    err = capsys.readouterr().err
+    assert "--batch-size 100000 is larger than the" in err and err.count("\n") == 1

@@ -89,11 +89,14 @@ def run_grid(cfg: TrainConfig, points: np.ndarray, seeds: list[int], group: int 
     from jaxrnn.data.orders import shuffle_orders
     from jaxrnn.runs.build import build_model, initial_params
     from jaxrnn.runs.prepare import prepare_data
+    from jaxrnn.runs.run import resolve_batch
     from jaxrnn.training import loop
 
     data = prepare_data(cfg)
     if data.val is None:
         raise ConfigError("the sweep chooses on validation data: give --val-fraction > 0")
+    # --batch-size 0 (auto) made a number, one larger than the training rows refused
+    cfg = resolve_batch(cfg, data, None)
     ncls = max(2, len(data.label_names))
     g, s, epochs = len(points), cv or len(seeds), cfg.epochs
     dtype = np.dtype(cfg.param_dtype)

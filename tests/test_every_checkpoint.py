@@ -170,3 +170,16 @@ def test_the_registry_s_facts_name_real_fields_and_inputs():
         assert info.predict_input in PREDICT_INPUTS, name
     assert ignored_options("regress", ["window", "target", "buckets"]) == ["buckets"]
     assert ignored_options("tag", ["buckets", "max_len"]) == []
+
+
+def test_the_text_predictor_refuses_other_tasks_checkpoints(made):
+    from jaxrnn.errors import UsageError
+    from jaxrnn.runs.predictor import Predictor, load_predictor
+
+    assert Predictor(made["classify"]).predict("good movie")[0]["label"]
+    for task in ("tag", "regress", "lm"):  # were nonsense errors ("tags not in ...: 'e'")
+        with pytest.raises(UsageError, match=f"checkpoint of --task {task}, not of a text "):
+            Predictor(made[task])
+    for bad in (0, -1):
+        with pytest.raises(UsageError, match="batch_size must be a positive integer"):
+            load_predictor(made["classify"], bad)

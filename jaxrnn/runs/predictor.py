@@ -42,6 +42,8 @@ def load_predictor(path: str, batch_size: int | None = None) -> Any:
     from jaxrnn.runs.checkpoints import load_checkpoint
     from jaxrnn.runs.registry import get_spec
 
+    if batch_size is not None and (not isinstance(batch_size, int) or batch_size < 1):
+        raise UsageError(f"batch_size must be a positive integer, got {batch_size!r}")
     r = load_checkpoint(path)
     kw = {} if batch_size is None else {"batch_size": batch_size}
     return get_spec(r.config).predictor(r.config, r.model, r.state.params, r.tokenizer,
@@ -56,6 +58,12 @@ class Predictor:
         from jaxrnn.runs.checkpoints import load_checkpoint
 
         r = load_checkpoint(path)
+        if r.config.task != "classify" or not hasattr(r.tokenizer, "known_tokens"):
+            what = ("numeric sequences" if r.config.task == "classify" else
+                    f"--task {r.config.task}")  # fmt: skip
+            raise UsageError(f"{path} is a checkpoint of {what}, not of a text classifier: "
+                             "load it with jaxrnn.load_predictor(path), which picks its "
+                             "predictor")  # fmt: skip
         self._setup(r.model, r.state.params, r.tokenizer, r.label_names, len(r.seeds), batch_size)
 
     @classmethod
@@ -72,6 +80,8 @@ class Predictor:
 
         from jaxrnn.training.tasks import probabilities
 
+        if not isinstance(batch_size, int) or batch_size < 1:
+            raise UsageError(f"batch_size must be a positive integer, got {batch_size!r}")
         self.tokenizer, self.label_names, self.batch_size = tokenizer, label_names, batch_size
 
         def probs(params, ids, lengths):

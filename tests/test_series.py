@@ -120,6 +120,12 @@ def test_standardizer_uses_train_rows_and_round_trips():
     assert np.allclose(s2.inverse_transform(x), train)
     const = Standardizer.fit(np.ones((4, 1)))
     assert const.std.tolist() == [1.0] and const.transform([[1.0]]).tolist() == [[0.0]]
+    # constant is relative to the column's size: a feature in 1e-13 units is scaled (it was
+    # passed through as near-zeros), a spread of rounding on large values is not
+    tiny = Standardizer.fit(np.array([[1.0], [2.0], [3.0]]) * 1e-13)
+    assert tiny.transform([[3e-13]])[0, 0] == pytest.approx(np.sqrt(1.5))
+    rounding = Standardizer.fit(np.array([[1e6], [1e6 + 1e-7]]))
+    assert rounding.std.tolist() == [1.0]
     with pytest.raises(ValueError, match="not a standardizer"):
         Standardizer.from_dict({})
 

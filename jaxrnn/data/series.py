@@ -22,7 +22,8 @@ Conventions (``N`` rows in time order, ``D`` columns, window ``W``, horizon ``H`
   (test) part, no shuffling; windows are then made from each part separately,
   so no window (inputs or targets) straddles the split;
 * :class:`Standardizer` takes mean and standard deviation from the TRAIN rows
-  only (population std; a constant column gets std 1); windows are built from
+  only (population std; a constant column, one whose std is at most 1e-12 of its mean's
+  size, gets std 1); windows are built from
   standardized rows, and :meth:`Standardizer.inverse_target` maps forecasts back;
 * :func:`apply_target_transform` / :func:`invert_target_transform`: ``--target-transform``
   (``none``, ``sqrt``, ``log1p``), a variance-stabilising map of the target column taken
@@ -386,8 +387,11 @@ class Standardizer:
             a = _real_steps(train_values, lengths)
         if len(a) == 0:
             raise ValueError("cannot fit a Standardizer on 0 rows")
-        std = a.std(axis=0)
-        return cls(a.mean(axis=0), np.where(std > 1e-12, std, 1.0), columns)
+        mean, std = a.mean(axis=0), a.std(axis=0)
+        # constant: a spread that is rounding beside the column's size (relative, so that a
+        # feature measured in 1e-13 units is scaled, not passed through as near-zeros)
+        varies = (std > 0) & (std > 1e-12 * np.abs(mean))
+        return cls(mean, np.where(varies, std, 1.0), columns)
 
     def transform(self, values: Any, *, lengths: Any = None) -> np.ndarray:
         """``[..., D]`` -> standardized ``[..., D]`` (float64).

@@ -319,3 +319,25 @@ def test_paired_verdict_knows_which_way_is_better():
     assert paired_verdict("gru", "lstm", "best_epoch", down) == "lstm is higher"
     assert "contains 0" in paired_verdict("a", "b", "test_acc", {"mean": 0.1,
                                                                "ci95": (-0.1, 0.3)})
+
+
+def test_python_api_arguments_of_the_wrong_kind_are_config_errors():
+    import numpy as np
+
+    from jaxrnn.errors import ConfigError
+    from jaxrnn.runs import TrainConfig, fit, resolve_config
+
+    for kw, needle in [(dict(hidden="8"), "--hidden must be an integer, got '8'"),
+                       (dict(epochs=2.5), "--epochs must be an integer"),
+                       (dict(lr="0.01"), "--lr must be a number"),
+                       (dict(seed=True), "--seed must be an integer")]:  # fmt: skip
+        with pytest.raises(ConfigError, match=needle):
+            resolve_config(TrainConfig(**kw))
+    # NumPy scalars are numbers (np.float32(0.01) was refused as "not a positive number")
+    cfg = resolve_config(TrainConfig(model="gru", lr=np.float32(0.01), hidden=np.int64(8)))
+    assert type(cfg.lr) is float and type(cfg.hidden) is int and cfg.hidden == 8
+    for data in (np.zeros((3, 4)), "texts.csv"):  # were AttributeErrors from inside fit
+        with pytest.raises(ConfigError, match="data= takes numeric sequences"):
+            fit(TrainConfig(model="gru", epochs=1), data=data)
+    with pytest.raises(ConfigError, match="--seeds must be an integer"):
+        fit(TrainConfig(model="gru", epochs=1), seeds="2")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import numbers
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -445,8 +446,27 @@ def auto_model(cfg: TrainConfig) -> tuple[str, dict[str, Any], str]:
     return model, dict(fields), why
 
 
+def _typed(cfg: TrainConfig) -> TrainConfig:
+    """``cfg`` with its numbers as Python ``int``/``float`` (NumPy scalars taken: a
+    ``np.float32`` learning rate is a number); a value of the wrong kind (``hidden="8"``,
+    ``epochs=2.5``, a bool) is a ``ConfigError`` naming the flag, not a ``TypeError`` from
+    deep inside."""
+    fixed = {}
+    for f in dataclasses.fields(TrainConfig):
+        v = getattr(cfg, f.name)
+        if v is None or f.type not in ("int", "int | None", "float", "float | None"):
+            continue
+        whole = f.type.startswith("int")
+        if isinstance(v, bool) or not isinstance(v, numbers.Integral if whole else numbers.Real):
+            kind = "an integer" if whole else "a number"
+            raise ConfigError(f"{flag_name(f)} must be {kind}, got {v!r}")
+        fixed[f.name] = int(v) if whole else float(v)
+    return dataclasses.replace(cfg, **fixed)
+
+
 def resolve_config(cfg: TrainConfig) -> TrainConfig:
     """Fill ``None`` fields from the model's preset and validate everything."""
+    cfg = _typed(cfg)
     if cfg.model == "auto":
         model, fields, _ = auto_model(cfg)
         fields = {k: v for k, v in fields.items() if getattr(cfg, k) is None}

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import numbers
 import time
 from collections.abc import Callable, Collection
 
@@ -87,8 +88,9 @@ def fit(
     cfg = dataclasses.replace(resolve_config(own), data=cfg.data)
     if cfg.eval_every is None:  # fit(): every epoch (python -m jaxrnn.train: --log-every's)
         cfg = dataclasses.replace(cfg, eval_every=1)
-    if seeds < 1:
-        raise ConfigError(f"--seeds must be at least 1, got {seeds}")
+    if isinstance(seeds, bool) or not isinstance(seeds, numbers.Integral) or seeds < 1:
+        raise ConfigError(f"--seeds must be an integer, at least 1, got {seeds!r}")
+    seeds = int(seeds)
     if cv:
         _check_cv(cfg, cv, seeds, save)
     if ensemble:
@@ -226,6 +228,11 @@ def _numeric_data(cfg: TrainConfig, info: TaskInfo, data):
     when no test set, validation split, standardiser); anything else as it is."""
     sets = _numeric_sets(data)
     if not sets:
+        if data is not None and not isinstance(data, Prepared):  # else an AttributeError later
+            raise ConfigError(f"data= takes numeric sequences (jaxrnn.data.numeric.from_arrays"
+                              f"(x, y, lengths), or a (train, test) pair of them) or prepared "
+                              f"data, not a {type(data).__name__}; for a file, set "
+                              f"TrainConfig(data=PATH)")  # fmt: skip
         return data
     if not info.numeric or len(sets) > 2:
         raise ConfigError("numeric sequences (NumericSet) train --task classify: pass "

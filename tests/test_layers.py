@@ -552,3 +552,17 @@ def test_factories_defaults():
     assert fields(minlstm(5, 2, True, 0.25, "sequential")) == (
         "minlstm", 5, 2, True, 0.25, True, "sequential")
     assert fields(gru(5, 3, True, 0.5, False)) == ("gru", 5, 3, True, 0.5, False, "parallel")
+
+
+def test_factories_refuse_bad_arguments_in_one_line():
+    import jaxrnn
+
+    for call, needle in [(lambda: jaxrnn.lstm(0), "hidden_size must be a positive integer"),
+                         (lambda: jaxrnn.gru(4.0), "hidden_size must be a positive integer"),
+                         (lambda: jaxrnn.lstm(4, num_layers=0), "num_layers must be"),
+                         (lambda: jaxrnn.rnn(4, dropout=1.5), "dropout must be in"),
+                         (lambda: jaxrnn.lstm(4, bidirectional="no"), "True or False"),
+                         (lambda: jaxrnn.mingru(4, block=True, block_ff=0), "block_ff"),
+                         ]:  # fmt: skip
+        with pytest.raises(ValueError, match=needle):
+            call()

@@ -54,6 +54,7 @@ The LRU layer maps ``D`` to ``H`` (state ``N = H``, see ``LayerForm``) and its f
 
 from __future__ import annotations
 
+import numbers
 from dataclasses import dataclass
 from functools import partial
 from typing import Any, NamedTuple
@@ -275,11 +276,19 @@ class RecurrentLayer:
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "impl", _check_impl(self.impl))
+        for name in ("hidden_size", "num_layers", "block_ff"):  # else an MLIR error, or a
+            v = getattr(self, name)  # layer of width 0 that runs
+            if isinstance(v, bool) or not isinstance(v, numbers.Integral) or v < 1:
+                raise ValueError(f"{name} must be a positive integer, got {v!r}")
+        for name in ("bidirectional", "bias", "block"):  # "no" would be true
+            if not isinstance(getattr(self, name), bool | np.bool_):
+                raise ValueError(f"{name} must be True or False, got {getattr(self, name)!r}")
+        d = self.dropout  # a traced rate (the sweep's) is checked by its caller
+        if isinstance(d, numbers.Real) and not 0 <= d < 1:
+            raise ValueError(f"dropout must be in [0, 1), got {d!r}")
         if self.block and CELLS.get(self.cell) is not None and CELLS[self.cell].parallel is None:
             raise ValueError(f"block=True wraps a parallel cell (minGRU, minLSTM, LRU) in its "
                              f"paper's residual block; {self.cell!r} is a recurrent cell")
-        if self.block_ff < 1:
-            raise ValueError(f"block_ff must be at least 1, got {self.block_ff}")
         if self._options.scan not in SCANS:
             raise ValueError(f"scan must be one of {SCANS}, got {self._options.scan!r}")
         if self._options.precision not in PRECISIONS:

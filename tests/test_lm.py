@@ -368,6 +368,10 @@ def test_a_word_model_generates_without_a_prime(corpus, tmp_path, capsys):
         assert generate(["--checkpoint", ck, "--length", "6", "--seed", "1", "--quiet",
                          *prime]) == 0, capsys.readouterr().err  # fmt: skip
         assert capsys.readouterr().out.strip() == pred.vocab.decode(ids[0]).strip()
+    from jaxrnn.errors import UsageError
+
+    with pytest.raises(UsageError, match=r"^text 2 of 2 \(''\): the text has no tokens"):
+        pred.predict(["the", ""])  # which line of many failed
 
 
 def test_numpy_backend_is_min_char_rnn(corpus):

@@ -341,3 +341,7 @@ def test_python_api_arguments_of_the_wrong_kind_are_config_errors():
             fit(TrainConfig(model="gru", epochs=1), data=data)
     with pytest.raises(ConfigError, match="--seeds must be an integer"):
         fit(TrainConfig(model="gru", epochs=1), seeds="2")
+    with pytest.raises(ConfigError, match="is a folder"):  # before training, not after
+        fit(TrainConfig(model="gru", epochs=1), save=os.path.dirname(ROOT))
+    with pytest.raises(ConfigError, match="--save-every needs --save"):  # was ignored
+        fit(TrainConfig(model="gru", epochs=1), save_every=1)

@@ -186,7 +186,7 @@ def _check_finite(values: np.ndarray, shown: str, where: str) -> None:
     if len(bad):
         t, c = (int(v) for v in bad[0])
         v = values[t, c]
-        what = "an infinite value" if np.isinf(v) else f"{v!r}, too large for float32,"
+        what = "an infinite value" if np.isinf(v) else f"{float(v)!r}, too large for float32,"
         raise _fail(f"{shown}: {where}: {what} at step {t + 1}; "
                     "every value must be a finite number")
 
@@ -359,7 +359,7 @@ def _npz_labels(y: np.ndarray, shown: str) -> list[str | int]:
         bad = np.flatnonzero(~np.isfinite(y) | (y != np.round(y)))
         if len(bad):
             i = int(bad[0])
-            what = "missing (NaN)" if np.isnan(y[i]) else f"{y[i]!r}, not an integer"
+            what = "missing (NaN)" if np.isnan(y[i]) else f"{float(y[i])!r}, not an integer"
             raise _fail(f"{shown}: row {i}: label y[{i}] is {what}; labels must be integers "
                         "or strings")
         return [int(v) for v in y]

@@ -366,8 +366,14 @@ class LanguageModelPredictor:
         """Per text: ``text``, the most likely ``next`` token, its ``probability``, and the
         ``top`` most likely as ``(token, probability)`` pairs. One string is one text."""
         rows = []
-        for text in _texts(texts):
-            p = self.next_token_proba(text)
+        texts = _texts(texts)
+        for i, text in enumerate(texts):
+            try:
+                p = self.next_token_proba(text)
+            except UsageError as e:  # which of many texts (lines piped in) it was
+                if len(texts) == 1:
+                    raise
+                raise type(e)(f"text {i + 1} of {len(texts)} ({text[:30]!r}): {e}") from None
             order = np.argsort(-p)[:top]
             rows.append({"text": text, "next": self.vocab.tokens[int(order[0])],
                          "probability": float(p[order[0]]),

@@ -8,6 +8,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import numbers
+import os
 import time
 from collections.abc import Callable, Collection
 
@@ -91,6 +92,10 @@ def fit(
     if isinstance(seeds, bool) or not isinstance(seeds, numbers.Integral) or seeds < 1:
         raise ConfigError(f"--seeds must be an integer, at least 1, got {seeds!r}")
     seeds = int(seeds)
+    if save is not None and os.path.isdir(save):  # said now, not after the training
+        raise ConfigError(f"save={save!r} is a folder: give a file name")
+    if save_every and not save:
+        raise ConfigError("--save-every needs --save PATH")
     if cv:
         _check_cv(cfg, cv, seeds, save)
     if ensemble:

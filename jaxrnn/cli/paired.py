@@ -71,7 +71,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--metric", default="test_acc",
                    help="the final metric to compare (default: test_acc)")  # fmt: skip
     args, rest = p.parse_known_args(argv)
-    train_args = build_parser().parse_args(rest)
+    train_parser = build_parser()
+    train_parser.prog = "python -m jaxrnn.paired"  # its errors name the command typed
+    train_args = train_parser.parse_args(rest)
     try:
         if "--model" in rest or any(r.startswith("--model=") for r in rest):
             raise ConfigError("give the two models as A B, not --model")

@@ -54,3 +54,11 @@ def test_a_batch_larger_than_the_training_rows_is_refused_in_one_line(tmp_path, 
                        str(tmp_path / "sw"), "--quiet"]) == 2  # fmt: skip
     err = capsys.readouterr().err
     assert "--batch-size 100000 is larger than the" in err and err.count("\n") == 1
+
+
+def test_too_few_rows_for_a_validation_part_says_so(tmp_path, capsys):
+    data = tmp_path / "tiny.csv"
+    data.write_text("text,label\na b,x\nc d,y\ne f,x\ng h,y\n")
+    assert sweep.main(["--data", str(data), "--out", str(tmp_path / "sw"), "--quiet"]) == 2
+    err = capsys.readouterr().err  # it said "give --val-fraction > 0", with 0.2 given
+    assert "--val-fraction 0.2 of 2 training rows holds out none" in err

@@ -94,6 +94,10 @@ def run_grid(cfg: TrainConfig, points: np.ndarray, seeds: list[int], group: int 
 
     data = prepare_data(cfg)
     if data.val is None:
+        if cfg.val_fraction:  # asked for, but too few rows to hold one out
+            raise ConfigError(f"the sweep chooses on validation data, and --val-fraction "
+                              f"{cfg.val_fraction:g} of {len(data.train.labels)} training rows "
+                              "holds out none: give more rows or a larger --val-fraction")
         raise ConfigError("the sweep chooses on validation data: give --val-fraction > 0")
     # --batch-size 0 (auto) made a number, one larger than the training rows refused
     cfg = resolve_batch(cfg, data, None)

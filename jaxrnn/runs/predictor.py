@@ -58,9 +58,11 @@ class Predictor:
         from jaxrnn.runs.checkpoints import load_checkpoint
 
         r = load_checkpoint(path)
-        if r.config.task != "classify" or not hasattr(r.tokenizer, "known_tokens"):
-            what = ("numeric sequences" if r.config.task == "classify" else
-                    f"--task {r.config.task}")  # fmt: skip
+        if not hasattr(r.tokenizer, "known_tokens"):  # only a text classifier's tokenizer
+            from jaxrnn.runs.registry import task_info
+
+            what = ("numeric sequences" if getattr(r.tokenizer, "kind", None) == "numeric"
+                    else f"--task {task_info(r.config).name}")  # fmt: skip
             raise UsageError(f"{path} is a checkpoint of {what}, not of a text classifier: "
                              "load it with jaxrnn.load_predictor(path), which picks its "
                              "predictor")  # fmt: skip

@@ -566,3 +566,19 @@ def test_factories_refuse_bad_arguments_in_one_line():
                          ]:  # fmt: skip
         with pytest.raises(ValueError, match=needle):
             call()
+
+
+def test_apply_says_what_its_inputs_must_be():
+    import jaxrnn
+
+    layer, par = jaxrnn.gru(4), jaxrnn.mingru(4)
+    p, q = layer.init(jax.random.key(0), 3), par.init(jax.random.key(0), 3)
+    x = jnp.ones((2, 5, 3))
+    for call, needle in [(lambda: layer.apply(p, x[0]), r"\[B, T, D\], got shape \(5, 3\)"),
+                         (lambda: layer.apply(p, x.astype(jnp.int32)), "floating point"),
+                         (lambda: layer.apply(p, x, jnp.array([1.0, 2.0])), "integers"),
+                         (lambda: layer.apply(p, x, jnp.array([1, 2, 3])), r"shape \(3,\)"),
+                         (lambda: par.apply(q, x[:, :0]), "T >= 1")]:  # fmt: skip
+        with pytest.raises(ValueError, match=needle):
+            call()
+    assert layer.apply(p, x[:, :0])[0].shape == (2, 0, 4)  # zero steps: a recurrent cell's

@@ -250,6 +250,25 @@ class _Options(NamedTuple):
     precision: str = "float32"
 
 
+def _check_inputs(x: Array, lengths: Array | None, empty_ok: bool = True) -> None:
+    """What ``apply`` needs of its inputs, said in one line (at trace time) rather than as a
+    ``TypeError`` from inside a scan: ``x`` floating ``[B, T, D]`` (``T >= 1`` unless
+    ``empty_ok``: the recurrent cells run zero steps, the parallel scans need one),
+    ``lengths`` integer ``[B]``."""
+    shape = tuple(np.shape(x))
+    if len(shape) != 3 or (shape[1] < 1 and not empty_ok):
+        at_least = "" if empty_ok else " with T >= 1"
+        raise ValueError(f"x must be [B, T, D]{at_least}, got shape {shape}")
+    if not jnp.issubdtype(jnp.result_type(x), jnp.floating):
+        raise ValueError(f"x must be floating point (embed token ids first), got "
+                         f"{jnp.result_type(x)}")  # fmt: skip
+    if lengths is not None:
+        ls = tuple(np.shape(lengths))
+        if ls != shape[:1] or not jnp.issubdtype(jnp.result_type(lengths), jnp.integer):
+            raise ValueError(f"lengths must be integers [B] = {shape[:1]}, got shape {ls} of "
+                             f"{jnp.result_type(lengths)}")  # fmt: skip
+
+
 @dataclass(frozen=True)
 class RecurrentLayer:
     """A (possibly stacked, possibly bidirectional) recurrent layer. Use the factories.
@@ -412,6 +431,7 @@ class RecurrentLayer:
 
         The stack runs time-major (``[T, B, .]``) from the first layer to the last.
         """
+        _check_inputs(x, lengths, empty_ok=self.parallel is None)
         if initial_state is None:
             initial_state = self.zero_state(x.shape[0], x.dtype)
         params = self.compute_params(params)

@@ -306,6 +306,14 @@ def test_paired_comparison_with_a_split_per_seed(labels_csv, tmp_path, capsys):
     assert paired.main(["lstm", "gru", "--seeds", "1"]) == 2
 
 
+def test_paired_refuses_an_unknown_metric_before_training(capsys):
+    from jaxrnn.cli import paired
+
+    assert paired.main(["gru", "lstm", "--seeds", "2", "--metric", "foo"]) == 2
+    cap = capsys.readouterr()
+    assert "--metric foo" in cap.err and "training" not in cap.err
+
+
 def test_paired_verdict_knows_which_way_is_better():
     from jaxrnn.cli.paired import paired_verdict
 

@@ -37,6 +37,9 @@ def _note(line: str) -> None:
     print(line, file=sys.stderr)
 
 
+METRIC_PREFIXES = ("train_", "test_", "val_", "eval_", "cv_", "ensemble_")
+
+
 def paired_verdict(a: str, b: str, metric: str, diff: dict) -> str:
     """What the interval of ``A - B`` (``diff["mean"]``, ``diff["ci95"]``) says: no difference
     shown, or which model is better; for a loss, an error or bits/char the lower value is the
@@ -88,6 +91,10 @@ def main(argv: Sequence[str] | None = None) -> int:
                       [("--data", train_args.data), ("--test-data", train_args.test_data)])
         if train_args.seeds < 2:
             raise ConfigError("a paired comparison needs --seeds N with N >= 2")
+        # a name no run reports is refused before training (the exact list comes after)
+        if not args.metric.startswith(METRIC_PREFIXES) and args.metric != "best_epoch":
+            raise ConfigError(f"--metric {args.metric}: a final metric starts with "
+                              f"{', '.join(METRIC_PREFIXES)} (e.g. test_acc, test_loss)")
         from jaxrnn.runs.run import fit
 
         base = config_from_args(train_args)

@@ -353,3 +353,4 @@ def test_python_api_arguments_of_the_wrong_kind_are_config_errors():
         fit(TrainConfig(model="gru", epochs=1), save=os.path.dirname(ROOT))
     with pytest.raises(ConfigError, match="--save-every needs --save"):  # was ignored
         fit(TrainConfig(model="gru", epochs=1), save_every=1)
+    assert cli.main(["--save-every", "2", "--epochs", "1", "--quiet"]) == 2  # the same check

@@ -152,7 +152,7 @@ def _main_texts(argv: Sequence[str] | None) -> int:
     if unknown:
         n = len(unknown)
         # with --oov-token an unknown word is an input (that token's embedding), not padding
-        oov = getattr(getattr(predictor, "tokenizer", None), "oov_token", None)
+        oov = predictor.tokenizer.oov_token
         source = "padding alone" if oov is None else f"the out-of-vocabulary token {oov!r} alone"
         print(f"warning: {n} of {len(rows)} text{'' if len(rows) == 1 else 's'} "
               f"({', '.join(map(repr, unknown[:3]))}{', ...' if n > 3 else ''}) "

@@ -268,8 +268,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.confusion_png and not info.confusion:
             raise ConfigError(f"--confusion-png draws a classifier's confusion matrix: not "
                               f"for --task {info.name}")  # fmt: skip
-        if args.save_every and not args.save:
-            raise ConfigError("--save-every needs --save PATH")
         for flag, path in (("--plot", args.plot), ("--json", args.json),
                            ("--bad-rows", getattr(args, "bad_rows", None))):
             folder = os.path.dirname(os.path.abspath(path)) if path else None

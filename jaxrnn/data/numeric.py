@@ -66,7 +66,7 @@ from jaxrnn.data.files import (
     stratified_split,
     write_text_atomic,
 )
-from jaxrnn.data.series import Standardizer
+from jaxrnn.data.series import F32_MAX, Standardizer
 from jaxrnn.errors import DataError
 from jaxrnn.util.atomic import atomic_write
 
@@ -177,12 +177,9 @@ def _trim_missing(values: np.ndarray, shown: str, where: str) -> np.ndarray:
     return values[:length]
 
 
-_F32_MAX = float(np.finfo(np.float32).max)
-
-
 def _check_finite(values: np.ndarray, shown: str, where: str) -> None:
     """Infinite values, or values that overflow float32 (``x`` is float32), are errors."""
-    bad = np.argwhere(np.abs(values) > _F32_MAX)
+    bad = np.argwhere(np.abs(values) > F32_MAX)
     if len(bad):
         t, c = (int(v) for v in bad[0])
         v = values[t, c]

@@ -124,7 +124,7 @@ class ForecastErrors(NamedTuple):
 # ----------------------------------------------------------------------------- loading
 
 
-_F32_MAX = 3.4028234663852886e38  # np.finfo(np.float32).max
+F32_MAX = float(np.finfo(np.float32).max)  # the largest value the models' float32 holds
 
 
 def _number(cell: str) -> float | None:
@@ -193,7 +193,7 @@ def load_series_csv(
     for r, (line, fields) in enumerate(data):
         for c, i in enumerate(cols):
             v = _number(fields[i])
-            if v is None or abs(v) > _F32_MAX:
+            if v is None or abs(v) > F32_MAX:
                 cell = fields[i].strip()
                 what = ("is empty" if not cell else f"has {_q(cell)}, too large for float32"
                         if v is not None else f"has {_q(cell)}, not a finite number")  # fmt: skip

@@ -42,8 +42,8 @@ def load_predictor(path: str, batch_size: int | None = None) -> Any:
     from jaxrnn.runs.checkpoints import load_checkpoint
     from jaxrnn.runs.registry import get_spec
 
-    if batch_size is not None and (not isinstance(batch_size, int) or batch_size < 1):
-        raise UsageError(f"batch_size must be a positive integer, got {batch_size!r}")
+    if batch_size is not None:
+        _check_batch_size(batch_size)
     r = load_checkpoint(path)
     kw = {} if batch_size is None else {"batch_size": batch_size}
     return get_spec(r.config).predictor(r.config, r.model, r.state.params, r.tokenizer,
@@ -82,8 +82,7 @@ class Predictor:
 
         from jaxrnn.training.tasks import probabilities
 
-        if not isinstance(batch_size, int) or batch_size < 1:
-            raise UsageError(f"batch_size must be a positive integer, got {batch_size!r}")
+        _check_batch_size(batch_size)
         self.tokenizer, self.label_names, self.batch_size = tokenizer, label_names, batch_size
 
         def probs(params, ids, lengths):
@@ -98,7 +97,7 @@ class Predictor:
     def predict_proba(self, texts: Sequence[str]) -> np.ndarray:
         """Class probabilities ``[N, C]`` for ``texts`` (one string: ``[1, C]``)."""
         texts = _texts(texts)
-        ids, lengths = self.tokenizer.encode(list(texts))
+        ids, lengths = self.tokenizer.encode(texts)
         out = []
         for s in range(0, len(texts), self.batch_size):
             b_ids, b_len = ids[s : s + self.batch_size], lengths[s : s + self.batch_size]
@@ -117,7 +116,7 @@ class Predictor:
         alone, the model's bias, not from the text). One string is one text."""
         texts = _texts(texts)
         probs = self.predict_proba(texts)
-        known = self.tokenizer.known_tokens(list(texts))
+        known = self.tokenizer.known_tokens(texts)
         rows = []
         for text, p, n in zip(texts, probs, known, strict=True):
             k = int(np.argmax(p))
@@ -265,6 +264,12 @@ class Tagger:
             out += [{"tokens": t, "tags": self.vocab.decode_tags(p[None], [len(t)])[0]}
                     for t, p in zip(chunk, pred, strict=True)]  # fmt: skip
         return out
+
+
+def _check_batch_size(batch_size: Any) -> None:
+    """A predictor's ``batch_size``: a positive integer, or one line saying so."""
+    if not isinstance(batch_size, int) or batch_size < 1:
+        raise UsageError(f"batch_size must be a positive integer, got {batch_size!r}")
 
 
 def _texts(texts: Sequence[str] | str) -> list[str]:

@@ -76,6 +76,10 @@ def fit(
     Returns:
       A ``RunResult``; ``result.predictor()`` classifies new texts in memory.
     """
+    if save is not None and os.path.isdir(save):  # said now, not after the training
+        raise ConfigError(f"save={save!r} is a folder: give a file name")
+    if save_every and not save:
+        raise ConfigError("--save-every needs --save PATH")
     if resume is not None:
         if cv or ensemble:
             raise ConfigError("--cv and --ensemble train afresh: they cannot --resume")
@@ -92,10 +96,6 @@ def fit(
     if isinstance(seeds, bool) or not isinstance(seeds, numbers.Integral) or seeds < 1:
         raise ConfigError(f"--seeds must be an integer, at least 1, got {seeds!r}")
     seeds = int(seeds)
-    if save is not None and os.path.isdir(save):  # said now, not after the training
-        raise ConfigError(f"save={save!r} is a folder: give a file name")
-    if save_every and not save:
-        raise ConfigError("--save-every needs --save PATH")
     if cv:
         _check_cv(cfg, cv, seeds, save)
     if ensemble:

@@ -25,13 +25,18 @@ def run_main(main: Callable[[Sequence[str] | None], int], argv: Sequence[str] | 
         sys.stdout.flush()  # a pipe is block-buffered: the broken pipe shows up here
         return code
     except BrokenPipeError:
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
+        _stdout_to_devnull()
         return EXIT_BROKEN_PIPE
     except OSError as e:  # a write that failed late (a full disk, ``> /dev/full``): one line
         where = f"{e.filename}: " if e.filename else ""
         print(f"error: {where}{e.strerror or e}", file=sys.stderr)
-        if e.filename is None:  # perhaps stdout itself: the exit's flush must not raise again
-            devnull = os.open(os.devnull, os.O_WRONLY)
-            os.dup2(devnull, sys.stdout.fileno())
+        if e.filename is None:  # perhaps stdout itself
+            _stdout_to_devnull()
         return 1
+
+
+def _stdout_to_devnull() -> None:
+    """Point stdout at ``/dev/null``, so that the interpreter's flush at exit cannot raise
+    again on a stdout that failed."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())

@@ -51,9 +51,16 @@ FOUR_DEVICES = textwrap.dedent("""
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
+def _flags(extra: str | None) -> str:
+    """The session's XLA_FLAGS (conftest: fast compiles) with ``extra`` after them."""
+    return " ".join(f for f in (os.environ.get("XLA_FLAGS"), extra) if f)
+
+
 def _env(**extra):
     # The repository's jaxrnn also for processes started in another directory.
     path = os.pathsep.join(p for p in (ROOT, os.environ.get("PYTHONPATH")) if p)
+    if "XLA_FLAGS" in extra:  # added to the session's, not in their place
+        extra["XLA_FLAGS"] = _flags(extra["XLA_FLAGS"])
     env = dict(os.environ, PYTHONPATH=path, **extra)
     env.pop("JAX_COORDINATOR_ADDRESS", None)
     return env
@@ -285,11 +292,10 @@ def test_cli_uses_every_core_for_large_batches(tmp_path):
     subprocess.run([sys.executable, "-m", "jaxrnn.data.synthetic", "--out", str(data),
                     "--n-per-class", str(n_per_class), "--classes", "joy,sadness,anger,fear,"
                     "love,surprise"], check=True, capture_output=True)  # fmt: skip
-    env = {k: v for k, v in os.environ.items() if k != "XLA_FLAGS"}
     out = {}
     for name, flags in (("auto", None), ("one", "--xla_force_host_platform_device_count=1")):
         js = tmp_path / f"{name}.json"
-        run_env = dict(env, **({"XLA_FLAGS": flags} if flags else {}))
+        run_env = dict(os.environ, XLA_FLAGS=_flags(flags))  # no device count: auto
         proc = subprocess.run(
             [sys.executable, "-m", "jaxrnn.train", "--data", str(data), "--model", "gru",
              "--hidden", "4", "--epochs", "1", "--batch-size", str(R * cores), "--quiet",

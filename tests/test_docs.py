@@ -108,7 +108,9 @@ def test_python_block_runs(key):
     extra, check = BLOCKS[key]
     # A block whose first line is "# XLA_FLAGS=... (set before JAX starts)" runs with it set.
     m = re.match(r"# (XLA_FLAGS)=(\S+)", code)
-    out = run(code + "\n" + extra, env={m.group(1): m.group(2)} if m else None)
+    # (after the session's fast-compile flags, which it would otherwise drop)
+    flags = f"{os.environ.get('XLA_FLAGS', '')} {m.group(2)}".strip() if m else None
+    out = run(code + "\n" + extra, env={"XLA_FLAGS": flags} if m else None)
     if check is not None:
         check(out)
     if key == "guides/scaling.md:0":

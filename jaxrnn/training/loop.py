@@ -757,5 +757,7 @@ def loop_epochs(
         return state, buf, last
 
     init = (state, buf, last)
-    state, buf, last = jax.lax.fori_loop(0, jnp.asarray(count, jnp.int32), body, init)
+    # int32 bounds: an index of the type eval_shape saw (a Python 0 makes it weak-typed)
+    state, buf, last = jax.lax.fori_loop(jnp.int32(0), jnp.asarray(count, jnp.int32), body,
+                                         init)
     return state, ((buf, last) if last_of_second else buf)

@@ -6,6 +6,7 @@ one-line errors for bad files.
 Data: class 1 when channel 0's mean over a row's real steps is positive (separable, so a
 few epochs must reach high accuracy; scrambled labels or lengths would not)."""
 
+import dataclasses
 import json
 
 import jax
@@ -23,6 +24,7 @@ from jaxrnn.data.numeric import (
     write_ts,
     write_ucr,
 )
+from jaxrnn.errors import ConfigError, DataError
 from jaxrnn.runs import build
 from jaxrnn.runs.config import MODEL_CELLS, TrainConfig, resolve_config
 from jaxrnn.runs.predictor import load_predictor
@@ -156,6 +158,18 @@ def test_python_api_and_checkpoint_predictor(tmp_path):
     np.testing.assert_allclose(pred.predict_proba(padded, te.lengths), p, atol=1e-6, rtol=0)
     rows = pred.predict(te.x[:2], te.lengths[:2])
     assert [r["row"] for r in rows] == [1, 2] and set(rows[0]["probabilities"]) == {"neg", "pos"}
+    # a run trained on arrays resumes with them passed again (it said "--data FILE" before),
+    # the saved epochs kept and the checkpoint's standardiser reused; without them, one line
+    with pytest.raises(ConfigError, match="trained on arrays passed in Python"):
+        fit(dataclasses.replace(cfg, epochs=4), resume=str(ckpt))
+    more = fit(dataclasses.replace(cfg, epochs=4), data=(train, test), resume=str(ckpt))
+    assert more.history[:3] == result.history and [r["epoch"] for r in more.history][3] == 4
+    assert more.predictor().vocab.to_dict() == result.predictor().vocab.to_dict()
+    # text, ragged rows and single values are DataErrors that say what the input must be
+    # (they were NumPy's ValueError/TypeError)
+    for bad in (["a", "b"], [[[1, 2]], [[3, 4], [5, 6]]], None, 5):
+        with pytest.raises(DataError, match=r"the input must be numbers \[N, T, F\]"):
+            pred.predict_proba(bad)
 
 
 def test_format_rules(tmp_path):

@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from jaxrnn.errors import ConfigError, UsageError
+from jaxrnn.errors import ConfigError, DataError, UsageError
 
 
 def _stacked(params: Any, num_seeds: int) -> Any:
@@ -162,7 +162,15 @@ class NumericPredictor:
 
         if isinstance(x, NumericSet):
             return x
-        x = np.asarray(x, dtype=float)
+        given = x
+        try:
+            x = np.asarray(x, dtype=float)
+        except (TypeError, ValueError) as e:  # text, ragged rows, objects
+            raise DataError(f"the input must be numbers [N, T, F] (or [N, T]), every row of "
+                            f"one length (pad short rows with NaN): {e}") from None
+        if x.ndim == 0:
+            raise DataError(f"the input must be numbers [N, T, F] (or [N, T]), not one value "
+                            f"({given!r})")
         return from_arrays(x, np.zeros(len(x), np.int64), lengths, source="the input")
 
     def predict_proba(self, x: Any, lengths: Any = None) -> np.ndarray:

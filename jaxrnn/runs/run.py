@@ -62,7 +62,9 @@ def fit(
       resume: continue from this checkpoint. Its model, data and seeds are kept: a field of
         ``cfg`` that would change them raises ``ConfigError``; the schedule (``epochs``,
         ``lr``) and how the run executes (``RESUME_RUNTIME``) may change. Nothing is written
-        unless ``save`` is given (``save=resume`` continues the file in place).
+        unless ``save`` is given (``save=resume`` continues the file in place). A run trained
+        on numeric arrays (``data=``) resumes with the same ``data=`` passed again (scaled
+        with the checkpoint's standardiser).
       given: the ``cfg`` fields set on the command line (``--resume`` checks those); None:
         the fields that differ from ``TrainConfig``'s defaults.
       cv: ``--cv K`` (classify, JAX): train K fold-models of the training rows instead of
@@ -84,7 +86,7 @@ def fit(
         if cv or ensemble:
             raise ConfigError("--cv and --ensemble train afresh: they cannot --resume")
         return _resume(resume, cfg, log=log, log_every=log_every, progress=progress, save=save,
-                       save_every=save_every, given=given, note=note)  # fmt: skip
+                       save_every=save_every, given=given, note=note, data=data)  # fmt: skip
     # Arrays passed in Python are the user's own data too: --model auto as for a --data file.
     own = (dataclasses.replace(cfg, data="(arrays)")
            if cfg.model == "auto" and cfg.data is None and _is_numeric(data) else cfg)  # fmt: skip
@@ -227,10 +229,11 @@ def _is_numeric(data) -> bool:
     return bool(_numeric_sets(data))
 
 
-def _numeric_data(cfg: TrainConfig, info: TaskInfo, data):
+def _numeric_data(cfg: TrainConfig, info: TaskInfo, data, vocab=None):
     """``data`` given as numeric sequences (a ``jaxrnn.data.numeric.NumericSet``, or a
     ``(train, test)`` pair of them) -> the run's ``Prepared`` (``prepare_numeric``: test split
-    when no test set, validation split, standardiser); anything else as it is."""
+    when no test set, validation split, standardiser; a resumed run's ``vocab`` keeps its
+    checkpoint's); anything else as it is."""
     sets = _numeric_sets(data)
     if not sets:
         if data is not None and not isinstance(data, Prepared):  # else an AttributeError later
@@ -244,7 +247,7 @@ def _numeric_data(cfg: TrainConfig, info: TaskInfo, data):
                           "data=train_set or data=(train_set, test_set)")  # fmt: skip
     from jaxrnn.runs.prepare_numeric import prepare_numeric
 
-    return prepare_numeric(cfg, train=sets[0], test=sets[1] if len(sets) == 2 else None)
+    return prepare_numeric(cfg, vocab, train=sets[0], test=sets[1] if len(sets) == 2 else None)
 
 
 def rows_per_step(info: TaskInfo, cfg: TrainConfig) -> int:
@@ -332,8 +335,8 @@ def resume_config(saved: TrainConfig, override: TrainConfig, given: Collection[s
     return dataclasses.replace(saved, **changes), applied
 
 
-def _resume(path, cfg_override, *, log, log_every, progress, save, save_every, given, note
-            ) -> RunResult:  # fmt: skip
+def _resume(path, cfg_override, *, log, log_every, progress, save, save_every, given, note,
+            data=None) -> RunResult:  # fmt: skip
     import jax
 
     from jaxrnn.runs.checkpoints import load_checkpoint
@@ -347,12 +350,18 @@ def _resume(path, cfg_override, *, log, log_every, progress, save, save_every, g
         raise ConfigError(f"--epochs {cfg.epochs} is below the {r.epoch} epochs already trained")
     if r.epoch == cfg.epochs:
         raise ConfigError(f"{path} already has all {cfg.epochs} epochs: pass a larger --epochs")
+    if data is None and cfg.data is None and getattr(r.tokenizer, "data_format", None) == "arrays":
+        raise ConfigError(f"{path} was trained on arrays passed in Python, not a --data file: "
+                          f"resume it in Python with the same arrays, "
+                          f"jaxrnn.fit(cfg, data=..., resume={str(path)!r})")  # fmt: skip
     if note is not None:
         changed = f": {', '.join(applied)}" if applied else ""
         kept = (f"saving to {save}" if save else
                 f"not saving (--save PATH keeps it; --save {path} continues that file)")
         note(f"resuming {path} at epoch {r.epoch}{changed}; {kept}")
-    data = get_spec(cfg).prepare(cfg, r.tokenizer)
+    data = _numeric_data(cfg, task_info(cfg), data, r.tokenizer)
+    if data is None:
+        data = get_spec(cfg).prepare(cfg, r.tokenizer)
     state = r.state if len(r.seeds) > 1 else jax.tree.map(lambda a: a[None], r.state)
     if cfg.early_stopping:  # the saved run's last epoch stopped it: more epochs train on
         from jaxrnn.training.loop import reopen_early_stop

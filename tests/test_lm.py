@@ -18,6 +18,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
+from jaxrnn.errors import ConfigError
 from jaxrnn.nn import lm
 from jaxrnn.nn.sequence import RecurrentLayer
 from jaxrnn.runs.config import TrainConfig
@@ -71,7 +72,7 @@ def test_sampling_arguments_one_token_prime_and_default_seed():
            (dict(temperature=0.0), "temperature"), (dict(temperature=-1.0), "temperature")]
     for kw, words in bad:
         kw = {"prime_ids": [1, 2], "length": 3, **kw}
-        with pytest.raises(ValueError, match=words):
+        with pytest.raises(ConfigError, match=words):  # a ValueError the commands print
             lm.sample(model, params, **kw)
     a = lm.sample(model, params, [1, 2], 6, num_samples=2)
     assert (a == lm.sample(model, params, [1, 2], 6, seed=0, num_samples=2)).all()

@@ -41,6 +41,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from jaxrnn.errors import ConfigError  # a ValueError that the commands print in one line
 from jaxrnn.nn.cells import CellParams, Transposed
 from jaxrnn.nn.sequence import RecurrentLayer, dropout
 
@@ -247,11 +248,11 @@ def sample(
     """
     prime = np.asarray(prime_ids, np.int32).reshape(-1)
     if prime.size < 1:
-        raise ValueError("the prime needs at least one token")
+        raise ConfigError("the prime needs at least one token")
     if length < 1 or num_samples < 1:
-        raise ValueError(f"length and num_samples must be >= 1, got {length}, {num_samples}")
+        raise ConfigError(f"length and num_samples must be >= 1, got {length}, {num_samples}")
     if not temperature > 0:
-        raise ValueError(f"temperature must be > 0, got {temperature}")
+        raise ConfigError(f"temperature must be > 0, got {temperature}")
     primes = jnp.asarray(np.broadcast_to(prime, (num_samples, prime.size)))
     dtype = params["w_out"].dtype
     toks = _sample(model, params, primes, jax.random.key(seed), jnp.asarray(temperature, dtype),

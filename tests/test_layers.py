@@ -578,7 +578,11 @@ def test_apply_says_what_its_inputs_must_be():
                          (lambda: layer.apply(p, x.astype(jnp.int32)), "floating point"),
                          (lambda: layer.apply(p, x, jnp.array([1.0, 2.0])), "integers"),
                          (lambda: layer.apply(p, x, jnp.array([1, 2, 3])), r"shape \(3,\)"),
-                         (lambda: par.apply(q, x[:, :0]), "T >= 1")]:  # fmt: skip
+                         (lambda: par.apply(q, x[:, :0]), "T >= 1"),
+                         # D against the params (was a dot_general TypeError in the scan)
+                         (lambda: layer.apply(p, jnp.ones((2, 5, 7))), "7 features .* for 3"),
+                         (lambda: par.apply(q, jnp.ones((2, 5, 2))), "2 features .* for 3"),
+                         ]:  # fmt: skip
         with pytest.raises(ValueError, match=needle):
             call()
     assert layer.apply(p, x[:, :0])[0].shape == (2, 0, 4)  # zero steps: a recurrent cell's

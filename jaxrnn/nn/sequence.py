@@ -383,6 +383,23 @@ class RecurrentLayer:
         drawn = jax.pure_callback(draw, shapes, seed, vmap_method="sequential")
         return jax.tree.unflatten(treedef, drawn)
 
+    def _check_width(self, params: LayerParams, x: Array) -> None:
+        """``x``'s width ``D`` against the params' (at trace time), said in one line rather
+        than as a ``dot_general`` error from inside a scan. The first 2-D weight of the first
+        layer reads the inputs (``[G*H, D]`` or ``[H, D]`` in every cell here); where it does
+        not show ``D``, the params are compared with ``init``'s shapes before anything is
+        said, so a cell laid out otherwise is never refused wrongly."""
+        d = np.shape(x)[-1]
+        mats = [a for a in jax.tree.leaves(params[0]) if np.ndim(a) == 2]
+        if not mats or np.shape(mats[0])[-1] == d:
+            return
+        want = jax.eval_shape(lambda: self.init(jax.random.key(0), d, jnp.result_type(x)))
+        if [np.shape(a) for a in jax.tree.leaves(want)] == [np.shape(a) for a in
+                                                           jax.tree.leaves(params)]:  # fmt: skip
+            return
+        raise ValueError(f"x has {d} features per step (D), but the params were made for "
+                         f"{np.shape(mats[0])[-1]} (init(key, {np.shape(mats[0])[-1]}))")
+
     def init_numpy(self, rng: np.random.Generator, input_size: int) -> tuple:
         """A parallel cell's params drawn with NumPy from ``rng``, layer by layer, direction by
         direction (float64; ``jaxrnn.weights.init.keras_params`` draws the same; residual
@@ -432,6 +449,7 @@ class RecurrentLayer:
         The stack runs time-major (``[T, B, .]``) from the first layer to the last.
         """
         _check_inputs(x, lengths, empty_ok=self.parallel is None)
+        self._check_width(params, x)
         if initial_state is None:
             initial_state = self.zero_state(x.shape[0], x.dtype)
         params = self.compute_params(params)

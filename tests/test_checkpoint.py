@@ -334,8 +334,8 @@ def test_nan_stops_training_and_keeps_the_last_good_checkpoint(tmp_path, monkeyp
     def make_run(*args, **kwargs):
         run = real_make_run(*args, **kwargs)
 
-        def poisoned(state, train, test, orders, val=None, count=None):
-            state, (metrics, preds) = run(state, train, test, orders, val, count)
+        def poisoned(state, train, test, orders, val=None, count=None, **kw):
+            state, (metrics, preds) = run(state, train, test, orders, val, count, **kw)
             return state, (jnp.where(orders[0, 0] == poison_first, jnp.nan, metrics), preds)
 
         return poisoned
@@ -372,3 +372,29 @@ def test_resume_with_early_stopping_trains_on_unless_patience_stopped_it(tmp_pat
     for a, b in zip(jax.tree.leaves(again.params), jax.tree.leaves(saved.state.params),
                     strict=True):  # fmt: skip
         assert np.array_equal(np.asarray(a).reshape(-1), np.asarray(b).reshape(-1))
+
+
+class _Lowered(Exception):
+    """Raised by the spy below once the training program is lowered: nothing to compile."""
+
+
+@pytest.mark.parametrize("extra", [{}, {"eval_every": 2, "early_stopping": 2,
+                                        "val_fraction": 0.2}])  # fmt: skip
+def test_the_training_program_does_not_depend_on_the_epoch_count(monkeypatch, extra):
+    """Runs of 5 and 9 epochs lower to the same program (the run's length is a runtime
+    argument), so a resume to more epochs, or a budget's probe and its run, take the
+    program from the compile cache. The last epoch (is_scored, early stopping's end) was a
+    constant in the program, and a resume compiled afresh."""
+    from jaxrnn.runs import jax_run
+
+    texts = []
+
+    def spy(lowered, options):
+        texts.append(lowered.as_text())
+        raise _Lowered
+
+    monkeypatch.setattr(jax_run, "compile_with", spy)
+    for epochs in (5, 9):
+        with pytest.raises(_Lowered):
+            T.fit(T.TrainConfig(model="gru", hidden=3, epochs=epochs, **extra))
+    assert len(texts) == 2 and texts[0] == texts[1]

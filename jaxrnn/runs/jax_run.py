@@ -98,25 +98,27 @@ def make_run(
 
 
 def over_seeds(run: Callable, num_seeds: int, group: int) -> Callable:
-    """``run(state, train, test, orders, val=None, count=None, first=None)`` for stacked
+    """``run(state, train, test, orders, val=None, count=None, first=None,
+    total_epochs=None)`` for stacked
     per-seed ``state`` and ``orders`` (leading axis ``[S]``; the validation split ``val``,
     ``count``, the epochs to run, and ``first``, the epochs run before, are shared): ``vmap``
     over all seeds, or ``lax.map`` over
     groups of ``group`` seeds (each group vmapped; ``group == 1``: a plain loop, no vmap, so
     each seed computes exactly what a single run computes)."""
     if val_free(run):  # the study RNN's fast path takes no validation split
-        run = (lambda r: lambda state, train, test, orders, val=None, count=None, first=None: r(
-            state, train, test, orders, count))(run)  # (it scores every epoch)
+        run = (lambda r: lambda state, train, test, orders, val=None, count=None, first=None,
+               total_epochs=None: r(state, train, test, orders, count))(run)  # (every epoch)
     if group >= num_seeds and group > 1:
 
-        def all_at_once(state, train, test, orders, val=None, count=None, first=None):
-            kw = {} if first is None else {"first": first}  # (a runner without a schedule)
+        def all_at_once(state, train, test, orders, val=None, count=None, first=None,
+                        total_epochs=None):  # fmt: skip
+            kw = _given(first=first, total_epochs=total_epochs)
             return jax.vmap(lambda s, o: run(s, train, test, o, val, count, **kw))(state, orders)
 
         return all_at_once
 
-    def many(state, train, test, orders, val=None, count=None, first=None):
-        kw = {} if first is None else {"first": first}
+    def many(state, train, test, orders, val=None, count=None, first=None, total_epochs=None):
+        kw = _given(first=first, total_epochs=total_epochs)
 
         def one(so):
             return run(so[0], train, test, so[1], val, count, **kw)
@@ -124,6 +126,11 @@ def over_seeds(run: Callable, num_seeds: int, group: int) -> Callable:
         return jax.lax.map(one, (state, orders), batch_size=None if group == 1 else group)
 
     return many
+
+
+def _given(**kw) -> dict:
+    """The optional runner arguments given (a runner without a schedule takes none)."""
+    return {k: v for k, v in kw.items() if v is not None}
 
 
 def val_free(run: Callable) -> bool:
@@ -312,8 +319,11 @@ class JaxRun:
         def first(s: int) -> tuple:
             return (put(np.int32(s)),) if (cfg.eval_every or 1) > 1 else ()
 
+        # the run's length at run time: a resume to more epochs runs the same program
+        length = {} if uses_fast_loop(cfg) else {"total_epochs": put(np.int32(cfg.epochs))}
+
         lowered = run.lower(self.state, tr, te, orders_for(start), va, put(np.int32(chunk)),
-                            *first(start))  # fmt: skip
+                            *first(start), **length)  # fmt: skip
         gc.collect()  # tracing's garbage, then the heap it freed: out of the compile's peak
         memory.release_freed()
         options = compiler_options(cfg, self.data, num_seeds, checkpointed=bool(save) or start > 0)
@@ -330,7 +340,8 @@ class JaxRun:
             for s, done in zip([start, *stops[:-1]], stops, strict=True):
                 n = done - s  # epochs in this chunk, a runtime argument of the one program
                 state, (metrics, preds) = compiled(self.state, tr, te, orders_for(s), va,
-                                                   put(np.int32(n)), *first(s))  # fmt: skip
+                                                   put(np.int32(n)), *first(s),
+                                                   **length)  # fmt: skip
                 metrics = to_host(metrics).reshape(num_seeds, chunk, len(self.metric_names))
                 metrics = metrics[:, :n]
                 check_finite(metrics, s + 1, saved)

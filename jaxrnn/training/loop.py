@@ -508,8 +508,8 @@ def make_run_epochs(
     eval_train: bool = True,
     eval_every: int = 1,
 ) -> Callable:
-    """Build ``run(state, train, test, orders=None, val=None, count=None, first=None) ->
-    (state, metrics [E, 2M])``.
+    """Build ``run(state, train, test, orders=None, val=None, count=None, first=None,
+    total_epochs=None) -> (state, metrics [E, 2M])``.
 
     Each epoch visits the training rows in the order ``orders[e]`` (``[E, N]``;
     None draws ``jax.random.permutation`` from the state's key), in batches of
@@ -546,7 +546,9 @@ def make_run_epochs(
     ``early_stopping`` (patience N > 0, needs ``val`` and ``state.best = init_best(params)``):
     ``early_stop_update`` after every epoch; a stopped state is no longer trained (its
     epochs still evaluate the kept params). ``total_epochs`` (default ``num_epochs``): the
-    run's last epoch, where the best params are put back even without a stop.
+    run's last epoch, where the best params are put back even without a stop; ``run``'s
+    ``total_epochs`` (a traced integer), where given, replaces it at run time, so the
+    compiled program does not depend on the run's length.
 
     Length buckets: ``train`` a ``Bucketed`` split and ``orders`` a ``Schedule`` with a leading
     epoch axis (``jaxrnn.data.buckets``): each batch is drawn from one bucket, and the step
@@ -582,7 +584,7 @@ def make_run_epochs(
     total = total_epochs or num_epochs
 
     def run(state: TrainState, train: Any, test: Any, orders=None, val: Any = None, count=None,
-            first=None):
+            first=None, total_epochs=None):
         bucketed = isinstance(train, Bucketed)
         if bucketed and not isinstance(orders, Schedule):
             raise ValueError("a Bucketed training split needs Schedule orders (batch_schedule)")
@@ -637,10 +639,13 @@ def make_run_epochs(
         m = len(task.metric_names)
 
         done = jnp.zeros((), jnp.int32) if first is None else jnp.asarray(first, jnp.int32)
+        # the run's length: a runtime value where given, so that one compiled program serves
+        # runs of any length (a resume to more epochs, a budget's probe and its run)
+        last = total if total_epochs is None else jnp.asarray(total_epochs, jnp.int32)
 
         def epoch(state, order_e):
             order, e = order_e
-            scored = is_scored(done + e + 1, eval_every, total)
+            scored = is_scored(done + e + 1, eval_every, last)
             key, k_perm, k_drop = jax.random.split(jax.random.wrap_key_data(state.key), 3)
             xs, body, num = batches(order, k_perm)
             zero = (jnp.zeros(m, dtype), jnp.zeros(m, dtype))
@@ -687,7 +692,7 @@ def make_run_epochs(
                 val_metrics = evals[-1][0]
                 metrics = jnp.concatenate([metrics, val_metrics])
                 if early_stopping:
-                    state = early_stop_update(state, val_metrics[0], early_stopping, total,
+                    state = early_stop_update(state, val_metrics[0], early_stopping, last,
                                               scored)  # fmt: skip
             out = (metrics, pred) if with_predictions else metrics
             state = state._replace(key=jax.random.key_data(key), carry=())

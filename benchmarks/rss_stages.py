@@ -4,7 +4,7 @@ Runs the training CLI in a child process (``--worker``) with a thread that sampl
 process's resident set (``VmRSS`` of ``/proc/self/status``, every 20 ms; Linux only) and
 marks the stages: JAX imported, data prepared (the run about to be set up), the program
 lowered (just before XLA compiles
-it, after the trainer's ``gc.collect`` and ``malloc_trim``), compiled (before the trim that
+it, after the trainer's ``malloc_trim``), compiled (before the trim that
 follows), the training done, the process's end. Each line prints the resident memory then
 and the peak so far; the peak of the ``compiled`` line is the compile's. Default: the 3x128
 BiLSTM, batch 32, Adam 1e-3, one epoch, on 16,200 generated texts of 5-100 words.

@@ -122,7 +122,7 @@ print("BLOCKS " + json.dumps(out))
 
 def _flags_line(code: str) -> re.Match | None:
     """A block whose first line is "# XLA_FLAGS=... (set before JAX starts)" runs with it."""
-    return re.match(r"# (XLA_FLAGS)=(\S+)", code)
+    return re.match(r"# XLA_FLAGS=(\S+)", code)
 
 
 @pytest.fixture(scope="module")
@@ -143,7 +143,7 @@ def test_python_block_runs(key, shared_outputs):
     extra, check = BLOCKS[key]
     m = _flags_line(code)
     if m:  # its own process (after the session's fast-compile flags, which it would drop)
-        flags = f"{os.environ.get('XLA_FLAGS', '')} {m.group(2)}".strip()
+        flags = f"{os.environ.get('XLA_FLAGS', '')} {m.group(1)}".strip()
         out = run(code + "\n" + extra, env={"XLA_FLAGS": flags})
     else:
         res = shared_outputs[key]

@@ -391,14 +391,15 @@ class RecurrentLayer:
         said, so a cell laid out otherwise is never refused wrongly."""
         d = np.shape(x)[-1]
         mats = [a for a in jax.tree.leaves(params[0]) if np.ndim(a) == 2]
-        if not mats or np.shape(mats[0])[-1] == d:
+        have = np.shape(mats[0])[-1] if mats else d
+        if have == d:
             return
         want = jax.eval_shape(lambda: self.init(jax.random.key(0), d, jnp.result_type(x)))
         if [np.shape(a) for a in jax.tree.leaves(want)] == [np.shape(a) for a in
                                                            jax.tree.leaves(params)]:  # fmt: skip
             return
         raise ValueError(f"x has {d} features per step (D), but the params were made for "
-                         f"{np.shape(mats[0])[-1]} (init(key, {np.shape(mats[0])[-1]}))")
+                         f"{have} (init(key, {have}))")
 
     def init_numpy(self, rng: np.random.Generator, input_size: int) -> tuple:
         """A parallel cell's params drawn with NumPy from ``rng``, layer by layer, direction by

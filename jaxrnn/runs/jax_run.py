@@ -318,8 +318,9 @@ class JaxRun:
         def first(s: int) -> tuple:
             return (put(np.int32(s)),) if (cfg.eval_every or 1) > 1 else ()
 
-        # the run's length at run time: a resume to more epochs runs the same program
-        length = {} if uses_fast_loop(cfg) else {"total_epochs": put(np.int32(cfg.epochs))}
+        # the run's length at run time: a resume to more epochs runs the same program (the
+        # study RNN's fast path, which has no use for it, drops it: over_seeds)
+        length = {"total_epochs": put(np.int32(cfg.epochs))}
 
         lowered = run.lower(self.state, tr, te, orders_for(start), va, put(np.int32(chunk)),
                             *first(start), **length)  # fmt: skip

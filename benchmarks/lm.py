@@ -24,6 +24,11 @@ What is measured, in one process:
   (the faster median is compared: on these shared machines 2 threads were measured 3-30x
   slower than 1). tokens/s = tokens of a pass / its time, median over passes (the first
   pass of each, which warms up, left out);
+* the same for ours with the streams split over 2 CPU devices (``ours_dp``: one per core,
+  ``jax.shard_map`` via ``jaxrnn.training.loop.data_parallel_grad``, each device 16 streams
+  and their state, the gradients summed; what ``python -m jaxrnn.train --task lm`` does on
+  a machine of 2 or more cores), from the same weights on the same chunks, in the same
+  rotation; skipped on one core;
 * test bits per character after the same steps, the test text read as one stream with
   the state carried (ours: ``jaxrnn.evaluate``), and the unigram entropy for reference;
 * the NumPy reference (``jaxrnn.scratch.seq.lm_loss_and_grads`` with hand-written BPTT +
@@ -55,6 +60,12 @@ def main() -> None:
     args = ap.parse_args()
     t0 = time.perf_counter()
     check = QuietCheck()
+    # ours_dp's devices, asked of XLA before JAX starts (ours runs on the first alone)
+    n_dev = 2 if (os.cpu_count() or 1) >= 2 else 1
+    if n_dev > 1 and "xla_force_host_platform_device_count" not in os.environ.get("XLA_FLAGS",
+                                                                                  ""):
+        os.environ["XLA_FLAGS"] = (os.environ.get("XLA_FLAGS", "")
+                                   + f" --xla_force_host_platform_device_count={n_dev}").strip()
 
     import jax
     import jax.numpy as jnp
@@ -114,6 +125,34 @@ def main() -> None:
     tc = time.perf_counter()
     run_pass = jax.jit(one_pass).lower(state, jrows).compile()
     compile_s = time.perf_counter() - tc
+
+    # ours_dp: the streams split over n_dev devices (the CLI's --data-parallel auto)
+    n_dev = min(n_dev, len(jax.devices()))
+    dp = None
+    if n_dev > 1:
+        from jax.sharding import Mesh, NamedSharding, PartitionSpec
+
+        mesh = Mesh(np.array(jax.devices()[:n_dev]), ("data",))
+        dp_step = loop.train_step(model, opt, task,
+                                  grad_fn=loop.data_parallel_grad(model, mesh, task))
+
+        def dp_pass(state, data):
+            state = state._replace(carry=task.init_carry(model, state.params, 1))
+
+            def body(s, xs):
+                s, m = dp_step(s, Batch(tasks.LMRows(*(a[None] for a in xs)), ones), None)
+                return s, m["loss"]
+
+            state, losses = jax.lax.scan(body, state, data)
+            return state._replace(carry=()), losses
+
+        rep = NamedSharding(mesh, PartitionSpec())
+        dp_state = jax.device_put(loop.init_state(model, opt, 0, params=params0), rep)
+        dp_rows = jax.device_put(jrows, rep)
+        tc = time.perf_counter()
+        dp = {"run": jax.jit(dp_pass).lower(dp_state, dp_rows).compile(),
+              "compile_s": time.perf_counter() - tc, "state": dp_state, "times": [],
+              "curve": []}  # fmt: skip
     evaluate = jax.jit(lambda p, d: loop.evaluate(model, task, p, d, 64)[0])
 
     # ------------------------------------------------------------------ PyTorch
@@ -146,22 +185,29 @@ def main() -> None:
     threads = sorted({torch.get_num_threads(), 1}, reverse=True)
     t_ours, curve_ours, curve_torch = [], [], []
     t_torch: dict[int, list[float]] = {n: [] for n in threads}
+    sides = ("ours", "torch") + (("ours_dp",) if dp else ())
     for p in range(passes):
         n_threads = threads[p % len(threads)]
-        for side in (("ours", "torch") if p % 2 == 0 else ("torch", "ours")):
+        for side in sides[p % len(sides):] + sides[:p % len(sides)]:  # rotated pass by pass
             t = time.perf_counter()
             if side == "ours":
                 state, losses = run_pass(state, jrows)
                 losses = np.asarray(jax.block_until_ready(losses))
                 t_ours.append(time.perf_counter() - t)
                 curve_ours.append(float(losses.mean()))
+            elif side == "ours_dp":
+                dp["state"], losses = dp["run"](dp["state"], dp_rows)
+                losses = np.asarray(jax.block_until_ready(losses))
+                dp["times"].append(time.perf_counter() - t)
+                dp["curve"].append(float(losses.mean()))
             else:
                 torch.set_num_threads(n_threads)
                 t = time.perf_counter()
                 curve_torch.append(float(np.mean(torch_pass())))
                 t_torch[n_threads].append(time.perf_counter() - t)
-        print(f"  pass {p + 1}/{passes}: ours {t_ours[-1]:.2f} s, torch ({n_threads} thread(s)) "
-              f"{t_torch[n_threads][-1]:.2f} s", flush=True)  # fmt: skip
+        print(f"  pass {p + 1}/{passes}: ours {t_ours[-1]:.2f} s, "
+              + (f"ours_dp {dp['times'][-1]:.2f} s, " if dp else "")
+              + f"torch ({n_threads} thread(s)) {t_torch[n_threads][-1]:.2f} s", flush=True)
     torch.set_num_threads(threads[0])
     tps_ours = tokens_per_pass / statistics.median(t_ours[1:] or t_ours)  # pass 1 warms up
     tps_by_threads = {n: tokens_per_pass / statistics.median(ts[1:] or ts)
@@ -170,6 +216,12 @@ def main() -> None:
     tps_torch = tps_by_threads[best_threads]
     bpc_ours = float(evaluate(state.params, jtest)[2])
     bpc_torch = stream_bpc(tmodel, test)
+    if dp:
+        dp["tokens_per_s"] = tokens_per_pass / statistics.median(dp["times"][1:] or dp["times"])
+        dp["test_bpc"] = float(evaluate(jax.device_get(dp["state"].params), jtest)[2])
+        # same weights, same chunks, no dropout: the same curve up to float32 rounding
+        dp["max_rel_loss_diff"] = max(abs(a - b) / abs(b)
+                                      for a, b in zip(dp["curve"], curve_ours, strict=True))
 
     # ------------------------------------------------------------------ NumPy reference
     np_params = jax.tree.map(lambda a: np.asarray(a, np.float64), params0)
@@ -207,6 +259,9 @@ def main() -> None:
     rows_out = [
         {"side": "ours (jaxrnn)", "tokens_per_s": tps_ours, "test_bpc": bpc_ours,
          "last_pass_loss": curve_ours[-1], "compile_s": compile_s},
+        *([{"side": f"ours, {n_dev} devices", "tokens_per_s": dp["tokens_per_s"],
+            "test_bpc": dp["test_bpc"], "last_pass_loss": dp["curve"][-1],
+            "compile_s": dp["compile_s"]}] if dp else []),
         *({"side": f"torch, {n} thread(s)", "tokens_per_s": v,
            **({"test_bpc": bpc_torch, "last_pass_loss": curve_torch[-1]}
               if n == best_threads else {})} for n, v in tps_by_threads.items()),
@@ -218,6 +273,8 @@ def main() -> None:
         "tokens_per_s_ours_over_torch": tps_ours / tps_torch,
         "tokens_per_s_ours_over_numpy": tps_ours / tps_numpy,
         "test_bpc_ours_minus_torch": bpc_ours - bpc_torch,
+        **({"tokens_per_s_ours_dp_over_torch": dp["tokens_per_s"] / tps_torch,
+            "tokens_per_s_ours_dp_over_ours": dp["tokens_per_s"] / tps_ours} if dp else {}),
     }
     table("ratios (targets: >= 1.2, >= 20, <= 0.05)", [ratios])
     table("generation (compile excluded; target >= 10k chars/s)",
@@ -233,6 +290,10 @@ def main() -> None:
         "unigram_bpc": unigram_bpc,
         "ours": {"tokens_per_s": tps_ours, "test_bpc": bpc_ours, "compile_s": compile_s,
                  "pass_s": t_ours, "pass_loss": curve_ours},
+        "ours_dp": ({"devices": n_dev, "tokens_per_s": dp["tokens_per_s"],
+                     "test_bpc": dp["test_bpc"], "compile_s": dp["compile_s"],
+                     "pass_s": dp["times"], "pass_loss": dp["curve"],
+                     "max_rel_loss_diff": dp["max_rel_loss_diff"]} if dp else None),
         "torch": {"tokens_per_s": tps_torch, "test_bpc": bpc_torch, "pass_loss": curve_torch,
                   "threads": best_threads, "pass_s_by_threads": t_torch,
                   "tokens_per_s_by_threads": tps_by_threads},

@@ -20,5 +20,12 @@ def test_lm_quick(tmp_path):
         assert math.isclose(a, b, rel_tol=1e-3)
     assert all(positive(g["chars_per_s"]) for g in p["generation"].values())
     assert p["unigram_bpc"] > p["ours"]["test_bpc"] - 1.0
+    # the streams split over 2 devices: the same curve as one device's (float32 rounding)
+    dp = p["ours_dp"]
+    assert dp["devices"] == 2 and positive(dp["tokens_per_s"]) and positive(dp["compile_s"])
+    assert len(dp["pass_loss"]) == len(p["ours"]["pass_loss"])
+    assert dp["max_rel_loss_diff"] < 1e-4
+    assert abs(dp["test_bpc"] - p["ours"]["test_bpc"]) < 1e-4
     assert set(p["ratios"]) == {"tokens_per_s_ours_over_torch", "tokens_per_s_ours_over_numpy",
-                                "test_bpc_ours_minus_torch"}
+                                "test_bpc_ours_minus_torch", "tokens_per_s_ours_dp_over_torch",
+                                "tokens_per_s_ours_dp_over_ours"}

@@ -28,6 +28,11 @@ FOUR_DEVICES = textwrap.dedent("""
         # shard_map draws dropout masks per device: equal to one device without dropout
         ("batch_shard_map", dict(model="lstm", hidden=6, epochs=2, dropout=0.0, batch_size=6),
          1, shard_map),
+        # a language model splits its streams (2 per device) and their carried state
+        ("lm_shard_map", dict(task="lm", model="lstm", hidden=6, epochs=2, batch_size=8,
+                              seq_len=16), 1, shard_map),
+        ("lm_xla", dict(task="lm", model="gru", hidden=6, epochs=2, batch_size=8, seq_len=16),
+         1, dict(data_parallel="xla")),
     ]:
         runs = [T.fit(T.TrainConfig(dtype="float64", devices=d, **kw, **(split if d > 1 else {})),
                       seeds=seeds) for d in (1, 4)]
@@ -44,6 +49,11 @@ FOUR_DEVICES = textwrap.dedent("""
                             dropout=0.3, batch_size=6, lr=1e-12, eval_train=True,
                             **shard_map))
     out["shard_map_dropout_untrained"] = r.histories[0]
+    try:  # 6 streams over 4 devices
+        T.fit(T.TrainConfig(task="lm", hidden=6, epochs=1, batch_size=6, devices=4))
+        out["lm_uneven"] = None
+    except Exception as e:
+        out["lm_uneven"] = [type(e).__name__, str(e)]
     print(json.dumps(out))
 """)
 
@@ -79,7 +89,8 @@ def four_device_runs():
 
 
 @pytest.mark.parametrize(
-    "name,axis", [("batch", "batch"), ("seeds", "seed"), ("batch_shard_map", "batch")]
+    "name,axis", [("batch", "batch"), ("seeds", "seed"), ("batch_shard_map", "batch"),
+                  ("lm_shard_map", "batch"), ("lm_xla", "batch")]
 )
 def test_four_devices_equal_one(four_device_runs, name, axis):
     run = four_device_runs[name]
@@ -109,6 +120,11 @@ def test_shard_map_split_with_dropout_trains(four_device_runs):
     untrained = four_device_runs["shard_map_dropout_untrained"][0]["train_loss"]
     losses = [untrained] + [r["train_loss"] for r in hist]
     assert all(b < a - 1e-3 for a, b in zip(losses[:-1], losses[1:], strict=True)), losses
+
+
+def test_streams_that_do_not_split_are_a_clear_error(four_device_runs):
+    kind, msg = four_device_runs["lm_uneven"]
+    assert kind == "ConfigError" and "do not split evenly over 4 devices" in msg, msg
 
 
 def _free_port() -> int:
@@ -255,7 +271,7 @@ def test_data_parallel_auto_rule():
     from jaxrnn.runs.plan import Parallel, uses_shard_map
 
     def cfg(**kw):
-        return resolve_config(TrainConfig(model="gru", **kw))
+        return resolve_config(TrainConfig(**{"model": "gru", **kw}))
 
     assert host_devices(cfg(batch_size=2 * R), 1, {}, 2) == 2
     assert host_devices(cfg(batch_size=2 * R - 1), 1, {}, 2) == 0  # too few rows per core
@@ -277,6 +293,11 @@ def test_data_parallel_auto_rule():
     assert uses_shard_map(cfg(batch_size=6, data_parallel="shard_map"), batch)
     assert not uses_shard_map(cfg(batch_size=2 * R), Parallel(Mesh2(), "seed", None, None))
     assert not uses_shard_map(cfg(batch_size=2 * R), None)
+    # a language model: from 16 streams per device
+    assert host_devices(cfg(task="lm", model="lstm", batch_size=32), 1, {}, 2) == 2
+    assert host_devices(cfg(task="lm", model="lstm", batch_size=30), 1, {}, 2) == 0
+    assert uses_shard_map(cfg(task="lm", model="lstm", batch_size=32), batch)
+    assert not uses_shard_map(cfg(task="lm", model="lstm", batch_size=16), batch)
 
 
 def test_cli_uses_every_core_for_large_batches(tmp_path):

@@ -22,7 +22,6 @@ from jaxrnn.runs.config import (
     MODEL_NAMES,
     PRESET_DEFAULTS,
     PRESETS,
-    SHARD_MAP_ROWS_PER_DEVICE,
     TrainConfig,
     flag_name,
     resolve_config,
@@ -206,16 +205,16 @@ def host_devices(cfg: TrainConfig, seeds: int, environ: Mapping[str, str],
                  cores: int | None) -> int:  # fmt: skip
     """CPU devices to ask XLA for before JAX starts (0: leave it alone): one per core when
     ``--data-parallel auto`` would split this run's batches with ``shard_map`` (one model
-    trained with the JAX backend, at least ``SHARD_MAP_ROWS_PER_DEVICE`` rows per core), on
+    trained with the JAX backend, at least the task's ``shard_map_rows`` rows per core), on
     the CPU, and the user has set no device count of their own."""
     cores = cores or 1
     if (cfg.backend != "jax" or cfg.data_parallel != "auto" or seeds != 1 or cores < 2
-            or cfg.devices == 1 or not task_info(cfg).host_devices
+            or cfg.devices == 1
             or "xla_force_host_platform_device_count" in environ.get("XLA_FLAGS", "")
             or environ.get("JAX_PLATFORMS", "cpu") not in ("", "cpu")):  # fmt: skip
         return 0
     n = cfg.devices or cores
-    return n if cfg.batch_size >= SHARD_MAP_ROWS_PER_DEVICE * n else 0
+    return n if cfg.batch_size >= task_info(cfg).shard_map_rows * n else 0
 
 
 def _use_all_cores(args: argparse.Namespace) -> None:

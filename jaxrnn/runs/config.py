@@ -16,7 +16,14 @@ from typing import Any
 from jaxrnn.errors import ConfigError
 
 # What differs between tasks (presets, rules) is the registry's; kept importable from here.
-from jaxrnn.runs.registry import LM_PRESETS, TASK_NAMES, TASK_PRESETS, TASKS, lookup  # noqa: F401
+from jaxrnn.runs.registry import (  # noqa: F401
+    LM_PRESETS,
+    SHARD_MAP_ROWS_PER_DEVICE,
+    TASK_NAMES,
+    TASK_PRESETS,
+    TASKS,
+    lookup,
+)
 from jaxrnn.weights.cellspec import cell_names, get_spec
 
 METRIC_NAMES = ("train_loss", "train_acc", "test_loss", "test_acc")
@@ -28,10 +35,6 @@ MODEL_CHOICES = ("auto", *MODEL_NAMES)
 # optimizer steps per epoch (``auto_batch_size``).
 AUTO_BATCH = 0
 AUTO_BATCH_STEPS = 10
-# --data-parallel auto splits a batch with shard_map from this many rows per device: measured
-# (benchmarks/devices.py, 2 CPU devices) an LSTM epoch at batch 64 x 50 tokens took 0.81x
-# the one-device time with shard_map, while batches of 4-32 short sentences did not gain.
-SHARD_MAP_ROWS_PER_DEVICE = 32
 # --char-hidden's default: Lample et al. (2016)'s character BiLSTM, 25 units per direction
 # (with character embeddings of 25): a word's spelling needs few units next to the word
 # BiLSTM's; 50 features join each word embedding.
@@ -185,7 +188,8 @@ class TrainConfig:
         "step; the same numbers as one device, dropout included) or shard_map (each device "
         "runs the step on its slice, gradients summed; dropout masks drawn per device; faster "
         "on CPU devices for larger batches); auto: shard_map for batches of at least "
-        f"{SHARD_MAP_ROWS_PER_DEVICE} rows per device, else xla, and on a CPU "
+        f"{SHARD_MAP_ROWS_PER_DEVICE} rows per device (a language model: 16 streams, its "
+        "streams and their state split), else xla, and on a CPU "
         "`python -m jaxrnn.train` then gives itself one device per core",
         choices=("auto", "xla", "shard_map"),
     )  # fmt: skip

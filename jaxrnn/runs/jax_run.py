@@ -18,6 +18,7 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 import numpy as np
+from jax.sharding import NamedSharding, PartitionSpec
 
 from jaxrnn.data.buckets import batch_schedule, length_order, sort_by_length, split_buckets
 from jaxrnn.data.orders import shuffle_orders
@@ -82,14 +83,21 @@ def make_run(
             with_predictions,
         )  # fmt: skip
     spec = get_spec(cfg)
+    task = task or spec.task(cfg, model, data)
     kw: dict[str, Any] = {"with_predictions": with_predictions,
                           "eval_batch_size": cfg.eval_batch_size,
-                          "task": task or spec.task(cfg, model, data),
+                          "task": task,
                           "early_stopping": cfg.early_stopping or 0,
                           "total_epochs": cfg.epochs, "eval_train": cfg.eval_train,
                           "eval_every": cfg.eval_every or 1}  # fmt: skip
     if parallel is not None and parallel.axis == "batch":
-        kw.update(batch_sharding=parallel.sharded, pad_multiple=parallel.size)
+        if task.split_axis == 0:  # rows: padded to a multiple of the devices
+            kw.update(batch_sharding=parallel.sharded, pad_multiple=parallel.size)
+        else:  # a language model's streams (one chunk of each a step): split as they are
+            batch_spec, _ = loop.split_specs(task)
+            kw.update(batch_sharding=jax.tree.map(
+                lambda p: NamedSharding(parallel.mesh, p), batch_spec,
+                is_leaf=lambda x: isinstance(x, PartitionSpec)))  # fmt: skip
         if uses_shard_map(cfg, parallel):
             kw.update(grad_mesh=parallel.mesh)
     rows = spec.rows_per_step(cfg) if spec.rows_per_step else cfg.batch_size

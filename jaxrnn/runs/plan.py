@@ -13,7 +13,7 @@ import numpy as np
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
 from jaxrnn.errors import ConfigError
-from jaxrnn.runs.config import MODEL_CELLS, SHARD_MAP_ROWS_PER_DEVICE, TrainConfig
+from jaxrnn.runs.config import MODEL_CELLS, TrainConfig
 from jaxrnn.runs.prepare import Prepared
 from jaxrnn.runs.registry import task_info
 from jaxrnn.weights.layout import num_gates
@@ -140,7 +140,8 @@ def plan_parallel(cfg: TrainConfig, num_seeds: int) -> Parallel | None:
     """Pick the devices and what to split: seeds if several, else the batch. None: one device.
 
     A single study-RNN run with per-sample SGD cannot be split (one example per step)
-    and stays on one device.
+    and stays on one device. A language model's streams split evenly: with ``--devices 0``
+    (all), as many devices as divide them.
     """
     available = jax.devices()
     if cfg.devices > len(available):
@@ -161,6 +162,15 @@ def plan_parallel(cfg: TrainConfig, num_seeds: int) -> Parallel | None:
         return None
     else:
         axis = "batch"
+        if task_info(cfg).streams and cfg.batch_size % len(devices):  # streams split evenly
+            if cfg.devices:
+                raise ConfigError(f"--batch-size {cfg.batch_size}: the streams do not split "
+                                  f"evenly over {len(devices)} devices; use a multiple of "
+                                  f"{len(devices)}, or --devices")  # fmt: skip
+            devices = devices[: max(d for d in range(1, len(devices) + 1)
+                                    if cfg.batch_size % d == 0)]  # fmt: skip
+            if len(devices) == 1:
+                return None
     mesh = Mesh(np.array(devices), ("data",))
     return Parallel(mesh, axis, NamedSharding(mesh, PartitionSpec("data")),
                     NamedSharding(mesh, PartitionSpec()))  # fmt: skip
@@ -243,9 +253,9 @@ def chunk_stops(start: int, epochs: int, log_every: int, save_every: int | None 
 def uses_shard_map(cfg: TrainConfig, parallel: Parallel | None) -> bool:
     """Whether a batch split over devices (``parallel.axis == "batch"``) goes through
     ``jax.shard_map``: ``--data-parallel shard_map``, or ``auto`` with at least
-    ``SHARD_MAP_ROWS_PER_DEVICE`` rows per device."""
+    the task's ``shard_map_rows`` rows (a language model: streams) per device."""
     if parallel is None or parallel.axis != "batch":
         return False
     if cfg.data_parallel == "auto":
-        return cfg.batch_size >= SHARD_MAP_ROWS_PER_DEVICE * parallel.size
+        return cfg.batch_size >= task_info(cfg).shard_map_rows * parallel.size
     return cfg.data_parallel == "shard_map"

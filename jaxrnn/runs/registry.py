@@ -66,6 +66,12 @@ LM_PRESETS: dict[str, dict[str, Any]] = {
 }  # fmt: skip
 
 
+# --data-parallel auto splits a batch with shard_map from this many rows per device: measured
+# (benchmarks/devices.py, 2 CPU devices) an LSTM epoch at batch 64 x 50 tokens took 0.81x
+# the one-device time with shard_map, while batches of 4-32 short sentences did not gain.
+SHARD_MAP_ROWS_PER_DEVICE = 32
+
+
 @dataclass(frozen=True)
 class TaskInfo:
     """What the configuration, the planner and the commands know about a task (no JAX).
@@ -90,6 +96,9 @@ class TaskInfo:
     numpy_fit: str | None = None
     # Rows per optimizer step (None: ``cfg.batch_size``).
     rows_per_step: Callable[[TrainConfig], int] | None = None
+    # ``--batch-size`` counts streams carried from step to step (a language model): a batch
+    # split over devices splits its streams (``Task.split_axis``), which must divide evenly.
+    streams: bool = False
     # Before training: the data summary and warnings of a labelled text set
     # (``jaxrnn.runs.run.data_notes``).
     data_notes: bool = False
@@ -109,9 +118,10 @@ class TaskInfo:
     # Reads labelled CSV / TSV / JSONL tables (``jaxrnn.data.files``): ``--skip-bad-rows``,
     # ``--bad-rows``.
     tables: bool = False
-    # On a CPU, ``python -m jaxrnn.train`` may give itself a device per core to split
-    # batches (``--data-parallel auto``).
-    host_devices: bool = True
+    # ``--data-parallel auto`` splits a batch with shard_map from this many rows (a language
+    # model: streams) per device; on a CPU ``python -m jaxrnn.train`` then gives itself a
+    # device per core.
+    shard_map_rows: int = SHARD_MAP_ROWS_PER_DEVICE
     # ``python -m jaxrnn.generate`` samples from its checkpoints.
     generates: bool = False
     # ``--init auto`` for a classic recurrent cell (not rnn/rnn2, not a parallel cell):
@@ -226,7 +236,10 @@ TASKS: dict[str, TaskInfo] = {
         before_fit="jaxrnn.runs.prepare_lm:check",
         numpy_prepare="jaxrnn.runs.prepare_lm:prepare_lm",
         numpy_fit="jaxrnn.runs.numpy_lm:fit_numpy_lm",
-        rows_per_step=lambda cfg: 1, validation_backends=("jax",), host_devices=False,
+        # 16 streams per device: the char LSTM LM (hidden 256, 32 streams) trained 1.1x
+        # faster over 2 CPU devices, hidden 64-128 1.3-1.4x; 8 streams per device did not gain
+        rows_per_step=lambda cfg: 1, streams=True, validation_backends=("jax",),
+        shard_map_rows=16,
         generates=True, auto_init="torch", summary=_lm_summary, predict_input="prefixes",
         ignores=("num_words", "max_len") + _CLASSIFY_ONLY + _REGRESS_ONLY + _TEXT_ONLY
         + _TAG_ONLY,

@@ -184,45 +184,72 @@ def _local_grad(model, task: Task) -> Callable:
     return grad
 
 
+def split_specs(task: Task, axis: str = "data") -> tuple[Any, Any]:
+    """``(batch spec, carry spec)``: the ``PartitionSpec`` prefixes that split a ``Batch`` and
+    the task's carry over the mesh axis ``axis`` along ``task.split_axis``: the rows and their
+    weights (axis 0), or a language model's streams (axis 1 of the data ``[R, S, T]`` and of
+    the carry ``[L, S, H]``; the weights ``[R]`` are the chunks', replicated)."""
+    from jax.sharding import PartitionSpec as P
+
+    if task.split_axis == 0:
+        return P(axis), P()
+    split = P(*([None] * task.split_axis), axis)
+    return Batch(split, P()), split
+
+
+def check_split(task: Task, batch: Batch, carry: Any, devices: int) -> None:
+    """At trace time: refuse a split that would not give every device an equal share of the
+    rows (or streams), or a carry that the rows' axis cannot split."""
+    ax = task.split_axis
+    if ax == 0 and jax.tree.leaves(carry):
+        raise ValueError("shard_map data parallelism splits a task's carry only along its "
+                         "streams (Task.split_axis > 0)")  # fmt: skip
+    for leaf in jax.tree.leaves((batch.data, carry)):
+        if leaf.ndim <= ax or leaf.shape[ax] % devices:
+            what = "rows" if ax == 0 else "streams"
+            raise ValueError(f"{what} {leaf.shape[ax] if leaf.ndim > ax else 0} do not split "
+                             f"evenly over {devices} devices (shape {leaf.shape}, axis {ax})")
+
+
 def data_parallel_grad(model, mesh, task: Task | None = None, axis: str = "data") -> Callable:
     """``grad(params, batch, carry, key) -> (grads, (loss, carry, (sums, counts)))`` of the
-    weighted mean loss, with the batch's rows split over ``mesh``'s ``axis`` by
-    ``jax.shard_map`` (``sums, counts``: ``task.stats`` of the forward pass, summed over
-    devices).
+    weighted mean loss, with the batch split over ``mesh``'s ``axis`` by ``jax.shard_map``
+    (``sums, counts``: ``task.stats`` of the forward pass, summed over devices): its rows, or
+    for a task with ``split_axis`` > 0 (a language model) its streams and their carried state.
 
-    Each device computes its rows' share of the loss (their weighted sum over the batch's
-    total weight) and the gradient of that; inside ``shard_map`` the gradient of the
+    Each device computes its share of the loss (the weighted sum of its losses over the
+    batch's total weight) and the gradient of that; inside ``shard_map`` the gradient of the
     replicated parameters comes back summed over devices, i.e. the whole batch's. On CPU
     this is how the recurrence uses several cores: XLA runs one device's loops on one
-    thread (``benchmarks/profile_step.py``). Tasks with a carry are not split.
+    thread (``benchmarks/profile_step.py``).
     """
     from jax.sharding import PartitionSpec as P
 
     task = task or tasks.classification()
+    batch_spec, carry_spec = split_specs(task, axis)
 
-    def local(params, batch, key):
-        key = jax.random.fold_in(key, jax.lax.axis_index(axis))  # own dropout masks
+    def local(params, batch, carry, key):
+        if key is not None:  # own dropout masks (and a language model's own windows)
+            key = jax.random.fold_in(key, jax.lax.axis_index(axis))
 
         def loss(p):  # this device's weighted sum of losses, and of weights
-            out, _ = task.apply(model, p, batch, (), key)
+            out, new = task.apply(model, p, batch, carry, key)
             losses, w = task.loss(out, batch)
-            return jnp.sum(w * losses), (jnp.sum(w), out)
+            return jnp.sum(w * losses), (jnp.sum(w), out, new)
 
-        (value, (wsum, out)), g = jax.value_and_grad(loss, has_aux=True)(params)
+        (value, (wsum, out, carry)), g = jax.value_and_grad(loss, has_aux=True)(params)
         total = jax.lax.psum(wsum, axis)  # the whole batch's weight
         sums, counts = task.stats(jax.lax.stop_gradient(out), batch)
         # g of the replicated params is already summed over devices (shard_map's transpose)
-        return (jax.tree.map(lambda x: x / total, g), jax.lax.psum(value, axis) / total,
+        return (jax.tree.map(lambda x: x / total, g), jax.lax.psum(value, axis) / total, carry,
                 (jax.lax.psum(sums, axis), jax.lax.psum(counts, axis)))  # fmt: skip
 
-    split = P(axis)
-    sharded = jax.shard_map(local, mesh=mesh, in_specs=(P(), split, P()),
-                            out_specs=(P(), P(), P()))  # fmt: skip
+    sharded = jax.shard_map(local, mesh=mesh, in_specs=(P(), batch_spec, carry_spec, P()),
+                            out_specs=(P(), P(), carry_spec, P()))  # fmt: skip
 
     def grad(params, batch, carry, key):
-        if jax.tree.leaves(carry):
-            raise ValueError("shard_map data parallelism does not split a task's carry")
-        g, loss, stats = sharded(params, batch, key)
+        check_split(task, batch, carry, mesh.shape[axis])
+        g, loss, carry, stats = sharded(params, batch, carry, key)
         return g, (loss, carry, stats)
 
     return grad
@@ -536,7 +563,9 @@ def make_run_epochs(
     ``grad_mesh`` (a ``Mesh`` with one axis ``"data"``, with ``batch_sharding`` over it):
     take the gradients with ``jax.shard_map`` instead (``data_parallel_grad``); the
     per-epoch evaluation is split the same way. Same loss and gradient, except that
-    each device draws its own dropout masks (the key folded with the device index).
+    each device draws its own dropout masks (the key folded with the device index). A task
+    with ``split_axis`` > 0 (a language model: its streams are split, ``batch_size`` 1 chunk
+    a step, no ``pad_multiple``) evaluates unsplit.
 
     ``with_predictions``: return ``(state, (metrics, test_predictions [E, N_test]))``,
     the prediction for every test row after each epoch (what the final report needs,
@@ -580,6 +609,8 @@ def make_run_epochs(
     padded = -(-batch_size // pad_multiple) * pad_multiple
     grad_fn = None if grad_mesh is None else data_parallel_grad(model, grad_mesh, task)
     step = train_step(model, optimizer, task, grad_fn=grad_fn)
+    # a language model's evaluation reads one stream, which no mesh splits: replicated
+    eval_mesh = grad_mesh if task.split_axis == 0 else None
 
     total = total_epochs or num_epochs
 
@@ -669,7 +700,7 @@ def make_run_epochs(
 
             def scores(params):
                 return evaluate_splits(model, task, params, splits, eval_batch_size,
-                                       mesh=grad_mesh)  # fmt: skip
+                                       mesh=eval_mesh)  # fmt: skip
 
             if eval_every > 1 and not eval_train:  # skipped epochs evaluate nothing
                 need = scored | state.best.stopped if early_stopping else scored

@@ -58,6 +58,11 @@ class Task(NamedTuple):
     stats: Callable[[Any, Batch], tuple[Array, Array]]  # -> (sums [M], counts [M])
     predict: Callable[[Any], Array]  # outputs -> predicted class per row (or token)
     init_carry: Callable[[Any, Any, int], Any]  # (model, params, batch_size) -> carry
+    # The axis of the batch's data (and of the carry's leaves) that data parallelism splits
+    # over devices: 0, the rows, for tasks without a carry; 1 for a language model, whose
+    # rows are consecutive chunks of its streams ``[R, S, T]`` and whose carry is each
+    # stream's state ``[L, S, H]``: its streams are split, its chunks' order kept.
+    split_axis: int = 0
 
 
 # ----------------------------------------------------------------------------- classification
@@ -353,7 +358,7 @@ def lm_task(model: Any, streams: int, reduction: str = "mean", windows: Any = No
         return jnp.stack([total, correct, total / math.log(2)]), jnp.stack([n, n, n])
 
     return Task("lm", ("loss", "acc", "bpc"), apply, loss, stats, lambda out: out.pred,
-                init_carry)  # fmt: skip
+                init_carry, split_axis=1)  # fmt: skip
 
 
 def word_level(task: Task) -> Task:

@@ -10,15 +10,18 @@ of 15 chunks = 600 steps on ``make_text(0, 35_000)``).
 Each round runs, one after another in fresh subprocesses (so each pays its own compile,
 which neither figure counts):
 
-* ``lm.py`` (its ``ours`` tokens/s: the median pass of ``jaxrnn.train_step`` passes,
-  compile excluded; the script also runs PyTorch and NumPy, whose figures are ignored here);
+* ``lm.py`` (its ``ours`` tokens/s: the median pass of ``jaxrnn.train_step`` passes on one
+  device, compile excluded, and ``ours_dp``'s, the streams split over 2 CPU devices with
+  ``shard_map``; the script also runs PyTorch and NumPy, whose figures are ignored here);
 * the CLI with its defaults (validation/test scored at the epochs ``--eval-every`` names,
   by default ``--log-every``'s), reading the JSON's ``tokens_per_s`` (the trained epochs'
   tokens over the compiled epochs' time, their evaluations included, compile excluded);
 * the CLI with ``--eval-every 40`` (scored at epochs 1 and 40 only): what the per-epoch
   evaluations cost.
 
-Reported: the median of each over ``--rounds`` rounds, and CLI / library ratios.
+Reported: the median of each over ``--rounds`` rounds, and CLI / library ratios, the
+library taken on as many devices as the CLI's JSON says it ran on (on a CPU of 2 or more
+cores ``--data-parallel auto`` splits the 32 streams over 2 devices).
 ``--quick``: hidden 64, 4 epochs (the smoke test; its figures mean nothing).
 """
 
@@ -57,8 +60,10 @@ def main() -> None:
     info = header()
     env = {**os.environ, "PYTHONPATH": ROOT + os.pathsep + os.environ.get("PYTHONPATH", "")}
     epochs, hidden = (4, 64) if args.quick else (40, 256)
-    names = ("library (lm.py ours)", "cli", "cli --eval-every 40")
+    lib1, lib2 = "library, 1 device (lm.py ours)", "library, 2 devices (lm.py ours_dp)"
+    names = (lib1, lib2, "cli", "cli --eval-every 40")
     rows: dict[str, list[float]] = {k: [] for k in names}
+    cli_devices = set()
     with tempfile.TemporaryDirectory() as tmp:
         text = os.path.join(tmp, "bench.txt")
         _run([sys.executable, "-m", "jaxrnn.data.text", "--out", text, "--n-chars", "35000"], env)
@@ -71,15 +76,24 @@ def main() -> None:
             lib_json = os.path.join(tmp, f"lib{r}.json")
             lm_cmd = [sys.executable, os.path.join(_HERE, "lm.py"), "--json", lib_json]
             _run(lm_cmd + (["--quick"] if args.quick else []), env)
-            rows["library (lm.py ours)"].append(json.load(open(lib_json))["ours"]["tokens_per_s"])
+            lib = json.load(open(lib_json))
+            rows[lib1].append(lib["ours"]["tokens_per_s"])
+            if lib["ours_dp"]:
+                rows[lib2].append(lib["ours_dp"]["tokens_per_s"])
             for name, extra in (("cli", []), ("cli --eval-every 40", ["--eval-every", "40"])):
                 out = os.path.join(tmp, f"cli{r}.json")
                 _run(cli + extra + ["--json", out], env)
-                rows[name].append(json.load(open(out))["tokens_per_s"])
+                ran = json.load(open(out))
+                rows[name].append(ran["tokens_per_s"])
+                cli_devices.add(ran["devices"])
             now = ", ".join(f"{k} {v[-1]:,.0f}" for k, v in rows.items())
             print(f"round {r + 1}/{args.rounds}: {now}", flush=True)
+    rows = {k: v for k, v in rows.items() if v}  # no ours_dp on one core
     med = {k: statistics.median(v) for k, v in rows.items()}
-    lib = med["library (lm.py ours)"]
+    if len(cli_devices) != 1 or (cli_devices != {1} and lib2 not in med):
+        sys.exit(f"the CLI ran on {sorted(cli_devices)} devices: no library figure to match")
+    lib = med[lib1 if cli_devices == {1} else lib2]
+    print(f"the CLI ran on {cli_devices.pop()} device(s): compared with that library figure")
     out_rows = [{"side": k, "tokens_per_s": med[k], "over_library": med[k] / lib,
                  "each_round": ", ".join(f"{x:,.0f}" for x in v)}
                 for k, v in rows.items()]  # fmt: skip

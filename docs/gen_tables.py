@@ -186,34 +186,38 @@ def rss_stages() -> str:
 def lm() -> str:
     d = load("lm")
     ours, torch, numpy, ratios = d["ours"], d["torch"], d["numpy"], d["ratios"]
+    dp = d.get("ours_dp")  # the streams over 2 CPU devices (absent before 2026-12-07)
     by_threads = torch["tokens_per_s_by_threads"]
     steps = d["config"]["steps"]
+    best = max(by_threads.values())
 
-    def k(x: float) -> str:  # tokens/s to 3 significant figures
-        return sig(x)
+    def ratio(x: float, n: str) -> str:  # over PyTorch at n threads; the faster one in bold
+        r = f"{fixed(x / by_threads[n])}x"
+        return f"**{r}**" if by_threads[n] == best else r
 
+    sides = [ours] + ([dp] if dp else [])
     rows = [
-        ["training tokens/s (median pass)", k(ours["tokens_per_s"]), k(by_threads["1"]),
-         k(by_threads["2"]), k(numpy["tokens_per_s"]), ""],
-        # each thread count's own ratio; the faster one (the JSON's ratio) in bold
-        ["ratio jaxrnn / other", "", *(
-            (f"**{fixed(r)}x**" if by_threads[n] == max(by_threads.values()) else f"{fixed(r)}x")
-            for n in ("1", "2") for r in [ours["tokens_per_s"] / by_threads[n]]),
-         f"**{sig(ratios['tokens_per_s_ours_over_numpy'])}x**",
-         ">= 1.2x PyTorch, >= 20x NumPy"],
-        [f"test bits/char after {steps} steps", fixed(ours["test_bpc"], 3),
+        ["training tokens/s (median pass)", *(sig(s["tokens_per_s"]) for s in sides),
+         sig(by_threads["1"]), sig(by_threads["2"]), sig(numpy["tokens_per_s"]), ""],
+        *([f"jaxrnn {what} / other", *([""] * len(sides)),
+           *(ratio(s["tokens_per_s"], n) for n in ("1", "2")),
+           f"**{sig(s['tokens_per_s'] / numpy['tokens_per_s'])}x**",
+           ">= 1.2x PyTorch, >= 20x NumPy"]
+          for what, s in zip(("(1 device)", "(2 devices)"), sides, strict=False)),
+        [f"test bits/char after {steps} steps", *(fixed(s["test_bpc"], 3) for s in sides),
          fixed(torch["test_bpc"], 3), "", "",
          f"within 0.05 of PyTorch ({ratios['test_bpc_ours_minus_torch']:+.4f})"],
-        ["compile", f"{ours['compile_s']:.1f} s", "", "", "", ""],
+        ["compile", *(f"{s['compile_s']:.1f} s" for s in sides), "", "", "", ""],
     ]  # fmt: skip
-    header = ["", "jaxrnn", "PyTorch (1 thread)", "PyTorch (2 threads)", "NumPy reference",
-              "target"]  # fmt: skip
+    header = ["", "jaxrnn", *(["jaxrnn, 2 devices"] if dp else []), "PyTorch (1 thread)",
+              "PyTorch (2 threads)", "NumPy reference", "target"]  # fmt: skip
     gen = d["generation"]
     gen_rows = [
         [str(n), str(g["length"]), sig(g["chars_per_s"]), fixed(g["compile_s"])]
         for n, g in ((1, gen["samples_1"]), (32, gen["samples_32"]))
     ]
-    return (table(header, rows, "lrrrrl") + "\n\nGeneration (`jaxrnn.nn.lm.sample`):\n\n"
+    return (table(header, rows, "l" + "r" * (len(header) - 2) + "l")
+            + "\n\nGeneration (`jaxrnn.nn.lm.sample`):\n\n"
             + table(["samples at once", "characters", "chars/s", "compile s"], gen_rows)
             + source("lm"))  # fmt: skip
 

@@ -300,6 +300,33 @@ def test_data_parallel_auto_rule():
     assert not uses_shard_map(cfg(task="lm", model="lstm", batch_size=16), batch)
 
 
+def test_a_resume_takes_the_devices_of_the_run_it_resumes(tmp_path):
+    """--resume reads the checkpoint's config (without JAX) before JAX starts, so a run
+    trained on one device per core goes on that way, with the same arithmetic; --devices
+    and --data-parallel given beside --resume still decide."""
+    import dataclasses
+
+    from jaxrnn.cli.train import _resumed, build_parser, host_devices
+    from jaxrnn.runs.config import TrainConfig, resolve_config
+    from jaxrnn.training import checkpoint_file
+
+    path = str(tmp_path / "lm.ckpt")
+    saved = resolve_config(TrainConfig(task="lm", model="lstm", batch_size=32))
+    checkpoint_file.save(path, {"config": dataclasses.asdict(saved), "seeds": [0]}, [])
+
+    def cores_used(*flags):
+        argv = ["--resume", path, *flags]
+        cfg, seeds = _resumed(build_parser().parse_args(argv), argv)
+        return host_devices(resolve_config(cfg), seeds, {}, 2)
+
+    assert cores_used() == 2
+    assert cores_used("--epochs", "9") == 2
+    assert cores_used("--devices", "1") == 0
+    assert cores_used("--data-parallel", "xla") == 0
+    checkpoint_file.save(path, {"config": dataclasses.asdict(saved), "seeds": [0, 1]}, [])
+    assert cores_used() == 0  # several seeds: split seeds, not devices per core
+
+
 def test_cli_uses_every_core_for_large_batches(tmp_path):
     """python -m jaxrnn.train with a batch of SHARD_MAP_ROWS_PER_DEVICE rows per core trains
     on one CPU device per core with shard_map (and one device when XLA_FLAGS says so)."""

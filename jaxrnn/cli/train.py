@@ -217,15 +217,33 @@ def host_devices(cfg: TrainConfig, seeds: int, environ: Mapping[str, str],
     return n if cfg.batch_size >= task_info(cfg).shard_map_rows * n else 0
 
 
-def _use_all_cores(args: argparse.Namespace) -> None:
-    """Before JAX starts: one CPU device per core where ``--data-parallel auto`` pays."""
-    if args.resume is not None or args.coordinator is not None or "jax" in sys.modules:
+def _resumed(args: argparse.Namespace, argv: Sequence[str] | None) -> tuple[TrainConfig, int]:
+    """A resumed run's config (the checkpoint's, with ``--devices`` and ``--data-parallel``
+    where given) and its seed count, read without JAX."""
+    from jaxrnn.training import checkpoint_file
+
+    meta, _ = checkpoint_file.load(args.resume)
+    cfg = TrainConfig(**{"buckets": 0, **meta["config"]})
+    typed = config_from_args(args)
+    runtime = {k: getattr(typed, k) for k in ("devices", "data_parallel")
+               if k in given_on_command_line(argv)}  # fmt: skip
+    return dataclasses.replace(cfg, **runtime), len(meta["seeds"])
+
+
+def _use_all_cores(args: argparse.Namespace, argv: Sequence[str] | None = None) -> None:
+    """Before JAX starts: one CPU device per core where ``--data-parallel auto`` pays (a
+    resumed run as the run it resumes, so that it goes on with the same arithmetic)."""
+    if args.coordinator is not None or "jax" in sys.modules:
         return
     try:
-        cfg = resolve_config(config_from_args(args))
-    except UsageError:  # reported once, below
+        if args.resume is None:
+            cfg, seeds = resolve_config(config_from_args(args)), args.seeds
+        else:
+            cfg, seeds = _resumed(args, argv)
+            cfg = resolve_config(cfg)
+    except Exception:  # a bad flag or checkpoint: reported once, below, where it is read
         return
-    n = host_devices(cfg, args.seeds, os.environ, os.cpu_count())
+    n = host_devices(cfg, seeds, os.environ, os.cpu_count())
     if n:
         flags = os.environ.get("XLA_FLAGS", "")
         os.environ["XLA_FLAGS"] = f"{flags} --xla_force_host_platform_device_count={n}".strip()
@@ -234,7 +252,7 @@ def _use_all_cores(args: argparse.Namespace) -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     """``python -m jaxrnn.train``; returns the exit code."""
     args = build_parser().parse_args(argv)
-    _use_all_cores(args)
+    _use_all_cores(args, argv)
     memory.limit_arenas()  # before JAX starts its threads
     cfg = shown_cfg = None
     try:

@@ -38,6 +38,7 @@ FOUR_DEVICES = textwrap.dedent("""
                       seeds=seeds) for d in (1, 4)]
         out[name] = {"devices": [r.extra["devices"] for r in runs],
                      "parallel": runs[1].extra["parallel"],
+                     "data_parallel": runs[1].extra.get("data_parallel"),
                      "histories": [r.histories for r in runs],
                      "params": [[np.asarray(a).tolist() for a in jax.tree.leaves(r.params)]
                                 for r in runs]}
@@ -95,6 +96,8 @@ def four_device_runs():
 def test_four_devices_equal_one(four_device_runs, name, axis):
     run = four_device_runs[name]
     assert run["devices"] == [1, 4] and run["parallel"] == axis
+    if name.startswith("lm_"):  # the streams split as asked
+        assert run["data_parallel"] == name.removeprefix("lm_"), run["data_parallel"]
     one, four = run["histories"]
     for h1, h4 in zip(one, four, strict=True):
         for r1, r4 in zip(h1, h4, strict=True):

@@ -197,7 +197,7 @@ def split_specs(task: Task, axis: str = "data") -> tuple[Any, Any]:
     return Batch(split, P()), split
 
 
-def check_split(task: Task, batch: Batch, carry: Any, devices: int) -> None:
+def _check_split(task: Task, batch: Batch, carry: Any, devices: int) -> None:
     """At trace time: refuse a split that would not give every device an equal share of the
     rows (or streams), or a carry that the rows' axis cannot split."""
     ax = task.split_axis
@@ -248,7 +248,7 @@ def data_parallel_grad(model, mesh, task: Task | None = None, axis: str = "data"
                             out_specs=(P(), P(), carry_spec, P()))  # fmt: skip
 
     def grad(params, batch, carry, key):
-        check_split(task, batch, carry, mesh.shape[axis])
+        _check_split(task, batch, carry, mesh.shape[axis])
         g, loss, carry, stats = sharded(params, batch, carry, key)
         return g, (loss, carry, stats)
 

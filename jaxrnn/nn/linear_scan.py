@@ -54,6 +54,7 @@ import jax
 import jax.numpy as jnp
 from jax import lax
 
+from jaxrnn.nn._vma import sum_to_primal_type
 from jaxrnn.nn.sequence import reverse_padded, time_mask
 
 Array = jax.Array
@@ -118,18 +119,21 @@ def scan_tm(a: Array, b: Array) -> Array:
     return _tm_scan(a, b)
 
 
-def _scan_tm_fwd(a: Array, b: Array) -> tuple[Array, tuple[Array, Array]]:
+def _scan_tm_fwd(a: Array, b: Array) -> tuple[Array, tuple[Array, Array, Array]]:
     hs = _tm_scan(a, b)
-    return hs, (a, hs)
+    # b[:0]: no data, only b's type (the shard_map axes it varies over) for the backward
+    return hs, (a, hs, b[:0])
 
 
-def _scan_tm_bwd(res: tuple[Array, Array], g: Array) -> tuple[Array, Array]:
-    a, hs = res
+def _scan_tm_bwd(res: tuple[Array, Array, Array], g: Array) -> tuple[Array, Array]:
+    a, hs, b_type = res
     # dh_t = g_t + a_{t+1} dh_{t+1}: the same recurrence, run backwards in time.
     a_next = jnp.concatenate([a[1:], jnp.zeros_like(a[:1])], axis=0)
     dh = _tm_scan(a_next, g, reverse=True)
     h_prev = jnp.concatenate([jnp.zeros_like(hs[:1]), hs[:-1]], axis=0)
-    return dh * h_prev, dh
+    # inside shard_map an ``a`` made from replicated weights alone (an LRU without padding)
+    # does not vary over the devices while ``dh`` does: its gradient is the devices' sum
+    return sum_to_primal_type((dh * h_prev, dh), (a, b_type))
 
 
 scan_tm.defvjp(_scan_tm_fwd, _scan_tm_bwd)

@@ -111,19 +111,24 @@ def main() -> None:
     jtest = tasks.LMRows(*map(jnp.asarray, test))
     ones = jnp.ones(1, jnp.float32)
 
-    def one_pass(state, data):
-        state = state._replace(carry=task.init_carry(model, state.params, 1))
+    def make_pass(step):
+        """One pass over the text's chunks, the streams' state carried: ``(state, losses)``."""
 
-        def body(s, xs):
-            s, m = step(s, Batch(tasks.LMRows(*(a[None] for a in xs)), ones), None)
-            return s, m["loss"]
+        def one_pass(state, data):
+            state = state._replace(carry=task.init_carry(model, state.params, 1))
 
-        state, losses = jax.lax.scan(body, state, data)
-        return state._replace(carry=()), losses
+            def body(s, xs):
+                s, m = step(s, Batch(tasks.LMRows(*(a[None] for a in xs)), ones), None)
+                return s, m["loss"]
+
+            state, losses = jax.lax.scan(body, state, data)
+            return state._replace(carry=()), losses
+
+        return one_pass
 
     state = loop.init_state(model, opt, 0, params=params0)
     tc = time.perf_counter()
-    run_pass = jax.jit(one_pass).lower(state, jrows).compile()
+    run_pass = jax.jit(make_pass(step)).lower(state, jrows).compile()
     compile_s = time.perf_counter() - tc
 
     # ours_dp: the streams split over n_dev devices (the CLI's --data-parallel auto)
@@ -135,22 +140,11 @@ def main() -> None:
         mesh = Mesh(np.array(jax.devices()[:n_dev]), ("data",))
         dp_step = loop.train_step(model, opt, task,
                                   grad_fn=loop.data_parallel_grad(model, mesh, task))
-
-        def dp_pass(state, data):
-            state = state._replace(carry=task.init_carry(model, state.params, 1))
-
-            def body(s, xs):
-                s, m = dp_step(s, Batch(tasks.LMRows(*(a[None] for a in xs)), ones), None)
-                return s, m["loss"]
-
-            state, losses = jax.lax.scan(body, state, data)
-            return state._replace(carry=()), losses
-
         rep = NamedSharding(mesh, PartitionSpec())
         dp_state = jax.device_put(loop.init_state(model, opt, 0, params=params0), rep)
         dp_rows = jax.device_put(jrows, rep)
         tc = time.perf_counter()
-        dp = {"run": jax.jit(dp_pass).lower(dp_state, dp_rows).compile(),
+        dp = {"run": jax.jit(make_pass(dp_step)).lower(dp_state, dp_rows).compile(),
               "compile_s": time.perf_counter() - tc, "state": dp_state, "times": [],
               "curve": []}  # fmt: skip
     evaluate = jax.jit(lambda p, d: loop.evaluate(model, task, p, d, 64)[0])

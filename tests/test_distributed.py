@@ -319,7 +319,7 @@ def test_a_resume_takes_the_devices_of_the_run_it_resumes(tmp_path):
     and --data-parallel given beside --resume still decide."""
     import dataclasses
 
-    from jaxrnn.cli.train import _resumed, build_parser, host_devices
+    from jaxrnn.cli.train import _resumed, _saved_meta, build_parser, host_devices
     from jaxrnn.runs.config import TrainConfig, resolve_config
     from jaxrnn.training import checkpoint_file
 
@@ -329,7 +329,7 @@ def test_a_resume_takes_the_devices_of_the_run_it_resumes(tmp_path):
 
     def cores_used(*flags):
         argv = ["--resume", path, *flags]
-        cfg, seeds = _resumed(build_parser().parse_args(argv), argv)
+        cfg, seeds = _resumed(_saved_meta(path), build_parser().parse_args(argv), argv)
         return host_devices(resolve_config(cfg), seeds, {}, 2)
 
     assert cores_used() == 2

@@ -8,6 +8,7 @@ that are not run options (seeds, outputs, checkpoints, multi-host) are added bel
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
 import os
 import sys
@@ -25,6 +26,7 @@ from jaxrnn.runs.config import (
     TrainConfig,
     flag_name,
     resolve_config,
+    saved_config,
 )
 from jaxrnn.runs.registry import ignored_options, task_info
 from jaxrnn.runs.report import default_log_every
@@ -181,11 +183,16 @@ def refuse_ignored(task: str, given: Collection[str]) -> None:
                           f"{'it' if len(ignored) == 1 else 'them'}")  # fmt: skip
 
 
-def _saved_task(path: str) -> str:
-    """The task of the checkpoint at ``path`` (``CheckpointError`` if unreadable)."""
+def _saved_meta(path: str) -> dict:
+    """The metadata of the checkpoint at ``path``, read without JAX (``CheckpointError`` if
+    unreadable)."""
     from jaxrnn.training import checkpoint_file
 
-    meta, _ = checkpoint_file.load(path)
+    return checkpoint_file.load(path)[0]
+
+
+def _saved_task(meta: dict) -> str:
+    """The task of a checkpoint, from its metadata."""
     config = meta.get("config")
     return str(config.get("task", "classify")) if isinstance(config, dict) else "classify"
 
@@ -217,29 +224,31 @@ def host_devices(cfg: TrainConfig, seeds: int, environ: Mapping[str, str],
     return n if cfg.batch_size >= task_info(cfg).shard_map_rows * n else 0
 
 
-def _resumed(args: argparse.Namespace, argv: Sequence[str] | None) -> tuple[TrainConfig, int]:
-    """A resumed run's config (the checkpoint's, with ``--devices`` and ``--data-parallel``
-    where given) and its seed count, read without JAX."""
-    from jaxrnn.training import checkpoint_file
-
-    meta, _ = checkpoint_file.load(args.resume)
-    cfg = TrainConfig(**{"buckets": 0, **meta["config"]})
+def _resumed(meta: dict, args: argparse.Namespace, argv: Sequence[str] | None
+             ) -> tuple[TrainConfig, int]:  # fmt: skip
+    """A resumed run's config (the checkpoint's ``meta``, with ``--devices`` and
+    ``--data-parallel`` where given) and its seed count."""
+    cfg = saved_config(meta["config"])
     typed = config_from_args(args)
     runtime = {k: getattr(typed, k) for k in ("devices", "data_parallel")
                if k in given_on_command_line(argv)}  # fmt: skip
     return dataclasses.replace(cfg, **runtime), len(meta["seeds"])
 
 
-def _use_all_cores(args: argparse.Namespace, argv: Sequence[str] | None = None) -> None:
+def _use_all_cores(args: argparse.Namespace, argv: Sequence[str] | None = None,
+                   saved: dict | None = None) -> None:  # fmt: skip
     """Before JAX starts: one CPU device per core where ``--data-parallel auto`` pays (a
-    resumed run as the run it resumes, so that it goes on with the same arithmetic)."""
+    resumed run, ``saved`` its checkpoint's metadata, as the run it resumes, so that it goes
+    on with the same arithmetic)."""
     if args.coordinator is not None or "jax" in sys.modules:
+        return
+    if args.resume is not None and saved is None:  # unreadable: reported below
         return
     try:
         if args.resume is None:
             cfg, seeds = resolve_config(config_from_args(args)), args.seeds
         else:
-            cfg, seeds = _resumed(args, argv)
+            cfg, seeds = _resumed(saved, args, argv)
             cfg = resolve_config(cfg)
     except Exception:  # a bad flag or checkpoint: reported once, below, where it is read
         return
@@ -252,7 +261,11 @@ def _use_all_cores(args: argparse.Namespace, argv: Sequence[str] | None = None) 
 def main(argv: Sequence[str] | None = None) -> int:
     """``python -m jaxrnn.train``; returns the exit code."""
     args = build_parser().parse_args(argv)
-    _use_all_cores(args, argv)
+    saved = None  # a resumed checkpoint's metadata, read once (an unreadable one: below)
+    if args.resume is not None:
+        with contextlib.suppress(Exception):
+            saved = _saved_meta(args.resume)
+    _use_all_cores(args, argv, saved)
     memory.limit_arenas()  # before JAX starts its threads
     cfg = shown_cfg = None
     try:
@@ -280,7 +293,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             cfg = dataclasses.replace(cfg, eval_every=args.log_every or default_log_every(
                 shown_cfg.epochs))  # fmt: skip
         # On --resume the task is the checkpoint's, whatever --task says.
-        info = task_info(cfg if args.resume is None else _saved_task(args.resume))
+        info = task_info(cfg if args.resume is None
+                         else _saved_task(saved or _saved_meta(args.resume)))  # fmt: skip
         refuse_ignored(info.name, given_on_command_line(argv))
         if args.confusion_png and not info.confusion:
             raise ConfigError(f"--confusion-png draws a classifier's confusion matrix: not "

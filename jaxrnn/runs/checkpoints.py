@@ -20,7 +20,7 @@ from jaxrnn import __version__
 from jaxrnn.errors import CheckpointError
 from jaxrnn.nn.models import init_params_numpy
 from jaxrnn.runs.build import make_optimizer
-from jaxrnn.runs.config import TrainConfig
+from jaxrnn.runs.config import TrainConfig, saved_config
 from jaxrnn.runs.registry import get_spec
 from jaxrnn.training import checkpoint_file as checkpoint
 from jaxrnn.training import loop
@@ -83,8 +83,7 @@ def load_checkpoint(path: str) -> Restored:
     if meta.get("kind") != CHECKPOINT_KIND:
         raise CheckpointError(f"{path}: not a jaxrnn training checkpoint")
     try:
-        # written before length buckets existed: trained without them
-        cfg = TrainConfig(**{"buckets": 0, **meta["config"]})
+        cfg = saved_config(meta["config"])
         spec = get_spec(cfg)
         tok = spec.vocab_from_dict(meta["tokenizer"])
         label_names = [str(x) for x in meta["label_names"]]

@@ -643,3 +643,9 @@ def resolve_config(cfg: TrainConfig) -> TrainConfig:
     if cfg.model == "rnn" and cfg.layers != 1:
         raise ConfigError("--model rnn is the study's single-layer RNN: --layers must be 1")
     return cfg
+
+
+def saved_config(config: dict) -> TrainConfig:
+    """The ``TrainConfig`` of a checkpoint from its metadata's ``config`` (a checkpoint
+    written before length buckets existed was trained without them)."""
+    return TrainConfig(**{"buckets": 0, **config})

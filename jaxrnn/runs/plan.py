@@ -136,6 +136,17 @@ def seed_group(cfg: TrainConfig, num_seeds: int, parallel: Parallel | None = Non
     return 1 if per_step >= _SEQUENTIAL_SEEDS_ABOVE_MACS else num_seeds
 
 
+def _split_evenly(devices: list, n: int, all_devices: bool, refusal: str) -> list:
+    """The devices among which ``n`` seeds or streams split evenly: with ``--devices 0``
+    (``all_devices``) as many as divide ``n``; else all of them, or ``ConfigError``
+    (``refusal`` with ``{n}`` and ``{k}``, the device count) where they do not."""
+    if all_devices:
+        return devices[: max(d for d in range(1, len(devices) + 1) if n % d == 0)]
+    if n % len(devices):
+        raise ConfigError(refusal.format(n=n, k=len(devices)))
+    return devices
+
+
 def plan_parallel(cfg: TrainConfig, num_seeds: int) -> Parallel | None:
     """Pick the devices and what to split: seeds if several, else the batch. None: one device.
 
@@ -147,30 +158,21 @@ def plan_parallel(cfg: TrainConfig, num_seeds: int) -> Parallel | None:
     if cfg.devices > len(available):
         raise ConfigError(f"--devices {cfg.devices} asked for, but JAX sees {len(available)}")
     devices = available[: cfg.devices or None]
-    if num_seeds > 1 and not cfg.devices:  # "all": as many as split the seeds evenly
-        devices = devices[: max(d for d in range(1, len(devices) + 1) if num_seeds % d == 0)]
-    if len(devices) == 1:
-        return None
     if num_seeds > 1:
-        if num_seeds % len(devices):
-            raise ConfigError(
-                f"--seeds {num_seeds} does not split over {len(devices)} devices: use a "
-                f"multiple of {len(devices)} or --devices"
-            )
         axis = "seed"
+        devices = _split_evenly(devices, num_seeds, not cfg.devices,
+                                "--seeds {n} does not split over {k} devices: use a multiple "
+                                "of {k} or --devices")  # fmt: skip
     elif uses_fast_loop(cfg):
         return None
     else:
         axis = "batch"
-        if task_info(cfg).streams and cfg.batch_size % len(devices):  # streams split evenly
-            if cfg.devices:
-                raise ConfigError(f"--batch-size {cfg.batch_size}: the streams do not split "
-                                  f"evenly over {len(devices)} devices; use a multiple of "
-                                  f"{len(devices)}, or --devices")  # fmt: skip
-            devices = devices[: max(d for d in range(1, len(devices) + 1)
-                                    if cfg.batch_size % d == 0)]  # fmt: skip
-            if len(devices) == 1:
-                return None
+        if task_info(cfg).streams:  # a language model's streams split evenly
+            devices = _split_evenly(devices, cfg.batch_size, not cfg.devices,
+                                    "--batch-size {n}: the streams do not split evenly over "
+                                    "{k} devices; use a multiple of {k}, or --devices")  # fmt: skip
+    if len(devices) == 1:
+        return None
     mesh = Mesh(np.array(devices), ("data",))
     return Parallel(mesh, axis, NamedSharding(mesh, PartitionSpec("data")),
                     NamedSharding(mesh, PartitionSpec()))  # fmt: skip

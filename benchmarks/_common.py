@@ -23,7 +23,7 @@ from typing import Any
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from _timing import machine_info, print_table, write_json  # noqa: E402
+from _timing import cpu_brief, machine_info, print_table, write_json  # noqa: E402
 
 from jaxrnn.runs import memory as _memory  # noqa: E402
 
@@ -93,7 +93,8 @@ def header(extra_modules: Sequence[str] = (), persistent_cache: bool = False) ->
     load = info.get("loadavg")
     vs = ", ".join(f"{k} {v}" for k, v in info["versions"].items() if v)
     print(
-        f"{info['cpu_model']}, {info['cpu_affinity'] or info['cpu_count']} cores usable, "
+        f"{info['cpu_model']} ({cpu_brief(info['cpu'])}), "
+        f"{info['cpu_affinity'] or info['cpu_count']} cores usable, "
         f"load average {'/'.join(f'{x:.1f}' for x in load) if load else '?'}; {vs}; "
         f"allocator {ALLOCATOR}",
         flush=True,

@@ -119,23 +119,68 @@ def timed(fn: Callable[[], Any]) -> tuple[Any, float]:
     return out, time.perf_counter() - t0
 
 
-def _cpu_model() -> str:
+# The instruction sets that bound a float32 / bfloat16 matmul: two chips sold under one
+# ``model name`` (a VM's "AMD EPYC" is Zen 3 with AVX2 or Zen 4 with AVX-512 and BF16 dots)
+# differ in speed by 1.5x here, so a result names them.
+SIMD_FLAGS = ("avx2", "fma", "avx512f", "avx512_bf16", "avx512_vnni", "amx_bf16", "amx_tile")
+
+
+def read_cpuinfo(path: str = "/proc/cpuinfo") -> dict[str, Any]:
+    """The first core's ``model name``, ``vendor_id``, ``cpu family``, ``model``,
+    ``stepping``, ``cpu MHz`` and ``flags`` (a set) from ``/proc/cpuinfo``; missing fields
+    are None (an empty set for the flags, e.g. off Linux)."""
+    keys = {"model name": "model_name", "vendor_id": "vendor", "cpu family": "family",
+            "model": "model", "stepping": "stepping", "cpu MHz": "mhz", "flags": "flags"}
+    info: dict[str, Any] = {v: None for v in keys.values()}
     try:
-        with open("/proc/cpuinfo") as f:
+        with open(path) as f:
             for line in f:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
+                key, _, val = line.partition(":")
+                name = keys.get(key.strip())
+                if name is None or info[name] is not None:
+                    continue
+                val = val.strip()
+                if name == "flags":
+                    info[name] = set(val.split())
+                elif name == "mhz":
+                    info[name] = float(val)
+                else:
+                    info[name] = val
+    except (OSError, ValueError):
         pass
-    return platform.processor() or platform.machine()
+    if info["flags"] is None:
+        info["flags"] = set()
+    return info
+
+
+def _cpu_model() -> str:
+    return read_cpuinfo()["model_name"] or platform.processor() or platform.machine()
+
+
+def cpu_identity() -> dict[str, Any]:
+    """``{vendor, family, model, stepping, simd}``: which chip behind the model name, and
+    which of ``SIMD_FLAGS`` it has (JSON-ready)."""
+    info = read_cpuinfo()
+    ident = {k: info[k] for k in ("vendor", "family", "model", "stepping")}
+    ident["simd"] = [f for f in SIMD_FLAGS if f in info["flags"]]
+    return ident
+
+
+def cpu_brief(ident: dict[str, Any]) -> str:
+    """One line for a header: ``"AuthenticAMD family 25 model 1; avx2 fma"``."""
+    chip = " ".join(f"{k} {ident[k]}" for k in ("family", "model") if ident.get(k) is not None)
+    chip = " ".join(x for x in (ident.get("vendor") or "", chip) if x)
+    return f"{chip}; {' '.join(ident.get('simd') or ()) or 'no avx2'}"
 
 
 def machine_info(extra_modules: Sequence[str] = ()) -> dict[str, Any]:
-    """CPU model, core counts, OS, Python, versions of numpy/jax/jaxlib and ``extra_modules``."""
+    """CPU model and ``cpu_identity``, core counts, OS, Python, versions of numpy/jax/jaxlib
+    and ``extra_modules``."""
     import importlib
 
     info: dict[str, Any] = {
         "cpu_model": _cpu_model(),
+        "cpu": cpu_identity(),
         "cpu_count": os.cpu_count(),
         "cpu_affinity": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None,
         "platform": platform.platform(),

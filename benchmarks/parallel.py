@@ -116,6 +116,7 @@ sys.path.insert(0, _HERE)
 sys.path.insert(0, os.path.dirname(_HERE))  # this checkout's jaxrnn, not an installed one
 
 from _common import QuietCheck, finish, header, parser, table  # noqa: E402
+from _timing import read_cpuinfo  # noqa: E402
 
 CLASSES = 16
 LR = 1e-3
@@ -186,24 +187,8 @@ MEMORY_FORMULA = ("5 x 4 bytes x B T H x n: each [B, T, H] float32 tensor writte
 
 def _cpuinfo() -> tuple[set[str], float | None, str]:
     """``(flags, cpu MHz, "vendor_id family")`` of the first core in ``/proc/cpuinfo``."""
-    flags: set[str] = set()
-    mhz, vendor, family = None, "", ""
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                key, _, val = line.partition(":")
-                key = key.strip()
-                if key == "flags" and not flags:
-                    flags = set(val.split())
-                elif key == "cpu MHz" and mhz is None:
-                    mhz = float(val)
-                elif key == "vendor_id" and not vendor:
-                    vendor = val.strip()
-                elif key == "cpu family" and not family:
-                    family = val.strip()
-    except (OSError, ValueError):
-        pass
-    return flags, mhz, f"{vendor} {family}".strip()
+    info = read_cpuinfo()
+    return info["flags"], info["mhz"], f"{info['vendor'] or ''} {info['family'] or ''}".strip()
 
 
 def _lscpu_max_mhz() -> float | None:

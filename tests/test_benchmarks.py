@@ -347,6 +347,29 @@ def test_read_machine_here():
         assert len(r.load) == 3 and r.busy_s > 0
 
 
+def test_cpu_identity_tells_two_chips_of_one_model_name_apart(tmp_path, monkeypatch):
+    import _timing
+
+    def ident(flags: str, model: int) -> dict:
+        info = tmp_path / f"cpuinfo{model}"
+        info.write_text(f"processor\t: 0\nvendor_id\t: AuthenticAMD\ncpu family\t: 25\n"
+                        f"model\t\t: {model}\nmodel name\t: AMD EPYC\nstepping\t: 1\n"
+                        f"cpu MHz\t\t: 2445.404\nflags\t\t: fpu {flags}\n\n"
+                        f"processor\t: 1\nmodel\t\t: 99\nflags\t\t: sse\n")  # fmt: skip
+        real = _timing.read_cpuinfo
+        monkeypatch.setattr(_timing, "read_cpuinfo", lambda path=str(info): real(path))
+        return _timing.cpu_identity()
+
+    zen3, zen4 = ident("avx fma avx2", 1), ident("avx2 fma avx512f avx512_bf16", 17)
+    assert zen3 == {"vendor": "AuthenticAMD", "family": "25", "model": "1", "stepping": "1",
+                    "simd": ["avx2", "fma"]}  # the first core's fields only
+    assert zen4["simd"] == ["avx2", "fma", "avx512f", "avx512_bf16"] and zen4["model"] == "17"
+    assert _timing.cpu_brief(zen3) == "AuthenticAMD family 25 model 1; avx2 fma"
+    assert _timing.read_cpuinfo(str(tmp_path / "missing"))["flags"] == set()
+    info = _timing.machine_info()
+    assert info["cpu"] == zen4 and json.loads(json.dumps(info))["cpu"] == zen4
+
+
 def test_mnist1d_wall_quick(tmp_path):
     p = run_quick("mnist1d_wall", tmp_path)
     assert p["config"]["epochs"] == 2 and p["seeds"] == 1

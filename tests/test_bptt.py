@@ -136,6 +136,10 @@ def test_custom_vjp_equals_autodiff(cell, bias):
         ("gru", (("transpose_dz", False),)),
         ("gru", (("hoist", False), ("fused", False), ("unroll", 2))),
         ("rnn", (("fused", False), ("unroll", 3))),
+        # the step matmuls as (w @ h.T).T (on by default only from H = 256)
+        ("lstm", (("feature_major", True), ("chunk", 3))),
+        ("gru", (("feature_major", True), ("batch_groups", 2))),
+        ("rnn", (("feature_major", True),)),
     ],
 )
 def test_options_give_the_same_gradients(cell, opts):
@@ -272,6 +276,33 @@ def test_speed_options_shape_the_program():
     assert loops_and_matmuls("lstm", B, batch_groups=3) == (1, 1)  # 3 does not divide 4
     assert loops_and_matmuls("rnn", 64) == (2, 1)
     assert loops_and_matmuls("rnn", 63) == (1, 1)
+
+
+def test_feature_major_rule_and_program():
+    """``feature_major=None`` runs the step matmul as ``(w_hh @ h.T).T`` from a hidden size of
+    ``FEATURE_MAJOR_MIN_HIDDEN`` up to ``FEATURE_MAJOR_MAX_BATCH`` rows per loop (a batch
+    split into groups counts per group); the form shows as barriers around the matmul in the
+    loop, forward and back. Traced only."""
+    rule = bptt._feature_major
+    assert rule(None, 32, 256) and rule(None, 1, 512) and rule(True, 64, 8)
+    assert not rule(None, 33, 256) and not rule(None, 16, 128) and not rule(False, 16, 512)
+
+    def barriers(batch, hidden, **opts):
+        rng = np.random.default_rng(0)
+        p = CellParams(rng.normal(size=(4 * hidden, D)), rng.normal(size=(4 * hidden, hidden)),
+                       None, None)  # fmt: skip
+        c = LSTMState(np.zeros((batch, hidden)), np.zeros((batch, hidden)))
+        x = np.zeros((batch, 2, D))
+
+        def f(p, x, c):
+            return jax.grad(lambda p: jnp.sum(bptt.layer("lstm", p, x, None, c, **opts)[0]))(p)
+
+        return sum(n == "optimization_barrier" and d > 0 for n, d in _program(f, p, x, c))
+
+    assert barriers(32, 256) == 4  # two loops (forward, back), two barriers a step each
+    assert barriers(64, 256) == 8  # two batch groups of 32
+    assert barriers(64, 256, batch_groups=1) == barriers(4, 128) == 0
+    assert barriers(4, 8, feature_major=True) == 4
 
 
 def test_chunked_loop_runs_only_the_chunks_the_longest_sequence_needs(monkeypatch):

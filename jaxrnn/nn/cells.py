@@ -134,6 +134,7 @@ class BackStep(NamedTuple):
     initial carry; ``dcarry`` the carried gradient (``(dh, dc)`` for an ``(h, c)`` carry);
     ``dh = dh_in + dy_t`` the hidden gradient at ``t``; ``keep(x)`` zeroes the rows past
     each sequence's end and ``pass_on(new, old)`` keeps ``old`` there (masking).
+    ``w_hh_t``: see ``rec_back`` (None: the batch-major product).
     """
 
     w_hh: Array
@@ -146,6 +147,8 @@ class BackStep(NamedTuple):
     dh: Array
     keep: Callable[[Array], Array]
     pass_on: Callable[[Array, Array], Array]
+    w_hh_t: Array | None = None  # w_hh.T, made before the loop when the step's matmul runs
+    # feature-major (``jaxrnn.nn.bptt``'s ``feature_major``): pass it on to ``rec_back``
 
 
 class Cell(NamedTuple):
@@ -323,7 +326,7 @@ def _rnn_backward(relu: bool):
         h = index(s.ys, s.t)
         da = jnp.where(h > 0, s.dh, jnp.zeros_like(s.dh)) if relu else s.dh * (1.0 - h * h)
         dxp = (s.keep(da),)
-        return s.pass_on(rec_back(dxp, s.w_hh, s.fused), s.dcarry), dxp, None
+        return s.pass_on(rec_back(dxp, s.w_hh, s.fused, s.w_hh_t), s.dcarry), dxp, None
 
     return backward
 
@@ -365,7 +368,7 @@ def _lstm_backward(s: BackStep):
         keep(dc * i * (1.0 - g * g)),
         keep(s.dh * tc * o * (1.0 - o)),
     )
-    dh_new = s.pass_on(rec_back(dz, s.w_hh, s.fused), dh_in)
+    dh_new = s.pass_on(rec_back(dz, s.w_hh, s.fused, s.w_hh_t), dh_in)
     return (dh_new, s.pass_on(dc * f, dc_in)), dz, None
 
 
@@ -399,7 +402,7 @@ def _gru_backward(s: BackStep):
     dr = keep(dan * hn * r * (1.0 - r))
     dzz = keep(dh * (hp - n) * z * (1.0 - z))
     dhn = dan * r
-    new = s.pass_on(dh * z + rec_back((dr, dzz, dhn), s.w_hh, s.fused), s.dcarry)
+    new = s.pass_on(dh * z + rec_back((dr, dzz, dhn), s.w_hh, s.fused, s.w_hh_t), s.dcarry)
     return new, (dr, dzz, dan), dhn
 
 

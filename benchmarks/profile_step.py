@@ -112,8 +112,12 @@ def kernel_profile(cell: str, B: int, T: int, D: int, H: int, steps: int) -> dic
 
 def step_matmul(cell: str, B: int, T: int, H: int, reps: int) -> dict[str, Any]:
     """Part 2: ``T`` dependent ``[B, H] @ [H, G*H]`` products (the recurrence's matmul
-    alone), XLA on one device vs PyTorch with 1 and 2 threads."""
+    alone), XLA on one device vs PyTorch with 1 and 2 threads; ``xla_feature_major``: the
+    same products as ``(w @ h.T).T`` (``jaxrnn.nn._blocks.feature_major``, what
+    ``jaxrnn.nn.bptt`` runs from H = 256 at <= 32 rows)."""
     import torch
+
+    from jaxrnn.nn._blocks import feature_major
 
     g = num_gates(cell)
     w = np.random.default_rng(0).normal(0, 0.05, (g * H, H)).astype(np.float32)
@@ -122,6 +126,10 @@ def step_matmul(cell: str, B: int, T: int, H: int, reps: int) -> dict[str, Any]:
     @jax.jit
     def loop(w, h):
         return lax.fori_loop(0, T, lambda t, h: jnp.tanh(h @ w.T)[:, :H], h)
+
+    @jax.jit
+    def loop_fm(w, h):
+        return lax.fori_loop(0, T, lambda t, h: jnp.tanh(feature_major(w, h))[:, :H], h)
 
     wj, hj = jnp.asarray(w), jnp.asarray(h0)
     wt, ht = torch.from_numpy(w), torch.from_numpy(h0)
@@ -136,9 +144,11 @@ def step_matmul(cell: str, B: int, T: int, H: int, reps: int) -> dict[str, Any]:
         return with_torch_threads(run, threads)
 
     jax.block_until_ready(loop(wj, hj))
+    jax.block_until_ready(loop_fm(wj, hj))
     stats = bench(
         {
             "xla": lambda: jax.block_until_ready(loop(wj, hj)),
+            "xla_feature_major": lambda: jax.block_until_ready(loop_fm(wj, hj)),
             "torch_1_thread": torch_loop(1),
             "torch_2_threads": torch_loop(2),
         },

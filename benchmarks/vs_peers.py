@@ -69,6 +69,7 @@ import numpy as np  # noqa: E402
 from _common import QuietCheck  # noqa: E402
 from _timing import (  # noqa: E402
     bench,
+    cpu_brief,
     machine_info,
     print_table,
     timed,
@@ -218,6 +219,9 @@ VARIANTS: dict[str, dict[str, Any]] = {
     "batch_groups=2": {"batch_groups": 2},
     "transpose_dz=False": {"transpose_dz": False},
     "transpose_dz=True": {"transpose_dz": True},
+    # default: on from H = 256 at <= 32 rows per loop (bptt.FEATURE_MAJOR_*)
+    "feature_major=False": {"feature_major": False},
+    "feature_major=True": {"feature_major": True},
 }
 
 
@@ -365,6 +369,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     ap.add_argument("--reps", type=int, default=None, help="timed samples per impl (default 15)")
     ap.add_argument("--cells", default=",".join(CELLS), help="comma-separated, of lstm,gru,rnn")
     ap.add_argument("--shapes", default=None, help="indices into SHAPES, e.g. 0,1 (default all)")
+    ap.add_argument("--shape", default=None, metavar="B,T,D,H",
+                    help="one shape of your own instead of SHAPES (e.g. 16,64,32,256: a\n"
+                    "language model's streams on one of 2 devices)")
     ap.add_argument("--no-bilstm", action="store_true", help="skip the 3-layer BiLSTM case")
     ap.add_argument("--no-autodiff", action="store_true", help="skip impl='autodiff'")
     ap.add_argument(
@@ -377,7 +384,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         "--variants",
         action="store_true",
         help="instead of the peers: our options (fused, hoist, unroll, batch_groups,\n"
-        "transpose_dz, "
+        "transpose_dz, feature_major, "
         "autodiff) per shape and cell, and the BiLSTM direction layouts",
     )
     args = ap.parse_args(argv)
@@ -390,12 +397,21 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     shapes = SHAPES[:1] if args.quick else SHAPES
     if args.shapes is not None:
         shapes = [SHAPES[int(i)] for i in args.shapes.split(",")]
+    if args.shape is not None:
+        try:
+            shape = tuple(int(v) for v in args.shape.split(","))
+        except ValueError:
+            shape = ()
+        if len(shape) != 4 or min(shape) < 1:
+            ap.error(f"--shape takes four positive integers B,T,D,H, got {args.shape!r}")
+        shapes = [shape]
     cells = [c for c in args.cells.split(",") if c]
     info = machine_info(extra_modules=("torch", "flax", "optax"))
     info["torch_num_threads"] = torch.get_num_threads()
     info["torch_num_interop_threads"] = torch.get_num_interop_threads()
     print(
-        f"{info['cpu_model']}, {info['cpu_count']} cores; torch {info['versions']['torch']} "
+        f"{info['cpu_model']} ({cpu_brief(info['cpu'])}), {info['cpu_count']} cores; "
+        f"torch {info['versions']['torch']} "
         f"({info['torch_num_threads']} threads), jax {info['versions']['jax']}, "
         f"flax {info['versions']['flax']}; {len(jax.devices())} JAX CPU devices; reps={reps}",
         flush=True,
@@ -427,7 +443,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                 )
         print("\nms per train step (median); ratio variant/default < 1: variant faster")
         print_table(flat, list(flat[0]))
-        payload = {"machine": info, "reps": reps, "warmup": warmup, "variants": rows}
+        payload = {"machine": info, "reps": reps, "warmup": warmup, "variants": rows,
+                   "script_wall_s": time.perf_counter() - t0}
         payload["wall_s"] = time.perf_counter() - t0
         payload = check.stamp(payload)
         if args.json:

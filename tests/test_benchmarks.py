@@ -49,6 +49,7 @@ def run_quick(script: str, tmp_path: Path, *extra: str) -> dict:
     machine = payload["machine"]
     for key in ("cpu_model", "cpu_count", "loadavg", "versions", "jax_devices"):
         assert key in machine
+    assert set(machine["cpu"]) == {"vendor", "family", "model", "stepping", "simd"}
     assert machine["versions"]["jax"] and machine["versions"]["numpy"]
     assert payload["script_wall_s"] > 0
     return payload
@@ -168,6 +169,16 @@ def test_vs_peers_quick(tmp_path):
         assert positive(impls["ours_dp"]["compile_s"]) and positive(impls["torch"]["first_call_s"])
 
 
+def test_vs_peers_variants_of_a_shape_of_ones_own(tmp_path):
+    p = run_quick("vs_peers", tmp_path, "--variants", "--shape", "3,2,2,4", "--cells", "rnn",
+                  "--no-bilstm", "--reps", "1")  # fmt: skip
+    (row,) = p["variants"]
+    names = set(row["variants"])
+    assert {"default", "feature_major=False", "feature_major=True", "autodiff"} <= names
+    assert row["case"] == "rnn B3 T2 D2 H4"
+    assert all(positive(v["median_ms"]) for v in row["variants"].values())
+
+
 def test_vs_numpy_quick(tmp_path):
     p = run_quick("vs_numpy", tmp_path)
     s = p["study_training"]
@@ -196,7 +207,8 @@ def test_profile_step_quick(tmp_path):
     assert any(n.startswith("while") for n in names)  # the time loops were seen
     for r in k["kernels"]:
         assert positive(r["mean us"]) and positive(r["per step"]), r
-    assert set(p["step_matmul"]["us_per_time_step"]) == {"xla", "torch_1_thread", "torch_2_threads"}
+    assert set(p["step_matmul"]["us_per_time_step"]) == {"xla", "xla_feature_major",
+                                                         "torch_1_thread", "torch_2_threads"}
     for row in p["weight_grad_products"] + p["square_gemms"]:
         assert all(positive(v) for key, v in row.items() if key.endswith("GF/s")), row
     for cpus in ("all_cores", "one_core"):  # part 4, the second in a child pinned to one core

@@ -305,6 +305,29 @@ def test_feature_major_rule_and_program():
     assert barriers(4, 8, feature_major=True) == 4
 
 
+def test_feature_major_in_mixed_precision():
+    """bfloat16 weight matrices (``--dtype bfloat16``'s mixed precision): the feature-major
+    step matmuls give the batch-major ones' outputs and gradients up to float32 rounding."""
+    rng = np.random.default_rng(4)
+    shapes = ((4 * H, D), (4 * H, H), (4 * H,), (4 * H,))
+    p = CellParams(*(jnp.asarray(rng.normal(0, 0.3, s), jnp.float32) for s in shapes))
+    x, w = (jnp.asarray(rng.normal(size=(B, T, n)), jnp.float32) for n in (D, H))
+    zero = jnp.zeros((B, H), jnp.float32)
+
+    def grads(fm):
+        def loss(p, x):
+            low = p._replace(w_ih=p.w_ih.astype(jnp.bfloat16), w_hh=p.w_hh.astype(jnp.bfloat16))
+            ys, _ = bptt.layer("lstm", low, x, None, LSTMState(zero, zero), feature_major=fm)
+            return jnp.sum(ys * w)
+
+        return jax.value_and_grad(loss, argnums=(0, 1))(p, x)
+
+    ref, new = jax.jit(lambda: (grads(False), grads(True)))()
+    for u, v in zip(jax.tree.leaves(ref), jax.tree.leaves(new), strict=True):
+        assert u.dtype == v.dtype == jnp.float32
+        np.testing.assert_allclose(v, u, rtol=1e-4, atol=1e-5)
+
+
 def test_chunked_loop_runs_only_the_chunks_the_longest_sequence_needs(monkeypatch):
     """``chunk=C``: the forward runs ``C * ceil(max(lengths) / C)`` steps (none when every
     sequence is empty), all ``T`` without lengths; counted by a callback in the cell's step."""

@@ -231,9 +231,13 @@ SHARD_MAP = textwrap.dedent("""
     mesh = Mesh(np.array(jax.devices()), ("data",))
     x = np.random.default_rng(0).normal(size=(4, 6, 3))
     lengths = np.array([6, 2, 0, 5])
+    from jaxrnn.nn import bptt
     for cell, bidir, kw in [("lstm", True, {}), ("gru", False, {"impl": "autodiff"}),
                             ("rnn", True, {"_options": _Options(stack_directions=True)}),
-                            ("lru", True, {}), ("minlstm", True, {})]:  # parallel cells
+                            ("lru", True, {}), ("minlstm", True, {}),  # parallel cells
+                            ("gru", True, {"feature_major": True})]:
+        # the step matmul feature-major (on by default from H = 256)
+        bptt.FEATURE_MAJOR_MIN_HIDDEN = 1 if kw.pop("feature_major", False) else 256
         layer = jaxrnn.RecurrentLayer(cell, 5, 2, bidir, **kw)
         params = layer.init(jax.random.key(0), 3, jnp.float64)
 

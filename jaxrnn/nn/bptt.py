@@ -109,10 +109,11 @@ class Options(NamedTuple):
 
 
 # ``feature_major=None`` (auto): where the feature-major step matmul measured faster. One
-# core, AMD EPYC (AVX2), forward + backward of one LSTM layer, T = 64: 1.13-1.15x at H = 256
-# and B = 16 or 32, 1.12x for the GRU at B = 16; at H = 128 it made no difference (0.97-1.03x)
-# and at B = 256 it lost (0.92-0.96x). The matmul alone: 1.4-2x at H = 256-512, B = 8-32,
-# 1.1x at H = 128.
+# core, AMD EPYC (Zen 3, AVX2), a train step of one layer at B16 T64 H256: 1.15x (LSTM) and
+# 1.16x (GRU) (``docs/benchmarks/vs_peers_variants_lm16.txt``). In throwaway timings: at
+# H = 128 no difference (0.97-1.03x), at B = 256 a loss (0.92-0.96x), at B = 1-4 (a language
+# model's test text as one stream) within 5% either way; the matmul alone 1.4-2x at
+# H = 256-512 and B = 8-32 (``profile_step.py`` part 2).
 FEATURE_MAJOR_MIN_HIDDEN = 256
 FEATURE_MAJOR_MAX_BATCH = 32
 

@@ -153,14 +153,11 @@ def read_cpuinfo(path: str = "/proc/cpuinfo") -> dict[str, Any]:
     return info
 
 
-def _cpu_model() -> str:
-    return read_cpuinfo()["model_name"] or platform.processor() or platform.machine()
-
-
-def cpu_identity() -> dict[str, Any]:
+def cpu_identity(info: dict[str, Any] | None = None) -> dict[str, Any]:
     """``{vendor, family, model, stepping, simd}``: which chip behind the model name, and
-    which of ``SIMD_FLAGS`` it has (JSON-ready)."""
-    info = read_cpuinfo()
+    which of ``SIMD_FLAGS`` it has (JSON-ready); ``info``: ``read_cpuinfo()``'s, read here
+    when None."""
+    info = read_cpuinfo() if info is None else info
     ident = {k: info[k] for k in ("vendor", "family", "model", "stepping")}
     ident["simd"] = [f for f in SIMD_FLAGS if f in info["flags"]]
     return ident
@@ -178,9 +175,10 @@ def machine_info(extra_modules: Sequence[str] = ()) -> dict[str, Any]:
     and ``extra_modules``."""
     import importlib
 
+    cpu = read_cpuinfo()
     info: dict[str, Any] = {
-        "cpu_model": _cpu_model(),
-        "cpu": cpu_identity(),
+        "cpu_model": cpu["model_name"] or platform.processor() or platform.machine(),
+        "cpu": cpu_identity(cpu),
         "cpu_count": os.cpu_count(),
         "cpu_affinity": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None,
         "platform": platform.platform(),

@@ -656,10 +656,11 @@ def layer(
     batch = xs.shape[1]
     if batch_groups is None:
         batch_groups = 2 if batch >= 64 else 1
-    loop_batch = batch // batch_groups if batch_groups > 1 and batch % batch_groups == 0 else batch
-    fm = _feature_major(feature_major, loop_batch, p.w_hh.shape[1])
+    if batch_groups <= 1 or batch % batch_groups:  # ignored unless it divides the batch
+        batch_groups = 1
+    fm = _feature_major(feature_major, batch // batch_groups, p.w_hh.shape[1])
     opts = Options(cell, fused, unroll, hoist, transpose_dz, chunk, fm)
-    if batch_groups <= 1 or batch % batch_groups:
+    if batch_groups == 1:
         ys, carry = _scan(opts, p.w_ih, p.b_ih, p.w_hh, p.b_hh, xs, carry, lengths)
     else:  # independent loops over batch slices. XLA:CPU (jax 0.10) runs them one after
         # the other (their buffers share memory, so they depend on each other), yet at

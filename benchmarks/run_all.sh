@@ -5,7 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 out="${1:-docs/benchmarks}"
 mkdir -p "$out"
-for b in vs_numpy vs_peers vs_keras seeds compile_time devices profile_step peak_rss lm tagging; do
+for b in vs_numpy vs_peers vs_keras seeds compile_time devices profile_step peak_rss lm tagging startup; do
     echo "== $b" >&2
     python "benchmarks/$b.py" --json "$out/$b.json" 2>&1 | tee "$out/$b.txt"
 done

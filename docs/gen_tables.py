@@ -618,6 +618,28 @@ def cli_lm() -> str:
             f"{source('cli_lm')}")
 
 
+def startup() -> str:
+    """``benchmarks/startup.py``: what a process pays before it computes, with the ml_dtypes
+    the project holds (``startup``) and with 0.7.0 (``startup_ml_dtypes_070``)."""
+    runs = [load("startup"), load("startup_ml_dtypes_070")]
+    cols = [{r["stage"]: r for r in d["results"]} for d in runs]
+    rows = []
+    def cell(r: dict) -> str:
+        return f"{fixed(r['median_s'])} ({fixed(r['min_s'])}-{fixed(r['max_s'])})"
+
+    for stage in cols[0]:
+        a, b = cols[0][stage], cols[1][stage]
+        rows.append([f"`{stage}`", cell(a), cell(b), f"{fixed(b['median_s'] / a['median_s'])}x"])
+    head = [f"stage (s, median of {runs[0]['config']['reps']}, min-max)",
+            f"ml_dtypes {runs[0]['versions']['ml_dtypes']}",
+            f"ml_dtypes {runs[1]['versions']['ml_dtypes']}", "second over first"]  # fmt: skip
+    quiet = " and ".join("quiet" if d.get("quiet") else "**busy: not a result**" for d in runs)
+    return (table(head, rows, "lrrr")
+            + f"\n\nTwo runs one after the other ({quiet}); `import ml_dtypes` by "
+            f"`-X importtime`: {fixed(runs[0]['ml_dtypes_import_s'], 3)} s and "
+            f"{fixed(runs[1]['ml_dtypes_import_s'], 3)} s.{source('startup')}")
+
+
 def _mutation_entries() -> list[dict]:
     """Every module's entry of ``mutation.json`` and ``mutation_core.json`` (the same
     runner, two output files), in ``tests/mutation/run.py``'s ``MODULES`` order."""
@@ -734,7 +756,7 @@ TABLES: dict[str, Callable[[], str]] = {
               devices_b64, seeds, vs_keras, study_depth, parallel, defaults,
               study_parallel, real_data, real_data_goals, real_data_wall, mnist1d_wall, precision,
               parallel_scan, parallel_scan_glibc, parallel_b32, cli_lm, batch1, lm_budget, mutation,
-              mutation_fresh, infer_step, profile_step_lm)
+              mutation_fresh, infer_step, profile_step_lm, startup)
 }  # fmt: skip
 
 

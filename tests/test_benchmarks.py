@@ -422,3 +422,17 @@ def test_lm_budget_quick(tmp_path):
         assert all(e >= 1 for e in r["epochs"])
     diff = p["results"]["mingru"]["test_bpc_mean"] - p["results"]["lstm"]["test_bpc_mean"]
     assert p["verdict"] == {"mingru_no_worse": diff <= 0, "difference_bpc": pytest.approx(diff)}
+
+
+def test_startup_quick(tmp_path):
+    p = run_quick("startup", tmp_path)
+    stages = [r["stage"] for r in p["results"]]
+    assert stages == ["python", "import numpy", "import ml_dtypes", "import jax",
+                      "jax first op", "predict --help", "predict"]  # fmt: skip
+    for r in p["results"]:
+        assert 0 < r["min_s"] <= r["median_s"] <= r["max_s"], r
+    wall = {r["stage"]: r["median_s"] for r in p["results"]}
+    assert wall["python"] < wall["predict"]  # a predict call starts an interpreter and more
+    assert 0 < p["ml_dtypes_import_s"] < wall["import jax"] + 1
+    assert p["versions"]["ml_dtypes"] and p["versions"]["jax"]
+    assert p["untimed"]["train_s"] > 0 and p["untimed"]["first_predict_s"] > 0

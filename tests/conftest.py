@@ -10,16 +10,22 @@ import os
 import shutil
 import tempfile
 
-# One compilation cache for the whole session, shared with the CLI subprocesses the
-# tests start: a program compiled once (same model, shapes, flags) is not compiled again.
-os.environ["JAXRNN_CACHE_DIR"] = tempfile.mkdtemp(prefix="jaxrnn-test-xla-cache-")
-atexit.register(shutil.rmtree, os.environ["JAXRNN_CACHE_DIR"], ignore_errors=True)
+# One compilation cache for the whole session, shared with the pytest-xdist workers and the
+# CLI subprocesses the tests start: a program compiled once (same model, shapes, flags) is
+# not compiled again. The controller makes it and the workers inherit it: JAX's cache key
+# holds the cache's path (XLA's autotune directory inside it), so each worker's own
+# directory would share no entry with the other's.
+if "JAXRNN_TEST_CACHE_DIR" not in os.environ:
+    os.environ["JAXRNN_TEST_CACHE_DIR"] = tempfile.mkdtemp(prefix="jaxrnn-test-xla-cache-")
+    atexit.register(shutil.rmtree, os.environ["JAXRNN_TEST_CACHE_DIR"], ignore_errors=True)
+os.environ["JAXRNN_CACHE_DIR"] = os.environ["JAXRNN_TEST_CACHE_DIR"]
 # The tests are compile-bound on tiny shapes: XLA's backend at level 0 without LLVM's
 # expensive passes compiles ~2x faster (the flags test_benchmarks gives the scripts); the
 # programs compute the same functions. Inherited by the CLI subprocesses the tests start.
 _FAST_XLA = ("--xla_backend_optimization_level=0 --xla_llvm_disable_expensive_passes=true "
              "--xla_cpu_use_fusion_emitters=false")
-os.environ["XLA_FLAGS"] = f"{_FAST_XLA} {os.environ.get('XLA_FLAGS', '')}".strip()
+if _FAST_XLA not in os.environ.get("XLA_FLAGS", ""):  # once: the workers inherit it
+    os.environ["XLA_FLAGS"] = f"{_FAST_XLA} {os.environ.get('XLA_FLAGS', '')}".strip()
 
 import jax  # noqa: E402
 import numpy as np  # noqa: E402

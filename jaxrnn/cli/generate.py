@@ -83,6 +83,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     """``python -m jaxrnn.generate``; returns the exit code."""
     args = build_parser().parse_args(argv)
     try:
+        from jaxrnn.training import checkpoint_file
+
+        checkpoint_file.check_readable(args.checkpoint)  # before JAX starts
         from jaxrnn.util import cache as _cache
 
         _cache.enable()

@@ -70,9 +70,11 @@ __all__ = ["checkpoint_task", "forecast_file", "main", "read_texts", "tag_senten
 TASKS = tuple(n for n, info in registry.TASKS.items() if info.predict_input != "texts")
 
 
-def _checkpoint_meta(argv: Sequence[str] | None) -> dict | None:
-    """The metadata of the checkpoint ``--checkpoint`` names in ``argv`` (None: none named,
-    or unreadable: the classifier's ``main`` then reports the one-line error)."""
+def _read_checkpoint(argv: Sequence[str] | None) -> tuple[dict | None, UsageError | None]:
+    """The metadata of the checkpoint ``--checkpoint`` names in ``argv``, read once and
+    before JAX starts, or the one-line error reading it gave (both None: none named).
+    The command prints that error after parsing its flags, so ``--help`` and a bad flag
+    still come first, and a mistyped path costs no JAX start-up."""
     args = list(sys.argv[1:] if argv is None else argv)
     path = None
     for i, a in enumerate(args):
@@ -81,43 +83,48 @@ def _checkpoint_meta(argv: Sequence[str] | None) -> dict | None:
         elif a.startswith("--checkpoint="):
             path = a.split("=", 1)[1]
     if path is None:
-        return None
+        return None, None
     from jaxrnn.training import checkpoint_file as checkpoint
 
     try:
-        return checkpoint.load(path)[0]
-    except Exception:  # unreadable: the classifier's path prints the one-line error
-        return None
+        return checkpoint.load(path)[0], None
+    except UsageError as e:
+        return None, e
+    except Exception:  # not ours to word: the predictor's own loading reports it
+        return None, None
 
 
 def checkpoint_task(argv: Sequence[str] | None) -> str | None:
     """The ``task`` of the checkpoint ``--checkpoint`` names in ``argv`` (None: no readable
     checkpoint named; the classifier's ``main`` then reports any error)."""
-    meta = _checkpoint_meta(argv)
+    meta, _ = _read_checkpoint(argv)
     return None if meta is None else str(meta["config"].get("task", "classify"))
-
-
-def _numeric_checkpoint(argv: Sequence[str] | None) -> bool:
-    """Whether ``--checkpoint`` in ``argv`` names a classifier of numeric sequences (its
-    vocabulary is a ``NumericVocab``)."""
-    meta = _checkpoint_meta(argv)
-    return meta is not None and (meta.get("tokenizer") or {}).get("kind") == "numeric_vocab"
 
 
 def main(argv: Sequence[str] | None = None, task: str | None = None) -> int:
     """``python -m jaxrnn.predict``; returns the exit code. ``task``: the checkpoint's task
     (default: read from the checkpoint ``argv`` names)."""
-    task = task if task is not None else checkpoint_task(argv)
+    meta, error = _read_checkpoint(argv)
+    if task is None and meta is not None:
+        task = str(meta["config"].get("task", "classify"))
     kind = registry.TASKS[task].predict_input if task in registry.TASKS else "texts"
-    if kind == "texts" and _numeric_checkpoint(argv):
+    numeric = meta is not None and (meta.get("tokenizer") or {}).get("kind") == "numeric_vocab"
+    if kind == "texts" and numeric:
         return _main_numeric(argv)
     if kind == "texts":
-        return _main_texts(argv)
-    return _main_seq(argv, kind, task)
+        return _main_texts(argv, error)
+    return _main_seq(argv, kind, task, error)
 
 
-def _main_texts(argv: Sequence[str] | None) -> int:
-    """The classifier's command (and what any unreadable checkpoint reports through)."""
+def _refuse(error: UsageError) -> int:
+    """Print ``error`` as the commands do (one line) and return its exit code."""
+    print(f"error: {error}", file=sys.stderr)
+    return error.exit_code
+
+
+def _main_texts(argv: Sequence[str] | None, error: UsageError | None = None) -> int:
+    """The classifier's command (and what any unreadable checkpoint reports through:
+    ``error``, the one ``_read_checkpoint`` met)."""
     p = Parser(prog="python -m jaxrnn.predict", description="Classify texts with a trained "
                "checkpoint: ``python -m jaxrnn.predict``.",
                formatter_class=argparse.RawDescriptionHelpFormatter)  # fmt: skip
@@ -136,6 +143,8 @@ def _main_texts(argv: Sequence[str] | None) -> int:
     p.add_argument("--json", action="store_true", help="one JSON object per line")
     p.add_argument("--batch-size", type=int, default=512, help="texts per compiled batch")
     args = p.parse_args(argv)
+    if error is not None:
+        return _refuse(error)
     from jaxrnn.util import cache as _cache
 
     _cache.enable()
@@ -200,7 +209,8 @@ def _main_numeric(argv: Sequence[str] | None) -> int:
     return 0
 
 
-def _main_seq(argv: Sequence[str] | None, kind: str, task: str = "") -> int:
+def _main_seq(argv: Sequence[str] | None, kind: str, task: str = "",
+              error: UsageError | None = None) -> int:
     """A tagger's (``kind`` "sentences"), a forecaster's ("series") or a language model's
     ("prefixes") command; a flag that does not apply to ``kind`` is refused (one line)."""
     p = Parser(prog="python -m jaxrnn.predict", description="``python -m jaxrnn.predict`` on "
@@ -218,6 +228,8 @@ def _main_seq(argv: Sequence[str] | None, kind: str, task: str = "") -> int:
     p.add_argument("--top", type=int, metavar="K",
                    help="lm: the K most likely next tokens [5]")
     args = p.parse_args(argv)
+    if error is not None:
+        return _refuse(error)
     from jaxrnn.util import cache as _cache
 
     _cache.enable()

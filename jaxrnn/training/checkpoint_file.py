@@ -124,16 +124,28 @@ def save(path: str | os.PathLike, meta: dict, arrays: list[np.ndarray]) -> None:
     atomic_write(path, dumps(meta, arrays))
 
 
-def load(path: str | os.PathLike) -> tuple[dict, list[np.ndarray]]:
-    """Read a checkpoint. Raises ``CheckpointError`` with one line on any problem."""
-    path = os.fspath(path)
+def _read(path: str, size: int = -1) -> bytes:
+    """The first ``size`` bytes of ``path`` (-1: all); ``CheckpointError`` when it cannot
+    be opened or read."""
     try:
         with open(path, "rb") as fh:
-            blob = fh.read()
+            return fh.read(size)
     except FileNotFoundError:
         raise CheckpointError(f"{path}: no such checkpoint file") from None
     except IsADirectoryError:
         raise CheckpointError(f"{path}: is a directory, not a checkpoint file") from None
     except OSError as e:
         raise CheckpointError(f"{path}: cannot read checkpoint ({e.strerror})") from None
-    return loads(blob, path)
+
+
+def check_readable(path: str | os.PathLike) -> None:
+    """Raise the ``CheckpointError`` that ``load`` would for a path that cannot be opened
+    (missing, a directory, no permission), without reading the file: the commands call it
+    before importing JAX, so a mistyped path is one line at once, not after ~2 s."""
+    _read(os.fspath(path), 0)
+
+
+def load(path: str | os.PathLike) -> tuple[dict, list[np.ndarray]]:
+    """Read a checkpoint. Raises ``CheckpointError`` with one line on any problem."""
+    path = os.fspath(path)
+    return loads(_read(path), path)

@@ -100,8 +100,9 @@ def main() -> None:
     table(f"char-LSTM LM training tokens/s, medians of {args.rounds} rounds", out_rows)
     print(f"\nCLI / library: {med['cli'] / lib:.3f} (goal >= 0.90); "
           f"with --eval-every 40: {med['cli --eval-every 40'] / lib:.3f}")
-    payload = {**info, "config": {"epochs": epochs, "hidden": hidden, "rounds": args.rounds,
-                                  "quick": args.quick, "cli": cli[2:]},
+    payload = {"machine": info,
+               "config": {"epochs": epochs, "hidden": hidden, "rounds": args.rounds,
+                          "quick": args.quick, "cli": cli[2:]},
                "results": out_rows, "cli_over_library": med["cli"] / lib,
                "cli_eval40_over_library": med["cli --eval-every 40"] / lib}  # fmt: skip
     finish(args, payload, t0, check)

@@ -613,7 +613,8 @@ def cli_lm() -> str:
     quiet = "quiet" if d.get("quiet") else "**busy: not a result**"
     return (table(["side", "training tokens/s (median of rounds)", "over the library",
                    "each round"], rows, "lrrl")
-            + f"\n\n{d['config']['rounds']} rounds, {d['cpu_count']} cores, {quiet} "
+            + f"\n\n{d['config']['rounds']} rounds, {d.get('machine', d)['cpu_count']} cores, "
+            f"{quiet} "
             f"(load {d['load']['before'][0]:.1f} before, {d['load']['after'][0]:.1f} after)."
             f"{source('cli_lm')}")
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 
+import pytest
 from test_benchmarks import positive, run_quick
 
 
@@ -29,3 +30,15 @@ def test_lm_quick(tmp_path):
     assert set(p["ratios"]) == {"tokens_per_s_ours_over_torch", "tokens_per_s_ours_over_numpy",
                                 "test_bpc_ours_minus_torch", "tokens_per_s_ours_dp_over_torch",
                                 "tokens_per_s_ours_dp_over_ours"}
+
+
+def test_cli_lm_quick(tmp_path):
+    """``cli_lm.py``: the CLI's LM tokens/s over the library's, on the devices the CLI ran."""
+    p = run_quick("cli_lm", tmp_path, "--rounds", "1")
+    sides = {r["side"]: r for r in p["results"]}
+    assert {"library, 1 device (lm.py ours)", "cli", "cli --eval-every 40"} <= set(sides)
+    assert all(positive(r["tokens_per_s"]) for r in sides.values())
+    lib = next(r for r in sides.values() if r["over_library"] == pytest.approx(1.0))
+    assert p["cli_over_library"] == pytest.approx(
+        sides["cli"]["tokens_per_s"] / lib["tokens_per_s"])
+    assert p["config"]["rounds"] == 1 and p["config"]["quick"] is True

@@ -8,6 +8,11 @@ a second ``python -m jaxrnn.train`` with the same settings starts at once.
 Location: ``$JAXRNN_CACHE_DIR``, else ``$XDG_CACHE_HOME/jaxrnn/xla``, else
 ``~/.cache/jaxrnn/xla``. ``JAXRNN_CACHE_DIR=off`` (or the ``--no-compile-cache``
 flag) disables it.
+
+JAX's cache key holds the directory's path (XLA's autotuning directory inside it is one
+of the compile options), so entries only serve processes that use the same path: a moved
+or copied cache starts empty, and processes that should share programs (the test suite's
+workers) must be given one directory, not one each.
 """
 
 from __future__ import annotations

@@ -14,7 +14,10 @@ rounds:
 * ``predict --help``: the command's parser (the CLI imports JAX only once it has work);
 * ``predict``: ``python -m jaxrnn.predict`` on a classifier trained beforehand by
   ``python -m jaxrnn.train --epochs 1 --save`` (not timed), two texts, after one untimed
-  call that fills the command's compilation cache (as a user's second call finds it).
+  call that fills the command's compilation cache (as a user's second call finds it);
+* ``predict, no such checkpoint`` and ``train, no such --data``: a mistyped path, which
+  must end in one line of error and exit code 2 (the commands check paths and flags
+  before JAX starts).
 
 Also ``ml_dtypes_import_s``: ``import ml_dtypes`` as ``python -X importtime`` reports it
 (one run), and the ml_dtypes/NumPy versions, since ml_dtypes 0.7.0 imports in about 1.2 s
@@ -40,12 +43,13 @@ ROOT = os.path.dirname(_HERE)
 FIRST_OP = "import jax, jax.numpy as jnp; (jnp.zeros(3) + 1).block_until_ready()"
 
 
-def _run(cmd: list[str], env: dict[str, str], cwd: str) -> float:
-    """Wall seconds of ``cmd``, start to exit; exits with its stderr's tail if it fails."""
+def _run(cmd: list[str], env: dict[str, str], cwd: str, rc: int = 0) -> float:
+    """Wall seconds of ``cmd``, start to exit; exits with its stderr's tail if it does not
+    end with exit code ``rc`` (2: a one-line error, as the bad-input stages must give)."""
     t = time.perf_counter()
     p = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True)
     wall = time.perf_counter() - t
-    if p.returncode != 0:
+    if p.returncode != rc or (rc and p.stderr.count("\n") != 1):
         sys.exit(f"{' '.join(cmd[:4])} ... failed ({p.returncode}): {p.stderr.strip()[-500:]}")
     return wall
 
@@ -96,11 +100,16 @@ def main() -> None:
             "jax first op": [py, "-c", FIRST_OP],
             "predict --help": [py, "-m", "jaxrnn.predict", "--help"],
             "predict": predict,
-        }
+            # bad input: one line and exit 2, said before JAX starts
+            "predict, no such checkpoint": [py, "-m", "jaxrnn.predict", "--checkpoint",
+                                            os.path.join(tmp, "nope.ckpt"), "a text"],
+            "train, no such --data": [py, "-m", "jaxrnn.train", "--data",
+                                      os.path.join(tmp, "nope.csv"), "--quiet"],
+        }  # fmt: skip
         walls: dict[str, list[float]] = {k: [] for k in stages}
         for _ in range(reps):
             for name, cmd in stages.items():
-                walls[name].append(_run(cmd, env, tmp))
+                walls[name].append(_run(cmd, env, tmp, 2 if "no such" in name else 0))
         ml_import = importtime_s("ml_dtypes", env)
     rows = [{"stage": k, "median_s": statistics.median(v), "min_s": min(v), "max_s": max(v)}
             for k, v in walls.items()]  # fmt: skip

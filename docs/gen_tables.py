@@ -629,8 +629,9 @@ def startup() -> str:
         return f"{fixed(r['median_s'])} ({fixed(r['min_s'])}-{fixed(r['max_s'])})"
 
     for stage in cols[0]:
-        a, b = cols[0][stage], cols[1][stage]
-        rows.append([f"`{stage}`", cell(a), cell(b), f"{fixed(b['median_s'] / a['median_s'])}x"])
+        a, b = cols[0][stage], cols[1].get(stage)  # stages added since the second run: "-"
+        rows.append([f"`{stage}`", cell(a), cell(b) if b else "-",
+                     f"{fixed(b['median_s'] / a['median_s'])}x" if b else "-"])
     head = [f"stage (s, median of {runs[0]['config']['reps']}, min-max)",
             f"ml_dtypes {runs[0]['versions']['ml_dtypes']}",
             f"ml_dtypes {runs[1]['versions']['ml_dtypes']}", "second over first"]  # fmt: skip

@@ -428,7 +428,8 @@ def test_startup_quick(tmp_path):
     p = run_quick("startup", tmp_path)
     stages = [r["stage"] for r in p["results"]]
     assert stages == ["python", "import numpy", "import ml_dtypes", "import jax",
-                      "jax first op", "predict --help", "predict"]  # fmt: skip
+                      "jax first op", "predict --help", "predict",
+                      "predict, no such checkpoint", "train, no such --data"]  # fmt: skip
     for r in p["results"]:
         assert 0 < r["min_s"] <= r["median_s"] <= r["max_s"], r
     wall = {r["stage"]: r["median_s"] for r in p["results"]}

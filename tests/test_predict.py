@@ -106,35 +106,3 @@ def test_cli_bad_checkpoint_is_one_line_exit_2(tmp_path):
     assert proc.returncode == 2 and proc.stderr.count("\n") == 1
     assert "not a jaxrnn checkpoint" in proc.stderr
 
-
-# A mistyped checkpoint path is one line at once: the commands read the file before JAX
-# starts (importing JAX takes ~1.5 s of a 2.3 s prediction).
-NO_JAX_ERRORS = r"""
-import contextlib, io, json, sys
-from jaxrnn.cli import generate, predict
-out = []
-for name, main, argv in [
-        ("predict", predict.main, ["--checkpoint", sys.argv[1], "a text"]),
-        ("predict-dir", predict.main, ["--checkpoint", sys.argv[2], "a text"]),
-        ("predict-tag", lambda a: predict.main(a, task="tag"), ["--checkpoint", sys.argv[1], "x"]),
-        ("generate", generate.main, ["--checkpoint", sys.argv[1]])]:
-    err = io.StringIO()
-    with contextlib.redirect_stderr(err):
-        rc = main(argv)
-    out.append([name, rc, err.getvalue()])
-print(json.dumps({"rows": out, "jax": "jax" in sys.modules}))
-"""
-
-
-def test_a_missing_checkpoint_is_one_line_before_jax_starts(tmp_path):
-    missing = str(tmp_path / "nope.ckpt")
-    p = subprocess.run([sys.executable, "-c", NO_JAX_ERRORS, missing, str(tmp_path)],
-                       capture_output=True, text=True, timeout=60, check=True)  # fmt: skip
-    got = json.loads(p.stdout)
-    assert got["jax"] is False
-    want = {"predict": "no such checkpoint file", "predict-dir": "is a directory",
-            "predict-tag": "no such checkpoint file", "generate": "no such checkpoint file"}
-    for name, rc, err in got["rows"]:
-        assert rc == 2, (name, err)
-        assert err.startswith("error: ") and err.count("\n") == 1, (name, err)
-        assert want[name] in err, (name, err)

@@ -15,6 +15,7 @@ import sys
 from collections.abc import Collection, Mapping, Sequence
 
 from jaxrnn.cli._common import Parser, check_outputs, run
+from jaxrnn.data.files import check_exists
 from jaxrnn.errors import ConfigError, Interrupted, UsageError
 from jaxrnn.evaluation.metrics import plot_confusion
 from jaxrnn.runs import memory
@@ -312,6 +313,9 @@ def main(argv: Sequence[str] | None = None) -> int:
              *(("--eval-data", p) for p in args.eval_data or ())],
             may_replace={("--save", "--resume")}, figures={"--plot", "--confusion-png"},
         )  # fmt: skip
+        for path in (args.data, args.test_data, *(args.eval_data or ())):
+            if path and args.resume is None:  # said before the task's modules bring JAX in
+                check_exists(path)  # (on --resume, --data is refused for what it is)
         result = fit(cfg, seeds=args.seeds, log=None if args.quiet else print,
                      log_every=args.log_every, progress=not args.quiet, save=args.save,
                      save_every=args.save_every, resume=args.resume, given=given,

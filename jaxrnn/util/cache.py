@@ -18,6 +18,7 @@ workers) must be given one directory, not one each.
 from __future__ import annotations
 
 import os
+import sys
 
 
 def cache_dir() -> str | None:
@@ -38,10 +39,19 @@ def enable(path: str | None = None) -> str | None:
         os.makedirs(path, exist_ok=True)
     except OSError:
         return None  # an unwritable cache is not worth failing a run for
-    import jax
-
-    jax.config.update("jax_compilation_cache_dir", path)
     # Cache every program, however quick to compile: ours are all small.
-    jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)
-    jax.config.update("jax_persistent_cache_min_entry_size_bytes", 0)
+    settings = {"jax_compilation_cache_dir": path,
+                "jax_persistent_cache_min_compile_time_secs": 0.0,
+                "jax_persistent_cache_min_entry_size_bytes": 0}  # fmt: skip
+    if "jax" in sys.modules:
+        import jax
+
+        for name, value in settings.items():
+            jax.config.update(name, value)
+    else:
+        # JAX reads these when it is imported: turning the cache on costs no JAX start-up
+        # (~1.5 s), so a command that then finds a bad flag or a missing file says so at once.
+        # Processes this one starts inherit them, as they would the directory.
+        for name, value in settings.items():
+            os.environ[name.upper()] = str(value)
     return path

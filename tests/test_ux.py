@@ -360,7 +360,7 @@ def test_python_api_arguments_of_the_wrong_kind_are_config_errors():
 # starts (importing JAX takes ~1.5 s of a 2.3 s prediction).
 NO_JAX_ERRORS = r"""
 import contextlib, io, json, os, sys
-from jaxrnn.cli import generate, predict, train
+from jaxrnn.cli import generate, predict, sweep, train
 from jaxrnn.util import cache
 cache.enable(sys.argv[3])  # as the commands do first: JAX not imported for it
 out = []
@@ -373,7 +373,8 @@ for name, main, argv in [
         ("train-data", train.main, ["--data", sys.argv[1] + ".csv", "--quiet"]),
         ("train-lm-data", train.main, ["--task", "lm", "--data", sys.argv[1] + ".txt"]),
         ("train-eval-data", train.main, ["--eval-data", sys.argv[1] + ".csv"]),
-        ("train-epochs", train.main, ["--epochs", "0"])]:
+        ("train-epochs", train.main, ["--epochs", "0"]),
+        ("sweep-data", sweep.main, ["--data", sys.argv[1] + ".csv", "--out", sys.argv[2]])]:
     err = io.StringIO()
     with contextlib.redirect_stderr(err):
         rc = main(argv)
@@ -395,7 +396,7 @@ def test_a_missing_file_or_bad_flag_is_one_line_before_jax_starts(tmp_path):
             "predict-tag": "no such checkpoint file", "generate": "no such checkpoint file",
             "train-resume": "no such checkpoint file", "train-data": "no such file: ",
             "train-lm-data": "no such file: ", "train-eval-data": "no such file: ",
-            "train-epochs": "--epochs must be at least 1"}
+            "train-epochs": "--epochs must be at least 1", "sweep-data": "no such file: "}
     for name, rc, err in got["rows"]:
         assert rc == 2, (name, err)
         assert err.startswith("error: ") and err.count("\n") == 1, (name, err)

@@ -42,6 +42,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from jaxrnn.cli._common import Parser, check_output_folder, run
+from jaxrnn.data.files import check_exists
 from jaxrnn.errors import ConfigError, UsageError
 from jaxrnn.runs.config import MODEL_NAMES, TrainConfig, resolve_config
 
@@ -321,6 +322,9 @@ def sweep(args: argparse.Namespace, log=print) -> dict:
                               f"{'positive' if low is None else '>= 0'}: {vals}")  # fmt: skip
     if any(d >= 1 for d in args.dropout):
         raise ConfigError(f"--dropout values must be below 1: {args.dropout}")
+    for path in (base.data, base.test_data, *base.eval_data):
+        if path:  # said before the grid's modules bring JAX in
+            check_exists(path)
     points = np.array(list(itertools.product(args.lr, args.weight_decay, args.dropout,
                                              args.clip)), float)  # fmt: skip
     seeds = [args.seed + i for i in range(args.seeds)]

@@ -10,9 +10,10 @@ of 15 chunks = 600 steps on ``make_text(0, 35_000)``).
 Each round runs, one after another in fresh subprocesses (so each pays its own compile,
 which neither figure counts):
 
-* ``lm.py`` (its ``ours`` tokens/s: the median pass of ``jaxrnn.train_step`` passes on one
-  device, compile excluded, and ``ours_dp``'s, the streams split over 2 CPU devices with
-  ``shard_map``; the script also runs PyTorch and NumPy, whose figures are ignored here);
+* ``lm.py --ours-only`` (its ``ours`` tokens/s: the median pass of ``jaxrnn.train_step``
+  passes on one device, compile excluded, and ``ours_dp``'s, the streams split over 2 CPU
+  devices with ``shard_map``; without PyTorch and NumPy beside them, whose passes the two
+  sides alternated with before 2026-12-07);
 * the CLI with its defaults (validation/test scored at the epochs ``--eval-every`` names,
   by default ``--log-every``'s), reading the JSON's ``tokens_per_s`` (the trained epochs'
   tokens over the compiled epochs' time, their evaluations included, compile excluded);
@@ -74,7 +75,8 @@ def main() -> None:
             cli += ["--hidden", str(hidden)]
         for r in range(args.rounds):
             lib_json = os.path.join(tmp, f"lib{r}.json")
-            lm_cmd = [sys.executable, os.path.join(_HERE, "lm.py"), "--json", lib_json]
+            lm_cmd = [sys.executable, os.path.join(_HERE, "lm.py"), "--ours-only", "--json",
+                      lib_json]  # fmt: skip
             _run(lm_cmd + (["--quick"] if args.quick else []), env)
             lib = json.load(open(lib_json))
             rows[lib1].append(lib["ours"]["tokens_per_s"])

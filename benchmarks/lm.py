@@ -1,6 +1,6 @@
 """Character language model: jaxrnn vs PyTorch vs the NumPy reference, training and sampling.
 
-    python benchmarks/lm.py [--json PATH] [--quick] [--steps N]
+    python benchmarks/lm.py [--json PATH] [--quick] [--steps N] [--ours-only]
 
 The issue's configuration on both sides: a character LSTM, embedding 32, hidden 256,
 chunks of 64 characters, 32 streams, Adam 2e-3, gradient clipped by global norm 5, on
@@ -36,6 +36,9 @@ What is measured, in one process:
 * generation: ``jaxrnn.nn.lm.sample`` (one compiled ``lax.scan``), characters per second for
   one sample and for 32 drawn together (``--quick``: one), compile excluded.
 
+``--ours-only``: our two sides alone (no PyTorch, no NumPy reference, no generation; their
+keys are null), for ``benchmarks/cli_lm.py``, which reads nothing else.
+
 Targets (issue 15): >= 1.2x PyTorch's tokens/s; test bits/char within 0.05 of PyTorch's or
 better; >= 20x the NumPy reference's tokens/s; generation >= 10k chars/s.
 """
@@ -57,6 +60,8 @@ from _common import QuietCheck, finish, header, parser, table  # noqa: E402
 def main() -> None:
     ap = parser(__doc__)
     ap.add_argument("--steps", type=int, default=None, help="optimizer steps per side [600]")
+    ap.add_argument("--ours-only", action="store_true",
+                    help="time our sides alone: no PyTorch, NumPy or generation")  # fmt: skip
     args = ap.parse_args()
     t0 = time.perf_counter()
     check = QuietCheck()
@@ -71,8 +76,10 @@ def main() -> None:
     import jax.numpy as jnp
     import numpy as np
     import optax
-    import torch
-    from _torch_models import CharLM, stream_bpc, stream_pass
+    peers = not args.ours_only
+    if peers:
+        import torch
+        from _torch_models import CharLM, stream_bpc, stream_pass
 
     from jaxrnn.data.text import TextVocab, make_text, split_text
     from jaxrnn.nn import lm
@@ -83,7 +90,7 @@ def main() -> None:
     from jaxrnn.training import loop, tasks
     from jaxrnn.training.tasks import Batch
 
-    info = header(("torch",))
+    info = header(("torch",) if peers else ())
     quick = args.quick
     E, H, T, B, LR, CLIP = 32, (64 if quick else 256), 64, 32, 2e-3, 5.0
     steps = args.steps or (15 if quick else 600)
@@ -150,36 +157,38 @@ def main() -> None:
     evaluate = jax.jit(lambda p, d: loop.evaluate(model, task, p, d, 64)[0])
 
     # ------------------------------------------------------------------ PyTorch
-    torch.manual_seed(0)
-    tmodel = CharLM.from_ours(model, params0)
-    topt = torch.optim.Adam(tmodel.parameters(), lr=LR)
-    xent = torch.nn.CrossEntropyLoss()
-    tx, ty = torch.from_numpy(rows.inputs).long(), torch.from_numpy(rows.targets).long()
+    loss_j = loss_t = same = None
+    if peers:
+        torch.manual_seed(0)
+        tmodel = CharLM.from_ours(model, params0)
+        topt = torch.optim.Adam(tmodel.parameters(), lr=LR)
+        xent = torch.nn.CrossEntropyLoss()
+        tx, ty = torch.from_numpy(rows.inputs).long(), torch.from_numpy(rows.targets).long()
 
-    def torch_pass():
-        return stream_pass(tmodel, topt, tx, ty, clip_norm=CLIP)
+        def torch_pass():
+            return stream_pass(tmodel, topt, tx, ty, clip_norm=CLIP)
 
-    # ------------------------------------------------------------------ same loss, same weights
-    logits_j, _ = model.apply(jax.tree.map(jnp.asarray, params0), jrows.inputs[0])
-    loss_j = float(optax.softmax_cross_entropy_with_integer_labels(logits_j, jrows.targets[0])
-                   .mean())  # fmt: skip
-    with torch.no_grad():
-        logits_t, _ = tmodel(tx[0])
-        loss_t = float(xent(logits_t.reshape(-1, V), ty[0].reshape(-1)))
-    same = abs(loss_j - loss_t) <= 1e-4 * abs(loss_t)
-    print(f"first-chunk loss from the same weights: ours {loss_j:.6f}, torch {loss_t:.6f} "
-          f"({'equal' if same else 'DIFFERENT'})")  # fmt: skip
-    if not same:
-        raise SystemExit("the two sides do not compute the same loss from the same weights")
+        # same loss, same weights
+        logits_j, _ = model.apply(jax.tree.map(jnp.asarray, params0), jrows.inputs[0])
+        loss_j = float(optax.softmax_cross_entropy_with_integer_labels(logits_j, jrows.targets[0])
+                       .mean())  # fmt: skip
+        with torch.no_grad():
+            logits_t, _ = tmodel(tx[0])
+            loss_t = float(xent(logits_t.reshape(-1, V), ty[0].reshape(-1)))
+        same = abs(loss_j - loss_t) <= 1e-4 * abs(loss_t)
+        print(f"first-chunk loss from the same weights: ours {loss_j:.6f}, torch {loss_t:.6f} "
+              f"({'equal' if same else 'DIFFERENT'})")  # fmt: skip
+        if not same:
+            raise SystemExit("the two sides do not compute the same loss from the same weights")
 
     # ------------------------------------------------------------------ train, alternating
     # torch's thread count alternates pass by pass between its default and 1: on a shared
     # 2-core machine its 2 threads were measured 3-30x slower than 1 (busy-waiting threads
     # when the cores are taken); the comparison uses the faster of the two medians.
-    threads = sorted({torch.get_num_threads(), 1}, reverse=True)
+    threads = sorted({torch.get_num_threads(), 1}, reverse=True) if peers else [0]
     t_ours, curve_ours, curve_torch = [], [], []
     t_torch: dict[int, list[float]] = {n: [] for n in threads}
-    sides = ("ours", "torch") + (("ours_dp",) if dp else ())
+    sides = ("ours",) + (("torch",) if peers else ()) + (("ours_dp",) if dp else ())
     for p in range(passes):
         n_threads = threads[p % len(threads)]
         for side in sides[p % len(sides):] + sides[:p % len(sides)]:  # rotated pass by pass
@@ -199,23 +208,47 @@ def main() -> None:
                 t = time.perf_counter()
                 curve_torch.append(float(np.mean(torch_pass())))
                 t_torch[n_threads].append(time.perf_counter() - t)
-        print(f"  pass {p + 1}/{passes}: ours {t_ours[-1]:.2f} s, "
-              + (f"ours_dp {dp['times'][-1]:.2f} s, " if dp else "")
-              + f"torch ({n_threads} thread(s)) {t_torch[n_threads][-1]:.2f} s", flush=True)
-    torch.set_num_threads(threads[0])
+        print(f"  pass {p + 1}/{passes}: ours {t_ours[-1]:.2f} s"
+              + (f", ours_dp {dp['times'][-1]:.2f} s" if dp else "")
+              + (f", torch ({n_threads} thread(s)) {t_torch[n_threads][-1]:.2f} s"
+                 if peers else ""), flush=True)  # fmt: skip
+    if peers:
+        torch.set_num_threads(threads[0])
     tps_ours = tokens_per_pass / statistics.median(t_ours[1:] or t_ours)  # pass 1 warms up
     tps_by_threads = {n: tokens_per_pass / statistics.median(ts[1:] or ts)
                       for n, ts in t_torch.items() if ts}  # fmt: skip
-    best_threads = max(tps_by_threads, key=tps_by_threads.get)
-    tps_torch = tps_by_threads[best_threads]
+    best_threads = max(tps_by_threads, key=tps_by_threads.get) if peers else None
+    tps_torch = tps_by_threads[best_threads] if peers else None
     bpc_ours = float(evaluate(state.params, jtest)[2])
-    bpc_torch = stream_bpc(tmodel, test)
+    bpc_torch = stream_bpc(tmodel, test) if peers else None
     if dp:
         dp["tokens_per_s"] = tokens_per_pass / statistics.median(dp["times"][1:] or dp["times"])
         dp["test_bpc"] = float(evaluate(jax.device_get(dp["state"].params), jtest)[2])
         # same weights, same chunks, no dropout: the same curve up to float32 rounding
         dp["max_rel_loss_diff"] = max(abs(a - b) / abs(b)
                                       for a, b in zip(dp["curve"], curve_ours, strict=True))
+
+    ours_out = {
+        "config": {"embed": E, "hidden": H, "seq_len": T, "batch": B, "lr": LR,
+                   "clip_norm": CLIP, "steps": passes * K, "passes": passes,
+                   "chunks_per_pass": K, "text_chars": len(text), "vocab": V,
+                   "test_chars": len(te_ids), "quick": quick, "ours_only": not peers},
+        "unigram_bpc": unigram_bpc,
+        "ours": {"tokens_per_s": tps_ours, "test_bpc": bpc_ours, "compile_s": compile_s,
+                 "pass_s": t_ours, "pass_loss": curve_ours},
+        "ours_dp": ({"devices": n_dev, "tokens_per_s": dp["tokens_per_s"],
+                     "test_bpc": dp["test_bpc"], "compile_s": dp["compile_s"],
+                     "pass_s": dp["times"], "pass_loss": dp["curve"],
+                     "max_rel_loss_diff": dp["max_rel_loss_diff"]} if dp else None),
+    }  # fmt: skip
+    if not peers:  # --ours-only: the peers' keys are null
+        table(f"training, {passes * K} steps each (median pass)",
+              [{"side": k, **{f: v[f] for f in ("tokens_per_s", "test_bpc", "compile_s")}}
+               for k, v in (("ours", ours_out["ours"]), ("ours_dp", ours_out["ours_dp"])) if v])
+        finish(args, {"machine": info, **ours_out, **dict.fromkeys(
+            ("same_weights_first_loss", "torch", "numpy", "generation", "ratios", "sample"))},
+            t0, check)  # fmt: skip
+        return
 
     # ------------------------------------------------------------------ NumPy reference
     np_params = jax.tree.map(lambda a: np.asarray(a, np.float64), params0)
@@ -276,18 +309,8 @@ def main() -> None:
     print(f"\nsample after training (temperature 0.8, top-k 10):\n{sample_text[:300]}")
     payload = {
         "machine": info,
-        "config": {"embed": E, "hidden": H, "seq_len": T, "batch": B, "lr": LR,
-                   "clip_norm": CLIP, "steps": passes * K, "passes": passes,
-                   "chunks_per_pass": K, "text_chars": len(text), "vocab": V,
-                   "test_chars": len(te_ids), "quick": quick},
+        **ours_out,
         "same_weights_first_loss": {"ours": loss_j, "torch": loss_t, "equal": same},
-        "unigram_bpc": unigram_bpc,
-        "ours": {"tokens_per_s": tps_ours, "test_bpc": bpc_ours, "compile_s": compile_s,
-                 "pass_s": t_ours, "pass_loss": curve_ours},
-        "ours_dp": ({"devices": n_dev, "tokens_per_s": dp["tokens_per_s"],
-                     "test_bpc": dp["test_bpc"], "compile_s": dp["compile_s"],
-                     "pass_s": dp["times"], "pass_loss": dp["curve"],
-                     "max_rel_loss_diff": dp["max_rel_loss_diff"]} if dp else None),
         "torch": {"tokens_per_s": tps_torch, "test_bpc": bpc_torch, "pass_loss": curve_torch,
                   "threads": best_threads, "pass_s_by_threads": t_torch,
                   "tokens_per_s_by_threads": tps_by_threads},

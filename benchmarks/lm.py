@@ -157,7 +157,6 @@ def main() -> None:
     evaluate = jax.jit(lambda p, d: loop.evaluate(model, task, p, d, 64)[0])
 
     # ------------------------------------------------------------------ PyTorch
-    loss_j = loss_t = same = None
     if peers:
         torch.manual_seed(0)
         tmodel = CharLM.from_ours(model, params0)
@@ -215,12 +214,7 @@ def main() -> None:
     if peers:
         torch.set_num_threads(threads[0])
     tps_ours = tokens_per_pass / statistics.median(t_ours[1:] or t_ours)  # pass 1 warms up
-    tps_by_threads = {n: tokens_per_pass / statistics.median(ts[1:] or ts)
-                      for n, ts in t_torch.items() if ts}  # fmt: skip
-    best_threads = max(tps_by_threads, key=tps_by_threads.get) if peers else None
-    tps_torch = tps_by_threads[best_threads] if peers else None
     bpc_ours = float(evaluate(state.params, jtest)[2])
-    bpc_torch = stream_bpc(tmodel, test) if peers else None
     if dp:
         dp["tokens_per_s"] = tokens_per_pass / statistics.median(dp["times"][1:] or dp["times"])
         dp["test_bpc"] = float(evaluate(jax.device_get(dp["state"].params), jtest)[2])
@@ -249,6 +243,11 @@ def main() -> None:
             ("same_weights_first_loss", "torch", "numpy", "generation", "ratios", "sample"))},
             t0, check)  # fmt: skip
         return
+    tps_by_threads = {n: tokens_per_pass / statistics.median(ts[1:] or ts)
+                      for n, ts in t_torch.items() if ts}  # fmt: skip
+    best_threads = max(tps_by_threads, key=tps_by_threads.get)
+    tps_torch = tps_by_threads[best_threads]
+    bpc_torch = stream_bpc(tmodel, test)
 
     # ------------------------------------------------------------------ NumPy reference
     np_params = jax.tree.map(lambda a: np.asarray(a, np.float64), params0)

@@ -105,4 +105,3 @@ def test_cli_bad_checkpoint_is_one_line_exit_2(tmp_path):
     )
     assert proc.returncode == 2 and proc.stderr.count("\n") == 1
     assert "not a jaxrnn checkpoint" in proc.stderr
-

@@ -116,12 +116,6 @@ def main(argv: Sequence[str] | None = None, task: str | None = None) -> int:
     return _main_seq(argv, kind, task, error)
 
 
-def _refuse(error: UsageError) -> int:
-    """Print ``error`` as the commands do (one line) and return its exit code."""
-    print(f"error: {error}", file=sys.stderr)
-    return error.exit_code
-
-
 def _main_texts(argv: Sequence[str] | None, error: UsageError | None = None) -> int:
     """The classifier's command (and what any unreadable checkpoint reports through:
     ``error``, the one ``_read_checkpoint`` met)."""
@@ -143,12 +137,12 @@ def _main_texts(argv: Sequence[str] | None, error: UsageError | None = None) -> 
     p.add_argument("--json", action="store_true", help="one JSON object per line")
     p.add_argument("--batch-size", type=int, default=512, help="texts per compiled batch")
     args = p.parse_args(argv)
-    if error is not None:
-        return _refuse(error)
     from jaxrnn.util import cache as _cache
 
     _cache.enable()
     try:
+        if error is not None:  # reported after the flags, as the parser would
+            raise error
         if args.batch_size < 1:
             raise UsageError(f"--batch-size must be at least 1, got {args.batch_size}")
         texts = read_texts(args.texts)
@@ -228,13 +222,13 @@ def _main_seq(argv: Sequence[str] | None, kind: str, task: str = "",
     p.add_argument("--top", type=int, metavar="K",
                    help="lm: the K most likely next tokens [5]")
     args = p.parse_args(argv)
-    if error is not None:
-        return _refuse(error)
     from jaxrnn.util import cache as _cache
 
     _cache.enable()
     what, applies = registry.PREDICT_INPUTS[kind]
     try:
+        if error is not None:  # reported after the flags, as the parser would
+            raise error
         # None / False: not given (the defaults below), so only what was typed is refused.
         for name, v in (("data", args.data), ("batch_size", args.batch_size),
                         ("tokens", args.tokens or None), ("top", args.top)):  # fmt: skip

@@ -67,6 +67,39 @@ def test_train_budgeted_takes_the_fixed_cost_out_with_two_probes(monkeypatch, sh
     assert t["compile_s"] == 0.5
 
 
+def test_compile_cache_is_on_inside_where_the_process_switched_it_off():
+    """``benchmarks/lm_budget.py`` switches the cache off (``_common.header``) before it trains
+    through ``_compile_cache``: inside, programs go to the temporary cache (the real run then
+    reads the probe's); after, the process's settings are back. Fails if JAX is left to its
+    once-per-process decision (nothing written)."""
+    import os
+
+    import jax
+    import jax.numpy as jnp
+    import numpy as np
+    from jax.experimental.compilation_cache import compilation_cache
+
+    names = ("jax_enable_compilation_cache", "jax_compilation_cache_dir")
+    before = {name: getattr(jax.config, name) for name in names}
+    jax.config.update("jax_enable_compilation_cache", False)  # as the benchmarks' header
+    jax.config.update("jax_compilation_cache_dir", None)
+    compilation_cache.reset_cache()
+    try:
+        jax.jit(lambda x: x * 2.5)(np.arange(3.0)).block_until_ready()  # JAX decides: no cache
+        with parallel._compile_cache() as how:
+            assert how.startswith("a fresh temporary directory")
+            tmp = jax.config.jax_compilation_cache_dir
+            jax.jit(lambda x: jnp.sin(x) * 3.25 + x)(np.arange(3.0)).block_until_ready()
+            assert any(f.endswith("-cache") for f in os.listdir(tmp))
+        assert {name: getattr(jax.config, name) for name in names} == {
+            "jax_enable_compilation_cache": False, "jax_compilation_cache_dir": None}
+        assert not os.path.exists(tmp)
+    finally:
+        for name, value in before.items():
+            jax.config.update(name, value)
+        compilation_cache.reset_cache()
+
+
 @pytest.fixture(scope="module")
 def quick_run(tmp_path_factory):
     out = tmp_path_factory.mktemp("parallel")

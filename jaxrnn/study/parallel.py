@@ -214,18 +214,35 @@ def train_budgeted(cfg: Any, data: Any, seeds: int, budget: float,
 def _compile_cache() -> Iterator[str]:
     """JAX's persistent compilation cache for the run: the real run reuses the probe's compiled
     program (epochs are a runtime argument). An empty temporary one unless a cache is already
-    on, so the probe's compile time is a cold compile's."""
+    on, so the probe's compile time is a cold compile's; on leaving, JAX's cache settings are
+    what they were.
+
+    JAX decides once per process, at its first compile, whether and where it caches
+    (``reset_cache`` makes it decide again): a process that switched the cache off before
+    (the benchmarks' ``header`` does) would otherwise compile every probe's program again."""
     import jax
+    from jax.experimental.compilation_cache import compilation_cache
 
     current = jax.config.jax_compilation_cache_dir
-    if current:
+    if current and jax.config.jax_enable_compilation_cache:
         yield f"already on ({current})"
         return
     from jaxrnn.util import cache
 
+    names = ("jax_enable_compilation_cache", "jax_compilation_cache_dir",
+             "jax_persistent_cache_min_compile_time_secs",
+             "jax_persistent_cache_min_entry_size_bytes")  # fmt: skip
+    saved = {name: getattr(jax.config, name) for name in names}
     with tempfile.TemporaryDirectory(prefix="jaxrnn-parallel-xla-") as d:
+        jax.config.update("jax_enable_compilation_cache", True)
         cache.enable(d)
-        yield "a fresh temporary directory (the probe's compile is cold)"
+        compilation_cache.reset_cache()
+        try:
+            yield "a fresh temporary directory (the probe's compile is cold)"
+        finally:
+            for name, value in saved.items():
+                jax.config.update(name, value)
+            compilation_cache.reset_cache()
 
 
 def _lm_text_file(directory: str, chars: int) -> str:

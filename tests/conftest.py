@@ -6,6 +6,7 @@ matplotlib) must fail the run there, not pass it quietly. ``xfail`` stays allowe
 """
 
 import atexit
+import gc
 import os
 import shutil
 import tempfile
@@ -66,6 +67,18 @@ def pytest_make_collect_report(collector):
     report = yield
     _fail_skip(report)  # a whole module skipped at import (module-level importorskip)
     return report
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_collection_finish(session):
+    """After collection (JAX, torch, Keras and the test modules imported: objects that live as
+    long as the process), keep them out of the garbage collector's passes and run the passes
+    less often. Its full passes over those objects took 5.6 s of 94 s of CPU in three test
+    files (4.6 s of it full passes), 34 s of 666 s in a worker over the whole suite; with
+    this, 2.3 s of 92 s (measured 2026-12-07 with gc.callbacks; peak memory of two files the
+    same, 1.94 GB, with the higher threshold)."""
+    gc.freeze()
+    gc.set_threshold(10_000, 10, 10)
 
 
 @pytest.fixture(scope="session")

@@ -401,3 +401,26 @@ def test_a_missing_file_or_bad_flag_is_one_line_before_jax_starts(tmp_path):
         assert rc == 2, (name, err)
         assert err.startswith("error: ") and err.count("\n") == 1, (name, err)
         assert want[name] in err, (name, err)
+
+
+def test_cache_enable_moves_a_cache_jax_has_opened(tmp_path):
+    """``cache.enable(path)`` in a process that has compiled with another cache directory:
+    the next programs go to ``path`` (JAX opens its cache once; ``enable`` makes it open
+    again), and back to the session's cache after."""
+    import jax
+    import jax.numpy as jnp
+    import numpy as np
+
+    from jaxrnn.util import cache
+
+    session = jax.config.jax_compilation_cache_dir
+    jax.jit(lambda x: x * 1.75)(np.arange(3.0)).block_until_ready()  # JAX's cache is open
+    try:
+        assert cache.enable(str(tmp_path)) == str(tmp_path)
+        jax.jit(lambda x: jnp.cos(x) * 4.5 - x)(np.arange(3.0)).block_until_ready()
+        assert any(f.endswith("-cache") for f in os.listdir(tmp_path))
+    finally:
+        cache.enable(session)
+    seen = set(os.listdir(tmp_path))
+    jax.jit(lambda x: jnp.cos(x) * 5.5 + x)(np.arange(3.0)).block_until_ready()
+    assert set(os.listdir(tmp_path)) == seen

@@ -31,7 +31,8 @@ def cache_dir() -> str | None:
 
 
 def enable(path: str | None = None) -> str | None:
-    """Turn the cache on (at ``path`` or ``cache_dir()``); returns the directory used."""
+    """Turn the cache on (at ``path`` or ``cache_dir()``); returns the directory used. Also
+    in a process that already compiled with another directory: the next programs go here."""
     path = path or cache_dir()
     if path is None:
         return None
@@ -45,9 +46,15 @@ def enable(path: str | None = None) -> str | None:
                 "jax_persistent_cache_min_entry_size_bytes": 0}  # fmt: skip
     if "jax" in sys.modules:
         import jax
+        from jax.experimental.compilation_cache import compilation_cache
 
+        moved = jax.config.jax_compilation_cache_dir != path
         for name, value in settings.items():
             jax.config.update(name, value)
+        if moved:
+            # JAX opens its cache once, at the first compile with a directory set: a process
+            # that compiled with another one would go on writing there, not here.
+            compilation_cache.reset_cache()
     else:
         # JAX reads these when it is imported: turning the cache on costs no JAX start-up
         # (~1.5 s), so a command that then finds a bad flag or a missing file says so at once.

@@ -218,8 +218,9 @@ def _compile_cache() -> Iterator[str]:
     what they were.
 
     JAX decides once per process, at its first compile, whether and where it caches
-    (``reset_cache`` makes it decide again): a process that switched the cache off before
-    (the benchmarks' ``header`` does) would otherwise compile every probe's program again."""
+    (``reset_cache`` makes it decide again; ``cache.enable`` does so for a new directory): a
+    process that switched the cache off before (the benchmarks' ``header`` does) would
+    otherwise compile every probe's program again."""
     import jax
     from jax.experimental.compilation_cache import compilation_cache
 
@@ -235,8 +236,7 @@ def _compile_cache() -> Iterator[str]:
     saved = {name: getattr(jax.config, name) for name in names}
     with tempfile.TemporaryDirectory(prefix="jaxrnn-parallel-xla-") as d:
         jax.config.update("jax_enable_compilation_cache", True)
-        cache.enable(d)
-        compilation_cache.reset_cache()
+        cache.enable(d)  # a new directory: JAX decides again, with the flag now on
         try:
             yield "a fresh temporary directory (the probe's compile is cold)"
         finally:

@@ -126,7 +126,7 @@ TORCH_CELLS = ("mingru", "minlstm", "lru")
 TORCH_PARALLEL = {"mingru": "logcumsumexp", "minlstm": "logcumsumexp", "lru": "scan"}
 GATES = {"mingru": 2, "minlstm": 3}  # gate blocks of the fused projection
 FULL_LENGTHS = (64, 256, 1024, 4096)
-QUICK_LENGTHS = (16, 64)
+QUICK_LENGTHS = (8,)  # one short length: each T compiles every JAX side again
 # [B, T, H]-sized float32 tensors per parallel cell (see the docstring's memory floor)
 FLOOR_TENSORS = {"mingru": 5, "minlstm": 6, "lru": 9}
 
@@ -568,12 +568,12 @@ def _ints(s: str) -> list[int]:
 
 def main() -> None:
     ap = parser(__doc__)
-    ap.add_argument("--lengths", help="sequence lengths T [64,256,1024,4096; --quick: 16,64]")
+    ap.add_argument("--lengths", help="sequence lengths T [64,256,1024,4096; --quick: 8]")
     ap.add_argument("--batch", type=int, default=8, help="streams B [8]")
     ap.add_argument("--width", type=int, default=None, help="width H [256; --quick: 32]")
     ap.add_argument("--input-width", type=int, default=None,
                     help="input width D [256; --quick: 32]")  # fmt: skip
-    ap.add_argument("--reps", type=int, default=None, help="timed steps per side [10; quick 3]")
+    ap.add_argument("--reps", type=int, default=None, help="timed steps per side [10; quick 2]")
     ap.add_argument("--max-seconds", type=float, default=20.0,
                     help="skip a side at a T whose reps would take longer [20]")  # fmt: skip
     ap.add_argument("--torch-threads", type=int, default=None,
@@ -586,7 +586,7 @@ def main() -> None:
     H = args.width or (32 if quick else 256)
     D = args.input_width or (32 if quick else 256)
     B = args.batch
-    reps = args.reps or (3 if quick else 10)
+    reps = args.reps or (2 if quick else 10)
     names = all_sides()
     if args.sides:
         names = [s.strip() for s in args.sides.split(",") if s.strip()]

@@ -21,7 +21,7 @@ def test_parallel_quick(tmp_path):
     # no time limit: on a busy machine a side's warm-up would otherwise skip it
     p = run_quick("parallel", tmp_path, "--max-seconds", "1e9")
     sides, lengths = p["sides"], p["config"]["lengths"]
-    assert sides == parallel.all_sides() and lengths == [16, 64]
+    assert sides == parallel.all_sides() and lengths == [8]
     for side in sides:
         for T in lengths:
             r = p["results"][side][str(T)]
@@ -121,7 +121,9 @@ def test_skip_reason():
 
 
 def test_sides_over_the_time_limit_are_skipped_with_a_note(tmp_path):
-    two = "ours_mingru_parallel,torch_mingru_loop"
+    # two of our sides: the skipping is the same for every side, and no torch side spares this
+    # process the import of torch._dynamo (its optimizers load it, ~2 s of CPU)
+    two = "ours_mingru_scan,ours_mingru_sequential"
     p = run_quick("parallel", tmp_path, "--lengths", "4,8", "--sides", two, "--reps", "1",
                   "--max-seconds", "1e-9")  # fmt: skip
     assert p["sides"] == two.split(",")

@@ -137,7 +137,10 @@ CANDIDATES: dict[str, list[dict[str, Any]]] = {
              target_transform="sqrt", val_fraction=0.2, early_stopping=10),
     ],
 }
-QUICK = dict(epochs=1)
+# --quick: the first candidate of each set, 1 epoch, width 8 (a smoke run: only that every
+# path runs); only sunspots' selection trains it (the cheapest set: ``select`` is the same
+# code for all four), the other sets take it untrained (``select(..., train=False)``)
+QUICK = dict(epochs=1, hidden=8)
 SUNSPOT_PERIOD = 11  # years: the solar cycle (about 11)
 # Sunspots' validation part is 16-38 targets: one seed's MSE varies by 2x between seeds, so
 # each candidate is scored by its mean over this many seeds (seconds each)
@@ -305,9 +308,12 @@ def forecast_ensemble(r: Any) -> dict:
     return {"ensemble_test_mse": float(np.mean(e * e)), "ensemble_of": len(r.seeds)}
 
 
-def select(task: str, cands: list[dict], run_val: Any, quick: bool) -> tuple[dict | None, list]:
+def select(task: str, cands: list[dict], run_val: Any, quick: bool, train: bool = True
+           ) -> tuple[dict | None, list]:  # fmt: skip
     """Train every candidate on the training part and score it on the validation part
-    (``run_val(cand) -> result``); the best by the metric. Unknown flags skip a candidate."""
+    (``run_val(cand) -> result``); the best by the metric. Unknown flags skip a candidate.
+    ``quick``: the first candidate only, with ``QUICK``'s overrides; ``train=False`` (only
+    with ``quick``) chooses it without training it."""
     fields = known_fields()
     rows, best = [], None
     for cand in cands:
@@ -320,6 +326,11 @@ def select(task: str, cands: list[dict], run_val: Any, quick: bool) -> tuple[dic
             rows.append({"config": cand, "skipped": "--quick trains the first candidate only"})
             continue
         c = {**cand, **(QUICK if quick else {})}
+        if quick and not train:
+            rows.append({"config": c, "skipped": "--quick chose it untrained (only "
+                                                 "sunspots' selection trains)"})  # fmt: skip
+            best = (c, None)
+            continue
         res = run_val(c)
         rows.append({"config": c, "val": res["mean"], "metric": res["metric"],
                      "wall_s": res["wall_s"]})  # fmt: skip
@@ -592,7 +603,8 @@ def run_mnist1d(seeds: int, quick: bool, threads: int | None = None) -> dict:
     fit_idx = np.setdiff1d(np.arange(n), val_idx)
     part, val = _subset(train, fit_idx), _subset(train, val_idx)
     chosen, rows = select("classify", CANDIDATES["mnist1d"],
-                          lambda c: train_ours("classify", c, 1, (part, val)), quick)
+                          lambda c: train_ours("classify", c, 1, (part, val)), quick,
+                          train=not quick)  # fmt: skip
     chosen = _chosen(chosen, rows, "mnist1d")
     ours = train_ours("classify", chosen, seeds, (train, test))
     pt = torch_side(lambda: torch_classify(train, test, chosen, ours["seeds"], threads),
@@ -615,7 +627,8 @@ def run_turkish_pos(seeds: int, quick: bool, tmp: Path, threads: int | None = No
         paths[name] = str(write_conll(tmp / f"twt_{name}.conll", sents))
     chosen, rows = select(
         "tag", CANDIDATES["turkish_pos"],
-        lambda c: train_ours("tag", c, 1, data=paths["train"], test_data=paths["val"]), quick)
+        lambda c: train_ours("tag", c, 1, data=paths["train"], test_data=paths["val"]), quick,
+        train=not quick)
     chosen = _chosen(chosen, rows, "turkish_pos")
     files = dict(data=paths["trainval"], test_data=paths["test"])
     ours = train_ours("tag", chosen, seeds, **files)
@@ -648,7 +661,8 @@ def run_python_manual(seeds: int, quick: bool, tmp: Path, threads: int | None = 
         files[name] = str(tmp / f"pm_{name}.txt")
     chosen, rows = select(
         "lm", CANDIDATES["python_manual"],
-        lambda c: train_ours("lm", c, 1, data=files["fit"], test_data=files["val"]), quick)
+        lambda c: train_ours("lm", c, 1, data=files["fit"], test_data=files["val"]), quick,
+        train=not quick)
     chosen = _chosen(chosen, rows, "python_manual")
     both = dict(data=files["train"], test_data=files["test"])
     ours = train_ours("lm", chosen, seeds, **both)

@@ -201,6 +201,16 @@ def test_quick_run_writes_the_keys(quick):
             assert pt["wall_s"] > 0 and len(pt["per_seed_wall_s"]) == 2
             assert res["wall"]["pytorch_over_ours"] == pytest.approx(
                 pt["wall_s"] / res["ours"]["wall_s"])
+    # --quick: each set's first candidate at QUICK's overrides; only sunspots' selection
+    # trains it (on the training years), the other sets choose it untrained
+    for name, res in d["sets"].items():
+        first = res["selection"][0]
+        assert res["chosen"] == first["config"] and first["config"]["epochs"] == 1
+        if name == "sunspots":
+            assert first["metric"] == "test_mse" and first["val"] > 0 and first["wall_s"] > 0
+        else:
+            assert "val" not in first and "untrained" in first["skipped"]
+        assert all("skipped" in r for r in res["selection"][1:])
     m = d["sets"]["mnist1d"]
     assert m["anchors"]["published"]["gru"] == 0.91
     assert m["goal"]["threshold"] == 0.97 and m["goal"]["met"] == (m["ours"]["mean"] >= 0.97)

@@ -129,7 +129,7 @@ def test_torch_tagger_is_ours_from_the_same_weights():
     assert after_ours < loss_ours
     np.testing.assert_allclose(after_torch, after_ours, rtol=1e-8)
 
-    logits = np.asarray(model.apply(state.params, jnp.asarray(ids), jnp.asarray(lengths)))
+    logits = np.asarray(jax.jit(model.apply)(state.params, jnp.asarray(ids), jnp.asarray(lengths)))
     want = np.where(real, logits.argmax(-1), 0)
     np.testing.assert_array_equal(predict_tags(net, ids, lengths, batch_size=2), want)
 

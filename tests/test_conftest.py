@@ -100,3 +100,18 @@ def test_module_skipped_at_import_fails_under_ci(project):
     rc, out = run(project, "1", "test_module_skip.py")
     assert rc == pytest.ExitCode.INTERRUPTED, out  # a collection error stops the run
     assert "ERROR test_module_skip.py - skipped under CI" in out
+
+
+def test_programs_share_one_mlir_context():
+    """conftest lowers every program in one MLIR context (its memory and CPU saving); the
+    programs compute what they did (a JAX that drops the private hook fails here)."""
+    import jax
+    import jax.numpy as jnp
+    import numpy as np
+
+    f, g = jax.jit(lambda x: jnp.sin(x) * 2), jax.jit(lambda x: jnp.cumsum(x) - 1)
+    x = np.linspace(0.0, 1.0, 7)
+    lf, lg = f.lower(x), g.lower(x)
+    assert lf.compiler_ir().context is lg.compiler_ir().context
+    np.testing.assert_allclose(lf.compile()(x), np.sin(x) * 2, rtol=1e-15)
+    np.testing.assert_allclose(lg.compile()(x), np.cumsum(x) - 1, rtol=1e-15)

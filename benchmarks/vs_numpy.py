@@ -46,8 +46,9 @@ from _common import QuietCheck  # noqa: E402
 from _timing import bench, machine_info, print_table, write_json  # noqa: E402
 
 
-def study_training(epochs: int, reps: int) -> dict:
-    """NumPy vs JAX for the study's per-sample SGD run."""
+def study_training(epochs: int, reps: int, quick: bool = False) -> dict:
+    """NumPy vs JAX for the study's per-sample SGD run. ``quick``: the per-epoch timing
+    runs NumPy one epoch per call, 2 timed calls (else up to 10 epochs, at least 5 calls)."""
     import jax
     import jax.numpy as jnp
 
@@ -95,7 +96,7 @@ def study_training(epochs: int, reps: int) -> dict:
     orders = jnp.asarray(scratch.shuffle_orders(58, chunk, 0).astype(np.int32))
     compiled = run.lower(state, train, test, orders).compile()
     p = scratch.init_params(18, 128, 2, 0)
-    np_epochs = max(1, min(10, epochs))
+    np_epochs = 1 if quick else max(1, min(10, epochs))
 
     def numpy_epochs():
         scratch.train(p, tr, data.train.labels.tolist(), te, data.test.labels.tolist(),
@@ -103,7 +104,7 @@ def study_training(epochs: int, reps: int) -> dict:
 
     stats = bench({"numpy": numpy_epochs,
                    "jax": lambda: jax.block_until_ready(compiled(state, train, test, orders))},
-                  reps=max(5, reps), warmup=1)  # fmt: skip
+                  reps=2 if quick else max(5, reps), warmup=1)  # fmt: skip
     np_epoch_ms = stats["numpy"].median_ms / np_epochs
     jax_epoch_ms = stats["jax"].median_ms / chunk
     return {
@@ -120,20 +121,24 @@ def study_training(epochs: int, reps: int) -> dict:
     }
 
 
-def processes(reps: int, epochs: int | None) -> dict:
-    """Whole ``python -m jaxrnn.train`` processes: NumPy vs JAX (cold and warm compile cache)."""
+def processes(reps: int, epochs: int | None, fill_first: bool = True) -> dict:
+    """Whole ``python -m jaxrnn.train`` processes: NumPy vs JAX (cold and warm compile cache).
+    ``fill_first`` False (``--quick``): no untimed run fills the warm cache first; the first
+    cold run does, in the warm cache's directory (empty until then)."""
     extra = [] if epochs is None else ["--epochs", str(epochs)]
     base = [sys.executable, "-m", "jaxrnn.train", "--quiet", *extra]
     times: dict[str, list[float]] = {"numpy": [], "jax_cold": [], "jax_warm": []}
     with tempfile.TemporaryDirectory() as warm_dir:
         env_warm = dict(os.environ, JAXRNN_CACHE_DIR=warm_dir)
-        subprocess.run(base, env=env_warm, check=True)  # fill the warm cache
+        if fill_first:
+            subprocess.run(base, env=env_warm, check=True)  # fill the warm cache
         for _ in range(reps):
             for name in times:
                 with tempfile.TemporaryDirectory() as cold_dir:
                     env = dict(os.environ, JAXRNN_CACHE_DIR=cold_dir)
                     cmd = base + (["--backend", "numpy"] if name == "numpy" else [])
-                    if name == "jax_warm":
+                    if name == "jax_warm" or (name == "jax_cold" and not fill_first
+                                              and not times["jax_cold"]):  # fmt: skip
                         env = env_warm
                     t0 = time.perf_counter()
                     subprocess.run(cmd, env=env, check=True)
@@ -260,7 +265,7 @@ def preset_processes(model: str, epochs: int | None) -> dict:
 def study_rnn_parts(args: argparse.Namespace, quick: bool, epochs: int) -> tuple:
     """Parts 1-3: the study RNN's run, its processes, one layer per batch."""
     print(f"1. the study's training run: {epochs} epochs, per-sample SGD, hidden 128")
-    study = study_training(epochs, reps=1 if quick else 3)
+    study = study_training(epochs, reps=1 if quick else 3, quick=quick)
     cols = ["numpy_run_s", "jax_run_s", "jax_compile_s", "speedup_whole_run",
             "numpy_ms_per_epoch", "jax_ms_per_epoch", "speedup_per_epoch"]  # fmt: skip
     print_table([study], cols)
@@ -268,7 +273,7 @@ def study_rnn_parts(args: argparse.Namespace, quick: bool, epochs: int) -> tuple
           f"jax {study['jax_final']['test_acc']:.3f}")  # fmt: skip
 
     print("\n2. whole `python -m jaxrnn.train` processes (median seconds)")
-    procs = processes(1 if quick else args.process_reps, 10 if quick else None)
+    procs = processes(1 if quick else args.process_reps, 10 if quick else None, not quick)
     print_table([{**procs["median_s"], "speedup_cold": procs["speedup_cold"],
                   "speedup_warm": procs["speedup_warm"]}],
                 ["numpy", "jax_cold", "jax_warm", "speedup_cold", "speedup_warm"])  # fmt: skip
@@ -298,9 +303,10 @@ def main(argv: list[str] | None = None) -> int:
     study = procs = rows = None
     if not args.only_presets:
         study, procs, rows = study_rnn_parts(args, quick, epochs)
-    models = ["lstm"] if quick else args.presets.split(",")
+    # --quick: one preset, the cheapest to compile (every preset takes the same path here)
+    models = ["rnn"] if quick else args.presets.split(",")
     print("\n4. every preset: NumPy (float64) vs JAX (float32), ms per epoch once compiled")
-    preset_rows = [preset_epochs(m, reps=3 if quick else 5, quick=quick) for m in models]
+    preset_rows = [preset_epochs(m, reps=2 if quick else 5, quick=quick) for m in models]
     print_table(preset_rows, ["model", "numpy_ms_per_epoch", "jax_ms_per_epoch",
                               "speedup_per_epoch", "jax_compile_s"])  # fmt: skip
     print("\n   whole `python -m jaxrnn.train --model M [--backend numpy]` processes, seed 0")

@@ -193,7 +193,7 @@ def test_vs_numpy_quick(tmp_path):
     assert (row["H"], row["T"]) == (32, 5)
     assert positive(row["fwd_speedup"]) and positive(row["fwd_bwd_speedup"])
     (epoch,), (proc,) = p["presets"]["per_epoch"], p["presets"]["processes"]
-    assert epoch["model"] == proc["model"] == "lstm"
+    assert epoch["model"] == proc["model"] == "rnn"
     assert positive(epoch["speedup_per_epoch"]) and positive(proc["speedup_process"])
     assert 0 <= proc["numpy_test_acc"] <= 1 and 0 <= proc["jax_test_acc"] <= 1
 

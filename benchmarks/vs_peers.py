@@ -83,6 +83,10 @@ from jaxrnn.weights.layout import num_gates  # noqa: E402
 SHAPES = [(32, 15, 32, 128), (64, 50, 128, 128), (256, 100, 256, 512)]  # (B, T, D, H)
 BILSTM = {"B": 32, "T": 15, "D": 32, "H": 128, "layers": 3}
 CELLS = ("lstm", "gru", "rnn")
+# --quick (a smoke run: every side's code once, numbers mean nothing): one tiny shape, the
+# LSTM alone unless --cells says otherwise (the cells go through the same functions)
+QUICK_SHAPE = (8, 5, 8, 16)
+QUICK_CELLS = ("lstm",)
 
 
 def matmul_flops(cell: str, B: int, T: int, D: int, H: int, layers: int = 1, dirs: int = 1) -> int:
@@ -365,9 +369,12 @@ def _flat(row: dict[str, Any]) -> dict[str, Any]:
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     ap.add_argument("--json", metavar="PATH", help="write every number and the machine info here")
-    ap.add_argument("--quick", action="store_true", help="smallest shape only, few reps (smoke)")
+    ap.add_argument("--quick", action="store_true",
+                    help="one tiny shape (B,T,D,H = 8,5,8,16), the LSTM only unless --cells,\n"
+                    "few reps (smoke)")
     ap.add_argument("--reps", type=int, default=None, help="timed samples per impl (default 15)")
-    ap.add_argument("--cells", default=",".join(CELLS), help="comma-separated, of lstm,gru,rnn")
+    ap.add_argument("--cells", default=None,
+                    help="comma-separated, of lstm,gru,rnn (default all; --quick: lstm)")
     ap.add_argument("--shapes", default=None, help="indices into SHAPES, e.g. 0,1 (default all)")
     ap.add_argument("--shape", default=None, metavar="B,T,D,H",
                     help="one shape of your own instead of SHAPES (e.g. 16,64,32,256: a\n"
@@ -394,7 +401,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
 
     reps = args.reps or (3 if args.quick else 15)
     warmup = 1 if args.quick else 2
-    shapes = SHAPES[:1] if args.quick else SHAPES
+    shapes = [QUICK_SHAPE] if args.quick else SHAPES
     if args.shapes is not None:
         shapes = [SHAPES[int(i)] for i in args.shapes.split(",")]
     if args.shape is not None:
@@ -405,6 +412,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         if len(shape) != 4 or min(shape) < 1:
             ap.error(f"--shape takes four positive integers B,T,D,H, got {args.shape!r}")
         shapes = [shape]
+    if args.cells is None:
+        args.cells = ",".join(QUICK_CELLS if args.quick else CELLS)
     cells = [c for c in args.cells.split(",") if c]
     info = machine_info(extra_modules=("torch", "flax", "optax"))
     info["torch_num_threads"] = torch.get_num_threads()

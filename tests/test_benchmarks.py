@@ -154,9 +154,9 @@ def test_vs_peers_quick(tmp_path):
     p = run_quick("vs_peers", tmp_path)
     assert p["machine"]["versions"]["torch"] and p["machine"]["versions"]["flax"]
     rows = p["results"]
-    assert [r["cell"] for r in rows] == ["lstm", "gru", "rnn"]
+    assert [r["cell"] for r in rows] == ["lstm"]  # --quick: the LSTM at one tiny shape
     for r in rows:
-        assert (r["B"], r["T"], r["D"], r["H"]) == (32, 15, 32, 128)
+        assert (r["B"], r["T"], r["D"], r["H"]) == (8, 5, 8, 16)
         assert positive(r["matmul_gflop"])
         # the script gives itself one CPU device per core, so ours_dp splits the batch
         assert r["ours_dp_devices"] == min(len(p["machine"]["jax_devices"]), 2) > 1

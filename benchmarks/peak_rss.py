@@ -8,7 +8,7 @@ BiLSTM, batch 32, one epoch, on 16,200 texts (the case the training-core issue m
 2.5 GB before evaluation streamed in batches).
 
     python benchmarks/peak_rss.py                      # 16,200 texts
-    python benchmarks/peak_rss.py --quick              # 600 texts, for a look
+    python benchmarks/peak_rss.py --quick              # a smoke test: 60 texts, 1 layer of 16
     python benchmarks/peak_rss.py --eval-batch-size 256,100000   # batched vs whole-split
     python benchmarks/peak_rss.py --length-spread --buckets 0,4,auto --lr 1e-3
                                                        # texts of 5-100 words, length buckets
@@ -28,6 +28,12 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from _common import QuietCheck, parser  # noqa: E402
 from _timing import machine_info, write_json  # noqa: E402
+
+# --quick (a smoke test: the figures mean nothing): 10 texts per class, 48 of them training
+# texts (a full batch and a partial one), and the model at 1 layer of 16 (the 3x128 BiLSTM's
+# compile alone took most of the run)
+QUICK_PER_CLASS = 10
+QUICK_MODEL = ["--layers", "1", "--hidden", "16"]
 
 
 def measure(argv: list[str]) -> dict[str, Any]:
@@ -58,7 +64,7 @@ def main() -> int:
                     help="texts of 5-100 words with a long tail (synthetic --length-spread)")
     ap.add_argument("--lr", help="jaxrnn.runs --lr (default: the preset's)")
     args = ap.parse_args()
-    n = 100 if args.quick else args.n_per_class
+    n = QUICK_PER_CLASS if args.quick else args.n_per_class
     check = QuietCheck()
     t_start = time.perf_counter()
     with tempfile.TemporaryDirectory() as d:
@@ -76,6 +82,7 @@ def main() -> int:
                     "--epochs", "1", "--batch-size", str(args.batch_size), "--eval-batch-size",
                     eb, "--buckets", buckets, "--quiet", "--no-compile-cache", "--json", js]
             argv += ["--lr", args.lr] if args.lr else []  # fmt: skip
+            argv += QUICK_MODEL if args.quick else []
             t0 = time.perf_counter()
             r = measure(argv)
             if r["rc"] != 0:

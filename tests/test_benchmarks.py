@@ -236,7 +236,7 @@ def test_precision_quick(tmp_path):
 def test_peak_rss_quick(tmp_path):
     payload = run_quick("peak_rss", tmp_path)
     rows = payload["rows"]
-    assert [r["texts"] for r in rows] == [600] and rows[0]["peak_rss_mb"] > 50
+    assert [r["texts"] for r in rows] == [60] and rows[0]["peak_rss_mb"] > 50
     assert 0 <= rows[0]["test_acc"] <= 1 and rows[0]["compile_s"] > 0
 
 

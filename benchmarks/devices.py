@@ -64,16 +64,26 @@ AXES = ("batch", "batch_shard_map", "seed")
 
 
 def run_case(
-    model: str, axis: str, ns: list[int], seeds: int, reps: int, overrides: dict[str, Any]
+    model: str, axis: str, ns: list[int], seeds: int, reps: int, overrides: dict[str, Any],
+    shared: dict | None = None,
 ) -> dict[str, Any]:
+    """``shared`` (``--quick``): programs by configuration, reused across axes (the
+    ``batch_shard_map`` axis's 1-device program is the ``batch`` axis's: no split)."""
     progs: dict[str, Program] = {}
     info: dict[str, dict[str, Any]] = {}
     one_model = axis != "seed"
     for n in ns:
         split = {"data_parallel": "shard_map"} if axis == "batch_shard_map" and n > 1 else {}
-        cfg, data = sentiment_data(model, devices=n, **overrides, **split)
-        p = Program(cfg, data, num_seeds=1 if one_model else seeds).compile()
-        p()
+        num_seeds = 1 if one_model else seeds
+        conf = (model, n, tuple(split.items()), num_seeds)
+        if shared is not None and conf in shared:
+            p = shared[conf]
+        else:
+            cfg, data = sentiment_data(model, devices=n, **overrides, **split)
+            p = Program(cfg, data, num_seeds=num_seeds).compile()
+            p()
+            if shared is not None:
+                shared[conf] = p
         key = f"{n}"
         progs[key] = p
         info[key] = {
@@ -165,10 +175,11 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         overrides["batch_size"] = args.batch_size
     if args.max_len:
         overrides["max_len"] = args.max_len
+    shared: dict | None = {} if args.quick else None  # --quick: one program per configuration
     for m in models:
         for axis in axes:
             print(f"... {m}, {axis} axis, devices {ns}", flush=True)
-            results.append(run_case(m, axis, ns, seeds, reps, overrides))
+            results.append(run_case(m, axis, ns, seeds, reps, overrides, shared))
     rows = [r for res in results for r in res["rows"]]
     table(
         f"one epoch per call, medians of {reps}; step = epoch / steps (includes evaluation). "

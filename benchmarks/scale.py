@@ -23,7 +23,7 @@ after each epoch as ``jaxrnn.runs`` does:
   epochs.
 
     python benchmarks/scale.py --json docs/benchmarks/scale.json   # 16,200 and 200,000 texts
-    python benchmarks/scale.py --quick                              # 600 texts, a smoke test
+    python benchmarks/scale.py --quick                              # 60 texts, a smoke test
     python benchmarks/scale.py --sizes 16200 --max-batches 100      # peers timed on part
 """
 
@@ -45,6 +45,8 @@ from peak_rss import measure  # noqa: E402
 
 HERE = os.path.abspath(__file__)
 LR = 1e-3  # Adam's, every side
+# --quick: 10 texts per class, 48 of them training texts: a full batch and a partial one
+QUICK_SIZE = 60
 
 
 # ----------------------------------------------------------------------------- workers
@@ -214,7 +216,7 @@ def main() -> int:
         json.dump(res, open(args.out, "w"))
         return 0
     check = QuietCheck()  # after the worker branch: a worker is part of this run
-    sizes = [600] if args.quick else [int(s) for s in args.sizes.split(",")]
+    sizes = [QUICK_SIZE] if args.quick else [int(s) for s in args.sizes.split(",")]
     names = args.sides.split(",")
     sides = []
     for n in names:
@@ -255,13 +257,29 @@ def main() -> int:
                 print(f"{size} texts: ours' epoch is {r['epoch_s'] / ours['epoch_s']:.2f}x "
                       f"faster than {key[0]} ({key[1] or ''} threads); peak RSS "
                       f"{ours['peak_rss_mb'] / r['peak_rss_mb']:.2f}x theirs")  # fmt: skip
-    payload = check.stamp({"script": "scale", "machine": machine_info(["torch", "keras"]),
+    payload = check.stamp({"script": "scale", "machine": _machine(args.quick),
                            "rows": rows, "epochs": args.epochs,
                            "max_batches": args.max_batches,
                            "script_wall_s": time.perf_counter() - t_start})  # fmt: skip
     if args.json:
         write_json(args.json, payload)
     return 0
+
+
+def _machine(quick: bool) -> dict[str, Any]:
+    """``machine_info`` with the peers' versions. ``quick``: read from the installed packages'
+    metadata, not by importing them here (torch and Keras cost this process ~7 s of CPU)."""
+    if not quick:
+        return machine_info(["torch", "keras"])
+    from importlib import metadata
+
+    info = machine_info()
+    for mod in ("torch", "keras"):
+        try:
+            info["versions"][mod] = metadata.version(mod)
+        except metadata.PackageNotFoundError:
+            info["versions"][mod] = None
+    return info
 
 
 def argparse_hidden() -> str:

@@ -14,8 +14,10 @@ Per side: wall seconds of the whole training over ``--seeds`` seeds (ours: one `
 trains the seeds together, its compile included and also reported apart; PyTorch: one seed
 after another, each its loop and test pass) and the mean test accuracy.
 Default configuration: the reference run's (GRU 128, 60 epochs, batch 64, Adam 3e-3,
-no dropout). ``--quick``: 200/100 sequences, 2 epochs (the smoke test; figures mean
-nothing). Time it only on a quiet machine: the JSON carries the load verdict.
+no dropout). ``--quick``: 200/100 sequences, 2 epochs, PyTorch on one thread unless
+``--torch-threads`` says otherwise (the smoke test; figures mean nothing; on a busy machine
+torch's threads spin waiting on each other). Time it only on a quiet machine: the JSON
+carries the load verdict.
 """
 
 from __future__ import annotations
@@ -39,7 +41,7 @@ def main() -> None:
                     help="TrainConfig fields as JSON [the reference run's]")  # fmt: skip
     ap.add_argument("--seeds", type=int, default=1)
     ap.add_argument("--torch-threads", type=int, default=None, metavar="N",
-                    help="PyTorch's intra-op threads [its default]")  # fmt: skip
+                    help="PyTorch's intra-op threads [its default; --quick: 1]")  # fmt: skip
     args = ap.parse_args()
     check = QuietCheck()
     t0 = time.perf_counter()
@@ -54,6 +56,8 @@ def main() -> None:
     if args.quick:
         train, test = _subset(train, np.arange(200)), _subset(test, np.arange(100))
         cand = {**cand, "epochs": 2}
+        if args.torch_threads is None:
+            args.torch_threads = 1
     ours = train_ours("classify", cand, args.seeds, (train, test))
     pt = torch_classify(train, test, cand, ours["seeds"], args.torch_threads)
     rows = [{"side": "jaxrnn", "test_acc": ours["mean"], "wall_s": ours["wall_s"],

@@ -11,7 +11,7 @@ BiLSTM, batch 32, Adam 1e-3, one epoch, on 16,200 generated texts of 5-100 words
 
     python benchmarks/rss_stages.py                      # --buckets auto
     python benchmarks/rss_stages.py --buckets 0          # every text padded to the longest
-    python benchmarks/rss_stages.py --quick              # 600 texts, one BiLSTM layer of 16
+    python benchmarks/rss_stages.py --quick              # 60 texts, one BiLSTM layer of 16
 """
 
 from __future__ import annotations
@@ -96,7 +96,7 @@ def main() -> int:
     args, rest = ap.parse_known_args()
     if args.worker:
         return worker(rest, args.worker)
-    n = 100 if args.quick else args.n_per_class
+    n = 10 if args.quick else args.n_per_class  # --quick: 60 texts (a full batch and a partial)
     check = QuietCheck()
     t_start = time.perf_counter()
     with tempfile.TemporaryDirectory() as d:

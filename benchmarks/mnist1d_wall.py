@@ -14,7 +14,7 @@ Per side: wall seconds of the whole training over ``--seeds`` seeds (ours: one `
 trains the seeds together, its compile included and also reported apart; PyTorch: one seed
 after another, each its loop and test pass) and the mean test accuracy.
 Default configuration: the reference run's (GRU 128, 60 epochs, batch 64, Adam 3e-3,
-no dropout). ``--quick``: 200/100 sequences, 2 epochs, PyTorch on one thread unless
+no dropout). ``--quick``: 200/100 sequences, 2 epochs, width 16, PyTorch on one thread unless
 ``--torch-threads`` says otherwise (the smoke test; figures mean nothing; on a busy machine
 torch's threads spin waiting on each other). Time it only on a quiet machine: the JSON
 carries the load verdict.
@@ -55,7 +55,7 @@ def main() -> None:
     train, test = mnist1d()
     if args.quick:
         train, test = _subset(train, np.arange(200)), _subset(test, np.arange(100))
-        cand = {**cand, "epochs": 2}
+        cand = {**cand, "epochs": 2, "hidden": 16}
         if args.torch_threads is None:
             args.torch_threads = 1
     ours = train_ours("classify", cand, args.seeds, (train, test))

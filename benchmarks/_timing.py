@@ -19,6 +19,7 @@ import json
 import os
 import platform
 import statistics
+import sys
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
@@ -170,11 +171,23 @@ def cpu_brief(ident: dict[str, Any]) -> str:
     return f"{chip}; {' '.join(ident.get('simd') or ()) or 'no avx2'}"
 
 
+def _version(mod: str) -> str | None:
+    """``mod``'s version: its ``__version__`` when this process imported it, else the installed
+    package's metadata (importing flax, torch or Keras only to read it cost a script 1-5 s
+    of CPU); ``None`` when it is not installed."""
+    from importlib import metadata
+
+    if mod in sys.modules:
+        return getattr(sys.modules[mod], "__version__", "?")
+    try:
+        return metadata.version(mod)
+    except metadata.PackageNotFoundError:
+        return None
+
+
 def machine_info(extra_modules: Sequence[str] = ()) -> dict[str, Any]:
     """CPU model and ``cpu_identity``, core counts, OS, Python, versions of numpy/jax/jaxlib
-    and ``extra_modules``."""
-    import importlib
-
+    and ``extra_modules`` (``_version``)."""
     cpu = read_cpuinfo()
     info: dict[str, Any] = {
         "cpu_model": cpu["model_name"] or platform.processor() or platform.machine(),
@@ -188,11 +201,7 @@ def machine_info(extra_modules: Sequence[str] = ()) -> dict[str, Any]:
         "versions": {},
     }
     for mod in ("numpy", "jax", "jaxlib", *extra_modules):
-        try:
-            m = importlib.import_module(mod)
-            info["versions"][mod] = getattr(m, "__version__", "?")
-        except ImportError:
-            info["versions"][mod] = None
+        info["versions"][mod] = _version(mod)
     try:
         import jax
 

@@ -257,29 +257,13 @@ def main() -> int:
                 print(f"{size} texts: ours' epoch is {r['epoch_s'] / ours['epoch_s']:.2f}x "
                       f"faster than {key[0]} ({key[1] or ''} threads); peak RSS "
                       f"{ours['peak_rss_mb'] / r['peak_rss_mb']:.2f}x theirs")  # fmt: skip
-    payload = check.stamp({"script": "scale", "machine": _machine(args.quick),
+    payload = check.stamp({"script": "scale", "machine": machine_info(["torch", "keras"]),
                            "rows": rows, "epochs": args.epochs,
                            "max_batches": args.max_batches,
                            "script_wall_s": time.perf_counter() - t_start})  # fmt: skip
     if args.json:
         write_json(args.json, payload)
     return 0
-
-
-def _machine(quick: bool) -> dict[str, Any]:
-    """``machine_info`` with the peers' versions. ``quick``: read from the installed packages'
-    metadata, not by importing them here (torch and Keras cost this process ~7 s of CPU)."""
-    if not quick:
-        return machine_info(["torch", "keras"])
-    from importlib import metadata
-
-    info = machine_info()
-    for mod in ("torch", "keras"):
-        try:
-            info["versions"][mod] = metadata.version(mod)
-        except metadata.PackageNotFoundError:
-            info["versions"][mod] = None
-    return info
 
 
 def argparse_hidden() -> str:

@@ -113,28 +113,6 @@ def pytest_collection_finish(session):
     gc.set_threshold(10_000, 10, 10)
 
 
-# The slowest test files first, so that the two workers end together (a longest-first
-# schedule); the rest follow in their usual order. xdist otherwise orders files by their
-# number of tests (pyproject: --no-loadscope-reorder). Seconds summed over each file's tests
-# in an in-place run (2026-12-07), all files above 25 s: benchmarks 239, distributed 98,
-# numpy_backend 71, docs 67, scale 61, parallel_cells 58, ux 56, ... study_parallel 26.
-SLOW_FIRST = (
-    "test_benchmarks.py", "test_distributed.py", "test_numpy_backend.py", "test_docs.py",
-    "test_scale.py", "test_parallel_cells.py", "test_ux.py", "test_parallel_layers.py",
-    "test_real_data_benchmark.py", "test_blocks.py", "test_bench_lm.py", "test_study.py",
-    "test_numeric_classify.py", "test_bench_parallel.py", "test_generalise.py",
-    "test_layers.py", "test_loop.py", "test_checkpoint.py", "test_lm.py", "test_float32.py",
-    "test_seeds.py", "test_bptt.py", "test_train.py", "test_study_parallel.py",
-)
-
-
-def pytest_collection_modifyitems(session, config, items):
-    """``SLOW_FIRST``'s files first, in its order (a stable sort: each file's tests keep
-    theirs)."""
-    rank = {name: i for i, name in enumerate(SLOW_FIRST)}
-    items.sort(key=lambda item: rank.get(item.path.name, len(rank)))
-
-
 @pytest.fixture(scope="session")
 def sentiment():
     from jaxrnn.data import load_sentiment

@@ -38,7 +38,7 @@ jax.config.update("jax_enable_x64", True)
 _cache.enable()
 
 
-def _share_one_mlir_context() -> bool:
+def _share_one_mlir_context() -> None:
     """Lower every program of this process in one MLIR context, not a new one each.
 
     JAX (0.10) makes a fresh ``ir.Context`` for each program it lowers (~9 ms here: it loads
@@ -53,8 +53,8 @@ def _share_one_mlir_context() -> bool:
     from jax._src.interpreters import mlir
 
     make = getattr(mlir, "make_ir_context", None)
-    if make is None or getattr(make, "_jaxrnn_shared", False):
-        return False
+    if make is None:
+        return
     shared: list = []
 
     def one_context():
@@ -62,9 +62,7 @@ def _share_one_mlir_context() -> bool:
             shared.append(make())
         return shared[0]
 
-    one_context._jaxrnn_shared = True  # type: ignore[attr-defined]
     mlir.make_ir_context = one_context
-    return True
 
 
 _share_one_mlir_context()

@@ -21,18 +21,20 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from jaxrnn.util import allocator as _allocator
+
+# The C allocator's policy of the command-line tools (``jaxrnn.util.allocator``): the script
+# runs again at once with glibc's huge-page tunable unless ``$JAXRNN_ALLOCATOR=glibc``. It
+# is process-wide: PyTorch's side runs under the same policy. ``header()`` records it.
+# Before the imports below (NumPy and more: ~0.3 s of CPU that the first process would
+# spend for nothing).
+if os.path.dirname(os.path.abspath(sys.argv[0])) == os.path.dirname(os.path.abspath(__file__)):
+    _allocator.use_huge_pages()  # a benchmark script run as one (not a test importing this)
+ALLOCATOR = _allocator.allocator_policy()
+
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from _timing import cpu_brief, machine_info, print_table, write_json  # noqa: E402
-
-from jaxrnn.runs import memory as _memory  # noqa: E402
-
-# The C allocator's policy of the command-line tools (``jaxrnn.runs.memory``): the script
-# runs again at once with glibc's huge-page tunable unless ``$JAXRNN_ALLOCATOR=glibc``. It
-# is process-wide: PyTorch's side runs under the same policy. ``header()`` records it.
-if os.path.dirname(os.path.abspath(sys.argv[0])) == os.path.dirname(os.path.abspath(__file__)):
-    _memory.use_huge_pages()  # a benchmark script run as one (not a test importing this)
-ALLOCATOR = _memory.allocator_policy()
 
 # XLA compiler option sets compared by compile_time.py (``Lowered.compile(compiler_options)``).
 XLA_OPTION_SETS: dict[str, dict[str, Any]] = {

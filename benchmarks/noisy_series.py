@@ -54,9 +54,11 @@ import time
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+# first: the script runs again under the allocator's tunable (_common) before the imports
+import _common  # noqa: E402, F401, I001
+import numpy as np  # noqa: E402
 
 from _common import QuietCheck, finish, header, parser, table  # noqa: E402
 

@@ -42,6 +42,9 @@ from typing import Any
 _HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, _HERE)
 
+# first: the script runs again under the allocator's tunable (_common) before the imports
+import _common  # noqa: E402, F401, I001
+
 import jax  # noqa: E402
 import jax.numpy as jnp  # noqa: E402
 import numpy as np  # noqa: E402

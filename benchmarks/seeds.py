@@ -46,6 +46,9 @@ from typing import Any
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
+# first: the script runs again under the allocator's tunable (_common) before the imports
+import _common  # noqa: E402, F401, I001
+
 import numpy as np  # noqa: E402
 from _common import (  # noqa: E402
     Program,

@@ -39,9 +39,11 @@ import sys
 import tempfile
 import time
 
-import numpy as np
-
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+# first: the script runs again under the allocator's tunable (_common) before the imports
+import _common  # noqa: E402, F401, I001
+import numpy as np  # noqa: E402
 from _common import QuietCheck  # noqa: E402
 from _timing import bench, machine_info, print_table, write_json  # noqa: E402
 

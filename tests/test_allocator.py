@@ -1,6 +1,7 @@
-"""The C allocator's policy (``jaxrnn.runs.memory``): when the command-line tools run again
-under glibc's huge-page tunable, and that it does what it is for: a compiled program's fresh
-buffers fault in far fewer pages (counted by the kernel, not timed)."""
+"""The C allocator's policy (``jaxrnn.util.allocator``, re-exported by ``jaxrnn.runs.memory``):
+when the command-line tools run again under glibc's huge-page tunable (first thing, before
+they import NumPy, JAX or their own modules), and that it does what it is for: a compiled
+program's fresh buffers fault in far fewer pages (counted by the kernel, not timed)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ import sys
 import pytest
 
 from jaxrnn.runs import memory
+from jaxrnn.util import allocator
 
 TUNABLE = "glibc.malloc.hugetlb=1"
 
@@ -34,9 +36,15 @@ def test_huge_pages_env_adds_the_tunable_once_and_only_where_it_can_work(tmp_pat
     assert memory.thp_mode(str(tmp_path / "none")) is None
 
 
+def test_memory_keeps_the_names_it_had():
+    for name in ("ALLOCATOR_ENV", "ALLOCATOR_POLICIES", "HUGE_PAGES_TUNABLE", "allocator_policy",
+                 "huge_pages_env", "thp_mode", "use_huge_pages"):  # fmt: skip
+        assert getattr(memory, name) is getattr(allocator, name), name
+
+
 def test_use_huge_pages_runs_the_same_command_again_under_the_tunable(monkeypatch):
     calls = []
-    monkeypatch.setattr(memory, "thp_mode", lambda: "madvise")
+    monkeypatch.setattr(allocator, "thp_mode", lambda: "madvise")
     monkeypatch.setattr(os, "execve", lambda *a: calls.append(a))
     monkeypatch.setattr(sys, "orig_argv", ["python", "-m", "jaxrnn.train", "--epochs", "1"])
     monkeypatch.delenv("JAXRNN_ALLOCATOR", raising=False)
@@ -49,8 +57,39 @@ def test_use_huge_pages_runs_the_same_command_again_under_the_tunable(monkeypatc
     monkeypatch.setenv("GLIBC_TUNABLES", TUNABLE)
     memory.use_huge_pages()  # under the tunable already: nothing
     assert len(calls) == 1 and memory.allocator_policy() == "hugepages"
-    monkeypatch.setattr(memory, "thp_mode", lambda: "never")
+    monkeypatch.setattr(allocator, "thp_mode", lambda: "never")
     assert memory.allocator_policy() == "glibc"
+
+
+# ``python -m NAME`` for each command, as runpy runs it, up to the point where the process
+# would run again under the tunable: prints what it had imported by then.
+_BEFORE_RERUN = """
+import os, runpy, sys
+def execve(exe, argv, env):
+    heavy = sorted(m for m in ("numpy", "jax", "jaxrnn.cli.train", "jaxrnn.cli.predict",
+                               "jaxrnn.cli._common") if m in sys.modules)
+    print("RERUN", env["GLIBC_TUNABLES"], heavy, flush=True)
+    os._exit(0)
+os.execve = execve
+from jaxrnn.util import allocator
+allocator.thp_mode = lambda path=None: "madvise"
+sys.argv = [sys.argv[1], "--help"]
+runpy.run_module(sys.argv[0], run_name="__main__", alter_sys=True)
+print("NO RERUN")
+"""
+
+
+@pytest.mark.parametrize("name,imported", [
+    ("jaxrnn.train", "[]"), ("jaxrnn.predict", "[]"), ("jaxrnn.study", "[]"),
+    # runpy imports the package first, and jaxrnn.data imports NumPy: not JAX, not the command
+    ("jaxrnn.data.synthetic", "['numpy']"),
+])  # fmt: skip
+def test_a_command_runs_again_before_it_imports_anything_heavy(name, imported):
+    env = {k: v for k, v in os.environ.items() if k not in ("GLIBC_TUNABLES", "JAXRNN_ALLOCATOR")}
+    proc = subprocess.run([sys.executable, "-c", _BEFORE_RERUN, name], capture_output=True,
+                          text=True, env=env, timeout=60)  # fmt: skip
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert proc.stdout.strip() == f"RERUN {TUNABLE} {imported}", proc.stdout
 
 
 # Calls a compiled program whose output buffer is 72 MB (above glibc's largest mmap

@@ -1,7 +1,8 @@
 """What every command shares: the parser with one-line errors, the reader of texts given as
 arguments or piped in, and the one way to run an entry point (``run``, which first makes sure
-that glibc's malloc asks for huge pages: ``jaxrnn.runs.memory.use_huge_pages``; set
-``JAXRNN_ALLOCATOR=glibc`` to leave glibc's defaults).
+that glibc's malloc asks for huge pages: ``jaxrnn.util.allocator.use_huge_pages``; set
+``JAXRNN_ALLOCATOR=glibc`` to leave glibc's defaults). Under ``python -m jaxrnn.NAME`` the
+alias loader (``jaxrnn._aliases``) has done that already, before the command's imports.
 
 Each command module ends with::
 
@@ -33,7 +34,7 @@ def run(main: Callable[[Sequence[str] | None], int], argv: Sequence[str] | None 
     huge-page tunable when it lacks it (``use_huge_pages``: a compiled step's fresh buffers
     then fault in 2 MB pages, not 4 KB ones; 1.6x faster for a long minGRU step), then
     ``jaxrnn.util.pipes.run_main``."""
-    from jaxrnn.runs.memory import use_huge_pages
+    from jaxrnn.util.allocator import use_huge_pages
 
     use_huge_pages()
     return run_main(main, argv)

@@ -104,14 +104,12 @@ COMMANDS: dict[str, str] = {
 }
 
 
-# The code of the command modules that ``python -m`` runs, by the name it was given.
-_COMMAND_CODE: dict[str, CodeType] = {}
-
-
-def _run_command(fullname: str, namespace: dict) -> None:
-    """Run the command module's code that ``get_code`` kept for ``fullname`` in ``runpy``'s
-    ``__main__`` namespace, as ``python -m`` would have."""
-    exec(_COMMAND_CODE.pop(fullname), namespace)
+def _run_command(command: str, namespace: dict) -> None:
+    """Run the code of command module ``command`` in ``runpy``'s ``__main__`` namespace, as
+    ``python -m`` would have (``get_code``'s stub calls it once the process runs under the
+    huge-page tunable)."""
+    spec = importlib.util.find_spec(command)
+    exec(spec.loader.get_code(command), namespace)  # type: ignore[union-attr]
 
 
 class _AliasLoader(importlib.abc.Loader):
@@ -136,7 +134,7 @@ class _AliasLoader(importlib.abc.Loader):
         # A command first runs itself again under glibc's huge-page tunable where it lacks it
         # (``jaxrnn.util.allocator``), before its imports: done in ``jaxrnn.cli._common.run``
         # alone, the first process imported NumPy and the command's modules for nothing
-        # (~0.4 s of CPU of every command, measured 2026-12-07: ``jaxrnn.util.allocator``).
+        # (~0.4 s of CPU of every command, measured 2026-12-07).
         first = ("from jaxrnn.util.allocator import use_huge_pages\nuse_huge_pages()\n"
                  if command.startswith("jaxrnn.cli.") else "")  # fmt: skip
         if ":" in command:  # a function of a command module: run it as an entry point
@@ -144,14 +142,12 @@ class _AliasLoader(importlib.abc.Loader):
             source = (f"{first}import sys\nfrom jaxrnn.cli._common import run\n"
                       f"from {module} import {function}\nsys.exit(run({function}))\n")
             return compile(source, f"<python -m {fullname}>", "exec")
+        if first:  # a stub: the re-run, then the command module's code
+            source = (f"{first}from jaxrnn._aliases import _run_command\n"
+                      f"_run_command({command!r}, globals())\n")
+            return compile(source, f"<python -m {fullname}>", "exec")
         spec = importlib.util.find_spec(command)
-        code = spec.loader.get_code(command)  # type: ignore[union-attr]
-        if not first or code is None:
-            return code
-        _COMMAND_CODE[fullname] = code
-        source = (f"{first}from jaxrnn._aliases import _run_command\n"
-                  f"_run_command({fullname!r}, globals())\n")
-        return compile(source, f"<python -m {fullname}>", "exec")
+        return spec.loader.get_code(command)  # type: ignore[union-attr]
 
 
 class _AliasFinder(importlib.abc.MetaPathFinder):

@@ -22,7 +22,7 @@ import numpy as np
 
 from jaxrnn.errors import OutOfMemory
 from jaxrnn.runs.config import MODEL_CELLS, TrainConfig
-from jaxrnn.util.allocator import (  # noqa: F401  (their home until 0.1: kept importable here)
+from jaxrnn.util.allocator import (  # noqa: F401  (they lived here: still importable)
     ALLOCATOR_ENV,
     ALLOCATOR_POLICIES,
     HUGE_PAGES_TUNABLE,

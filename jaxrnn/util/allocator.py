@@ -6,7 +6,7 @@ Standard library only, so that a command can run itself again before it imports 
 heavy: the first process then costs under 0.1 s, where it imported NumPy and the command's
 modules for nothing before (``python -m jaxrnn.train`` with a missing data file: 0.97 ->
 0.61 s of CPU, 0.76 -> 0.50 s of wall time; measured 2026-12-07, quiet 2-core AMD EPYC).
-``jaxrnn.runs.memory`` re-exports these names (their home until then).
+``jaxrnn.runs.memory``, where these names lived before, re-exports them.
 """
 
 from __future__ import annotations
@@ -72,9 +72,9 @@ def huge_pages_env(environ: dict[str, str] | None = None, thp: str | None = "rea
 def use_huge_pages() -> None:
     """Run this process again (``os.execv``, same arguments) under ``huge_pages_env``, when
     that says so; else return. The command-line tools call it first thing, before they
-    import anything else or read any input (``python -m jaxrnn.*``: ``jaxrnn._aliases``); a
-    library user sets ``GLIBC_TUNABLES=glibc.malloc.hugetlb=1`` before
-    Python starts (it must be set when the process starts: glibc reads it only then)."""
+    import anything else or read any input (``python -m jaxrnn.*``: ``jaxrnn._aliases``);
+    a library user sets ``GLIBC_TUNABLES=glibc.malloc.hugetlb=1`` before Python starts (it
+    must be set when the process starts: glibc reads it only then)."""
     import sys
 
     env = huge_pages_env()

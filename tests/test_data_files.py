@@ -1,4 +1,4 @@
-"""File loaders (CSV / TSV / JSONL), the stratified split, and the synthetic emotion data."""
+"""File loaders (CSV / TSV / JSONL / JSON), the stratified split, and the synthetic emotion data."""
 
 from __future__ import annotations
 
@@ -73,7 +73,7 @@ def test_directory(tmp_path):
 
 
 @pytest.mark.parametrize("content", [b"", b"  \n\n \t\n", b"\xef\xbb\xbf", b"\xef\xbb\xbf\n"])
-@pytest.mark.parametrize("name", ["d.csv", "d.tsv", "d.jsonl"])
+@pytest.mark.parametrize("name", ["d.csv", "d.tsv", "d.jsonl", "d.json"])
 def test_empty_file(tmp_path, name, content):
     p = put(tmp_path, name, content)
     msg = data_error(load_table, p)
@@ -537,7 +537,7 @@ def test_synthetic_is_learnable_but_not_by_bag_of_words():
     assert 0.6 < acc < 0.9, acc  # 0.79 at this seed; a GRU reaches 0.99
 
 
-@pytest.mark.parametrize("ext", ["csv", "tsv", "jsonl"])
+@pytest.mark.parametrize("ext", ["csv", "tsv", "jsonl", "json"])
 def test_write_table_round_trip(tmp_path, ext):
     ds = make_emotions(n_per_class=12, seed=4, classes=["fear", "love", "anger"])
     tr = write_table(ds.train, tmp_path / f"train.{ext}", label_names=ds.label_names)
@@ -549,7 +549,7 @@ def test_write_table_round_trip(tmp_path, ext):
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
 
 
-@pytest.mark.parametrize("ext", ["csv", "tsv", "jsonl"])
+@pytest.mark.parametrize("ext", ["csv", "tsv", "jsonl", "json"])
 def test_write_table_awkward_texts_round_trip(tmp_path, ext):
     texts = [
         'a, "b"',
@@ -568,13 +568,14 @@ def test_write_table_awkward_texts_round_trip(tmp_path, ext):
 
 def test_write_table_lone_surrogate(tmp_path):
     rows = [("ok", "a"), ("bad \ud800", "b")]
-    t = load_table(write_table(rows, tmp_path / "d.jsonl"))
-    assert t.texts == ["ok", "bad \ud800"]
+    for name in ("d.jsonl", "d.json"):
+        t = load_table(write_table(rows, tmp_path / name))
+        assert t.texts == ["ok", "bad \ud800"]
     target = put(tmp_path, "d.csv", "old contents")
     with pytest.raises(DataError, match="row 1"):
         write_table(rows, target)
     assert target.read_text() == "old contents"  # atomic: the old file survives
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["d.csv", "d.jsonl"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["d.csv", "d.json", "d.jsonl"]
 
 
 def test_write_table_bad_rows(tmp_path):
@@ -607,3 +608,100 @@ def test_cli(tmp_path, capsys):
     assert main(["--out", str(tmp_path / "x.csv"), "--classes", "joy,rage"]) == 2
     err = capsys.readouterr().err
     assert err.startswith("error: unknown emotion class") and err.count("\n") == 1
+
+
+# ----------------------------------------------------------------------------- .json files
+
+
+ROWS = [{"text": "happy day", "label": "pos"}, {"text": "sad day", "label": "neg"},
+        {"text": "great", "label": "pos"}, {"text": "awful", "label": "neg"}]  # fmt: skip
+
+
+def test_json_array_of_objects_with_the_line_of_each_row(tmp_path):
+    body = "[\n" + ",\n".join(json.dumps(r) for r in ROWS[:2]) + ",\n\n" + json.dumps(ROWS[2:])[1:]
+    t = load_table(put(tmp_path, "d.json", body))
+    assert t.texts == [r["text"] for r in ROWS] and t.labels == [r["label"] for r in ROWS]
+    assert t.lines == [2, 3, 5, 5] and t.fmt == "json" and t.splits == () and t.split is None
+    # the same rows as JSONL and as CSV
+    assert load_dataset(put(tmp_path, "d.csv", GOOD_CSV), seed=3) == load_dataset(
+        put(tmp_path, "e.json", json.dumps(ROWS, indent=2)), seed=3)
+
+
+def test_json_lines_saved_as_json_is_read_as_jsonl(tmp_path):
+    # Hugging Face datasets' to_json writes one object per line into a .json file.
+    body = "".join(json.dumps(r) + "\n" for r in ROWS)
+    t = load_table(put(tmp_path, "hf.json", body))
+    assert t.texts == load_table(put(tmp_path, "hf.jsonl", body)).texts and t.lines == [1, 2, 3, 4]
+    one = load_table(put(tmp_path, "one.json", json.dumps(ROWS[0])))
+    assert one.texts == ["happy day"]
+    msg = data_error(load_table, put(tmp_path, "bad.json", body + '{"text": "x" "label": 1}\n'))
+    assert "line 5 is not valid JSON" in msg
+
+
+def test_the_bundled_sentiment_json_reads_as_its_own_split():
+    from jaxrnn.data.sentiment import load_sentiment
+
+    path = Path(__file__).resolve().parents[1] / "jaxrnn" / "data" / "sentiment.json"
+    ds, ref = load_dataset(path, test_fraction=0.5, seed=9), load_sentiment()
+    assert ds.train == ref.train and ds.test == ref.test  # not re-split
+    assert ds.label_names == ["0", "1"]
+    assert any('own "test" array is the test set' in n for n in ds.notes)
+    te = load_table(path, split="test")
+    assert te.splits == ("train", "test") and te.split == "test"
+    assert path.read_text().splitlines()[te.lines[0] - 1].strip() == "{"
+    first = path.read_text().splitlines()[te.lines[0]].strip()
+    assert first == f'"text": {json.dumps(te.texts[0])},'
+
+
+def test_json_of_splits_as_test_file_and_with_a_test_file(tmp_path):
+    splits = put(tmp_path, "s.json", json.dumps({"train": ROWS[:2], "test": ROWS[2:]}, indent=1))
+    other = put(tmp_path, "o.json", json.dumps({"train": ROWS[2:], "test": ROWS[:2]}))
+    ds = load_dataset(splits, other)
+    assert ds.train.texts == ["happy day", "sad day"] and ds.test.texts == ["happy day", "sad day"]
+    assert ds.notes == (f'{splits}: its "test" array is not used (a test file is given)',)
+    only_train = put(tmp_path, "t.json", json.dumps({"train": ROWS}))
+    assert load_table(only_train).texts == [r["text"] for r in ROWS]
+    msg = data_error(load_table, only_train, split="test")
+    assert 'has no "test" array' in msg and "'train'" in msg
+    # the last of a repeated member is the one read, and its rows' lines are its own
+    dup = put(tmp_path, "dup.json", '{"train": [{"text": "a", "label": 1}],\n "meta": '
+              '{"train": []},\n "test": [],\n "train": [\n\n{"text": "q", "label": 1}]}')
+    t = load_table(dup)
+    assert t.texts == ["q"] and t.lines == [6]
+    assert "its \"test\" array holds no rows" in data_error(load_table, dup, split="test")
+
+
+@pytest.mark.parametrize(
+    "body, needles",
+    [
+        ('[{"text": "a", "label": 1},\n {"text": "b" "label": 2}]',
+         ["not valid JSON (Expecting ',' delimiter at line 2, column 15)", "array of objects"]),
+        ("3", ["holds a JSON number"]),
+        ('"text"', ["holds a JSON string"]),
+        ("[]", ["the array holds no rows"]),
+        ('[{"text": "a", "label": 1},\n "b"]',
+         ["the row at line 2 is a JSON string, not an object"]),
+        ('[{"text": "a", "label": 1},\n {"txt": "b", "label": 2}]',
+         ["the row at line 2 has no 'text' key", "give every row a text"]),
+        ('[{"txt": "a", "label": 1}]',
+         ["no text key 'text'", "the objects have keys", "--text-column"]),
+        ('[{"text": "a", "label": 1}]\n[]', ["not valid JSON (Extra data at line 2"]),
+        ("[" * 100_000, ["cannot be read as JSON"]),
+    ],
+)  # fmt: skip
+def test_json_file_errors(tmp_path, body, needles):
+    msg = data_error(load_table, put(tmp_path, "bad.json", body))
+    for needle in needles:
+        assert needle in msg, (needle, msg)
+
+
+def test_json_skip_bad_rows_and_format_flag(tmp_path):
+    body = ('[{"text": "a", "label": 1},\n 7,\n {"text": 5, "label": 1},\n'
+            ' {"text": "b", "label": 0}]')
+    t = load_table(put(tmp_path, "d.json", body), skip_bad_rows=True)
+    assert t.texts == ["a", "b"]
+    assert [(ln, why) for ln, why, _ in t.skipped] == [(2, "not a JSON object"),
+                                                      (3, "text is not a string")]  # fmt: skip
+    assert detect_format("d.txt", "json") == "json" and detect_format("D.JSON") == "json"
+    as_txt = load_table(put(tmp_path, "d.txt", body), fmt="json", skip_bad_rows=True)
+    assert as_txt.texts == ["a", "b"]

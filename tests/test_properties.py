@@ -165,7 +165,7 @@ def _check_result(path: Path, **kwargs) -> None:
 
 
 @SETTINGS
-@given(st.binary(max_size=300), st.sampled_from(["csv", "tsv", "jsonl"]))
+@given(st.binary(max_size=300), st.sampled_from(["csv", "tsv", "jsonl", "json"]))
 def test_random_bytes_only_ever_dataerror(workdir, data, ext):
     p = workdir / f"bytes.{ext}"
     p.write_bytes(data)
@@ -221,6 +221,28 @@ def test_random_jsonl_only_ever_dataerror(workdir, lines):
     _check_result(p)
 
 
+json_documents = st.one_of(
+    st.lists(st.one_of(json_objects, json_values), max_size=5),
+    st.fixed_dictionaries({}, optional={
+        "train": st.lists(st.one_of(json_objects, json_values), max_size=4),
+        "test": st.one_of(st.lists(json_objects, max_size=4), json_values)}),
+    json_values,
+)  # fmt: skip
+
+
+@SETTINGS
+@given(json_documents, st.sampled_from([None, 1]), st.booleans())
+def test_random_json_only_ever_dataerror(workdir, doc, indent, lines):
+    # A .json file: an array, an object of "train"/"test" arrays, any value, or JSON Lines.
+    p = workdir / "random.json"
+    if lines and isinstance(doc, list):
+        body = "\n".join(json.dumps(v) for v in doc)
+    else:
+        body = json.dumps(doc, indent=indent)
+    p.write_text(body, encoding="utf-8", errors="surrogatepass")
+    _check_result(p)
+
+
 VALID_SPECIAL = [c for c in SPECIAL if not any(0xD800 <= ord(x) <= 0xDFFF for x in c)]
 # codec="utf-8": valid Unicode only (plain st.characters() also draws lone surrogates).
 unicode_texts = st.lists(
@@ -230,10 +252,10 @@ row_labels = st.sampled_from(["joy", "fear", " 3 ", "10"])
 
 
 @settings(SETTINGS, max_examples=60)
-@given(st.data(), st.sampled_from(["csv", "tsv", "jsonl"]))
+@given(st.data(), st.sampled_from(["csv", "tsv", "jsonl", "json"]))
 def test_write_then_load_round_trips_any_text(workdir, data, ext):
-    # CSV/TSV take any valid unicode; JSONL also lone surrogates (written as \u escapes).
-    text = (texts if ext == "jsonl" else unicode_texts.map("".join)).filter(str.strip)
+    # CSV/TSV take any valid unicode; JSONL/JSON also lone surrogates (written as \u escapes).
+    text = (texts if ext.startswith("json") else unicode_texts.map("".join)).filter(str.strip)
     rows = data.draw(st.lists(st.tuples(text, row_labels), min_size=1, max_size=6))
     table = load_table(write_table(rows, workdir / f"round.{ext}"))
     # JSON reads an escaped surrogate pair as the one character it encodes.

@@ -38,9 +38,11 @@ def synthetic(argv: Sequence[str] | None = None) -> int:
     """``python -m jaxrnn.data.synthetic``: write a synthetic emotion data set to a file."""
     p = Parser(
         prog="python -m jaxrnn.data.synthetic",
-        description="Write a seeded synthetic emotion data set (text,label rows) to CSV/TSV/JSONL.",
+        description="Write a seeded synthetic emotion data set (text,label rows) to "
+        "CSV/TSV/JSONL/JSON.",
     )
-    p.add_argument("--out", required=True, metavar="PATH", help="output file (.csv/.tsv/.jsonl)")
+    p.add_argument("--out", required=True, metavar="PATH",
+                   help="output file (.csv/.tsv/.jsonl/.json)")  # fmt: skip
     p.add_argument(
         "--test-out",
         metavar="PATH",
@@ -54,7 +56,7 @@ def synthetic(argv: Sequence[str] | None = None) -> int:
         "--classes", default=",".join(EMOTIONS), help=f"comma-separated subset of {EMOTIONS}"
     )
     p.add_argument("--test-fraction", type=float, default=0.2, help="[0.2]")
-    p.add_argument("--format", choices=("csv", "tsv", "jsonl"), help="[from the extension]")
+    p.add_argument("--format", choices=("csv", "tsv", "jsonl", "json"), help="[from the extension]")
     p.add_argument("--length-spread", action="store_true",
                    help="texts of spread lengths (log-normal, median --median-words, clipped "
                    "to 5..--max-words: a long tail), as real data; see spread_lengths")
@@ -96,13 +98,14 @@ def compositional(argv: Sequence[str] | None = None) -> int:
         description="Write held-out sentences composed from the training words by the "
         "training data's constructions (text,label,construction rows).",
     )
-    p.add_argument("--out", required=True, metavar="PATH", help="output file (.jsonl/.csv/.tsv)")
+    p.add_argument("--out", required=True, metavar="PATH",
+                   help="output file (.jsonl/.json/.csv/.tsv)")  # fmt: skip
     p.add_argument("--split", choices=("test", "dev"), default="test",
                    help="test: the held-out test set; dev: new combinations apart from it, to "
                    "choose on [test]")  # fmt: skip
     p.add_argument("--seed", type=int, help=f"[{DEFAULT_SEED} test, {DEV_SEED} dev]")
     p.add_argument("--n", type=int, help=f"number of sentences [{DEFAULT_N} test, {DEV_N} dev]")
-    p.add_argument("--format", choices=("csv", "tsv", "jsonl"), help="[from the extension]")
+    p.add_argument("--format", choices=("csv", "tsv", "jsonl", "json"), help="[from the extension]")
     args = p.parse_args(argv)
     dev = args.split == "dev"
     n = args.n if args.n is not None else (DEV_N if dev else DEFAULT_N)

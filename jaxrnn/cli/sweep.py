@@ -245,7 +245,7 @@ def build_parser() -> argparse.ArgumentParser:
                                           "split of --data)")),
                      ("--test-fraction", dict(type=float, default=0.2, help="test share when "
                                               "splitting --data [0.2]")),
-                     ("--format", dict(dest="data_format", choices=("csv", "tsv", "jsonl"),
+                     ("--format", dict(dest="data_format", choices=("csv", "tsv", "jsonl", "json"),
                                        help="[from the extension]")),
                      ("--text-column", dict(default="text", help="[text]")),
                      ("--label-column", dict(default="label", help="[label]"))):

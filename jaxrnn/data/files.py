@@ -1,11 +1,17 @@
-"""Load labelled text from CSV, TSV or JSONL files into a ``TextDataset``.
+"""Load labelled text from CSV, TSV, JSONL or JSON files into a ``TextDataset``.
 
 Formats (picked from the extension, or forced with ``fmt=``):
 
 * ``.csv``: comma-separated, first line is the header; RFC 4180 quoting
   (``"a, b"``, ``""`` for a quote inside a quoted field, newlines inside quotes);
 * ``.tsv`` / ``.tab``: the same with tabs (Python's ``excel-tab`` dialect);
-* ``.jsonl`` / ``.ndjson``: one JSON object per line, e.g. ``{"text": "...", "label": "joy"}``.
+* ``.jsonl`` / ``.ndjson``: one JSON object per line, e.g. ``{"text": "...", "label": "joy"}``;
+* ``.json``: an array of such objects (``[{"text": ..., "label": ...}, ...]``, as
+  ``pandas.DataFrame.to_json(orient="records")`` writes it); or an object whose ``"train"``
+  and ``"test"`` members are such arrays, the shape of the bundled ``sentiment.json`` (the
+  training file's ``"test"`` array is then its test split, and a test or ``--eval-data``
+  file of that shape gives its ``"test"`` array); or one object per line (JSON Lines in a
+  ``.json`` file, as Hugging Face ``datasets``' ``to_json`` writes it).
 
 Files are read as UTF-8 (a leading byte-order mark is ignored). Blank lines are
 skipped. Any problem with a file raises :class:`jaxrnn.errors.DataError` whose
@@ -67,9 +73,12 @@ __all__ = [
 ]
 
 #: Accepted ``fmt=`` values (``ndjson`` is an alias of ``jsonl``).
-FORMATS = ("csv", "tsv", "jsonl")
-_FMT_ALIASES = {"csv": "csv", "tsv": "tsv", "jsonl": "jsonl", "ndjson": "jsonl"}
-_EXTENSIONS = {".csv": "csv", ".tsv": "tsv", ".tab": "tsv", ".jsonl": "jsonl", ".ndjson": "jsonl"}
+FORMATS = ("csv", "tsv", "jsonl", "json")
+_FMT_ALIASES = {"csv": "csv", "tsv": "tsv", "jsonl": "jsonl", "ndjson": "jsonl", "json": "json"}
+_EXTENSIONS = {".csv": "csv", ".tsv": "tsv", ".tab": "tsv", ".jsonl": "jsonl", ".ndjson": "jsonl",
+               ".json": "json"}  # fmt: skip
+#: The members of a ``.json`` file that hold its splits (the bundled ``sentiment.json``).
+JSON_SPLITS = ("train", "test")
 _INT_RE = re.compile(r"[+-]?[0-9]+")
 
 
@@ -88,6 +97,10 @@ class RawTable(NamedTuple):
     fmt: str
     # Rows left out under ``skip_bad_rows``: ``(line, reason, the row's text or fields)``.
     skipped: tuple[tuple[int, str, str], ...] = ()
+    # The splits a ``.json`` file holds (``("train", "test")``; ``()``: one table) and the
+    # one these rows come from.
+    splits: tuple[str, ...] = ()
+    split: str | None = None
 
 
 # ----------------------------------------------------------------------------- messages
@@ -132,30 +145,30 @@ def _qlist(values: Sequence[object], limit: int = 12) -> str:
 
 
 def detect_format(path: str | os.PathLike, fmt: str | None = None) -> str:
-    """``"csv"``, ``"tsv"`` or ``"jsonl"``: ``fmt`` if given, else from the extension."""
+    """``"csv"``, ``"tsv"``, ``"jsonl"`` or ``"json"``: ``fmt`` if given, else from the
+    extension."""
     if fmt is not None:
         key = str(fmt).lower().lstrip(".")
         if key not in _FMT_ALIASES:
-            raise _fail(f"unknown data format {_q(fmt)}; use one of: csv, tsv, jsonl")
+            raise _fail(f"unknown data format {_q(fmt)}; use one of: csv, tsv, jsonl, json")
         return _FMT_ALIASES[key]
     suffix = Path(os.fspath(path)).suffix.lower()
     if suffix in _EXTENSIONS:
         return _EXTENSIONS[suffix]
     what = f"extension {_q(suffix)}" if suffix else "no extension"
     raise _fail(
-        f"{path}: cannot tell the format from {what}; rename it to .csv, .tsv or .jsonl, "
-        "or name the format (--format / fmt= csv, tsv or jsonl)"
+        f"{path}: cannot tell the format from {what}; rename it to .csv, .tsv, .jsonl or "
+        ".json, or name the format (--format / fmt= csv, tsv, jsonl or json)"
     )
 
 
 def _read_text(path: str | os.PathLike, fmt: str) -> str:
     """The file's contents as text, or a ``DataError`` saying why not."""
-    need = (
-        "one JSON object per line"
-        if fmt == "jsonl"
-        else "a header line naming the columns, then one row per example"
-    )
-    return read_utf8(path, need=need, kind="a .csv, .tsv or .jsonl file")
+    need = {
+        "jsonl": "one JSON object per line",
+        "json": "a JSON array of objects, one per example",
+    }.get(fmt, "a header line naming the columns, then one row per example")
+    return read_utf8(path, need=need, kind="a .csv, .tsv, .jsonl or .json file")
 
 
 def _no_such_file(shown: str) -> DataError:
@@ -243,17 +256,18 @@ def _reason(e: BaseException) -> str:
 def _column_error(
     shown: str, kind: str, name: str, columns: Sequence[str], fmt: str, flag: str
 ) -> DataError:
-    word = "keys" if fmt == "jsonl" else "columns"
+    json_like = fmt in ("jsonl", "json")
+    word = "keys" if json_like else "columns"
     hint = ""
     lower = [c for c in columns if c.lower() == name.lower()]
     if lower:
         hint = f" (did you mean {_q(lower[0])}? names are case-sensitive)"
-    elif fmt != "jsonl" and len(columns) == 1:
+    elif not json_like and len(columns) == 1:
         other = "\t" if fmt == "csv" else ","
         if other in columns[0]:
             real = "TSV" if fmt == "csv" else "CSV"
             hint = f" (the header is one column containing {_q(other)}: is this {real}?)"
-    where = "the header (first line) has" if fmt != "jsonl" else "the objects have"
+    where = "the objects have" if json_like else "the header (first line) has"
     return _fail(
         f"{shown}: no {kind} {word[:-1]} {_q(name)}{hint}; {where} {word}: "
         f"{_qlist(list(columns))}; pass {flag} NAME to choose the {kind} {word[:-1]}"
@@ -373,27 +387,130 @@ def _json_line_error(e: BaseException, line: str, lineno: int, shown: str) -> No
 def _load_jsonl(
     text: str, shown: str, text_column: str, label_column: str, skip: list | None = None
 ) -> tuple[list[str], list[str | int], list[int], list[str]]:
-    objs: list[tuple[int, dict]] = []
-    keys: dict[str, None] = {}
+    items: list[tuple[int, object]] = []
     # Split on "\n" only: JSON strings may legally hold U+2028 and friends unescaped.
     for lineno, raw in enumerate(text.split("\n"), 1):
         line = raw.strip()
         if not line:
             continue
         try:
-            obj = json.loads(line)
-            if skip is not None and not isinstance(obj, dict):
-                skip.append((lineno, "not a JSON object", line))
-                continue
+            items.append((lineno, json.loads(line)))
         except (ValueError, RecursionError) as e:
             if skip is not None:
                 skip.append((lineno, "not valid JSON", line))
                 continue
             _json_line_error(e, line, lineno, shown)
-        if not isinstance(obj, dict):
+    return _json_objects(items, shown, text_column, label_column, skip, "jsonl")
+
+
+_JSON_WS = re.compile(r"[ \t\n\r]*")
+
+
+def _json_array_lines(text: str, i: int, decoder: json.JSONDecoder) -> list[int]:
+    """The 1-based line where each element of the JSON array at ``text[i] == "["`` starts
+    (``text`` is valid JSON: ``json.loads`` has read it)."""
+    lines: list[int] = []
+    line, last = 1 + text.count("\n", 0, i), i
+    i = _JSON_WS.match(text, i + 1).end()
+    while text[i] != "]":
+        line, last = line + text.count("\n", last, i), i
+        lines.append(line)
+        i = _JSON_WS.match(text, decoder.raw_decode(text, i)[1]).end()
+        if text[i] == ",":
+            i = _JSON_WS.match(text, i + 1).end()
+    return lines
+
+
+def _json_member_start(text: str, i: int, key: str, decoder: json.JSONDecoder) -> int:
+    """Where the value of member ``key`` of the JSON object at ``text[i] == "{"`` starts (its
+    last occurrence, the one ``json.loads`` keeps)."""
+    found = -1
+    i = _JSON_WS.match(text, i + 1).end()
+    while text[i] != "}":
+        name, i = decoder.raw_decode(text, i)
+        i = _JSON_WS.match(text, _JSON_WS.match(text, i).end() + 1).end()  # past the ":"
+        if name == key:
+            found = i
+        i = _JSON_WS.match(text, decoder.raw_decode(text, i)[1]).end()
+        if text[i] == ",":
+            i = _JSON_WS.match(text, i + 1).end()
+    return found
+
+
+def _json_shape_hint(text_column: str, label_column: str) -> str:
+    row = f'{{"{text_column}": "...", "{label_column}": "..."}}'
+    return (f"a .json file holds an array of objects like [{row}, ...], an object whose "
+            f'"train" and "test" members are such arrays, or one object per line')  # fmt: skip
+
+
+def _load_json(
+    text: str, shown: str, text_column: str, label_column: str, skip: list | None,
+    split: str | None,
+) -> tuple[list[str], list[str | int], list[int], list[str], tuple[str, ...]]:
+    """Rows of a ``.json`` file (shapes: module docstring), and the splits it holds (``()``
+    for one array). ``split``: which of ``JSON_SPLITS`` to read from a file that holds them
+    (None: ``"train"``)."""
+    try:
+        whole = json.loads(text)
+    except json.JSONDecodeError as e:
+        if e.msg == "Extra data" and text.lstrip().startswith("{"):
+            # One object per line (JSON Lines saved as .json, as Hugging Face writes it).
+            return (*_load_jsonl(text, shown, text_column, label_column, skip), ())
+        raise _fail(
+            f"{shown}: not valid JSON ({e.msg} at line {e.lineno}, column {e.colno}); "
+            + _json_shape_hint(text_column, label_column)
+        ) from None
+    except (ValueError, RecursionError) as e:
+        raise _fail(f"{shown}: cannot be read as JSON ({_reason(e)[:80]}); "
+                    + _json_shape_hint(text_column, label_column)) from None  # fmt: skip
+    decoder = json.JSONDecoder()
+    start = _JSON_WS.match(text).end()
+    splits: tuple[str, ...] = ()
+    if isinstance(whole, dict):
+        splits = tuple(k for k in JSON_SPLITS if isinstance(whole.get(k), list))
+        if not splits:  # a single row: JSON Lines of one line
+            return (*_load_jsonl(text, shown, text_column, label_column, skip), ())
+        want = split or "train"
+        if want not in splits:
             raise _fail(
-                f"{shown}: line {lineno} is a JSON {_json_type(obj)}, not an object; each line "
-                f'must be an object like {{"{text_column}": "...", "{label_column}": "..."}}'
+                f'{shown}: has no "{want}" array (its members: {_qlist(list(whole))}); a file '
+                f'of train and test splits needs both, or pass a file that holds one array'
+            )
+        whole = whole[want]
+        start = _json_member_start(text, start, want, decoder)
+    elif not isinstance(whole, list):
+        raise _fail(f"{shown}: holds a JSON {_json_type(whole)}; "
+                    + _json_shape_hint(text_column, label_column))  # fmt: skip
+    if not whole:
+        where = f'its "{split or "train"}" array' if splits else "the array"
+        raise _fail(f"{shown}: {where} holds no rows; "
+                    + _json_shape_hint(text_column, label_column))  # fmt: skip
+    lines = _json_array_lines(text, start, decoder)
+    items = list(zip(lines, whole, strict=True))
+    return (*_json_objects(items, shown, text_column, label_column, skip, "json"), splits)
+
+
+def _json_where(lineno: int, fmt: str) -> str:
+    return f"line {lineno}" if fmt == "jsonl" else f"the row at line {lineno}"
+
+
+def _json_objects(
+    items: list[tuple[int, object]], shown: str, text_column: str, label_column: str,
+    skip: list | None, fmt: str,
+) -> tuple[list[str], list[str | int], list[int], list[str]]:
+    """Texts, labels, lines and keys of JSON rows ``(line, value)`` (JSONL or JSON)."""
+    objs: list[tuple[int, dict]] = []
+    keys: dict[str, None] = {}
+    what = "line" if fmt == "jsonl" else "row"
+    for lineno, obj in items:
+        if not isinstance(obj, dict):
+            if skip is not None:
+                skip.append((lineno, "not a JSON object", json.dumps(obj, ensure_ascii=False)))
+                continue
+            raise _fail(
+                f"{shown}: {_json_where(lineno, fmt)} is a JSON {_json_type(obj)}, not an "
+                f'object; each {what} must be an object like {{"{text_column}": "...", '
+                f'"{label_column}": "..."}}'
             )
         objs.append((lineno, obj))
         keys.update(dict.fromkeys(obj))
@@ -403,7 +520,7 @@ def _load_jsonl(
         ("label", label_column, "--label-column"),
     ):
         if name not in keys:
-            raise _column_error(shown, kind, name, columns, "jsonl", flag)
+            raise _column_error(shown, kind, name, columns, fmt, flag)
 
     texts: list[str] = []
     labels: list[str | int] = []
@@ -424,8 +541,8 @@ def _load_jsonl(
                 obj = {**obj, text_column: ""}
             else:
                 raise _fail(
-                    f"{shown}: line {lineno} has no {_q(text_column)} key (its keys: "
-                    f"{_qlist(list(obj))}); give every line a text"
+                    f"{shown}: {_json_where(lineno, fmt)} has no {_q(text_column)} key (its keys: "
+                    f"{_qlist(list(obj))}); give every {what} a text"
                 )
         t = obj[text_column]
         if t is None:
@@ -466,8 +583,9 @@ def load_table(
     label_column: str = "label",
     fmt: str | None = None,
     skip_bad_rows: bool = False,
+    split: str | None = None,
 ) -> RawTable:
-    """Read one CSV/TSV/JSONL file into texts and raw labels, checking every row.
+    """Read one CSV/TSV/JSONL/JSON file into texts and raw labels, checking every row.
 
     Raises ``DataError`` (one line: path, problem, fix) for a missing file, a
     directory, an empty or header-only file, undecodable bytes, bad quoting,
@@ -477,6 +595,8 @@ def load_table(
     fields, a JSONL line that is not a JSON object or holds a text or label of the wrong
     type) leave that row out instead, recorded in ``RawTable.skipped``; a file-level
     problem (missing columns, bad quoting, undecodable bytes) still raises.
+    ``split``: which array of a ``.json`` file of ``"train"`` and ``"test"`` arrays to read
+    (None: ``"train"``; ignored for a file that holds one table).
     """
     shown = os.fspath(path)
     kind = detect_format(path, fmt)
@@ -487,9 +607,13 @@ def load_table(
         )
     text = _read_text(path, kind)
     skip: list | None = [] if skip_bad_rows else None
+    splits: tuple[str, ...] = ()
     if kind == "jsonl":
         texts, labels, lines, columns = _load_jsonl(text, shown, text_column, label_column,
                                                     skip)  # fmt: skip
+    elif kind == "json":
+        texts, labels, lines, columns, splits = _load_json(text, shown, text_column,
+                                                           label_column, skip, split)  # fmt: skip
     else:
         texts, labels, lines, columns = _load_csv(text, shown, kind, text_column, label_column,
                                                   skip)  # fmt: skip
@@ -521,7 +645,8 @@ def load_table(
             f"{_q(label_column)} (first at line {missing[0]}); label those rows or remove them"
         )
     return RawTable(texts, labels, lines, columns, shown, kind,
-                    tuple(sorted(skip)) if skip else ())  # fmt: skip
+                    tuple(sorted(skip)) if skip else (), splits,
+                    (split or "train") if splits else None)  # fmt: skip
 
 
 def _skip_counts(skipped: Sequence[tuple[int, str, str]]) -> str:
@@ -667,8 +792,10 @@ def load_dataset(
     """Load a labelled text file (and optionally a separate test file) as a ``TextDataset``.
 
     Without ``test_path`` the training file is split by :func:`stratified_split`
-    with ``test_fraction`` and ``seed``. Labels become class indices ``0..C-1``
-    (see the module docstring for the order); ``label_names[i]`` names class ``i``.
+    with ``test_fraction`` and ``seed``, unless it is a ``.json`` file of ``"train"`` and
+    ``"test"`` arrays: its own test split is then the test set (a note says so). Labels
+    become class indices ``0..C-1`` (see the module docstring for the order);
+    ``label_names[i]`` names class ``i``.
     ``fmt`` forces the format of both files. Every problem raises ``DataError``, except
     row-level ones under ``skip_bad_rows`` (``load_table``): those rows are left out and
     listed in ``TextDataset.skipped``, counted in ``TextDataset.notes``. Labels that differ
@@ -680,15 +807,23 @@ def load_dataset(
     cols = dict(text_column=text_column, label_column=label_column, fmt=fmt,
                 skip_bad_rows=skip_bad_rows)  # fmt: skip
     train = load_table(train_path, **cols)
-    test = load_table(test_path, **cols) if test_path is not None else None
-    if test is not None and _same_file(train.path, test.path):
-        raise _fail(
-            f"the training and test files are the same file ({train.path}); "
-            "pass a separate test file, or none to split the training file"
-        )
+    notes0: list[str] = []
+    if test_path is None and "test" in train.splits:  # the file's own split (sentiment.json)
+        test = load_table(train_path, **cols, split="test")
+        notes0.append(f'{train.path}: the file\'s own "test" array is the test set')
+    else:
+        test = load_table(test_path, **cols, split="test") if test_path is not None else None
+        if test is not None and _same_file(train.path, test.path):
+            raise _fail(
+                f"the training and test files are the same file ({train.path}); "
+                "pass a separate test file, or none to split the training file"
+            )
+        if test is not None and "test" in train.splits:
+            notes0.append(f'{train.path}: its "test" array is not used (a test file is given)')
 
     raw_tr, raw_te, notes = merge_case_variants(train.labels,
                                                 test.labels if test is not None else ())
+    notes = notes0 + notes
     tr, te, names = encode_labels(raw_tr, raw_te)
     skipped = tuple((t.path, *row) for t in (train, test) if t is not None for row in t.skipped)
     for t in (train, test):

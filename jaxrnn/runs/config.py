@@ -297,10 +297,10 @@ class TrainConfig:
         preset=False,
     )  # fmt: skip
     data_format: str | None = option(
-        None, "file format (default: from the extension: .csv, .tsv/.tab, .jsonl/.ndjson "
-        "text tables; numeric sequences for classify: .npz, .ts (UEA), .txt (UCR), and a "
+        None, "file format (default: from the extension: .csv, .tsv/.tab, .jsonl/.ndjson, "
+        ".json text tables; numeric sequences for classify: .npz, .ts (UEA), .txt (UCR), and a "
         ".tsv/.csv whose first line is a label, then numbers (UCR); docs/guides/numeric.md)",
-        choices=("csv", "tsv", "jsonl", "npz", "ucr", "ts"), flag="--format",
+        choices=("csv", "tsv", "jsonl", "json", "npz", "ucr", "ts"), flag="--format",
         aliases=("--data-format",), group="data", preset=False,
     )  # fmt: skip
 

@@ -5,7 +5,7 @@ Which files are numeric (``numeric_format``): ``--format npz|ucr|ts`` says so; w
 2015 release); a ``.tsv``, ``.tab`` or ``.csv`` file is read as UCR when every field after
 the first (the label) of its first non-empty line is a number (or ``NaN``/``?``), else as a
 text table (a text table's first line is its header of column names). ``--format
-csv|tsv|jsonl`` always reads a text table.
+csv|tsv|jsonl|json`` always reads a text table.
 
 ``prepare_numeric``: read the training file (and ``--test-data``, or split
 ``--test-fraction`` of the training file off, stratified, seed ``--seed``), hold out

@@ -395,14 +395,17 @@ def _draw(full: dict[str, tuple[int, str]], constructions: Sequence[str], n: int
 
 
 def format_rows(data: CompositionalSet, fmt: str = "jsonl") -> str:
-    """The file contents for ``data`` in ``fmt`` (``jsonl``, ``csv`` or ``tsv``)."""
+    """The file contents for ``data`` in ``fmt`` (``jsonl``, ``json``: an array with an object
+    a line, ``csv`` or ``tsv``)."""
     rows = [
         (t, data.label_names[y], c)
         for t, y, c in zip(data.split.texts, data.split.labels, data.constructions, strict=True)
     ]
-    if fmt == "jsonl":
+    if fmt in ("jsonl", "json"):
         keys = ("text", "label", "construction")
-        return "".join(json.dumps(dict(zip(keys, r, strict=True))) + "\n" for r in rows)
+        objs = [json.dumps(dict(zip(keys, r, strict=True))) for r in rows]
+        return "".join(o + "\n" for o in objs) if fmt == "jsonl" else (
+            "[\n" + ",\n".join(objs) + "\n]\n")
     buf = io.StringIO()
     w = csv.writer(buf, dialect="excel-tab" if fmt == "tsv" else "excel", lineterminator="\n")
     w.writerow(["text", "label", "construction"])

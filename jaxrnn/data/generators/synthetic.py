@@ -384,7 +384,7 @@ def write_table(
     text_column: str = "text",
     label_column: str = "label",
 ) -> Path:
-    """Write labelled rows to a CSV, TSV or JSONL file atomically; returns the path.
+    """Write labelled rows to a CSV, TSV, JSONL or JSON file atomically; returns the path.
 
     ``data`` is a ``TextDataset`` (train rows then test rows, labels written as
     their names), a ``Split`` or an iterable of ``(text, label)`` pairs (labels
@@ -392,12 +392,14 @@ def write_table(
     comes from ``fmt`` or the extension. The file is written to a temporary file
     in the same folder and renamed over ``path``, so a reader never sees half a
     file; missing parent folders are created. Text that is not valid Unicode (a
-    lone surrogate) raises ``DataError`` for CSV/TSV and is ``\\u``-escaped in JSONL.
+    lone surrogate) raises ``DataError`` for CSV/TSV and is ``\\u``-escaped in JSONL/JSON
+    (JSON: an array of objects, one per line).
     """
     kind = detect_format(path, fmt)
     rows = _rows(data, label_names)
     f = io.StringIO(newline="")  # written whole, then atomically (jaxrnn.util.atomic)
-    if kind == "jsonl":
+    if kind in ("jsonl", "json"):
+        lines = []
         for text, label in rows:
             obj = {text_column: text, label_column: label}
             try:
@@ -405,7 +407,10 @@ def write_table(
                 line.encode("utf-8")
             except UnicodeEncodeError:  # lone surrogates: keep them as \u escapes
                 line = json.dumps(obj)
-            f.write(line + "\n")
+            lines.append(line)
+        # .json: an array, still one row per line (so messages can name a row's line).
+        f.write("".join(x + "\n" for x in lines) if kind == "jsonl"
+                else "[\n" + ",\n".join(lines) + "\n]\n")  # fmt: skip
     else:
         dialect = "excel-tab" if kind == "tsv" else "excel"
         plain = csv.writer(f, dialect=dialect, lineterminator="\n")

@@ -10,6 +10,7 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 
@@ -304,6 +305,17 @@ def test_paired_comparison_with_a_split_per_seed(labels_csv, tmp_path, capsys):
     assert res["difference"]["mean"] == pytest.approx((a[0] - b[0] + a[1] - b[1]) / 2)
     assert "lstm - gru, test_acc: mean difference" in capsys.readouterr().out
     assert paired.main(["lstm", "gru", "--seeds", "1"]) == 2
+
+
+def test_resplit_refuses_a_json_file_that_holds_its_own_split(capsys):
+    from jaxrnn.cli import paired
+
+    own = str(Path(__file__).resolve().parents[1] / "jaxrnn" / "data" / "sentiment.json")
+    assert paired.main(["lstm", "gru", "--seeds", "2", "--data", own, "--resplit"]) == 2
+    err = capsys.readouterr().err
+    last = err.splitlines()[-1]  # after paired's "training lstm: ..." line
+    assert last.startswith("error: --resplit: ") and 'its own split (a "test" array)' in last
+    assert "Traceback" not in err
 
 
 def test_paired_refuses_an_unknown_metric_before_training(capsys):

@@ -120,6 +120,7 @@ def fit(
         if save:
             raise ConfigError("--resplit trains one model per split: it cannot --save one "
                               "checkpoint")  # fmt: skip
+        _check_resplit_data(cfg)
         return _fit_resplit(cfg, seed_list, log, log_every, note, t0)
     if cfg.backend == "numpy":  # the task's NumPy reference: no JAX
         if save:  # refused, not dropped: a run asked to keep its weights must not lose them
@@ -265,6 +266,25 @@ def _fit_numpy(cfg: TrainConfig, info: TaskInfo, data: Prepared | None, seed_lis
         data_notes(cfg, data, log, note)
     return info.hook("numpy_fit")(cfg, data, seed_list, log,
                                   log_every or default_log_every(cfg.epochs), progress, t0)
+
+
+def _check_resplit_data(cfg: TrainConfig) -> None:
+    """``ConfigError`` for ``--resplit`` on a ``.json`` file that holds its own train/test split
+    (every seed would read the same split, not draw one)."""
+    from jaxrnn.data.files import detect_format, load_table
+    from jaxrnn.errors import DataError
+
+    try:
+        if detect_format(cfg.data, cfg.data_format) != "json":
+            return
+        table = load_table(cfg.data, text_column=cfg.text_column, label_column=cfg.label_column,
+                           fmt=cfg.data_format, skip_bad_rows=cfg.skip_bad_rows)  # fmt: skip
+    except DataError:
+        return  # not a text table this reads, or a bad one: the run's own loader says so
+    if "test" in table.splits:
+        raise ConfigError(f'--resplit: {cfg.data} holds its own split (a "test" array), which '
+                          "every seed would read as it is; put its rows in one array to draw a "
+                          "split per seed")  # fmt: skip
 
 
 def _fit_resplit(cfg: TrainConfig, seed_list: list[int], log, log_every, note, t0: float

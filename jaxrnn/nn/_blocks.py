@@ -7,6 +7,8 @@ import jax
 import jax.numpy as jnp
 from jax import lax
 
+from jaxrnn.nn._vma import sum_to_primal_type
+
 Array = jax.Array
 
 # Mixed precision (``--dtype bfloat16``): a bfloat16 operand makes a matmul take bfloat16
@@ -28,6 +30,47 @@ def mm(a: Array, b: Array) -> Array:
     if mixed(a, b):
         return jnp.matmul(a.astype(BF16), b.astype(BF16), preferred_element_type=jnp.float32)
     return a @ b
+
+
+def rows_last(a: Array) -> Array:
+    """``a [.., K]`` as ``[K, N]`` (N: the product of the leading axes), a copy: the left
+    operand of a weight gradient ``a^T @ x``. Written as a transpose of the whole array
+    moving the last axis first, not as ``.T`` of the ``[N, K]`` matrix: XLA:CPU makes that
+    2-D transpose a change of layout, which YNNPACK's bfloat16 dot does not take (the
+    product then runs in float32 on upcast operands, 1.85x as long at ``[1024, 1024] @
+    [1024, 256]`` on an AVX-512 BF16 core). The barrier keeps the copy a copy."""
+    moved = jnp.transpose(a, (a.ndim - 1, *range(a.ndim - 1)))
+    return lax.optimization_barrier(moved.reshape(a.shape[-1], -1))
+
+
+@jax.custom_vjp
+def mixed_dense(x: Array, w: Array) -> Array:
+    """``x [.., F] @ w.T`` for ``w [K, F]`` with bfloat16 operands, float32 accumulation and
+    result (``mm``), and a backward written for the same kernels: ``dx = g @ w`` and
+    ``dw = g^T @ x`` (``rows_last``), each bfloat16 in, float32 out. ``jax.grad`` of the
+    plain product transposed ``x``'s cotangent product into a float32 Eigen dot on this
+    layout (0.8 ms of a 17.6 ms language-model step at B16 T64 H256 V40, one core)."""
+    return jnp.matmul(x.astype(BF16), w.T.astype(BF16), preferred_element_type=jnp.float32)
+
+
+def _mixed_dense_fwd(x: Array, w: Array) -> tuple[Array, tuple]:
+    xb = x.astype(BF16)
+    y = jnp.matmul(xb, w.T.astype(BF16), preferred_element_type=jnp.float32)
+    # x.ravel()[:0]: no data, x's dtype and (inside shard_map) the mesh axes it varies over
+    return y, (xb, w, x.ravel()[:0])
+
+
+def _mixed_dense_bwd(res: tuple, g: Array) -> tuple[Array, Array]:
+    xb, w, x_like = res
+    gb = g.astype(BF16)
+    dx = jnp.matmul(gb, w.astype(BF16), preferred_element_type=jnp.float32)
+    dw = jnp.matmul(rows_last(gb), xb.reshape(-1, xb.shape[-1]),
+                    preferred_element_type=jnp.float32)  # fmt: skip
+    dx, dw = sum_to_primal_type((dx, dw), (x_like, w))
+    return dx.astype(x_like.dtype), dw.astype(w.dtype)
+
+
+mixed_dense.defvjp(_mixed_dense_fwd, _mixed_dense_bwd)
 
 
 def split(a: Array, g: int) -> tuple[Array, ...]:

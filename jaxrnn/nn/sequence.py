@@ -65,12 +65,13 @@ import numpy as np
 from jax import lax
 
 from jaxrnn.nn import bptt
-from jaxrnn.nn._blocks import BF16, mm
+from jaxrnn.nn._blocks import BF16, mixed_dense, mm
 from jaxrnn.nn._vma import sum_to_primal_type, vary_like
 from jaxrnn.nn.cells import (
     CELLS,
     Carry,
     CellParams,
+    Transposed,
     get_cell,
     init_cell_params,
     loop_params,
@@ -490,7 +491,9 @@ class RecurrentLayer:
         accumulation and result)."""
         if self._options.precision == "float32":
             return x @ w.T + b  # w may be a cells.Transposed (made before a loop)
-        return mm(x, w.T.astype(BF16)) + b
+        if isinstance(w, Transposed):  # a loop's step (sampling): nothing to train
+            return mm(x, w.T.astype(BF16)) + b
+        return mixed_dense(x, w) + b
 
     def _apply_parallel(
         self,

@@ -1,6 +1,6 @@
 """Character language model: jaxrnn vs PyTorch vs the NumPy reference, training and sampling.
 
-    python benchmarks/lm.py [--json PATH] [--quick] [--steps N] [--ours-only]
+    python benchmarks/lm.py [--json PATH] [--quick] [--steps N] [--ours-only] [--bf16]
 
 The issue's configuration on both sides: a character LSTM, embedding 32, hidden 256,
 chunks of 64 characters, 32 streams, Adam 2e-3, gradient clipped by global norm 5, on
@@ -37,7 +37,13 @@ What is measured, in one process:
 * generation: ``jaxrnn.nn.lm.sample`` (one compiled ``lax.scan``), characters per second for
   one sample and for 32 drawn together (``--quick``: one), compile excluded.
 
-``--ours-only``: our two sides alone (no PyTorch, no NumPy reference, no generation; their
+``--bf16``: also our two sides in mixed precision (``ours_bf16``, ``ours_dp_bf16``:
+``--dtype bfloat16``, the LSTM's and the readout's matmuls with bfloat16 operands and float32
+accumulation, params and Adam state float32), from the same weights on the same chunks in the
+same rotation, with their test bits/char (issue 26's goal: ``ours_dp_bf16`` >= 1.5x PyTorch
+float32 tokens/s, test bits/char within 0.02 of float32's).
+
+``--ours-only``: our sides alone (no PyTorch, no NumPy reference, no generation; their
 keys are null), for ``benchmarks/cli_lm.py``, which reads nothing else.
 
 Targets (issue 15): >= 1.2x PyTorch's tokens/s; test bits/char within 0.05 of PyTorch's or
@@ -63,6 +69,8 @@ def main() -> None:
     ap.add_argument("--steps", type=int, default=None, help="optimizer steps per side [600]")
     ap.add_argument("--ours-only", action="store_true",
                     help="time our sides alone: no PyTorch, NumPy or generation")  # fmt: skip
+    ap.add_argument("--bf16", action="store_true",
+                    help="also time our sides in mixed precision (--dtype bfloat16)")
     args = ap.parse_args()
     t0 = time.perf_counter()
     check = QuietCheck()
@@ -84,7 +92,7 @@ def main() -> None:
 
     from jaxrnn.data.text import TextVocab, make_text, split_text
     from jaxrnn.nn import lm
-    from jaxrnn.nn.sequence import lstm
+    from jaxrnn.nn.sequence import RecurrentLayer, _Options
     from jaxrnn.runs.prepare_lm import one_stream_rows, train_rows
     from jaxrnn.scratch import optim
     from jaxrnn.scratch import seq as npseq
@@ -110,16 +118,18 @@ def main() -> None:
           f"hidden {H}")  # fmt: skip
 
     # ------------------------------------------------------------------ ours
-    model = lm.LanguageModel(lstm(H), V, E)
+    def lm_model(precision: str) -> lm.LanguageModel:
+        return lm.LanguageModel(RecurrentLayer("lstm", H, _options=_Options(precision=precision)),
+                                V, E)  # fmt: skip
+
+    model = lm_model("float32")
     params0 = model.init_numpy(0, np.float32)
-    task = tasks.lm_task(model, B)
     opt = optax.chain(optax.clip_by_global_norm(CLIP), optax.adam(LR))
-    step = loop.train_step(model, opt, task)
     jrows = tasks.LMRows(*map(jnp.asarray, rows))
     jtest = tasks.LMRows(*map(jnp.asarray, test))
     ones = jnp.ones(1, jnp.float32)
 
-    def make_pass(step):
+    def make_pass(step, model, task):
         """One pass over the text's chunks, the streams' state carried: ``(state, losses)``."""
 
         def one_pass(state, data):
@@ -134,28 +144,41 @@ def main() -> None:
 
         return one_pass
 
-    state = loop.init_state(model, opt, 0, params=params0)
-    tc = time.perf_counter()
-    run_pass = jax.jit(make_pass(step)).lower(state, jrows).compile()
-    compile_s = time.perf_counter() - tc
-
     # ours_dp: the streams split over n_dev devices (the CLI's --data-parallel auto)
     n_dev = min(n_dev, len(jax.devices()))
-    dp = None
     if n_dev > 1:
         from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
         mesh = Mesh(np.array(jax.devices()[:n_dev]), ("data",))
-        dp_step = loop.train_step(model, opt, task,
-                                  grad_fn=loop.data_parallel_grad(model, mesh, task))
-        rep = NamedSharding(mesh, PartitionSpec())
-        dp_state = jax.device_put(loop.init_state(model, opt, 0, params=params0), rep)
-        dp_rows = jax.device_put(jrows, rep)
+        replicated = NamedSharding(mesh, PartitionSpec())
+
+    def our_side(precision: str, devices: int) -> dict:
+        """One of our sides, compiled: its pass, state and rows (replicated over the
+        devices' mesh when ``devices > 1``), compile time, and lists for its pass times."""
+        m = lm_model(precision)
+        t = tasks.lm_task(m, B)
+        grad_fn = loop.data_parallel_grad(m, mesh, t) if devices > 1 else None
+        st = loop.init_state(m, opt, 0, params=params0)
+        data = jrows
+        if devices > 1:
+            st, data = jax.device_put(st, replicated), jax.device_put(jrows, replicated)
         tc = time.perf_counter()
-        dp = {"run": jax.jit(make_pass(dp_step)).lower(dp_state, dp_rows).compile(),
-              "compile_s": time.perf_counter() - tc, "state": dp_state, "times": [],
-              "curve": []}  # fmt: skip
-    evaluate = jax.jit(lambda p, d: loop.evaluate(model, task, p, d, 64)[0])
+        run = jax.jit(make_pass(loop.train_step(m, opt, t, grad_fn=grad_fn), m, t))
+        run = run.lower(st, data).compile()
+        return {"run": run, "compile_s": time.perf_counter() - tc, "state": st, "rows": data,
+                "devices": devices, "precision": precision, "times": [], "curve": [],
+                # its test bits/char, in the precision it trained in
+                "evaluate": jax.jit(lambda p, d: loop.evaluate(m, t, p, d, 64)[0])}
+
+    ours_sides = {"ours": our_side("float32", 1)}
+    if n_dev > 1:
+        ours_sides["ours_dp"] = our_side("float32", n_dev)
+    if args.bf16:
+        ours_sides["ours_bf16"] = our_side("bfloat16", 1)
+        if n_dev > 1:
+            ours_sides["ours_dp_bf16"] = our_side("bfloat16", n_dev)
+    dp = ours_sides.get("ours_dp")
+    compile_s = ours_sides["ours"]["compile_s"]
 
     # ------------------------------------------------------------------ PyTorch
     if peers:
@@ -186,60 +209,72 @@ def main() -> None:
     # 2-core machine its 2 threads were measured 3-30x slower than 1 (busy-waiting threads
     # when the cores are taken); the comparison uses the faster of the two medians.
     threads = sorted({torch.get_num_threads(), 1}, reverse=True) if peers else [0]
-    t_ours, curve_ours, curve_torch = [], [], []
+    curve_torch: list[float] = []
     t_torch: dict[int, list[float]] = {n: [] for n in threads}
-    sides = ("ours",) + (("torch",) if peers else ()) + (("ours_dp",) if dp else ())
+    sides = ("ours",) + (("torch",) if peers else ()) + tuple(ours_sides)[1:]
     for p in range(passes):
         n_threads = threads[p % len(threads)]
         for side in sides[p % len(sides):] + sides[:p % len(sides)]:  # rotated pass by pass
             t = time.perf_counter()
-            if side == "ours":
-                state, losses = run_pass(state, jrows)
+            if side in ours_sides:
+                o = ours_sides[side]
+                o["state"], losses = o["run"](o["state"], o["rows"])
                 losses = np.asarray(jax.block_until_ready(losses))
-                t_ours.append(time.perf_counter() - t)
-                curve_ours.append(float(losses.mean()))
-            elif side == "ours_dp":
-                dp["state"], losses = dp["run"](dp["state"], dp_rows)
-                losses = np.asarray(jax.block_until_ready(losses))
-                dp["times"].append(time.perf_counter() - t)
-                dp["curve"].append(float(losses.mean()))
+                o["times"].append(time.perf_counter() - t)
+                o["curve"].append(float(losses.mean()))
             else:
                 torch.set_num_threads(n_threads)
                 t = time.perf_counter()
                 curve_torch.append(float(np.mean(torch_pass())))
                 t_torch[n_threads].append(time.perf_counter() - t)
-        print(f"  pass {p + 1}/{passes}: ours {t_ours[-1]:.2f} s"
-              + (f", ours_dp {dp['times'][-1]:.2f} s" if dp else "")
+        print(f"  pass {p + 1}/{passes}: "
+              + ", ".join(f"{k} {o['times'][-1]:.2f} s" for k, o in ours_sides.items())
               + (f", torch ({n_threads} thread(s)) {t_torch[n_threads][-1]:.2f} s"
                  if peers else ""), flush=True)  # fmt: skip
     if peers:
         torch.set_num_threads(threads[0])
-    tps_ours = tokens_per_pass / statistics.median(t_ours[1:] or t_ours)  # pass 1 warms up
-    bpc_ours = float(evaluate(state.params, jtest)[2])
-    if dp:
-        dp["tokens_per_s"] = tokens_per_pass / statistics.median(dp["times"][1:] or dp["times"])
-        dp["test_bpc"] = float(evaluate(jax.device_get(dp["state"].params), jtest)[2])
-        # same weights, same chunks, no dropout: the same curve up to float32 rounding
-        dp["max_rel_loss_diff"] = max(abs(a - b) / abs(b)
-                                      for a, b in zip(dp["curve"], curve_ours, strict=True))
+    for o in ours_sides.values():
+        o["tokens_per_s"] = tokens_per_pass / statistics.median(o["times"][1:] or o["times"])
+        o["test_bpc"] = float(o["evaluate"](jax.device_get(o["state"].params), jtest)[2])
+    state = ours_sides["ours"]["state"]
+    curve_ours = ours_sides["ours"]["curve"]
+    tps_ours, bpc_ours = ours_sides["ours"]["tokens_per_s"], ours_sides["ours"]["test_bpc"]
+    for k, o in ours_sides.items():
+        # same weights, same chunks, no dropout: the same curve up to float32 rounding (or,
+        # in bfloat16, up to what its rounding moves)
+        if k != "ours":
+            ref = ours_sides["ours_dp" if k == "ours_dp_bf16" and dp else "ours"]["curve"]
+            o["max_rel_loss_diff"] = max(abs(a - b) / abs(b)
+                                         for a, b in zip(o["curve"], ref, strict=True))
+
+    def side_out(k: str) -> dict | None:
+        o = ours_sides.get(k)
+        if o is None:
+            return None
+        out = {"tokens_per_s": o["tokens_per_s"], "test_bpc": o["test_bpc"],
+               "compile_s": o["compile_s"], "pass_s": o["times"], "pass_loss": o["curve"]}
+        if k != "ours":
+            out = {"devices": o["devices"], "precision": o["precision"], **out,
+                   "max_rel_loss_diff": o["max_rel_loss_diff"]}
+        return out
 
     ours_out = {
         "config": {"embed": E, "hidden": H, "seq_len": T, "batch": B, "lr": LR,
                    "clip_norm": CLIP, "steps": passes * K, "passes": passes,
                    "chunks_per_pass": K, "text_chars": len(text), "vocab": V,
-                   "test_chars": len(te_ids), "quick": quick, "ours_only": not peers},
+                   "test_chars": len(te_ids), "quick": quick, "ours_only": not peers,
+                   "bf16": args.bf16},
         "unigram_bpc": unigram_bpc,
-        "ours": {"tokens_per_s": tps_ours, "test_bpc": bpc_ours, "compile_s": compile_s,
-                 "pass_s": t_ours, "pass_loss": curve_ours},
-        "ours_dp": ({"devices": n_dev, "tokens_per_s": dp["tokens_per_s"],
-                     "test_bpc": dp["test_bpc"], "compile_s": dp["compile_s"],
-                     "pass_s": dp["times"], "pass_loss": dp["curve"],
-                     "max_rel_loss_diff": dp["max_rel_loss_diff"]} if dp else None),
+        **{k: side_out(k) for k in ("ours", "ours_dp", "ours_bf16", "ours_dp_bf16")},
     }  # fmt: skip
+    if args.bf16:  # issue 26's bits/char goal: bfloat16 within 0.02 of float32
+        ours_out["test_bpc_bf16_minus_f32"] = {
+            k: ours_out[k + "_bf16"]["test_bpc"] - ours_out[k]["test_bpc"]
+            for k in ("ours", "ours_dp") if ours_out[k + "_bf16"]}  # fmt: skip
     if not peers:  # --ours-only: the peers' keys are null
         table(f"training, {passes * K} steps each (median pass)",
               [{"side": k, **{f: v[f] for f in ("tokens_per_s", "test_bpc", "compile_s")}}
-               for k, v in (("ours", ours_out["ours"]), ("ours_dp", ours_out["ours_dp"])) if v])
+               for k, v in ours_out.items() if k in ours_sides])
         finish(args, {"machine": info, **ours_out, **dict.fromkeys(
             ("same_weights_first_loss", "torch", "numpy", "generation", "ratios", "sample"))},
             t0, check)  # fmt: skip
@@ -286,9 +321,10 @@ def main() -> None:
     rows_out = [
         {"side": "ours (jaxrnn)", "tokens_per_s": tps_ours, "test_bpc": bpc_ours,
          "last_pass_loss": curve_ours[-1], "compile_s": compile_s},
-        *([{"side": f"ours, {n_dev} devices", "tokens_per_s": dp["tokens_per_s"],
-            "test_bpc": dp["test_bpc"], "last_pass_loss": dp["curve"][-1],
-            "compile_s": dp["compile_s"]}] if dp else []),
+        *({"side": f"ours, {o['devices']} device(s), {o['precision']}",
+           "tokens_per_s": o["tokens_per_s"], "test_bpc": o["test_bpc"],
+           "last_pass_loss": o["curve"][-1], "compile_s": o["compile_s"]}
+          for k, o in ours_sides.items() if k != "ours"),
         *({"side": f"torch, {n} thread(s)", "tokens_per_s": v,
            **({"test_bpc": bpc_torch, "last_pass_loss": curve_torch[-1]}
               if n == best_threads else {})} for n, v in tps_by_threads.items()),
@@ -302,6 +338,8 @@ def main() -> None:
         "test_bpc_ours_minus_torch": bpc_ours - bpc_torch,
         **({"tokens_per_s_ours_dp_over_torch": dp["tokens_per_s"] / tps_torch,
             "tokens_per_s_ours_dp_over_ours": dp["tokens_per_s"] / tps_ours} if dp else {}),
+        **{f"tokens_per_s_{k}_over_torch": ours_sides[k]["tokens_per_s"] / tps_torch
+           for k in ("ours_bf16", "ours_dp_bf16") if k in ours_sides},
     }
     table("ratios (targets: >= 1.2, >= 20, <= 0.05)", [ratios])
     table("generation (compile excluded; target >= 10k chars/s)",

@@ -10,7 +10,7 @@ from test_benchmarks import positive, run_quick
 
 
 def test_lm_quick(tmp_path):
-    p = run_quick("lm", tmp_path)
+    p = run_quick("lm", tmp_path, "--bf16")
     same = p["same_weights_first_loss"]
     assert same["equal"] and math.isclose(same["ours"], same["torch"], rel_tol=1e-4)
     for side in ("ours", "torch", "numpy"):
@@ -29,7 +29,22 @@ def test_lm_quick(tmp_path):
     assert abs(dp["test_bpc"] - p["ours"]["test_bpc"]) < 1e-4
     assert set(p["ratios"]) == {"tokens_per_s_ours_over_torch", "tokens_per_s_ours_over_numpy",
                                 "test_bpc_ours_minus_torch", "tokens_per_s_ours_dp_over_torch",
-                                "tokens_per_s_ours_dp_over_ours"}
+                                "tokens_per_s_ours_dp_over_ours",
+                                "tokens_per_s_ours_bf16_over_torch",
+                                "tokens_per_s_ours_dp_bf16_over_torch"}
+    # --bf16: mixed precision on one and on 2 devices, from the same weights: a curve near
+    # float32's (bfloat16 operands round to 3 significant digits), its own test bits/char
+    assert p["config"]["bf16"] is True
+    for k, devices in (("ours_bf16", 1), ("ours_dp_bf16", 2)):
+        side = p[k]
+        assert side["devices"] == devices and side["precision"] == "bfloat16"
+        assert positive(side["tokens_per_s"]) and positive(side["compile_s"])
+        assert 0 < side["max_rel_loss_diff"] < 0.02, side["max_rel_loss_diff"]
+        assert p["ratios"][f"tokens_per_s_{k}_over_torch"] == pytest.approx(
+            side["tokens_per_s"] / p["torch"]["tokens_per_s"])
+    gap = p["test_bpc_bf16_minus_f32"]
+    assert set(gap) == {"ours", "ours_dp"} and all(abs(v) < 0.05 for v in gap.values()), gap
+    assert gap["ours"] == pytest.approx(p["ours_bf16"]["test_bpc"] - p["ours"]["test_bpc"])
 
 
 def test_cli_lm_quick(tmp_path):

@@ -33,6 +33,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
+from jax.flatten_util import ravel_pytree
 
 from jaxrnn.data.arrays import Arrays
 from jaxrnn.evaluation.curves import is_scored
@@ -237,12 +238,17 @@ def data_parallel_grad(model, mesh, task: Task | None = None, axis: str = "data"
             losses, w = task.loss(out, batch)
             return jnp.sum(w * losses), (jnp.sum(w), out, new)
 
-        (value, (wsum, out, carry)), g = jax.value_and_grad(loss, has_aux=True)(params)
-        total = jax.lax.psum(wsum, axis)  # the whole batch's weight
+        # The params as this device's own copy (varying over the axis), so its gradient is
+        # its own share, not summed where each weight is used: everything the devices add up
+        # (gradients, loss, weight, stats) then goes through one all-reduce of one flat
+        # vector. Summed where used, a language model's step had ~8 rendezvous of the two
+        # devices' threads, each a wake-up of the other core (4-5 ms of a 19 ms step).
+        mine = jax.tree.map(lambda a: jax.lax.pcast(a, (axis,), to="varying"), params)
+        (value, (wsum, out, carry)), g = jax.value_and_grad(loss, has_aux=True)(mine)
         sums, counts = task.stats(jax.lax.stop_gradient(out), batch)
-        # g of the replicated params is already summed over devices (shard_map's transpose)
-        return (jax.tree.map(lambda x: x / total, g), jax.lax.psum(value, axis) / total, carry,
-                (jax.lax.psum(sums, axis), jax.lax.psum(counts, axis)))  # fmt: skip
+        flat, unflatten = ravel_pytree((g, value, wsum, sums, counts))
+        g, value, total, sums, counts = unflatten(jax.lax.psum(flat, axis))
+        return jax.tree.map(lambda x: x / total, g), value / total, carry, (sums, counts)
 
     sharded = jax.shard_map(local, mesh=mesh, in_specs=(P(), batch_spec, carry_spec, P()),
                             out_specs=(P(), P(), carry_spec, P()))  # fmt: skip

@@ -278,14 +278,18 @@ def test_speed_options_shape_the_program():
     assert loops_and_matmuls("rnn", 63) == (1, 1)
 
 
-def test_feature_major_rule_and_program():
+def test_feature_major_rule_and_program(monkeypatch):
     """``feature_major=None`` runs the step matmul as ``(w_hh @ h.T).T`` from a hidden size of
     ``FEATURE_MAJOR_MIN_HIDDEN`` up to ``FEATURE_MAJOR_MAX_BATCH`` rows per loop (a batch
-    split into groups counts per group); the form shows as barriers around the matmul in the
-    loop, forward and back. Traced only."""
+    split into groups counts per group), in float32 on a CPU without AVX-512; the form shows
+    as barriers around the matmul in the loop, forward and back. Traced only."""
     rule = bptt._feature_major
+    monkeypatch.setattr(bptt, "_avx512", lambda: True)  # AVX-512 (or bfloat16): never
+    assert not rule(None, 32, 256) and not rule(None, 1, 512) and rule(True, 64, 8)
+    monkeypatch.setattr(bptt, "_avx512", lambda: False)  # AVX2: by the sizes
     assert rule(None, 32, 256) and rule(None, 1, 512) and rule(True, 64, 8)
     assert not rule(None, 33, 256) and not rule(None, 16, 128) and not rule(False, 16, 512)
+    assert not rule(None, 32, 256, low=True) and rule(True, 32, 256, low=True)
 
     def barriers(batch, hidden, **opts):
         rng = np.random.default_rng(0)

@@ -78,6 +78,7 @@ Options (all give the same numbers):
 
 from __future__ import annotations
 
+import functools
 from functools import partial
 from typing import Any, NamedTuple
 
@@ -118,14 +119,30 @@ FEATURE_MAJOR_MIN_HIDDEN = 256
 FEATURE_MAJOR_MAX_BATCH = 32
 
 
+@functools.cache
+def _avx512() -> bool:
+    """Whether this (Linux) CPU has AVX-512 (``avx512f`` in ``/proc/cpuinfo``; False where
+    that cannot be read)."""
+    try:
+        with open("/proc/cpuinfo", encoding="ascii", errors="replace") as f:
+            return any(line.startswith("flags") and " avx512f" in line for line in f)
+    except OSError:
+        return False
+
+
 def _feature_major(flag: bool | None, batch: int, hsize: int, low: bool = False) -> bool:
     """``Options.feature_major`` for a loop over ``batch`` rows of width ``hsize``; ``low``:
-    bfloat16 weights (mixed precision), whose plain product was the faster one: the LM's
-    train step (B16 T64 H256, one core, AMD EPYC Zen 4 with AVX-512 BF16) took 1.2-1.4x as
-    long feature-major, its forward loop 1.4x."""
+    bfloat16 weights (mixed precision). The feature-major product won on an AVX2 CPU (Zen 3,
+    above) and lost on an AVX-512 one (AMD EPYC Zen 4, jax 0.10.2, whose dots go to
+    YNNPACK): there the LM's train step (B16 T64 H256, one core) took 1.2-1.4x as long in
+    bfloat16, its forward loop 1.4x, and ``benchmarks/lm.py``'s float32 pass on 2 devices
+    ran 2-4% slower (better in 11 of 15 alternating passes without it). So: on CPUs without
+    AVX-512, in float32."""
     if flag is not None:
         return bool(flag)
-    return not low and hsize >= FEATURE_MAJOR_MIN_HIDDEN and batch <= FEATURE_MAJOR_MAX_BATCH
+    if low or _avx512():
+        return False
+    return hsize >= FEATURE_MAJOR_MIN_HIDDEN and batch <= FEATURE_MAJOR_MAX_BATCH
 
 
 def _vjp(cell: str) -> CellVJP:

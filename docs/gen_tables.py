@@ -605,6 +605,33 @@ def precision() -> str:
             f"Peak: {d['peak']['description']}; {d['peak']['note']}. {source('precision')}")
 
 
+def lm_bf16() -> str:
+    """``benchmarks/lm.py --bf16``, three runs: our four sides' training tokens/s (float32 and
+    bfloat16, one device and the streams over 2), PyTorch float32's, the ratios issue 26 sets
+    goals for and the bfloat16 runs' test bits/char against float32's."""
+    rows = []
+    for run in ("a", "b", "c"):
+        d = load(f"lm_bf16_{run}")
+        tps = d["torch"]["tokens_per_s"]
+        gap = d["test_bpc_bf16_minus_f32"]
+        rows.append([
+            f"`lm_bf16_{run}`", "quiet" if d.get("quiet") else "**busy**",
+            *(sig(d[k]["tokens_per_s"]) for k in ("ours", "ours_dp", "ours_bf16", "ours_dp_bf16")),
+            f"{sig(tps)} ({d['torch']['threads']})",
+            f"{fixed(d['ours_dp']['tokens_per_s'] / tps)}x",
+            f"**{fixed(d['ours_dp_bf16']['tokens_per_s'] / tps)}x**",
+            f"{fixed(d['ours_dp']['test_bpc'], 3)} / {fixed(d['ours_dp_bf16']['test_bpc'], 3)} "
+            f"({gap['ours_dp']:+.3f})",
+        ])  # fmt: skip
+    header = ["run", "machine", "f32", "f32, 2 dev", "bf16", "bf16, 2 dev",
+              "PyTorch f32 (threads)", "f32 2 dev / PyTorch", "bf16 2 dev / PyTorch",
+              "test bits/char f32 / bf16, 2 dev (gap)"]  # fmt: skip
+    d = load("lm_bf16_a")
+    return (table(header, rows, "ll" + "r" * 7 + "l")
+            + f"\n\nTraining tokens/s, median pass of {d['config']['steps']} steps per side; "
+            f"the sides alternate pass by pass in one process. {source('lm_bf16_a')}")
+
+
 def cli_lm() -> str:
     """``benchmarks/cli_lm.py``: the CLI's LM training tokens/s against ``lm.py``'s loop."""
     d = load("cli_lm")
@@ -758,7 +785,7 @@ TABLES: dict[str, Callable[[], str]] = {
               devices_b64, seeds, vs_keras, study_depth, parallel, defaults,
               study_parallel, real_data, real_data_goals, real_data_wall, mnist1d_wall, precision,
               parallel_scan, parallel_scan_glibc, parallel_b32, cli_lm, batch1, lm_budget, mutation,
-              mutation_fresh, infer_step, profile_step_lm, startup)
+              mutation_fresh, infer_step, profile_step_lm, startup, lm_bf16)
 }  # fmt: skip
 
 

@@ -97,6 +97,32 @@ def test_bf16_masked_custom_vjp_matches_autodiff(problem):
         assert _rel(u, v) < GRAD_RTOL
 
 
+def test_bf16_readout_gradient(problem):
+    """``RecurrentLayer.dense`` in bfloat16 has its own VJP (``_blocks.mixed_dense``, written
+    for YNNPACK's kernels): its gradients are the exact float64 ones up to bfloat16 rounding,
+    in the primals' dtypes, for a ``[B, T, H]`` input as a language model's readout takes it."""
+    kx, kw, kg = jax.random.split(problem[3], 3)
+    x = jax.random.normal(kx, (B, T, H), jnp.float32)
+    w = jax.random.normal(kw, (D, H), jnp.float32) * 0.5
+    g = jax.random.normal(kg, (B, T, D), jnp.float64)
+    layer = _layer("lstm", "custom_vjp", "bfloat16")
+
+    def loss(lay, x, w):
+        return jnp.sum(g * lay.dense(x, w, jnp.zeros(D, x.dtype)))
+
+    mixed = jax.grad(lambda x, w: loss(layer, x, w), argnums=(0, 1))(x, w)
+    exact = jax.grad(lambda x, w: loss(_layer("lstm", "custom_vjp", "float32"), x, w),
+                     argnums=(0, 1))(x.astype(jnp.float64), w.astype(jnp.float64))  # fmt: skip
+    assert [a.dtype for a in mixed] == [jnp.float32, jnp.float32]
+    errs = [_rel(m, e) for m, e in zip(mixed, exact, strict=True)]
+    assert max(errs) < GRAD_RTOL and min(errs) > 1e-5, errs  # bfloat16 ran, and right
+    # the forward: bfloat16 operands, float32 accumulation
+    y = layer.dense(x, w, jnp.zeros(D))
+    ref = np.asarray(x.astype(jnp.bfloat16), np.float64) @ np.asarray(w.astype(jnp.bfloat16),
+                                                                      np.float64).T
+    np.testing.assert_allclose(np.asarray(y), ref, rtol=1e-5, atol=1e-5)
+
+
 def test_layer_refuses_unknown_precision():
     with pytest.raises(ValueError, match="precision"):
         _layer("lstm", "custom_vjp", "float16")

@@ -78,8 +78,7 @@ Options (all give the same numbers):
 
 from __future__ import annotations
 
-import functools
-from functools import partial
+from functools import cache, partial
 from typing import Any, NamedTuple
 
 import jax
@@ -119,7 +118,7 @@ FEATURE_MAJOR_MIN_HIDDEN = 256
 FEATURE_MAJOR_MAX_BATCH = 32
 
 
-@functools.cache
+@cache
 def _avx512() -> bool:
     """Whether this (Linux) CPU has AVX-512 (``avx512f`` in ``/proc/cpuinfo``; False where
     that cannot be read)."""

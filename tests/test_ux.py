@@ -386,6 +386,8 @@ for name, main, argv in [
         ("train-lm-data", train.main, ["--task", "lm", "--data", sys.argv[1] + ".txt"]),
         ("train-eval-data", train.main, ["--eval-data", sys.argv[1] + ".csv"]),
         ("train-epochs", train.main, ["--epochs", "0"]),
+        ("train-bad-json", train.main, ["--data", os.path.join(sys.argv[2], "bad.json")]),
+        ("train-no-label", train.main, ["--data", os.path.join(sys.argv[2], "nolabel.csv")]),
         ("sweep-data", sweep.main, ["--data", sys.argv[1] + ".csv", "--out", sys.argv[2]])]:
     err = io.StringIO()
     with contextlib.redirect_stderr(err):
@@ -397,7 +399,11 @@ print(json.dumps({"rows": out, "jax": "jax" in sys.modules,
 
 
 def test_a_missing_file_or_bad_flag_is_one_line_before_jax_starts(tmp_path):
+    """... and so is a data file that cannot be read: ``fit`` reads the data before it
+    imports JAX (the classify task's module imports its JAX parts where it uses them)."""
     missing, cache = str(tmp_path / "nope.ckpt"), str(tmp_path / "cache")
+    (tmp_path / "bad.json").write_text('[{"text": "a", "label": 1},\n {"text": "b" "label": 0}]')
+    (tmp_path / "nolabel.csv").write_text("text,label\ngood day,pos\nbad day,\n")
     p = subprocess.run([sys.executable, "-c", NO_JAX_ERRORS, missing, str(tmp_path), cache],
                        capture_output=True, text=True, timeout=60, check=True,
                        env={**os.environ, "JAXRNN_CACHE_DIR": cache})  # fmt: skip
@@ -408,7 +414,9 @@ def test_a_missing_file_or_bad_flag_is_one_line_before_jax_starts(tmp_path):
             "predict-tag": "no such checkpoint file", "generate": "no such checkpoint file",
             "train-resume": "no such checkpoint file", "train-data": "no such file: ",
             "train-lm-data": "no such file: ", "train-eval-data": "no such file: ",
-            "train-epochs": "--epochs must be at least 1", "sweep-data": "no such file: "}
+            "train-epochs": "--epochs must be at least 1", "sweep-data": "no such file: ",
+            "train-bad-json": "bad.json: not valid JSON (Expecting ',' delimiter at line 2",
+            "train-no-label": "nolabel.csv: 1 row of 2 with no label in 'label' (first at line 3)"}
     for name, rc, err in got["rows"]:
         assert rc == 2, (name, err)
         assert err.startswith("error: ") and err.count("\n") == 1, (name, err)

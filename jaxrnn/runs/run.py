@@ -128,10 +128,8 @@ def fit(
                               "keeps no weights (train with --backend jax to save them)")
         return _fit_numpy(cfg, info, data, seed_list, log, log_every, progress, note, t0,
                           chosen)  # fmt: skip
-    from jaxrnn.runs.jax_run import JaxRun
-
     spec = get_spec(cfg)
-    if data is None:
+    if data is None:  # read before JAX is imported: a bad file is one line at once
         try:
             data = spec.prepare(cfg, None)
         except ShortValidation as e:
@@ -160,6 +158,8 @@ def fit(
         result = run.train(0, [[] for _ in range(cv)], t0, log, log_every, progress, None, None)
         result.extra.update(cv_scores(run, folds, train))
         return result
+    from jaxrnn.runs.jax_run import JaxRun
+
     run = JaxRun(cfg, data, seed_list)
     if ensemble:
         from jaxrnn.runs.selection import ensemble_scores

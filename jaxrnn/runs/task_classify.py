@@ -11,11 +11,13 @@ from __future__ import annotations
 from typing import Any
 
 from jaxrnn.data import Tokenizer
-from jaxrnn.runs import build, prepare, report
+from jaxrnn.runs import prepare, report
 from jaxrnn.runs.predictor import NumericPredictor, Predictor
 from jaxrnn.runs.prepare_numeric import NumericVocab, is_numeric, prepare_numeric
 from jaxrnn.runs.registry import TaskSpec, register
-from jaxrnn.training import tasks
+
+# ``build`` and ``jaxrnn.training.tasks`` import JAX (~1 s): imported where used, so a run on
+# a malformed data file says so before JAX starts (``fit`` reads the data first).
 
 
 def predictor(cfg, model, params, vocab, label_names, num_seeds: int, batch_size: int = 512
@@ -36,6 +38,8 @@ def prepare_classify(cfg, vocab: Any = None):
 
 def build_model(cfg, vocab: Any, labels: list[str]):
     """``build.build_numeric_model`` for numeric sequences, else ``build.build_model``."""
+    from jaxrnn.runs import build
+
     if isinstance(vocab, NumericVocab):
         return build.build_numeric_model(cfg, vocab.num_features, max(2, len(labels)))
     return build.build_model(cfg, vocab.vocab_size, max(2, len(labels)))
@@ -48,11 +52,17 @@ def vocab_from_dict(d: dict) -> Tokenizer | NumericVocab:
     return Tokenizer.from_dict(d)
 
 
+def _classification():
+    from jaxrnn.training import tasks
+
+    return tasks.classification()
+
+
 SPEC = register(TaskSpec(
     "classify",
     prepare=prepare_classify,
     build_model=build_model,
-    task=lambda cfg, model, data: tasks.classification(),
+    task=lambda cfg, model, data: _classification(),
     vocab_from_dict=vocab_from_dict,
     test_report=report.test_report,
     predictor=predictor,

@@ -148,7 +148,7 @@ def test_committed_file_reads_with_load_table_and_load_dataset(committed, tmp_pa
     assert ds.test == committed.split
 
 
-def test_cli_writes_jsonl_and_csv(tmp_path, capsys):
+def test_cli_writes_jsonl_csv_and_json(tmp_path, capsys):
     out = tmp_path / "c.jsonl"
     assert main(["--out", str(out), "--seed", "2", "--n", "30"]) == 0
     assert "wrote 30 sentences (15 negative)" in capsys.readouterr().out
@@ -157,5 +157,9 @@ def test_cli_writes_jsonl_and_csv(tmp_path, capsys):
     csv_out = tmp_path / "c.csv"
     assert main(["--out", str(csv_out), "--n", "30", "--seed", "2"]) == 0
     assert load_compositional(csv_out) == again
+    json_out = tmp_path / "c.json"  # an array, an object a line
+    assert main(["--out", str(json_out), "--n", "30", "--seed", "2"]) == 0
+    assert load_compositional(json_out) == again
+    assert json_out.read_text().splitlines()[0] == "["
     assert main(["--out", str(tmp_path / "x.jsonl"), "--n", "999"]) == 2
     assert "smaller n" in capsys.readouterr().err

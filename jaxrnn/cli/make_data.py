@@ -15,7 +15,7 @@ from collections.abc import Sequence
 
 from jaxrnn.cli._common import Parser, check_outputs, run
 from jaxrnn.data.conll import write_conll
-from jaxrnn.data.files import _q, write_text_atomic
+from jaxrnn.data.files import FORMATS, _q, write_text_atomic
 from jaxrnn.data.generators.compositional import (
     DEFAULT_N,
     DEFAULT_SEED,
@@ -56,7 +56,7 @@ def synthetic(argv: Sequence[str] | None = None) -> int:
         "--classes", default=",".join(EMOTIONS), help=f"comma-separated subset of {EMOTIONS}"
     )
     p.add_argument("--test-fraction", type=float, default=0.2, help="[0.2]")
-    p.add_argument("--format", choices=("csv", "tsv", "jsonl", "json"), help="[from the extension]")
+    p.add_argument("--format", choices=FORMATS, help="[from the extension]")
     p.add_argument("--length-spread", action="store_true",
                    help="texts of spread lengths (log-normal, median --median-words, clipped "
                    "to 5..--max-words: a long tail), as real data; see spread_lengths")
@@ -105,7 +105,7 @@ def compositional(argv: Sequence[str] | None = None) -> int:
                    "choose on [test]")  # fmt: skip
     p.add_argument("--seed", type=int, help=f"[{DEFAULT_SEED} test, {DEV_SEED} dev]")
     p.add_argument("--n", type=int, help=f"number of sentences [{DEFAULT_N} test, {DEV_N} dev]")
-    p.add_argument("--format", choices=("csv", "tsv", "jsonl", "json"), help="[from the extension]")
+    p.add_argument("--format", choices=FORMATS, help="[from the extension]")
     args = p.parse_args(argv)
     dev = args.split == "dev"
     n = args.n if args.n is not None else (DEV_N if dev else DEFAULT_N)

@@ -42,7 +42,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from jaxrnn.cli._common import Parser, check_output_folder, run
-from jaxrnn.data.files import check_exists
+from jaxrnn.data.files import FORMATS, check_exists
 from jaxrnn.errors import ConfigError, UsageError
 from jaxrnn.runs.config import MODEL_NAMES, TrainConfig, resolve_config
 
@@ -245,7 +245,7 @@ def build_parser() -> argparse.ArgumentParser:
                                           "split of --data)")),
                      ("--test-fraction", dict(type=float, default=0.2, help="test share when "
                                               "splitting --data [0.2]")),
-                     ("--format", dict(dest="data_format", choices=("csv", "tsv", "jsonl", "json"),
+                     ("--format", dict(dest="data_format", choices=FORMATS,
                                        help="[from the extension]")),
                      ("--text-column", dict(default="text", help="[text]")),
                      ("--label-column", dict(default="label", help="[label]"))):

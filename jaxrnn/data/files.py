@@ -64,6 +64,7 @@ __all__ = [
     "RawTable",
     "detect_format",
     "encode_labels",
+    "json_rows_text",
     "load_dataset",
     "load_table",
     "merge_case_variants",
@@ -865,6 +866,15 @@ def load_dataset(
 
 
 # ----------------------------------------------------------------------------- writing
+
+
+def json_rows_text(rows: Sequence[str], fmt: str) -> str:
+    """A file's text from its rows, each one JSON object already dumped: one a line
+    (``"jsonl"``), or those lines as one array (``"json"``), so a reader's messages can still
+    name a row by its line."""
+    if fmt == "jsonl":
+        return "".join(r + "\n" for r in rows)
+    return "[\n" + ",\n".join(rows) + "\n]\n"
 
 
 def write_text_atomic(path: str | os.PathLike, text: str) -> Path:

@@ -52,7 +52,8 @@ def vocab_from_dict(d: dict) -> Tokenizer | NumericVocab:
     return Tokenizer.from_dict(d)
 
 
-def _classification():
+def classification_task(cfg, model, data):
+    """The classification ``jaxrnn.training.tasks.Task`` (the same for every run)."""
     from jaxrnn.training import tasks
 
     return tasks.classification()
@@ -62,7 +63,7 @@ SPEC = register(TaskSpec(
     "classify",
     prepare=prepare_classify,
     build_model=build_model,
-    task=lambda cfg, model, data: _classification(),
+    task=classification_task,
     vocab_from_dict=vocab_from_dict,
     test_report=report.test_report,
     predictor=predictor,

@@ -119,7 +119,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from jaxrnn.data.files import detect_format, load_table
+from jaxrnn.data.files import detect_format, json_rows_text, load_table
 from jaxrnn.data.sentiment import Split, load_sentiment
 from jaxrnn.errors import DataError, UsageError
 from jaxrnn.util.atomic import atomic_write
@@ -403,9 +403,7 @@ def format_rows(data: CompositionalSet, fmt: str = "jsonl") -> str:
     ]
     if fmt in ("jsonl", "json"):
         keys = ("text", "label", "construction")
-        objs = [json.dumps(dict(zip(keys, r, strict=True))) for r in rows]
-        return "".join(o + "\n" for o in objs) if fmt == "jsonl" else (
-            "[\n" + ",\n".join(objs) + "\n]\n")
+        return json_rows_text([json.dumps(dict(zip(keys, r, strict=True))) for r in rows], fmt)
     buf = io.StringIO()
     w = csv.writer(buf, dialect="excel-tab" if fmt == "tsv" else "excel", lineterminator="\n")
     w.writerow(["text", "label", "construction"])

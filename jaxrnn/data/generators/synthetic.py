@@ -46,7 +46,7 @@ from pathlib import Path
 
 import numpy as np
 
-from jaxrnn.data.files import detect_format, stratified_split
+from jaxrnn.data.files import detect_format, json_rows_text, stratified_split
 from jaxrnn.data.sentiment import Split, TextDataset
 from jaxrnn.errors import ConfigError, DataError
 from jaxrnn.util.atomic import atomic_write
@@ -408,9 +408,7 @@ def write_table(
             except UnicodeEncodeError:  # lone surrogates: keep them as \u escapes
                 line = json.dumps(obj)
             lines.append(line)
-        # .json: an array, still one row per line (so messages can name a row's line).
-        f.write("".join(x + "\n" for x in lines) if kind == "jsonl"
-                else "[\n" + ",\n".join(lines) + "\n]\n")  # fmt: skip
+        f.write(json_rows_text(lines, kind))
     else:
         dialect = "excel-tab" if kind == "tsv" else "excel"
         plain = csv.writer(f, dialect=dialect, lineterminator="\n")

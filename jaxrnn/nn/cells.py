@@ -38,10 +38,12 @@ never by name. How to add a cell: ``jaxrnn.weights.cellspec``'s docstring.
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import cache
 from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 from jax import lax
 
 from jaxrnn.nn._blocks import before, cat, index, mm, rec_back, split
@@ -331,12 +333,23 @@ def _rnn_backward(relu: bool):
     return backward
 
 
+@cache
+def _lstm_gate_scale(hsize: int) -> np.ndarray:
+    """``[4H]``: 0.5 on the sigmoid gates' columns (i, f, o), 1 on the tanh gate's (g)."""
+    s = np.full(4 * hsize, 0.5, np.float32)
+    s[2 * hsize : 3 * hsize] = 1.0
+    return s
+
+
 def _lstm_forward(carry: LSTMState, xp: tuple[Array, ...], hh: Array, barrier: bool = False):
     hsize = carry.h.shape[-1]
     a = xp[0] + hh
-    sig = jax.nn.sigmoid
-    acts = cat((sig(a[..., : 2 * hsize]), jnp.tanh(a[..., 2 * hsize : 3 * hsize]),
-                sig(a[..., 3 * hsize :])))  # fmt: skip
+    # All four gates in one elementwise kernel over [B, 4H]: sigmoid(x) = 0.5 tanh(x / 2) +
+    # 0.5 and tanh(x) are both s * tanh(s * x) + (1 - s), with s per column. As three
+    # kernels (logistic, tanh, logistic: XLA:CPU's logistic divides) the mixed-precision
+    # LM step was 4% slower (in-process A/B, 18 of 23 passes; Zen 4, B16 T64 H256).
+    s = jnp.asarray(_lstm_gate_scale(hsize), a.dtype)
+    acts = s * jnp.tanh(s * a) + (1.0 - s)
     if barrier:  # inference: see _lstm_infer
         acts = lax.optimization_barrier(acts)
     i, f, g, o = split(acts, 4)

@@ -19,6 +19,7 @@ import json
 import math
 import pathlib
 import re
+import statistics
 import sys
 from collections.abc import Callable
 
@@ -606,30 +607,38 @@ def precision() -> str:
 
 
 def lm_bf16() -> str:
-    """``benchmarks/lm.py --bf16``, three runs: our four sides' training tokens/s (float32 and
-    bfloat16, one device and the streams over 2), PyTorch float32's, the ratios issue 26 sets
-    goals for and the bfloat16 runs' test bits/char against float32's."""
-    rows = []
-    for run in ("a", "b", "c"):
+    """``benchmarks/lm.py --bf16``, every kept run (``lm_bf16_<letter>``): our four sides'
+    training tokens/s (float32 and bfloat16, one device and the streams over 2), PyTorch
+    float32's, the ratios issue 26 sets goals for and the bfloat16 runs' test bits/char
+    against float32's; then each commit's median ratios."""
+    rows, by_commit = [], {}
+    runs = sorted(p.stem.rsplit("_", 1)[1] for p in BENCHMARKS.glob("lm_bf16_?.json"))
+    for run in runs:
         d = load(f"lm_bf16_{run}")
         tps = d["torch"]["tokens_per_s"]
         gap = d["test_bpc_bf16_minus_f32"]
+        commit = d["machine"]["git"]["head"][:7]
+        f32, bf16 = (d[k]["tokens_per_s"] / tps for k in ("ours_dp", "ours_dp_bf16"))
+        by_commit.setdefault(commit, []).append((f32, bf16))
         rows.append([
-            f"`lm_bf16_{run}`", "quiet" if d.get("quiet") else "**busy**",
+            f"`lm_bf16_{run}`", f"`{commit}`", "quiet" if d.get("quiet") else "**busy**",
             *(sig(d[k]["tokens_per_s"]) for k in ("ours", "ours_dp", "ours_bf16", "ours_dp_bf16")),
-            f"{sig(tps)} ({d['torch']['threads']})",
-            f"{fixed(d['ours_dp']['tokens_per_s'] / tps)}x",
-            f"**{fixed(d['ours_dp_bf16']['tokens_per_s'] / tps)}x**",
-            f"{fixed(d['ours_dp']['test_bpc'], 3)} / {fixed(d['ours_dp_bf16']['test_bpc'], 3)} "
-            f"({gap['ours_dp']:+.3f})",
+            f"{sig(tps)} ({d['torch']['threads']})", f"{fixed(f32)}x", f"**{fixed(bf16)}x**",
+            f"{fixed(d['ours_dp']['test_bpc'], 3)} / "
+            f"{fixed(d['ours_dp_bf16']['test_bpc'], 3)} ({gap['ours_dp']:+.3f})",
         ])  # fmt: skip
-    header = ["run", "machine", "f32", "f32, 2 dev", "bf16", "bf16, 2 dev",
+    header = ["run", "commit", "machine", "f32", "f32, 2 dev", "bf16", "bf16, 2 dev",
               "PyTorch f32 (threads)", "f32 2 dev / PyTorch", "bf16 2 dev / PyTorch",
               "test bits/char f32 / bf16, 2 dev (gap)"]  # fmt: skip
-    d = load("lm_bf16_a")
-    return (table(header, rows, "ll" + "r" * 7 + "l")
+    medians = "; ".join(
+        f"`{c}`: {len(v)} runs, median {fixed(statistics.median(x[1] for x in v))}x bfloat16 "
+        f"and {fixed(statistics.median(x[0] for x in v))}x float32 (2 devices) PyTorch float32"
+        for c, v in by_commit.items())  # fmt: skip
+    d = load(f"lm_bf16_{runs[0]}")
+    return (table(header, rows, "lll" + "r" * 7 + "l")
             + f"\n\nTraining tokens/s, median pass of {d['config']['steps']} steps per side; "
-            f"the sides alternate pass by pass in one process. {source('lm_bf16_a')}")
+            f"the sides alternate pass by pass in one process. By commit: {medians}."
+            f"{source(f'lm_bf16_{runs[0]}')}")
 
 
 def cli_lm() -> str:

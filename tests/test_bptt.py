@@ -399,3 +399,28 @@ def test_inference_takes_the_cells_infer_step_and_training_its_forward(cell, mon
     assert not calls
     lowered = jax.jit(run).lower(params, x)
     assert calls and "optimization_barrier" in lowered.as_text()
+
+
+@pytest.mark.parametrize("dtype, atol", [(jnp.float32, 1e-6), (jnp.float64, 1e-14)])
+def test_lstm_vjp_forward_gates_equal_the_plain_step(dtype, atol):
+    """The custom VJP's LSTM step computes its four gates in one kernel as
+    ``s * tanh(s * a) + (1 - s)`` (``cells._lstm_forward``): the same values as the plain
+    ``lstm_step``'s sigmoid / tanh, saturated pre-activations included (|a| up to ~100), for
+    training (residuals) and inference (``infer``)."""
+    b, h = 3, 8
+    rng = np.random.default_rng(0)
+    a = jnp.asarray(rng.normal(size=(b, 4 * h)) * np.geomspace(0.1, 100, 4 * h), dtype)
+    carry = LSTMState(*(jnp.asarray(rng.normal(size=(b, h)), dtype) for _ in range(2)))
+    zero = jnp.zeros((4 * h, h), dtype)
+    want, _ = get_cell("lstm").step(CellParams(zero, zero, None, None), carry, a)
+    vjp = get_cell("lstm").vjp
+    for forward in (vjp.forward, vjp.infer):
+        got, out, *res = forward(carry, (a,), jnp.zeros_like(a))
+        np.testing.assert_allclose(got.c, want.c, atol=atol, rtol=0)
+        np.testing.assert_allclose(got.h, want.h, atol=atol, rtol=0)
+        np.testing.assert_allclose(out, want.h, atol=atol, rtol=0)
+    i, f, g, o, _ = vjp.forward(carry, (a,), jnp.zeros_like(a))[2]
+    sig = jax.nn.sigmoid
+    for got, want in ((i, sig(a[:, :h])), (f, sig(a[:, h:2 * h])), (g, jnp.tanh(a[:, 2 * h:3 * h])),
+                      (o, sig(a[:, 3 * h:]))):  # fmt: skip
+        np.testing.assert_allclose(got, want, atol=atol, rtol=0)

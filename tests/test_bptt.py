@@ -424,3 +424,50 @@ def test_lstm_vjp_forward_gates_equal_the_plain_step(dtype, atol):
     for got, want in ((i, sig(a[:, :h])), (f, sig(a[:, h:2 * h])), (g, jnp.tanh(a[:, 2 * h:3 * h])),
                       (o, sig(a[:, 3 * h:]))):  # fmt: skip
         np.testing.assert_allclose(got, want, atol=atol, rtol=0)
+
+
+@functools.cache
+def _ids_grad(cell: str, layers: int, lookup: bool, masked: bool, x64: bool = True):
+    """Outputs, final state and gradients (params and embedding) of a ``RecurrentLayer``
+    over embedded token ids, through ``apply_ids`` (table lookup or not); one compiled
+    function per case, shared by the tests below."""
+    layer = sequence.RecurrentLayer(cell, 6, num_layers=layers,
+                                    _options=sequence._Options(lookup=lookup))  # fmt: skip
+    dtype = jnp.float64 if x64 else jnp.float32
+    params = layer.init(jax.random.PRNGKey(0), 4, dtype)
+    embed = jax.random.normal(jax.random.PRNGKey(1), (9, 4), dtype)
+    ids = jax.random.randint(jax.random.PRNGKey(2), (3, 5), 0, 9)
+    lengths = jnp.array([5, 2, 4]) if masked else None
+
+    def loss(params, embed):
+        ys, state = layer.apply_ids(params, embed, ids, lengths)
+        return jnp.sum(jnp.sin(ys)) + sum(jnp.sum(jnp.cos(s)) for s in jax.tree.leaves(state)), ys
+
+    (value, ys), grads = jax.jit(jax.value_and_grad(loss, argnums=(0, 1), has_aux=True))(
+        params, embed)
+    return value, ys, grads
+
+
+@pytest.mark.parametrize("cell", ["lstm", "gru", "rnn"])
+@pytest.mark.parametrize("layers, masked", [(1, False), (2, True)])
+def test_apply_ids_lookup_equals_embedding_then_apply(cell, layers, masked):
+    """``apply_ids`` with the first layer's projection as a table lookup (``bptt.
+    layer_lookup``: the table's gradient summed inside the backward loop) gives the outputs
+    and the gradients of embedding the ids and running ``apply`` (float64), with and without
+    lengths, under a second layer."""
+    want = _ids_grad(cell, layers, False, masked)
+    got = _ids_grad(cell, layers, True, masked)
+    for a, b in zip(jax.tree.leaves(got), jax.tree.leaves(want), strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-12)
+
+
+def test_apply_ids_takes_the_lookup_only_where_it_pays():
+    """``bptt.lookup_pays``: a table of at most B * T rows and one loop (B < 64); and
+    ``apply_ids`` refuses float ids in one line."""
+    assert bptt.lookup_pays(40, 16, 64) and bptt.lookup_pays(15, 3, 5)
+    assert not bptt.lookup_pays(16, 3, 5)  # more token types than tokens
+    assert not bptt.lookup_pays(40, 64, 64)  # layer() splits B >= 64 into two loops
+    layer = sequence.RecurrentLayer("lstm", 4)
+    params = layer.init(jax.random.PRNGKey(0), 3)
+    with pytest.raises(ValueError, match="ids must be integer token ids"):
+        layer.apply_ids(params, jnp.ones((5, 3)), jnp.ones((2, 4)))

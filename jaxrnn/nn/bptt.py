@@ -106,6 +106,7 @@ class Options(NamedTuple):
     transpose_dz: bool | None = None
     chunk: int = 0
     feature_major: bool = False
+    lookup: bool = False  # ``w_ih`` is a ``[V, G*H]`` table, ``xs`` token ids (layer_lookup)
 
 
 # ``feature_major=None`` (auto): where the feature-major step matmul measured faster. One
@@ -269,15 +270,18 @@ def _forward(
     save: bool,
 ) -> tuple[Array, Carry, tuple[Array, ...], tuple[Array, ...]]:
     """Forward loop. ``xs``: raw inputs ``[T, B, D]`` (``w_ih`` given) or projected inputs
-    ``[T, B, G*H]`` (``w_ih`` None). Returns ``(ys [T, B, H], carry, xp, residuals)``;
+    ``[T, B, G*H]`` (``w_ih`` None), or with ``opts.lookup`` token ids ``[T, B]`` into the
+    table ``w_ih [V, G*H]`` (``layer_lookup``). Returns ``(ys [T, B, H], carry, xp, residuals)``;
     ``xp`` is the hoisted projection, ``_parts`` of ``[T, B, G*H]`` (kept: backward
     reuses its buffers for ``dz``)."""
     cell = opts.cell
     h0 = hidden(carry0)
     steps, (batch, hsize) = xs.shape[0], h0.shape
-    in_loop = w_ih is not None and not opts.hoist
+    in_loop = w_ih is not None and not opts.hoist and not opts.lookup
     g = _num_gates(cell)
-    if in_loop:  # dz buffers for backward
+    if opts.lookup and not save:  # nothing to keep
+        xp = ()
+    elif in_loop or opts.lookup:  # dz buffers for backward
         xp = _parts(cell, jnp.full((steps, batch, g * hsize), -1, h0.dtype))
     else:  # [T, B, G*H]: one matmul (then split for the GRU)
         xp = _parts(cell, xs if w_ih is None else mm(xs, w_ih.T))
@@ -289,7 +293,12 @@ def _forward(
 
     def body(t, state):
         carry, xp, bufs = state
-        x = _parts(cell, mm(_index(xs, t), w_ih_t)) if in_loop else tuple(_index(a, t) for a in xp)
+        if opts.lookup:  # the step's rows of the projected-embedding table
+            x = _parts(cell, jnp.take(w_ih, _index(xs, t), axis=0))
+        elif in_loop:
+            x = _parts(cell, mm(_index(xs, t), w_ih_t))
+        else:
+            x = tuple(_index(a, t) for a in xp)
         hh = _rec(hidden(carry), w_t, g, opts.fused, w_fm)
         new, y, res = _fwd_step(cell, carry, x, hh, b_ih, b_hh, not save)
         new, y = _past_end(new, y, carry, lengths, t)
@@ -406,21 +415,30 @@ def _scan_bwd(opts: Options, saved: tuple, cts: tuple[Array, Carry]) -> tuple:
 
     def body(j, state):
         t = steps - 1 - j
-        dcarry, dz_buf, dhn_buf = state
+        dcarry, dz_buf, dhn_buf, dtab = state
         new, dxp_parts, dhn = _bwd_step(opts, w_hh, w_hh_t, carry0, ys, res, lengths, dcarry,
                                         _index(dys, t), t)  # fmt: skip
         if split_last:
             dhn_buf = _put(dhn_buf, dhn, t)
-        return new, tuple(_put(b, d, t) for b, d in zip(dz_buf, dxp_parts, strict=True)), dhn_buf
+        if opts.lookup:  # the table's gradient: each step's dz added to its tokens' rows
+            dtab = dtab.at[_index(xs, t)].add(_cat(dxp_parts), mode="promise_in_bounds")
+        return (new, tuple(_put(b, d, t) for b, d in zip(dz_buf, dxp_parts, strict=True)),
+                dhn_buf, dtab)  # fmt: skip
 
-    init = ((dcarry.h, dcarry.c) if hc else dcarry, dz_buf, dhn_buf)
+    dtab = jnp.zeros(w_ih.shape, ys.dtype) if opts.lookup else None
+    init = ((dcarry.h, dcarry.c) if hc else dcarry, dz_buf, dhn_buf, dtab)
     init = vary_like(init, saved, cts)
-    dcarry, dz, dhn = lax.fori_loop(0, steps, body, init, unroll=opts.unroll)
+    dcarry, dz, dhn, dtab = lax.fori_loop(0, steps, body, init, unroll=opts.unroll)
     dcarry0 = LSTMState(*dcarry) if hc else dcarry
 
     # After the loop: every weight, bias and input gradient is one matmul / reduction
     # over all T * B rows (one per part for a split_last cell, the GRU).
-    grads = _grads_after(opts, w_ih, dz, dhn, _shift(h0, ys), xs, mixed(w_ih, w_hh))
+    if opts.lookup:  # the table's gradient was summed in the loop (dtab)
+        _, db_ih, dw_hh, db_hh, _ = _grads_after(opts, None, dz, dhn, _shift(h0, ys), xs,
+                                                   mixed(w_ih, w_hh))  # fmt: skip
+        grads = (dtab, db_ih, dw_hh, db_hh, None)
+    else:
+        grads = _grads_after(opts, w_ih, dz, dhn, _shift(h0, ys), xs, mixed(w_ih, w_hh))
     return _cotangents(grads, dcarry0, w_ih, b_ih, w_hh, b_hh, xs, carry0)
 
 
@@ -626,6 +644,42 @@ def scan_projected(
     return (ys if time_major else jnp.swapaxes(ys, 0, 1)), carry
 
 
+def lookup_pays(vocab: int, batch: int, steps: int) -> bool:
+    """Whether ``layer_lookup`` is the cheaper first layer for ``vocab`` token types in a
+    ``[batch, steps]`` batch: a table of at most as many rows as tokens (its product costs
+    no more than projecting each token), and one loop over the whole batch (``layer`` splits
+    a batch of 64 or more into ``batch_groups`` loops, which the lookup does not)."""
+    return 0 < vocab <= batch * steps and _batch_groups(batch, None) == 1
+
+
+def layer_lookup(cell: str, params: CellParams, embed: Array, ids: Array,
+                 lengths: Array | None, carry: Carry) -> tuple[Array, Carry]:  # fmt: skip
+    """``layer(cell, params, embed[ids], lengths, carry, time_major=True)`` for token ids
+    ``ids [T, B]`` (in range) and an embedding table ``embed [V, D]``, the input projection
+    made once per token type: ``table = embed @ w_ih.T + b_ih`` (``[V, G*H]``); each forward
+    step reads its tokens' rows, each backward step adds its gate gradients ``dz [B, G*H]``
+    into theirs (the table's gradient, carried by the loop), so no ``[T*B, D] @ [D, G*H]``
+    product runs, nor its two gradients. Same numbers up to rounding. Returns
+    ``(outputs [T, B, H], final carry)``."""
+    _check(cell)
+    if ids.shape[0] == 0:
+        return _empty(ids, carry, True)
+    table = mm(embed, params.w_ih.T)
+    if params.b_ih is not None:
+        table = table + params.b_ih
+    fm = _feature_major(None, ids.shape[1], params.w_hh.shape[1], mixed(params.w_hh))
+    opts = Options(cell, feature_major=fm, lookup=True)
+    return _scan(opts, table, None, params.w_hh, params.b_hh, ids, carry, lengths)
+
+
+def _batch_groups(batch: int, batch_groups: int | None) -> int:
+    """How many loops ``layer`` runs over batch slices: ``batch_groups`` (None: 2 for
+    ``B >= 64``, else 1), and 1 unless it divides ``batch``."""
+    if batch_groups is None:
+        batch_groups = 2 if batch >= 64 else 1
+    return 1 if batch_groups <= 1 or batch % batch_groups else batch_groups
+
+
 def layer(
     cell: str,
     params: CellParams,
@@ -675,10 +729,7 @@ def layer(
         return _empty(xs, carry, time_major)
     p = params
     batch = xs.shape[1]
-    if batch_groups is None:
-        batch_groups = 2 if batch >= 64 else 1
-    if batch_groups <= 1 or batch % batch_groups:  # ignored unless it divides the batch
-        batch_groups = 1
+    batch_groups = _batch_groups(batch, batch_groups)
     fm = _feature_major(feature_major, batch // batch_groups, p.w_hh.shape[1], mixed(p.w_hh))
     opts = Options(cell, fused, unroll, hoist, transpose_dz, chunk, fm)
     if batch_groups == 1:

@@ -175,11 +175,15 @@ class LanguageModel:
     ) -> tuple[Array, Any]:
         """``ids [B, T]``, ``state [L, B, H]`` (None: zeros) -> ``(logits [B, T, V], final
         state [L, B, H])``. Dropout (between layers, before the readout) only with ``key``."""
-        x = self._inputs(params, ids)  # [B, T, E]
         k_rnn = k_out = None
         if key is not None:
             k_rnn, k_out = jax.random.split(key)
-        h, state = self.layer.apply(params["rnn"], x, key=k_rnn, initial_state=state)
+        if "embed" in params:  # the first layer may look its projected inputs up (apply_ids)
+            h, state = self.layer.apply_ids(params["rnn"], params["embed"], ids, key=k_rnn,
+                                            initial_state=state)  # fmt: skip
+        else:
+            h, state = self.layer.apply(params["rnn"], self._inputs(params, ids), key=k_rnn,
+                                        initial_state=state)  # fmt: skip
         if k_out is not None and self.dropout > 0.0:
             h = dropout(k_out, h, self.dropout)
         return self.layer.dense(h, params["w_out"], params["b_out"]), state

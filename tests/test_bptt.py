@@ -427,15 +427,14 @@ def test_lstm_vjp_forward_gates_equal_the_plain_step(dtype, atol):
 
 
 @functools.cache
-def _ids_grad(cell: str, layers: int, lookup: bool, masked: bool, x64: bool = True):
+def _ids_grad(cell: str, layers: int, lookup: bool, masked: bool):
     """Outputs, final state and gradients (params and embedding) of a ``RecurrentLayer``
-    over embedded token ids, through ``apply_ids`` (table lookup or not); one compiled
+    over embedded token ids (float64), through ``apply_ids`` (table lookup or not); one compiled
     function per case, shared by the tests below."""
     layer = sequence.RecurrentLayer(cell, 6, num_layers=layers,
                                     _options=sequence._Options(lookup=lookup))  # fmt: skip
-    dtype = jnp.float64 if x64 else jnp.float32
-    params = layer.init(jax.random.PRNGKey(0), 4, dtype)
-    embed = jax.random.normal(jax.random.PRNGKey(1), (9, 4), dtype)
+    params = layer.init(jax.random.PRNGKey(0), 4, jnp.float64)
+    embed = jax.random.normal(jax.random.PRNGKey(1), (9, 4), jnp.float64)
     ids = jax.random.randint(jax.random.PRNGKey(2), (3, 5), 0, 9)
     lengths = jnp.array([5, 2, 4]) if masked else None
 

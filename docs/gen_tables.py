@@ -631,7 +631,8 @@ def lm_bf16() -> str:
               "PyTorch f32 (threads)", "f32 2 dev / PyTorch", "bf16 2 dev / PyTorch",
               "test bits/char f32 / bf16, 2 dev (gap)"]  # fmt: skip
     medians = "; ".join(
-        f"`{c}`: {len(v)} runs, median {fixed(statistics.median(x[1] for x in v))}x bfloat16 "
+        f"`{c}`: {len(v)} run{'s' if len(v) > 1 else ''}, median "
+        f"{fixed(statistics.median(x[1] for x in v))}x bfloat16 "
         f"and {fixed(statistics.median(x[0] for x in v))}x float32 (2 devices) PyTorch float32"
         for c, v in by_commit.items())  # fmt: skip
     d = load(f"lm_bf16_{runs[0]}")

@@ -427,14 +427,14 @@ def test_lstm_vjp_forward_gates_equal_the_plain_step(dtype, atol):
 
 
 @functools.cache
-def _ids_grad(cell: str, layers: int, lookup: bool, masked: bool):
+def _ids_grad(cell: str, layers: int, lookup: bool, masked: bool, dtype=jnp.float64):
     """Outputs, final state and gradients (params and embedding) of a ``RecurrentLayer``
-    over embedded token ids (float64), through ``apply_ids`` (table lookup or not); one compiled
+    over embedded token ids, through ``apply_ids`` (table lookup or not); one compiled
     function per case, shared by the tests below."""
     layer = sequence.RecurrentLayer(cell, 6, num_layers=layers,
                                     _options=sequence._Options(lookup=lookup))  # fmt: skip
-    params = layer.init(jax.random.PRNGKey(0), 4, jnp.float64)
-    embed = jax.random.normal(jax.random.PRNGKey(1), (9, 4), jnp.float64)
+    params = layer.init(jax.random.PRNGKey(0), 4, dtype)
+    embed = jax.random.normal(jax.random.PRNGKey(1), (9, 4), dtype)
     ids = jax.random.randint(jax.random.PRNGKey(2), (3, 5), 0, 9)
     lengths = jnp.array([5, 2, 4]) if masked else None
 
@@ -458,6 +458,16 @@ def test_apply_ids_lookup_equals_embedding_then_apply(cell, layers, masked):
     got = _ids_grad(cell, layers, True, masked)
     for a, b in zip(jax.tree.leaves(got), jax.tree.leaves(want), strict=True):
         np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-12)
+
+
+def test_apply_ids_lookup_in_float32():
+    """The same in float32, as training runs it (an LSTM LM's first layer, lengths, two
+    layers): equal to rounding."""
+    want = _ids_grad("lstm", 2, False, True, jnp.float32)
+    got = _ids_grad("lstm", 2, True, True, jnp.float32)
+    for a, b in zip(jax.tree.leaves(got), jax.tree.leaves(want), strict=True):
+        assert a.dtype == jnp.float32
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
 
 
 def test_apply_ids_takes_the_lookup_only_where_it_pays():
